@@ -1,0 +1,184 @@
+// Package spec defines tend.yaml, the file that describes an app, and loads it with line-accurate errors.
+package spec
+
+import "time"
+
+// App is one service as its tend.yaml describes it. After Load it carries defaults
+// (see defaults.go) and has passed validation.
+type App struct {
+	App       string            `json:"app"`
+	Build     Build             `json:"build"`
+	Instances int               `json:"instances"`
+	Route     Route             `json:"route"`
+	Env       map[string]string `json:"env,omitempty"`
+	Secrets   []string          `json:"secrets,omitempty"`
+	Health    Health            `json:"health"`
+	Resources Resources         `json:"resources"`
+	Shutdown  Shutdown          `json:"shutdown"`
+	Strategy  Strategy          `json:"strategy"`
+
+	// File is the path the spec was loaded from; Dir is its directory, against
+	// which relative paths (build.main, build.binary) resolve. Neither is a YAML field.
+	File string `json:"file,omitempty"`
+	Dir  string `json:"dir,omitempty"`
+}
+
+// Build says where the app's executable comes from: exactly one of Main or Binary.
+type Build struct {
+	// Main is a Go main package (directory, relative to the spec file) built with go build.
+	Main string `json:"main,omitempty"`
+	// Binary is a prebuilt executable, hashed and copied into the artifact store.
+	Binary string `json:"binary,omitempty"`
+	// Version overrides the version string injected at build time (default: derived from VCS or the source hash).
+	Version string `json:"version,omitempty"`
+}
+
+// Route says which requests the gateway sends to the app.
+type Route struct {
+	// Hosts the app answers for; empty means every host no other app claims.
+	Hosts []string `json:"hosts,omitempty"`
+	// PathPrefix limits the app to paths under it (default "/").
+	PathPrefix string `json:"pathPrefix"`
+}
+
+// Health holds the probes tend runs against every instance.
+type Health struct {
+	Readiness *Probe `json:"readiness,omitempty"`
+	Liveness  *Probe `json:"liveness,omitempty"`
+}
+
+// Probe is an HTTP GET against the instance; a 2xx or 3xx answer is a success.
+type Probe struct {
+	HTTP             string        `json:"http"`
+	Interval         time.Duration `json:"interval"`
+	Timeout          time.Duration `json:"timeout"`
+	FailureThreshold int           `json:"failureThreshold"`
+	SuccessThreshold int           `json:"successThreshold"`
+	InitialDelay     time.Duration `json:"initialDelay"`
+}
+
+// Resources are per-instance limits, enforced with cgroup v2 where tend can write it.
+type Resources struct {
+	// MilliCPU is the CPU limit in thousandths of a core (YAML "500m" or "0.5"); 0 means no limit.
+	MilliCPU int64 `json:"milliCPU,omitempty"`
+	// MemoryBytes is the memory limit (YAML "256Mi"); 0 means no limit.
+	MemoryBytes int64 `json:"memoryBytes,omitempty"`
+}
+
+// Shutdown governs how an instance is stopped.
+type Shutdown struct {
+	// Grace is how long an instance has between SIGTERM and SIGKILL.
+	Grace time.Duration `json:"grace"`
+	// Drain is how long tend waits, after taking an instance out of the gateway, for its
+	// in-flight requests to finish before sending SIGTERM.
+	Drain time.Duration `json:"drain"`
+}
+
+// Strategy says how a new revision replaces the running one. Exactly one of
+// Rolling, BlueGreen and Canary is set after Load (Rolling by default).
+type Strategy struct {
+	Rolling   *Rolling   `json:"rolling,omitempty"`
+	BlueGreen *BlueGreen `json:"blueGreen,omitempty"`
+	Canary    *Canary    `json:"canary,omitempty"`
+	// ProgressDeadline is how long a rollout may go without progress before it fails
+	// and tend goes back to the last good revision.
+	ProgressDeadline time.Duration `json:"progressDeadline"`
+	// RollbackWindow is how long the previous revision's instances stay warm after a
+	// rollout completes, so that a rollback is a route switch.
+	RollbackWindow time.Duration `json:"rollbackWindow"`
+}
+
+// Kind names the strategy that is set: "rolling", "blueGreen" or "canary".
+func (s Strategy) Kind() string {
+	switch {
+	case s.BlueGreen != nil:
+		return "blueGreen"
+	case s.Canary != nil:
+		return "canary"
+	default:
+		return "rolling"
+	}
+}
+
+// Rolling replaces instances a few at a time.
+type Rolling struct {
+	MaxSurge       IntOrPercent `json:"maxSurge"`
+	MaxUnavailable IntOrPercent `json:"maxUnavailable"`
+	// MinReady is how long a new instance must stay ready before it counts as available.
+	MinReady time.Duration `json:"minReady"`
+}
+
+// IntOrPercent is a count ("2") or a percentage of the instance count ("25%").
+type IntOrPercent struct {
+	Value   int  `json:"value"`
+	Percent bool `json:"percent,omitempty"`
+}
+
+// Of resolves the value against total instances; percentages round up when roundUp is set, down otherwise.
+func (v IntOrPercent) Of(total int, roundUp bool) int {
+	if !v.Percent {
+		return v.Value
+	}
+	n := v.Value * total
+	if roundUp {
+		return (n + 99) / 100
+	}
+	return n / 100
+}
+
+// BlueGreen starts the new revision at full size beside the old, previewable with
+// the header X-Tend-Preview: 1, then switches all traffic at once.
+type BlueGreen struct {
+	// AutoPromote switches as soon as the new revision is fully ready (after AutoPromoteDelay);
+	// otherwise the rollout waits for `tend promote`.
+	AutoPromote      bool          `json:"autoPromote"`
+	AutoPromoteDelay time.Duration `json:"autoPromoteDelay,omitempty"`
+}
+
+// Canary moves traffic to the new revision in steps.
+type Canary struct {
+	Steps []CanaryStep `json:"steps"`
+	// Match sends requests that match any rule to the canary whatever the weight.
+	Match []Match `json:"match,omitempty"`
+	// Analysis holds the defaults for analysis steps.
+	Analysis *Analysis `json:"analysis,omitempty"`
+}
+
+// CanaryStep is exactly one of: a traffic weight, a pause, or an analysis.
+type CanaryStep struct {
+	// Weight is the percentage (0..100) of traffic for the canary.
+	Weight *int `json:"weight,omitempty"`
+	// Pause waits; a nil Duration inside waits until `tend promote`.
+	Pause *Pause `json:"pause,omitempty"`
+	// Analysis runs checks against the canary; its verdict continues, pauses or rolls back.
+	Analysis *Analysis `json:"analysis,omitempty"`
+}
+
+// Pause is a wait step: YAML "pause: 1m" or "pause: {duration: 1m}" waits that long,
+// "pause: {}" waits for `tend promote`.
+type Pause struct {
+	Duration time.Duration `json:"duration,omitempty"`
+}
+
+// Analysis describes checks judged during a canary. Fields left zero in a step take
+// their value from Canary.Analysis.
+type Analysis struct {
+	Interval  time.Duration `json:"interval,omitempty"`
+	Checks    []Check       `json:"checks,omitempty"`
+	OnFailure string        `json:"onFailure,omitempty"` // "rollback" (default) or "pause"
+}
+
+// Check is one named analysis check with its threshold, kept as written (e.g. "1%", "500ms");
+// the analysis package interprets it.
+type Check struct {
+	Name  string `json:"name"`
+	Query string `json:"query,omitempty"`
+	Max   string `json:"max,omitempty"`
+	Min   string `json:"min,omitempty"`
+}
+
+// Match is one rule: a header or a cookie with an exact value.
+type Match struct {
+	Header map[string]string `json:"header,omitempty"`
+	Cookie map[string]string `json:"cookie,omitempty"`
+}

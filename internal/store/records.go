@@ -1,0 +1,129 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tendhq/tend/internal/spec"
+)
+
+// Key layout. Everything tend owns lives under /tend/; the service registry uses the
+// seed's layout (/services/<name>/<address>) so that services registered by kit, which
+// tend did not start, are routable too.
+const (
+	AppsPrefix      = "/tend/apps/"
+	RoutesPrefix    = "/tend/routes/"
+	InstancesPrefix = "/tend/instances/"
+	EventsPrefix    = "/tend/events/"
+	ServicesPrefix  = "/services/"
+)
+
+// AppKey holds the desired spec of an app (an AppRecord).
+func AppKey(app string) string { return AppsPrefix + app + "/spec" }
+
+// RevisionKey holds one Revision; numbers are zero-padded so keys sort by number.
+func RevisionKey(app string, n int) string {
+	return fmt.Sprintf("%s%s/revisions/%08d", AppsPrefix, app, n)
+}
+
+// RevisionsPrefix lists an app's revisions.
+func RevisionsPrefix(app string) string { return AppsPrefix + app + "/revisions/" }
+
+// RolloutKey holds the rollout state of an app (owned by package rollout).
+func RolloutKey(app string) string { return AppsPrefix + app + "/rollout" }
+
+// RouteKey holds the Route of an app.
+func RouteKey(app string) string { return RoutesPrefix + app }
+
+// InstanceKey holds the runtime's record of one instance (owned by the runtime),
+// kept without a lease so that a restarted server can re-adopt the instance.
+func InstanceKey(app, id string) string { return InstancesPrefix + app + "/" + id }
+
+// ServiceKey is the registry key of one endpoint of a service.
+func ServiceKey(name, address string) string { return ServicesPrefix + name + "/" + address }
+
+// EventKey holds one Event; the timestamp in the key keeps them in order.
+func EventKey(app string, at time.Time) string {
+	return fmt.Sprintf("%s%s/%020d", EventsPrefix, app, at.UnixNano())
+}
+
+// ValidName reports whether s can be used as an app name inside keys.
+func ValidName(s string) bool { return s != "" && !strings.ContainsAny(s, "/ \t\n") }
+
+// AppRecord is what `tend deploy` asked for: the spec as loaded and the YAML as written.
+type AppRecord struct {
+	Spec      spec.App  `json:"spec"`
+	Source    string    `json:"source"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// Instances overrides Spec.Instances after `tend scale` (0: use the spec).
+	Instances int `json:"instances,omitempty"`
+}
+
+// Revision is an immutable, numbered build of an app.
+type Revision struct {
+	App    string `json:"app"`
+	Number int    `json:"number"`
+	// Artifact is the executable's content digest ("sha256:…") and Path where it is stored.
+	Artifact string `json:"artifact"`
+	Path     string `json:"path"`
+	// Version, Commit and BuildTime were injected at build time.
+	Version   string `json:"version,omitempty"`
+	Commit    string `json:"commit,omitempty"`
+	BuildTime string `json:"buildTime,omitempty"`
+	// ConfigHash covers everything but the artifact that makes instances differ (env, health, resources).
+	ConfigHash string    `json:"configHash"`
+	Spec       spec.App  `json:"spec"`
+	CreatedAt  time.Time `json:"createdAt"`
+}
+
+// Endpoint is one routable address of a service in the registry: the seed's
+// ServiceInfo. tend's runtime registers ready instances with Metadata "revision"
+// and "instance"; kit's registry writes the same record.
+type Endpoint struct {
+	Name     string            `json:"name"`
+	Address  string            `json:"address"`
+	Port     int               `json:"port"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// HostPort is the dialable address of the endpoint.
+func (e Endpoint) HostPort() string { return fmt.Sprintf("%s:%d", e.Address, e.Port) }
+
+// Route is how the gateway sends requests to an app's revisions. The controller
+// writes it; the gateway watches it.
+type Route struct {
+	App        string   `json:"app"`
+	Hosts      []string `json:"hosts,omitempty"`
+	PathPrefix string   `json:"pathPrefix"`
+	// Splits share traffic among revisions by weight (weights sum to 100). An empty list sends
+	// traffic to every registered endpoint of the app regardless of revision.
+	Splits []Split `json:"splits,omitempty"`
+	// Matches send a request matching any rule to Revision, whatever the weights.
+	Matches []MatchRule `json:"matches,omitempty"`
+	// Preview is the revision that requests with header X-Tend-Preview: 1 reach (0: none).
+	Preview int `json:"preview,omitempty"`
+}
+
+// Split is one revision's share of traffic.
+type Split struct {
+	Revision int `json:"revision"`
+	Weight   int `json:"weight"`
+}
+
+// MatchRule matches a header or a cookie (Kind "header" or "cookie") with an exact value.
+type MatchRule struct {
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+	Value    string `json:"value"`
+	Revision int    `json:"revision"`
+}
+
+// Event is one line in an app's history: what happened, to which revision, and why.
+type Event struct {
+	App      string    `json:"app"`
+	At       time.Time `json:"at"`
+	Kind     string    `json:"kind"` // e.g. "rollout.started", "instance.restarted", "build.failed"
+	Revision int       `json:"revision,omitempty"`
+	Message  string    `json:"message"`
+}

@@ -1,0 +1,217 @@
+// Package store keeps tend's state in etcd: embedded in the data dir by default, or an external cluster.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+)
+
+// ErrNotFound is returned by Get when a key does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Options say where the state lives.
+type Options struct {
+	// DataDir holds the embedded etcd (DataDir/etcd) when Endpoints is empty.
+	DataDir string
+	// Endpoints of an external etcd cluster; empty starts the embedded one.
+	Endpoints []string
+	// LeaseTTL is the time-to-live of the lease that registry keys hang on (default 10s).
+	LeaseTTL time.Duration
+	Logger   *slog.Logger
+}
+
+// Store is tend's handle on etcd. Client is exposed for watches and transactions
+// that the typed helpers do not cover.
+type Store struct {
+	Client *clientv3.Client
+
+	etcd    *embed.Etcd
+	lease   clientv3.LeaseID
+	cancel  context.CancelFunc
+	kaDone  chan struct{}
+	leaseTT time.Duration
+}
+
+// Open starts the embedded etcd (or connects to Endpoints) and grants the lease that
+// this server's registry keys live under; the lease is kept alive until Close.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 10 * time.Second
+	}
+	s := &Store{leaseTT: o.LeaseTTL}
+	if len(o.Endpoints) == 0 {
+		if err := s.startEmbedded(o); err != nil {
+			return nil, err
+		}
+	} else {
+		c, err := clientv3.New(clientv3.Config{Endpoints: o.Endpoints, DialTimeout: 5 * time.Second, Context: context.Background()})
+		if err != nil {
+			return nil, fmt.Errorf("connect to etcd %v: %w (check --etcd-endpoints)", o.Endpoints, err)
+		}
+		s.Client = c
+	}
+	if err := s.grantLease(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) startEmbedded(o Options) error {
+	dir := filepath.Join(o.DataDir, "etcd")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create etcd dir: %w", err)
+	}
+	cfg := embed.NewConfig()
+	cfg.Dir = dir
+	cfg.Name = "tend"
+	cfg.LogLevel = "error"
+	cfg.ZapLoggerBuilder = nil
+	// unix sockets inside the data dir: no TCP port to collide with other etcds or parallel tests.
+	peer := &url.URL{Scheme: "unix", Host: filepath.Join(dir, "peer.sock")}
+	client := &url.URL{Scheme: "unix", Host: filepath.Join(dir, "client.sock")}
+	_ = os.Remove(peer.Host)
+	_ = os.Remove(client.Host)
+	cfg.ListenPeerUrls = []url.URL{*peer}
+	cfg.AdvertisePeerUrls = []url.URL{*peer}
+	cfg.ListenClientUrls = []url.URL{*client}
+	cfg.AdvertiseClientUrls = []url.URL{*client}
+	cfg.InitialCluster = cfg.Name + "=" + peer.String()
+	cfg.AutoCompactionMode = "revision"
+	cfg.AutoCompactionRetention = "1000"
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return fmt.Errorf("start embedded etcd in %s: %w (is another tend server using this data dir?)", dir, err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(60 * time.Second):
+		e.Close()
+		return fmt.Errorf("embedded etcd in %s did not become ready within 60s", dir)
+	case err := <-e.Err():
+		e.Close()
+		return fmt.Errorf("embedded etcd in %s: %w", dir, err)
+	}
+	s.etcd = e
+	s.Client = v3client.New(e.Server)
+	return nil
+}
+
+func (s *Store) grantLease(ctx context.Context) error {
+	l, err := s.Client.Grant(ctx, int64(s.leaseTT/time.Second))
+	if err != nil {
+		return fmt.Errorf("grant registry lease: %w", err)
+	}
+	s.lease = l.ID
+	kctx, cancel := context.WithCancel(context.Background())
+	ch, err := s.Client.KeepAlive(kctx, l.ID)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("keep registry lease alive: %w", err)
+	}
+	s.cancel = cancel
+	s.kaDone = make(chan struct{})
+	go func() {
+		defer close(s.kaDone)
+		for range ch {
+		}
+	}()
+	return nil
+}
+
+// Lease is the lease that this server's registry keys live under.
+func (s *Store) Lease() clientv3.LeaseID { return s.lease }
+
+// Close revokes nothing (registry keys of a crashed or stopped server expire with their
+// lease) and shuts the embedded etcd down.
+func (s *Store) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.kaDone
+	}
+	if s.Client != nil {
+		s.Client.Close()
+	}
+	if s.etcd != nil {
+		s.etcd.Close()
+	}
+	return nil
+}
+
+// RevokeLease deletes every key under this server's lease at once (used on a normal stop).
+func (s *Store) RevokeLease(ctx context.Context) error {
+	_, err := s.Client.Revoke(ctx, s.lease)
+	return err
+}
+
+// Get reads key into v; it returns ErrNotFound when the key does not exist.
+func (s *Store) Get(ctx context.Context, key string, v any) error {
+	r, err := s.Client.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	if len(r.Kvs) == 0 {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(r.Kvs[0].Value, v); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	return nil
+}
+
+// Put writes v as JSON under key.
+func (s *Store) Put(ctx context.Context, key string, v any, opts ...clientv3.OpOption) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if _, err := s.Client.Put(ctx, key, string(b), opts...); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+// PutLeased writes v under key on this server's lease: the key disappears when the
+// server stops renewing it.
+func (s *Store) PutLeased(ctx context.Context, key string, v any) error {
+	return s.Put(ctx, key, v, clientv3.WithLease(s.lease))
+}
+
+// Delete removes key (and, with clientv3.WithPrefix, everything under it).
+func (s *Store) Delete(ctx context.Context, key string, opts ...clientv3.OpOption) error {
+	if _, err := s.Client.Delete(ctx, key, opts...); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// List decodes every value under prefix, in key order, into a new T.
+func List[T any](ctx context.Context, s *Store, prefix string) ([]T, error) {
+	r, err := s.Client.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", prefix, err)
+	}
+	out := make([]T, 0, len(r.Kvs))
+	for _, kv := range r.Kvs {
+		var v T
+		if err := json.Unmarshal(kv.Value, &v); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
