@@ -1,0 +1,110 @@
+// Package rollout moves an app from one revision to the next by a strategy (rolling, blue-green, canary) as a resumable state machine.
+package rollout
+
+import (
+	"time"
+)
+
+// Phase is where a rollout stands.
+type Phase string
+
+// Rollout phases. Completed, Failed, RolledBack and Aborted are terminal.
+const (
+	Progressing Phase = "Progressing"
+	Paused      Phase = "Paused"
+	Completed   Phase = "Completed"
+	// Reverting means the rollout failed and tend is bringing the previous revision back to full size.
+	Reverting  Phase = "Reverting"
+	RolledBack Phase = "RolledBack"
+	Aborted    Phase = "Aborted"
+	Failed     Phase = "Failed"
+)
+
+// Terminal reports whether no more steps will happen in this phase.
+func (p Phase) Terminal() bool {
+	switch p {
+	case Completed, RolledBack, Aborted, Failed:
+		return true
+	}
+	return false
+}
+
+// State is everything needed to resume a rollout after tend restarts; it is stored in
+// etcd under store.RolloutKey and changed only by the app's controller loop.
+type State struct {
+	App      string `json:"app"`
+	Strategy string `json:"strategy"` // rolling | blueGreen | canary
+	// Stable is the revision that serves when no rollout is in progress.
+	Stable int `json:"stable"`
+	// From and To are the revisions of the current (or last) rollout; From is 0 on a first deploy.
+	From int `json:"from"`
+	To   int `json:"to"`
+	// Replicas is the instance count the app should have.
+	Replicas int   `json:"replicas"`
+	Phase    Phase `json:"phase"`
+	// Step is the index of the current canary step (or, for blue-green, 0 before and 1 after the switch).
+	Step int `json:"step"`
+	// Weight is the share of traffic (percent) that To gets now.
+	Weight int `json:"weight"`
+	// Scaled is, for rolling, how many instances of To and From the rollout asks for now.
+	NewReplicas int `json:"newReplicas"`
+	OldReplicas int `json:"oldReplicas"`
+	// PauseUntil ends a timed pause; zero with Phase Paused waits for Promote.
+	PauseUntil time.Time `json:"pauseUntil,omitempty"`
+	// ManualPause is set by `tend pause` and cleared by `tend resume`.
+	ManualPause bool `json:"manualPause,omitempty"`
+	// StepStarted is when the current step began (for analysis windows and pause durations).
+	StepStarted time.Time `json:"stepStarted,omitempty"`
+	// RollbackWindow is how long From stays warm once the rollout completes.
+	RollbackWindow time.Duration `json:"rollbackWindow"`
+	// Warm revisions keep their instances until Until so that a rollback is a route switch.
+	Warm []Warm `json:"warm,omitempty"`
+	// Message says what the rollout is doing or why it stopped.
+	Message    string     `json:"message,omitempty"`
+	Verdicts   []Verdict  `json:"verdicts,omitempty"`
+	StartedAt  time.Time  `json:"startedAt"`
+	ProgressAt time.Time  `json:"progressAt"` // last time the rollout made progress (deadline clock)
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// Ready and Available instances of To as last observed, for progress displays.
+	ReadyNew int `json:"readyNew"`
+}
+
+// Warm is a previous revision kept running after a rollout.
+type Warm struct {
+	Revision int       `json:"revision"`
+	Until    time.Time `json:"until"`
+}
+
+// Verdict is the outcome of one analysis run, with the numbers behind it.
+type Verdict struct {
+	Step    int       `json:"step"`
+	At      time.Time `json:"at"`
+	Result  string    `json:"result"` // pass | fail | inconclusive
+	Message string    `json:"message"`
+}
+
+// Observation is what the runtime reports about an app's instances, by revision.
+type Observation struct {
+	// Ready counts instances passing readiness; Available those ready for at least minReady.
+	Ready     map[int]int
+	Available map[int]int
+	// Total counts every instance, whatever its state.
+	Total map[int]int
+}
+
+// Decision is what the controller must make true: instances per revision (revisions not
+// listed go to zero), and the traffic split.
+type Decision struct {
+	Replicas map[int]int
+	Splits   []Split
+	// Preview is the revision reached with header X-Tend-Preview: 1 (0: none).
+	Preview int
+	// MatchCanary sends requests matching the canary rules to To.
+	MatchCanary bool
+}
+
+// Split is one revision's share of traffic in percent.
+type Split struct {
+	Revision int
+	Weight   int
+}
