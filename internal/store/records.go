@@ -12,7 +12,9 @@ import (
 // seed's layout (/services/<name>/<address>) so that services registered by kit, which
 // tend did not start, are routable too.
 const (
-	AppsPrefix      = "/tend/apps/"
+	AppsPrefix      = "/tend/specs/"
+	RevisionsRoot   = "/tend/revisions/"
+	RolloutsPrefix  = "/tend/rollouts/"
 	RoutesPrefix    = "/tend/routes/"
 	InstancesPrefix = "/tend/instances/"
 	EventsPrefix    = "/tend/events/"
@@ -20,18 +22,18 @@ const (
 )
 
 // AppKey holds the desired spec of an app (an AppRecord).
-func AppKey(app string) string { return AppsPrefix + app + "/spec" }
+func AppKey(app string) string { return AppsPrefix + app }
 
 // RevisionKey holds one Revision; numbers are zero-padded so keys sort by number.
 func RevisionKey(app string, n int) string {
-	return fmt.Sprintf("%s%s/revisions/%08d", AppsPrefix, app, n)
+	return fmt.Sprintf("%s%s/%08d", RevisionsRoot, app, n)
 }
 
 // RevisionsPrefix lists an app's revisions.
-func RevisionsPrefix(app string) string { return AppsPrefix + app + "/revisions/" }
+func RevisionsPrefix(app string) string { return RevisionsRoot + app + "/" }
 
 // RolloutKey holds the rollout state of an app (owned by package rollout).
-func RolloutKey(app string) string { return AppsPrefix + app + "/rollout" }
+func RolloutKey(app string) string { return RolloutsPrefix + app }
 
 // RouteKey holds the Route of an app.
 func RouteKey(app string) string { return RoutesPrefix + app }
