@@ -10,11 +10,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+	"go.uber.org/zap"
 )
 
 // ErrNotFound is returned by Get when a key does not exist.
@@ -37,6 +39,7 @@ type Store struct {
 	Client *clientv3.Client
 
 	etcd    *embed.Etcd
+	unlock  func()
 	lease   clientv3.LeaseID
 	cancel  context.CancelFunc
 	kaDone  chan struct{}
@@ -76,37 +79,49 @@ func (s *Store) startEmbedded(o Options) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create etcd dir: %w", err)
 	}
+	unlock, err := LockDir(dir)
+	if err != nil {
+		return err
+	}
 	cfg := embed.NewConfig()
 	cfg.Dir = dir
 	cfg.Name = "tend"
-	cfg.LogLevel = "error"
-	cfg.ZapLoggerBuilder = nil
+	// etcd logs through zap; its shutdown chatter would drown tend's slog output, and the
+	// failures that matter come back to us as errors.
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	// unix sockets inside the data dir: no TCP port to collide with other etcds or parallel tests.
-	peer := &url.URL{Scheme: "unix", Host: filepath.Join(dir, "peer.sock")}
-	client := &url.URL{Scheme: "unix", Host: filepath.Join(dir, "client.sock")}
-	_ = os.Remove(peer.Host)
-	_ = os.Remove(client.Host)
-	cfg.ListenPeerUrls = []url.URL{*peer}
-	cfg.AdvertisePeerUrls = []url.URL{*peer}
-	cfg.ListenClientUrls = []url.URL{*client}
-	cfg.AdvertiseClientUrls = []url.URL{*client}
+	// etcd listens on a peer URL's Host but on a client URL's Host+Path, and compares
+	// advertised URLs in their parsed form, hence the two spellings.
+	peerPath, clientPath := filepath.Join(dir, "peer.sock"), filepath.Join(dir, "client.sock")
+	_ = os.Remove(peerPath)
+	_ = os.Remove(clientPath)
+	peer := url.URL{Scheme: "unix", Path: peerPath}
+	client := url.URL{Scheme: "unix", Path: clientPath}
+	cfg.ListenPeerUrls = []url.URL{{Scheme: "unix", Host: peerPath}}
+	cfg.AdvertisePeerUrls = []url.URL{peer}
+	cfg.ListenClientUrls = []url.URL{client}
+	cfg.AdvertiseClientUrls = []url.URL{client}
 	cfg.InitialCluster = cfg.Name + "=" + peer.String()
 	cfg.AutoCompactionMode = "revision"
 	cfg.AutoCompactionRetention = "1000"
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
-		return fmt.Errorf("start embedded etcd in %s: %w (is another tend server using this data dir?)", dir, err)
+		unlock()
+		return fmt.Errorf("start embedded etcd in %s: %w", dir, err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
 	case <-time.After(60 * time.Second):
 		e.Close()
+		unlock()
 		return fmt.Errorf("embedded etcd in %s did not become ready within 60s", dir)
 	case err := <-e.Err():
 		e.Close()
+		unlock()
 		return fmt.Errorf("embedded etcd in %s: %w", dir, err)
 	}
 	s.etcd = e
+	s.unlock = unlock
 	s.Client = v3client.New(e.Server)
 	return nil
 }
@@ -148,6 +163,7 @@ func (s *Store) Close() error {
 	}
 	if s.etcd != nil {
 		s.etcd.Close()
+		s.unlock()
 	}
 	return nil
 }
@@ -214,4 +230,19 @@ func List[T any](ctx context.Context, s *Store, prefix string) ([]T, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// LockDir takes an exclusive lock on dir (a file named lock in it), so that a second
+// server on the same directory fails at once instead of waiting or corrupting state.
+func LockDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s is in use by another tend server (lock %s): %w", dir, path, err)
+	}
+	return func() { f.Close() }, nil
 }
