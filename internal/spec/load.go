@@ -1,0 +1,292 @@
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads, defaults and validates the spec at path. Errors name path:line:col and the field.
+func Load(path string) (*App, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	a, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	a.File = path
+	if abs, err := filepath.Abs(path); err == nil {
+		a.Dir = filepath.Dir(abs)
+	}
+	return a, nil
+}
+
+// Parse decodes, defaults and validates a spec; name stands for the file in messages.
+// All problems are reported at once, as Errors.
+func Parse(name string, data []byte) (*App, error) {
+	d := &decoder{file: name, pos: map[string]*yaml.Node{}}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errors{{File: name, Msg: "the spec is empty: it needs at least app and build"}}
+		}
+		return nil, Errors{yamlError(name, err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, Errors{{File: name, Line: extra.Line, Col: extra.Column, Msg: "a second YAML document (---): a spec file holds one app"}}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, Errors{yamlError(name, err)}
+	}
+	a := &App{}
+	root := &doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root = doc.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		d.errorf(root, "", "want a mapping with app, build, instances, ...; got %s", kindName(root))
+		return nil, d.errs
+	}
+	d.app(root, a)
+	if len(d.errs) > 0 {
+		return nil, d.errs.sorted()
+	}
+	a.setDefaults()
+	d.validate(a)
+	if len(d.errs) > 0 {
+		return nil, d.errs.sorted()
+	}
+	return a, nil
+}
+
+// yamlError turns a YAML syntax error into a FieldError; yaml.v3 reports "yaml: line N: ...".
+func yamlError(name string, err error) FieldError {
+	e := FieldError{File: name, Msg: "not valid YAML: " + err.Error()}
+	var line int
+	if _, scanErr := fmt.Sscanf(err.Error(), "yaml: line %d:", &line); scanErr == nil {
+		e.Line, e.Col = line, 1
+	}
+	return e
+}
+
+func (d *decoder) app(n *yaml.Node, a *App) {
+	d.fields(n, "", map[string]func(*yaml.Node, string){
+		"app":       func(v *yaml.Node, f string) { a.App = d.str(v, f) },
+		"build":     func(v *yaml.Node, f string) { d.build(v, f, &a.Build) },
+		"instances": func(v *yaml.Node, f string) {
+			before := len(d.errs)
+			if a.Instances = d.integer(v, f); a.Instances < 1 && len(d.errs) == before {
+				d.errorf(v, f, "want between 1 and 1000 instances, got %d", a.Instances)
+			}
+		},
+		"route":     func(v *yaml.Node, f string) { d.route(v, f, &a.Route) },
+		"env":       func(v *yaml.Node, f string) { a.Env = d.stringMap(v, f) },
+		"secrets":   func(v *yaml.Node, f string) { a.Secrets = d.stringList(v, f) },
+		"health": func(v *yaml.Node, f string) {
+			d.fields(v, f, map[string]func(*yaml.Node, string){
+				"readiness": func(v *yaml.Node, f string) { a.Health.Readiness = d.probe(v, f) },
+				"liveness":  func(v *yaml.Node, f string) { a.Health.Liveness = d.probe(v, f) },
+			}, nil)
+		},
+		"resources": func(v *yaml.Node, f string) {
+			d.fields(v, f, map[string]func(*yaml.Node, string){
+				"cpu":    func(v *yaml.Node, f string) { a.Resources.MilliCPU = d.milliCPU(v, f) },
+				"memory": func(v *yaml.Node, f string) { a.Resources.MemoryBytes = d.memoryBytes(v, f) },
+			}, nil)
+		},
+		"shutdown": func(v *yaml.Node, f string) {
+			d.fields(v, f, map[string]func(*yaml.Node, string){
+				"grace": func(v *yaml.Node, f string) { a.Shutdown.Grace = d.duration(v, f) },
+				"drain": func(v *yaml.Node, f string) { a.Shutdown.Drain = d.duration(v, f) },
+			}, nil)
+		},
+		"strategy": func(v *yaml.Node, f string) { d.strategy(v, f, &a.Strategy) },
+	}, map[string]string{
+		"autoscale": "autoscaling arrives with a later tend release; remove it for now",
+		"alerts":    "alert rules arrive with a later tend release; remove it for now",
+		"metrics":   "metrics scraping arrives with a later tend release; remove it for now",
+	})
+	for _, req := range []string{"app", "build"} {
+		if _, ok := d.pos[req]; !ok {
+			d.errorf(n, req, "required field is missing")
+		}
+	}
+}
+
+func (d *decoder) build(n *yaml.Node, path string, b *Build) {
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"main":    func(v *yaml.Node, f string) { b.Main = d.str(v, f) },
+		"binary":  func(v *yaml.Node, f string) { b.Binary = d.str(v, f) },
+		"version": func(v *yaml.Node, f string) { b.Version = d.str(v, f) },
+	}, map[string]string{"image": "container images arrive with the Kubernetes runtime; use main or binary"})
+}
+
+func (d *decoder) route(n *yaml.Node, path string, r *Route) {
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"hosts":      func(v *yaml.Node, f string) { r.Hosts = d.stringList(v, f) },
+		"pathPrefix": func(v *yaml.Node, f string) { r.PathPrefix = d.str(v, f) },
+	}, nil)
+}
+
+func (d *decoder) probe(n *yaml.Node, path string) *Probe {
+	p := &Probe{}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"http":             func(v *yaml.Node, f string) { p.HTTP = d.str(v, f) },
+		"interval":         func(v *yaml.Node, f string) { p.Interval = d.duration(v, f) },
+		"timeout":          func(v *yaml.Node, f string) { p.Timeout = d.duration(v, f) },
+		"failureThreshold": func(v *yaml.Node, f string) { p.FailureThreshold = d.integer(v, f) },
+		"successThreshold": func(v *yaml.Node, f string) { p.SuccessThreshold = d.integer(v, f) },
+		"initialDelay":     func(v *yaml.Node, f string) { p.InitialDelay = d.duration(v, f) },
+	}, nil)
+	return p
+}
+
+func (d *decoder) strategy(n *yaml.Node, path string, s *Strategy) {
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"rolling": func(v *yaml.Node, f string) {
+			s.Rolling = &Rolling{}
+			d.fields(v, f, map[string]func(*yaml.Node, string){
+				"maxSurge":       func(v *yaml.Node, f string) { s.Rolling.MaxSurge = d.intOrPercent(v, f) },
+				"maxUnavailable": func(v *yaml.Node, f string) { s.Rolling.MaxUnavailable = d.intOrPercent(v, f) },
+				"minReady":       func(v *yaml.Node, f string) { s.Rolling.MinReady = d.duration(v, f) },
+			}, nil)
+		},
+		"blueGreen": func(v *yaml.Node, f string) {
+			s.BlueGreen = &BlueGreen{}
+			d.fields(v, f, map[string]func(*yaml.Node, string){
+				"autoPromote":      func(v *yaml.Node, f string) { s.BlueGreen.AutoPromote = d.boolean(v, f) },
+				"autoPromoteDelay": func(v *yaml.Node, f string) { s.BlueGreen.AutoPromoteDelay = d.duration(v, f) },
+			}, nil)
+		},
+		"canary":           func(v *yaml.Node, f string) { s.Canary = d.canary(v, f) },
+		"progressDeadline": func(v *yaml.Node, f string) { s.ProgressDeadline = d.duration(v, f) },
+		"rollbackWindow":   func(v *yaml.Node, f string) { s.RollbackWindow = d.duration(v, f) },
+	}, nil)
+}
+
+func (d *decoder) canary(n *yaml.Node, path string) *Canary {
+	c := &Canary{}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"steps": func(v *yaml.Node, f string) {
+			v = resolve(v)
+			if v.Kind != yaml.SequenceNode {
+				d.errorf(v, f, "want a list of steps like [{weight: 10}, {pause: 1m}], got %s", kindName(v))
+				return
+			}
+			for i, item := range v.Content {
+				c.Steps = append(c.Steps, d.canaryStep(item, fmt.Sprintf("%s[%d]", f, i)))
+			}
+		},
+		"match": func(v *yaml.Node, f string) {
+			v = resolve(v)
+			if v.Kind != yaml.SequenceNode {
+				d.errorf(v, f, "want a list of rules like [{header: {X-Canary: \"yes\"}}], got %s", kindName(v))
+				return
+			}
+			for i, item := range v.Content {
+				c.Match = append(c.Match, d.match(item, fmt.Sprintf("%s[%d]", f, i)))
+			}
+		},
+		"analysis": func(v *yaml.Node, f string) { c.Analysis = d.analysis(v, f) },
+	}, nil)
+	return c
+}
+
+func (d *decoder) canaryStep(n *yaml.Node, path string) CanaryStep {
+	var s CanaryStep
+	n = resolve(n)
+	if n.Kind == yaml.MappingNode && len(n.Content) > 2 {
+		d.errorf(n, path, "a step is exactly one of weight, pause or analysis; split it into several steps")
+		return s
+	}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"weight": func(v *yaml.Node, f string) {
+			w := d.integer(v, f)
+			if w < 0 || w > 100 {
+				d.errorf(v, f, "want a percentage of traffic between 0 and 100, got %d", w)
+			}
+			s.Weight = &w
+		},
+		"pause":    func(v *yaml.Node, f string) { s.Pause = d.pause(v, f) },
+		"analysis": func(v *yaml.Node, f string) { s.Analysis = d.analysis(v, f) },
+	}, nil)
+	if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
+		d.errorf(n, path, "an empty step: want one of weight, pause or analysis")
+	}
+	return s
+}
+
+// pause reads "1m", "{duration: 1m}" or "{}" (wait for promote).
+func (d *decoder) pause(n *yaml.Node, path string) *Pause {
+	p := &Pause{}
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		p.Duration = d.duration(n, path)
+		if p.Duration == 0 {
+			d.errorf(n, path, "a pause of 0 does nothing; use {} to wait for `tend promote`")
+		}
+		return p
+	}
+	if n.Tag == "!!null" {
+		return p
+	}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"duration": func(v *yaml.Node, f string) { p.Duration = d.duration(v, f) },
+	}, nil)
+	return p
+}
+
+func (d *decoder) analysis(n *yaml.Node, path string) *Analysis {
+	a := &Analysis{}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"interval": func(v *yaml.Node, f string) { a.Interval = d.duration(v, f) },
+		"onFailure": func(v *yaml.Node, f string) {
+			a.OnFailure = d.str(v, f)
+			if a.OnFailure != "rollback" && a.OnFailure != "pause" && a.OnFailure != "" {
+				d.errorf(v, f, "want rollback or pause, got %q", a.OnFailure)
+			}
+		},
+		"checks": func(v *yaml.Node, f string) {
+			v = resolve(v)
+			if v.Kind != yaml.SequenceNode {
+				d.errorf(v, f, "want a list of checks like [{name: error-rate, max: 1%%}], got %s", kindName(v))
+				return
+			}
+			for i, item := range v.Content {
+				var c Check
+				cf := fmt.Sprintf("%s[%d]", f, i)
+				d.fields(item, cf, map[string]func(*yaml.Node, string){
+					"name":  func(v *yaml.Node, f string) { c.Name = d.str(v, f) },
+					"query": func(v *yaml.Node, f string) { c.Query = d.str(v, f) },
+					"max":   func(v *yaml.Node, f string) { c.Max, _ = d.scalar(v, f, "a threshold like 1% or 500ms") },
+					"min":   func(v *yaml.Node, f string) { c.Min, _ = d.scalar(v, f, "a threshold like 99%") },
+				}, nil)
+				if c.Name == "" {
+					d.errorf(item, cf+".name", "required field is missing")
+				}
+				a.Checks = append(a.Checks, c)
+			}
+		},
+	}, nil)
+	return a
+}
+
+func (d *decoder) match(n *yaml.Node, path string) Match {
+	var m Match
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"header": func(v *yaml.Node, f string) { m.Header = d.stringMap(v, f) },
+		"cookie": func(v *yaml.Node, f string) { m.Cookie = d.stringMap(v, f) },
+	}, nil)
+	if len(m.Header)+len(m.Cookie) != 1 {
+		d.errorf(resolve(n), path, "a rule matches exactly one header or one cookie, like {header: {X-Canary: \"yes\"}}")
+	}
+	return m
+}

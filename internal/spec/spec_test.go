@@ -1,0 +1,211 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// badSpecs maps each testdata/*.bad.yaml to the exact message a user sees.
+var badSpecs = map[string]string{
+	"app_number.bad.yaml":                 "testdata/app_number.bad.yaml:1:6: app: want a string, got \"42\" (quote it)",
+	"app_uppercase.bad.yaml":              "testdata/app_uppercase.bad.yaml:1:6: app: want a name of lowercase letters, digits and '-' (at most 63, like my-app), got \"Hello_World\"",
+	"autopromote_word.bad.yaml":           "testdata/autopromote_word.bad.yaml:16:28: strategy.blueGreen.autoPromote: want true or false, got \"yes please\"",
+	"autoscale_later.bad.yaml":            "testdata/autoscale_later.bad.yaml:5:1: autoscale: not supported yet: autoscaling arrives with a later tend release; remove it for now",
+	"bad_host.bad.yaml":                   "testdata/bad_host.bad.yaml:6:11: route.hosts[0]: want a lowercase host name like app.example.com or *.example.com, got \"Hello World\"",
+	"build_both.bad.yaml":                 "testdata/build_both.bad.yaml:4:11: build.binary: set build.main or build.binary, not both",
+	"canary_match_two.bad.yaml":           "testdata/canary_match_two.bad.yaml:18:9: strategy.canary.match[0]: a rule matches exactly one header or one cookie, like {header: {X-Canary: \"yes\"}}",
+	"canary_step_two_kinds.bad.yaml":      "testdata/canary_step_two_kinds.bad.yaml:18:9: strategy.canary.steps[0]: a step is exactly one of weight, pause or analysis; split it into several steps",
+	"canary_steps_not_list.bad.yaml":      "testdata/canary_steps_not_list.bad.yaml:17:12: strategy.canary.steps: want a list of steps like [{weight: 10}, {pause: 1m}], got a mapping",
+	"canary_weight_range.bad.yaml":        "testdata/canary_weight_range.bad.yaml:17:36: strategy.canary.steps[1].weight: want a percentage of traffic between 0 and 100, got 150",
+	"check_no_name.bad.yaml":              "testdata/check_no_name.bad.yaml:18:16: strategy.canary.analysis.checks[0].name: required field is missing",
+	"cpu_bad.bad.yaml":                    "testdata/cpu_bad.bad.yaml:13:18: resources.cpu: want a positive CPU amount like 500m, 0.5 or 2, got \"lots\"",
+	"duplicate_key.bad.yaml":              "testdata/duplicate_key.bad.yaml:5:1: instances: appears twice; keep one",
+	"duration_negative.bad.yaml":          "testdata/duration_negative.bad.yaml:14:19: shutdown.grace: must not be negative, got -5s",
+	"duration_no_unit.bad.yaml":           "testdata/duration_no_unit.bad.yaml:11:39: health.readiness.interval: want a duration like 10s or 1m30s, got \"2\" (add a unit: 2s)",
+	"env_bad_name.bad.yaml":               "testdata/env_bad_name.bad.yaml:9:3: env.LOG-LEVEL: not a valid environment variable name (letters, digits and _, not starting with a digit)",
+	"env_nested.bad.yaml":                 "testdata/env_nested.bad.yaml:9:14: env.LOG_LEVEL: want a value, got a mapping",
+	"env_reserved.bad.yaml":               "testdata/env_reserved.bad.yaml:10:3: env.PORT: reserved: tend sets PORT and TEND_* for every instance",
+	"instances_huge.bad.yaml":             "testdata/instances_huge.bad.yaml:4:12: instances: want between 1 and 1000 instances, got 5000",
+	"instances_word.bad.yaml":             "testdata/instances_word.bad.yaml:4:12: instances: want a whole number, got \"three\"",
+	"instances_zero.bad.yaml":             "testdata/instances_zero.bad.yaml:4:12: instances: want between 1 and 1000 instances, got 0",
+	"memory_bad.bad.yaml":                 "testdata/memory_bad.bad.yaml:13:32: resources.memory: want a positive memory amount like 256Mi, 1Gi or 512M, got \"256MB\"",
+	"missing_app.bad.yaml":                "testdata/missing_app.bad.yaml:1:1: app: required field is missing",
+	"missing_build.bad.yaml":              "testdata/missing_build.bad.yaml:1:1: build: required field is missing",
+	"not_mapping.bad.yaml":                "testdata/not_mapping.bad.yaml:1:1: want a mapping with app, build, instances, ...; got a list",
+	"onfailure_bad.bad.yaml":              "testdata/onfailure_bad.bad.yaml:17:27: strategy.canary.analysis.onFailure: want rollback or pause, got \"ignore\"",
+	"path_no_slash.bad.yaml":              "testdata/path_no_slash.bad.yaml:7:15: route.pathPrefix: must start with /, got \"api\"",
+	"pause_zero.bad.yaml":                 "testdata/pause_zero.bad.yaml:17:35: strategy.canary.steps[1].pause: a pause of 0 does nothing; use {} to wait for `tend promote`",
+	"probe_path.bad.yaml":                 "testdata/probe_path.bad.yaml:11:21: health.readiness.http: want a path starting with /, like /ready, got \"ready\"",
+	"surge_and_unavailable_zero.bad.yaml": "testdata/surge_and_unavailable_zero.bad.yaml:16:23: strategy.rolling.maxSurge: maxSurge and maxUnavailable cannot both be 0: the rollout could never move",
+	"surge_over_100.bad.yaml":             "testdata/surge_over_100.bad.yaml:16:23: strategy.rolling.maxSurge: a percentage must be at most 100%, got 150%",
+	"surge_word.bad.yaml":                 "testdata/surge_word.bad.yaml:16:23: strategy.rolling.maxSurge: want a count or a percentage like 25%, got \"lots\"",
+	"threshold_word.bad.yaml":             "testdata/threshold_word.bad.yaml:12:62: health.liveness.failureThreshold: want a whole number, got \"many\"",
+	"timeout_over_interval.bad.yaml":      "testdata/timeout_over_interval.bad.yaml:11:52: health.readiness.timeout: must be shorter than the interval (2s), got 3s",
+	"two_documents.bad.yaml":              "testdata/two_documents.bad.yaml:18:1: a second YAML document (---): a spec file holds one app",
+	"two_strategies.bad.yaml":             "testdata/two_strategies.bad.yaml:17:14: strategy.blueGreen: choose one strategy: rolling and blueGreen are both set",
+	"typo_field.bad.yaml":                 "testdata/typo_field.bad.yaml:4:1: instanses: unknown field; did you mean \"instances\"?",
+	"unknown_field.bad.yaml":              "testdata/unknown_field.bad.yaml:5:1: replicas: unknown field; did you mean \"instances\"?",
+	"yaml_syntax.bad.yaml":                "testdata/yaml_syntax.bad.yaml:3:1: not valid YAML: yaml: line 3: did not find expected ',' or ']'",
+}
+
+func TestBadSpecsFailWithPositionAndField(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.bad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(badSpecs) {
+		t.Errorf("%d bad specs in testdata, %d in the table: keep them in step", len(files), len(badSpecs))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			want, ok := badSpecs[filepath.Base(f)]
+			if !ok {
+				t.Fatalf("no expected message for %s", f)
+			}
+			a, err := Load(f)
+			if err == nil {
+				t.Fatalf("loaded without error: %+v", a)
+			}
+			if err.Error() != want {
+				t.Errorf("error:\n got %s\nwant %s", err, want)
+			}
+		})
+	}
+}
+
+func TestGoodSpecLoadsWithDefaults(t *testing.T) {
+	a, err := Load("testdata/full.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.App != "hello" || a.Instances != 3 || a.Build.Main != "./cmd/hello" || a.Route.Hosts[0] != "hello.localhost" {
+		t.Errorf("loaded %+v", a)
+	}
+	if a.Resources.MilliCPU != 500 || a.Resources.MemoryBytes != 256<<20 {
+		t.Errorf("resources %+v, want 500 millicores and 256 MiB", a.Resources)
+	}
+	if r := a.Strategy.Rolling; r == nil || r.MaxSurge != (IntOrPercent{25, true}) || r.MaxUnavailable != (IntOrPercent{0, false}) {
+		t.Errorf("rolling %+v", a.Strategy.Rolling)
+	}
+	if a.Shutdown.Grace != 30*time.Second || a.Shutdown.Drain != DefaultDrain || a.Strategy.RollbackWindow != DefaultRollbackWindow {
+		t.Errorf("defaults not applied: shutdown %+v rollbackWindow %s", a.Shutdown, a.Strategy.RollbackWindow)
+	}
+	if p := a.Health.Liveness; p.Timeout != time.Second || p.SuccessThreshold != 1 {
+		t.Errorf("liveness defaults %+v", p)
+	}
+	abs, _ := filepath.Abs("testdata")
+	if a.Dir != abs || a.File != "testdata/full.good.yaml" {
+		t.Errorf("File %q Dir %q, want the path as given and its absolute directory", a.File, a.Dir)
+	}
+}
+
+func TestMinimalSpecGetsEveryDefault(t *testing.T) {
+	a, err := Parse("tend.yaml", []byte("app: hello\nbuild: {binary: ./hello}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Instances != 1 || a.Route.PathPrefix != "/" || a.Strategy.Kind() != "rolling" || a.Strategy.ProgressDeadline != DefaultProgressDeadline {
+		t.Errorf("defaults: %+v", a)
+	}
+	if r := a.Health.Readiness; r == nil || r.HTTP != "/" || r.Interval != DefaultReadinessInterval || r.FailureThreshold != 3 {
+		t.Errorf("readiness default %+v", r)
+	}
+	if a.Health.Liveness != nil {
+		t.Errorf("liveness set by default: %+v", a.Health.Liveness)
+	}
+}
+
+func TestCanaryFormsAndDefaults(t *testing.T) {
+	src := `app: hello
+build: {main: .}
+strategy:
+  canary:
+    steps: [{weight: 10}, {pause: 1m}, {pause: {duration: 30s}}, {pause: {}}, {analysis: {}}, {weight: 50}]
+    match: [{header: {X-Canary: "yes"}}, {cookie: {canary: "1"}}]
+    analysis: {checks: [{name: error-rate, max: 1%}, {name: latency-p99, max: 500ms}]}
+`
+	a, err := Parse("tend.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.Strategy.Canary
+	if len(c.Steps) != 6 || *c.Steps[0].Weight != 10 || c.Steps[1].Pause.Duration != time.Minute ||
+		c.Steps[2].Pause.Duration != 30*time.Second || c.Steps[3].Pause.Duration != 0 || c.Steps[4].Analysis == nil {
+		t.Errorf("steps %+v", c.Steps)
+	}
+	if c.Match[0].Header["X-Canary"] != "yes" || c.Match[1].Cookie["canary"] != "1" {
+		t.Errorf("match %+v", c.Match)
+	}
+	if c.Analysis.Interval != DefaultAnalysisInterval || c.Analysis.OnFailure != "rollback" || c.Analysis.Checks[1].Max != "500ms" {
+		t.Errorf("analysis %+v", c.Analysis)
+	}
+	if a.Strategy.Kind() != "canary" {
+		t.Errorf("kind %s", a.Strategy.Kind())
+	}
+}
+
+func TestEveryErrorIsReportedAtOnce(t *testing.T) {
+	_, err := Parse("tend.yaml", []byte("app: hello\nbuild: {main: .}\ninstances: x\nshutdown: {grace: soon}\nfoo: 1\n"))
+	es, ok := err.(Errors)
+	if !ok || len(es) != 3 {
+		t.Fatalf("got %v, want 3 errors at once", err)
+	}
+	for i, line := range []int{3, 4, 5} {
+		if es[i].Line != line {
+			t.Errorf("error %d at line %d, want %d (in file order): %v", i, es[i].Line, line, es[i])
+		}
+	}
+}
+
+func TestHashChangesOnlyWithWhatInstancesSee(t *testing.T) {
+	load := func(extra string) string {
+		a, err := Parse("tend.yaml", []byte("app: hello\nbuild: {main: .}\n"+extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Hash()
+	}
+	base := load("")
+	if load("route: {pathPrefix: /api}\n") != base {
+		t.Error("a route change changed the revision hash")
+	}
+	if load("env: {A: b}\n") == base {
+		t.Error("an env change did not change the revision hash")
+	}
+}
+
+func TestValidateWithoutPositions(t *testing.T) {
+	a := &App{App: "x", Instances: 0, Route: Route{PathPrefix: "/"}}
+	err := a.Validate()
+	if err == nil || !strings.Contains(err.Error(), "build: set build.main") || !strings.Contains(err.Error(), "instances: want between 1 and 1000") {
+		t.Fatalf("Validate: %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := Parse("tend.yaml", data)
+		if err == nil {
+			if a.Validate() != nil {
+				t.Fatalf("Parse accepted a spec that Validate rejects: %v", a.Validate())
+			}
+			return
+		}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if !strings.HasPrefix(line, "tend.yaml:") {
+				t.Fatalf("error line without the file name: %q", line)
+			}
+		}
+	})
+}

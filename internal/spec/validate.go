@@ -1,0 +1,164 @@
+package spec
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+var (
+	dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	hostRE     = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	headerRE   = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
+)
+
+// Validate checks an App built in code (no positions in the messages). Load and Parse
+// validate already.
+func (a *App) Validate() error {
+	d := &decoder{pos: map[string]*yaml.Node{}}
+	d.validate(a)
+	if len(d.errs) > 0 {
+		return d.errs
+	}
+	return nil
+}
+
+// at reports an error at the position where field was written, or at its nearest written parent.
+func (d *decoder) at(field, format string, args ...any) {
+	for f := field; ; {
+		if n, ok := d.pos[f]; ok {
+			d.errorf(n, field, format, args...)
+			return
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			d.errorf(nil, field, format, args...)
+			return
+		}
+		f = f[:i]
+	}
+}
+
+func (d *decoder) validate(a *App) {
+	if a.App == "" {
+		d.at("app", "required field is missing")
+	} else if !dnsLabelRE.MatchString(a.App) {
+		d.at("app", "want a name of lowercase letters, digits and '-' (at most 63, like my-app), got %q", a.App)
+	}
+	switch {
+	case a.Build.Main == "" && a.Build.Binary == "":
+		d.at("build", "set build.main (a Go main package) or build.binary (an executable)")
+	case a.Build.Main != "" && a.Build.Binary != "":
+		d.at("build.binary", "set build.main or build.binary, not both")
+	}
+	if a.Instances < 1 || a.Instances > 1000 {
+		d.at("instances", "want between 1 and 1000 instances, got %d", a.Instances)
+	}
+	for i, h := range a.Route.Hosts {
+		if !hostRE.MatchString(h) {
+			d.at(fmt.Sprintf("route.hosts[%d]", i), "want a lowercase host name like app.example.com or *.example.com, got %q", h)
+		}
+	}
+	if !strings.HasPrefix(a.Route.PathPrefix, "/") {
+		d.at("route.pathPrefix", "must start with /, got %q", a.Route.PathPrefix)
+	}
+	for k := range a.Env {
+		switch {
+		case !envNameRE.MatchString(k):
+			d.at("env."+k, "not a valid environment variable name (letters, digits and _, not starting with a digit)")
+		case k == "PORT" || strings.HasPrefix(k, "TEND_"):
+			d.at("env."+k, "reserved: tend sets PORT and TEND_* for every instance")
+		}
+	}
+	for i, s := range a.Secrets {
+		if !envNameRE.MatchString(s) {
+			d.at(fmt.Sprintf("secrets[%d]", i), "want an environment variable name, got %q", s)
+		}
+	}
+	d.validateProbe("health.readiness", a.Health.Readiness)
+	d.validateProbe("health.liveness", a.Health.Liveness)
+	d.validateStrategy(a)
+}
+
+func (d *decoder) validateProbe(path string, p *Probe) {
+	if p == nil {
+		return
+	}
+	if !strings.HasPrefix(p.HTTP, "/") {
+		d.at(path+".http", "want a path starting with /, like /ready, got %q", p.HTTP)
+	}
+	if p.Timeout >= p.Interval && p.Interval > 0 {
+		d.at(path+".timeout", "must be shorter than the interval (%s), got %s", p.Interval, p.Timeout)
+	}
+	if p.FailureThreshold < 1 {
+		d.at(path+".failureThreshold", "want at least 1, got %d", p.FailureThreshold)
+	}
+	if p.SuccessThreshold < 1 {
+		d.at(path+".successThreshold", "want at least 1, got %d", p.SuccessThreshold)
+	}
+}
+
+func (d *decoder) validateStrategy(a *App) {
+	s := a.Strategy
+	set := []string{}
+	if s.Rolling != nil {
+		set = append(set, "rolling")
+	}
+	if s.BlueGreen != nil {
+		set = append(set, "blueGreen")
+	}
+	if s.Canary != nil {
+		set = append(set, "canary")
+	}
+	if len(set) > 1 {
+		d.at("strategy."+set[1], "choose one strategy: %s are both set", strings.Join(set, " and "))
+	}
+	if r := s.Rolling; r != nil && r.MaxSurge.Value == 0 && r.MaxUnavailable.Value == 0 {
+		d.at("strategy.rolling.maxSurge", "maxSurge and maxUnavailable cannot both be 0: the rollout could never move")
+	}
+	if c := s.Canary; c != nil {
+		for i, m := range c.Match {
+			for k := range m.Header {
+				if !headerRE.MatchString(k) {
+					d.at(fmt.Sprintf("strategy.canary.match[%d].header", i), "not a valid header name: %q", k)
+				}
+			}
+		}
+		for i, st := range c.Steps {
+			f := fmt.Sprintf("strategy.canary.steps[%d]", i)
+			n := 0
+			for _, set := range []bool{st.Weight != nil, st.Pause != nil, st.Analysis != nil} {
+				if set {
+					n++
+				}
+			}
+			if n > 1 {
+				d.at(f, "a step is exactly one of weight, pause or analysis")
+			}
+		}
+	}
+	if s.ProgressDeadline > 0 && a.Health.Readiness != nil && s.ProgressDeadline < a.Health.Readiness.Interval {
+		d.at("strategy.progressDeadline", "shorter than the readiness interval (%s): no instance could become ready in time", a.Health.Readiness.Interval)
+	}
+}
+
+// Hash identifies everything in the spec that changes how instances run (env, secret
+// names, health, resources, shutdown). Two specs with the same artifact and Hash are the
+// same revision.
+func (a *App) Hash() string {
+	b, _ := json.Marshal(struct {
+		Env       map[string]string
+		Secrets   []string
+		Health    Health
+		Resources Resources
+		Shutdown  Shutdown
+	}{a.Env, a.Secrets, a.Health, a.Resources, a.Shutdown})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
