@@ -79,17 +79,17 @@ func yamlError(name string, err error) FieldError {
 
 func (d *decoder) app(n *yaml.Node, a *App) {
 	d.fields(n, "", map[string]func(*yaml.Node, string){
-		"app":       func(v *yaml.Node, f string) { a.App = d.str(v, f) },
-		"build":     func(v *yaml.Node, f string) { d.build(v, f, &a.Build) },
+		"app":   func(v *yaml.Node, f string) { a.App = d.str(v, f) },
+		"build": func(v *yaml.Node, f string) { d.build(v, f, &a.Build) },
 		"instances": func(v *yaml.Node, f string) {
 			before := len(d.errs)
 			if a.Instances = d.integer(v, f); a.Instances < 1 && len(d.errs) == before {
 				d.errorf(v, f, "want between 1 and 1000 instances, got %d", a.Instances)
 			}
 		},
-		"route":     func(v *yaml.Node, f string) { d.route(v, f, &a.Route) },
-		"env":       func(v *yaml.Node, f string) { a.Env = d.stringMap(v, f) },
-		"secrets":   func(v *yaml.Node, f string) { a.Secrets = d.stringList(v, f) },
+		"route":   func(v *yaml.Node, f string) { d.route(v, f, &a.Route) },
+		"env":     func(v *yaml.Node, f string) { a.Env = d.stringMap(v, f) },
+		"secrets": func(v *yaml.Node, f string) { a.Secrets = d.stringList(v, f) },
 		"health": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
 				"readiness": func(v *yaml.Node, f string) { a.Health.Readiness = d.probe(v, f) },
