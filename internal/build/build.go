@@ -1,0 +1,294 @@
+// Package build turns an app's build section into a content-addressed executable artifact with its version injected.
+package build
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Request says what to build.
+type Request struct {
+	App string
+	// Dir is the spec file's directory; Main and Binary resolve against it.
+	Dir string
+	// Main is a Go main package directory, or Binary a prebuilt executable.
+	Main   string
+	Binary string
+	// Version overrides the injected version.
+	Version string
+}
+
+// Artifact is a built executable, stored under its content digest.
+type Artifact struct {
+	Digest    string `json:"digest"` // sha256:<hex> of the executable
+	Path      string `json:"path"`
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	BuildTime string `json:"buildTime"`
+	// Reused is true when the same source was built before and nothing was compiled.
+	Reused bool `json:"-"`
+}
+
+// Builder builds artifacts into Dir.
+type Builder struct {
+	// Dir holds artifacts (Dir/<hex>/<app>) and the source index (Dir/sources/<key>.json).
+	Dir string
+	// GoBin is the go command (default "go" from PATH).
+	GoBin  string
+	Logger *slog.Logger
+}
+
+// Build produces the artifact for r, streaming compiler output to out. The same source,
+// flags and toolchain give the same artifact without compiling again.
+func (b *Builder) Build(ctx context.Context, r Request, out io.Writer) (Artifact, error) {
+	if err := os.MkdirAll(filepath.Join(b.Dir, "sources"), 0o755); err != nil {
+		return Artifact{}, fmt.Errorf("create artifact dir: %w", err)
+	}
+	if r.Binary != "" {
+		return b.copyBinary(r)
+	}
+	return b.buildMain(ctx, r, out)
+}
+
+func (b *Builder) goBin() string {
+	if b.GoBin != "" {
+		return b.GoBin
+	}
+	return "go"
+}
+
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) || dir == "" {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+func (b *Builder) buildMain(ctx context.Context, r Request, out io.Writer) (Artifact, error) {
+	pkgDir := resolve(r.Dir, r.Main)
+	if st, err := os.Stat(pkgDir); err != nil || !st.IsDir() {
+		return Artifact{}, fmt.Errorf("build.main %q: %s is not a directory (paths resolve against the spec's directory)", r.Main, pkgDir)
+	}
+	commit := gitCommit(ctx, pkgDir)
+	key, err := b.sourceKey(ctx, pkgDir, r, commit)
+	if err != nil {
+		return Artifact{}, err
+	}
+	index := filepath.Join(b.Dir, "sources", key+".json")
+	// one build per source at a time: a concurrent build of the same source waits and reuses
+	unlock, err := lockFile(index + ".lock")
+	if err != nil {
+		return Artifact{}, err
+	}
+	defer unlock()
+	if a, ok := b.reuse(index); ok {
+		fmt.Fprintf(out, "%s: source unchanged, reusing artifact %s\n", r.App, a.Digest)
+		return a, nil
+	}
+	version := r.Version
+	if version == "" {
+		version = gitDescribe(ctx, pkgDir)
+	}
+	if version == "" {
+		version = "dev-" + key[:12]
+	}
+	a := Artifact{Version: version, Commit: commit, BuildTime: time.Now().UTC().Format(time.RFC3339)}
+	tmp, err := os.CreateTemp(b.Dir, ".build-*")
+	if err != nil {
+		return Artifact{}, fmt.Errorf("create build output: %w", err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	args := []string{"build", "-trimpath", "-ldflags", ldflags(a), "-o", tmp.Name(), "."}
+	fmt.Fprintf(out, "%s: go %s\n", r.App, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, b.goBin(), args...)
+	cmd.Dir = pkgDir
+	var tail tailBuffer
+	w := io.MultiWriter(out, &tail)
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Run(); err != nil {
+		return Artifact{}, fmt.Errorf("go build in %s failed: %w\n%s\nreproduce with: cd %s && go build .", pkgDir, err, tail.String(), pkgDir)
+	}
+	if err := b.store(tmp.Name(), r.App, &a); err != nil {
+		return Artifact{}, err
+	}
+	if err := writeJSON(index, a); err != nil {
+		return Artifact{}, err
+	}
+	fmt.Fprintf(out, "%s: built %s (version %s)\n", r.App, a.Digest, a.Version)
+	return a, nil
+}
+
+// ldflags injects version, commit and build time into package main (the seed's
+// main.version, main.commit, main.buildTime) and into kit/buildinfo.
+func ldflags(a Artifact) string {
+	const kit = "github.com/tendhq/tend/kit/buildinfo"
+	return strings.Join([]string{
+		"-X main.version=" + a.Version, "-X main.commit=" + a.Commit, "-X main.buildTime=" + a.BuildTime,
+		"-X " + kit + ".Version=" + a.Version, "-X " + kit + ".Commit=" + a.Commit, "-X " + kit + ".BuildTime=" + a.BuildTime,
+	}, " ")
+}
+
+// reuse returns the artifact recorded for a source key if it is still intact.
+func (b *Builder) reuse(index string) (Artifact, bool) {
+	raw, err := os.ReadFile(index)
+	if err != nil {
+		return Artifact{}, false
+	}
+	var a Artifact
+	if json.Unmarshal(raw, &a) != nil {
+		return Artifact{}, false
+	}
+	d, err := fileDigest(a.Path)
+	if err != nil || d != a.Digest {
+		return Artifact{}, false
+	}
+	a.Reused = true
+	return a, true
+}
+
+func (b *Builder) copyBinary(r Request) (Artifact, error) {
+	src := resolve(r.Dir, r.Binary)
+	st, err := os.Stat(src)
+	if err != nil {
+		return Artifact{}, fmt.Errorf("build.binary %q: %w (paths resolve against the spec's directory)", r.Binary, err)
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return Artifact{}, fmt.Errorf("build.binary %q: %s is not an executable file", r.Binary, src)
+	}
+	a := Artifact{Version: r.Version, Commit: "unknown", BuildTime: st.ModTime().UTC().Format(time.RFC3339)}
+	if a.Version == "" {
+		a.Version = "unknown"
+	}
+	tmp, err := os.CreateTemp(b.Dir, ".copy-*")
+	if err != nil {
+		return Artifact{}, err
+	}
+	defer os.Remove(tmp.Name())
+	in, err := os.Open(src)
+	if err != nil {
+		tmp.Close()
+		return Artifact{}, err
+	}
+	_, err = io.Copy(tmp, in)
+	in.Close()
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Artifact{}, fmt.Errorf("copy %s: %w", src, err)
+	}
+	if err := b.store(tmp.Name(), r.App, &a); err != nil {
+		return Artifact{}, err
+	}
+	return a, nil
+}
+
+// store moves a finished executable into Dir/<hex>/<app>, read-only; an existing
+// identical artifact is kept as it is.
+func (b *Builder) store(tmp, app string, a *Artifact) error {
+	d, err := fileDigest(tmp)
+	if err != nil {
+		return err
+	}
+	a.Digest = d
+	dir := filepath.Join(b.Dir, strings.TrimPrefix(d, "sha256:"))
+	a.Path = filepath.Join(dir, app)
+	if got, err := fileDigest(a.Path); err == nil && got == d {
+		a.Reused = true
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := os.Chmod(tmp, 0o555); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, a.Path); err != nil {
+		return fmt.Errorf("store artifact: %w", err)
+	}
+	return nil
+}
+
+// GC removes artifacts whose digest is not in keep.
+func (b *Builder) GC(keep map[string]bool) error {
+	entries, err := os.ReadDir(b.Dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == "sources" || keep["sha256:"+e.Name()] {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(b.Dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func writeJSON(path string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// tailBuffer keeps the last lines written to it, for error messages.
+type tailBuffer struct{ lines []string }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	sc := bufio.NewScanner(bytes.NewReader(p))
+	for sc.Scan() {
+		t.lines = append(t.lines, sc.Text())
+		if len(t.lines) > 20 {
+			t.lines = t.lines[1:]
+		}
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return strings.Join(t.lines, "\n") }
+
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
