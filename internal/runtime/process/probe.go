@@ -1,0 +1,131 @@
+package process
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/spec"
+)
+
+// supervise probes a running process until it exits, fails its liveness probe, or a
+// stop is asked for; it returns why it ended.
+func (in *instance) supervise(p *proc) error {
+	t := in.rec.Template
+	ready := t.Health.Readiness
+	live := t.Health.Liveness
+	first := 50 * time.Millisecond
+	if ready != nil && ready.InitialDelay > 0 {
+		first = ready.InitialDelay
+	}
+	readyT := time.NewTimer(first)
+	defer readyT.Stop()
+	var liveC <-chan time.Time
+	if live != nil {
+		lt := time.NewTicker(live.Interval)
+		defer lt.Stop()
+		liveC = lt.C
+	}
+	isReady := false
+	okRun, failRun, liveFails := 0, 0, 0
+	for {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("%s", p.status)
+		case <-in.stop:
+			return errStopped
+		case <-in.s.ctx.Done():
+			return errStopped
+		case <-readyT.C:
+			err := in.check(ready)
+			next := interval(ready)
+			if err == nil {
+				okRun, failRun = okRun+1, 0
+				if !isReady && okRun >= successThreshold(ready) {
+					isReady = true
+					in.register()
+					in.set(runtime.Ready, "")
+				}
+			} else {
+				okRun, failRun = 0, failRun+1
+				if isReady && failRun >= failureThreshold(ready) {
+					isReady = false
+					in.deregister()
+					in.set(runtime.Unready, "readiness probe failed: "+err.Error())
+				} else if !isReady {
+					in.set(runtime.Starting, "not ready yet: "+err.Error())
+				}
+			}
+			if !isReady {
+				next = min(next, 250*time.Millisecond) // come up fast: probe often until ready
+			}
+			readyT.Reset(next)
+		case <-liveC:
+			if err := in.check(live); err == nil {
+				liveFails = 0
+			} else if liveFails++; liveFails >= failureThreshold(live) {
+				signalGroup(p.pid, syscall.SIGKILL)
+				<-p.exited
+				return fmt.Errorf("liveness probe failed %d times (%v); killed", liveFails, err)
+			}
+		}
+	}
+}
+
+func interval(p *spec.Probe) time.Duration {
+	if p == nil || p.Interval <= 0 {
+		return time.Second
+	}
+	return p.Interval
+}
+
+func successThreshold(p *spec.Probe) int {
+	if p == nil || p.SuccessThreshold < 1 {
+		return 1
+	}
+	return p.SuccessThreshold
+}
+
+func failureThreshold(p *spec.Probe) int {
+	if p == nil || p.FailureThreshold < 1 {
+		return 3
+	}
+	return p.FailureThreshold
+}
+
+// check runs one probe: an HTTP GET answered with 2xx or 3xx, or without a probe a TCP connect.
+func (in *instance) check(p *spec.Probe) error {
+	timeout := time.Second
+	if p != nil && p.Timeout > 0 {
+		timeout = p.Timeout
+	}
+	if p == nil || p.HTTP == "" {
+		c, err := net.DialTimeout("tcp", in.addr(), timeout)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	ctx, cancel := context.WithTimeout(in.s.ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+in.addr()+p.HTTP, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "tend-probe")
+	resp, err := in.s.probe.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return fmt.Errorf("GET %s answered %d", p.HTTP, resp.StatusCode)
+	}
+	return nil
+}

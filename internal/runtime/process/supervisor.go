@@ -1,0 +1,313 @@
+// Package process runs instances as local processes under tend's supervision: probes, restarts, drains, and re-adoption after a crash.
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tendhq/tend/internal/logs"
+	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/store"
+)
+
+var _ runtime.Runtime = (*Supervisor)(nil)
+
+// Options configure a Supervisor.
+type Options struct {
+	// DataDir holds instance logs (DataDir/logs) and working dirs (DataDir/instances).
+	DataDir string
+	Store   *store.Store
+	Logger  *slog.Logger
+	// BeforeStop runs after an instance left the registry and before it gets SIGTERM:
+	// the server wires it to the gateway's drain. Its context ends after shutdown.drain.
+	BeforeStop func(ctx context.Context, inst runtime.Instance) error
+	// LogMaxBytes rotates an instance log above this size (default 10 MiB; 3 old files kept).
+	LogMaxBytes int64
+	Backoff     Backoff
+}
+
+// Backoff is the restart delay policy: Initial, doubled at each restart up to Max, and
+// back to Initial after an instance stayed up for Reset.
+type Backoff struct {
+	Initial, Max, Reset time.Duration
+}
+
+func (b Backoff) withDefaults() Backoff {
+	if b.Initial <= 0 {
+		b.Initial = 500 * time.Millisecond
+	}
+	if b.Max <= 0 {
+		b.Max = 30 * time.Second
+	}
+	if b.Reset <= 0 {
+		b.Reset = time.Minute
+	}
+	return b
+}
+
+// delay is the wait before restart number n (1-based) of a run of quick exits.
+func (b Backoff) delay(n int) time.Duration {
+	d := b.Initial
+	for i := 1; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	return min(d, b.Max)
+}
+
+// Supervisor is the process runtime. Every instance has one goroutine that starts it,
+// probes it, restarts it and stops it.
+type Supervisor struct {
+	o       Options
+	log     *slog.Logger
+	dataDir string
+	probe   *http.Client
+	limits  limiter
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	instances map[string]*instance
+	subs      map[chan string]struct{}
+}
+
+// New starts a supervisor on the data dir: it re-adopts the instances recorded in the
+// store whose processes still run, restarts those that died, and stops strays (processes
+// started for this data dir that no record accounts for).
+func New(ctx context.Context, o Options) (*Supervisor, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.LogMaxBytes <= 0 {
+		o.LogMaxBytes = 10 << 20
+	}
+	o.Backoff = o.Backoff.withDefaults()
+	dir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Supervisor{o: o, log: o.Logger, dataDir: dir, ctx: sctx, cancel: cancel,
+		probe:     &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}},
+		limits:    newLimiter(o.Logger),
+		instances: map[string]*instance{}, subs: map[chan string]struct{}{}}
+	if err := s.adopt(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.rotateLogs()
+	return s, nil
+}
+
+// Apply scales one revision of an app to set.Replicas instances.
+func (s *Supervisor) Apply(ctx context.Context, set runtime.Set) error {
+	if set.Artifact == "" {
+		return fmt.Errorf("revision %d of %s has no artifact to run", set.Revision, set.App)
+	}
+	s.mu.Lock()
+	var current []*instance
+	for _, in := range s.instances {
+		if in.rec.App == set.App && in.rec.Revision == set.Revision && !in.stopping {
+			current = append(current, in)
+		}
+	}
+	var victims []*instance
+	switch {
+	case len(current) < set.Replicas:
+		for i := len(current); i < set.Replicas; i++ {
+			s.startLocked(set.Template, newID(set.App, set.Revision))
+		}
+	case len(current) > set.Replicas:
+		// not-ready first, then the newest
+		sort.Slice(current, func(i, j int) bool {
+			ri, rj := current[i].state == runtime.Ready, current[j].state == runtime.Ready
+			if ri != rj {
+				return !ri
+			}
+			return current[i].rec.StartedAt.After(current[j].rec.StartedAt)
+		})
+		victims = current[:len(current)-set.Replicas]
+		for _, v := range victims {
+			v.stopping = true
+			v.state = runtime.Stopping
+		}
+	}
+	s.mu.Unlock()
+	for _, v := range victims {
+		v.requestStop()
+	}
+	if len(victims) > 0 {
+		s.notify(set.App)
+	}
+	return nil
+}
+
+// Replace starts a new instance like id, waits until it is ready, then stops id.
+func (s *Supervisor) Replace(ctx context.Context, app, id string) error {
+	s.mu.Lock()
+	old := s.instances[id]
+	if old == nil || old.rec.App != app {
+		s.mu.Unlock()
+		return fmt.Errorf("no instance %s of %s", id, app)
+	}
+	fresh := s.startLocked(old.rec.Template, newID(app, old.rec.Revision))
+	s.mu.Unlock()
+	for {
+		s.mu.Lock()
+		st := fresh.state
+		s.mu.Unlock()
+		if st == runtime.Ready {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("replacement for %s did not become ready: %w", id, ctx.Err())
+		case <-fresh.done:
+			return fmt.Errorf("replacement for %s stopped before it was ready", id)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	s.mu.Lock()
+	old.stopping = true
+	old.state = runtime.Stopping
+	s.mu.Unlock()
+	old.requestStop()
+	select {
+	case <-old.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Instances lists the instances of app ("" for all), ordered by id.
+func (s *Supervisor) Instances(app string) []runtime.Instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]runtime.Instance, 0, len(s.instances))
+	for _, in := range s.instances {
+		if app == "" || in.rec.App == app {
+			out = append(out, in.snapshotLocked())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Subscribe returns a channel that gets the app name whenever an instance of it changes.
+func (s *Supervisor) Subscribe() (<-chan string, func()) {
+	ch := make(chan string, 64)
+	s.mu.Lock()
+	s.subs[ch] = struct{}{}
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		delete(s.subs, ch)
+		s.mu.Unlock()
+	}
+}
+
+func (s *Supervisor) notify(app string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch := range s.subs {
+		select {
+		case ch <- app:
+		default:
+		}
+	}
+}
+
+// Close stops supervising. With stopInstances every instance is stopped gracefully
+// (concurrently); without, processes and records stay for the next supervisor.
+func (s *Supervisor) Close(ctx context.Context, stopInstances bool) error {
+	s.mu.Lock()
+	all := make([]*instance, 0, len(s.instances))
+	for _, in := range s.instances {
+		all = append(all, in)
+		if stopInstances {
+			in.stopping = true
+			in.state = runtime.Stopping
+		}
+	}
+	s.mu.Unlock()
+	if stopInstances {
+		for _, in := range all {
+			in.requestStop()
+		}
+		for _, in := range all {
+			select {
+			case <-in.done:
+			case <-ctx.Done():
+				return fmt.Errorf("instances still stopping: %w", ctx.Err())
+			}
+		}
+	}
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// startLocked registers a new instance and starts its goroutine.
+func (s *Supervisor) startLocked(t runtime.Template, id string) *instance {
+	in := newInstance(s, record{App: t.App, ID: id, Revision: t.Revision, Template: t, StartedAt: time.Now()})
+	s.instances[id] = in
+	s.wg.Add(1)
+	go in.run(false)
+	return in
+}
+
+func (s *Supervisor) forget(in *instance) {
+	s.mu.Lock()
+	if s.instances[in.rec.ID] == in {
+		delete(s.instances, in.rec.ID)
+	}
+	s.mu.Unlock()
+	s.notify(in.rec.App)
+}
+
+// rotateLogs copy-truncates instance logs that grew past LogMaxBytes.
+func (s *Supervisor) rotateLogs() {
+	defer s.wg.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, in := range s.Instances("") {
+			if _, err := logs.Rotate(logs.Path(s.dataDir, in.App, in.ID), s.o.LogMaxBytes, 3); err != nil {
+				s.log.Warn("rotate instance log", "instance", in.ID, "err", err)
+			}
+		}
+	}
+}
+
+func newID(app string, rev int) string {
+	const letters = "abcdefghijkmnpqrstuvwxyz23456789"
+	b := make([]byte, 4)
+	for i := range b {
+		b[i] = letters[rand.IntN(len(letters))]
+	}
+	return app + "-" + strconv.Itoa(rev) + "-" + string(b)
+}
+
+var errStopped = errors.New("stopped")
+
+func (s *Supervisor) workDir(id string) string { return filepath.Join(s.dataDir, "instances", id) }
+
+func removeAll(dir string) { _ = os.RemoveAll(dir) }
