@@ -19,10 +19,10 @@ import (
 
 // record is what the store keeps about an instance so that a new supervisor can re-adopt it.
 type record struct {
-	App      string           `json:"app"`
-	ID       string           `json:"id"`
-	Revision int              `json:"revision"`
-	PID      int              `json:"pid"`
+	App      string `json:"app"`
+	ID       string `json:"id"`
+	Revision int    `json:"revision"`
+	PID      int    `json:"pid"`
 	// StartTime is field 22 of /proc/PID/stat: with the PID it identifies the process.
 	StartTime uint64           `json:"startTime"`
 	Port      int              `json:"port"`
