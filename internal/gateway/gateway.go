@@ -1,0 +1,316 @@
+// Package gateway is tend's reverse proxy: it routes requests by host, path, header and cookie to app revisions by weight, balances, retries and ejects.
+package gateway
+
+import (
+	"context"
+	"errors"
+
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tendhq/tend/internal/store"
+)
+
+// Options configure a Gateway.
+type Options struct {
+	// Store is watched for routes and registry endpoints by Run; nil when the caller uses SetState.
+	Store  *store.Store
+	Logger *slog.Logger
+	// AccessLog writes one JSON line per request.
+	AccessLog bool
+	// Registerer receives the gateway's metrics; nil means no metrics are exported.
+	Registerer prometheus.Registerer
+}
+
+// Gateway proxies requests to app instances. Its routing table is replaced atomically
+// when routes or endpoints change and read without locks.
+type Gateway struct {
+	o       Options
+	log     *slog.Logger
+	table   atomic.Pointer[table]
+	proxy   *httputil.ReverseProxy
+	metrics *metrics
+	states  sync.Pool
+	reqSeq  atomic.Uint64
+	reqBase string
+
+	bmu      sync.Mutex
+	backends map[string]*backend
+}
+
+// New returns a gateway with an empty table (every request answers 503 until routes arrive).
+func New(o Options) *Gateway {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	g := &Gateway{o: o, log: o.Logger, metrics: newMetrics(o.Registerer), backends: map[string]*backend{},
+		reqBase: strconv.FormatUint(rand.Uint64()&0xffffffffff, 36) + "-"}
+	g.states.New = func() any { return &reqState{} }
+	transport := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true,
+		ExpectContinueTimeout: time.Second,
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite:        g.rewrite,
+		Transport:      transport,
+		BufferPool:     bufferPool{},
+		ModifyResponse: g.modifyResponse,
+		ErrorHandler:   g.proxyError,
+		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+	}
+	g.table.Store(&table{exact: map[string][]*appRoute{}})
+	return g
+}
+
+// reqState travels with one request through the proxy's callbacks.
+type reqState struct {
+	in      *http.Request
+	route   *appRoute
+	pool    *pool
+	backend *backend
+	code    int
+	retried bool
+	failed  bool // the last attempt failed before a response
+}
+
+type stateKey struct{}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	t := g.table.Load()
+	rt := t.lookup(normalHost(r.Host), r.URL.Path)
+	if rt == nil {
+		http.Error(w, "tend: no app is routed for host "+r.Host, http.StatusNotFound)
+		return
+	}
+	p := rt.choose(r)
+	b := p.pick(nil)
+	if b == nil {
+		http.Error(w, "tend: "+rt.app+" has no ready instance", http.StatusServiceUnavailable)
+		return
+	}
+	if r.Header.Get("X-Request-Id") == "" {
+		r.Header.Set("X-Request-Id", g.reqBase+strconv.FormatUint(g.reqSeq.Add(1), 36))
+	}
+	st := g.states.Get().(*reqState)
+	*st = reqState{route: rt, pool: p}
+	st.in = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	rt.metrics.inflight.Inc()
+	g.attempt(w, st, b)
+	rt.metrics.inflight.Dec()
+	b = st.backend
+	b.duration.Observe(time.Since(start).Seconds())
+	b.counters.inc(r.Method, st.code)
+	if g.o.AccessLog {
+		g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("app", rt.app), slog.Int("revision", b.revision),
+			slog.String("instance", b.instance), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", st.code), slog.Duration("duration", time.Since(start)),
+			slog.String("remote", r.RemoteAddr), slog.String("request_id", r.Header.Get("X-Request-Id")), slog.Bool("retried", st.retried))
+	}
+	*st = reqState{}
+	g.states.Put(st)
+}
+
+// attempt proxies the request to b, and once to another backend when the connection
+// failed before any response and the request may be repeated.
+func (g *Gateway) attempt(w http.ResponseWriter, st *reqState, b *backend) {
+	st.backend = b
+	b.inflight.Add(1)
+	g.proxy.ServeHTTP(w, st.in)
+	b.inflight.Add(-1)
+	if !st.failed || st.retried || !retryable(st.in) {
+		if st.failed {
+			st.writeBadGateway(w)
+		}
+		return
+	}
+	next := st.pool.pick(b)
+	if next == nil && st.pool != st.route.all {
+		next = st.route.all.pick(b)
+	}
+	if next == nil {
+		st.writeBadGateway(w)
+		return
+	}
+	st.retried, st.failed = true, false
+	st.route.metrics.retries.Inc()
+	g.attempt(w, st, next)
+}
+
+func (st *reqState) writeBadGateway(w http.ResponseWriter) {
+	st.code = http.StatusBadGateway
+	http.Error(w, "tend: "+st.route.app+" instance "+st.backend.instance+" unreachable", http.StatusBadGateway)
+}
+
+// retryable reports whether a request may be sent again: an idempotent method and no
+// body, or a body that can be replayed.
+func retryable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+	default:
+		return false
+	}
+	if r.Header.Get("Upgrade") != "" {
+		return false
+	}
+	return r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || r.GetBody != nil
+}
+
+// choose picks the pool for a request: preview header, match rules, then weights.
+func (rt *appRoute) choose(r *http.Request) *pool {
+	if rt.preview != nil && r.Header.Get("X-Tend-Preview") == "1" {
+		return rt.preview
+	}
+	for i := range rt.matches {
+		m := &rt.matches[i]
+		if m.pool.empty() {
+			continue
+		}
+		if !m.cookie {
+			if r.Header.Get(m.name) == m.value {
+				return m.pool
+			}
+		} else if c, err := r.Cookie(m.name); err == nil && c.Value == m.value {
+			return m.pool
+		}
+	}
+	if rt.total == 0 {
+		return rt.all
+	}
+	n := rand.IntN(rt.total)
+	for i := range rt.splits {
+		if s := &rt.splits[i]; n < s.upTo {
+			if !s.pool.empty() {
+				return s.pool
+			}
+			break
+		}
+	}
+	// the chosen revision has no ready instance: use another revision of the split
+	for i := range rt.splits {
+		if !rt.splits[i].pool.empty() {
+			return rt.splits[i].pool
+		}
+	}
+	return &pool{}
+}
+
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
+	st := pr.In.Context().Value(stateKey{}).(*reqState)
+	pr.SetURL(st.backend.target)
+	pr.Out.Host = pr.In.Host
+	pr.SetXForwarded()
+}
+
+func (g *Gateway) modifyResponse(resp *http.Response) error {
+	st := resp.Request.Context().Value(stateKey{}).(*reqState)
+	st.code = resp.StatusCode
+	if st.route.result(st.backend, resp.StatusCode >= 500) {
+		g.ejected(st)
+	}
+	return nil
+}
+
+// proxyError handles a failed round trip: with nothing sent to the client yet, attempt
+// decides whether to retry or answer 502.
+func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	st := r.Context().Value(stateKey{}).(*reqState)
+	if errors.Is(err, context.Canceled) || r.Context().Err() != nil {
+		st.code = 499 // the client went away
+		return
+	}
+	st.failed = true
+	st.code = http.StatusBadGateway
+	if st.route.result(st.backend, true) {
+		g.ejected(st)
+	}
+	g.log.Debug("proxy error", "app", st.route.app, "instance", st.backend.instance, "err", err)
+}
+
+func (g *Gateway) ejected(st *reqState) {
+	b := st.backend
+	st.route.metrics.ejections.WithLabelValues(b.app, b.instance).Inc()
+	g.log.Warn("instance ejected after consecutive failures", "app", b.app, "instance", b.instance,
+		"until", time.Unix(0, b.ejectedUntil.Load()).Format(time.RFC3339))
+}
+
+// SetState builds a table from routes and endpoints and installs it atomically.
+func (g *Gateway) SetState(routes []store.Route, endpoints []store.Endpoint) {
+	g.table.Store(g.build(routes, endpoints))
+}
+
+// Drain waits until the backend at hostport is out of the table and has no request in
+// flight, or ctx ends. The runtime calls it between deregistering an instance and SIGTERM.
+func (g *Gateway) Drain(ctx context.Context, hostport string) error {
+	const settle = 100 * time.Millisecond // let requests that read the old table start
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		g.bmu.Lock()
+		b := g.backends[hostport]
+		g.bmu.Unlock()
+		if b == nil {
+			return nil
+		}
+		if removed := b.removedAt.Load(); removed != 0 && time.Since(time.Unix(0, removed)) > settle && b.inflight.Load() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// AppState is what the gateway knows about one app, for status displays.
+type AppState struct {
+	App       string          `json:"app"`
+	Endpoints []EndpointState `json:"endpoints"`
+}
+
+// EndpointState is one backend's live numbers.
+type EndpointState struct {
+	Address  string `json:"address"`
+	Revision int    `json:"revision"`
+	Instance string `json:"instance"`
+	InFlight int64  `json:"inFlight"`
+	Ejected  bool   `json:"ejected"`
+}
+
+// Snapshot reports every routed app and its backends.
+func (g *Gateway) Snapshot() []AppState {
+	now := time.Now().UnixNano()
+	var out []AppState
+	for _, rt := range g.table.Load().apps {
+		s := AppState{App: rt.app}
+		for _, b := range rt.all.backends {
+			s.Endpoints = append(s.Endpoints, EndpointState{Address: b.hostport, Revision: b.revision, Instance: b.instance,
+				InFlight: b.inflight.Load(), Ejected: b.ejected(now)})
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// bufferPool lends the proxy 32 KiB copy buffers.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
