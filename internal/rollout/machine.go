@@ -61,16 +61,14 @@ func Advance(st *State, in Input) Output {
 		return st.steady(out)
 	}
 	if st.ManualPause {
-		st.ProgressAt = in.Now // the deadline clock stops while paused by hand
-		return st.hold(out)
+		return st.hold(out) // the deadline clock restarts on resume
 	}
 	switch st.Phase {
 	case Reverting:
 		return st.revert(in, out)
 	case Paused:
 		if st.PauseUntil.IsZero() || in.Now.Before(st.PauseUntil) {
-			st.ProgressAt = in.Now
-			return st.hold(out)
+			return st.hold(out) // the deadline clock restarts when the pause ends
 		}
 		st.Phase = Progressing
 		st.PauseUntil = time.Time{}
@@ -530,6 +528,7 @@ func Promote(st *State, full bool, obs Observation, now time.Time) error {
 		return ErrNotPaused
 	}
 	st.Phase = Progressing
+	st.ProgressAt = now
 	return nil
 }
 

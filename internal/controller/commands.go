@@ -1,0 +1,308 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/tendhq/tend/internal/build"
+	"github.com/tendhq/tend/internal/rollout"
+	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// keepRevisions is how many revisions of an app are kept (besides those still running).
+const keepRevisions = 10
+
+// InvalidSpecError is returned by Deploy for a spec that does not validate; nothing was changed.
+type InvalidSpecError struct{ Err error }
+
+func (e *InvalidSpecError) Error() string { return e.Err.Error() }
+func (e *InvalidSpecError) Unwrap() error { return e.Err }
+
+// DeployResult says which revision a deploy rolls out.
+type DeployResult struct {
+	Revision store.Revision `json:"revision"`
+	// Created is false when the same artifact and configuration had a revision already.
+	Created bool `json:"created"`
+	// Unchanged is true when that revision already serves: nothing rolls out.
+	Unchanged bool `json:"unchanged"`
+}
+
+// Deploy validates the spec in source (named file in messages), builds its artifact
+// (streaming build output to out) and starts a rollout to the resulting revision.
+// A spec that does not validate or a build that fails changes nothing.
+func (c *Controller) Deploy(ctx context.Context, file string, source []byte, out io.Writer) (DeployResult, error) {
+	app, err := spec.Parse(file, source)
+	if err != nil {
+		return DeployResult{}, &InvalidSpecError{Err: err}
+	}
+	app.File = file
+	if filepath.IsAbs(file) {
+		app.Dir = filepath.Dir(file)
+	}
+	art, err := c.o.Builder.Build(ctx, build.Request{App: app.App, Dir: app.Dir, Main: app.Build.Main,
+		Binary: app.Build.Binary, Version: app.Build.Version}, out)
+	if err != nil {
+		return DeployResult{}, fmt.Errorf("build %s: %w", app.App, err)
+	}
+	l, err := c.loop(app.App)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	var res DeployResult
+	err = l.do(ctx, func(ctx context.Context) error {
+		res, err = l.deploy(ctx, app, string(source), art)
+		return err
+	})
+	return res, err
+}
+
+func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, art build.Artifact) (DeployResult, error) {
+	hash := app.Hash()
+	var rev store.Revision
+	found := false
+	for _, r := range l.revisions {
+		if r.Artifact == art.Digest && r.ConfigHash == hash && r.Number > rev.Number {
+			rev, found = r, true
+		}
+	}
+	now := time.Now()
+	if !found {
+		rev = store.Revision{App: app.App, Number: l.nextNumber(), Artifact: art.Digest, Path: art.Path,
+			Version: art.Version, Commit: art.Commit, BuildTime: art.BuildTime, ConfigHash: hash, Spec: *app, CreatedAt: now}
+		// the revision number is taken only if nobody took it meanwhile
+		b, _ := jsonOf(rev)
+		key := store.RevisionKey(app.App, rev.Number)
+		r, err := l.c.o.Store.Client.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, b)).Commit()
+		if err != nil {
+			return DeployResult{}, fmt.Errorf("record revision: %w", err)
+		}
+		if !r.Succeeded {
+			return DeployResult{}, fmt.Errorf("revision %d of %s was recorded by someone else; deploy again", rev.Number, app.App)
+		}
+		l.revisions[rev.Number] = rev
+	}
+	l.rec = store.AppRecord{Spec: *app, Source: source, UpdatedAt: now}
+	if err := l.c.o.Store.Put(ctx, store.AppKey(app.App), l.rec); err != nil {
+		return DeployResult{}, err
+	}
+	res := DeployResult{Revision: rev, Created: !found}
+	inProgress := !l.st.Phase.Terminal()
+	if (!inProgress && l.st.Stable == rev.Number) || (inProgress && l.st.To == rev.Number) {
+		res.Unchanged = true
+		l.st.Replicas = l.replicas()
+		l.event(ctx, "deploy", rev.Number, fmt.Sprintf("spec updated; revision %d unchanged", rev.Number))
+		return res, nil
+	}
+	if inProgress {
+		l.event(ctx, "rollout", l.st.To, fmt.Sprintf("rollout to revision %d superseded by revision %d", l.st.To, rev.Number))
+	}
+	l.st = rollout.Start(l.st, app.App, rev.Number, *app, l.replicas(), now)
+	l.event(ctx, "rollout", rev.Number, l.st.Message)
+	l.prune(ctx)
+	l.reconcile(ctx)
+	return res, nil
+}
+
+func (l *appLoop) nextNumber() int {
+	n := 0
+	for k := range l.revisions {
+		n = max(n, k)
+	}
+	return n + 1
+}
+
+// prune forgets the oldest revisions beyond keepRevisions, never one that may still run.
+func (l *appLoop) prune(ctx context.Context) {
+	nums := make([]int, 0, len(l.revisions))
+	for n := range l.revisions {
+		nums = append(nums, n)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(nums)))
+	inUse := map[int]bool{l.st.Stable: true, l.st.From: true, l.st.To: true}
+	for _, w := range l.st.Warm {
+		inUse[w.Revision] = true
+	}
+	for _, n := range nums[min(len(nums), keepRevisions):] {
+		if inUse[n] {
+			continue
+		}
+		if err := l.c.o.Store.Delete(ctx, store.RevisionKey(l.app, n)); err != nil {
+			l.log.Error("prune revision", "revision", n, "err", err)
+			continue
+		}
+		delete(l.revisions, n)
+	}
+}
+
+// Promote moves a paused rollout on (full skips the remaining canary steps).
+func (c *Controller) Promote(ctx context.Context, app string, full bool) error {
+	return c.command(ctx, app, "promote", func(l *appLoop) error {
+		return rollout.Promote(l.st, full, l.observe(time.Now()), time.Now())
+	})
+}
+
+// Abort stops the rollout in progress and sends all traffic back to the stable revision.
+func (c *Controller) Abort(ctx context.Context, app string) error {
+	return c.command(ctx, app, "abort", func(l *appLoop) error { return rollout.Abort(l.st, time.Now()) })
+}
+
+// Pause holds the rollout where it is until Resume.
+func (c *Controller) Pause(ctx context.Context, app string) error {
+	return c.command(ctx, app, "pause", func(l *appLoop) error {
+		if l.st.Phase.Terminal() {
+			return fmt.Errorf("%w (phase %s)", rollout.ErrNoRollout, l.st.Phase)
+		}
+		l.st.ManualPause = true
+		return nil
+	})
+}
+
+// Resume undoes Pause.
+func (c *Controller) Resume(ctx context.Context, app string) error {
+	return c.command(ctx, app, "resume", func(l *appLoop) error {
+		if !l.st.ManualPause {
+			return fmt.Errorf("%s is not paused by `tend pause`", app)
+		}
+		l.st.ManualPause = false
+		l.st.ProgressAt = time.Now()
+		return nil
+	})
+}
+
+// Scale sets the app's instance count (until the next deploy, which takes the spec's).
+func (c *Controller) Scale(ctx context.Context, app string, n int) error {
+	if n < 1 || n > 1000 {
+		return fmt.Errorf("instances must be between 1 and 1000, got %d", n)
+	}
+	return c.command(ctx, app, fmt.Sprintf("scale to %d", n), func(l *appLoop) error {
+		l.rec.Instances = n
+		if err := l.c.o.Store.Put(ctx, store.AppKey(app), l.rec); err != nil {
+			return err
+		}
+		l.st.Replicas = n
+		return nil
+	})
+}
+
+// Rollback makes revision to (0: the previous one) serve again: a route switch when its
+// instances are still warm, a rolling rollout otherwise. It returns the revision.
+func (c *Controller) Rollback(ctx context.Context, app string, to int) (int, error) {
+	err := c.command(ctx, app, "rollback", func(l *appLoop) error {
+		var err error
+		to, err = l.rollback(ctx, to)
+		return err
+	})
+	return to, err
+}
+
+func (l *appLoop) rollback(ctx context.Context, to int) (int, error) {
+	if to == 0 {
+		to = l.previous()
+		if to == 0 {
+			return 0, fmt.Errorf("%s has no earlier revision to roll back to (see `tend history %s`)", l.app, l.app)
+		}
+	}
+	rev, ok := l.revisions[to]
+	if !ok {
+		return 0, fmt.Errorf("%s has no revision %d (see `tend history %s`)", l.app, to, l.app)
+	}
+	if l.st.Phase.Terminal() && l.st.Stable == to {
+		return 0, fmt.Errorf("revision %d already serves %s", to, l.app)
+	}
+	now := time.Now()
+	if rollout.Rollback(l.st, to, l.observe(now), now) {
+		return to, nil
+	}
+	sp := rev.Spec
+	sp.Strategy = spec.Strategy{ProgressDeadline: sp.Strategy.ProgressDeadline, RollbackWindow: sp.Strategy.RollbackWindow}
+	l.st = rollout.Start(l.st, l.app, to, sp, l.replicas(), now)
+	l.st.Message = fmt.Sprintf("rolling back to revision %d (rolling: its instances were no longer warm)", to)
+	return to, nil
+}
+
+// previous is the revision a rollback without --to goes to.
+func (l *appLoop) previous() int {
+	if !l.st.Phase.Terminal() && l.st.From != 0 {
+		return l.st.From
+	}
+	best := 0
+	for _, w := range l.st.Warm {
+		best = max(best, w.Revision)
+	}
+	if best != 0 {
+		return best
+	}
+	if l.st.From != 0 && l.st.From != l.st.Stable {
+		return l.st.From
+	}
+	for n := range l.revisions {
+		if n < l.st.Stable && n > best {
+			best = n
+		}
+	}
+	return best
+}
+
+// Restart replaces every instance of the stable revision, one at a time; each new
+// instance is ready before the one it replaces stops.
+func (c *Controller) Restart(ctx context.Context, app string) error {
+	l, err := c.existing(ctx, app)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	err = l.do(ctx, func(ctx context.Context) error {
+		if !l.st.Phase.Terminal() {
+			return fmt.Errorf("%s has a rollout in progress; restart after it ends", app)
+		}
+		for _, in := range c.o.Runtime.Instances(app) {
+			if in.Revision == l.st.Stable && in.State != runtime.Stopping {
+				ids = append(ids, in.ID)
+			}
+		}
+		l.event(ctx, "restart", l.st.Stable, fmt.Sprintf("rolling restart of %d instances", len(ids)))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := c.o.Runtime.Replace(ctx, app, id); err != nil {
+			return fmt.Errorf("replace instance %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// command runs fn on the app's loop and records it as an event.
+func (c *Controller) command(ctx context.Context, app, what string, fn func(l *appLoop) error) error {
+	l, err := c.existing(ctx, app)
+	if err != nil {
+		return err
+	}
+	return l.do(ctx, func(ctx context.Context) error {
+		if err := fn(l); err != nil {
+			return err
+		}
+		l.event(ctx, "command", l.st.To, what+": "+l.st.Message)
+		l.reconcile(ctx)
+		return nil
+	})
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func jsonOf(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}

@@ -1,0 +1,165 @@
+// Package controller reconciles each app's desired state with what runs: it owns revisions, rollouts and routes.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tendhq/tend/internal/build"
+	"github.com/tendhq/tend/internal/rollout"
+	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// Builder turns a spec's build section into an executable artifact.
+type Builder interface {
+	Build(ctx context.Context, r build.Request, out io.Writer) (build.Artifact, error)
+}
+
+// Analyzer judges a canary during an analysis step. It blocks for as long as the
+// analysis takes (its interval and count) and returns the verdict with its reasons.
+type Analyzer interface {
+	Analyze(ctx context.Context, r AnalysisRequest) rollout.Verdict
+}
+
+// AnalysisRequest names what to analyse: the canary revision against the stable one.
+type AnalysisRequest struct {
+	App      string
+	Stable   int
+	Canary   int
+	Analysis *spec.Analysis
+}
+
+// Options wire a controller to the rest of tend.
+type Options struct {
+	Store   *store.Store
+	Runtime runtime.Runtime
+	Builder Builder
+	// Analyzer runs canary analysis steps; nil makes an analysis step pause the rollout
+	// for a manual `tend promote`, saying why.
+	Analyzer Analyzer
+	Logger   *slog.Logger
+	// Tick is how often each app is reconciled when nothing else wakes it (default 500ms).
+	Tick time.Duration
+}
+
+// ErrUnknownApp is returned for an app that was never deployed.
+var ErrUnknownApp = errors.New("unknown app")
+
+// Controller runs one reconcile loop per app. Every change to an app's rollout goes
+// through its loop, so the rollout state has a single writer.
+type Controller struct {
+	o   Options
+	log *slog.Logger
+
+	mu    sync.Mutex
+	apps  map[string]*appLoop
+	ctx   context.Context
+	wg    sync.WaitGroup
+	ready chan struct{}
+}
+
+// New returns a controller; call Run to start it.
+func New(o Options) *Controller {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Tick <= 0 {
+		o.Tick = 500 * time.Millisecond
+	}
+	return &Controller{o: o, log: o.Logger, apps: map[string]*appLoop{}, ready: make(chan struct{})}
+}
+
+// Run resumes every app recorded in the store and reconciles until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	recs, err := store.List[store.AppRecord](ctx, c.o.Store, store.AppsPrefix)
+	if err != nil {
+		return fmt.Errorf("load apps: %w", err)
+	}
+	changes, unsubscribe := c.o.Runtime.Subscribe()
+	defer unsubscribe()
+	c.mu.Lock()
+	c.ctx = ctx
+	for _, r := range recs {
+		if _, err := c.loopLocked(ctx, r.Spec.App); err != nil {
+			c.log.Error("resume app", "app", r.Spec.App, "err", err)
+		}
+	}
+	c.mu.Unlock()
+	close(c.ready)
+	for {
+		select {
+		case <-ctx.Done():
+			c.wg.Wait()
+			return nil
+		case app := <-changes:
+			c.mu.Lock()
+			l := c.apps[app]
+			c.mu.Unlock()
+			if l != nil {
+				l.poke()
+			}
+		}
+	}
+}
+
+// loop returns the app's loop, starting it if needed.
+func (c *Controller) loop(app string) (*appLoop, error) {
+	select {
+	case <-c.ready:
+	default:
+		return nil, errors.New("controller is starting; try again in a moment")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.loopLocked(c.ctx, app)
+}
+
+func (c *Controller) loopLocked(ctx context.Context, app string) (*appLoop, error) {
+	if l := c.apps[app]; l != nil {
+		return l, nil
+	}
+	l, err := newAppLoop(ctx, c, app)
+	if err != nil {
+		return nil, err
+	}
+	c.apps[app] = l
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		l.run(ctx)
+	}()
+	return l, nil
+}
+
+// existing returns the loop of an app that has been deployed, or ErrUnknownApp.
+func (c *Controller) existing(ctx context.Context, app string) (*appLoop, error) {
+	var rec store.AppRecord
+	if err := c.o.Store.Get(ctx, store.AppKey(app), &rec); errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w %q: deploy it first with `tend deploy -f tend.yaml`", ErrUnknownApp, app)
+	} else if err != nil {
+		return nil, err
+	}
+	return c.loop(app)
+}
+
+// Apps lists the names of every deployed app.
+func (c *Controller) Apps(ctx context.Context) ([]string, error) {
+	recs, err := store.List[store.AppRecord](ctx, c.o.Store, store.AppsPrefix)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(recs))
+	for _, r := range recs {
+		names = append(names, r.Spec.App)
+	}
+	sort.Strings(names)
+	return names, nil
+}

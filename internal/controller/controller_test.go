@@ -1,0 +1,255 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
+
+	"github.com/tendhq/tend/internal/build"
+	"github.com/tendhq/tend/internal/rollout"
+	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/store"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+}
+
+// fakeRuntime makes every instance ready as soon as it is asked for.
+type fakeRuntime struct {
+	mu   sync.Mutex
+	sets map[int]runtime.Set
+	subs []chan string
+}
+
+func (f *fakeRuntime) Apply(_ context.Context, s runtime.Set) error {
+	f.mu.Lock()
+	if f.sets == nil {
+		f.sets = map[int]runtime.Set{}
+	}
+	f.sets[s.Revision] = s
+	subs := f.subs
+	f.mu.Unlock()
+	for _, ch := range subs {
+		select {
+		case ch <- s.App:
+		default:
+		}
+	}
+	return nil
+}
+
+func (f *fakeRuntime) Replace(context.Context, string, string) error { return nil }
+
+func (f *fakeRuntime) Instances(app string) []runtime.Instance {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []runtime.Instance
+	for rev, s := range f.sets {
+		for i := 0; i < s.Replicas; i++ {
+			out = append(out, runtime.Instance{ID: fmt.Sprintf("%s-%d-%d", s.App, rev, i), App: s.App, Revision: rev,
+				State: runtime.Ready, ReadySince: time.Now().Add(-time.Hour)})
+		}
+	}
+	return out
+}
+
+func (f *fakeRuntime) Subscribe() (<-chan string, func()) {
+	ch := make(chan string, 1)
+	f.mu.Lock()
+	f.subs = append(f.subs, ch)
+	f.mu.Unlock()
+	return ch, func() {}
+}
+
+func (f *fakeRuntime) Close(context.Context, bool) error { return nil }
+
+func (f *fakeRuntime) replicas(rev int) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sets[rev].Replicas
+}
+
+// fakeBuilder returns an artifact whose digest is the spec's build.binary path: the same
+// path gives the same artifact.
+type fakeBuilder struct{ builds int }
+
+func (b *fakeBuilder) Build(_ context.Context, r build.Request, out io.Writer) (build.Artifact, error) {
+	b.builds++
+	fmt.Fprintf(out, "building %s\n", r.Binary)
+	if strings.Contains(r.Binary, "broken") {
+		return build.Artifact{}, fmt.Errorf("compile %s: syntax error", r.Binary)
+	}
+	return build.Artifact{Digest: "sha256:" + r.Binary, Path: r.Binary, Version: "v1"}, nil
+}
+
+func newController(t *testing.T) (*Controller, *fakeRuntime, *store.Store) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &fakeRuntime{}
+	c := New(Options{Store: st, Runtime: rt, Builder: &fakeBuilder{}, Tick: 20 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	<-c.ready
+	return c, rt, st
+}
+
+const specYAML = `app: hello
+build: {binary: %s}
+instances: 2
+strategy:
+  blueGreen: {autoPromote: true}
+`
+
+func deploySpec(t *testing.T, c *Controller, binary string) DeployResult {
+	t.Helper()
+	res, err := c.Deploy(context.Background(), "/tmp/tend.yaml", []byte(fmt.Sprintf(specYAML, binary)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func waitPhase(t *testing.T, c *Controller, phase rollout.Phase, stable int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s, err := c.Status(context.Background(), "hello")
+		if err == nil && s.Rollout.Phase == phase && s.Rollout.Stable == stable {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s, _ := c.Status(context.Background(), "hello")
+	t.Fatalf("phase %s stable %d (%s), want %s stable %d", s.Rollout.Phase, s.Rollout.Stable, s.Rollout.Message, phase, stable)
+}
+
+func TestDeployCreatesRevisionsOnlyForNewArtifactsOrConfig(t *testing.T) {
+	c, rt, st := newController(t)
+	r1 := deploySpec(t, c, "/bin/a")
+	if !r1.Created || r1.Revision.Number != 1 {
+		t.Fatalf("first deploy: %+v, want revision 1 created", r1)
+	}
+	waitPhase(t, c, rollout.Completed, 1)
+	again := deploySpec(t, c, "/bin/a")
+	if again.Created || !again.Unchanged || again.Revision.Number != 1 {
+		t.Fatalf("same artifact again: %+v, want revision 1 unchanged", again)
+	}
+	r2 := deploySpec(t, c, "/bin/b")
+	if !r2.Created || r2.Revision.Number != 2 {
+		t.Fatalf("new artifact: %+v, want revision 2", r2)
+	}
+	waitPhase(t, c, rollout.Completed, 2)
+	if rt.replicas(1) != 2 || rt.replicas(2) != 2 {
+		t.Fatalf("replicas: rev1 %d rev2 %d, want both 2 (revision 1 warm for rollback)", rt.replicas(1), rt.replicas(2))
+	}
+	var route store.Route
+	if err := st.Get(context.Background(), store.RouteKey("hello"), &route); err != nil {
+		t.Fatal(err)
+	}
+	if len(route.Splits) != 1 || route.Splits[0].Revision != 2 || route.Splits[0].Weight != 100 {
+		t.Fatalf("route %+v, want all traffic on revision 2", route)
+	}
+	back, err := c.Rollback(context.Background(), "hello", 0)
+	if err != nil || back != 1 {
+		t.Fatalf("rollback: %d %v", back, err)
+	}
+	waitPhase(t, c, rollout.RolledBack, 1)
+}
+
+func TestControllerResumesFromTheStore(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, store.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(Options{Store: st, Runtime: &fakeRuntime{}, Builder: &fakeBuilder{}, Tick: 20 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	<-c.ready
+	deploySpec(t, c, "/bin/a")
+	waitPhase(t, c, rollout.Completed, 1)
+	cancel()
+	<-done
+	st.Close()
+
+	st2, err := store.Open(context.Background(), store.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	rt := &fakeRuntime{}
+	c2 := New(Options{Store: st2, Runtime: rt, Builder: &fakeBuilder{}, Tick: 20 * time.Millisecond})
+	done2 := make(chan struct{})
+	go func() { defer close(done2); _ = c2.Run(ctx2) }()
+	defer func() { cancel2(); <-done2 }()
+	<-c2.ready
+	waitPhase(t, c2, rollout.Completed, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for rt.replicas(1) != 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if rt.replicas(1) != 2 {
+		t.Fatalf("after restart the controller asked for %d instances of revision 1, want 2", rt.replicas(1))
+	}
+}
+
+func TestRejectedSpecsAndFailedBuildsChangeNothing(t *testing.T) {
+	c, _, st := newController(t)
+	deploySpec(t, c, "/bin/a")
+	waitPhase(t, c, rollout.Completed, 1)
+	snapshot := func() string {
+		r, err := st.Client.Get(context.Background(), "/tend/", clientv3.WithPrefix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, kv := range r.Kvs {
+			if strings.HasPrefix(string(kv.Key), store.EventsPrefix) {
+				continue
+			}
+			fmt.Fprintf(&b, "%s=%s\n", kv.Key, kv.Value)
+		}
+		return b.String()
+	}
+	before := snapshot()
+	bad, err := filepath.Glob("../spec/testdata/*.bad.yaml")
+	if err != nil || len(bad) < 25 {
+		t.Fatalf("found %d bad specs in ../spec/testdata (%v), want at least 25", len(bad), err)
+	}
+	for _, f := range bad {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Deploy(context.Background(), f, src, io.Discard)
+		var invalid *InvalidSpecError
+		if err == nil || !errors.As(err, &invalid) {
+			t.Errorf("%s: deploy error %v, want an InvalidSpecError", f, err)
+		}
+	}
+	if _, err := c.Deploy(context.Background(), "/tmp/tend.yaml", []byte(fmt.Sprintf(specYAML, "/bin/broken")), io.Discard); err == nil {
+		t.Error("a failed build deployed")
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("store changed after rejected specs and a failed build:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}

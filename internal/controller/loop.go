@@ -1,0 +1,367 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/tendhq/tend/internal/rollout"
+	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// appLoop reconciles one app. Its state is touched only by run and by the commands
+// it executes on its goroutine.
+type appLoop struct {
+	c   *Controller
+	app string
+	log *slog.Logger
+
+	wake chan struct{}
+	cmds chan command
+
+	// owned by run
+	st        *rollout.State
+	rec       store.AppRecord
+	revisions map[int]store.Revision
+	lastRoute []byte
+	lastState []byte
+	analysis  *analysisRun
+	applied   map[int]int
+	events    int
+
+	watchMu  sync.Mutex
+	watchers map[chan rollout.State]struct{}
+	snapshot rollout.State
+}
+
+type command struct {
+	fn    func(ctx context.Context) error
+	reply chan error
+}
+
+type analysisRun struct {
+	step    int
+	to      int
+	cancel  context.CancelFunc
+	verdict chan rollout.Verdict
+	result  *rollout.Verdict
+}
+
+func newAppLoop(ctx context.Context, c *Controller, app string) (*appLoop, error) {
+	l := &appLoop{c: c, app: app, log: c.log.With("app", app), wake: make(chan struct{}, 1),
+		cmds: make(chan command), revisions: map[int]store.Revision{}, applied: map[int]int{},
+		watchers: map[chan rollout.State]struct{}{}}
+	if err := c.o.Store.Get(ctx, store.AppKey(app), &l.rec); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	revs, err := store.List[store.Revision](ctx, c.o.Store, store.RevisionsPrefix(app))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range revs {
+		l.revisions[r.Number] = r
+	}
+	var st rollout.State
+	switch err := c.o.Store.Get(ctx, store.RolloutKey(app), &st); {
+	case errors.Is(err, store.ErrNotFound):
+		l.st = rollout.Steady(app)
+	case err != nil:
+		return nil, err
+	default:
+		l.st = &st
+		l.lastState, _ = json.Marshal(st)
+	}
+	l.snapshot = *l.st
+	return l, nil
+}
+
+func (l *appLoop) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// do runs fn on the loop's goroutine and returns its error.
+func (l *appLoop) do(ctx context.Context, fn func(ctx context.Context) error) error {
+	cmd := command{fn: fn, reply: make(chan error, 1)}
+	select {
+	case l.cmds <- cmd:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-cmd.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *appLoop) run(ctx context.Context) {
+	t := time.NewTicker(l.c.o.Tick)
+	defer t.Stop()
+	defer l.stopAnalysis()
+	l.reconcile(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case cmd := <-l.cmds:
+			cmd.reply <- cmd.fn(ctx)
+		case <-l.wake:
+		case <-t.C:
+		}
+		l.reconcile(ctx)
+	}
+}
+
+// replicas is how many instances the app should have now.
+func (l *appLoop) replicas() int {
+	if l.rec.Instances > 0 {
+		return l.rec.Instances
+	}
+	return max(1, l.rec.Spec.Instances)
+}
+
+// observe counts the app's instances by revision.
+func (l *appLoop) observe(now time.Time) rollout.Observation {
+	o := rollout.Observation{Ready: map[int]int{}, Available: map[int]int{}, Total: map[int]int{}}
+	for _, in := range l.c.o.Runtime.Instances(l.app) {
+		if in.State == runtime.Stopping {
+			continue
+		}
+		o.Total[in.Revision]++
+		if in.State != runtime.Ready {
+			continue
+		}
+		o.Ready[in.Revision]++
+		var minReady time.Duration
+		if r, ok := l.revisions[in.Revision]; ok && r.Spec.Strategy.Rolling != nil {
+			minReady = r.Spec.Strategy.Rolling.MinReady
+		}
+		if !in.ReadySince.IsZero() && now.Sub(in.ReadySince) >= minReady {
+			o.Available[in.Revision]++
+		}
+	}
+	return o
+}
+
+// reconcile takes one step of the rollout and makes instances and the route match it.
+func (l *appLoop) reconcile(ctx context.Context) {
+	if l.rec.Spec.App == "" {
+		return
+	}
+	now := time.Now()
+	in := rollout.Input{Now: now, Obs: l.observe(now)}
+	if r, ok := l.revisions[l.st.To]; ok {
+		in.Spec = r.Spec
+	} else {
+		in.Spec = l.rec.Spec
+	}
+	if a := l.analysis; a != nil && a.result != nil && a.step == l.st.Step && a.to == l.st.To {
+		in.Verdict = a.result
+		l.analysis = nil
+	} else if a != nil {
+		select {
+		case v := <-a.verdict:
+			a.result = &v
+			if a.step == l.st.Step && a.to == l.st.To {
+				in.Verdict = a.result
+				l.analysis = nil
+			}
+		default:
+		}
+	}
+	before := l.st.Phase
+	out := rollout.Advance(l.st, in)
+	for _, e := range out.Events {
+		l.event(ctx, "rollout", l.st.To, e)
+	}
+	if before != l.st.Phase {
+		l.log.Info("rollout phase", "from", before, "to", l.st.Phase, "revision", l.st.To, "message", l.st.Message)
+	}
+	if out.Analyze != nil {
+		l.startAnalysis(ctx, out.Analyze)
+	} else if l.analysis != nil && (l.analysis.step != l.st.Step || l.analysis.to != l.st.To || l.st.Phase.Terminal()) {
+		l.stopAnalysis()
+	}
+	l.applyReplicas(ctx, out.Replicas)
+	l.writeRoute(ctx, out)
+	l.saveState(ctx)
+}
+
+// applyReplicas scales every revision the decision names, and every revision that
+// runs but is not named down to zero.
+func (l *appLoop) applyReplicas(ctx context.Context, want map[int]int) {
+	running := map[int]bool{}
+	for _, in := range l.c.o.Runtime.Instances(l.app) {
+		running[in.Revision] = true
+	}
+	for rev := range running {
+		if _, ok := want[rev]; !ok {
+			want[rev] = 0
+		}
+	}
+	for rev, n := range want {
+		if rev == 0 || (l.applied[rev] == n && (n > 0 || !running[rev])) {
+			continue
+		}
+		r, ok := l.revisions[rev]
+		if !ok {
+			l.log.Error("no record of revision; cannot run it", "revision", rev)
+			continue
+		}
+		if err := l.c.o.Runtime.Apply(ctx, runtime.Set{Template: template(r), Replicas: n}); err != nil {
+			l.log.Error("scale revision", "revision", rev, "replicas", n, "err", err)
+			continue
+		}
+		l.applied[rev] = n
+	}
+}
+
+// template is how instances of a revision are started.
+func template(r store.Revision) runtime.Template {
+	return runtime.Template{App: r.App, Revision: r.Number, Artifact: r.Path, Env: r.Spec.Env,
+		Health: r.Spec.Health, Resources: r.Spec.Resources, Shutdown: r.Spec.Shutdown}
+}
+
+// writeRoute publishes the decision's traffic split for the gateway, when it changed.
+func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
+	sp := l.rec.Spec
+	route := store.Route{App: l.app, Hosts: sp.Route.Hosts, PathPrefix: sp.Route.PathPrefix, Preview: out.Preview}
+	for _, s := range out.Splits {
+		route.Splits = append(route.Splits, store.Split{Revision: s.Revision, Weight: s.Weight})
+	}
+	if out.MatchCanary {
+		if r, ok := l.revisions[l.st.To]; ok && r.Spec.Strategy.Canary != nil {
+			for _, m := range r.Spec.Strategy.Canary.Match {
+				for k, v := range m.Header {
+					route.Matches = append(route.Matches, store.MatchRule{Kind: "header", Name: k, Value: v, Revision: l.st.To})
+				}
+				for k, v := range m.Cookie {
+					route.Matches = append(route.Matches, store.MatchRule{Kind: "cookie", Name: k, Value: v, Revision: l.st.To})
+				}
+			}
+		}
+	}
+	b, _ := json.Marshal(route)
+	if string(b) == string(l.lastRoute) {
+		return
+	}
+	if len(route.Splits) == 0 {
+		route.Splits = []store.Split{{Revision: -1, Weight: 100}} // nothing may serve: route to no revision
+	}
+	if err := l.c.o.Store.Put(ctx, store.RouteKey(l.app), route); err != nil {
+		l.log.Error("write route", "err", err)
+		return
+	}
+	l.lastRoute = b
+}
+
+// saveState stores the rollout state when it changed and tells watchers.
+func (l *appLoop) saveState(ctx context.Context) {
+	b, _ := json.Marshal(l.st)
+	if string(b) == string(l.lastState) {
+		return
+	}
+	if err := l.c.o.Store.Put(ctx, store.RolloutKey(l.app), l.st); err != nil {
+		l.log.Error("save rollout state", "err", err)
+		return
+	}
+	l.lastState = b
+	l.publish(*l.st)
+}
+
+// event records one line of the app's history.
+func (l *appLoop) event(ctx context.Context, kind string, rev int, msg string) {
+	e := store.Event{App: l.app, At: time.Now(), Kind: kind, Revision: rev, Message: msg}
+	if err := l.c.o.Store.Put(ctx, store.EventKey(l.app, e.At), e); err != nil {
+		l.log.Error("record event", "err", err)
+	}
+	l.log.Info(msg, "kind", kind, "revision", rev)
+	if l.events++; l.events%50 == 0 {
+		l.pruneEvents(ctx)
+	}
+}
+
+// keepEvents is how many events of an app are kept.
+const keepEvents = 500
+
+// pruneEvents deletes all but the newest keepEvents events.
+func (l *appLoop) pruneEvents(ctx context.Context) {
+	prefix := store.EventsPrefix + l.app + "/"
+	r, err := l.c.o.Store.Client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(keepEvents))
+	if err != nil || len(r.Kvs) < keepEvents {
+		return
+	}
+	oldestKept := string(r.Kvs[len(r.Kvs)-1].Key)
+	if _, err := l.c.o.Store.Client.Delete(ctx, prefix, clientv3.WithRange(oldestKept)); err != nil {
+		l.log.Error("prune events", "err", err)
+	}
+}
+
+func (l *appLoop) startAnalysis(ctx context.Context, a *spec.Analysis) {
+	if l.analysis != nil && l.analysis.step == l.st.Step && l.analysis.to == l.st.To {
+		return
+	}
+	l.stopAnalysis()
+	run := &analysisRun{step: l.st.Step, to: l.st.To, verdict: make(chan rollout.Verdict, 1)}
+	l.analysis = run
+	if l.c.o.Analyzer == nil {
+		run.verdict <- rollout.Verdict{At: time.Now(), Result: "inconclusive",
+			Message: "no analyzer is configured in this tend server, so the canary cannot be judged automatically"}
+		return
+	}
+	actx, cancel := context.WithCancel(ctx)
+	run.cancel = cancel
+	req := AnalysisRequest{App: l.app, Stable: l.st.From, Canary: l.st.To, Analysis: a}
+	go func() {
+		v := l.c.o.Analyzer.Analyze(actx, req)
+		run.verdict <- v
+		l.poke()
+	}()
+}
+
+func (l *appLoop) stopAnalysis() {
+	if l.analysis != nil && l.analysis.cancel != nil {
+		l.analysis.cancel()
+	}
+	l.analysis = nil
+}
+
+// publish sends the state to every watcher, replacing any value they have not read yet.
+func (l *appLoop) publish(st rollout.State) {
+	l.watchMu.Lock()
+	defer l.watchMu.Unlock()
+	l.snapshot = st
+	for ch := range l.watchers {
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- st
+	}
+}
+
+// watch returns a channel with the current state and every later change.
+func (l *appLoop) watch() (<-chan rollout.State, func()) {
+	ch := make(chan rollout.State, 1)
+	l.watchMu.Lock()
+	l.watchers[ch] = struct{}{}
+	ch <- l.snapshot
+	l.watchMu.Unlock()
+	return ch, func() {
+		l.watchMu.Lock()
+		delete(l.watchers, ch)
+		l.watchMu.Unlock()
+	}
+}
