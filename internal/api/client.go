@@ -1,0 +1,205 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/internal/logs"
+	"github.com/tendhq/tend/internal/rollout"
+)
+
+// Client talks to a tend server's API.
+type Client struct {
+	// Base is the server's URL, e.g. http://127.0.0.1:7070.
+	Base  string
+	Token string
+	HTTP  *http.Client
+}
+
+// Error is an error answer from the server, with its HTTP status.
+type Error struct {
+	Code    int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// NotFound reports whether err is the server saying the app does not exist.
+func NotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == http.StatusNotFound
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.Base, "/")+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("reach the tend server at %s: %w (is `tend server` running? set TEND_API to its address)", c.Base, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		var eb ErrorBody
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
+			eb.Error = fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+		}
+		return nil, &Error{Code: resp.StatusCode, Message: eb.Error}
+	}
+	return resp, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, method, path string, body, out any) error {
+	resp, err := c.do(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// Version asks the server for its version.
+func (c *Client) Version(ctx context.Context) (VersionInfo, error) {
+	var v VersionInfo
+	return v, c.getJSON(ctx, http.MethodGet, "/v1/version", nil, &v)
+}
+
+// Apps lists every app with its status.
+func (c *Client) Apps(ctx context.Context) ([]controller.Status, error) {
+	var v []controller.Status
+	return v, c.getJSON(ctx, http.MethodGet, "/v1/apps", nil, &v)
+}
+
+// Status reports one app.
+func (c *Client) Status(ctx context.Context, app string) (controller.Status, error) {
+	var v controller.Status
+	return v, c.getJSON(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app), nil, &v)
+}
+
+// History lists an app's revisions and recent events.
+func (c *Client) History(ctx context.Context, app string, limit int) (controller.History, error) {
+	var v controller.History
+	return v, c.getJSON(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/history?limit="+strconv.Itoa(limit), nil, &v)
+}
+
+// Action runs promote, abort, pause, resume, restart, scale or rollback on an app.
+func (c *Client) Action(ctx context.Context, app, action string, req ActionRequest) (ActionResult, error) {
+	var v ActionResult
+	return v, c.getJSON(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(app)+"/"+action, req, &v)
+}
+
+// Deploy sends a spec; build output goes to onLog as it happens.
+func (c *Client) Deploy(ctx context.Context, file, source string, onLog func(string)) (controller.DeployResult, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/deploy", DeployRequest{File: file, Source: source})
+	if err != nil {
+		return controller.DeployResult{}, err
+	}
+	defer resp.Body.Close()
+	var res *controller.DeployResult
+	err = decodeStream(resp.Body, func(l StreamLine) error {
+		switch {
+		case l.Error != "":
+			return &Error{Code: l.Code, Message: l.Error}
+		case l.Result != nil:
+			res = l.Result
+		default:
+			onLog(l.Log)
+		}
+		return nil
+	})
+	if err != nil {
+		return controller.DeployResult{}, err
+	}
+	if res == nil {
+		return controller.DeployResult{}, errors.New("the server ended the deploy without a result; see `tend history` and the server log")
+	}
+	return *res, nil
+}
+
+// Watch calls fn with the app's rollout state now and at every change, until fn returns
+// an error (returned, except ErrStop) or ctx ends.
+func (c *Client) Watch(ctx context.Context, app string, fn func(rollout.State) error) error {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/watch", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	err = decodeStream(resp.Body, fn)
+	if errors.Is(err, ErrStop) {
+		return nil
+	}
+	return err
+}
+
+// ErrStop ends a Watch or Logs without error.
+var ErrStop = errors.New("stop")
+
+// Logs streams an app's log lines to fn.
+func (c *Client) Logs(ctx context.Context, app, instance string, tail int, follow bool, fn func(logs.Line) error) error {
+	q := url.Values{}
+	q.Set("instance", instance)
+	q.Set("tail", strconv.Itoa(tail))
+	if follow {
+		q.Set("follow", "1")
+	}
+	resp, err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/logs?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	err = decodeStream(resp.Body, fn)
+	if errors.Is(err, ErrStop) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// decodeStream reads newline-delimited JSON values of type T.
+func decodeStream[T any](r io.Reader, fn func(T) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			return fmt.Errorf("decode stream: %w", err)
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}

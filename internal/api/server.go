@@ -1,0 +1,298 @@
+// Package api serves tend's HTTP+JSON API, the only way to change a running tend server, and provides its typed client.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/internal/logs"
+	"github.com/tendhq/tend/internal/rollout"
+)
+
+// Options configure the API handler.
+type Options struct {
+	Controller *controller.Controller
+	// Token is the bearer token every request must carry.
+	Token string
+	// DataDir is where instance logs are read from.
+	DataDir string
+	Version string
+	Logger  *slog.Logger
+}
+
+type server struct {
+	o   Options
+	c   *controller.Controller
+	log *slog.Logger
+}
+
+// Handler returns the API. Every route needs "Authorization: Bearer <token>".
+func Handler(o Options) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &server{o: o, c: o.Controller, log: o.Logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/version", s.version)
+	mux.HandleFunc("GET /v1/apps", s.list)
+	mux.HandleFunc("POST /v1/deploy", s.deploy)
+	mux.HandleFunc("GET /v1/apps/{app}", s.status)
+	mux.HandleFunc("GET /v1/apps/{app}/history", s.history)
+	mux.HandleFunc("GET /v1/apps/{app}/watch", s.watch)
+	mux.HandleFunc("GET /v1/apps/{app}/logs", s.logs)
+	mux.HandleFunc("POST /v1/apps/{app}/{action}", s.action)
+	return s.auth(mux)
+}
+
+func (s *server) auth(next http.Handler) http.Handler {
+	want := []byte("Bearer " + s.o.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if s.o.Token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong API token: set TEND_TOKEN or use the token in the data dir (DIR/token)"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ErrorBody is the JSON body of every error answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, ErrorBody{Error: err.Error()})
+}
+
+// statusOf maps an error to the HTTP status that tells a script what went wrong.
+func statusOf(err error) int {
+	var invalid *controller.InvalidSpecError
+	switch {
+	case errors.As(err, &invalid):
+		return http.StatusBadRequest
+	case errors.Is(err, controller.ErrUnknownApp):
+		return http.StatusNotFound
+	case errors.Is(err, rollout.ErrNoRollout), errors.Is(err, rollout.ErrNotPaused), errors.Is(err, rollout.ErrNotReady):
+		return http.StatusConflict
+	case errors.Is(err, context.Canceled):
+		return 499
+	}
+	return http.StatusUnprocessableEntity
+}
+
+// VersionInfo answers GET /v1/version.
+type VersionInfo struct {
+	Version string `json:"version"`
+}
+
+func (s *server) version(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, VersionInfo{Version: s.o.Version})
+}
+
+func (s *server) list(w http.ResponseWriter, r *http.Request) {
+	apps, err := s.c.List(r.Context())
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apps)
+}
+
+func (s *server) status(w http.ResponseWriter, r *http.Request) {
+	st, err := s.c.Status(r.Context(), r.PathValue("app"))
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *server) history(w http.ResponseWriter, r *http.Request) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	h, err := s.c.History(r.Context(), r.PathValue("app"), limit)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+// DeployRequest is the body of POST /v1/deploy.
+type DeployRequest struct {
+	// File is the spec's absolute path: relative paths in the spec resolve against its directory.
+	File   string `json:"file"`
+	Source string `json:"source"`
+}
+
+// StreamLine is one line of a streamed answer (deploy output, logs): exactly one field is set.
+type StreamLine struct {
+	Log    string                   `json:"log,omitempty"`
+	Result *controller.DeployResult `json:"result,omitempty"`
+	Error  string                   `json:"error,omitempty"`
+	// Code is the HTTP status the error would have had, so that the client can exit accordingly.
+	Code int `json:"code,omitempty"`
+}
+
+func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
+	var req DeployRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, errors.New("bad deploy request: want JSON {\"file\": PATH, \"source\": YAML}: "+err.Error()))
+		return
+	}
+	st := newStream(w)
+	res, err := s.c.Deploy(r.Context(), req.File, []byte(req.Source), st.logWriter())
+	if err != nil {
+		st.send(StreamLine{Error: err.Error(), Code: statusOf(err)})
+		return
+	}
+	st.send(StreamLine{Result: &res})
+}
+
+func (s *server) watch(w http.ResponseWriter, r *http.Request) {
+	ch, err := s.c.Watch(r.Context(), r.PathValue("app"))
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	st := newStream(w)
+	for state := range ch {
+		st.send(state)
+	}
+}
+
+func (s *server) logs(w http.ResponseWriter, r *http.Request) {
+	app := r.PathValue("app")
+	if _, err := s.c.Status(r.Context(), app); err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	q := r.URL.Query()
+	tail, _ := strconv.Atoi(q.Get("tail"))
+	query := logs.Query{App: app, Instance: q.Get("instance"), Tail: tail, Follow: q.Get("follow") == "1"}
+	st := newStream(w)
+	err := logs.Read(r.Context(), s.o.DataDir, query, func(l logs.Line) error { return st.send(l) })
+	if err != nil && !errors.Is(err, context.Canceled) {
+		st.send(StreamLine{Error: err.Error()})
+	}
+}
+
+// ActionRequest is the body of POST /v1/apps/{app}/{action}.
+type ActionRequest struct {
+	Full      bool `json:"full,omitempty"`      // promote: skip the remaining canary steps
+	To        int  `json:"to,omitempty"`        // rollback: the revision (0: the previous one)
+	Instances int  `json:"instances,omitempty"` // scale
+}
+
+// ActionResult answers an action.
+type ActionResult struct {
+	Message  string `json:"message"`
+	Revision int    `json:"revision,omitempty"`
+}
+
+func (s *server) action(w http.ResponseWriter, r *http.Request) {
+	app := r.PathValue("app")
+	var req ActionRequest
+	if r.ContentLength != 0 {
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+			writeError(w, http.StatusBadRequest, errors.New("bad request body: "+err.Error()))
+			return
+		}
+	}
+	ctx := r.Context()
+	var res ActionResult
+	var err error
+	switch action := r.PathValue("action"); action {
+	case "promote":
+		err = s.c.Promote(ctx, app, req.Full)
+		res.Message = "promoted"
+	case "abort":
+		err = s.c.Abort(ctx, app)
+		res.Message = "aborted; the stable revision serves all traffic"
+	case "pause":
+		err = s.c.Pause(ctx, app)
+		res.Message = "paused; `tend resume " + app + "` goes on"
+	case "resume":
+		err = s.c.Resume(ctx, app)
+		res.Message = "resumed"
+	case "restart":
+		err = s.c.Restart(ctx, app)
+		res.Message = "restarted every instance"
+	case "scale":
+		err = s.c.Scale(ctx, app, req.Instances)
+		res.Message = "scaling to " + strconv.Itoa(req.Instances)
+	case "rollback":
+		res.Revision, err = s.c.Rollback(ctx, app, req.To)
+		res.Message = "rolling back to revision " + strconv.Itoa(res.Revision)
+	default:
+		writeError(w, http.StatusNotFound, errors.New("unknown action "+strconv.Quote(action)+": want one of promote, abort, pause, resume, restart, scale, rollback"))
+		return
+	}
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// stream writes newline-delimited JSON, flushing after each value.
+type stream struct {
+	mu  sync.Mutex
+	w   http.ResponseWriter
+	enc *json.Encoder
+	rc  *http.ResponseController
+}
+
+func newStream(w http.ResponseWriter) *stream {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	return &stream{w: w, enc: json.NewEncoder(w), rc: http.NewResponseController(w)}
+}
+
+func (s *stream) send(v any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enc.Encode(v); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// logWriter turns written bytes into StreamLine{Log} values, one per line.
+func (s *stream) logWriter() io.Writer { return &lineWriter{s: s} }
+
+type lineWriter struct {
+	s   *stream
+	buf []byte
+}
+
+func (lw *lineWriter) Write(p []byte) (int, error) {
+	lw.buf = append(lw.buf, p...)
+	for {
+		i := strings.IndexByte(string(lw.buf), '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		if err := lw.s.send(StreamLine{Log: string(lw.buf[:i])}); err != nil {
+			return 0, err
+		}
+		lw.buf = lw.buf[i+1:]
+	}
+}

@@ -1,0 +1,192 @@
+// Package daemon assembles a tend server: store, runtime, gateway, controller and API, started and stopped in order.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/build"
+	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/runtime/process"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// Config is what `tend server` takes on its command line.
+type Config struct {
+	DataDir     string
+	APIAddr     string
+	GatewayAddr string
+	// EtcdEndpoints points at an external etcd cluster instead of the embedded one.
+	EtcdEndpoints []string
+	// KeepInstances leaves instances running when the server stops, for a new server to re-adopt.
+	KeepInstances bool
+	Version       string
+	Logger        *slog.Logger
+	// AccessLog writes one JSON line per gateway request.
+	AccessLog bool
+}
+
+// Info says where a started server listens.
+type Info struct {
+	API     string // http://host:port
+	Gateway string // http://host:port
+	Token   string
+	DataDir string
+}
+
+// Run starts a tend server and serves until ctx ends; ready is called once it serves.
+func Run(ctx context.Context, cfg Config, ready func(Info)) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data dir %q: %w", cfg.DataDir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data dir %s: %w", dir, err)
+	}
+	unlock, err := store.LockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	token, err := Token(dir)
+	if err != nil {
+		return err
+	}
+	apiLn, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("API address %s: %w (choose another with --api)", cfg.APIAddr, err)
+	}
+	defer apiLn.Close()
+	gwLn, err := net.Listen("tcp", cfg.GatewayAddr)
+	if err != nil {
+		return fmt.Errorf("gateway address %s: %w (choose another with --gateway)", cfg.GatewayAddr, err)
+	}
+	defer gwLn.Close()
+
+	st, err := store.Open(ctx, store.Options{DataDir: dir, Endpoints: cfg.EtcdEndpoints, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gw := gateway.New(gateway.Options{Store: st, Logger: log, AccessLog: cfg.AccessLog, Registerer: reg})
+	rt, err := process.New(ctx, process.Options{DataDir: dir, Store: st, Logger: log,
+		BeforeStop: func(ctx context.Context, inst runtime.Instance) error { return gw.Drain(ctx, inst.Addr) }})
+	if err != nil {
+		return fmt.Errorf("start the process runtime: %w", err)
+	}
+	ctl := controller.New(controller.Options{Store: st, Runtime: rt,
+		Builder: &build.Builder{Dir: filepath.Join(dir, "artifacts"), Logger: log}, Logger: log})
+
+	gwCtx, stopGateway := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopGateway()
+	ctlCtx, stopController := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopController()
+	errc := make(chan error, 4)
+	ctlDone := make(chan struct{})
+	go func() { errc <- gw.Run(gwCtx) }()
+	go func() { defer close(ctlDone); errc <- ctl.Run(ctlCtx) }()
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, Version: cfg.Version, Logger: log}))
+	apiSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() { errc <- serve(apiSrv, apiLn) }()
+	go func() { errc <- serve(gwSrv, gwLn) }()
+
+	info := Info{API: "http://" + apiLn.Addr().String(), Gateway: "http://" + gwLn.Addr().String(), Token: token, DataDir: dir}
+	if err := os.WriteFile(filepath.Join(dir, "api"), []byte(info.API+"\n"), 0o600); err != nil {
+		log.Warn("cannot record the API address in the data dir", "err", err)
+	}
+	log.Info("tend server ready", "api", info.API, "gateway", info.Gateway, "data", dir)
+	if ready != nil {
+		ready(info)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		log.Error("tend server component stopped", "err", runErr)
+	}
+	// Stop in reverse: API first (no new commands), then the gateway (drain), then the
+	// controller, the runtime (instances stop unless kept), and finally the store.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_ = apiSrv.Shutdown(shutdownCtx)
+	stopController()
+	<-ctlDone
+	if !cfg.KeepInstances {
+		// instances leave the registry and drain through the gateway before it closes
+		if err := rt.Close(shutdownCtx, true); err != nil {
+			log.Error("stop instances", "err", err)
+		}
+		_ = gwSrv.Shutdown(shutdownCtx)
+	} else {
+		_ = gwSrv.Shutdown(shutdownCtx)
+		if err := rt.Close(shutdownCtx, false); err != nil {
+			log.Error("release instances", "err", err)
+		}
+	}
+	stopGateway()
+	_ = os.Remove(filepath.Join(dir, "api"))
+	log.Info("tend server stopped", "instancesKept", cfg.KeepInstances)
+	return runErr
+}
+
+func serve(s *http.Server, ln net.Listener) error {
+	if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Token returns the API token of the data dir, creating it (mode 0600) on first use.
+func Token(dir string) (string, error) {
+	path := filepath.Join(dir, "token")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read API token %s: %w", path, err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("create API token %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		return "", fmt.Errorf("write API token %s: %w", path, err)
+	}
+	return tok, nil
+}
