@@ -1,0 +1,150 @@
+// Package cli implements the tend command line: one cobra command per file.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tendhq/tend/internal/api"
+)
+
+// Exit codes that scripts can rely on.
+const (
+	exitOK            = 0
+	exitError         = 1 // anything else: the server is unreachable, a command failed
+	exitRolloutFailed = 2 // the rollout failed, was rolled back or aborted
+	exitPaused        = 3 // the rollout waits for `tend promote`
+	exitInvalid       = 4 // the spec or the request is invalid; nothing changed
+)
+
+// exitError carries an exit code through cobra.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string { return e.err.Error() }
+func (e *exitCodeError) Unwrap() error { return e.err }
+
+// Version is set at build time with -ldflags "-X github.com/tendhq/tend/internal/cli.Version=...".
+var Version = "dev"
+
+// globals are the flags every client command shares.
+type globals struct {
+	api     string
+	token   string
+	dataDir string
+	output  string
+}
+
+// Execute runs the tend command line and exits with its code.
+func Execute() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	root := newRoot()
+	err := root.ExecuteContext(ctx)
+	stop()
+	if err == nil {
+		os.Exit(exitOK)
+	}
+	fmt.Fprintln(os.Stderr, "tend:", err)
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		os.Exit(ec.code)
+	}
+	var ae *api.Error
+	if errors.As(err, &ae) && (ae.Code == 400 || ae.Code == 404) {
+		os.Exit(exitInvalid)
+	}
+	os.Exit(exitError)
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "tend",
+		Short: "Deploy, route, watch and heal Go services",
+		Long: `tend deploys Go services from a tend.yaml, runs their instances behind its gateway,
+replaces them with new revisions (rolling, blue-green or canary) without dropping a
+request, and rolls back in an instant.
+
+Start with:
+  tend demo                      a guided tour on a temporary data dir
+  tend server                    run the server (API on 127.0.0.1:7070, gateway on 127.0.0.1:8080)
+  tend deploy -f tend.yaml       build and roll out an app
+  tend status                    what runs, and how the rollouts stand
+
+Client commands find the server through TEND_API (default: the address the server
+recorded in the data dir, else http://127.0.0.1:7070) and the token through TEND_TOKEN
+(default: DATA/token).
+
+Exit codes: 0 done; 1 error; 2 rollout failed, rolled back or aborted;
+3 rollout paused waiting for ` + "`tend promote`" + `; 4 invalid spec or request (nothing changed).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.api, "api", "", "tend server API URL (env TEND_API)")
+	root.PersistentFlags().StringVar(&g.token, "token", "", "API token (env TEND_TOKEN; default: the token file in the data dir)")
+	root.PersistentFlags().StringVar(&g.dataDir, "data", DefaultDataDir(), "tend data directory")
+	root.AddCommand(
+		newServerCmd(g), newUpCmd(g), newDemoCmd(g), newDeployCmd(g), newStatusCmd(g), newHistoryCmd(g),
+		newRollbackCmd(g), newPromoteCmd(g), newAbortCmd(g), newPauseCmd(g), newResumeCmd(g),
+		newScaleCmd(g), newRestartCmd(g), newLogsCmd(g), newVersionCmd(g),
+	)
+	return root
+}
+
+// DefaultDataDir is $TEND_DATA, else $XDG_DATA_HOME/tend, else ~/.local/share/tend.
+func DefaultDataDir() string {
+	if d := os.Getenv("TEND_DATA"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "tend")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "tend")
+	}
+	return ".tend"
+}
+
+// client builds an API client from flags, environment and the data dir.
+func (g *globals) client() (*api.Client, error) {
+	base := firstOf(g.api, os.Getenv("TEND_API"))
+	if base == "" {
+		if b, err := os.ReadFile(filepath.Join(g.dataDir, "api")); err == nil {
+			base = strings.TrimSpace(string(b))
+		}
+	}
+	if base == "" {
+		base = "http://127.0.0.1:7070"
+	}
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	tok := firstOf(g.token, os.Getenv("TEND_TOKEN"))
+	if tok == "" {
+		b, err := os.ReadFile(filepath.Join(g.dataDir, "token"))
+		if err != nil {
+			return nil, fmt.Errorf("no API token: set TEND_TOKEN or --token, or point --data at the server's data dir (%w)", err)
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	return &api.Client{Base: base, Token: tok}, nil
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

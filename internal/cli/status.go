@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/internal/runtime"
+)
+
+func newStatusCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status [APP]",
+		Short: "Show apps, their rollouts and instances",
+		Example: `  tend status
+  tend status hello -o json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if len(args) == 0 {
+				apps, err := c.Apps(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return render(w, g.output, apps, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "APP\tREVISION\tREADY\tSTRATEGY\tPHASE\tMESSAGE")
+					for _, a := range apps {
+						fmt.Fprintf(tw, "%s\t%d\t%d/%d\t%s\t%s\t%s\n", a.App, a.Rollout.Stable, countReady(a.Running, a.Rollout.Stable),
+							a.Instances, a.Strategy, a.Rollout.Phase, a.Rollout.Message)
+					}
+				})
+			}
+			s, err := c.Status(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return render(w, g.output, s, func(tw *tabwriter.Writer) { appTable(tw, s) })
+		},
+	}
+	addOutputFlag(cmd, g)
+	return cmd
+}
+
+func countReady(in []runtime.Instance, rev int) int {
+	n := 0
+	for _, i := range in {
+		if i.Revision == rev && i.State == runtime.Ready {
+			n++
+		}
+	}
+	return n
+}
+
+func appTable(tw *tabwriter.Writer, s controller.Status) {
+	r := s.Rollout
+	fmt.Fprintf(tw, "App:\t%s\n", s.App)
+	if s.Current != nil {
+		fmt.Fprintf(tw, "Serving:\trevision %d (version %s, commit %s, built %s)\n", s.Current.Number, s.Current.Version, s.Current.Commit, s.Current.BuildTime)
+	}
+	hosts := "every host no other app claims"
+	if len(s.Hosts) > 0 {
+		hosts = strings.Join(s.Hosts, ", ")
+	}
+	fmt.Fprintf(tw, "Route:\t%s %s\n", hosts, s.Path)
+	fmt.Fprintf(tw, "Strategy:\t%s, %d instances\n", s.Strategy, s.Instances)
+	fmt.Fprintf(tw, "Rollout:\t%s, revision %d → %d, weight %d%%\n", r.Phase, r.From, r.To, r.Weight)
+	if r.Message != "" {
+		fmt.Fprintf(tw, "\t%s\n", r.Message)
+	}
+	for _, w := range r.Warm {
+		fmt.Fprintf(tw, "Warm:\trevision %d until %s (rollback is a route switch)\n", w.Revision, w.Until.Format(time.TimeOnly))
+	}
+	for _, v := range r.Verdicts {
+		fmt.Fprintf(tw, "Verdict:\tstep %d %s: %s\n", v.Step+1, v.Result, v.Message)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "INSTANCE\tREVISION\tSTATE\tADDRESS\tPID\tRESTARTS\tAGE\tLIMITS\tMESSAGE")
+	for _, i := range s.Running {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", i.ID, i.Revision, i.State, i.Addr, i.PID, i.Restarts,
+			time.Since(i.StartedAt).Round(time.Second), i.Limits, i.Message)
+	}
+}
