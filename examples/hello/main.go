@@ -1,6 +1,8 @@
-// Command hello is a small service for tend's demos and tests, with knobs that make a bad revision on purpose.
+// Command hello is a small service built on kit, for tend's demos and tests, with knobs that make a bad revision on purpose.
 //
-// Environment: PORT (default 8081), TEND_APP, TEND_REVISION, TEND_INSTANCE (set by tend), and
+// Environment: PORT (default 8080) and ADMIN_PORT (metrics, pprof; default 9090), both set
+// by tend; TEND_APP, TEND_REVISION, TEND_INSTANCE (set by tend); HELLO_DRAIN_DELAY (how long
+// to keep serving after readiness turns off, default 500ms); and the fault knobs
 // FAULT_ERROR_RATE (0..1 of requests to / answer 500), FAULT_LATENCY (added to /),
 // FAULT_STARTUP_DELAY (before /ready turns 200), FAULT_CRASH_AFTER (then exit 2),
 // FAULT_NEVER_READY=1 (/ready always 503).
@@ -14,123 +16,119 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/signal"
-	"strconv"
-	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/tendhq/tend/kit/buildinfo"
+	"github.com/tendhq/tend/kit/clientip"
+	"github.com/tendhq/tend/kit/config"
+	"github.com/tendhq/tend/kit/health"
+	kitlog "github.com/tendhq/tend/kit/log"
+	"github.com/tendhq/tend/kit/metrics"
+	"github.com/tendhq/tend/kit/middleware"
+	"github.com/tendhq/tend/kit/route"
+	"github.com/tendhq/tend/kit/server"
+	"github.com/tendhq/tend/kit/trace"
 )
 
-// config is what the environment asks of this instance.
-type config struct {
-	app, revision, instance string
-	errorRate               float64
-	latency                 time.Duration
-	startupDelay            time.Duration
-	crashAfter              time.Duration
-	neverReady              bool
+// settings is what the environment asks of this instance.
+type settings struct {
+	App          string        `env:"TEND_APP" default:"hello"`
+	Revision     string        `env:"TEND_REVISION"`
+	Instance     string        `env:"TEND_INSTANCE"`
+	DrainDelay   time.Duration `env:"HELLO_DRAIN_DELAY" default:"500ms"`
+	LogLevel     string        `env:"LOG_LEVEL" default:"info"`
+	ErrorRate    float64       `env:"FAULT_ERROR_RATE"`
+	Latency      time.Duration `env:"FAULT_LATENCY"`
+	StartupDelay time.Duration `env:"FAULT_STARTUP_DELAY"`
+	CrashAfter   time.Duration `env:"FAULT_CRASH_AFTER"`
+	NeverReady   bool          `env:"FAULT_NEVER_READY"`
 }
 
-func configFromEnv(getenv func(string) string) (config, error) {
-	c := config{app: getenv("TEND_APP"), revision: getenv("TEND_REVISION"), instance: getenv("TEND_INSTANCE")}
-	if c.app == "" {
-		c.app = "hello"
+func load(lookup func(string) (string, bool)) (settings, error) {
+	var s settings
+	if _, err := config.Load(&s, config.WithLookupEnv(lookup)); err != nil {
+		return s, err
 	}
-	var err error
-	if v := getenv("FAULT_ERROR_RATE"); v != "" {
-		if c.errorRate, err = strconv.ParseFloat(v, 64); err != nil || c.errorRate < 0 || c.errorRate > 1 {
-			return c, fmt.Errorf("FAULT_ERROR_RATE: want a number between 0 and 1, got %q", v)
-		}
+	if s.ErrorRate < 0 || s.ErrorRate > 1 {
+		return s, fmt.Errorf("FAULT_ERROR_RATE: want a number between 0 and 1, got %v", s.ErrorRate)
 	}
-	for name, dst := range map[string]*time.Duration{"FAULT_LATENCY": &c.latency, "FAULT_STARTUP_DELAY": &c.startupDelay, "FAULT_CRASH_AFTER": &c.crashAfter} {
-		if v := getenv(name); v != "" {
-			if *dst, err = time.ParseDuration(v); err != nil {
-				return c, fmt.Errorf("%s: want a duration like 300ms, got %q", name, v)
-			}
-		}
-	}
-	c.neverReady = getenv("FAULT_NEVER_READY") == "1"
-	return c, nil
+	return s, nil
 }
 
-// service answers requests; ready turns false when shutdown begins.
-type service struct {
-	cfg      config
-	started  time.Time
-	draining atomic.Bool
-}
-
-func (s *service) handler() http.Handler {
-	mux := http.NewServeMux()
+// routes serves / with the revision and instance, and the fault knobs.
+func routes(s settings) *route.Mux {
+	mux := route.NewMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.latency > 0 {
+		if s.Latency > 0 {
 			select {
-			case <-time.After(s.cfg.latency):
+			case <-time.After(s.Latency):
 			case <-r.Context().Done():
 				return
 			}
 		}
-		w.Header().Set("X-Revision", s.cfg.revision)
-		w.Header().Set("X-Instance", s.cfg.instance)
-		if s.cfg.errorRate > 0 && rand.Float64() < s.cfg.errorRate {
+		w.Header().Set("X-Revision", s.Revision)
+		w.Header().Set("X-Instance", s.Instance)
+		if s.ErrorRate > 0 && rand.Float64() < s.ErrorRate {
 			http.Error(w, "injected fault", http.StatusInternalServerError)
 			return
 		}
-		fmt.Fprintf(w, "hello from %s revision %s instance %s\n", s.cfg.app, s.cfg.revision, s.cfg.instance)
-	})
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case s.draining.Load():
-			http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		case s.cfg.neverReady:
-			http.Error(w, "never ready (FAULT_NEVER_READY)", http.StatusServiceUnavailable)
-		case time.Since(s.started) < s.cfg.startupDelay:
-			http.Error(w, "starting (FAULT_STARTUP_DELAY)", http.StatusServiceUnavailable)
-		default:
-			fmt.Fprintln(w, "ready")
-		}
+		fmt.Fprintf(w, "hello from %s revision %s instance %s\n", s.App, s.Revision, s.Instance)
 	})
 	return mux
 }
 
+// checks makes readiness wait for FAULT_STARTUP_DELAY, or never pass with FAULT_NEVER_READY.
+func checks(s settings, started time.Time) *health.Checker {
+	c := health.New()
+	c.CacheFor = 0
+	c.Add("startup", time.Second, func(context.Context) error {
+		switch {
+		case s.NeverReady:
+			return errors.New("never ready (FAULT_NEVER_READY)")
+		case time.Since(started) < s.StartupDelay:
+			return errors.New("starting (FAULT_STARTUP_DELAY)")
+		}
+		return nil
+	})
+	return c
+}
+
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := configFromEnv(os.Getenv)
+	s, err := load(os.LookupEnv)
 	if err != nil {
-		log.Error("bad configuration", "err", err)
+		slog.Error("bad configuration", "err", err)
 		os.Exit(1)
 	}
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8081"
+	info := buildinfo.Get()
+	logger := kitlog.New(kitlog.Options{Service: s.App, Version: info.Version, Level: s.LogLevel})
+	stopTracing, err := trace.Setup(context.Background(), trace.Options{Service: s.App, Version: info.Version})
+	if err != nil {
+		logger.Error("tracing", "err", err)
+		os.Exit(1)
 	}
-	s := &service{cfg: cfg, started: time.Now()}
-	srv := &http.Server{Addr: "127.0.0.1:" + port, Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
-	if cfg.crashAfter > 0 {
-		time.AfterFunc(cfg.crashAfter, func() {
-			log.Error("crashing on purpose (FAULT_CRASH_AFTER)", "after", cfg.crashAfter)
+	ips, _ := clientip.New("127.0.0.1", "::1") // tend's gateway runs on loopback
+	m := metrics.New()
+	m.Registry.MustRegister(buildinfo.Collector())
+	h := middleware.Chain(routes(s), route.Track, middleware.Recover(logger), middleware.RequestID,
+		trace.Middleware, kitlog.AccessLog(logger, ips), m.Middleware, middleware.SecurityHeaders(""))
+	if s.CrashAfter > 0 {
+		time.AfterFunc(s.CrashAfter, func() {
+			logger.Error("crashing on purpose (FAULT_CRASH_AFTER)", "after", s.CrashAfter)
 			os.Exit(2)
 		})
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("listening", "addr", srv.Addr, "app", cfg.app, "revision", cfg.revision, "instance", cfg.instance)
-	select {
-	case err := <-errc:
-		log.Error("serve", "err", err)
-		os.Exit(1)
-	case <-ctx.Done():
-	}
-	s.draining.Store(true)
-	log.Info("shutting down: draining in-flight requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("shutdown", "err", err)
+	logger.Info("starting", "revision", s.Revision, "instance", s.Instance)
+	err = server.Run(context.Background(), server.Options{Handler: h, Addr: "127.0.0.1:" + envOr("PORT", "8080"),
+		Health: checks(s, time.Now()), Metrics: m, Logger: logger, DrainDelay: s.DrainDelay},
+		server.Closer{Name: "tracing", Close: stopTracing})
+	if err != nil {
 		os.Exit(1)
 	}
-	log.Info("stopped")
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
 }

@@ -41,10 +41,12 @@ const (
 
 // Instance is one running copy of a revision as the runtime sees it now.
 type Instance struct {
-	ID        string    `json:"id"`
-	App       string    `json:"app"`
-	Revision  int       `json:"revision"`
-	Addr      string    `json:"addr"`
+	ID       string `json:"id"`
+	App      string `json:"app"`
+	Revision int    `json:"revision"`
+	Addr     string `json:"addr"`
+	// AdminAddr is where the instance serves metrics and pprof (its ADMIN_PORT), when known.
+	AdminAddr string    `json:"adminAddr,omitempty"`
 	PID       int       `json:"pid,omitempty"`
 	State     State     `json:"state"`
 	Restarts  int       `json:"restarts"`

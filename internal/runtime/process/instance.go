@@ -26,6 +26,7 @@ type record struct {
 	// StartTime is field 22 of /proc/PID/stat: with the PID it identifies the process.
 	StartTime uint64           `json:"startTime"`
 	Port      int              `json:"port"`
+	AdminPort int              `json:"adminPort"`
 	Template  runtime.Template `json:"template"`
 	Restarts  int              `json:"restarts"`
 	StartedAt time.Time        `json:"startedAt"`
@@ -64,7 +65,11 @@ func (in *instance) requestStop() {
 func (in *instance) addr() string { return "127.0.0.1:" + strconv.Itoa(in.rec.Port) }
 
 func (in *instance) snapshotLocked() runtime.Instance {
-	return runtime.Instance{ID: in.rec.ID, App: in.rec.App, Revision: in.rec.Revision, Addr: in.addr(), PID: in.rec.PID,
+	admin := ""
+	if in.rec.AdminPort != 0 {
+		admin = "127.0.0.1:" + strconv.Itoa(in.rec.AdminPort)
+	}
+	return runtime.Instance{ID: in.rec.ID, App: in.rec.App, Revision: in.rec.Revision, Addr: in.addr(), AdminAddr: admin, PID: in.rec.PID,
 		State: in.state, Restarts: in.rec.Restarts, StartedAt: in.rec.StartedAt, ReadySince: in.readySince,
 		Message: in.message, Limits: in.limits}
 }
@@ -165,6 +170,10 @@ func (in *instance) start() (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	adminPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	dir := in.s.workDir(in.rec.ID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create working dir: %w", err)
@@ -186,7 +195,7 @@ func (in *instance) start() (*proc, error) {
 	for k, v := range t.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.Env = append(cmd.Env, "PORT="+strconv.Itoa(port), "TEND_APP="+t.App, "TEND_REVISION="+strconv.Itoa(t.Revision),
+	cmd.Env = append(cmd.Env, "PORT="+strconv.Itoa(port), "ADMIN_PORT="+strconv.Itoa(adminPort), "TEND_APP="+t.App, "TEND_REVISION="+strconv.Itoa(t.Revision),
 		"TEND_INSTANCE="+in.rec.ID, markerVar+"="+in.s.dataDir)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("exec %s: %w", t.Artifact, err)
@@ -199,7 +208,7 @@ func (in *instance) start() (*proc, error) {
 	}()
 	st, _ := startTime(p.pid)
 	in.s.mu.Lock()
-	in.rec.PID, in.rec.StartTime, in.rec.Port, in.rec.StartedAt = p.pid, st, port, time.Now()
+	in.rec.PID, in.rec.StartTime, in.rec.Port, in.rec.AdminPort, in.rec.StartedAt = p.pid, st, port, adminPort, time.Now()
 	in.limits = in.s.limits.apply(in.rec.ID, p.pid, t.Resources)
 	rec := in.rec
 	in.s.mu.Unlock()

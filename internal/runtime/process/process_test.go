@@ -167,12 +167,17 @@ func TestInstancesStartRegisterAndAnswer(t *testing.T) {
 		if err != nil || !strings.Contains(body, "revision 1 instance "+in.ID) {
 			t.Errorf("instance %s at %s answered %q %v", in.ID, in.Addr, body, err)
 		}
+		if resp, err := http.Get("http://" + in.AdminAddr + "/metrics"); err != nil || resp.StatusCode != 200 {
+			t.Errorf("instance %s: no metrics on its ADMIN_PORT %q: %v", in.ID, in.AdminAddr, err)
+		} else {
+			resp.Body.Close()
+		}
 		if !strings.HasPrefix(in.Limits, "none requested") {
 			t.Errorf("limits %q for an instance without resources", in.Limits)
 		}
 	}
 	logText, _ := os.ReadFile(logs.Path(e.dir, "hello", ready[0].ID))
-	if !strings.Contains(string(logText), `"msg":"listening"`) {
+	if !strings.Contains(string(logText), `"msg":"serving"`) {
 		t.Errorf("instance log does not hold its stdout: %q", logText)
 	}
 }
@@ -325,7 +330,7 @@ func TestCrashedSupervisorIsReplacedAndAdoptsSamePIDs(t *testing.T) {
 	}
 	// a stray: started for this data dir, but no record accounts for it
 	stray := exec.Command(hello)
-	stray.Env = []string{"PORT=0", markerVar + "=" + e.dir}
+	stray.Env = []string{"PORT=0", "ADMIN_PORT=0", markerVar + "=" + e.dir}
 	if err := stray.Start(); err != nil {
 		t.Fatal(err)
 	}
