@@ -122,6 +122,7 @@ func main() {
 		Health: checks(s, time.Now()), Metrics: m, Logger: logger, DrainDelay: s.DrainDelay},
 		server.Closer{Name: "tracing", Close: stopTracing})
 	if err != nil {
+		logger.Error("server", "err", err)
 		os.Exit(1)
 	}
 }
