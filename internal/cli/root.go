@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/kit/buildinfo"
 )
 
 // Exit codes that scripts can rely on.
@@ -34,8 +35,20 @@ type exitCodeError struct {
 func (e *exitCodeError) Error() string { return e.err.Error() }
 func (e *exitCodeError) Unwrap() error { return e.err }
 
-// Version is set at build time with -ldflags "-X github.com/tendhq/tend/internal/cli.Version=...".
-var Version = "dev"
+// Version is set at build time with -ldflags "-X github.com/tendhq/tend/internal/cli.Version=...";
+// otherwise it comes from the Go toolchain's VCS stamp.
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	i := buildinfo.Get()
+	if i.Version == "unknown" && i.Commit != "unknown" {
+		return "commit " + i.Commit
+	}
+	return i.Version
+}
 
 // globals are the flags every client command shares.
 type globals struct {

@@ -31,7 +31,7 @@ func (f *serverFlags) config(dataDir string) daemon.Config {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(f.logLevel))
 	cfg := daemon.Config{DataDir: dataDir, APIAddr: f.api, GatewayAddr: f.gateway, KeepInstances: f.keepInstances,
-		Version: Version, AccessLog: f.accessLog,
+		Version: version(), AccessLog: f.accessLog,
 		Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))}
 	if f.etcd != "" {
 		cfg.EtcdEndpoints = strings.Split(f.etcd, ",")
