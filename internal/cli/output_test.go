@@ -12,7 +12,10 @@ import (
 
 func TestRenderFormats(t *testing.T) {
 	v := []store.Revision{{App: "hello", Number: 2, ConfigHash: "abc"}}
-	table := func(tw *tabwriter.Writer) { fmt.Fprintln(tw, "REVISION\tAPP"); fmt.Fprintf(tw, "%d\t%s\n", v[0].Number, v[0].App) }
+	table := func(tw *tabwriter.Writer) {
+		fmt.Fprintln(tw, "REVISION\tAPP")
+		fmt.Fprintf(tw, "%d\t%s\n", v[0].Number, v[0].App)
+	}
 	var b bytes.Buffer
 	if err := render(&b, "yaml", v, table); err != nil || !strings.Contains(b.String(), "configHash: abc") || !strings.Contains(b.String(), "number: 2") {
 		t.Fatalf("yaml: %v\n%s", err, b.String())
