@@ -21,3 +21,15 @@ func runAction(cmd *cobra.Command, g *globals, app, action string, req api.Actio
 	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", app, res.Message)
 	return nil
 }
+
+// actionCmd is a command that sends one action with no options to APP.
+func actionCmd(g *globals, action, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   action + " APP",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAction(cmd, g, args[0], action, api.ActionRequest{})
+		},
+	}
+}
