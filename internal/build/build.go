@@ -223,23 +223,6 @@ func (b *Builder) store(tmp, app string, a *Artifact) error {
 	return nil
 }
 
-// GC removes artifacts whose digest is not in keep.
-func (b *Builder) GC(keep map[string]bool) error {
-	entries, err := os.ReadDir(b.Dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if !e.IsDir() || e.Name() == "sources" || keep["sha256:"+e.Name()] {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(b.Dir, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func fileDigest(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -145,6 +145,10 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		if err := rt.Close(shutdownCtx, true); err != nil {
 			log.Error("stop instances", "err", err)
 		}
+		// nothing of this server stays routable: drop whatever is left on its lease at once
+		if err := st.RevokeLease(shutdownCtx); err != nil {
+			log.Warn("revoke the registry lease", "err", err)
+		}
 		_ = gwSrv.Shutdown(shutdownCtx)
 	} else {
 		_ = gwSrv.Shutdown(shutdownCtx)

@@ -87,9 +87,8 @@ func (d *decoder) app(n *yaml.Node, a *App) {
 				d.errorf(v, f, "want between 1 and 1000 instances, got %d", a.Instances)
 			}
 		},
-		"route":   func(v *yaml.Node, f string) { d.route(v, f, &a.Route) },
-		"env":     func(v *yaml.Node, f string) { a.Env = d.stringMap(v, f) },
-		"secrets": func(v *yaml.Node, f string) { a.Secrets = d.stringList(v, f) },
+		"route": func(v *yaml.Node, f string) { d.route(v, f, &a.Route) },
+		"env":   func(v *yaml.Node, f string) { a.Env = d.stringMap(v, f) },
 		"health": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
 				"readiness": func(v *yaml.Node, f string) { a.Health.Readiness = d.probe(v, f) },
@@ -113,6 +112,7 @@ func (d *decoder) app(n *yaml.Node, a *App) {
 		"autoscale": "autoscaling arrives with a later tend release; remove it for now",
 		"alerts":    "alert rules arrive with a later tend release; remove it for now",
 		"metrics":   "metrics scraping arrives with a later tend release; remove it for now",
+		"secrets":   "secret values (tend secret set) arrive with a later tend release; use env for now",
 	})
 	for _, req := range []string{"app", "build"} {
 		if _, ok := d.pos[req]; !ok {

@@ -11,7 +11,6 @@ type App struct {
 	Instances int               `json:"instances"`
 	Route     Route             `json:"route"`
 	Env       map[string]string `json:"env,omitempty"`
-	Secrets   []string          `json:"secrets,omitempty"`
 	Health    Health            `json:"health"`
 	Resources Resources         `json:"resources"`
 	Shutdown  Shutdown          `json:"shutdown"`

@@ -76,11 +76,6 @@ func (d *decoder) validate(a *App) {
 			d.at("env."+k, "reserved: tend sets PORT and TEND_* for every instance")
 		}
 	}
-	for i, s := range a.Secrets {
-		if !envNameRE.MatchString(s) {
-			d.at(fmt.Sprintf("secrets[%d]", i), "want an environment variable name, got %q", s)
-		}
-	}
 	d.validateProbe("health.readiness", a.Health.Readiness)
 	d.validateProbe("health.liveness", a.Health.Liveness)
 	d.validateStrategy(a)
@@ -148,17 +143,16 @@ func (d *decoder) validateStrategy(a *App) {
 	}
 }
 
-// Hash identifies everything in the spec that changes how instances run (env, secret
-// names, health, resources, shutdown). Two specs with the same artifact and Hash are the
+// Hash identifies everything in the spec that changes how instances run (env, health,
+// resources, shutdown). Two specs with the same artifact and Hash are the
 // same revision.
 func (a *App) Hash() string {
 	b, _ := json.Marshal(struct {
 		Env       map[string]string
-		Secrets   []string
 		Health    Health
 		Resources Resources
 		Shutdown  Shutdown
-	}{a.Env, a.Secrets, a.Health, a.Resources, a.Shutdown})
+	}{a.Env, a.Health, a.Resources, a.Shutdown})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tendhq/tend/internal/spec"
@@ -49,9 +48,6 @@ func ServiceKey(name, address string) string { return ServicesPrefix + name + "/
 func EventKey(app string, at time.Time) string {
 	return fmt.Sprintf("%s%s/%020d", EventsPrefix, app, at.UnixNano())
 }
-
-// ValidName reports whether s can be used as an app name inside keys.
-func ValidName(s string) bool { return s != "" && !strings.ContainsAny(s, "/ \t\n") }
 
 // AppRecord is what `tend deploy` asked for: the spec as loaded and the YAML as written.
 type AppRecord struct {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,18 +144,6 @@ func writeReport(w http.ResponseWriter, code int, r Report) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(r)
-}
-
-// Names lists the registered checks.
-func (c *Checker) Names() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]string, 0, len(c.checks))
-	for _, ch := range c.checks {
-		out = append(out, ch.name)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // SQL checks a database/sql pool with a ping.
