@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/logs"
 	"github.com/tendhq/tend/internal/rollout"
 )
@@ -108,6 +109,13 @@ func (c *Client) Apps(ctx context.Context) ([]controller.Status, error) {
 func (c *Client) Status(ctx context.Context, app string) (controller.Status, error) {
 	var v controller.Status
 	return v, c.getJSON(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app), nil, &v)
+}
+
+// Gateway reports what the gateway routes now: per app, its splits and endpoints with
+// in-flight requests and ejections.
+func (c *Client) Gateway(ctx context.Context) ([]gateway.AppState, error) {
+	var v []gateway.AppState
+	return v, c.getJSON(ctx, http.MethodGet, "/v1/gateway", nil, &v)
 }
 
 // History lists an app's revisions and recent events.

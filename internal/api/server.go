@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/logs"
 	"github.com/tendhq/tend/internal/rollout"
 )
@@ -27,6 +28,8 @@ type Options struct {
 	DataDir string
 	Version string
 	Logger  *slog.Logger
+	// Gateway reports the gateway's live state (nil: not available).
+	Gateway func() []gateway.AppState
 }
 
 type server struct {
@@ -50,6 +53,7 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("GET /v1/apps/{app}/watch", s.watch)
 	mux.HandleFunc("GET /v1/apps/{app}/logs", s.logs)
 	mux.HandleFunc("POST /v1/apps/{app}/{action}", s.action)
+	mux.HandleFunc("GET /v1/gateway", s.gateway)
 	return s.auth(mux)
 }
 
@@ -105,6 +109,14 @@ type VersionInfo struct {
 
 func (s *server) version(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, VersionInfo{Version: s.o.Version})
+}
+
+func (s *server) gateway(w http.ResponseWriter, r *http.Request) {
+	if s.o.Gateway == nil {
+		writeError(w, http.StatusNotFound, errors.New("this server has no gateway"))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.o.Gateway())
 }
 
 func (s *server) list(w http.ResponseWriter, r *http.Request) {

@@ -279,8 +279,10 @@ func (g *Gateway) Drain(ctx context.Context, hostport string) error {
 
 // AppState is what the gateway knows about one app, for status displays.
 type AppState struct {
-	App       string          `json:"app"`
-	Endpoints []EndpointState `json:"endpoints"`
+	App        string          `json:"app"`
+	PathPrefix string          `json:"pathPrefix"`
+	Splits     []store.Split   `json:"splits,omitempty"`
+	Endpoints  []EndpointState `json:"endpoints"`
 }
 
 // EndpointState is one backend's live numbers.
@@ -297,7 +299,12 @@ func (g *Gateway) Snapshot() []AppState {
 	now := time.Now().UnixNano()
 	var out []AppState
 	for _, rt := range g.table.Load().apps {
-		s := AppState{App: rt.app}
+		s := AppState{App: rt.app, PathPrefix: rt.prefix}
+		prev := 0
+		for _, sp := range rt.splits {
+			s.Splits = append(s.Splits, store.Split{Revision: sp.revision, Weight: sp.upTo - prev})
+			prev = sp.upTo
+		}
 		for _, b := range rt.all.backends {
 			s.Endpoints = append(s.Endpoints, EndpointState{Address: b.hostport, Revision: b.revision, Instance: b.instance,
 				InFlight: b.inflight.Load(), Ejected: b.ejected(now)})

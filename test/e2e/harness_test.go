@@ -92,12 +92,11 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 		}
 	})
 	waitFor(t, 60*time.Second, "the server to answer", func() error {
-		_, err := s.tend("version")
+		out, err := s.tend("version")
 		if err != nil {
 			return err
 		}
-		out, _ := s.tend("version")
-		if !strings.Contains(out, "server: ") || strings.Contains(out, "unreachable") || strings.Contains(out, "unknown") {
+		if !strings.Contains(out, "server: ") || strings.Contains(out, "server: unreachable") || strings.Contains(out, "server: unknown (") {
 			return errors.New(out)
 		}
 		return nil

@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tendhq/tend/internal/gateway"
 )
 
 const baseSpec = `app: hello
@@ -62,6 +65,18 @@ func TestThreeInstancesServeThroughTheGateway(t *testing.T) {
 	st := s.status("hello")
 	if st.Rollout.Stable != 1 || len(st.Running) != 3 {
 		t.Fatalf("status: stable %d, %d instances running, want 1 and 3", st.Rollout.Stable, len(st.Running))
+	}
+	var routes []gateway.AppState
+	out := s.mustTend("routes", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &routes); err != nil {
+		t.Fatalf("routes -o json: %v\n%s", err, out)
+	}
+	if len(routes) != 1 || len(routes[0].Endpoints) != 3 || len(routes[0].Splits) != 1 || routes[0].Splits[0].Weight != 100 {
+		t.Fatalf("routes: %+v, want hello with 3 endpoints and all traffic on revision 1", routes)
+	}
+	logs := s.mustTend("logs", "hello", "--tail", "1")
+	if strings.Count(logs, "\n") != 3 || !strings.Contains(logs, `"msg":"request"`) {
+		t.Errorf("tend logs --tail 1 should show one line per instance, the last access-log line:\n%s", logs)
 	}
 }
 
