@@ -1,15 +1,18 @@
-// Command gateway measures tend's gateway against the backend alone and a bare httputil.ReverseProxy with wrk, in interleaved rounds on loopback.
+// Command gateway measures tend's gateway against the backend alone, a bare
+// httputil.ReverseProxy, and the peers users pick instead (nginx, haproxy, caddy), with wrk
+// in interleaved rounds on loopback, and prints a Markdown table.
 //
-//	go run ./bench/gateway -rounds 3 -duration 5s -size 1024
+//	go run ./bench/gateway -rounds 5 -duration 5s -size 1024
 //
-// The backend runs in its own process (this program re-executed with -backend), so that
-// it does not share a Go scheduler with the proxy under test; wrk must be on PATH
-// (Debian package wrk).
+// Every target runs in its own process: the backend and the Go proxies are this program
+// re-executed with -role; the peers are started from the templates in bench/peers. wrk and
+// the peers come from Debian's packages (bench/run.sh installs them).
 package main
 
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"flag"
 	"fmt"
 	"io"
@@ -20,37 +23,196 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/store"
 )
 
+//go:embed latency.lua
+var latencyScript []byte
+
 func main() {
-	backendAddr := flag.String("backend", "", "run as the backend on this address (internal)")
+	role := flag.String("role", "", "internal: backend, tend or bare")
+	listen := flag.String("listen", "", "internal: address to serve on")
+	backend := flag.String("backend-addr", "", "internal: the backend, for the proxies")
 	size := flag.Int("size", 1024, "response size in bytes")
-	rounds := flag.Int("rounds", 3, "interleaved rounds")
+	rounds := flag.Int("rounds", 5, "interleaved rounds")
 	duration := flag.Duration("duration", 5*time.Second, "wrk duration per target and round")
 	conns := flag.Int("connections", 64, "wrk connections")
+	peers := flag.String("peers", "nginx,haproxy,caddy", "peers to measure (those not installed are skipped)")
+	peerDir := flag.String("peer-configs", "bench/peers", "directory of the peer config templates")
 	flag.Parse()
-	if *backendAddr != "" {
-		serveBackend(*backendAddr, *size)
+	if *role != "" {
+		serveRole(*role, *listen, *backend, *size)
 		return
 	}
-	if err := run(*size, *rounds, *duration, *conns); err != nil {
+	if err := run(*size, *rounds, *duration, *conns, strings.Split(*peers, ","), *peerDir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func serveBackend(addr string, size int) {
-	body := bytes.Repeat([]byte("x"), size)
-	srv := &http.Server{Addr: addr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) })}
+// serveRole runs one of the Go targets in this process until killed.
+func serveRole(role, listen, backend string, size int) {
+	var h http.Handler
+	switch role {
+	case "backend":
+		body := bytes.Repeat([]byte("x"), size)
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
+	case "tend":
+		host, port, _ := net.SplitHostPort(backend)
+		p, _ := strconv.Atoi(port)
+		g := gateway.New(gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registerer: prometheus.NewRegistry()})
+		g.SetState([]store.Route{{App: "bench", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 100}}}},
+			[]store.Endpoint{{Name: "bench", Address: host, Port: p, Metadata: map[string]string{"revision": "1", "instance": "b"}}})
+		h = g
+	case "bare":
+		target, _ := url.Parse("http://" + backend)
+		bare := httputil.NewSingleHostReverseProxy(target)
+		bare.Transport = &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}
+		bare.ErrorLog = nil
+		h = bare
+	default:
+		fmt.Fprintln(os.Stderr, "unknown role", role)
+		os.Exit(2)
+	}
+	srv := &http.Server{Addr: listen, Handler: h, ErrorLog: nil}
 	_ = srv.ListenAndServe()
+}
+
+type target struct {
+	name string
+	addr string
+	cmd  *exec.Cmd
+}
+
+func run(size, rounds int, d time.Duration, conns int, peers []string, peerDir string) error {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return fmt.Errorf("wrk not found: apt-get install wrk (or run bench/run.sh)")
+	}
+	tmp, err := os.MkdirTemp("", "tend-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	self, _ := os.Executable()
+	backend := freeAddr()
+	var targets []*target
+	defer func() {
+		for _, t := range targets {
+			if t.cmd != nil && t.cmd.Process != nil {
+				_ = t.cmd.Process.Kill()
+				_ = t.cmd.Wait()
+			}
+		}
+	}()
+	start := func(name, addr string, cmd *exec.Cmd) error {
+		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+		targets = append(targets, &target{name: name, addr: addr, cmd: cmd})
+		if !waitListening(addr) {
+			return fmt.Errorf("%s did not listen on %s", name, addr)
+		}
+		return nil
+	}
+	if err := start("direct", backend, exec.Command(self, "-role", "backend", "-listen", backend, "-size", strconv.Itoa(size))); err != nil {
+		return err
+	}
+	for _, role := range []struct{ name, role string }{{"tend gateway", "tend"}, {"bare ReverseProxy", "bare"}} {
+		addr := freeAddr()
+		if err := start(role.name, addr, exec.Command(self, "-role", role.role, "-listen", addr, "-backend-addr", backend)); err != nil {
+			return err
+		}
+	}
+	for _, p := range peers {
+		addr := freeAddr()
+		cmd, err := peerCommand(p, peerDir, tmp, addr, backend)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: skipping %s: %v\n", p, err)
+			continue
+		}
+		if err := start(p, addr, cmd); err != nil {
+			return err
+		}
+	}
+	script := filepath.Join(tmp, "latency.lua")
+	if err := os.WriteFile(script, latencyScript, 0o644); err != nil {
+		return err
+	}
+	results := map[string][]result{}
+	for r := 0; r < rounds; r++ {
+		for _, t := range targets {
+			res, err := wrk(t.addr, d, conns, script)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			results[t.name] = append(results[t.name], res)
+			fmt.Fprintf(os.Stderr, "round %d %-18s %8.0f req/s\n", r+1, t.name, res.rps)
+		}
+	}
+	fmt.Printf("%s responses, keep-alive, wrk -t2 -c%d -d%s, medians of %d interleaved rounds\n\n", sizeText(size), conns, d, rounds)
+	fmt.Println("| target | req/s | p50 | p99 | p99.9 | vs direct | tend vs it |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	direct := median(results["direct"])
+	tend := median(results["tend gateway"])
+	for _, t := range targets {
+		m := median(results[t.name])
+		ratio := "–"
+		if t.name != "tend gateway" && t.name != "direct" {
+			ratio = fmt.Sprintf("%.2f× req/s, %.2f× p99", tend.rps/m.rps, float64(tend.p99)/float64(m.p99))
+		}
+		fmt.Printf("| %s | %.0f | %s | %s | %s | %.2f | %s |\n", t.name, m.rps, m.p50, m.p99, m.p999, m.rps/direct.rps, ratio)
+	}
+	return nil
+}
+
+func sizeText(n int) string {
+	if n%1024 == 0 {
+		return fmt.Sprintf("%d KiB", n/1024)
+	}
+	return fmt.Sprintf("%d-byte", n)
+}
+
+// peerCommand fills a peer's config template and returns the command that runs it in the foreground.
+func peerCommand(name, dir, tmp, listen, backend string) (*exec.Cmd, error) {
+	files := map[string]string{"nginx": "nginx.conf", "haproxy": "haproxy.cfg", "caddy": "Caddyfile"}
+	file, ok := files[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown peer")
+	}
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("not installed (apt-get install %s)", name)
+	}
+	tmpl, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return nil, err
+	}
+	conf := strings.NewReplacer("{{LISTEN}}", listen, "{{BACKEND}}", backend, "{{DIR}}", tmp).Replace(string(tmpl))
+	path := filepath.Join(tmp, file)
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	switch name {
+	case "nginx":
+		return exec.Command(bin, "-c", path, "-p", tmp, "-e", filepath.Join(tmp, "nginx-error.log")), nil
+	case "haproxy":
+		return exec.Command(bin, "-db", "-f", path), nil
+	default:
+		cmd := exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
+		cmd.Env = append(os.Environ(), "HOME="+tmp, "XDG_DATA_HOME="+tmp, "XDG_CONFIG_HOME="+tmp)
+		return cmd, nil
+	}
 }
 
 func freeAddr() string {
@@ -62,106 +224,69 @@ func freeAddr() string {
 	return ln.Addr().String()
 }
 
-func run(size, rounds int, d time.Duration, conns int) error {
-	if _, err := exec.LookPath("wrk"); err != nil {
-		return fmt.Errorf("wrk not found: apt-get install wrk")
-	}
-	backend := freeAddr()
-	self, _ := os.Executable()
-	b := exec.Command(self, "-backend", backend, "-size", strconv.Itoa(size))
-	if err := b.Start(); err != nil {
-		return err
-	}
-	defer b.Process.Kill()
-	waitListening(backend)
-
-	host, port, _ := net.SplitHostPort(backend)
-	p, _ := strconv.Atoi(port)
-	gw := gateway.New(gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	gw.SetState([]store.Route{{App: "bench", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 100}}}},
-		[]store.Endpoint{{Name: "bench", Address: host, Port: p, Metadata: map[string]string{"revision": "1", "instance": "b"}}})
-	target, _ := url.Parse("http://" + backend)
-	bare := httputil.NewSingleHostReverseProxy(target)
-	bare.Transport = &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}
-
-	targets := []struct{ name, addr string }{{"direct", backend}, {"tend gateway", serve(gw)}, {"bare ReverseProxy", serve(bare)}}
-	results := map[string][]result{}
-	for r := 0; r < rounds; r++ {
-		for _, t := range targets {
-			res, err := wrk(t.addr, d, conns)
-			if err != nil {
-				return fmt.Errorf("%s: %w", t.name, err)
-			}
-			results[t.name] = append(results[t.name], res)
-		}
-	}
-	fmt.Printf("%d-byte responses, wrk -t2 -c%d -d%s, median of %d interleaved rounds\n\n", size, conns, d, rounds)
-	fmt.Println("| target | req/s | p50 | p99 | vs direct |")
-	fmt.Println("|---|---|---|---|---|")
-	direct := median(results["direct"]).rps
-	for _, t := range targets {
-		m := median(results[t.name])
-		fmt.Printf("| %s | %.0f | %s | %s | %.2f |\n", t.name, m.rps, m.p50, m.p99, m.rps/direct)
-	}
-	return nil
-}
-
-func serve(h http.Handler) string {
-	addr := freeAddr()
-	go func() { _ = http.ListenAndServe(addr, h) }()
-	waitListening(addr)
-	return addr
-}
-
-func waitListening(addr string) {
-	for i := 0; i < 100; i++ {
+func waitListening(addr string) bool {
+	for i := 0; i < 200; i++ {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return
+			return true
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return false
 }
 
 type result struct {
-	rps      float64
-	p50, p99 time.Duration
+	rps            float64
+	p50, p99, p999 time.Duration
 }
 
 var (
 	rpsRE = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
-	latRE = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)`)
+	pctRE = regexp.MustCompile(`(?m)^P(50|99|999) (\d+)$`)
 )
 
-func wrk(addr string, d time.Duration, conns int) (result, error) {
+func wrk(addr string, d time.Duration, conns int, script string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+d.String(), "--latency", "http://"+addr+"/").CombinedOutput()
+	out, err := exec.CommandContext(ctx, "wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+d.String(), "-s", script, "http://"+addr+"/").CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %w\n%s", err, out)
+	}
+	if bytes.Contains(out, []byte("Non-2xx")) {
+		return result{}, fmt.Errorf("non-2xx answers during the run:\n%s", out)
 	}
 	var r result
 	if m := rpsRE.FindSubmatch(out); m != nil {
 		r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
 	}
-	if strings.Contains(string(out), "Non-2xx") || strings.Contains(string(out), "Socket errors") {
-		return r, fmt.Errorf("errors during the run:\n%s", out)
-	}
-	for _, m := range latRE.FindAllSubmatch(out, -1) {
-		v, _ := strconv.ParseFloat(string(m[2]), 64)
-		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[3])]
-		lat := time.Duration(v * float64(unit))
-		if string(m[1]) == "50" {
-			r.p50 = lat
-		} else {
-			r.p99 = lat
+	for _, m := range pctRE.FindAllSubmatch(out, -1) {
+		us, _ := strconv.Atoi(string(m[2]))
+		v := time.Duration(us) * time.Microsecond
+		switch string(m[1]) {
+		case "50":
+			r.p50 = v
+		case "99":
+			r.p99 = v
+		default:
+			r.p999 = v
 		}
 	}
 	return r, nil
 }
 
 func median(rs []result) result {
-	sorted := append([]result(nil), rs...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].rps < sorted[j].rps })
-	return sorted[len(sorted)/2]
+	if len(rs) == 0 {
+		return result{}
+	}
+	pick := func(less func(a, b result) bool) result {
+		s := append([]result(nil), rs...)
+		sort.Slice(s, func(i, j int) bool { return less(s[i], s[j]) })
+		return s[len(s)/2]
+	}
+	return result{
+		rps:  pick(func(a, b result) bool { return a.rps < b.rps }).rps,
+		p50:  pick(func(a, b result) bool { return a.p50 < b.p50 }).p50,
+		p99:  pick(func(a, b result) bool { return a.p99 < b.p99 }).p99,
+		p999: pick(func(a, b result) bool { return a.p999 < b.p999 }).p999,
+	}
 }

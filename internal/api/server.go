@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -165,8 +166,8 @@ type StreamLine struct {
 
 func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 	var req DeployRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, errors.New("bad deploy request: want JSON {\"file\": PATH, \"source\": YAML}: "+err.Error()))
+	if err := decode(r.Body, 4<<20, &req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad deploy request: want JSON {\"file\": PATH, \"source\": YAML}: %w", err))
 		return
 	}
 	st := newStream(w)
@@ -222,11 +223,9 @@ type ActionResult struct {
 func (s *server) action(w http.ResponseWriter, r *http.Request) {
 	app := r.PathValue("app")
 	var req ActionRequest
-	if r.ContentLength != 0 {
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			writeError(w, http.StatusBadRequest, errors.New("bad request body: "+err.Error()))
-			return
-		}
+	if err := decode(r.Body, 1<<20, &req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: want JSON like {\"to\": 3}: %w", err))
+		return
 	}
 	ctx := r.Context()
 	var res ActionResult
@@ -262,6 +261,20 @@ func (s *server) action(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// decode reads one JSON value of at most limit bytes into v; unknown fields and trailing
+// data are errors, so that a typo in a script does not pass silently.
+func decode(body io.Reader, limit int64, v any) error {
+	dec := json.NewDecoder(io.LimitReader(body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
 }
 
 // stream writes newline-delimited JSON, flushing after each value.

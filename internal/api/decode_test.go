@@ -1,0 +1,44 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestDecodeIsStrict(t *testing.T) {
+	var a ActionRequest
+	if err := decode(strings.NewReader(`{"to": 3}`), 1<<20, &a); err != nil || a.To != 3 {
+		t.Fatalf("%+v %v", a, err)
+	}
+	for _, bad := range []string{`{"too": 3}`, `{"to": "3"}`, `{"to": 3} {"to": 4}`, `[`} {
+		if err := decode(strings.NewReader(bad), 1<<20, &a); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if err := decode(strings.NewReader(""), 1<<20, &a); !errors.Is(err, io.EOF) {
+		t.Errorf("empty body: %v, want io.EOF (no options)", err)
+	}
+}
+
+func FuzzDecodeRequests(f *testing.F) {
+	for _, seed := range []string{`{"file": "/tmp/tend.yaml", "source": "app: x"}`, `{"to": 2, "full": true, "instances": 3}`, `{}`, `null`, `{"source": "\u0000"}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var d DeployRequest
+		if err := decode(bytes.NewReader(body), 4<<20, &d); err == nil {
+			// what was accepted must survive a round trip unchanged
+			b, _ := json.Marshal(d)
+			var again DeployRequest
+			if err := decode(bytes.NewReader(b), 4<<20, &again); err != nil || again != d {
+				t.Fatalf("round trip of %q: %+v %v", body, again, err)
+			}
+		}
+		var a ActionRequest
+		_ = decode(bytes.NewReader(body), 1<<20, &a)
+	})
+}
