@@ -2,7 +2,6 @@
 package build
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -15,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -49,11 +49,16 @@ type Builder struct {
 	// GoBin is the go command (default "go" from PATH).
 	GoBin  string
 	Logger *slog.Logger
+
+	// gc excludes GC while builds in this process store artifacts.
+	gc sync.RWMutex
 }
 
 // Build produces the artifact for r, streaming compiler output to out. The same source,
 // flags and toolchain give the same artifact without compiling again.
 func (b *Builder) Build(ctx context.Context, r Request, out io.Writer) (Artifact, error) {
+	b.gc.RLock()
+	defer b.gc.RUnlock()
 	if err := os.MkdirAll(filepath.Join(b.Dir, "sources"), 0o755); err != nil {
 		return Artifact{}, fmt.Errorf("create artifact dir: %w", err)
 	}
@@ -77,15 +82,29 @@ func resolve(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
+func (b *Builder) log() *slog.Logger {
+	if b.Logger != nil {
+		return b.Logger
+	}
+	return slog.Default()
+}
+
 func (b *Builder) buildMain(ctx context.Context, r Request, out io.Writer) (Artifact, error) {
 	pkgDir := resolve(r.Dir, r.Main)
 	if st, err := os.Stat(pkgDir); err != nil || !st.IsDir() {
 		return Artifact{}, fmt.Errorf("build.main %q: %s is not a directory (paths resolve against the spec's directory)", r.Main, pkgDir)
 	}
 	commit := gitCommit(ctx, pkgDir)
-	key, err := b.sourceKey(ctx, pkgDir, r, commit)
+	version := r.Version
+	if version == "" {
+		version = gitDescribe(ctx, pkgDir)
+	}
+	key, err := b.sourceKey(ctx, pkgDir, r, version, commit)
 	if err != nil {
 		return Artifact{}, err
+	}
+	if version == "" {
+		version = "dev-" + key[:12]
 	}
 	index := filepath.Join(b.Dir, "sources", key+".json")
 	// one build per source at a time: a concurrent build of the same source waits and reuses
@@ -94,18 +113,17 @@ func (b *Builder) buildMain(ctx context.Context, r Request, out io.Writer) (Arti
 		return Artifact{}, err
 	}
 	defer unlock()
-	if a, ok := b.reuse(index); ok {
-		fmt.Fprintf(out, "%s: source unchanged, reusing artifact %s\n", r.App, a.Digest)
-		return a, nil
-	}
-	version := r.Version
-	if version == "" {
-		version = gitDescribe(ctx, pkgDir)
-	}
-	if version == "" {
-		version = "dev-" + key[:12]
+	prev, indexed := readIndex(index)
+	if indexed && intact(prev) {
+		prev.Reused = true
+		fmt.Fprintf(out, "%s: source unchanged, reusing artifact %s\n", r.App, prev.Digest)
+		return prev, nil
 	}
 	a := Artifact{Version: version, Commit: commit, BuildTime: time.Now().UTC().Format(time.RFC3339)}
+	if indexed {
+		// the artifact of a known source went missing: the first build time gives the same bytes again
+		a.BuildTime = prev.BuildTime
+	}
 	tmp, err := os.CreateTemp(b.Dir, ".build-*")
 	if err != nil {
 		return Artifact{}, fmt.Errorf("create build output: %w", err)
@@ -114,20 +132,22 @@ func (b *Builder) buildMain(ctx context.Context, r Request, out io.Writer) (Arti
 	defer os.Remove(tmp.Name())
 	args := []string{"build", "-trimpath", "-ldflags", ldflags(a), "-o", tmp.Name(), "."}
 	fmt.Fprintf(out, "%s: go %s\n", r.App, strings.Join(args, " "))
+	start := time.Now()
 	cmd := exec.CommandContext(ctx, b.goBin(), args...)
 	cmd.Dir = pkgDir
 	var tail tailBuffer
 	w := io.MultiWriter(out, &tail)
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
-		return Artifact{}, fmt.Errorf("go build in %s failed: %w\n%s\nreproduce with: cd %s && go build .", pkgDir, err, tail.String(), pkgDir)
+		return Artifact{}, fmt.Errorf("go build in %s failed: %w\n%s\nfix the error and deploy again; reproduce with: cd %s && go build .", pkgDir, err, tail.String(), pkgDir)
 	}
-	if err := b.store(tmp.Name(), r.App, &a); err != nil {
+	if _, err := b.store(tmp.Name(), r.App, &a); err != nil {
 		return Artifact{}, err
 	}
 	if err := writeJSON(index, a); err != nil {
-		return Artifact{}, err
+		return Artifact{}, fmt.Errorf("record the build of %s: %w", pkgDir, err)
 	}
+	b.log().Info("built artifact", "app", r.App, "digest", a.Digest, "version", a.Version, "commit", a.Commit, "took", time.Since(start).Round(time.Millisecond).String())
 	fmt.Fprintf(out, "%s: built %s (version %s)\n", r.App, a.Digest, a.Version)
 	return a, nil
 }
@@ -142,22 +162,23 @@ func ldflags(a Artifact) string {
 	}, " ")
 }
 
-// reuse returns the artifact recorded for a source key if it is still intact.
-func (b *Builder) reuse(index string) (Artifact, bool) {
+// readIndex reads the artifact recorded for a source key.
+func readIndex(index string) (Artifact, bool) {
 	raw, err := os.ReadFile(index)
 	if err != nil {
 		return Artifact{}, false
 	}
 	var a Artifact
-	if json.Unmarshal(raw, &a) != nil {
+	if json.Unmarshal(raw, &a) != nil || a.BuildTime == "" {
 		return Artifact{}, false
 	}
-	d, err := fileDigest(a.Path)
-	if err != nil || d != a.Digest {
-		return Artifact{}, false
-	}
-	a.Reused = true
 	return a, true
+}
+
+// intact reports whether the artifact's file is still there with its digest.
+func intact(a Artifact) bool {
+	d, err := fileDigest(a.Path)
+	return err == nil && d == a.Digest
 }
 
 func (b *Builder) copyBinary(r Request) (Artifact, error) {
@@ -191,36 +212,37 @@ func (b *Builder) copyBinary(r Request) (Artifact, error) {
 	if err != nil {
 		return Artifact{}, fmt.Errorf("copy %s: %w", src, err)
 	}
-	if err := b.store(tmp.Name(), r.App, &a); err != nil {
+	existed, err := b.store(tmp.Name(), r.App, &a)
+	if err != nil {
 		return Artifact{}, err
 	}
+	a.Reused = existed
 	return a, nil
 }
 
-// store moves a finished executable into Dir/<hex>/<app>, read-only; an existing
-// identical artifact is kept as it is.
-func (b *Builder) store(tmp, app string, a *Artifact) error {
+// store moves a finished executable into Dir/<hex>/<app>, read-only, and reports whether
+// an identical artifact was already there (then it is kept as it is).
+func (b *Builder) store(tmp, app string, a *Artifact) (bool, error) {
 	d, err := fileDigest(tmp)
 	if err != nil {
-		return err
+		return false, err
 	}
 	a.Digest = d
 	dir := filepath.Join(b.Dir, strings.TrimPrefix(d, "sha256:"))
 	a.Path = filepath.Join(dir, app)
-	if got, err := fileDigest(a.Path); err == nil && got == d {
-		a.Reused = true
-		return nil
+	if intact(*a) {
+		return true, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+		return false, fmt.Errorf("create %s: %w", dir, err)
 	}
 	if err := os.Chmod(tmp, 0o555); err != nil {
-		return err
+		return false, err
 	}
 	if err := os.Rename(tmp, a.Path); err != nil {
-		return fmt.Errorf("store artifact: %w", err)
+		return false, fmt.Errorf("store artifact: %w", err)
 	}
-	return nil
+	return false, nil
 }
 
 func fileDigest(path string) (string, error) {
@@ -249,12 +271,20 @@ func writeJSON(path string, v any) error {
 }
 
 // tailBuffer keeps the last lines written to it, for error messages.
-type tailBuffer struct{ lines []string }
+type tailBuffer struct {
+	lines   []string
+	partial []byte
+}
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
-	sc := bufio.NewScanner(bytes.NewReader(p))
-	for sc.Scan() {
-		t.lines = append(t.lines, sc.Text())
+	t.partial = append(t.partial, p...)
+	for {
+		i := bytes.IndexByte(t.partial, '\n')
+		if i < 0 {
+			break
+		}
+		t.lines = append(t.lines, string(t.partial[:i]))
+		t.partial = t.partial[i+1:]
 		if len(t.lines) > 20 {
 			t.lines = t.lines[1:]
 		}
@@ -262,7 +292,13 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (t *tailBuffer) String() string { return strings.Join(t.lines, "\n") }
+func (t *tailBuffer) String() string {
+	lines := t.lines
+	if len(t.partial) > 0 {
+		lines = append(lines, string(t.partial))
+	}
+	return strings.Join(lines, "\n")
+}
 
 func lockFile(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)

@@ -141,3 +141,143 @@ func TestConcurrentBuildsOfTheSameSource(t *testing.T) {
 		t.Fatal("the stored artifact does not run after concurrent builds")
 	}
 }
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestChangeInALocallyReplacedModuleRebuilds(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{
+		"go.mod":         "module example.com/app\n\ngo 1.22\n\nrequire example.com/dep v0.0.0\n\nreplace example.com/dep => ./dep\n",
+		"main.go":        "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/dep\"\n)\n\nfunc main() { fmt.Println(dep.Word) }\n",
+		"dep/go.mod":     "module example.com/dep\n\ngo 1.22\n",
+		"dep/dep.go":     "package dep\n\nconst Word = \"one\"\n",
+		"dep/unused.txt": "not part of the build",
+	})
+	b := &Builder{Dir: t.TempDir()}
+	req := Request{App: "app", Dir: src, Main: "."}
+	first, err := b.Build(context.Background(), req, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, src, map[string]string{"dep/unused.txt": "still not part of the build"})
+	same, err := b.Build(context.Background(), req, io.Discard)
+	if err != nil || !same.Reused {
+		t.Fatalf("a file outside the build changed: %+v %v, want the artifact reused", same, err)
+	}
+	writeFiles(t, src, map[string]string{"dep/dep.go": "package dep\n\nconst Word = \"two\"\n"})
+	second, err := b.Build(context.Background(), req, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Reused || second.Digest == first.Digest || run(t, second.Path) != "two" {
+		t.Fatalf("after changing the replaced module: %+v (first %s), want a new build printing two", second, first.Digest)
+	}
+}
+
+func TestNotAMainPackage(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"go.mod": "module example.com/lib\n\ngo 1.22\n", "lib.go": "package lib\n"})
+	b := &Builder{Dir: t.TempDir()}
+	_, err := b.Build(context.Background(), Request{App: "lib", Dir: src, Main: "."}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "not a main package") {
+		t.Fatalf("err %v, want it to say the directory is not a main package", err)
+	}
+}
+
+func TestGCRemovesUnkeptArtifactsAndARebuildIsIdentical(t *testing.T) {
+	one, two := module(t, "one"), module(t, "two")
+	b := &Builder{Dir: t.TempDir()}
+	a1, err := b.Build(context.Background(), Request{App: "one", Dir: one, Main: "."}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := b.Build(context.Background(), Request{App: "two", Dir: two, Main: "."}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.GC(map[string]bool{a2.Digest: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(a1.Path); !os.IsNotExist(err) {
+		t.Fatalf("unkept artifact %s still there: %v", a1.Path, err)
+	}
+	if run(t, a2.Path) != "two "+a2.Version+" unknown" {
+		t.Fatal("the kept artifact no longer runs")
+	}
+	again, err := b.Build(context.Background(), Request{App: "one", Dir: one, Main: "."}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Reused || again.Digest != a1.Digest || again.BuildTime != a1.BuildTime || again.Version != a1.Version {
+		t.Fatalf("rebuild after GC: %+v, want a compile giving the first artifact %+v again", again, a1)
+	}
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestVersionAndCommitFromGit(t *testing.T) {
+	src := module(t, "git")
+	git(t, src, "init", "-q")
+	git(t, src, "add", ".")
+	git(t, src, "commit", "-q", "-m", "first")
+	git(t, src, "tag", "v0.3.0")
+	head := git(t, src, "rev-parse", "HEAD")
+	b := &Builder{Dir: t.TempDir()}
+	a, err := b.Build(context.Background(), Request{App: "tiny", Dir: src, Main: "."}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Version != "v0.3.0" || a.Commit != head || run(t, a.Path) != "git v0.3.0 "+head {
+		t.Fatalf("artifact %+v printing %q, want version v0.3.0 and commit %s", a, run(t, a.Path), head)
+	}
+	writeFiles(t, src, map[string]string{"notes.txt": "uncommitted"})
+	dirty, err := b.Build(context.Background(), Request{App: "tiny", Dir: src, Main: "."}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dirty.Commit != head+"-dirty" || dirty.Reused {
+		t.Fatalf("build from a dirty tree: %+v, want commit %s-dirty", dirty, head)
+	}
+}
+
+func TestBinaryCopiedTwiceIsReused(t *testing.T) {
+	src := module(t, "bin")
+	b := &Builder{Dir: t.TempDir()}
+	built, err := b.Build(context.Background(), Request{App: "tiny", Dir: src, Main: "."}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if built.Reused {
+		t.Fatal("a first build says it reused an artifact")
+	}
+	copied, err := b.Build(context.Background(), Request{App: "tiny", Binary: built.Path, Version: "v9"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !copied.Reused || copied.Digest != built.Digest || copied.Version != "v9" || copied.Commit != "unknown" {
+		t.Fatalf("copy of an already stored binary: %+v", copied)
+	}
+	st, err := os.Stat(copied.Path)
+	if err != nil || st.Mode().Perm() != 0o555 {
+		t.Fatalf("artifact mode %v %v, want read-only 0555", st.Mode(), err)
+	}
+}

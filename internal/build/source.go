@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 )
@@ -19,49 +18,80 @@ import (
 // listedPackage is what `go list -deps -json` says about one package.
 type listedPackage struct {
 	ImportPath string
+	Name       string
 	Dir        string
 	Standard   bool
 	GoFiles    []string
 	CgoFiles   []string
 	CFiles     []string
+	CXXFiles   []string
 	HFiles     []string
 	SFiles     []string
+	SysoFiles  []string
 	EmbedFiles []string
-	Module     *struct {
-		Path, Version, GoMod string
-		Main                 bool
-	}
+	Module     *listedModule
 }
 
-// sourceKey hashes everything that decides the executable: toolchain, target, flags
-// (minus build time), the main package's commit, and the contents of every non-standard
-// package it depends on, with their modules' go.mod and go.sum.
-func (b *Builder) sourceKey(ctx context.Context, pkgDir string, r Request, commit string) (string, error) {
-	cmd := exec.CommandContext(ctx, b.goBin(), "list", "-deps", "-json", ".")
-	cmd.Dir = pkgDir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	raw, err := cmd.Output()
+type listedModule struct {
+	Path, Version, GoMod string
+	Main                 bool
+	Replace              *listedModule
+}
+
+// pinned reports whether the module's content is fixed by its version (and go.sum):
+// true for a downloaded module, false for the main module and for a replacement by a local directory.
+func (m *listedModule) pinned() bool {
+	if m == nil || m.Main {
+		return false
+	}
+	if m.Replace != nil {
+		return m.Replace.Version != ""
+	}
+	return m.Version != ""
+}
+
+// envKeys are the go env settings that change the executable go build writes.
+var envKeys = []string{"GOVERSION", "GOOS", "GOARCH", "CGO_ENABLED", "GOFLAGS", "GOEXPERIMENT",
+	"GOAMD64", "GOARM64", "GOARM", "GO386", "GOWORK", "CC"}
+
+// sourceKey hashes everything that decides the executable: the app, the toolchain and
+// target, the injected version and commit (the ldflags minus build time), and the contents
+// of every non-standard package the main package depends on, with their modules' go.mod
+// and go.sum. It fails when pkgDir is not a main package.
+func (b *Builder) sourceKey(ctx context.Context, pkgDir string, r Request, version, commit string) (string, error) {
+	env, err := b.goCmd(ctx, pkgDir, append([]string{"env"}, envKeys...)...)
 	if err != nil {
-		return "", fmt.Errorf("go list in %s: %w\n%s", pkgDir, err, strings.TrimSpace(stderr.String()))
+		return "", err
+	}
+	listed, err := b.goCmd(ctx, pkgDir, "list", "-deps", "-json", ".")
+	if err != nil {
+		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "go %s %s/%s cgo=%s version=%s commit=%s\n", goVersion(ctx, b.goBin()), runtime.GOOS, runtime.GOARCH,
-		os.Getenv("CGO_ENABLED"), r.Version, commit)
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	fmt.Fprintf(h, "app %s\nversion %s\ncommit %s\nenv %s\n", r.App, version, commit, env)
+	if gowork := goEnv(env, "GOWORK"); gowork != "" && gowork != "off" {
+		if err := hashFile(h, gowork); err != nil && !os.IsNotExist(err) {
+			return "", err
+		}
+	}
+	dec := json.NewDecoder(strings.NewReader(listed))
 	mods := map[string]bool{}
+	var last listedPackage
 	for dec.More() {
 		var p listedPackage
 		if err := dec.Decode(&p); err != nil {
 			return "", fmt.Errorf("decode go list output: %w", err)
 		}
+		last = p
 		if p.Standard {
 			continue
 		}
 		fmt.Fprintf(h, "package %s\n", p.ImportPath)
-		if p.Module != nil && !p.Module.Main && p.Module.Version != "" {
-			// a versioned module's content is pinned by its version and go.sum
+		if p.Module.pinned() {
 			fmt.Fprintf(h, "module %s@%s\n", p.Module.Path, p.Module.Version)
+			if p.Module.Replace != nil {
+				fmt.Fprintf(h, "replaced by %s@%s\n", p.Module.Replace.Path, p.Module.Replace.Version)
+			}
 			continue
 		}
 		if p.Module != nil && p.Module.GoMod != "" && !mods[p.Module.GoMod] {
@@ -73,7 +103,7 @@ func (b *Builder) sourceKey(ctx context.Context, pkgDir string, r Request, commi
 			}
 		}
 		var files []string
-		for _, group := range [][]string{p.GoFiles, p.CgoFiles, p.CFiles, p.HFiles, p.SFiles, p.EmbedFiles} {
+		for _, group := range [][]string{p.GoFiles, p.CgoFiles, p.CFiles, p.CXXFiles, p.HFiles, p.SFiles, p.SysoFiles, p.EmbedFiles} {
 			files = append(files, group...)
 		}
 		sort.Strings(files)
@@ -83,7 +113,35 @@ func (b *Builder) sourceKey(ctx context.Context, pkgDir string, r Request, commi
 			}
 		}
 	}
+	// go list -deps prints the named package last
+	if last.Name != "main" {
+		return "", fmt.Errorf("build.main: %s is package %s (%s), not a main package; point build.main at the directory of a package main", pkgDir, last.Name, last.ImportPath)
+	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// goCmd runs the go command in dir and returns its standard output.
+func (b *Builder) goCmd(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, b.goBin(), args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go %s in %s: %w\n%s", strings.Join(args, " "), dir, err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
+}
+
+// goEnv picks one setting from the output of `go env envKeys...` (one value a line, in order).
+func goEnv(out, key string) string {
+	lines := strings.Split(out, "\n")
+	for i, k := range envKeys {
+		if k == key && i < len(lines) {
+			return strings.TrimSpace(lines[i])
+		}
+	}
+	return ""
 }
 
 func hashFile(h io.Writer, path string) error {
@@ -92,27 +150,24 @@ func hashFile(h io.Writer, path string) error {
 		return err
 	}
 	defer f.Close()
-	fmt.Fprintf(h, "file %s\n", filepath.Base(path))
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(h, "file %s %d\n", filepath.Base(path), st.Size())
 	_, err = io.Copy(h, f)
 	return err
 }
 
-func goVersion(ctx context.Context, goBin string) string {
-	out, err := exec.CommandContext(ctx, goBin, "env", "GOVERSION").Output()
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// gitCommit is HEAD of the work tree holding dir ("-dirty" when it has changes), or "unknown".
+// gitCommit is HEAD of the work tree holding dir, with "-dirty" when the tree has
+// uncommitted changes (as go's vcs.modified and git describe --dirty judge), or "unknown".
 func gitCommit(ctx context.Context, dir string) string {
 	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "HEAD").Output()
 	if err != nil {
 		return "unknown"
 	}
 	commit := strings.TrimSpace(string(out))
-	if st, err := exec.CommandContext(ctx, "git", "-C", dir, "status", "--porcelain", "--", ".").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+	if st, err := exec.CommandContext(ctx, "git", "-C", dir, "status", "--porcelain").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
 		commit += "-dirty"
 	}
 	return commit
