@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -93,60 +94,212 @@ func TestTailMergesInstancesByTime(t *testing.T) {
 	}
 }
 
+// collector gathers the lines a following Read emits.
+type collector struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *collector) emit(l Line) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, l.Instance+":"+l.Text)
+	return nil
+}
+
+func (c *collector) snapshot() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.lines...)
+}
+
+// waitFor polls until every wanted line has been emitted.
+func (c *collector) waitFor(t *testing.T, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := c.snapshot()
+		missing := 0
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %v, want %v among them", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// follow starts a following Read and returns a stop function that cancels it and
+// checks it returns promptly without error.
+func follow(t *testing.T, dir string, q Query) (*collector, func()) {
+	t.Helper()
+	q.Follow = true
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &collector{}
+	done := make(chan error, 1)
+	go func() { done <- Read(ctx, dir, q, c.emit) }()
+	return c, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Read did not return after its context was cancelled")
+		}
+	}
+}
+
 func TestFollowSeesNewLinesRotationAndNewInstances(t *testing.T) {
 	dir := t.TempDir()
 	a := openLog(t, dir, "a")
 	appendLines(t, a, "old")
-	ctx, cancel := context.WithCancel(context.Background())
-	var mu sync.Mutex
-	var got []string
-	done := make(chan error, 1)
-	go func() {
-		done <- Read(ctx, dir, Query{App: "hello", Follow: true}, func(l Line) error {
-			mu.Lock()
-			got = append(got, l.Instance+":"+l.Text)
-			mu.Unlock()
-			return nil
-		})
-	}()
-	waitLines := func(want ...string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			mu.Lock()
-			s := strings.Join(got, " ")
-			mu.Unlock()
-			ok := true
-			for _, w := range want {
-				ok = ok && strings.Contains(s, w)
-			}
-			if ok {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	waitLines("a:old")
+	c, stop := follow(t, dir, Query{App: "hello"})
+	c.waitFor(t, "a:old")
 	appendLines(t, a, "new1")
-	waitLines("a:new1")
+	c.waitFor(t, "a:new1")
 	if _, err := Rotate(Path(dir, "hello", "a"), 1, 3); err != nil {
 		t.Fatal(err)
 	}
 	appendLines(t, a, "x")
-	waitLines("a:x")
+	c.waitFor(t, "a:x")
 	b := openLog(t, dir, "b")
 	appendLines(t, b, "hello from b")
-	waitLines("b:hello from b")
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
+	c.waitFor(t, "b:hello from b")
+	stop()
+}
+
+func TestFollowLosesNothingAcrossRotationsAndRepeatsNothing(t *testing.T) {
+	dir := t.TempDir()
+	a := openLog(t, dir, "a")
+	p := Path(dir, "hello", "a")
+	c, stop := follow(t, dir, Query{App: "hello"})
+	var want []string
+	// lines written just before a rotation, whether or not a poll saw them first,
+	// are emitted once: from the current file or from the rotated copies (all kept here)
+	for round := 0; round < 20; round++ {
+		line := fmt.Sprintf("line-%02d", round)
+		appendLines(t, a, line)
+		want = append(want, "a:"+line)
+		if round%3 == 2 {
+			if _, err := Rotate(p, 1, 10); err != nil {
+				t.Fatal(err)
+			}
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Read did not return after cancel")
+		if round%4 == 0 {
+			time.Sleep(pollInterval / 2)
+		}
+	}
+	c.waitFor(t, want...)
+	stop()
+	if got := c.snapshot(); !slices.Equal(got, want) {
+		t.Fatalf("followed %v\nwant     %v", got, want)
+	}
+}
+
+func TestFollowJoinsALineWrittenInPieces(t *testing.T) {
+	dir := t.TempDir()
+	a := openLog(t, dir, "a")
+	if _, err := a.WriteString("par"); err != nil {
+		t.Fatal(err)
+	}
+	c, stop := follow(t, dir, Query{App: "hello", Instance: "a"})
+	time.Sleep(2 * pollInterval)
+	appendLines(t, a, "tial", "next")
+	c.waitFor(t, "a:partial", "a:next")
+	stop()
+	if got := c.snapshot(); !slices.Equal(got, []string{"a:partial", "a:next"}) {
+		t.Fatalf("got %v, want the pieces joined into one line", got)
+	}
+}
+
+func TestFollowOneInstanceWaitsForItsFile(t *testing.T) {
+	dir := t.TempDir()
+	appendLines(t, openLog(t, dir, "other"), "not me")
+	c, stop := follow(t, dir, Query{App: "hello", Instance: "late"})
+	appendLines(t, openLog(t, dir, "late"), "here now")
+	c.waitFor(t, "late:here now")
+	stop()
+	if got := c.snapshot(); slices.Contains(got, "other:not me") {
+		t.Fatalf("got %v, want only instance late", got)
+	}
+}
+
+func TestFollowWithOneKeptCopyRepeatsNothing(t *testing.T) {
+	dir := t.TempDir()
+	a := openLog(t, dir, "a")
+	p := Path(dir, "hello", "a")
+	appendLines(t, a, "first")
+	if _, err := Rotate(p, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	c, stop := follow(t, dir, Query{App: "hello"})
+	appendLines(t, a, "second")
+	c.waitFor(t, "a:second")
+	if _, err := Rotate(p, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	appendLines(t, a, "third")
+	c.waitFor(t, "a:third")
+	stop()
+	if got := c.snapshot(); !slices.Equal(got, []string{"a:first", "a:second", "a:third"}) {
+		t.Fatalf("got %v, want each line once", got)
+	}
+}
+
+func TestTailReachesIntoRotatedFiles(t *testing.T) {
+	dir := t.TempDir()
+	a := openLog(t, dir, "a")
+	p := Path(dir, "hello", "a")
+	appendLines(t, a, "1", "2", "3")
+	if _, err := Rotate(p, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	appendLines(t, a, "4", "5")
+	if _, err := Rotate(p, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	appendLines(t, a, "6")
+	for tail, want := range map[int]string{1: "6", 3: "4 5 6", 5: "2 3 4 5 6", 50: "1 2 3 4 5 6"} {
+		var got []string
+		err := Read(context.Background(), dir, Query{App: "hello", Tail: tail}, func(l Line) error {
+			got = append(got, l.Text)
+			return nil
+		})
+		if err != nil || strings.Join(got, " ") != want {
+			t.Errorf("tail %d: %v %v, want %s", tail, got, err, want)
+		}
+	}
+}
+
+func TestSinceDropsOlderLines(t *testing.T) {
+	dir := t.TempDir()
+	appendLines(t, openLog(t, dir, "a"), `{"time":"2026-01-01T00:00:01Z","msg":"early"}`, `{"time":"2026-01-01T00:00:05Z","msg":"late"}`)
+	var got []string
+	since := time.Date(2026, 1, 1, 0, 0, 3, 0, time.UTC)
+	if err := Read(context.Background(), dir, Query{App: "hello", Since: since}, func(l Line) error {
+		got = append(got, l.Text)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !strings.Contains(got[0], "late") {
+		t.Fatalf("got %v, want only the line after %s", got, since)
+	}
+}
+
+func TestNamesThatLeaveTheLogDirAreRejected(t *testing.T) {
+	for _, q := range []Query{{App: ".."}, {App: "a/b"}, {App: ""}, {App: "hello", Instance: "../x"}} {
+		if err := Read(context.Background(), t.TempDir(), q, func(Line) error { return nil }); err == nil {
+			t.Errorf("query %+v: no error", q)
+		}
 	}
 }
