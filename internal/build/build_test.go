@@ -281,3 +281,21 @@ func TestBinaryCopiedTwiceIsReused(t *testing.T) {
 		t.Fatalf("artifact mode %v %v, want read-only 0555", st.Mode(), err)
 	}
 }
+
+func TestVersionIsInjectedIntoKitBuildinfo(t *testing.T) {
+	// a stand-in for the kit module, so the test needs nothing downloaded
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{
+		"go.mod":            "module github.com/tendhq/tend/kit\n\ngo 1.22\n",
+		"buildinfo/info.go": "package buildinfo\n\nvar Version, Commit, BuildTime string\n",
+		"cmd/svc/main.go":   "package main\n\nimport (\n\t\"fmt\"\n\n\t\"github.com/tendhq/tend/kit/buildinfo\"\n)\n\nfunc main() { fmt.Println(buildinfo.Version, buildinfo.BuildTime) }\n",
+	})
+	b := &Builder{Dir: t.TempDir()}
+	a, err := b.Build(context.Background(), Request{App: "svc", Dir: src, Main: "./cmd/svc", Version: "v2.0.0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, a.Path); got != "v2.0.0 "+a.BuildTime {
+		t.Fatalf("buildinfo printed %q, want the injected version and build time %s", got, a.BuildTime)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -302,4 +303,44 @@ func TestNamesThatLeaveTheLogDirAreRejected(t *testing.T) {
 			t.Errorf("query %+v: no error", q)
 		}
 	}
+}
+
+func TestRotateWhileAChildProcessWrites(t *testing.T) {
+	dir := t.TempDir()
+	out := openLog(t, dir, "child")
+	p := Path(dir, "hello", "child")
+	// cat copies its stdin to the log file through its own O_APPEND descriptor, as an instance does
+	cmd := exec.Command("cat")
+	cmd.Stdout = out
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer in.Close()
+	waitContent := func(path, want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, _ := os.ReadFile(path)
+			if string(got) == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s holds %q, want %q", path, got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	fmt.Fprintln(in, "before rotation")
+	waitContent(p, "before rotation\n")
+	if rotated, err := Rotate(p, 1, 3); err != nil || !rotated {
+		t.Fatalf("rotate: %v %v", rotated, err)
+	}
+	fmt.Fprintln(in, "after rotation")
+	waitContent(p, "after rotation\n")
+	waitContent(p+".1", "before rotation\n")
 }
