@@ -139,6 +139,9 @@ func (b *Builder) buildMain(ctx context.Context, r Request, out io.Writer) (Arti
 	w := io.MultiWriter(out, &tail)
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return Artifact{}, fmt.Errorf("build of %s stopped: %w", pkgDir, ctx.Err())
+		}
 		return Artifact{}, fmt.Errorf("go build in %s failed: %w\n%s\nfix the error and deploy again; reproduce with: cd %s && go build .", pkgDir, err, tail.String(), pkgDir)
 	}
 	if _, err := b.store(tmp.Name(), r.App, &a); err != nil {
