@@ -48,6 +48,18 @@ func (c *Controller) Deploy(ctx context.Context, file string, source []byte, out
 	if filepath.IsAbs(file) {
 		app.Dir = filepath.Dir(file)
 	}
+	res, err := c.buildAndRecord(ctx, app, source, out)
+	if err == nil && res.Created {
+		c.collectArtifacts(ctx)
+	}
+	return res, err
+}
+
+// buildAndRecord builds the artifact and records the revision; artifact collection
+// waits while any deploy is between the two.
+func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, source []byte, out io.Writer) (DeployResult, error) {
+	c.artifacts.RLock()
+	defer c.artifacts.RUnlock()
 	art, err := c.o.Builder.Build(ctx, build.Request{App: app.App, Dir: app.Dir, Main: app.Build.Main,
 		Binary: app.Build.Binary, Version: app.Build.Version}, out)
 	if err != nil {
@@ -63,6 +75,33 @@ func (c *Controller) Deploy(ctx context.Context, file string, source []byte, out
 		return err
 	})
 	return res, err
+}
+
+// collector is a Builder that can delete the artifacts no revision uses.
+type collector interface {
+	GC(keep map[string]bool) error
+}
+
+// collectArtifacts deletes artifacts that no recorded revision of any app refers to.
+func (c *Controller) collectArtifacts(ctx context.Context) {
+	gc, ok := c.o.Builder.(collector)
+	if !ok {
+		return
+	}
+	c.artifacts.Lock()
+	defer c.artifacts.Unlock()
+	revs, err := store.List[store.Revision](ctx, c.o.Store, store.RevisionsRoot)
+	if err != nil {
+		c.log.Error("list revisions for artifact collection", "err", err)
+		return
+	}
+	keep := map[string]bool{}
+	for _, r := range revs {
+		keep[r.Artifact] = true
+	}
+	if err := gc.GC(keep); err != nil {
+		c.log.Warn("artifact collection", "err", err)
+	}
 }
 
 func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, art build.Artifact) (DeployResult, error) {

@@ -59,11 +59,14 @@ type Controller struct {
 	o   Options
 	log *slog.Logger
 
-	mu    sync.Mutex
-	apps  map[string]*appLoop
-	ctx   context.Context
-	wg    sync.WaitGroup
-	ready chan struct{}
+	mu   sync.Mutex
+	apps map[string]*appLoop
+	// artifacts is read-held from a build until its revision is recorded, and held by
+	// artifact collection, so that a fresh artifact is never collected.
+	artifacts sync.RWMutex
+	ctx       context.Context
+	wg        sync.WaitGroup
+	ready     chan struct{}
 }
 
 // New returns a controller; call Run to start it.

@@ -253,3 +253,47 @@ func TestRejectedSpecsAndFailedBuildsChangeNothing(t *testing.T) {
 		t.Errorf("store changed after rejected specs and a failed build:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// collectingBuilder records what GC was told to keep.
+type collectingBuilder struct {
+	fakeBuilder
+	mu   sync.Mutex
+	keep map[string]bool
+}
+
+func (b *collectingBuilder) GC(keep map[string]bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.keep = keep
+	return nil
+}
+
+func TestOldRevisionsAndTheirArtifactsAreCollected(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &collectingBuilder{}
+	c := New(Options{Store: st, Runtime: &fakeRuntime{}, Builder: b, Tick: 20 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	<-c.ready
+	for i := 1; i <= 13; i++ {
+		deploySpec(t, c, fmt.Sprintf("/bin/v%d", i))
+		waitPhase(t, c, rollout.Completed, i)
+	}
+	h, err := c.History(context.Background(), "hello", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Revisions) > keepRevisions+1 {
+		t.Fatalf("%d revisions kept, want at most %d plus the warm one", len(h.Revisions), keepRevisions)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.keep["sha256:/bin/v13"] || !b.keep["sha256:/bin/v12"] || b.keep["sha256:/bin/v1"] || len(b.keep) != len(h.Revisions) {
+		t.Fatalf("GC kept %v; want exactly the artifacts of the %d recorded revisions", b.keep, len(h.Revisions))
+	}
+}

@@ -472,8 +472,10 @@ func (st *State) revert(in Input, out Output) Output {
 }
 
 func (st *State) complete(now time.Time, out Output, msg string) Output {
+	// only the revision just replaced stays warm: older warm ones stop now
+	st.Warm = nil
 	if st.From != 0 && st.From != st.To && st.Strategy != "rolling" {
-		st.Warm = append(st.Warm, Warm{Revision: st.From, Until: now.Add(st.RollbackWindow)})
+		st.Warm = []Warm{{Revision: st.From, Until: now.Add(st.RollbackWindow)}}
 	}
 	st.Phase = Completed
 	st.Stable = st.To
@@ -568,8 +570,9 @@ func Rollback(st *State, to int, obs Observation, now time.Time) bool {
 	if !st.Phase.Terminal() && st.To != to {
 		prev = st.To
 	}
+	st.Warm = nil
 	if prev != 0 && prev != to {
-		st.Warm = append(st.Warm, Warm{Revision: prev, Until: now.Add(st.RollbackWindow)})
+		st.Warm = []Warm{{Revision: prev, Until: now.Add(st.RollbackWindow)}}
 	}
 	st.From, st.To, st.Stable = prev, to, to
 	st.Phase = RolledBack

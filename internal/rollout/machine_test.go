@@ -225,3 +225,19 @@ func TestAbortReturnsTrafficToStable(t *testing.T) {
 		t.Fatal("a second abort succeeded")
 	}
 }
+
+func TestOnlyTheReplacedRevisionStaysWarm(t *testing.T) {
+	sp := appSpec(spec.Strategy{BlueGreen: &spec.BlueGreen{AutoPromote: true}})
+	s := newSim(map[int]int{1: 4})
+	st := &State{Stable: 1, Phase: Completed}
+	for rev := 2; rev <= 4; rev++ {
+		st = Start(st, "hello", rev, sp, 4, s.now)
+		for i := 0; i < 10 && !st.Phase.Terminal(); i++ {
+			s.step(t, st, sp, nil)
+		}
+	}
+	out := s.step(t, st, sp, nil)
+	if len(st.Warm) != 1 || st.Warm[0].Revision != 3 || out.Replicas[2] != 0 || out.Replicas[3] != 4 || out.Replicas[4] != 4 {
+		t.Fatalf("warm %v replicas %v: want only revision 3 warm beside 4", st.Warm, out.Replicas)
+	}
+}
