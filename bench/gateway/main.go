@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,13 +110,21 @@ func run(size, rounds int, d time.Duration, conns int, peers []string, peerDir s
 	defer func() {
 		for _, t := range targets {
 			if t.cmd != nil && t.cmd.Process != nil {
-				_ = t.cmd.Process.Kill()
+				// the whole group: nginx's workers outlive a killed master otherwise
+				_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
 				_ = t.cmd.Wait()
 			}
 		}
 	}()
 	start := func(name, addr string, cmd *exec.Cmd) error {
-		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+		logf, err := os.Create(filepath.Join(tmp, strings.ReplaceAll(name, " ", "-")+".log"))
+		if err != nil {
+			return err
+		}
+		defer logf.Close()
+		// files, not pipes: Wait must not wait for processes that inherited a pipe
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start %s: %w", name, err)
 		}
