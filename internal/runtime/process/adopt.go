@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -28,10 +29,21 @@ func (s *Supervisor) adopt(ctx context.Context) error {
 	}
 	known := map[int]bool{}
 	adopted := map[string]bool{}
+	var stopped []*instance
 	s.mu.Lock()
 	for _, r := range recs {
 		in := newInstance(s, r)
 		alive := r.PID > 0 && processMatches(r.PID, r.StartTime)
+		if r.Stopping {
+			// tend was stopping it when it went down: finish the stop, never restart it
+			if !alive {
+				stopped = append(stopped, in)
+				continue
+			}
+			in.stopping, in.stopAsked, in.state = true, true, runtime.Stopping
+			in.message = "was being stopped when tend went down; stopping it"
+			close(in.stop)
+		}
 		if alive {
 			known[r.PID] = true
 			adopted[r.ID] = true
@@ -45,6 +57,9 @@ func (s *Supervisor) adopt(ctx context.Context) error {
 		go in.run(alive)
 	}
 	s.mu.Unlock()
+	for _, in := range stopped {
+		in.cleanup()
+	}
 	s.stopStrays(known)
 	s.cleanRegistry(ctx, adopted)
 	return nil

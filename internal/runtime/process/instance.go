@@ -30,6 +30,9 @@ type record struct {
 	Template  runtime.Template `json:"template"`
 	Restarts  int              `json:"restarts"`
 	StartedAt time.Time        `json:"startedAt"`
+	// Stopping is set once tend has decided to stop the instance: a supervisor that takes
+	// over after a crash finishes the stop instead of restarting it.
+	Stopping bool `json:"stopping,omitempty"`
 }
 
 // instance is one supervised instance; its fields are guarded by the supervisor's mutex,
@@ -55,11 +58,21 @@ func newInstance(s *Supervisor, rec record) *instance {
 
 func (in *instance) requestStop() {
 	in.s.mu.Lock()
-	defer in.s.mu.Unlock()
-	if !in.stopAsked {
-		in.stopAsked = true
-		close(in.stop)
+	if in.stopAsked {
+		in.s.mu.Unlock()
+		return
 	}
+	in.stopAsked = true
+	in.rec.Stopping = true
+	rec := in.rec
+	in.s.mu.Unlock()
+	// recorded before the stop begins, so that the record cannot outlive the cleanup
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(in.s.ctx), 5*time.Second)
+	if err := in.s.o.Store.Put(ctx, store.InstanceKey(rec.App, rec.ID), rec); err != nil {
+		in.s.log.Error("record that the instance is stopping; a crash now would restart it", "instance", rec.ID, "err", err)
+	}
+	cancel()
+	close(in.stop)
 }
 
 func (in *instance) addr() string { return "127.0.0.1:" + strconv.Itoa(in.rec.Port) }

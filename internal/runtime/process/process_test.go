@@ -384,3 +384,55 @@ func TestReplaceStartsNewBeforeStoppingOld(t *testing.T) {
 	}
 	e.pids.Store(now[0].PID, true)
 }
+
+func TestInstancesBeingStoppedAtACrashAreStoppedNotRestarted(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s := e.supervisor(Options{})
+	_ = s.Apply(ctx, runtime.Set{Template: template(1, nil), Replicas: 2})
+	e.readyCount(s, 2)
+	if err := s.Close(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	// what a supervisor killed in the middle of a scale-down leaves: both records say
+	// stopping; one process has already exited, the other still drains
+	recs, err := store.List[record](ctx, e.store, store.InstancesPrefix)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("%d records (%v), want 2", len(recs), err)
+	}
+	for _, r := range recs {
+		r.Stopping = true
+		if err := e.store.Put(ctx, store.InstanceKey(r.App, r.ID), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone, draining := recs[0], recs[1]
+	signalGroup(gone.PID, syscall.SIGKILL)
+	e.waitFor("the killed instance to exit", func() error {
+		if processMatches(gone.PID, gone.StartTime) {
+			return fmt.Errorf("pid %d still runs", gone.PID)
+		}
+		return nil
+	})
+
+	s2 := e.supervisor(Options{})
+	now := s2.Instances("hello")
+	if len(now) != 1 || now[0].ID != draining.ID || now[0].PID != draining.PID || now[0].State != runtime.Stopping {
+		t.Fatalf("after the crash the supervisor has %+v, want only %s (pid %d) and stopping", now, draining.ID, draining.PID)
+	}
+	e.waitFor("the draining instance to be stopped and every record removed", func() error {
+		if n := len(s2.Instances("hello")); n != 0 {
+			return fmt.Errorf("%d instances left: %+v", n, s2.Instances("hello"))
+		}
+		if processMatches(draining.PID, draining.StartTime) {
+			return fmt.Errorf("pid %d still runs", draining.PID)
+		}
+		if recs, _ := store.List[record](ctx, e.store, store.InstancesPrefix); len(recs) != 0 {
+			return fmt.Errorf("%d records left", len(recs))
+		}
+		return nil
+	})
+	if err := s2.Close(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+}
