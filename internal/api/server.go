@@ -31,6 +31,10 @@ type Options struct {
 	Logger  *slog.Logger
 	// Gateway reports the gateway's live state (nil: not available).
 	Gateway func() []gateway.AppState
+	// Room says whether the data dir can take what a deploy, a scale or a restart writes
+	// (artifacts, logs); nil means always. Promote, abort, pause, resume and rollback are
+	// never refused for lack of space: they are what an incident needs.
+	Room func() error
 }
 
 type server struct {
@@ -48,14 +52,29 @@ func Handler(o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/version", s.version)
 	mux.HandleFunc("GET /v1/apps", s.list)
-	mux.HandleFunc("POST /v1/deploy", s.deploy)
+	mux.HandleFunc("POST /v1/deploy", s.needsRoom(s.deploy))
 	mux.HandleFunc("GET /v1/apps/{app}", s.status)
 	mux.HandleFunc("GET /v1/apps/{app}/history", s.history)
 	mux.HandleFunc("GET /v1/apps/{app}/watch", s.watch)
 	mux.HandleFunc("GET /v1/apps/{app}/logs", s.logs)
 	mux.HandleFunc("POST /v1/apps/{app}/{action}", s.action)
+	mux.HandleFunc("POST /v1/apps/{app}/scale", s.needsRoom(s.action))
+	mux.HandleFunc("POST /v1/apps/{app}/restart", s.needsRoom(s.action))
 	mux.HandleFunc("GET /v1/gateway", s.gateway)
 	return s.auth(mux)
+}
+
+// needsRoom refuses a request with 507 Insufficient Storage while the data dir is full.
+func (s *server) needsRoom(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.o.Room != nil {
+			if err := s.o.Room(); err != nil {
+				writeError(w, http.StatusInsufficientStorage, err)
+				return
+			}
+		}
+		next(w, r)
+	}
 }
 
 func (s *server) auth(next http.Handler) http.Handler {

@@ -22,6 +22,7 @@ import (
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/internal/disk"
 	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/runtime/process"
@@ -90,8 +91,19 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	}
 	defer st.Close()
 
+	room := disk.New(dir, log)
+	_ = room.Check()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_data_dir_free_bytes", Help: "Free space on the data dir's filesystem at the last check."},
+			func() float64 { return float64(room.Free()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_data_dir_full", Help: "1 while the data dir's filesystem is full and deploys are refused."},
+			func() float64 {
+				if room.Full() {
+					return 1
+				}
+				return 0
+			}))
 	gw := gateway.New(gateway.Options{Store: st, Logger: log, AccessLog: cfg.AccessLog, Registerer: reg})
 	rt, err := process.New(ctx, process.Options{DataDir: dir, Store: st, Logger: log,
 		BeforeStop: func(ctx context.Context, inst runtime.Instance) error { return gw.Drain(ctx, inst.Addr) }})
@@ -108,11 +120,12 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	errc := make(chan error, 4)
 	ctlDone := make(chan struct{})
 	go func() { errc <- gw.Run(gwCtx) }()
+	go room.Run(gwCtx, time.Second)
 	go func() { defer close(ctlDone); errc <- ctl.Run(ctlCtx) }()
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, Version: cfg.Version, Logger: log, Gateway: gw.Snapshot}))
+	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, Version: cfg.Version, Logger: log, Gateway: gw.Snapshot, Room: room.Check}))
 	apiSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { errc <- serve(apiSrv, apiLn) }()

@@ -16,7 +16,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
-	"go.uber.org/zap"
 )
 
 // ErrNotFound is returned by Get when a key does not exist.
@@ -86,9 +85,8 @@ func (s *Store) startEmbedded(o Options) error {
 	cfg := embed.NewConfig()
 	cfg.Dir = dir
 	cfg.Name = "tend"
-	// etcd logs through zap; its shutdown chatter would drown tend's slog output, and the
-	// failures that matter come back to us as errors.
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	// etcd logs through zap: its errors go to tend's log, its chatter nowhere.
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(etcdLogger(o.Logger))
 	// unix sockets inside the data dir: no TCP port to collide with other etcds or parallel tests.
 	// etcd listens on a peer URL's Host but on a client URL's Host+Path, and compares
 	// advertised URLs in their parsed form, hence the two spellings.
