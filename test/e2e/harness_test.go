@@ -2,27 +2,17 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/test/harness"
 )
 
 var (
@@ -38,12 +28,8 @@ func TestMain(m *testing.M) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	helloDir = filepath.Join(root, "examples", "hello")
-	tendBin = filepath.Join(dir, "tend")
-	build := exec.Command("go", "build", "-o", tendBin, "./cmd/tend")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build tend:", err)
+	if tendBin, err = harness.Build(root, dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -51,230 +37,89 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freeAddr returns a loopback address with a port nobody listens on now.
-func freeAddr(t *testing.T) string {
+// server is one `tend server` process, owned by a test.
+type server struct {
+	*harness.Server
+	t *testing.T
+}
+
+// startServer runs `tend server` on dataDir and stops it when the test ends.
+func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	hs, err := harness.Start(harness.Config{Bin: tendBin, DataDir: dataDir, Args: extra})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// server is one `tend server` process.
-type server struct {
-	t       *testing.T
-	dataDir string
-	api     string
-	gateway string
-	cmd     *exec.Cmd
-	log     *bytes.Buffer
-	done    chan struct{}
-}
-
-// startServer runs `tend server` on dataDir (new addresses unless given) and waits until it answers.
-func startServer(t *testing.T, dataDir string, extra ...string) *server {
-	t.Helper()
-	s := &server{t: t, dataDir: dataDir, api: freeAddr(t), gateway: freeAddr(t), log: &bytes.Buffer{}, done: make(chan struct{})}
-	args := append([]string{"server", "--data", dataDir, "--api", s.api, "--gateway", s.gateway}, extra...)
-	s.cmd = exec.Command(tendBin, args...)
-	s.cmd.Stdout = io.Discard
-	s.cmd.Stderr = &lockedWriter{w: s.log}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() {
-		s.stop()
+		hs.Stop()
 		if t.Failed() {
-			t.Logf("server log:\n%s", s.logText())
+			t.Logf("server log:\n%s", hs.Log())
 		}
 	})
-	waitFor(t, 60*time.Second, "the server to answer", func() error {
-		out, err := s.tend("version")
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(out, "server: ") || strings.Contains(out, "server: unreachable") || strings.Contains(out, "server: unknown (") {
-			return errors.New(out)
-		}
-		return nil
-	})
-	return s
+	return &server{Server: hs, t: t}
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
+func (s *server) stop()  { s.Stop() }
+func (s *server) crash() { s.Crash() }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (s *server) logText() string {
-	lw := s.cmd.Stderr.(*lockedWriter)
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	return lw.w.String()
-}
-
-// stop ends the server with SIGTERM (a normal stop) and waits for it.
-func (s *server) stop() {
-	if s.cmd.Process == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(90 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-// crash ends the server with SIGKILL.
-func (s *server) crash() {
-	_ = s.cmd.Process.Kill()
-	<-s.done
-}
-
-// tend runs the CLI against this server and returns its combined output; err carries the exit code.
-func (s *server) tend(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, tendBin, args...)
-	cmd.Env = append(os.Environ(), "TEND_API=http://"+s.api, "TEND_DATA="+s.dataDir, "TEND_TOKEN=")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
+// tend runs the CLI and returns its combined output; err carries the exit code.
+func (s *server) tend(args ...string) (string, error) { return s.Tend(args...) }
 
 // mustTend runs the CLI and fails the test unless it exits 0.
 func (s *server) mustTend(args ...string) string {
 	s.t.Helper()
-	out, err := s.tend(args...)
+	out, err := s.Tend(args...)
 	if err != nil {
 		s.t.Fatalf("tend %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
 }
 
-// exitCode is the exit status of a CLI run (0 when err is nil).
-func exitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
-}
-
 // status returns `tend status APP -o json`.
 func (s *server) status(app string) controller.Status {
 	s.t.Helper()
-	var st controller.Status
-	out := s.mustTend("status", app, "-o", "json")
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		s.t.Fatalf("decode status: %v\n%s", err, out)
+	st, err := s.Status(app)
+	if err != nil {
+		s.t.Fatal(err)
 	}
 	return st
 }
+
+// get fetches path from the gateway and returns status, revision header and body.
+func (s *server) get(client *http.Client, path string, header ...string) (int, string, string, error) {
+	return s.Get(client, path, header...)
+}
+
+func exitCode(err error) int { return harness.ExitCode(err) }
+func alive(pid int) bool     { return harness.Alive(pid) }
 
 // writeSpec writes a tend.yaml for examples/hello into dir and returns its path.
 func writeSpec(t *testing.T, dir, body string) string {
 	t.Helper()
 	path := filepath.Join(dir, "tend.yaml")
-	y := strings.ReplaceAll(body, "$HELLO", helloDir)
-	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-// get fetches path from the gateway and returns status, revision header and body.
-func (s *server) get(client *http.Client, path string, header ...string) (int, string, string, error) {
-	req, err := http.NewRequest(http.MethodGet, "http://"+s.gateway+path, nil)
-	if err != nil {
-		return 0, "", "", err
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("X-Revision"), string(b), err
-}
+// load is steady GET traffic through the gateway.
+type load struct{ *harness.Load }
 
-// load sends GET requests to the gateway at a steady rate until stopped.
-type load struct {
-	ok, failed atomic.Int64
-	mu         sync.Mutex
-	byRevision map[string]int64
-	failures   []string
-	stop       chan struct{}
-	done       sync.WaitGroup
-}
-
-// startLoad sends about rps requests per second with a bounded number of workers, for at most max.
+// startLoad sends about rps requests per second for at most max.
 func startLoad(s *server, rps int, max time.Duration) *load {
-	l := &load{byRevision: map[string]int64{}, stop: make(chan struct{})}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	workers := 16
-	interval := time.Duration(int64(time.Second) * int64(workers) / int64(rps))
-	deadline := time.Now().Add(max)
-	for w := 0; w < workers; w++ {
-		l.done.Add(1)
-		go func() {
-			defer l.done.Done()
-			t := time.NewTicker(interval)
-			defer t.Stop()
-			for time.Now().Before(deadline) {
-				select {
-				case <-l.stop:
-					return
-				case <-t.C:
-				}
-				code, rev, body, err := s.get(client, "/")
-				if err != nil || code != http.StatusOK {
-					l.failed.Add(1)
-					l.mu.Lock()
-					if len(l.failures) < 20 {
-						l.failures = append(l.failures, fmt.Sprintf("%s: code %d err %v body %.80q", time.Now().Format("15:04:05.000"), code, err, body))
-					}
-					l.mu.Unlock()
-					continue
-				}
-				l.ok.Add(1)
-				l.mu.Lock()
-				l.byRevision[rev]++
-				l.mu.Unlock()
-			}
-		}()
-	}
-	return l
+	return &load{harness.StartLoad(s.Server, rps, max)}
 }
 
-// finish stops the load and returns counts; it fails the test on any failed request.
+// finish stops the load and returns responses by revision; it fails the test on any failed request.
 func (l *load) finish(t *testing.T, what string) map[string]int64 {
 	t.Helper()
-	close(l.stop)
-	l.done.Wait()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	t.Logf("%s: %d ok, %d failed, by revision %v", what, l.ok.Load(), l.failed.Load(), l.byRevision)
-	if l.failed.Load() > 0 {
-		t.Errorf("%s: %d of %d requests failed; first failures:\n%s", what, l.failed.Load(), l.ok.Load()+l.failed.Load(), strings.Join(l.failures, "\n"))
+	r := l.Finish()
+	t.Logf("%s: %d ok, %d failed, by revision %v, p99 %s", what, r.OK, r.Failed, r.ByRevision, r.Percentile(0.99))
+	if r.Failed > 0 {
+		t.Errorf("%s: %d of %d requests failed; first failures:\n%s", what, r.Failed, r.OK+r.Failed, strings.Join(r.Failures, "\n"))
 	}
-	return l.byRevision
+	return r.ByRevision
 }
 
 // waitFor polls fn until it returns nil or the deadline passes.
@@ -290,8 +135,3 @@ func waitFor(t *testing.T, d time.Duration, what string, fn func() error) {
 	}
 	t.Fatalf("timed out after %s waiting for %s: %v", d, what, err)
 }
-
-// alive reports whether a process with pid exists.
-func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
-
-func atoi(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -9,27 +9,14 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/test/harness"
 )
 
-const baseSpec = `app: hello
-build: {main: $HELLO}
-instances: 3
-env: {RELEASE: "%s"}
-health:
-  readiness: {http: /ready, interval: 300ms, timeout: 250ms, failureThreshold: 2}
-  liveness: {http: /health, interval: 1s, timeout: 500ms, failureThreshold: 3}
-shutdown: {grace: 5s, drain: 500ms}
-strategy:
-%s
-  progressDeadline: 30s
-  rollbackWindow: 10m
-`
-
 func specWith(release, strategy string) string {
-	return strings.Replace(strings.Replace(baseSpec, "%s", release, 1), "%s", strategy, 1)
+	return harness.HelloSpec(helloDir, 3, release, strategy)
 }
 
-const rolling = `  rolling: {maxSurge: 1, maxUnavailable: 0}`
+const rolling = harness.Rolling
 
 var instanceRE = regexp.MustCompile(`instance (\S+)`)
 

@@ -1,0 +1,217 @@
+// Package harness drives a real tend binary for end-to-end tests and benchmarks: it builds tend, starts servers, runs the CLI and sends load through the gateway.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tendhq/tend/internal/controller"
+)
+
+// Build compiles ./cmd/tend of the repository at root into dir and returns the binary's path.
+func Build(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "tend")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/tend")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build tend in %s: %w\n%s", root, err, out)
+	}
+	return bin, nil
+}
+
+// FreeAddr returns a loopback address with a port nobody listens on now.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free loopback port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// Config says how to start a server; empty addresses are chosen free.
+type Config struct {
+	Bin     string   // the tend binary
+	DataDir string   // --data
+	API     string   // --api address
+	Gateway string   // --gateway address
+	Args    []string // more flags for `tend server`
+}
+
+// Server is one running `tend server` process.
+type Server struct {
+	Bin, DataDir, API, Gateway string
+
+	cmd  *exec.Cmd
+	log  lockedBuffer
+	done chan struct{}
+}
+
+// Start runs `tend server` and waits up to a minute until its API answers.
+func Start(c Config) (*Server, error) {
+	var err error
+	for _, a := range []*string{&c.API, &c.Gateway} {
+		if *a == "" {
+			if *a, err = FreeAddr(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s := &Server{Bin: c.Bin, DataDir: c.DataDir, API: c.API, Gateway: c.Gateway, done: make(chan struct{})}
+	args := append([]string{"server", "--data", c.DataDir, "--api", c.API, "--gateway", c.Gateway}, c.Args...)
+	s.cmd = exec.Command(c.Bin, args...)
+	s.cmd.Stdout, s.cmd.Stderr = io.Discard, &s.log
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start tend server: %w", err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := s.Tend("version")
+		if err == nil && strings.Contains(out, "server: ") && !strings.Contains(out, "server: unreachable") && !strings.Contains(out, "server: unknown (") {
+			return s, nil
+		}
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("tend server exited while starting: %s", s.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.Crash()
+			return nil, fmt.Errorf("tend server did not answer within a minute: %v %s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// PID is the server's process ID.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// Log is what the server wrote to stderr so far.
+func (s *Server) Log() string { return s.log.String() }
+
+// Exited reports whether the server process has ended.
+func (s *Server) Exited() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop ends the server with SIGTERM (a normal stop) and waits for it, SIGKILL after 90 s.
+func (s *Server) Stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(90 * time.Second):
+		s.Crash()
+	}
+}
+
+// Crash ends the server with SIGKILL and waits for it.
+func (s *Server) Crash() {
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
+
+// Command prepares a CLI run against this server.
+func (s *Server) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, s.Bin, args...)
+	cmd.Env = append(os.Environ(), "TEND_API=http://"+s.API, "TEND_DATA="+s.DataDir, "TEND_TOKEN=")
+	return cmd
+}
+
+// Tend runs the CLI and returns its combined output; err carries the exit code.
+func (s *Server) Tend(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := s.Command(ctx, args...).CombinedOutput()
+	return string(out), err
+}
+
+// Status is `tend status APP -o json`.
+func (s *Server) Status(app string) (controller.Status, error) {
+	var st controller.Status
+	out, err := s.Tend("status", app, "-o", "json")
+	if err != nil {
+		return st, fmt.Errorf("tend status %s: %w: %s", app, err, out)
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return st, fmt.Errorf("decode tend status: %w: %s", err, out)
+	}
+	return st, nil
+}
+
+// Get fetches path from the gateway with header pairs and returns status, X-Revision and body.
+func (s *Server) Get(client *http.Client, path string, header ...string) (int, string, string, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.Gateway+path, nil)
+	if err != nil {
+		return 0, "", "", err
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("X-Revision"), string(b), err
+}
+
+// ExitCode is the exit status of a CLI run: 0 when err is nil, -1 when it did not run.
+func ExitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// Alive reports whether a process with pid runs: it exists and is not a zombie (an
+// instance that exited after its server was killed waits as a zombie until init reaps it).
+func Alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
