@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Regenerates docs/BENCHMARKS.md: machine, versions, gateway against its peers (wrk,
-# interleaved rounds), and the Go micro-benchmarks. Installs wrk and the peers with
-# apt-get when they are missing. Benchmarks never run in `go test ./...`.
+# interleaved rounds), zero-downtime deploys, chaos trials, fuzzing and the Go
+# micro-benchmarks. Installs wrk and the peers with apt-get when they are missing.
+# Benchmarks never run in `go test ./...`.
 #
-#   bash bench/run.sh            # ROUNDS=5 DURATION=5s by default
-#   ROUNDS=3 DURATION=3s bash bench/run.sh
+#   bash bench/run.sh                 # the full run (about 45 minutes on 2 cores)
+#   ROUNDS=3 DURATION=3s FUZZTIME=1m bash bench/run.sh
+#   SMOKE=1 bash bench/run.sh         # ~3 minutes: every part once, briefly, output to
+#                                     # a temp file; fails when a part fails (for CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${SMOKE:-}" ]; then
+  ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3
+fi
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
+FUZZTIME=${FUZZTIME:-5m}
+TRIALS=${TRIALS:-20}
+KILLS=${KILLS:-10}
+HOLD=${HOLD:-20s}
+RPS=${RPS:-500}
+INSTANCES=${INSTANCES:-3,10}
 
 need=()
 for tool in wrk nginx haproxy caddy; do
@@ -19,11 +31,25 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-out=docs/BENCHMARKS.md.new
-bin=$(mktemp -d)/gwbench
-trap 'rm -f "$bin"' EXIT
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+out=$work/BENCHMARKS.md
+bin=$work/gwbench
 go build -o "$bin" ./bench/gateway
 
+# fuzz runs one target for FUZZTIME and prints a line with what it did.
+fuzz() {
+  local pkg=$1 target=$2 log=$work/fuzz-$2.log
+  if go test -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" "$pkg" >"$log" 2>&1; then
+    echo "| \`$target\` ($pkg) | $FUZZTIME | $(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2) | $(grep -o 'interesting: [0-9]*' "$log" | tail -1 | cut -d' ' -f2) | none |"
+  else
+    echo "| \`$target\` ($pkg) | $FUZZTIME | | | **failed**: see testdata/fuzz/$target |"
+    cat "$log" >&2
+    return 1
+  fi
+}
+
+rc=0
 {
   echo "# Benchmarks"
   echo
@@ -33,9 +59,24 @@ go build -o "$bin" ./bench/gateway
   echo
   echo "## Gateway against its peers"
   echo
-  "$bin" -rounds "$ROUNDS" -duration "$DURATION" -size 1024 2>/dev/null
+  "$bin" -rounds "$ROUNDS" -duration "$DURATION" -size 1024 2>>"$work/gateway.log" || { rc=1; cat "$work/gateway.log" >&2; }
   echo
-  "$bin" -rounds "$ROUNDS" -duration "$DURATION" -size 65536 2>/dev/null
+  "$bin" -rounds "$ROUNDS" -duration "$DURATION" -size 65536 2>>"$work/gateway.log" || { rc=1; cat "$work/gateway.log" >&2; }
+  echo
+  echo "## Zero-downtime deploys (\`go run ./bench/deploy\`)"
+  echo
+  go run ./bench/deploy -rps "$RPS" -hold "$HOLD" -instances "$INSTANCES" || rc=1
+  echo
+  echo "## Chaos (\`go run ./bench/chaos\`)"
+  echo
+  go run ./bench/chaos -trials "$TRIALS" -instance-kills "$KILLS" || rc=1
+  echo "## Fuzzing (\`go test -fuzz\`)"
+  echo
+  echo "| target | time | execs | new corpus entries | failures |"
+  echo "|---|---:|---:|---:|---|"
+  fuzz ./internal/spec FuzzParse || rc=1
+  fuzz ./internal/gateway FuzzLookup || rc=1
+  fuzz ./internal/api FuzzDecodeRequests || rc=1
   echo
   echo "## Gateway in-process (\`go test -bench . -benchmem ./internal/gateway\`)"
   echo
@@ -51,5 +92,11 @@ go build -o "$bin" ./bench/gateway
   echo
   cat bench/NOTES.md
 } > "$out"
-mv "$out" docs/BENCHMARKS.md
-echo "wrote docs/BENCHMARKS.md"
+if [ -n "${SMOKE:-}" ]; then
+  cat "$out"
+  [ "$rc" = 0 ] && echo "smoke run passed (docs/BENCHMARKS.md left as it was)" || echo "smoke run FAILED" >&2
+else
+  mv "$out" docs/BENCHMARKS.md
+  echo "wrote docs/BENCHMARKS.md$([ "$rc" = 0 ] || echo "; some parts FAILED, see above")"
+fi
+exit "$rc"
