@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,26 +202,31 @@ func (b *bench) killDuringRollout(s *harness.Server, dir, spec string, release i
 	if settle != nil {
 		t.fail("did not settle in 2m: %v", settle)
 	}
-	accepted := strings.Contains(out.String(), fmt.Sprintf("revision %d ", release))
-	switch {
-	case end.Rollout.Phase == rollout.Completed && end.Rollout.Stable == release:
-		t.outcome = "resumed, completed"
-	case end.Rollout.Stable == prev.Rollout.Stable && end.Rollout.To == release:
-		t.outcome = "reverted (" + string(end.Rollout.Phase) + ")"
-	case end.Rollout.Stable == prev.Rollout.Stable && !accepted:
-		t.outcome = "not started (deploy got an error)"
-	default:
-		t.outcome = fmt.Sprintf("%s stable %d", end.Rollout.Phase, end.Rollout.Stable)
-		t.fail("unexpected end: phase %s, stable %d, to %d (%s)", end.Rollout.Phase, end.Rollout.Stable, end.Rollout.To, end.Rollout.Message)
-	}
-
 	after, err := revisions(s2)
 	if err != nil {
 		return t, s2, err
 	}
-	want := before
-	if accepted {
-		want = append(want, release)
+	// the trial's revision: the one the CLI announced, else any new one tend made
+	created := 0
+	if m := announced.FindStringSubmatch(out.String()); m != nil {
+		created, _ = strconv.Atoi(m[1])
+	} else if len(after) > 0 && (len(before) == 0 || slices.Max(after) > slices.Max(before)) {
+		created = slices.Max(after)
+	}
+	switch {
+	case created == 0 && end.Rollout.Stable == prev.Rollout.Stable:
+		t.outcome = "not started (deploy got an error)"
+	case end.Rollout.Phase == rollout.Completed && end.Rollout.Stable == created:
+		t.outcome = "resumed, completed"
+	case end.Rollout.Stable == prev.Rollout.Stable && end.Rollout.To == created:
+		t.outcome = "reverted (" + string(end.Rollout.Phase) + ")"
+	default:
+		t.outcome = fmt.Sprintf("%s stable %d", end.Rollout.Phase, end.Rollout.Stable)
+		t.fail("unexpected end: phase %s, stable %d, to %d, revision made %d (%s)", end.Rollout.Phase, end.Rollout.Stable, end.Rollout.To, created, end.Rollout.Message)
+	}
+	want := slices.Clone(before)
+	if created != 0 {
+		want = append(want, created)
 	}
 	slices.Sort(want)
 	want = want[max(0, len(want)-10):] // tend keeps the last 10 revisions
@@ -241,6 +247,9 @@ func (b *bench) killDuringRollout(s *harness.Server, dir, spec string, release i
 	}
 	return t, s2, nil
 }
+
+// announced is how `tend deploy` names the revision it made.
+var announced = regexp.MustCompile(`hello revision (\d+) `)
 
 // revisions lists the numbers of the revisions tend keeps for hello.
 func revisions(s *harness.Server) ([]int, error) {
