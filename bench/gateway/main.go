@@ -23,8 +23,10 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,8 +52,17 @@ func main() {
 	conns := flag.Int("connections", 64, "wrk connections")
 	peers := flag.String("peers", "nginx,haproxy,caddy", "peers to measure (those not installed are skipped)")
 	peerDir := flag.String("peer-configs", "bench/peers", "directory of the peer config templates")
+	cpuprofile := flag.String("cpuprofile", "", "with -role: write a CPU profile of that target to this file until SIGINT")
 	flag.Parse()
 	if *role != "" {
+		if *cpuprofile != "" {
+			stop, err := profile(*cpuprofile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			defer stop()
+		}
 		serveRole(*role, *listen, *backend, *size)
 		return
 	}
@@ -86,7 +97,23 @@ func serveRole(role, listen, backend string, size int) {
 		os.Exit(2)
 	}
 	srv := &http.Server{Addr: listen, Handler: h, ErrorLog: nil}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	go func() { <-sig; _ = srv.Close() }()
 	_ = srv.ListenAndServe()
+}
+
+// profile writes a CPU profile to path until the returned stop is called.
+func profile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 type target struct {

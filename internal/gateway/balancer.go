@@ -37,6 +37,7 @@ type backend struct {
 
 	duration prometheus.Observer
 	counters counterCache
+	conns    conns // kept connections of the fast path
 }
 
 func newBackend(ep store.Endpoint, rev int, m *metrics) *backend {

@@ -108,7 +108,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	st := g.states.Get().(*reqState)
 	*st = reqState{route: rt, pool: p}
-	st.in = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	st.in = r
+	if !fastPath(r) {
+		// ReverseProxy's callbacks find the state in the context
+		st.in = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	}
 	rt.metrics.inflight.Inc()
 	g.attempt(w, st, b)
 	rt.metrics.inflight.Dec()
@@ -130,7 +134,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) attempt(w http.ResponseWriter, st *reqState, b *backend) {
 	st.backend = b
 	b.inflight.Add(1)
-	g.proxy.ServeHTTP(w, st.in)
+	if fastPath(st.in) {
+		g.forward(w, st)
+	} else {
+		g.proxy.ServeHTTP(w, st.in)
+	}
 	b.inflight.Add(-1)
 	if !st.failed || st.retried || !retryable(st.in) {
 		if st.failed {
@@ -228,7 +236,12 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 // proxyError handles a failed round trip: with nothing sent to the client yet, attempt
 // decides whether to retry or answer 502.
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	st := r.Context().Value(stateKey{}).(*reqState)
+	g.roundTripFailed(r.Context().Value(stateKey{}).(*reqState), err)
+}
+
+// roundTripFailed records a round trip that got no response.
+func (g *Gateway) roundTripFailed(st *reqState, err error) {
+	r := st.in
 	if errors.Is(err, context.Canceled) || r.Context().Err() != nil {
 		st.code = 499 // the client went away
 		return

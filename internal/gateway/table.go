@@ -202,6 +202,7 @@ func (g *Gateway) backendFor(ep store.Endpoint) *backend {
 	defer g.bmu.Unlock()
 	if b, ok := g.backends[hp]; ok && b.app == ep.Name && b.revision == rev {
 		b.removedAt.Store(0)
+		b.conns.reopen()
 		return b
 	}
 	b := newBackend(ep, rev, g.metrics)
@@ -220,6 +221,7 @@ func (g *Gateway) retireBackends(live map[string]bool) {
 		}
 		if b.removedAt.Load() == 0 {
 			b.removedAt.Store(now)
+			b.conns.close()
 		} else if b.inflight.Load() == 0 && now-b.removedAt.Load() > int64(time.Minute) {
 			delete(g.backends, hp)
 		}
