@@ -18,6 +18,7 @@ func (b *bench) instanceKills(w io.Writer, kills, rps int) (int, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
+	defer harness.KillUnder(filepath.Join(dir, "data")) // whatever a failed scenario left running
 	s, _, err := b.deployed(dir, filepath.Join(dir, "data"))
 	if err != nil {
 		return 0, err

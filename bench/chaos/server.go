@@ -39,6 +39,7 @@ func (b *bench) serverKills(w io.Writer, trials int) (int, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
+	defer harness.KillUnder(data) // whatever a failed scenario left running
 	s, spec, err := b.deployed(dir, data)
 	if err != nil {
 		return 0, err

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ProcessesUnder lists the processes whose executable lies under dir, such as the
@@ -27,4 +28,12 @@ func ProcessesUnder(dir string) []int {
 		}
 	}
 	return pids
+}
+
+// KillUnder kills with SIGKILL every process whose executable lies under dir: the last
+// resort of a test or bench whose server died without stopping its instances.
+func KillUnder(dir string) {
+	for _, pid := range ProcessesUnder(dir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 }
