@@ -43,7 +43,8 @@ type server struct {
 	log *slog.Logger
 }
 
-// Handler returns the API. Every route needs "Authorization: Bearer <token>".
+// Handler returns the API and the dashboard. Every API route needs
+// "Authorization: Bearer <token>"; the dashboard's static files (/ and /ui/) do not.
 func Handler(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -61,7 +62,12 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("POST /v1/apps/{app}/scale", s.needsRoom(s.action))
 	mux.HandleFunc("POST /v1/apps/{app}/restart", s.needsRoom(s.action))
 	mux.HandleFunc("GET /v1/gateway", s.gateway)
-	return s.auth(mux)
+	root := http.NewServeMux()
+	root.Handle("/", s.auth(mux))
+	ui := dashboard()
+	root.Handle("GET /{$}", ui)
+	root.Handle("GET /ui/", ui)
+	return root
 }
 
 // needsRoom refuses a request with 507 Insufficient Storage while the data dir is full.

@@ -135,13 +135,14 @@ strategy:
 	}
 	sample(ctx, out, info.Gateway, 3)
 	step("try next (in another terminal):")
-	fmt.Fprintf(out, `  export TEND_API=%s TEND_TOKEN=%s
+	fmt.Fprintf(out, `  open the dashboard: %s
+  export TEND_API=%s TEND_TOKEN=%s
   go run ./cmd/tend status hello
   go run ./cmd/tend history hello
   go run ./cmd/tend logs hello -f
   curl %s/
   edit %s and: go run ./cmd/tend deploy -f %s
-`, info.API, info.Token, info.Gateway, spec, spec)
+`, DashboardURL(info.API, info.Token), info.API, info.Token, info.Gateway, spec, spec)
 	return nil
 }
 

@@ -57,6 +57,7 @@ next server on the same data dir re-adopts them.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return daemon.Run(cmd.Context(), f.config(g.dataDir), func(i daemon.Info) {
 				cmd.PrintErrf("tend server: API %s, gateway %s, data %s\n", i.API, i.Gateway, i.DataDir)
+				cmd.PrintErrf("dashboard: %s/ (`tend dashboard` prints a link with the token)\n", i.API)
 			})
 		},
 	}

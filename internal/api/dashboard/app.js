@@ -1,0 +1,100 @@
+// tend's dashboard: polls the API once a second and redraws. Data is only ever put into
+// the page as text, never as HTML.
+"use strict";
+
+const tokenKey = "tend-token";
+
+function token() {
+  const m = location.hash.match(/token=([^&]+)/);
+  if (m) {
+    sessionStorage.setItem(tokenKey, decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname); // keep the token out of the address bar
+  }
+  return sessionStorage.getItem(tokenKey);
+}
+
+async function get(path) {
+  const resp = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
+  if (resp.status === 401) throw new Error("unauthorized");
+  if (!resp.ok) throw new Error(path + ": " + resp.status + " " + (await resp.text()));
+  return resp.json();
+}
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
+  return e;
+}
+
+function table(headers, rows) {
+  return el("table", {}, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))),
+    el("tbody", {}, ...rows));
+}
+
+function age(t) {
+  if (!t || t.startsWith("0001")) return "";
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(t)) / 1000));
+  return s < 90 ? s + "s" : s < 5400 ? Math.round(s / 60) + "m" : Math.round(s / 3600) + "h";
+}
+
+function split(st) {
+  const r = st.rollout;
+  const box = el("div", { class: "split" });
+  const stable = r.phase === "Completed" || r.phase === "RolledBack" ? 100 : 100 - (r.weight || 0);
+  if (stable > 0) box.append(el("div", { class: "stable", style: "width:" + stable + "%" }, "revision " + r.stable + " · " + stable + "%"));
+  if (stable < 100) box.append(el("div", { class: "new", style: "width:" + (100 - stable) + "%" }, "revision " + r.to + " · " + (100 - stable) + "%"));
+  return box;
+}
+
+function appCard(st, gw, hist) {
+  const r = st.rollout;
+  const title = el("h2", {}, st.app, el("span", { class: "phase " + r.phase }, r.phase),
+    el("small", {}, st.strategy + (r.from ? " · " + r.from + " → " + r.to : "") + " · " + st.instances + " instances"));
+  const instances = table(["instance", "revision", "state", "pid", "restarts", "up", "address", "message"],
+    (st.running || []).map((i) => el("tr", { "data-instance": i.id }, el("td", {}, i.id), el("td", {}, i.revision),
+      el("td", { class: "state-" + i.state }, i.state), el("td", {}, i.pid || ""), el("td", {}, i.restarts),
+      el("td", {}, age(i.readySince)), el("td", {}, i.addr), el("td", {}, i.message || ""))));
+  const endpoints = table(["endpoint", "revision", "instance", "in flight", "ejected"],
+    ((gw && gw.endpoints) || []).map((e) => el("tr", {}, el("td", {}, e.address), el("td", {}, e.revision),
+      el("td", {}, e.instance), el("td", {}, e.inFlight), el("td", {}, e.ejected ? "yes" : ""))));
+  const events = table(["when", "revision", "kind", "event"],
+    ((hist && hist.events) || []).slice(-10).reverse().map((e) => el("tr", {}, el("td", {}, age(e.at) + " ago"),
+      el("td", {}, e.revision || ""), el("td", {}, e.kind), el("td", {}, e.message))));
+  return el("section", { class: "app", "data-app": st.app }, title, el("div", { class: "message" }, r.message || ""),
+    split(st), el("h3", {}, "Instances"), instances, el("h3", {}, "Gateway"), endpoints, el("h3", {}, "Events"), events);
+}
+
+async function refresh() {
+  const problem = document.getElementById("problem");
+  if (!token()) {
+    document.getElementById("login").hidden = false;
+    return;
+  }
+  try {
+    const [version, apps, gateway] = await Promise.all([get("/v1/version"), get("/v1/apps"), get("/v1/gateway")]);
+    const hists = await Promise.all(apps.map((a) => get("/v1/apps/" + encodeURIComponent(a.app) + "/history?limit=10").catch(() => null)));
+    const byApp = Object.fromEntries((gateway || []).map((g) => [g.app, g]));
+    document.getElementById("apps").replaceChildren(...apps.map((a, i) => appCard(a, byApp[a.app], hists[i])));
+    document.getElementById("empty").hidden = apps.length > 0;
+    document.getElementById("server").textContent = "server " + version.version;
+    document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    problem.hidden = true;
+    document.getElementById("login").hidden = true;
+  } catch (err) {
+    if (err.message === "unauthorized") {
+      sessionStorage.removeItem(tokenKey);
+      document.getElementById("login").hidden = false;
+    }
+    problem.textContent = "cannot read the tend API: " + err.message;
+    problem.hidden = false;
+  }
+}
+
+document.getElementById("login").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  sessionStorage.setItem(tokenKey, document.getElementById("token").value);
+  refresh();
+});
+refresh();
+setInterval(refresh, 1000);
