@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -50,12 +53,21 @@ created on first start, mode 0600).
 
 On SIGINT or SIGTERM it stops its instances gracefully (drain, SIGTERM, grace period)
 unless --keep-instances is set. If the server crashes, instances keep running and the
-next server on the same data dir re-adopts them.`,
+next server on the same data dir re-adopts them.
+
+To restart or upgrade without refusing a connection, replace the tend binary on disk and
+send SIGUSR2 to the server (its pid is in DATA/server.pid). It starts the new binary with
+the same arguments, hands it its listening sockets, releases the data dir while its
+gateway keeps routing, and exits once the new server serves; requests in flight finish
+on the old one. If the new binary does not run, the old server keeps serving and says why.`,
 		Example: `  tend server --data /var/lib/tend --gateway 0.0.0.0:80
-  tend server --etcd-endpoints http://10.0.0.5:2379`,
+  tend server --etcd-endpoints http://10.0.0.5:2379
+  kill -USR2 $(cat /var/lib/tend/server.pid)     # hand over to the binary now on disk`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return daemon.Run(cmd.Context(), f.config(g.dataDir), func(i daemon.Info) {
+			cfg := f.config(g.dataDir)
+			cfg.HandOver = handOverSignal(cmd.Context())
+			return daemon.Run(cmd.Context(), cfg, func(i daemon.Info) {
 				cmd.PrintErrf("tend server: API %s, gateway %s, data %s\n", i.API, i.Gateway, i.DataDir)
 				cmd.PrintErrf("dashboard: %s/ (`tend dashboard` prints a link with the token)\n", i.API)
 			})
@@ -64,4 +76,26 @@ next server on the same data dir re-adopts them.`,
 	f.add(cmd)
 	cmd.Flags().Lookup("api").Usage = "address of the HTTP API (clients: set TEND_API)"
 	return cmd
+}
+
+// handOverSignal turns SIGUSR2 into hand-over requests until ctx ends.
+func handOverSignal(ctx context.Context) <-chan struct{} {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR2)
+	out := make(chan struct{}, 1)
+	go func() {
+		defer signal.Stop(sig)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sig:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return out
 }

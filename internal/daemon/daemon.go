@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +44,10 @@ type Config struct {
 	Logger        *slog.Logger
 	// AccessLog writes one JSON line per gateway request.
 	AccessLog bool
+	// HandOver, when it fires, starts a new server from tend's executable as it is on
+	// disk now and hands it the listeners and the data dir without refusing a connection
+	// (`tend server` wires it to SIGUSR2); Run returns once the new server serves.
+	HandOver <-chan struct{}
 }
 
 // Info says where a started server listens.
@@ -65,31 +71,29 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	unlock, err := store.LockDir(dir)
+	apiLn, gwLn, readyFile, err := listeners(cfg)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer apiLn.Close()
+	defer gwLn.Close()
+	unlock, err := lockDataDir(dir, readyFile != nil)
+	if err != nil {
+		return err
+	}
+	var unlockOnce sync.Once
+	defer unlockOnce.Do(unlock)
 	token, err := Token(dir)
 	if err != nil {
 		return err
 	}
-	apiLn, err := net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		return fmt.Errorf("API address %s: %w (choose another with --api)", cfg.APIAddr, err)
-	}
-	defer apiLn.Close()
-	gwLn, err := net.Listen("tcp", cfg.GatewayAddr)
-	if err != nil {
-		return fmt.Errorf("gateway address %s: %w (choose another with --gateway)", cfg.GatewayAddr, err)
-	}
-	defer gwLn.Close()
 
 	st, err := store.Open(ctx, store.Options{DataDir: dir, Endpoints: cfg.EtcdEndpoints, Logger: log})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	var closeStore sync.Once
+	defer closeStore.Do(func() { st.Close() })
 
 	room := disk.New(dir, log)
 	_ = room.Check()
@@ -135,16 +139,43 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err := os.WriteFile(filepath.Join(dir, "api"), []byte(info.API+"\n"), 0o600); err != nil {
 		log.Warn("cannot record the API address in the data dir", "err", err)
 	}
-	log.Info("tend server ready", "api", info.API, "gateway", info.Gateway, "data", dir)
+	pidFile := filepath.Join(dir, "server.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		log.Warn("cannot record the server's pid in the data dir", "err", err)
+	}
+	log.Info("tend server ready", "api", info.API, "gateway", info.Gateway, "data", dir, "pid", os.Getpid())
+	if readyFile != nil {
+		fmt.Fprintln(readyFile, "ready")
+		readyFile.Close()
+	}
 	if ready != nil {
 		ready(info)
 	}
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-		log.Error("tend server component stopped", "err", runErr)
+	var next *successor
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case runErr = <-errc:
+			log.Error("tend server component stopped", "err", runErr)
+			break wait
+		case <-cfg.HandOver:
+			n, err := startSuccessor(apiLn, gwLn)
+			if err != nil {
+				log.Error("hand over to a new server: not started; this one keeps serving", "err", err)
+				continue
+			}
+			log.Info("handing over to a new server", "pid", n.cmd.Process.Pid)
+			next = n
+			break wait
+		}
+	}
+	if next != nil {
+		return handOver(next, log, apiSrv, gwSrv, rt, stopController, ctlDone, stopGateway,
+			func() { closeStore.Do(func() { st.Close() }) }, func() { unlockOnce.Do(unlock) })
 	}
 	// Stop in reverse: API first (no new commands), then the gateway (drain), then the
 	// controller, the runtime (instances stop unless kept), and finally the store.
@@ -171,8 +202,35 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	}
 	stopGateway()
 	_ = os.Remove(filepath.Join(dir, "api"))
+	_ = os.Remove(pidFile)
 	log.Info("tend server stopped", "instancesKept", cfg.KeepInstances)
 	return runErr
+}
+
+// handOver gives everything but the gateway's open connections to next: API, controller,
+// runtime (instances keep running, for next to adopt), store and data dir; then waits for
+// next to serve and drains this gateway, which kept routing meanwhile.
+func handOver(next *successor, log *slog.Logger, apiSrv, gwSrv *http.Server, rt *process.Supervisor,
+	stopController func(), ctlDone <-chan struct{}, stopGateway, closeStore, unlock func()) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stopGateway()            // stop following the store: route by the last table until the end
+	_ = apiSrv.Shutdown(ctx) // API requests now wait in the listen queue for the new server
+	stopController()
+	<-ctlDone
+	if err := rt.Close(ctx, false); err != nil {
+		log.Error("release instances to the new server", "err", err)
+	}
+	closeStore()
+	unlock()
+	if err := next.wait(ctx); err != nil {
+		_ = gwSrv.Shutdown(ctx)
+		return fmt.Errorf("hand over: %w; instances keep running: start tend server again to adopt them", err)
+	}
+	log.Info("the new server serves; draining this one's gateway")
+	_ = gwSrv.Shutdown(ctx)
+	log.Info("tend server handed over")
+	return nil
 }
 
 func serve(s *http.Server, ln net.Listener) error {

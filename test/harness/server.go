@@ -114,8 +114,28 @@ func (s *Server) Exited() bool {
 	}
 }
 
-// Stop ends the server with SIGTERM (a normal stop) and waits for it, SIGKILL after 90 s.
+// CurrentPID is the pid of the server that serves the data dir now (DATA/server.pid):
+// this process, or a successor it handed over to; 0 when none is recorded.
+func (s *Server) CurrentPID() int {
+	b, err := os.ReadFile(filepath.Join(s.DataDir, "server.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// Stop ends the server with SIGTERM (a normal stop) and waits for it, SIGKILL after 90 s;
+// a successor it handed over to is stopped the same way.
 func (s *Server) Stop() {
+	if pid := s.CurrentPID(); pid > 0 && pid != s.cmd.Process.Pid && Alive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		deadline := time.Now().Add(90 * time.Second)
+		for Alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:

@@ -140,6 +140,15 @@ func (in *instance) run(adopted bool) {
 		if p != nil {
 			reason = in.supervise(p)
 		}
+		if in.s.ctx.Err() != nil {
+			select {
+			case <-in.stop:
+			default:
+				// the supervisor closes without stopping instances: this one stays running
+				// and registered, for the next supervisor to adopt
+				return
+			}
+		}
 		in.deregister()
 		select {
 		case <-in.stop:

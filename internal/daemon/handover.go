@@ -1,0 +1,156 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/tendhq/tend/internal/store"
+)
+
+// A running server hands over to a new one (an upgraded binary, say) without refusing a
+// connection: the new process inherits the API and gateway listening sockets, so
+// connections wait in their backlog instead of being refused; the old one keeps its
+// gateway serving from its last routing table while it gives up the data dir, and stops
+// only once the new one serves. In-flight requests finish on the old process.
+
+// Environment of a successor: the names of its inherited listeners, in file-descriptor
+// order from 3, then the descriptor it writes "ready" to.
+const (
+	envListeners = "TEND_INHERITED_LISTENERS"
+	envReadyFD   = "TEND_READY_FD"
+)
+
+// listeners returns the API and gateway listeners: inherited from a predecessor, or new.
+// ready is where to tell the predecessor that this server serves (nil when there is none).
+func listeners(cfg Config) (apiLn, gwLn net.Listener, ready *os.File, err error) {
+	names := os.Getenv(envListeners)
+	if names == "" {
+		if apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
+			return nil, nil, nil, fmt.Errorf("API address %s: %w (choose another with --api)", cfg.APIAddr, err)
+		}
+		if gwLn, err = net.Listen("tcp", cfg.GatewayAddr); err != nil {
+			apiLn.Close()
+			return nil, nil, nil, fmt.Errorf("gateway address %s: %w (choose another with --gateway)", cfg.GatewayAddr, err)
+		}
+		return apiLn, gwLn, nil, nil
+	}
+	// for this process only: a successor of ours gets its own
+	os.Unsetenv(envListeners)
+	defer os.Unsetenv(envReadyFD)
+	if names != "api,gateway" {
+		return nil, nil, nil, fmt.Errorf("%s=%q: want api,gateway", envListeners, names)
+	}
+	inherit := func(fd uintptr, name string) (net.Listener, error) {
+		f := os.NewFile(fd, name)
+		defer f.Close()
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return nil, fmt.Errorf("inherited %s listener (fd %d): %w", name, fd, err)
+		}
+		return ln, nil
+	}
+	if apiLn, err = inherit(3, "api"); err != nil {
+		return nil, nil, nil, err
+	}
+	if gwLn, err = inherit(4, "gateway"); err != nil {
+		apiLn.Close()
+		return nil, nil, nil, err
+	}
+	if os.Getenv(envReadyFD) == "5" {
+		ready = os.NewFile(5, "ready")
+	}
+	return apiLn, gwLn, ready, nil
+}
+
+// lockDataDir takes the data dir's lock; a successor waits for its predecessor to let go.
+func lockDataDir(dir string, successor bool) (func(), error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		unlock, err := store.LockDir(dir)
+		if err == nil || !successor || time.Now().After(deadline) {
+			return unlock, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// successor is a new server started to take over from this one.
+type successor struct {
+	cmd   *exec.Cmd
+	ready chan error // gets nil once it serves, or why it never will
+}
+
+// startSuccessor starts the executable this process runs (as it is on disk now) with the
+// same arguments, handing it the listeners.
+func startSuccessor(apiLn, gwLn net.Listener) (*successor, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find tend's executable: %w", err)
+	}
+	exe = strings.TrimSuffix(exe, " (deleted)") // replaced on disk: start the new file
+	if out, err := exec.Command(exe, "version").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("the new executable %s does not run: %w: %s", exe, err, out)
+	}
+	var files []*os.File
+	for _, ln := range []net.Listener{apiLn, gwLn} {
+		tl, ok := ln.(*net.TCPListener)
+		if !ok {
+			return nil, errors.New("listener is not TCP")
+		}
+		f, err := tl.File()
+		if err != nil {
+			return nil, fmt.Errorf("share listener: %w", err)
+		}
+		defer f.Close()
+		files = append(files, f)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), envListeners+"=api,gateway", envReadyFD+"=5")
+	cmd.ExtraFiles = append(files, w)
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("start the new server: %w", err)
+	}
+	s := &successor{cmd: cmd, ready: make(chan error, 1)}
+	go func() {
+		defer r.Close()
+		line, err := bufio.NewReader(r).ReadString('\n')
+		if strings.TrimSpace(line) == "ready" {
+			s.ready <- nil
+			return
+		}
+		// the write end closed without a word: the new server ended
+		s.ready <- fmt.Errorf("the new server (pid %d) stopped before it served: %v", cmd.Process.Pid, err)
+	}()
+	return s, nil
+}
+
+// wait returns once the successor serves; on failure or timeout it kills it.
+func (s *successor) wait(ctx context.Context) error {
+	select {
+	case err := <-s.ready:
+		if err == nil {
+			_ = s.cmd.Process.Release()
+			return nil
+		}
+		_ = s.cmd.Wait()
+		return err
+	case <-ctx.Done():
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		return fmt.Errorf("the new server did not serve in time: %w", ctx.Err())
+	}
+}
