@@ -40,20 +40,23 @@ func main() {
 	}
 }
 
-// change is one row: what the user runs, and the spec it deploys (empty for rollback).
+// change is one row: what the user runs, and the spec it deploys (empty for rollback),
+// or a hand-over of tend server itself to a new process (SIGUSR2).
 type change struct {
 	name     string
 	release  string
 	strategy string
 	args     []string // CLI arguments; the spec path is appended for deploy
+	handOver bool
 }
 
 var changes = []change{
-	{"rolling 1→2", "2", harness.Rolling, []string{"deploy", "-f"}},
-	{"blue-green 2→3", "3", `  blueGreen: {autoPromote: true}`, []string{"deploy", "-f"}},
+	{"rolling 1→2", "2", harness.Rolling, []string{"deploy", "-f"}, false},
+	{"blue-green 2→3", "3", `  blueGreen: {autoPromote: true}`, []string{"deploy", "-f"}, false},
 	{"canary 3→4 (20%, 2s, 50%, 2s)", "4", `  canary:
-    steps: [{weight: 20}, {pause: 2s}, {weight: 50}, {pause: 2s}]`, []string{"deploy", "-f"}},
-	{"rollback 4→3", "", "", []string{"rollback", "hello"}},
+    steps: [{weight: 20}, {pause: 2s}, {weight: 50}, {pause: 2s}]`, []string{"deploy", "-f"}, false},
+	{"rollback 4→3", "", "", []string{"rollback", "hello"}, false},
+	{"tend server hand-over (SIGUSR2)", "", "", nil, true},
 }
 
 func run(w io.Writer, log *slog.Logger, root string, rps int, hold time.Duration, counts string) (int64, error) {
@@ -123,7 +126,13 @@ func block(log *slog.Logger, bin, hello, dir string, n, rps int, hold time.Durat
 		l := harness.StartLoad(s, rps, 5*time.Minute)
 		time.Sleep(2 * time.Second)
 		began := time.Now()
-		out, err := s.Tend(args...)
+		var out string
+		var err error
+		if c.handOver {
+			err = s.HandOver(time.Minute)
+		} else {
+			out, err = s.Tend(args...)
+		}
 		took := time.Since(began)
 		time.Sleep(max(2*time.Second, hold-time.Since(start)))
 		r := row{Result: l.Finish(), name: c.name, took: took}

@@ -18,18 +18,12 @@ func TestHandOverToANewServerDropsNoRequest(t *testing.T) {
 	start := time.Now()
 	l := startLoad(s, 200, 2*time.Minute)
 	time.Sleep(2 * time.Second)
-	if err := syscall.Kill(old, syscall.SIGUSR2); err != nil {
+	if err := s.HandOver(time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, "the old server to hand over and exit", func() error {
-		if alive(old) {
-			return errorf("old server %d still runs", old)
-		}
-		if now := s.CurrentPID(); now == old || now == 0 || !alive(now) {
-			return errorf("no new server recorded (server.pid says %d)", now)
-		}
-		return nil
-	})
+	if s.CurrentPID() == old || alive(old) {
+		t.Fatalf("server %d still serves after the hand-over", old)
+	}
 	holdLoad(t, l, start, 10*time.Second, "hand-over to a new server")
 
 	after := pids(s)

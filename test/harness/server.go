@@ -235,3 +235,26 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// HandOver sends SIGUSR2 to the server serving now and waits until a successor serves
+// and the old process is gone.
+func (s *Server) HandOver(timeout time.Duration) error {
+	old := s.CurrentPID()
+	if old == 0 {
+		return errors.New("no server.pid in the data dir")
+	}
+	if err := syscall.Kill(old, syscall.SIGUSR2); err != nil {
+		return fmt.Errorf("signal server %d: %w", old, err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		now := s.CurrentPID()
+		if !Alive(old) && now != old && now != 0 && Alive(now) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server %d did not hand over within %s (server.pid says %d)", old, timeout, now)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
