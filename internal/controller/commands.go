@@ -114,38 +114,53 @@ func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, art 
 		}
 	}
 	now := time.Now()
+	// the revision, the desired spec and the rollout that moves to it are written in one
+	// transaction: a crash leaves all of them or none
+	var conds []clientv3.Cmp
+	var ops []clientv3.Op
 	if !found {
 		rev = store.Revision{App: app.App, Number: l.nextNumber(), Artifact: art.Digest, Path: art.Path,
 			Version: art.Version, Commit: art.Commit, BuildTime: art.BuildTime, ConfigHash: hash, Spec: *app, CreatedAt: now}
-		// the revision number is taken only if nobody took it meanwhile
 		b, _ := jsonOf(rev)
 		key := store.RevisionKey(app.App, rev.Number)
-		r, err := l.c.o.Store.Client.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, b)).Commit()
-		if err != nil {
-			return DeployResult{}, fmt.Errorf("record revision: %w", err)
-		}
-		if !r.Succeeded {
-			return DeployResult{}, fmt.Errorf("revision %d of %s was recorded by someone else; deploy again", rev.Number, app.App)
-		}
-		l.revisions[rev.Number] = rev
+		// the revision number is taken only if nobody took it meanwhile
+		conds = append(conds, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
+		ops = append(ops, clientv3.OpPut(key, b))
 	}
+	prevRec := l.rec
 	l.rec = store.AppRecord{Spec: *app, Source: source, UpdatedAt: now}
-	if err := l.c.o.Store.Put(ctx, store.AppKey(app.App), l.rec); err != nil {
-		return DeployResult{}, err
-	}
 	res := DeployResult{Revision: rev, Created: !found}
 	inProgress := !l.st.Phase.Terminal()
-	if (!inProgress && l.st.Stable == rev.Number) || (inProgress && l.st.To == rev.Number) {
-		res.Unchanged = true
-		l.st.Replicas = l.replicas()
+	res.Unchanged = (!inProgress && l.st.Stable == rev.Number) || (inProgress && l.st.To == rev.Number)
+	next := *l.st
+	if res.Unchanged {
+		next.Replicas = l.replicas()
+	} else {
+		next = *rollout.Start(l.st, app.App, rev.Number, *app, l.replicas(), now)
+	}
+	recJSON, _ := jsonOf(l.rec)
+	stJSON, _ := jsonOf(next)
+	ops = append(ops, clientv3.OpPut(store.AppKey(app.App), recJSON), clientv3.OpPut(store.RolloutKey(app.App), stJSON))
+	r, err := l.c.o.Store.Client.Txn(ctx).If(conds...).Then(ops...).Commit()
+	if err == nil && !r.Succeeded {
+		err = fmt.Errorf("revision %d of %s was recorded by someone else; deploy again", rev.Number, app.App)
+	}
+	if err != nil {
+		l.rec = prevRec
+		return DeployResult{}, fmt.Errorf("record revision %d of %s: %w", rev.Number, app.App, err)
+	}
+	if !found {
+		l.revisions[rev.Number] = rev
+	}
+	if res.Unchanged {
+		*l.st = next
 		l.event(ctx, "deploy", rev.Number, fmt.Sprintf("spec updated; revision %d unchanged", rev.Number))
 		return res, nil
 	}
 	if inProgress {
 		l.event(ctx, "rollout", l.st.To, fmt.Sprintf("rollout to revision %d superseded by revision %d", l.st.To, rev.Number))
 	}
-	l.st = rollout.Start(l.st, app.App, rev.Number, *app, l.replicas(), now)
+	l.st = &next
 	l.event(ctx, "rollout", rev.Number, l.st.Message)
 	l.prune(ctx)
 	l.reconcile(ctx)
