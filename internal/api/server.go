@@ -59,8 +59,6 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("GET /v1/apps/{app}/watch", s.watch)
 	mux.HandleFunc("GET /v1/apps/{app}/logs", s.logs)
 	mux.HandleFunc("POST /v1/apps/{app}/{action}", s.action)
-	mux.HandleFunc("POST /v1/apps/{app}/scale", s.needsRoom(s.action))
-	mux.HandleFunc("POST /v1/apps/{app}/restart", s.needsRoom(s.action))
 	mux.HandleFunc("GET /v1/gateway", s.gateway)
 	root := http.NewServeMux()
 	root.Handle("/", s.auth(mux))
@@ -73,14 +71,23 @@ func Handler(o Options) http.Handler {
 // needsRoom refuses a request with 507 Insufficient Storage while the data dir is full.
 func (s *server) needsRoom(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.o.Room != nil {
-			if err := s.o.Room(); err != nil {
-				writeError(w, http.StatusInsufficientStorage, err)
-				return
-			}
+		if s.noRoom(w) {
+			return
 		}
 		next(w, r)
 	}
+}
+
+// noRoom answers 507 and reports true when the data dir cannot take more.
+func (s *server) noRoom(w http.ResponseWriter) bool {
+	if s.o.Room == nil {
+		return false
+	}
+	if err := s.o.Room(); err != nil {
+		writeError(w, http.StatusInsufficientStorage, err)
+		return true
+	}
+	return false
 }
 
 func (s *server) auth(next http.Handler) http.Handler {
@@ -252,10 +259,14 @@ func (s *server) action(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: want JSON like {\"to\": 3}: %w", err))
 		return
 	}
+	action := r.PathValue("action")
+	if (action == "scale" || action == "restart") && s.noRoom(w) {
+		return // new instances need room for their logs
+	}
 	ctx := r.Context()
 	var res ActionResult
 	var err error
-	switch action := r.PathValue("action"); action {
+	switch action {
 	case "promote":
 		err = s.c.Promote(ctx, app, req.Full)
 		res.Message = "promoted"

@@ -239,9 +239,17 @@ func (c *Controller) Scale(ctx context.Context, app string, n int) error {
 		return fmt.Errorf("instances must be between 1 and 1000, got %d", n)
 	}
 	return c.command(ctx, app, fmt.Sprintf("scale to %d", n), func(l *appLoop) error {
+		prev := l.rec.Instances
 		l.rec.Instances = n
-		if err := l.c.o.Store.Put(ctx, store.AppKey(app), l.rec); err != nil {
-			return err
+		next := *l.st
+		next.Replicas = n
+		recJSON, _ := jsonOf(l.rec)
+		stJSON, _ := jsonOf(next)
+		// the desired count and the rollout's count change together or not at all
+		if _, err := l.c.o.Store.Client.Txn(ctx).Then(clientv3.OpPut(store.AppKey(app), recJSON),
+			clientv3.OpPut(store.RolloutKey(app), stJSON)).Commit(); err != nil {
+			l.rec.Instances = prev
+			return fmt.Errorf("record the new instance count: %w", err)
 		}
 		l.st.Replicas = n
 		return nil

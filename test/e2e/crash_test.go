@@ -122,3 +122,31 @@ func TestBadSpecChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestScaleSurvivesARestart(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	s.mustTend("deploy", "-f", writeSpec(t, t.TempDir(), specWith("1", rolling)))
+	ready := func(s *server, n int) func() error {
+		return func() error {
+			st := s.status("hello")
+			count := 0
+			for _, in := range st.Running {
+				if in.State == "ready" {
+					count++
+				}
+			}
+			if count != n || len(st.Running) != n || st.Instances != n {
+				return errorf("%d of %d running instances ready, want %d (desired %d)", count, len(st.Running), n, st.Instances)
+			}
+			return nil
+		}
+	}
+	s.mustTend("scale", "hello", "5")
+	waitFor(t, 30*time.Second, "5 ready instances", ready(s, 5))
+	s.mustTend("scale", "hello", "2")
+	waitFor(t, 30*time.Second, "2 instances", ready(s, 2))
+	s.crash()
+	s2 := startServer(t, data)
+	waitFor(t, 30*time.Second, "2 instances after the restart", ready(s2, 2))
+}
