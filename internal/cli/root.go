@@ -93,6 +93,7 @@ Start with:
   tend server                    run the server (API on 127.0.0.1:7070, gateway on 127.0.0.1:8080)
   tend deploy -f tend.yaml       build and roll out an app
   tend status                    what runs, and how the rollouts stand
+  tend dashboard                 a link to the live dashboard in your browser
 
 Client commands find the server through TEND_API (default: the address the server
 recorded in the data dir, else http://127.0.0.1:7070) and the token through TEND_TOKEN
