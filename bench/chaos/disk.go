@@ -24,7 +24,7 @@ func (b *bench) fullDisk(w io.Writer, rps int) (int, error) {
 		fmt.Fprintln(w, "Not run: mounting a small tmpfs needs root.")
 		return 0, nil
 	}
-	dir := filepath.Join(b.tmp, "full-disk")
+	dir := filepath.Join(b.Dir, "full-disk")
 	mnt := filepath.Join(dir, "mnt")
 	if err := os.MkdirAll(mnt, 0o755); err != nil {
 		return 0, err
@@ -43,12 +43,12 @@ func (b *bench) fullDisk(w io.Writer, rps int) (int, error) {
 	defer s.Stop()
 	// a binary that differs from the deployed one, so a deploy must store a new artifact
 	binary := filepath.Join(dir, "hello-bin")
-	if out, err := exec.Command("go", "build", "-o", binary, b.hello).CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", binary, b.Hello).CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("build hello: %w: %s", err, out)
 	}
 	binSpec := func(release string) error {
-		y := harness.HelloSpec(b.hello, 3, release, harness.Rolling)
-		y = strings.Replace(y, "build: {main: "+b.hello+"}", "build: {binary: "+binary+"}", 1)
+		y := harness.HelloSpec(b.Hello, 3, release, harness.Rolling)
+		y = strings.Replace(y, "build: {main: "+b.Hello+"}", "build: {binary: "+binary+"}", 1)
 		return os.WriteFile(spec, []byte(y), 0o644)
 	}
 

@@ -14,7 +14,7 @@ import (
 // instanceKills kills a random ready instance with SIGKILL every 3 s under steady load and
 // counts the requests that failed; tend must restart each one and route around it.
 func (b *bench) instanceKills(w io.Writer, kills, rps int) (int, error) {
-	dir := filepath.Join(b.tmp, "instance-kills")
+	dir := filepath.Join(b.Dir, "instance-kills")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}

@@ -40,13 +40,11 @@ func main() {
 	}
 }
 
-// bench is what every scenario needs.
+// bench is what every scenario needs: a tend built in a workspace, a log and the dice.
 type bench struct {
-	log   *slog.Logger
-	bin   string
-	hello string
-	tmp   string
-	rng   *rand.Rand
+	*harness.Workspace
+	log *slog.Logger
+	rng *rand.Rand
 }
 
 func run(w io.Writer, log *slog.Logger, root string, trials, kills, rps int, seed uint64) (int, error) {
@@ -55,7 +53,7 @@ func run(w io.Writer, log *slog.Logger, root string, trials, kills, rps int, see
 		return 0, err
 	}
 	defer ws.Close()
-	b := &bench{log: log, bin: ws.Bin, hello: ws.Hello, tmp: ws.Dir, rng: rand.New(rand.NewPCG(seed, seed))}
+	b := &bench{Workspace: ws, log: log, rng: rand.New(rand.NewPCG(seed, seed))}
 	fmt.Fprintf(w, "Seed %d (`go run ./bench/chaos -seed %d` replays the kill points).\n\n", seed, seed)
 	unclean := 0
 	for _, scenario := range []func(io.Writer) (int, error){
@@ -76,13 +74,13 @@ func run(w io.Writer, log *slog.Logger, root string, trials, kills, rps int, see
 // spec writes a hello spec with n instances into dir and returns its path.
 func (b *bench) spec(dir string, n int, release, strategy string) (string, error) {
 	path := filepath.Join(dir, "tend.yaml")
-	return path, os.WriteFile(path, []byte(harness.HelloSpec(b.hello, n, release, strategy)), 0o644)
+	return path, os.WriteFile(path, []byte(harness.HelloSpec(b.Hello, n, release, strategy)), 0o644)
 }
 
 // deployed starts a server with its data dir in data and deploys release 1 of hello with
 // 3 instances, its spec in dir; it returns the server and the spec's path.
 func (b *bench) deployed(dir, data string) (*harness.Server, string, error) {
-	s, err := harness.Start(harness.Config{Bin: b.bin, DataDir: data})
+	s, err := harness.Start(harness.Config{Bin: b.Bin, DataDir: data})
 	if err != nil {
 		return nil, "", err
 	}

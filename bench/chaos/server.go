@@ -34,7 +34,7 @@ var strategies = []struct{ name, block string }{
 // adopted, that no instance process is left that tend does not know, that no revision is
 // lost and that the gateway serves the stable revision.
 func (b *bench) serverKills(w io.Writer, trials int) (int, error) {
-	dir := filepath.Join(b.tmp, "server-kills")
+	dir := filepath.Join(b.Dir, "server-kills")
 	data := filepath.Join(dir, "data")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
@@ -151,7 +151,7 @@ func (b *bench) killDuringRollout(s *harness.Server, dir, spec string, release i
 	if t.survivors != len(survivors) {
 		t.fail("%d instances died with the server", len(survivors)-t.survivors)
 	}
-	s2, err := harness.Start(harness.Config{Bin: b.bin, DataDir: s.DataDir, API: s.API, Gateway: s.Gateway})
+	s2, err := harness.Start(harness.Config{Bin: b.Bin, DataDir: s.DataDir, API: s.API, Gateway: s.Gateway})
 	if err != nil {
 		return t, s, fmt.Errorf("restart after the kill: %w", err)
 	}

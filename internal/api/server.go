@@ -53,7 +53,7 @@ func Handler(o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/version", s.version)
 	mux.HandleFunc("GET /v1/apps", s.list)
-	mux.HandleFunc("POST /v1/deploy", s.needsRoom(s.deploy))
+	mux.HandleFunc("POST /v1/deploy", s.deploy)
 	mux.HandleFunc("GET /v1/apps/{app}", s.status)
 	mux.HandleFunc("GET /v1/apps/{app}/history", s.history)
 	mux.HandleFunc("GET /v1/apps/{app}/watch", s.watch)
@@ -68,17 +68,7 @@ func Handler(o Options) http.Handler {
 	return root
 }
 
-// needsRoom refuses a request with 507 Insufficient Storage while the data dir is full.
-func (s *server) needsRoom(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.noRoom(w) {
-			return
-		}
-		next(w, r)
-	}
-}
-
-// noRoom answers 507 and reports true when the data dir cannot take more.
+// noRoom answers 507 Insufficient Storage and reports true while the data dir is full.
 func (s *server) noRoom(w http.ResponseWriter) bool {
 	if s.o.Room == nil {
 		return false
@@ -197,6 +187,9 @@ type StreamLine struct {
 }
 
 func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
+	if s.noRoom(w) {
+		return // a build needs room for its artifact
+	}
 	var req DeployRequest
 	if err := decode(r.Body, 4<<20, &req); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("bad deploy request: want JSON {\"file\": PATH, \"source\": YAML}: %w", err))

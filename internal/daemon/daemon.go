@@ -173,17 +173,33 @@ wait:
 			break wait
 		}
 	}
+	// Stop in reverse: API first (no new commands), then the controller, the runtime
+	// (instances stop unless kept or handed over), the gateway (drain), and the store.
+	timeout := 60 * time.Second
 	if next != nil {
-		return handOver(next, log, apiSrv, gwSrv, rt, stopController, ctlDone, stopGateway,
-			func() { closeStore.Do(func() { st.Close() }) }, func() { unlockOnce.Do(unlock) })
+		timeout = 2 * time.Minute // the new server opens the store and adopts the instances
+		stopGateway()             // stop following the store: route by the last table until the end
 	}
-	// Stop in reverse: API first (no new commands), then the gateway (drain), then the
-	// controller, the runtime (instances stop unless kept), and finally the store.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	_ = apiSrv.Shutdown(shutdownCtx)
+	_ = apiSrv.Shutdown(shutdownCtx) // on a hand-over, API requests wait in the listen queue for the new server
 	stopController()
 	<-ctlDone
+	if next != nil {
+		// instances keep running and registered; the new server needs the data dir
+		if err := rt.Close(shutdownCtx, false); err != nil {
+			log.Error("release instances to the new server", "err", err)
+		}
+		closeStore.Do(func() { st.Close() })
+		unlockOnce.Do(unlock)
+		err := next.wait(shutdownCtx)
+		_ = gwSrv.Shutdown(shutdownCtx) // drain what this gateway still serves
+		if err != nil {
+			return fmt.Errorf("hand over: %w; instances keep running: start tend server again to adopt them", err)
+		}
+		log.Info("tend server handed over")
+		return nil
+	}
 	if !cfg.KeepInstances {
 		// instances leave the registry and drain through the gateway before it closes
 		if err := rt.Close(shutdownCtx, true); err != nil {
@@ -205,32 +221,6 @@ wait:
 	_ = os.Remove(pidFile)
 	log.Info("tend server stopped", "instancesKept", cfg.KeepInstances)
 	return runErr
-}
-
-// handOver gives everything but the gateway's open connections to next: API, controller,
-// runtime (instances keep running, for next to adopt), store and data dir; then waits for
-// next to serve and drains this gateway, which kept routing meanwhile.
-func handOver(next *successor, log *slog.Logger, apiSrv, gwSrv *http.Server, rt *process.Supervisor,
-	stopController func(), ctlDone <-chan struct{}, stopGateway, closeStore, unlock func()) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	stopGateway()            // stop following the store: route by the last table until the end
-	_ = apiSrv.Shutdown(ctx) // API requests now wait in the listen queue for the new server
-	stopController()
-	<-ctlDone
-	if err := rt.Close(ctx, false); err != nil {
-		log.Error("release instances to the new server", "err", err)
-	}
-	closeStore()
-	unlock()
-	if err := next.wait(ctx); err != nil {
-		_ = gwSrv.Shutdown(ctx)
-		return fmt.Errorf("hand over: %w; instances keep running: start tend server again to adopt them", err)
-	}
-	log.Info("the new server serves; draining this one's gateway")
-	_ = gwSrv.Shutdown(ctx)
-	log.Info("tend server handed over")
-	return nil
 }
 
 func serve(s *http.Server, ln net.Listener) error {

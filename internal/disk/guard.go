@@ -55,8 +55,10 @@ func (g *Guard) Check() error {
 	defer g.mu.Unlock()
 	_, statErr := os.Stat(g.reserve)
 	held := statErr == nil
+	changed := false // the reserve was released or taken: measure again
 	switch {
 	case held && free < g.lowWater:
+		changed = true
 		if err := os.Remove(g.reserve); err != nil {
 			g.log.Error("data dir filesystem is full and the space reserve cannot be released", "dir", g.dir, "err", err)
 		} else {
@@ -69,6 +71,7 @@ func (g *Guard) Check() error {
 			g.log.Warn("cannot create the space reserve in the data dir", "path", g.reserve, "err", err)
 			break
 		}
+		changed = true
 		if g.full {
 			g.log.Info("data dir filesystem has room again; deploys are accepted", "dir", g.dir, "free", free)
 		}
@@ -78,8 +81,10 @@ func (g *Guard) Check() error {
 		g.log.Error("data dir filesystem has no room for the space reserve; deploys are refused until space is freed",
 			"dir", g.dir, "free", free, "need", uint64(g.size)+g.lowWater)
 	}
-	if f, err := freeBytes(g.dir); err == nil {
-		free = f
+	if changed {
+		if f, err := freeBytes(g.dir); err == nil {
+			free = f
+		}
 	}
 	g.free = free
 	if g.full {

@@ -106,17 +106,31 @@ func dial(ctx context.Context, hostport string) (*bconn, error) {
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
-func isHop(h http.Header, key string) bool {
+// hops lists the headers of h that must not be forwarded: the standard hop-by-hop
+// headers and those its Connection header names (parsed once per message).
+type hops []string
+
+func hopsOf(h http.Header) hops {
+	var named hops
+	for _, v := range h["Connection"] {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				named = append(named, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+	return named
+}
+
+func (named hops) has(key string) bool {
 	for _, k := range hopHeaders {
 		if k == key {
 			return true
 		}
 	}
-	for _, v := range h["Connection"] {
-		for _, f := range strings.Split(v, ",") {
-			if http.CanonicalHeaderKey(strings.TrimSpace(f)) == key {
-				return true
-			}
+	for _, k := range named {
+		if k == key {
+			return true
 		}
 	}
 	return false
@@ -135,12 +149,13 @@ func writeRequest(bw *bufio.Writer, r *http.Request) error {
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(r.Host)
 	bw.WriteString("\r\n")
+	skip := hopsOf(r.Header)
 	for k, vv := range r.Header {
 		switch k {
 		case "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "Expect":
 			continue
 		}
-		if isHop(r.Header, k) {
+		if skip.has(k) {
 			continue
 		}
 		for _, v := range vv {
@@ -178,42 +193,35 @@ func headerValue(v string) string {
 	return v
 }
 
-// errBeforeResponse marks a failure before any response byte came back: the request
-// never reached the backend's handler or may be repeated (it has no body).
-type errBeforeResponse struct{ error }
-
-func (e errBeforeResponse) Unwrap() error { return e.error }
-
-// roundTrip sends r to b over a kept connection (or a new one) and returns the response
+// roundTrip sends r to b over a kept connection, or a new one, and returns the response
 // head and the connection its body is to be read from. A kept connection that the
-// backend closed meanwhile is replaced by a new one, once. The connection in use is kept
-// in cur, for the request's cancellation to interrupt.
+// backend closed meanwhile is replaced by a new one, once: the request has no body, so
+// it may be sent again. The connection in use is kept in cur, for the request's
+// cancellation to interrupt.
 func roundTrip(b *backend, r *http.Request, cur *atomic.Pointer[bconn]) (*http.Response, *bconn, error) {
-	for fresh := false; ; fresh = true {
-		bc := (*bconn)(nil)
-		if !fresh {
-			bc = b.conns.get()
-		}
-		reused := bc != nil
-		if !reused {
-			var err error
-			if bc, err = dial(r.Context(), b.hostport); err != nil {
-				return nil, nil, errBeforeResponse{err}
-			}
-		}
+	try := func(bc *bconn) (*http.Response, error) {
 		cur.Store(bc)
 		if r.Context().Err() != nil {
 			interrupt(bc)
 		}
 		resp, err := exchange(bc, r)
-		if err == nil {
-			return resp, bc, nil
+		if err != nil {
+			bc.Close()
 		}
-		bc.Close()
-		if !reused || r.Context().Err() != nil {
-			return nil, nil, errBeforeResponse{err}
+		return resp, err
+	}
+	if bc := b.conns.get(); bc != nil {
+		resp, err := try(bc)
+		if err == nil || r.Context().Err() != nil {
+			return resp, bc, err
 		}
 	}
+	bc, err := dial(r.Context(), b.hostport)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := try(bc)
+	return resp, bc, err
 }
 
 // interrupt makes the connection's pending and future reads and writes fail at once.
@@ -258,8 +266,9 @@ func (g *Gateway) forward(w http.ResponseWriter, st *reqState) {
 		g.ejected(st)
 	}
 	h := w.Header()
+	skip := hopsOf(resp.Header)
 	for k, vv := range resp.Header {
-		if !isHop(resp.Header, k) {
+		if !skip.has(k) {
 			h[k] = vv
 		}
 	}

@@ -85,6 +85,7 @@ type reqState struct {
 	code    int
 	retried bool
 	failed  bool // the last attempt failed before a response
+	fast    bool // the request takes the fast path (forward.go), not ReverseProxy
 }
 
 type stateKey struct{}
@@ -107,9 +108,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("X-Request-Id", g.reqBase+strconv.FormatUint(g.reqSeq.Add(1), 36))
 	}
 	st := g.states.Get().(*reqState)
-	*st = reqState{route: rt, pool: p}
-	st.in = r
-	if !fastPath(r) {
+	*st = reqState{route: rt, pool: p, in: r, fast: fastPath(r)}
+	if !st.fast {
 		// ReverseProxy's callbacks find the state in the context
 		st.in = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	}
@@ -134,7 +134,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) attempt(w http.ResponseWriter, st *reqState, b *backend) {
 	st.backend = b
 	b.inflight.Add(1)
-	if fastPath(st.in) {
+	if st.fast {
 		g.forward(w, st)
 	} else {
 		g.proxy.ServeHTTP(w, st.in)

@@ -140,26 +140,24 @@ func (in *instance) run(adopted bool) {
 		if p != nil {
 			reason = in.supervise(p)
 		}
-		if in.s.ctx.Err() != nil {
-			select {
-			case <-in.stop:
-			default:
-				// the supervisor closes without stopping instances: this one stays running
-				// and registered, for the next supervisor to adopt
-				return
-			}
-		}
-		in.deregister()
+		stopAsked := false
 		select {
 		case <-in.stop:
+			stopAsked = true
+		default:
+		}
+		if !stopAsked && in.s.ctx.Err() != nil {
+			// the supervisor closes without stopping instances: this one stays running
+			// and registered, for the next supervisor to adopt
+			return
+		}
+		in.deregister()
+		if stopAsked {
 			if p != nil {
 				in.gracefulStop(p)
 			}
 			in.cleanup()
 			return
-		case <-in.s.ctx.Done():
-			return // the supervisor closes without stopping instances
-		default:
 		}
 		// the process exited or failed its liveness probe: restart after a backoff
 		if time.Since(started) >= in.s.o.Backoff.Reset {
