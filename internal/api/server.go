@@ -43,8 +43,7 @@ type server struct {
 	log *slog.Logger
 }
 
-// Handler returns the API and the dashboard. Every API route needs
-// "Authorization: Bearer <token>"; the dashboard's static files (/ and /ui/) do not.
+// Handler returns the API. Every route needs "Authorization: Bearer <token>".
 func Handler(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -60,12 +59,7 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("GET /v1/apps/{app}/logs", s.logs)
 	mux.HandleFunc("POST /v1/apps/{app}/{action}", s.action)
 	mux.HandleFunc("GET /v1/gateway", s.gateway)
-	root := http.NewServeMux()
-	root.Handle("/", s.auth(mux))
-	ui := dashboard()
-	root.Handle("GET /{$}", ui)
-	root.Handle("GET /ui/", ui)
-	return root
+	return s.auth(mux)
 }
 
 // noRoom answers 507 Insufficient Storage and reports true while the data dir is full.

@@ -29,6 +29,7 @@ import (
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/runtime/process"
 	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/ui"
 )
 
 // Config is what `tend server` takes on its command line.
@@ -129,6 +130,10 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// the dashboard's files need no token; the data its script reads does
+	dash := ui.Handler()
+	mux.Handle("GET /{$}", dash)
+	mux.Handle("GET /ui/", dash)
 	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, Version: cfg.Version, Logger: log, Gateway: gw.Snapshot, Room: room.Check}))
 	apiSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}

@@ -96,6 +96,16 @@ func TestAPIRequiresTheTokenAndExplainsErrors(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("/metrics: %d", resp.StatusCode)
 	}
+	// the dashboard page loads without the token (its data does not: see above)
+	resp, err = http.Get(info.API + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `<main id="apps">`) {
+		t.Fatalf("dashboard at /: %d %.200s", resp.StatusCode, body)
+	}
 }
 
 func TestSecondServerOnTheSameDataDirFails(t *testing.T) {

@@ -1,4 +1,5 @@
-package api
+// Package ui is tend's embedded web dashboard: static files that read the API with the user's token.
+package ui
 
 import (
 	"embed"
@@ -13,7 +14,8 @@ import (
 //go:embed dashboard
 var dashboardFiles embed.FS
 
-func dashboard() http.Handler {
+// Handler serves the dashboard at / and its files under /ui/.
+func Handler() http.Handler {
 	sub, _ := fs.Sub(dashboardFiles, "dashboard")
 	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
