@@ -138,6 +138,15 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	apiSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { errc <- serve(apiSrv, apiLn) }()
+	// The gateway serves only once its table holds the store's routes: during a hand-over
+	// the old server keeps accepting on the shared listener until then.
+	select {
+	case <-gw.Loaded():
+	case err := <-errc:
+		return fmt.Errorf("start the gateway: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	go func() { errc <- serve(gwSrv, gwLn) }()
 
 	info := Info{API: "http://" + apiLn.Addr().String(), Gateway: "http://" + gwLn.Addr().String(), Token: token, DataDir: dir}

@@ -45,6 +45,9 @@ type Gateway struct {
 
 	bmu      sync.Mutex
 	backends map[string]*backend
+
+	loaded     chan struct{}
+	loadedOnce sync.Once
 }
 
 // New returns a gateway with an empty table (every request answers 503 until routes arrive).
@@ -53,7 +56,7 @@ func New(o Options) *Gateway {
 		o.Logger = slog.Default()
 	}
 	g := &Gateway{o: o, log: o.Logger, metrics: newMetrics(o.Registerer), backends: map[string]*backend{},
-		reqBase: strconv.FormatUint(rand.Uint64()&0xffffffffff, 36) + "-"}
+		loaded: make(chan struct{}), reqBase: strconv.FormatUint(rand.Uint64()&0xffffffffff, 36) + "-"}
 	g.states.New = func() any { return &reqState{} }
 	transport := &http.Transport{
 		Proxy:                 nil,

@@ -114,4 +114,10 @@ func (g *Gateway) install(routes map[string]store.Route, endpoints map[string]st
 		es = append(es, e)
 	}
 	g.SetState(rs, es)
+	g.loadedOnce.Do(func() { close(g.loaded) })
 }
+
+// Loaded is closed once Run has installed the store's routes and endpoints for the first
+// time; a server serves its gateway listener only after that, so that a freshly started
+// (or handed-over) server never answers "no app is routed" for an app it has not read yet.
+func (g *Gateway) Loaded() <-chan struct{} { return g.loaded }
