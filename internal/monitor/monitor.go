@@ -1,0 +1,131 @@
+// Package monitor keeps tend's metrics: an embedded Prometheus TSDB in the data dir, filled by scraping instances, the gateway and tend itself, and answered with PromQL.
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/tsdb"
+)
+
+// Defaults of the monitor; the server's flags override them.
+const (
+	DefaultInterval  = 5 * time.Second
+	DefaultRetention = 15 * 24 * time.Hour
+	DefaultMaxBytes  = 1 << 30
+	// lookback is how far back an instant query looks for a series' last sample.
+	lookback = 5 * time.Minute
+)
+
+// Target is one instance of an app whose metrics the monitor scrapes.
+type Target struct {
+	App      string `json:"app"`
+	Revision int    `json:"revision"`
+	Instance string `json:"instance"`
+	// Role is "stable" or "canary".
+	Role string `json:"role"`
+	// URL is the instance's metrics endpoint; empty when it declares none (CPU and
+	// memory are still recorded from /proc).
+	URL string `json:"url,omitempty"`
+	PID int    `json:"pid,omitempty"`
+}
+
+// Options configure a Monitor.
+type Options struct {
+	// Dir holds the TSDB (DATA/tsdb).
+	Dir string
+	// Retention drops blocks older than this; MaxBytes caps the TSDB's size on disk.
+	Retention time.Duration
+	MaxBytes  int64
+	// Interval is how often every target is scraped.
+	Interval time.Duration
+	// Targets lists the instances to scrape now; called once per scrape round.
+	Targets func() []Target
+	// Self is tend's own registry (gateway, process, store), recorded as job "tend".
+	Self   prometheus.Gatherer
+	Logger *slog.Logger
+}
+
+// Monitor owns the TSDB, the scrape loop and the PromQL engine over them.
+type Monitor struct {
+	o      Options
+	log    *slog.Logger
+	db     *tsdb.DB
+	engine *promql.Engine
+	client *scrapeClient
+
+	mu     sync.Mutex
+	health map[string]*TargetHealth
+	series map[string][]seriesRef // per target key, the series of its last scrape (for stale markers)
+}
+
+// Open opens (or creates) the TSDB in o.Dir.
+func Open(o Options) (*Monitor, error) {
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create the metrics dir %s: %w", o.Dir, err)
+	}
+	opts := tsdb.DefaultOptions()
+	opts.RetentionDuration = o.Retention.Milliseconds()
+	if o.MaxBytes > 0 {
+		opts.MaxBytes = o.MaxBytes
+	}
+	db, err := tsdb.Open(filepath.Clean(o.Dir), o.Logger.With("component", "tsdb"), nil, opts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open the metrics database %s: %w (move it away to start with empty metrics)", o.Dir, err)
+	}
+	engine := promql.NewEngine(promql.EngineOpts{
+		Logger:               o.Logger.With("component", "promql"),
+		MaxSamples:           50_000_000,
+		Timeout:              2 * time.Minute,
+		LookbackDelta:        lookback,
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+	})
+	return &Monitor{o: o, log: o.Logger, db: db, engine: engine, client: newScrapeClient(o.Interval),
+		health: map[string]*TargetHealth{}, series: map[string][]seriesRef{}}, nil
+}
+
+// Interval is the scrape interval.
+func (m *Monitor) Interval() time.Duration { return m.o.Interval }
+
+// Run scrapes every target each interval until ctx ends.
+func (m *Monitor) Run(ctx context.Context) {
+	t := time.NewTicker(m.o.Interval)
+	defer t.Stop()
+	for {
+		m.scrapeAll(ctx, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close flushes and closes the TSDB.
+func (m *Monitor) Close() error {
+	if err := m.db.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("close the metrics database: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,301 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// TargetHealth is what the last scrape of a target found, as /prometheus/api/v1/targets shows it.
+type TargetHealth struct {
+	Labels     map[string]string `json:"labels"`
+	ScrapeURL  string            `json:"scrapeUrl"`
+	Health     string            `json:"health"` // up | down | unknown
+	LastError  string            `json:"lastError"`
+	LastScrape time.Time         `json:"lastScrape"`
+	Duration   float64           `json:"lastScrapeDuration"`
+	Samples    int               `json:"samples"`
+}
+
+// seriesRef is a series appended by the last scrape of a target.
+type seriesRef = labels.Labels
+
+// maxScrapeBytes bounds what one scrape reads: an instance that serves more is cut off
+// with an error rather than filling tend's memory.
+const maxScrapeBytes = 16 << 20
+
+type scrapeClient struct{ http *http.Client }
+
+func newScrapeClient(interval time.Duration) *scrapeClient {
+	timeout := min(interval, 10*time.Second)
+	return &scrapeClient{http: &http.Client{Timeout: timeout, Transport: &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
+		MaxIdleConnsPerHost: 2,
+		IdleConnTimeout:     3 * interval,
+	}}}
+}
+
+// fetch reads a target's metrics endpoint into metric families.
+func (c *scrapeClient) fetch(ctx context.Context, url string) ([]*dto.MetricFamily, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	dec := expfmt.NewDecoder(io.LimitReader(resp.Body, maxScrapeBytes), expfmt.ResponseFormat(resp.Header))
+	var mfs []*dto.MetricFamily
+	for {
+		mf := &dto.MetricFamily{}
+		if err := dec.Decode(mf); err != nil {
+			if err == io.EOF {
+				return mfs, nil
+			}
+			return mfs, fmt.Errorf("GET %s: %w", url, err)
+		}
+		mfs = append(mfs, mf)
+	}
+}
+
+// scrapeAll scrapes tend itself and every target once, in parallel, and marks the
+// series of targets that went away as stale.
+func (m *Monitor) scrapeAll(ctx context.Context, now time.Time) {
+	var targets []Target
+	if m.o.Targets != nil {
+		targets = m.o.Targets()
+	}
+	seen := map[string]bool{"tend": true}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	if m.o.Self != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			mfs, err := m.o.Self.Gather()
+			m.record(ctx, "tend", map[string]string{"job": "tend"}, true, "", mfs, nil, err, now, time.Since(start))
+		}()
+	}
+	for _, t := range targets {
+		key := t.App + "/" + t.Instance
+		seen[key] = true
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			start := time.Now()
+			var mfs []*dto.MetricFamily
+			var err error
+			if t.URL != "" {
+				mfs, err = m.client.fetch(ctx, t.URL)
+			}
+			extra := procSamples(t.PID)
+			lbls := map[string]string{"job": t.App, "app": t.App, "revision": strconv.Itoa(t.Revision), "instance": t.Instance, "role": t.Role}
+			m.record(ctx, key, lbls, false, t.URL, mfs, extra, err, now, time.Since(start))
+		}()
+	}
+	wg.Wait()
+	m.markGone(seen, now)
+}
+
+// record appends one scrape's samples with the target's labels, plus up and
+// scrape_duration_seconds, and remembers the target's health.
+func (m *Monitor) record(ctx context.Context, key string, target map[string]string, honor bool, url string,
+	mfs []*dto.MetricFamily, extra []procSample, scrapeErr error, now time.Time, took time.Duration) {
+	ts := now.UnixMilli()
+	app := m.db.Appender(ctx)
+	var kept []seriesRef
+	add := func(l labels.Labels, v float64) {
+		if _, err := app.Append(0, l, ts, v); err == nil {
+			kept = append(kept, l)
+		}
+	}
+	b := labels.NewScratchBuilder(8)
+	for _, mf := range mfs {
+		for _, s := range familySamples(mf) {
+			add(withTarget(&b, s.name, s.labels, target, honor), s.value)
+		}
+	}
+	for _, s := range extra {
+		add(withTarget(&b, s.name, nil, target, false), s.value)
+	}
+	up := 1.0
+	if scrapeErr != nil {
+		up = 0
+	}
+	if url == "" && !honor {
+		up = math.NaN() // nothing to scrape: up says nothing either way
+	}
+	if !math.IsNaN(up) {
+		add(withTarget(&b, "up", nil, target, false), up)
+	}
+	add(withTarget(&b, "scrape_duration_seconds", nil, target, false), took.Seconds())
+	if err := app.Commit(); err != nil {
+		m.log.Warn("cannot store scraped metrics", "target", key, "err", err)
+	}
+	h := &TargetHealth{Labels: target, ScrapeURL: url, Health: "up", LastScrape: now, Duration: took.Seconds(), Samples: len(kept)}
+	if scrapeErr != nil {
+		h.Health, h.LastError = "down", scrapeErr.Error()
+	} else if url == "" && !honor {
+		h.Health = "unknown"
+		h.LastError = "the app declares no metrics endpoint; only CPU and memory from /proc are recorded"
+	}
+	m.mu.Lock()
+	m.health[key] = h
+	prev := m.series[key]
+	m.series[key] = kept
+	m.mu.Unlock()
+	m.markStale(ctx, prev, kept, ts)
+}
+
+// markStale writes a stale marker for every series the previous scrape had and this one
+// lacks, as Prometheus does, so that queries stop seeing it at once.
+func (m *Monitor) markStale(ctx context.Context, prev, now []seriesRef, ts int64) {
+	if len(prev) == 0 {
+		return
+	}
+	have := make(map[uint64]bool, len(now))
+	for _, l := range now {
+		have[l.Hash()] = true
+	}
+	var app storage.Appender
+	for _, l := range prev {
+		if have[l.Hash()] {
+			continue
+		}
+		if app == nil {
+			app = m.db.Appender(ctx)
+		}
+		_, _ = app.Append(0, l, ts, math.Float64frombits(value.StaleNaN))
+	}
+	if app != nil {
+		_ = app.Commit()
+	}
+}
+
+// markGone ends the series and the health of targets that are no longer listed.
+func (m *Monitor) markGone(seen map[string]bool, now time.Time) {
+	m.mu.Lock()
+	var gone [][]seriesRef
+	for key, s := range m.series {
+		if !seen[key] {
+			gone = append(gone, s)
+			delete(m.series, key)
+			delete(m.health, key)
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range gone {
+		m.markStale(context.Background(), s, nil, now.UnixMilli())
+	}
+}
+
+// Targets returns the health of every target as last scraped.
+func (m *Monitor) Targets() []TargetHealth {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]TargetHealth, 0, len(m.health))
+	for _, h := range m.health {
+		out = append(out, *h)
+	}
+	return out
+}
+
+// withTarget builds a series' labels: the scraped ones plus the target's. A scraped label
+// that collides with a target label becomes exported_<name>, as in Prometheus, unless
+// honor is set (tend's own metrics, whose app and instance labels mean what they say).
+func withTarget(b *labels.ScratchBuilder, name string, scraped []*dto.LabelPair, target map[string]string, honor bool) labels.Labels {
+	b.Reset()
+	b.Add(labels.MetricName, name)
+	has := map[string]bool{}
+	for _, lp := range scraped {
+		n := lp.GetName()
+		if _, clash := target[n]; clash && !honor {
+			n = "exported_" + n
+		}
+		has[n] = true
+		b.Add(n, lp.GetValue())
+	}
+	for k, v := range target {
+		if !has[k] {
+			b.Add(k, v)
+		}
+	}
+	b.Sort()
+	return b.Labels()
+}
+
+type sample struct {
+	name   string
+	labels []*dto.LabelPair
+	value  float64
+}
+
+// familySamples flattens a metric family into the series Prometheus would store for it:
+// counters, gauges and untyped as they are; summaries as quantiles, _sum and _count;
+// classic histograms as _bucket{le}, _sum and _count.
+func familySamples(mf *dto.MetricFamily) []sample {
+	name := mf.GetName()
+	var out []sample
+	with := func(base []*dto.LabelPair, k, v string) []*dto.LabelPair {
+		l := make([]*dto.LabelPair, len(base), len(base)+1)
+		copy(l, base)
+		return append(l, &dto.LabelPair{Name: &k, Value: &v})
+	}
+	for _, mt := range mf.GetMetric() {
+		ls := mt.GetLabel()
+		switch mf.GetType() {
+		case dto.MetricType_COUNTER:
+			out = append(out, sample{name, ls, mt.GetCounter().GetValue()})
+		case dto.MetricType_GAUGE:
+			out = append(out, sample{name, ls, mt.GetGauge().GetValue()})
+		case dto.MetricType_UNTYPED:
+			out = append(out, sample{name, ls, mt.GetUntyped().GetValue()})
+		case dto.MetricType_SUMMARY:
+			s := mt.GetSummary()
+			for _, q := range s.GetQuantile() {
+				out = append(out, sample{name, with(ls, "quantile", formatFloat(q.GetQuantile())), q.GetValue()})
+			}
+			out = append(out, sample{name + "_sum", ls, s.GetSampleSum()}, sample{name + "_count", ls, float64(s.GetSampleCount())})
+		case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+			h := mt.GetHistogram()
+			inf := false
+			for _, bk := range h.GetBucket() {
+				inf = inf || math.IsInf(bk.GetUpperBound(), 1)
+				out = append(out, sample{name + "_bucket", with(ls, "le", formatFloat(bk.GetUpperBound())), float64(bk.GetCumulativeCount())})
+			}
+			if !inf {
+				out = append(out, sample{name + "_bucket", with(ls, "le", "+Inf"), float64(h.GetSampleCount())})
+			}
+			out = append(out, sample{name + "_sum", ls, h.GetSampleSum()}, sample{name + "_count", ls, float64(h.GetSampleCount())})
+		}
+	}
+	return out
+}
+
+func formatFloat(f float64) string {
+	if math.IsInf(f, 1) {
+		return "+Inf"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
