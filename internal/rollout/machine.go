@@ -399,21 +399,34 @@ func (st *State) nextStep(now time.Time) {
 	st.ProgressAt = now
 }
 
-// mergeAnalysis fills a step's analysis from the canary's defaults.
+// mergeAnalysis fills a step's analysis from the canary's defaults: a field the step
+// leaves zero takes the canary-wide value.
 func mergeAnalysis(def, step *spec.Analysis) *spec.Analysis {
 	a := spec.Analysis{}
 	if def != nil {
 		a = *def
 	}
 	if step != nil {
+		pick := func(dst *int, v int) {
+			if v != 0 {
+				*dst = v
+			}
+		}
 		if step.Interval != 0 {
 			a.Interval = step.Interval
 		}
+		pick(&a.Count, step.Count)
+		pick(&a.FailureLimit, step.FailureLimit)
+		pick(&a.InconclusiveLimit, step.InconclusiveLimit)
+		pick(&a.MinRequests, step.MinRequests)
 		if len(step.Checks) > 0 {
 			a.Checks = step.Checks
 		}
 		if step.OnFailure != "" {
 			a.OnFailure = step.OnFailure
+		}
+		if step.Load != nil {
+			a.Load = step.Load
 		}
 	}
 	if a.OnFailure == "" {

@@ -318,3 +318,63 @@ func sortedCopy(s []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+var durationRE = regexp.MustCompile(`^[0-9.]+(ns|us|µs|ms|s|m|h)([0-9.]+(ns|us|µs|ms|s|m|h))*$`)
+
+// threshold reads a limit: a percentage ("1%", a fraction), a duration ("500ms", in
+// seconds) or a plain number.
+func (d *decoder) threshold(n *yaml.Node, field string) *Threshold {
+	s, ok := d.scalar(n, field, "a threshold like 1%, 500ms or 3")
+	if !ok {
+		return nil
+	}
+	s = strings.TrimSpace(s)
+	if p, found := strings.CutSuffix(s, "%"); found {
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil || v < 0 || v > 100 {
+			d.errorf(n, field, "want a percentage between 0%% and 100%%, got %q", s)
+			return nil
+		}
+		return &Threshold{Text: s, Value: v / 100}
+	}
+	if durationRE.MatchString(s) {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			d.errorf(n, field, "want a duration like 500ms, got %q", s)
+			return nil
+		}
+		return &Threshold{Text: s, Value: v.Seconds()}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		d.errorf(n, field, "want a threshold like 1%%, 500ms or 3, got %q", s)
+		return nil
+	}
+	return &Threshold{Text: s, Value: v}
+}
+
+// metrics reads where instances serve metrics: {path, port} or false for none.
+func (d *decoder) metrics(n *yaml.Node, path string) Metrics {
+	m := Metrics{}
+	if r := resolve(n); r.Kind == yaml.ScalarNode && r.Tag == "!!bool" {
+		if !d.boolean(r, path) {
+			m.Disabled = true
+		}
+		return m
+	}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"path": func(v *yaml.Node, f string) {
+			m.Path = d.str(v, f)
+			if !strings.HasPrefix(m.Path, "/") {
+				d.errorf(v, f, "want a path starting with /, like /metrics, got %q", m.Path)
+			}
+		},
+		"port": func(v *yaml.Node, f string) {
+			m.Port = d.str(v, f)
+			if m.Port != "admin" && m.Port != "app" {
+				d.errorf(v, f, "want admin (the instance's ADMIN_PORT) or app (its PORT), got %q", m.Port)
+			}
+		},
+	}, nil)
+	return m
+}

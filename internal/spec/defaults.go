@@ -24,8 +24,15 @@ import "time"
 //	strategy.rollbackWindow        10m
 //	strategy.blueGreen.autoPromote false (wait for `tend promote`)
 //	strategy.canary.steps          [{weight: 20}, {pause: {}}]
-//	analysis.interval              10s
+//	metrics                        GET /metrics on the instance's ADMIN_PORT (kit serves it there)
+//	analysis.interval              5s (one measurement each interval)
+//	analysis.count                 3 measurements, then the step passes
+//	analysis.failureLimit          0: the first failed measurement fails the analysis
+//	analysis.inconclusiveLimit     0: the first inconclusive measurement makes it inconclusive (the rollout pauses)
+//	analysis.minRequests           50 canary requests in the window before a measurement counts
 //	analysis.onFailure             rollback
+//	analysis.checks                error-rate max 1% and latency-p99 max 1s, with baseline comparison
+//	check.tolerance                20% worse than stable still passes a baseline comparison
 const (
 	DefaultReadinessPath     = "/"
 	DefaultReadinessInterval = 2 * time.Second
@@ -37,7 +44,11 @@ const (
 	DefaultMaxSurgePercent   = 25
 	DefaultProgressDeadline  = 5 * time.Minute
 	DefaultRollbackWindow    = 10 * time.Minute
-	DefaultAnalysisInterval  = 10 * time.Second
+	DefaultAnalysisInterval  = 5 * time.Second
+	DefaultAnalysisCount     = 3
+	DefaultMinRequests       = 50
+	DefaultTolerance         = 0.2
+	DefaultMetricsPath       = "/metrics"
 	DefaultCanaryWeight      = 20
 )
 
@@ -80,11 +91,41 @@ func (a *App) setDefaults() {
 		if c.Analysis == nil {
 			c.Analysis = &Analysis{}
 		}
-		if c.Analysis.Interval == 0 {
-			c.Analysis.Interval = DefaultAnalysisInterval
+		c.Analysis.setDefaults()
+	}
+	if !a.Metrics.Disabled {
+		if a.Metrics.Path == "" {
+			a.Metrics.Path = DefaultMetricsPath
 		}
-		if c.Analysis.OnFailure == "" {
-			c.Analysis.OnFailure = "rollback"
+		if a.Metrics.Port == "" {
+			a.Metrics.Port = "admin"
+		}
+	}
+}
+
+// setDefaults fills the canary-wide analysis defaults; steps inherit them.
+func (a *Analysis) setDefaults() {
+	if a.Interval == 0 {
+		a.Interval = DefaultAnalysisInterval
+	}
+	if a.Count == 0 {
+		a.Count = DefaultAnalysisCount
+	}
+	if a.MinRequests == 0 {
+		a.MinRequests = DefaultMinRequests
+	}
+	if a.OnFailure == "" {
+		a.OnFailure = "rollback"
+	}
+	if len(a.Checks) == 0 {
+		a.Checks = []Check{
+			{Name: "error-rate", Max: &Threshold{Text: "1%", Value: 0.01}, Baseline: true},
+			{Name: "latency-p99", Max: &Threshold{Text: "1s", Value: 1}, Baseline: true},
+		}
+	}
+	for i := range a.Checks {
+		if a.Checks[i].Baseline && a.Checks[i].Tolerance == 0 {
+			a.Checks[i].Tolerance = DefaultTolerance
 		}
 	}
 }

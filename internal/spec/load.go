@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -108,10 +110,10 @@ func (d *decoder) app(n *yaml.Node, a *App) {
 			}, nil)
 		},
 		"strategy": func(v *yaml.Node, f string) { d.strategy(v, f, &a.Strategy) },
+		"metrics":  func(v *yaml.Node, f string) { a.Metrics = d.metrics(v, f) },
 	}, map[string]string{
 		"autoscale": "autoscaling arrives with a later tend release; remove it for now",
 		"alerts":    "alert rules arrive with a later tend release; remove it for now",
-		"metrics":   "metrics scraping arrives with a later tend release; remove it for now",
 		"secrets":   "secret values (tend secret set) arrive with a later tend release; use env for now",
 	})
 	for _, req := range []string{"app", "build"} {
@@ -246,13 +248,46 @@ func (d *decoder) pause(n *yaml.Node, path string) *Pause {
 
 func (d *decoder) analysis(n *yaml.Node, path string) *Analysis {
 	a := &Analysis{}
+	count := func(dst *int) func(v *yaml.Node, f string) {
+		return func(v *yaml.Node, f string) {
+			*dst = d.integer(v, f)
+			if *dst < 0 {
+				d.errorf(v, f, "must not be negative, got %d", *dst)
+			}
+		}
+	}
 	d.fields(n, path, map[string]func(*yaml.Node, string){
-		"interval": func(v *yaml.Node, f string) { a.Interval = d.duration(v, f) },
+		"interval":          func(v *yaml.Node, f string) { a.Interval = d.duration(v, f) },
+		"count":             count(&a.Count),
+		"failureLimit":      count(&a.FailureLimit),
+		"inconclusiveLimit": count(&a.InconclusiveLimit),
+		"minRequests":       count(&a.MinRequests),
 		"onFailure": func(v *yaml.Node, f string) {
 			a.OnFailure = d.str(v, f)
 			if a.OnFailure != "rollback" && a.OnFailure != "pause" && a.OnFailure != "" {
 				d.errorf(v, f, "want rollback or pause, got %q", a.OnFailure)
 			}
+		},
+		"load": func(v *yaml.Node, f string) {
+			l := &AnalysisLoad{}
+			d.fields(v, f, map[string]func(*yaml.Node, string){
+				"rps": func(v *yaml.Node, f string) {
+					l.RPS = d.integer(v, f)
+					if l.RPS < 1 || l.RPS > 1000 {
+						d.errorf(v, f, "want between 1 and 1000 requests per second, got %d", l.RPS)
+					}
+				},
+				"path": func(v *yaml.Node, f string) {
+					l.Path = d.str(v, f)
+					if !strings.HasPrefix(l.Path, "/") {
+						d.errorf(v, f, "must start with /, got %q", l.Path)
+					}
+				},
+			}, nil)
+			if l.RPS == 0 {
+				d.errorf(resolve(v), f+".rps", "required field is missing")
+			}
+			a.Load = l
 		},
 		"checks": func(v *yaml.Node, f string) {
 			v = resolve(v)
@@ -261,22 +296,66 @@ func (d *decoder) analysis(n *yaml.Node, path string) *Analysis {
 				return
 			}
 			for i, item := range v.Content {
-				var c Check
-				cf := fmt.Sprintf("%s[%d]", f, i)
-				d.fields(item, cf, map[string]func(*yaml.Node, string){
-					"name":  func(v *yaml.Node, f string) { c.Name = d.str(v, f) },
-					"query": func(v *yaml.Node, f string) { c.Query = d.str(v, f) },
-					"max":   func(v *yaml.Node, f string) { c.Max, _ = d.scalar(v, f, "a threshold like 1% or 500ms") },
-					"min":   func(v *yaml.Node, f string) { c.Min, _ = d.scalar(v, f, "a threshold like 99%") },
-				}, nil)
-				if c.Name == "" {
-					d.errorf(item, cf+".name", "required field is missing")
-				}
-				a.Checks = append(a.Checks, c)
+				a.Checks = append(a.Checks, d.check(item, fmt.Sprintf("%s[%d]", f, i)))
 			}
 		},
 	}, nil)
 	return a
+}
+
+// check reads one analysis check and refuses what could never be judged.
+func (d *decoder) check(item *yaml.Node, path string) Check {
+	var c Check
+	var maxN, minN *yaml.Node
+	d.fields(item, path, map[string]func(*yaml.Node, string){
+		"name":     func(v *yaml.Node, f string) { c.Name = d.str(v, f) },
+		"query":    func(v *yaml.Node, f string) { c.Query = d.str(v, f) },
+		"max":      func(v *yaml.Node, f string) { maxN = v; c.Max = d.threshold(v, f) },
+		"min":      func(v *yaml.Node, f string) { minN = v; c.Min = d.threshold(v, f) },
+		"baseline": func(v *yaml.Node, f string) { c.Baseline = d.boolean(v, f) },
+		"tolerance": func(v *yaml.Node, f string) {
+			t := d.threshold(v, f)
+			if t != nil && !strings.HasSuffix(t.Text, "%") {
+				d.errorf(v, f, "want a percentage like 20%%, got %q", t.Text)
+			} else if t != nil {
+				c.Tolerance = t.Value
+			}
+		},
+	}, nil)
+	if resolve(item).Kind != yaml.MappingNode {
+		return c
+	}
+	if c.Name == "" {
+		d.errorf(item, path+".name", "required field is missing")
+		return c
+	}
+	builtin := slices.Contains(BuiltinChecks, c.Name)
+	if !builtin && c.Query == "" {
+		d.errorf(resolve(item), path+".query", "%q is not a built-in check (%s): give it a PromQL query", c.Name, strings.Join(BuiltinChecks, ", "))
+	}
+	if c.Max == nil && c.Min == nil && !c.Baseline {
+		// Argo Rollouts passes such a metric in its code and calls it inconclusive in its docs: tend refuses it
+		d.errorf(resolve(item), path, "a check needs a condition: max, min or baseline: true (without one it could never fail)")
+	}
+	if builtin && c.Query == "" {
+		for _, t := range []struct {
+			n   *yaml.Node
+			v   *Threshold
+			fld string
+		}{{maxN, c.Max, "max"}, {minN, c.Min, "min"}} {
+			if t.v == nil {
+				continue
+			}
+			pct, dur := strings.HasSuffix(t.v.Text, "%"), durationRE.MatchString(t.v.Text)
+			switch {
+			case c.Name == "error-rate" && !pct:
+				d.errorf(t.n, path+"."+t.fld, "error-rate is a share of requests: want a percentage like 1%%, got %q", t.v.Text)
+			case c.Name != "error-rate" && !dur:
+				d.errorf(t.n, path+"."+t.fld, "%s is a latency: want a duration like 500ms, got %q", c.Name, t.v.Text)
+			}
+		}
+	}
+	return c
 }
 
 func (d *decoder) match(n *yaml.Node, path string) Match {

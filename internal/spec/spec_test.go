@@ -10,6 +10,12 @@ import (
 
 // badSpecs maps each testdata/*.bad.yaml to the exact message a user sees.
 var badSpecs = map[string]string{
+	"analysis_load_no_rps.bad.yaml":       "testdata/analysis_load_no_rps.bad.yaml:18:13: strategy.canary.analysis.load.rps: required field is missing",
+	"check_custom_no_query.bad.yaml":      "testdata/check_custom_no_query.bad.yaml:18:16: strategy.canary.analysis.checks[0].query: \"saturation\" is not a built-in check (error-rate, latency-p99, latency-p95, latency-p50): give it a PromQL query",
+	"check_latency_percent.bad.yaml":      "testdata/check_latency_percent.bad.yaml:18:41: strategy.canary.analysis.checks[0].max: latency-p99 is a latency: want a duration like 500ms, got \"5%\"",
+	"check_no_condition.bad.yaml":         "testdata/check_no_condition.bad.yaml:18:16: strategy.canary.analysis.checks[0]: a check needs a condition: max, min or baseline: true (without one it could never fail)",
+	"check_rate_duration.bad.yaml":        "testdata/check_rate_duration.bad.yaml:18:40: strategy.canary.analysis.checks[0].max: error-rate is a share of requests: want a percentage like 1%, got \"500ms\"",
+	"metrics_port.bad.yaml":               "testdata/metrics_port.bad.yaml:4:17: metrics.port: want admin (the instance's ADMIN_PORT) or app (its PORT), got \"public\"",
 	"app_number.bad.yaml":                 "testdata/app_number.bad.yaml:1:6: app: want a string, got \"42\" (quote it)",
 	"app_uppercase.bad.yaml":              "testdata/app_uppercase.bad.yaml:1:6: app: want a name of lowercase letters, digits and '-' (at most 63, like my-app), got \"Hello_World\"",
 	"autopromote_word.bad.yaml":           "testdata/autopromote_word.bad.yaml:16:28: strategy.blueGreen.autoPromote: want true or false, got \"yes please\"",
@@ -139,7 +145,7 @@ strategy:
 	if c.Match[0].Header["X-Canary"] != "yes" || c.Match[1].Cookie["canary"] != "1" {
 		t.Errorf("match %+v", c.Match)
 	}
-	if c.Analysis.Interval != DefaultAnalysisInterval || c.Analysis.OnFailure != "rollback" || c.Analysis.Checks[1].Max != "500ms" {
+	if c.Analysis.Interval != DefaultAnalysisInterval || c.Analysis.OnFailure != "rollback" || c.Analysis.Checks[1].Max.Value != 0.5 || c.Analysis.Count != DefaultAnalysisCount || c.Analysis.MinRequests != DefaultMinRequests {
 		t.Errorf("analysis %+v", c.Analysis)
 	}
 	if a.Strategy.Kind() != "canary" {

@@ -15,6 +15,8 @@ type App struct {
 	Resources Resources         `json:"resources"`
 	Shutdown  Shutdown          `json:"shutdown"`
 	Strategy  Strategy          `json:"strategy"`
+	// Metrics is where instances serve Prometheus metrics for tend to scrape.
+	Metrics Metrics `json:"metrics"`
 
 	// File is the path the spec was loaded from; Dir is its directory, against
 	// which relative paths (build.main, build.binary) resolve. Neither is a YAML field.
@@ -159,22 +161,67 @@ type Pause struct {
 	Duration time.Duration `json:"duration,omitempty"`
 }
 
-// Analysis describes checks judged during a canary. Fields left zero in a step take
-// their value from Canary.Analysis.
-type Analysis struct {
-	Interval  time.Duration `json:"interval,omitempty"`
-	Checks    []Check       `json:"checks,omitempty"`
-	OnFailure string        `json:"onFailure,omitempty"` // "rollback" (default) or "pause"
+// Metrics says where an instance serves Prometheus metrics.
+type Metrics struct {
+	// Path of the metrics endpoint (default /metrics); "" with Disabled set means none.
+	Path string `json:"path"`
+	// Port is "admin" (the instance's ADMIN_PORT, where kit serves them; the default) or "app" (PORT).
+	Port     string `json:"port"`
+	Disabled bool   `json:"disabled,omitempty"`
 }
 
-// Check is one named analysis check with its threshold, kept as written (e.g. "1%", "500ms");
-// the analysis package interprets it.
-type Check struct {
-	Name  string `json:"name"`
-	Query string `json:"query,omitempty"`
-	Max   string `json:"max,omitempty"`
-	Min   string `json:"min,omitempty"`
+// Analysis describes checks judged during a canary. Fields left zero in a step take
+// their value from Canary.Analysis (see defaults.go for the rest). Its semantics follow
+// Argo Rollouts' AnalysisRun: a measurement every Interval, Count of them; the analysis
+// fails once more than FailureLimit measurements failed and is inconclusive once more
+// than InconclusiveLimit were; otherwise it passes after Count measurements.
+type Analysis struct {
+	Interval          time.Duration `json:"interval,omitempty"`
+	Count             int           `json:"count,omitempty"`
+	FailureLimit      int           `json:"failureLimit,omitempty"`
+	InconclusiveLimit int           `json:"inconclusiveLimit,omitempty"`
+	// MinRequests is how many requests the canary must have served in the analysis window
+	// before a measurement counts; with fewer it is "waiting for data", never a failure.
+	MinRequests int     `json:"minRequests,omitempty"`
+	Checks      []Check `json:"checks,omitempty"`
+	OnFailure   string  `json:"onFailure,omitempty"` // "rollback" (default) or "pause"
+	// Load, when set, sends tend's own requests to the canary during the analysis, for
+	// apps too quiet to judge.
+	Load *AnalysisLoad `json:"load,omitempty"`
 }
+
+// AnalysisLoad is built-in traffic for an analysis.
+type AnalysisLoad struct {
+	RPS  int    `json:"rps"`
+	Path string `json:"path"`
+}
+
+// Check is one analysis check: a built-in (error-rate, latency-p99, latency-p95,
+// latency-p50) or a PromQL query, judged against thresholds and/or the stable revision.
+type Check struct {
+	Name string `json:"name"`
+	// Query is PromQL for a custom check; $app, $canary and $stable are replaced by the
+	// app's name and the two revisions' numbers.
+	Query string     `json:"query,omitempty"`
+	Max   *Threshold `json:"max,omitempty"`
+	Min   *Threshold `json:"min,omitempty"`
+	// Baseline compares the canary with the stable revision over the same window
+	// (Mann–Whitney U on per-interval values); the canary fails when it is worse than
+	// stable by more than Tolerance with the analysis' confidence.
+	Baseline bool `json:"baseline,omitempty"`
+	// Tolerance is the relative difference to stable that is still a pass (0.2 = 20%).
+	Tolerance float64 `json:"tolerance,omitempty"`
+}
+
+// Threshold is a limit as written ("1%", "500ms", "3") and its value: a fraction for
+// percentages, seconds for durations.
+type Threshold struct {
+	Text  string  `json:"text"`
+	Value float64 `json:"value"`
+}
+
+// Built-in analysis checks.
+var BuiltinChecks = []string{"error-rate", "latency-p99", "latency-p95", "latency-p50"}
 
 // Match is one rule: a header or a cookie with an exact value.
 type Match struct {
