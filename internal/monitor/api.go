@@ -78,8 +78,8 @@ func parseTime(s string, def time.Time) (time.Time, error) {
 		return def, nil
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9)), nil
+		// to the millisecond, the TSDB's resolution: float seconds do not hold every millisecond exactly
+		return time.UnixMilli(int64(math.Round(f * 1000))), nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil

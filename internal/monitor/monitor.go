@@ -18,9 +18,10 @@ import (
 
 // Defaults of the monitor; the server's flags override them.
 const (
-	DefaultInterval  = 5 * time.Second
-	DefaultRetention = 15 * 24 * time.Hour
-	DefaultMaxBytes  = 1 << 30
+	DefaultInterval     = 5 * time.Second
+	DefaultSelfInterval = time.Second
+	DefaultRetention    = 15 * 24 * time.Hour
+	DefaultMaxBytes     = 1 << 30
 	// lookback is how far back an instant query looks for a series' last sample.
 	lookback = 5 * time.Minute
 )
@@ -47,6 +48,10 @@ type Options struct {
 	MaxBytes  int64
 	// Interval is how often every target is scraped.
 	Interval time.Duration
+	// SelfInterval is how often tend's own registry is recorded (default 1s, at most
+	// Interval): the gateway's per-revision metrics are what canary analysis compares,
+	// and a fine resolution gives it enough per-interval samples within seconds.
+	SelfInterval time.Duration
 	// Targets lists the instances to scrape now; called once per scrape round.
 	Targets func() []Target
 	// Self is tend's own registry (gateway, process, store), recorded as job "tend".
@@ -72,6 +77,10 @@ func Open(o Options) (*Monitor, error) {
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
 	}
+	if o.SelfInterval <= 0 {
+		o.SelfInterval = DefaultSelfInterval
+	}
+	o.SelfInterval = min(o.SelfInterval, o.Interval)
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
 	}
@@ -105,19 +114,27 @@ func Open(o Options) (*Monitor, error) {
 		health: map[string]*TargetHealth{}, series: map[string][]seriesRef{}}, nil
 }
 
-// Interval is the scrape interval.
-func (m *Monitor) Interval() time.Duration { return m.o.Interval }
+// Interval is the scrape interval of the targets; SelfInterval that of tend's own metrics.
+func (m *Monitor) Interval() time.Duration     { return m.o.Interval }
+func (m *Monitor) SelfInterval() time.Duration { return m.o.SelfInterval }
 
-// Run scrapes every target each interval until ctx ends.
+// Run scrapes tend itself every SelfInterval and every target each Interval until ctx ends.
 func (m *Monitor) Run(ctx context.Context) {
-	t := time.NewTicker(m.o.Interval)
-	defer t.Stop()
+	self := time.NewTicker(m.o.SelfInterval)
+	defer self.Stop()
+	targets := time.NewTicker(m.o.Interval)
+	defer targets.Stop()
+	now := time.Now()
+	m.scrapeSelf(ctx, now)
+	m.scrapeTargets(ctx, now)
 	for {
-		m.scrapeAll(ctx, time.Now())
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now := <-self.C:
+			m.scrapeSelf(ctx, now)
+		case now := <-targets.C:
+			m.scrapeTargets(ctx, now)
 		}
 	}
 }

@@ -48,9 +48,11 @@ func TestScrapeStoresSeriesWithTargetLabels(t *testing.T) {
 	t0 := time.Now().Add(-10 * time.Second)
 	c.Add(10)
 	h.Observe(0.3)
-	m.scrapeAll(ctx, t0)
+	m.scrapeSelf(ctx, t0)
+	m.scrapeTargets(ctx, t0)
 	c.Add(50)
-	m.scrapeAll(ctx, t0.Add(5*time.Second))
+	m.scrapeSelf(ctx, t0.Add(5*time.Second))
+	m.scrapeTargets(ctx, t0.Add(5*time.Second))
 
 	at := t0.Add(5 * time.Second)
 	v, err := m.Query(ctx, `orders_total{app="shop",revision="2",role="canary",instance="shop-2-abcd"}`, at)
@@ -88,7 +90,8 @@ func TestScrapeStoresSeriesWithTargetLabels(t *testing.T) {
 
 	// a target that goes away is stale at once, not for the 5 minute lookback
 	targets = targets[:1]
-	m.scrapeAll(ctx, t0.Add(6*time.Second))
+	m.scrapeSelf(ctx, t0.Add(6*time.Second))
+	m.scrapeTargets(ctx, t0.Add(6*time.Second))
 	v, _ = m.Query(ctx, `up{instance="shop-1-dead"}`, t0.Add(7*time.Second))
 	if len(v) != 0 {
 		t.Fatalf("up of a removed target = %+v, want nothing (stale)", v)
@@ -104,7 +107,8 @@ func TestAPIAnswersLikePrometheusAndRemoteReadsIt(t *testing.T) {
 	now := time.Now()
 	for i := 4; i >= 0; i-- {
 		c.Add(5)
-		m.scrapeAll(ctx, now.Add(-time.Duration(i)*time.Second))
+		m.scrapeSelf(ctx, now.Add(-time.Duration(i)*time.Second))
+		m.scrapeTargets(ctx, now.Add(-time.Duration(i)*time.Second))
 	}
 	api := httptest.NewServer(m.Handler("test"))
 	defer api.Close()

@@ -77,9 +77,19 @@ func (c *scrapeClient) fetch(ctx context.Context, url string) ([]*dto.MetricFami
 	}
 }
 
-// scrapeAll scrapes tend itself and every target once, in parallel, and marks the
-// series of targets that went away as stale.
-func (m *Monitor) scrapeAll(ctx context.Context, now time.Time) {
+// scrapeSelf records tend's own registry (gateway, process, store) as job "tend".
+func (m *Monitor) scrapeSelf(ctx context.Context, now time.Time) {
+	if m.o.Self == nil {
+		return
+	}
+	start := time.Now()
+	mfs, err := m.o.Self.Gather()
+	m.record(ctx, "tend", map[string]string{"job": "tend"}, true, "", mfs, nil, err, now, time.Since(start))
+}
+
+// scrapeTargets scrapes every target once, in parallel, and marks the series of
+// targets that went away as stale.
+func (m *Monitor) scrapeTargets(ctx context.Context, now time.Time) {
 	var targets []Target
 	if m.o.Targets != nil {
 		targets = m.o.Targets()
@@ -87,15 +97,6 @@ func (m *Monitor) scrapeAll(ctx context.Context, now time.Time) {
 	seen := map[string]bool{"tend": true}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
-	if m.o.Self != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			mfs, err := m.o.Self.Gather()
-			m.record(ctx, "tend", map[string]string{"job": "tend"}, true, "", mfs, nil, err, now, time.Since(start))
-		}()
-	}
 	for _, t := range targets {
 		key := t.App + "/" + t.Instance
 		seen[key] = true
