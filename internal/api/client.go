@@ -12,10 +12,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/logs"
+	"github.com/tendhq/tend/internal/monitor"
 	"github.com/tendhq/tend/internal/rollout"
 )
 
@@ -210,4 +212,28 @@ func decodeStream[T any](r io.Reader, fn func(T) error) error {
 		}
 	}
 	return sc.Err()
+}
+
+// Prometheus returns a querier for the server's Prometheus-compatible API (/prometheus),
+// carrying the client's token.
+func (c *Client) Prometheus() *monitor.Remote {
+	base := c.httpClient()
+	return &monitor.Remote{URL: strings.TrimRight(c.Base, "/") + "/prometheus",
+		Client: &http.Client{Timeout: 2 * time.Minute, Transport: bearer{token: c.Token, next: base.Transport}}}
+}
+
+// bearer adds the API token to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	next := b.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return next.RoundTrip(r)
 }

@@ -35,6 +35,8 @@ type Options struct {
 	// (artifacts, logs); nil means always. Promote, abort, pause, resume and rollback are
 	// never refused for lack of space: they are what an incident needs.
 	Room func() error
+	// Prometheus serves the Prometheus-compatible query API, mounted at /prometheus (nil: none).
+	Prometheus http.Handler
 }
 
 type server struct {
@@ -59,6 +61,9 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("GET /v1/apps/{app}/logs", s.logs)
 	mux.HandleFunc("POST /v1/apps/{app}/{action}", s.action)
 	mux.HandleFunc("GET /v1/gateway", s.gateway)
+	if o.Prometheus != nil {
+		mux.Handle("/prometheus/", http.StripPrefix("/prometheus", o.Prometheus))
+	}
 	return s.auth(mux)
 }
 

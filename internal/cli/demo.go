@@ -57,7 +57,10 @@ func runDemo(ctx context.Context, f *serverFlags, source string, exit bool, out 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cfg := f.config(filepath.Join(dir, "data"))
+	cfg, err := f.config(filepath.Join(dir, "data"))
+	if err != nil {
+		return &exitCodeError{code: exitInvalid, err: err}
+	}
 	logf, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		return err

@@ -2,15 +2,19 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tendhq/tend/internal/daemon"
+	"github.com/tendhq/tend/internal/monitor"
+	"github.com/tendhq/tend/internal/spec"
 )
 
 // serverFlags are shared by `tend server` and `tend up`.
@@ -19,6 +23,10 @@ type serverFlags struct {
 	keepInstances      bool
 	accessLog          bool
 	logLevel           string
+	retention          time.Duration
+	retentionSize      string
+	scrapeInterval     time.Duration
+	prometheusURL      string
 }
 
 func (f *serverFlags) add(cmd *cobra.Command) {
@@ -28,18 +36,32 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.keepInstances, "keep-instances", false, "leave instances running when the server stops; the next server on this data dir re-adopts them")
 	cmd.Flags().BoolVar(&f.accessLog, "access-log", false, "log every gateway request as a JSON line")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
+	cmd.Flags().DurationVar(&f.retention, "retention", monitor.DefaultRetention, "how long the embedded metrics database keeps samples")
+	cmd.Flags().StringVar(&f.retentionSize, "retention-size", "1Gi", "size cap of the embedded metrics database (oldest blocks go first); 0 for none")
+	cmd.Flags().DurationVar(&f.scrapeInterval, "scrape-interval", monitor.DefaultInterval, "how often instances' metrics endpoints are scraped")
+	cmd.Flags().StringVar(&f.prometheusURL, "prometheus-url", "", "query this Prometheus for canary analysis instead of the embedded one (e.g. http://127.0.0.1:9090)")
 }
 
-func (f *serverFlags) config(dataDir string) daemon.Config {
+func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(f.logLevel))
+	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return daemon.Config{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	}
+	size, err := spec.ParseBytes(f.retentionSize)
+	if err != nil && f.retentionSize != "0" {
+		return daemon.Config{}, fmt.Errorf("--retention-size %q: want a size like 512Mi or 2Gi, or 0 for none", f.retentionSize)
+	}
+	if size == 0 {
+		size = -1 // no cap
+	}
 	cfg := daemon.Config{DataDir: dataDir, APIAddr: f.api, GatewayAddr: f.gateway, KeepInstances: f.keepInstances,
 		Version: version(), AccessLog: f.accessLog,
-		Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))}
+		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
+		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, PrometheusURL: f.prometheusURL}
 	if f.etcd != "" {
 		cfg.EtcdEndpoints = strings.Split(f.etcd, ",")
 	}
-	return cfg
+	return cfg, nil
 }
 
 func newServerCmd(g *globals) *cobra.Command {
@@ -65,7 +87,10 @@ on the old one. If the new binary does not run, the old server keeps serving and
   kill -USR2 $(cat /var/lib/tend/server.pid)     # hand over to the binary now on disk`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := f.config(g.dataDir)
+			cfg, err := f.config(g.dataDir)
+			if err != nil {
+				return &exitCodeError{code: exitInvalid, err: err}
+			}
 			cfg.HandOver = handOverSignal(cmd.Context())
 			return daemon.Run(cmd.Context(), cfg, func(i daemon.Info) {
 				cmd.PrintErrf("tend server: API %s, gateway %s, data %s\n", i.API, i.Gateway, i.DataDir)

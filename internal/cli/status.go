@@ -78,8 +78,14 @@ func appTable(tw *tabwriter.Writer, s controller.Status) {
 	for _, w := range r.Warm {
 		fmt.Fprintf(tw, "Warm:\trevision %d until %s (rollback is a route switch)\n", w.Revision, w.Until.Format(time.TimeOnly))
 	}
+	if a := r.Analysis; a != nil {
+		fmt.Fprintf(tw, "Analysis:\tstep %d running, %d measurements: %s\n", a.Step+1, len(a.Measurements), a.Message)
+	}
 	for _, v := range r.Verdicts {
 		fmt.Fprintf(tw, "Verdict:\tstep %d %s: %s\n", v.Step+1, v.Result, v.Message)
+	}
+	if len(r.Verdicts) > 0 || r.Analysis != nil {
+		fmt.Fprintf(tw, "\t(each check's numbers: tend analysis %s)\n", s.App)
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "INSTANCE\tREVISION\tSTATE\tADDRESS\tPID\tRESTARTS\tAGE\tLIMITS\tMESSAGE")

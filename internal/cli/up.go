@@ -25,7 +25,11 @@ the server and the app's instances.`,
 			defer cancel()
 			started := make(chan daemon.Info, 1)
 			done := make(chan error, 1)
-			go func() { done <- daemon.Run(ctx, f.config(g.dataDir), func(i daemon.Info) { started <- i }) }()
+			cfg, err := f.config(g.dataDir)
+			if err != nil {
+				return &exitCodeError{code: exitInvalid, err: err}
+			}
+			go func() { done <- daemon.Run(ctx, cfg, func(i daemon.Info) { started <- i }) }()
 			var info daemon.Info
 			select {
 			case err := <-done:

@@ -14,7 +14,6 @@ import (
 	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
-	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -24,17 +23,10 @@ type Builder interface {
 }
 
 // Analyzer judges a canary during an analysis step. It blocks for as long as the
-// analysis takes (its interval and count) and returns the verdict with its reasons.
+// analysis takes (its interval and count), reports each measurement through r.Report,
+// and returns the verdict with its reasons.
 type Analyzer interface {
-	Analyze(ctx context.Context, r AnalysisRequest) rollout.Verdict
-}
-
-// AnalysisRequest names what to analyse: the canary revision against the stable one.
-type AnalysisRequest struct {
-	App      string
-	Stable   int
-	Canary   int
-	Analysis *spec.Analysis
+	Analyze(ctx context.Context, r rollout.AnalysisRequest) rollout.Verdict
 }
 
 // Options wire a controller to the rest of tend.

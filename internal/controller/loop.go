@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -47,11 +48,12 @@ type command struct {
 }
 
 type analysisRun struct {
-	step    int
-	to      int
-	cancel  context.CancelFunc
-	verdict chan rollout.Verdict
-	result  *rollout.Verdict
+	step     int
+	to       int
+	cancel   context.CancelFunc
+	verdict  chan rollout.Verdict
+	result   *rollout.Verdict
+	progress chan rollout.Measurement
 }
 
 func newAppLoop(ctx context.Context, c *Controller, app string) (*appLoop, error) {
@@ -166,6 +168,7 @@ func (l *appLoop) reconcile(ctx context.Context) {
 	} else {
 		in.Spec = l.rec.Spec
 	}
+	l.takeMeasurements(ctx)
 	if a := l.analysis; a != nil && a.result != nil && a.step == l.st.Step && a.to == l.st.To {
 		in.Verdict = a.result
 		l.analysis = nil
@@ -189,9 +192,12 @@ func (l *appLoop) reconcile(ctx context.Context) {
 		l.log.Info("rollout phase", "from", before, "to", l.st.Phase, "revision", l.st.To, "message", l.st.Message)
 	}
 	if out.Analyze != nil {
-		l.startAnalysis(ctx, out.Analyze)
+		l.startAnalysis(ctx, out.Analyze, in.Spec)
 	} else if l.analysis != nil && (l.analysis.step != l.st.Step || l.analysis.to != l.st.To || l.st.Phase.Terminal()) {
 		l.stopAnalysis()
+	}
+	if out.Analyze == nil {
+		l.st.Analysis = nil // what ran is in Verdicts now
 	}
 	l.applyReplicas(ctx, out.Replicas)
 	l.writeRoute(ctx, out)
@@ -309,13 +315,14 @@ func (l *appLoop) pruneEvents(ctx context.Context) {
 	}
 }
 
-func (l *appLoop) startAnalysis(ctx context.Context, a *spec.Analysis) {
+func (l *appLoop) startAnalysis(ctx context.Context, a *spec.Analysis, sp spec.App) {
 	if l.analysis != nil && l.analysis.step == l.st.Step && l.analysis.to == l.st.To {
 		return
 	}
 	l.stopAnalysis()
-	run := &analysisRun{step: l.st.Step, to: l.st.To, verdict: make(chan rollout.Verdict, 1)}
+	run := &analysisRun{step: l.st.Step, to: l.st.To, verdict: make(chan rollout.Verdict, 1), progress: make(chan rollout.Measurement, 64)}
 	l.analysis = run
+	l.st.Analysis = &rollout.Verdict{Step: l.st.Step, At: time.Now(), Result: "running"}
 	if l.c.o.Analyzer == nil {
 		run.verdict <- rollout.Verdict{At: time.Now(), Result: "inconclusive",
 			Message: "no analyzer is configured in this tend server, so the canary cannot be judged automatically"}
@@ -323,12 +330,39 @@ func (l *appLoop) startAnalysis(ctx context.Context, a *spec.Analysis) {
 	}
 	actx, cancel := context.WithCancel(ctx)
 	run.cancel = cancel
-	req := AnalysisRequest{App: l.app, Stable: l.st.From, Canary: l.st.To, Analysis: a}
+	req := rollout.AnalysisRequest{App: l.app, Stable: l.st.From, Canary: l.st.To, Started: l.st.StepStarted,
+		Deadline: sp.Strategy.ProgressDeadline, Route: sp.Route, Analysis: a,
+		Report: func(m rollout.Measurement) {
+			select {
+			case run.progress <- m:
+			default: // the loop is far behind; the verdict carries every measurement anyway
+			}
+			l.poke()
+		}}
 	go func() {
 		v := l.c.o.Analyzer.Analyze(actx, req)
 		run.verdict <- v
 		l.poke()
 	}()
+}
+
+// takeMeasurements records the running analysis' new measurements in the rollout state
+// (so that status shows them live) and as events.
+func (l *appLoop) takeMeasurements(ctx context.Context) {
+	a := l.analysis
+	if a == nil || l.st.Analysis == nil || a.step != l.st.Step || a.to != l.st.To {
+		return
+	}
+	for {
+		select {
+		case m := <-a.progress:
+			l.st.Analysis.Measurements = append(l.st.Analysis.Measurements, m)
+			l.st.Analysis.Message = m.Message
+			l.event(ctx, "analysis", l.st.To, fmt.Sprintf("analysis %s: %s", m.Result, m.Message))
+		default:
+			return
+		}
+	}
 }
 
 func (l *appLoop) stopAnalysis() {

@@ -49,6 +49,14 @@ type Config struct {
 	// disk now and hands it the listeners and the data dir without refusing a connection
 	// (`tend server` wires it to SIGUSR2); Run returns once the new server serves.
 	HandOver <-chan struct{}
+	// Retention and RetentionBytes bound the embedded metrics database (0: defaults,
+	// RetentionBytes < 0: no size cap); ScrapeInterval is how often instances are scraped.
+	Retention      time.Duration
+	RetentionBytes int64
+	ScrapeInterval time.Duration
+	// PrometheusURL makes canary analysis query an external Prometheus instead of the
+	// embedded one (which keeps recording and answering /prometheus).
+	PrometheusURL string
 }
 
 // Info says where a started server listens.
@@ -115,7 +123,18 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err != nil {
 		return fmt.Errorf("start the process runtime: %w", err)
 	}
-	ctl := controller.New(controller.Options{Store: st, Runtime: rt,
+	var ctl *controller.Controller
+	mon, err := openMonitor(cfg, dir, reg, func() *controller.Controller { return ctl }, log)
+	if err != nil {
+		return err
+	}
+	var closeMonitor sync.Once
+	defer closeMonitor.Do(func() { mon.Close() })
+	analyzer, err := newAnalyzer(cfg, mon, "http://"+gwLn.Addr().String(), log)
+	if err != nil {
+		return err
+	}
+	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Analyzer: analyzer,
 		Builder: &build.Builder{Dir: filepath.Join(dir, "artifacts"), Logger: log}, Logger: log})
 
 	gwCtx, stopGateway := context.WithCancel(context.WithoutCancel(ctx))
@@ -126,6 +145,15 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	ctlDone := make(chan struct{})
 	go func() { errc <- gw.Run(gwCtx) }()
 	go room.Run(gwCtx, time.Second)
+	monCtx, stopMonitor := context.WithCancel(context.WithoutCancel(ctx))
+	monDone := make(chan struct{})
+	go func() { defer close(monDone); mon.Run(monCtx) }()
+	stopMonitoring := func() {
+		stopMonitor()
+		<-monDone
+		closeMonitor.Do(func() { mon.Close() })
+	}
+	defer stopMonitoring()
 	go func() { defer close(ctlDone); errc <- ctl.Run(ctlCtx) }()
 
 	mux := http.NewServeMux()
@@ -134,7 +162,8 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	dash := ui.Handler()
 	mux.Handle("GET /{$}", dash)
 	mux.Handle("GET /ui/", dash)
-	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, Version: cfg.Version, Logger: log, Gateway: gw.Snapshot, Room: room.Check}))
+	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, Version: cfg.Version, Logger: log, Gateway: gw.Snapshot, Room: room.Check,
+		Prometheus: mon.Handler(cfg.Version)}))
 	apiSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { errc <- serve(apiSrv, apiLn) }()
@@ -197,6 +226,7 @@ wait:
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	_ = apiSrv.Shutdown(shutdownCtx) // on a hand-over, API requests wait in the listen queue for the new server
+	stopMonitor()                    // no more scrapes; the database stays open for analyses until the controller stops
 	stopController()
 	<-ctlDone
 	if next != nil {
@@ -204,6 +234,7 @@ wait:
 		if err := rt.Close(shutdownCtx, false); err != nil {
 			log.Error("release instances to the new server", "err", err)
 		}
+		stopMonitoring()
 		closeStore.Do(func() { st.Close() })
 		unlockOnce.Do(unlock)
 		err := next.wait(shutdownCtx)

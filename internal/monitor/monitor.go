@@ -53,7 +53,7 @@ type Options struct {
 	// and a fine resolution gives it enough per-interval samples within seconds.
 	SelfInterval time.Duration
 	// Targets lists the instances to scrape now; called once per scrape round.
-	Targets func() []Target
+	Targets func(ctx context.Context) []Target
 	// Self is tend's own registry (gateway, process, store), recorded as job "tend".
 	Self   prometheus.Gatherer
 	Logger *slog.Logger

@@ -25,7 +25,7 @@ func instance(t *testing.T) (*httptest.Server, prometheus.Counter, prometheus.Hi
 	return srv, c, h
 }
 
-func open(t *testing.T, targets func() []Target, self prometheus.Gatherer) *Monitor {
+func open(t *testing.T, targets func(context.Context) []Target, self prometheus.Gatherer) *Monitor {
 	t.Helper()
 	m, err := Open(Options{Dir: t.TempDir(), Interval: time.Second, Targets: targets, Self: self})
 	if err != nil {
@@ -43,7 +43,7 @@ func TestScrapeStoresSeriesWithTargetLabels(t *testing.T) {
 	gwCounter.WithLabelValues("shop", "2", "shop-2-abcd").Add(7)
 	targets := []Target{{App: "shop", Revision: 2, Instance: "shop-2-abcd", Role: "canary", URL: srv.URL + "/metrics", PID: os.Getpid()},
 		{App: "shop", Revision: 1, Instance: "shop-1-dead", Role: "stable", URL: "http://127.0.0.1:1/metrics"}}
-	m := open(t, func() []Target { return targets }, gw)
+	m := open(t, func(context.Context) []Target { return targets }, gw)
 	ctx := context.Background()
 	t0 := time.Now().Add(-10 * time.Second)
 	c.Add(10)
@@ -100,7 +100,7 @@ func TestScrapeStoresSeriesWithTargetLabels(t *testing.T) {
 
 func TestAPIAnswersLikePrometheusAndRemoteReadsIt(t *testing.T) {
 	srv, c, _ := instance(t)
-	m := open(t, func() []Target {
+	m := open(t, func(context.Context) []Target {
 		return []Target{{App: "shop", Revision: 1, Instance: "shop-1-a", Role: "stable", URL: srv.URL + "/metrics"}}
 	}, nil)
 	ctx := context.Background()

@@ -92,7 +92,7 @@ func (m *Monitor) scrapeSelf(ctx context.Context, now time.Time) {
 func (m *Monitor) scrapeTargets(ctx context.Context, now time.Time) {
 	var targets []Target
 	if m.o.Targets != nil {
-		targets = m.o.Targets()
+		targets = m.o.Targets(ctx)
 	}
 	seen := map[string]bool{"tend": true}
 	var wg sync.WaitGroup

@@ -122,6 +122,7 @@ func (st *State) hold(out Output) Output {
 		out.Replicas[st.To] = st.canaryReplicas()
 		out.Splits = st.weighted()
 		out.MatchCanary = true
+		out.Preview = st.To
 	default:
 		out.Replicas[st.To] = st.Replicas
 		out.Splits = []Split{{st.To, 100}}
@@ -311,6 +312,7 @@ func (st *State) canary(in Input, out Output) Output {
 	out.Replicas = st.warmReplicas()
 	out.Replicas[st.From] = st.Replicas
 	out.MatchCanary = true
+	out.Preview = st.To // X-Tend-Preview: 1 reaches the canary whatever its weight (analysis.load uses it)
 	for st.Step < len(steps) {
 		s := steps[st.Step]
 		switch {

@@ -3,6 +3,8 @@ package rollout
 
 import (
 	"time"
+
+	"github.com/tendhq/tend/internal/spec"
 )
 
 // Phase is where a rollout stands.
@@ -60,8 +62,10 @@ type State struct {
 	// Warm revisions keep their instances until Until so that a rollback is a route switch.
 	Warm []Warm `json:"warm,omitempty"`
 	// Message says what the rollout is doing or why it stopped.
-	Message    string     `json:"message,omitempty"`
-	Verdicts   []Verdict  `json:"verdicts,omitempty"`
+	Message  string    `json:"message,omitempty"`
+	Verdicts []Verdict `json:"verdicts,omitempty"`
+	// Analysis holds the measurements of the analysis running now (nil when none is).
+	Analysis   *Verdict   `json:"analysis,omitempty"`
 	StartedAt  time.Time  `json:"startedAt"`
 	ProgressAt time.Time  `json:"progressAt"` // last time the rollout made progress (deadline clock)
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
@@ -81,6 +85,50 @@ type Verdict struct {
 	At      time.Time `json:"at"`
 	Result  string    `json:"result"` // pass | fail | inconclusive
 	Message string    `json:"message"`
+	// Measurements are the analysis' measurements in order, the last one deciding.
+	Measurements []Measurement `json:"measurements,omitempty"`
+}
+
+// Measurement is one round of an analysis' checks.
+type Measurement struct {
+	At time.Time `json:"at"`
+	// Result is pass, fail, inconclusive, or waiting (too little data yet: not counted).
+	Result  string `json:"result"`
+	Message string `json:"message"`
+	// Requests is how many requests the canary served in the window; Needed how many it must.
+	Requests float64       `json:"requests"`
+	Needed   int           `json:"needed"`
+	Checks   []CheckResult `json:"checks"`
+	// Score is the baseline comparison's score (0..100) when one was made.
+	Score *float64 `json:"score,omitempty"`
+}
+
+// CheckResult is one check's value and why it passed or not.
+type CheckResult struct {
+	Name   string   `json:"name"`
+	Result string   `json:"result"` // pass | fail | nodata
+	Value  *float64 `json:"value,omitempty"`
+	// Stable is the same value for the stable revision over the same window.
+	Stable    *float64 `json:"stable,omitempty"`
+	Threshold string   `json:"threshold,omitempty"`
+	// Class, PValue and Shift are the baseline comparison's (Pass, High, Low, NoData).
+	Class  string   `json:"class,omitempty"`
+	PValue *float64 `json:"pValue,omitempty"`
+	Reason string   `json:"reason"`
+}
+
+// AnalysisRequest names what to analyse: the canary revision against the stable one,
+// from when the step started, with what the step's analysis says.
+type AnalysisRequest struct {
+	App      string
+	Stable   int
+	Canary   int
+	Started  time.Time
+	Deadline time.Duration // progressDeadline: waiting for data longer than this is inconclusive
+	Route    spec.Route
+	Analysis *spec.Analysis
+	// Report receives each measurement as it is made (may be nil).
+	Report func(Measurement)
 }
 
 // Observation is what the runtime reports about an app's instances, by revision.

@@ -261,16 +261,24 @@ func (d *decoder) memoryBytes(n *yaml.Node, field string) int64 {
 	if !ok {
 		return 0
 	}
+	v, err := ParseBytes(s)
+	if err != nil {
+		d.errorf(n, field, "want a positive memory amount like 256Mi, 1Gi or 512M, got %q", s)
+	}
+	return v
+}
+
+// ParseBytes reads a size as tend.yaml writes memory: "256Mi", "1Gi", "512M" or plain bytes.
+func ParseBytes(s string) (int64, error) {
 	m := memoryRE.FindStringSubmatch(s)
 	if m != nil {
 		v, err := strconv.ParseInt(m[1], 10, 64)
 		unit, known := memoryUnits[m[2]]
 		if err == nil && known && v > 0 && v <= math.MaxInt64/unit {
-			return v * unit
+			return v * unit, nil
 		}
 	}
-	d.errorf(n, field, "want a positive memory amount like 256Mi, 1Gi or 512M, got %q", s)
-	return 0
+	return 0, fmt.Errorf("not a positive size like 256Mi, 1Gi or 512M: %q", s)
 }
 
 // synonyms are names users bring from other tools.

@@ -15,6 +15,7 @@ type Load struct {
 
 	mu         sync.Mutex
 	byRevision map[string]int64
+	failedBy   map[string]int64
 	failures   []string
 	latencies  []time.Duration
 
@@ -26,7 +27,7 @@ type Load struct {
 // bounded number of workers (one per 25 req/s, at least 16) so that a slow answer does not
 // stop the others.
 func StartLoad(s *Server, rps int, limit time.Duration) *Load {
-	l := &Load{byRevision: map[string]int64{}, stop: make(chan struct{})}
+	l := &Load{byRevision: map[string]int64{}, failedBy: map[string]int64{}, stop: make(chan struct{})}
 	workers := max(16, rps/25)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	interval := time.Duration(int64(time.Second) * int64(workers) / int64(rps))
@@ -51,6 +52,7 @@ func StartLoad(s *Server, rps int, limit time.Duration) *Load {
 				l.mu.Lock()
 				if err != nil || code != http.StatusOK {
 					l.failed.Add(1)
+					l.failedBy[rev]++
 					if len(l.failures) < 20 {
 						l.failures = append(l.failures, fmt.Sprintf("%s: code %d err %v body %.80q", start.Format("15:04:05.000"), code, err, body))
 					}
@@ -70,8 +72,10 @@ func StartLoad(s *Server, rps int, limit time.Duration) *Load {
 type Result struct {
 	OK, Failed int64
 	ByRevision map[string]int64
-	Failures   []string        // the first 20 failures, with time, status and error
-	Latencies  []time.Duration // of successful requests, sorted
+	// FailedByRevision counts failed answers by the revision that gave them ("" when none did).
+	FailedByRevision map[string]int64
+	Failures         []string        // the first 20 failures, with time, status and error
+	Latencies        []time.Duration // of successful requests, sorted
 }
 
 // Finish stops the load and returns what it saw.
@@ -81,7 +85,7 @@ func (l *Load) Finish() Result {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	sort.Slice(l.latencies, func(i, j int) bool { return l.latencies[i] < l.latencies[j] })
-	return Result{OK: l.ok.Load(), Failed: l.failed.Load(), ByRevision: l.byRevision, Failures: l.failures, Latencies: l.latencies}
+	return Result{OK: l.ok.Load(), Failed: l.failed.Load(), ByRevision: l.byRevision, FailedByRevision: l.failedBy, Failures: l.failures, Latencies: l.latencies}
 }
 
 // Percentile is the q-quantile (0 < q ≤ 1) of the successful requests' latencies.
