@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
@@ -40,6 +42,8 @@ type Options struct {
 	Logger   *slog.Logger
 	// Tick is how often each app is reconciled when nothing else wakes it (default 500ms).
 	Tick time.Duration
+	// Registerer receives the rollout and analysis metrics (nil: not exported).
+	Registerer prometheus.Registerer
 }
 
 // ErrUnknownApp is returned for an app that was never deployed.
@@ -59,6 +63,7 @@ type Controller struct {
 	ctx       context.Context
 	wg        sync.WaitGroup
 	ready     chan struct{}
+	metrics   *metrics
 }
 
 // New returns a controller; call Run to start it.
@@ -69,7 +74,7 @@ func New(o Options) *Controller {
 	if o.Tick <= 0 {
 		o.Tick = 500 * time.Millisecond
 	}
-	return &Controller{o: o, log: o.Logger, apps: map[string]*appLoop{}, ready: make(chan struct{})}
+	return &Controller{o: o, log: o.Logger, apps: map[string]*appLoop{}, ready: make(chan struct{}), metrics: newMetrics(o.Registerer)}
 }
 
 // Run resumes every app recorded in the store and reconciles until ctx ends.

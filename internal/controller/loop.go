@@ -171,6 +171,7 @@ func (l *appLoop) reconcile(ctx context.Context) {
 	l.takeMeasurements(ctx)
 	if a := l.analysis; a != nil && a.result != nil && a.step == l.st.Step && a.to == l.st.To {
 		in.Verdict = a.result
+		l.c.metrics.verdicts.WithLabelValues(l.app, a.result.Result).Inc()
 		l.analysis = nil
 	} else if a != nil {
 		select {
@@ -178,6 +179,7 @@ func (l *appLoop) reconcile(ctx context.Context) {
 			a.result = &v
 			if a.step == l.st.Step && a.to == l.st.To {
 				in.Verdict = a.result
+				l.c.metrics.verdicts.WithLabelValues(l.app, v.Result).Inc()
 				l.analysis = nil
 			}
 		default:
@@ -283,6 +285,7 @@ func (l *appLoop) saveState(ctx context.Context) {
 		return
 	}
 	l.lastState = b
+	l.c.metrics.observe(l.st)
 	l.publish(*l.st)
 }
 
@@ -357,6 +360,7 @@ func (l *appLoop) takeMeasurements(ctx context.Context) {
 		select {
 		case m := <-a.progress:
 			l.st.Analysis.Measurements = append(l.st.Analysis.Measurements, m)
+			l.c.metrics.measured.WithLabelValues(l.app, m.Result).Inc()
 			l.st.Analysis.Message = m.Message
 			l.event(ctx, "analysis", l.st.To, fmt.Sprintf("analysis %s: %s", m.Result, m.Message))
 		default:

@@ -134,7 +134,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err != nil {
 		return err
 	}
-	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Analyzer: analyzer,
+	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Analyzer: analyzer, Registerer: reg,
 		Builder: &build.Builder{Dir: filepath.Join(dir, "artifacts"), Logger: log}, Logger: log})
 
 	gwCtx, stopGateway := context.WithCancel(context.WithoutCancel(ctx))

@@ -1,0 +1,57 @@
+package controller
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tendhq/tend/internal/rollout"
+)
+
+// metrics exports where each app's rollout stands and what its analyses decided.
+type metrics struct {
+	phase    *prometheus.GaugeVec
+	weight   *prometheus.GaugeVec
+	revision *prometheus.GaugeVec
+	verdicts *prometheus.CounterVec
+	measured *prometheus.CounterVec
+}
+
+var phases = []rollout.Phase{rollout.Progressing, rollout.Paused, rollout.Completed, rollout.Reverting,
+	rollout.RolledBack, rollout.Aborted, rollout.Failed}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_rollout_phase",
+			Help: "1 for the phase each app's rollout is in, 0 for the others."}, []string{"app", "phase"}),
+		weight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_rollout_canary_weight_percent",
+			Help: "Share of traffic the revision being rolled out gets now."}, []string{"app"}),
+		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_rollout_revision",
+			Help: "Revision numbers of each app's stable revision and of the one being rolled out (role=canary)."}, []string{"app", "role"}),
+		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_analysis_verdicts_total",
+			Help: "Analysis verdicts, by app and result (pass, fail, inconclusive)."}, []string{"app", "result"}),
+		measured: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_analysis_measurements_total",
+			Help: "Analysis measurements, by app and result (pass, fail, inconclusive, waiting)."}, []string{"app", "result"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.phase, m.weight, m.revision, m.verdicts, m.measured)
+	}
+	return m
+}
+
+// observe sets an app's rollout gauges from its state.
+func (m *metrics) observe(st *rollout.State) {
+	for _, p := range phases {
+		v := 0.0
+		if st.Phase == p {
+			v = 1
+		}
+		m.phase.WithLabelValues(st.App, string(p)).Set(v)
+	}
+	m.revision.WithLabelValues(st.App, "stable").Set(float64(st.Stable))
+	if st.Phase.Terminal() {
+		m.weight.WithLabelValues(st.App).Set(0)
+		m.revision.WithLabelValues(st.App, "canary").Set(0)
+		return
+	}
+	m.weight.WithLabelValues(st.App).Set(float64(st.Weight))
+	m.revision.WithLabelValues(st.App, "canary").Set(float64(st.To))
+}
