@@ -79,11 +79,19 @@ func (s *server) noRoom(w http.ResponseWriter) bool {
 	return false
 }
 
+// auth lets through requests that carry the token: "Authorization: Bearer <token>", or
+// HTTP basic auth with the token as the password (any user name), for tools that can
+// only put credentials in a URL (promtool before 2.43: http://tend:TOKEN@host/prometheus).
 func (s *server) auth(next http.Handler) http.Handler {
 	want := []byte("Bearer " + s.o.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
-		if s.o.Token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+		ok := s.o.Token != "" && subtle.ConstantTimeCompare(got, want) == 1
+		if _, pass, basic := r.BasicAuth(); !ok && basic && s.o.Token != "" {
+			ok = subtle.ConstantTimeCompare([]byte(pass), []byte(s.o.Token)) == 1
+		}
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tend"`)
 			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong API token: set TEND_TOKEN or use the token in the data dir (DIR/token)"))
 			return
 		}

@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tendhq/tend/internal/rollout"
+	"github.com/tendhq/tend/test/harness"
+)
+
+// canarySpec is hello with the given env (YAML flow mapping body) and canary block.
+func canarySpec(env, canary string) string {
+	return fmt.Sprintf(`app: hello
+build: {main: %s}
+instances: 3
+env: {%s}
+health:
+  readiness: {http: /ready, interval: 300ms, timeout: 250ms, failureThreshold: 2}
+shutdown: {grace: 5s, drain: 500ms}
+strategy:
+  canary:
+%s
+  progressDeadline: 30s
+`, helloDir, env, canary)
+}
+
+// analysed is the canary of the issue: 10% with an analysis, then 50% with another, at a 5s interval.
+const analysed = `    steps: [{weight: 10}, {analysis: {}}, {weight: 50}, {analysis: {}}]
+    analysis: {interval: 5s}`
+
+// analysisOf returns `tend analysis hello -o json`.
+func analysisOf(t *testing.T, s *server) (runs []rollout.Verdict) {
+	t.Helper()
+	var out struct {
+		Runs []rollout.Verdict `json:"runs"`
+	}
+	raw := s.mustTend("analysis", "hello", "-o", "json")
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		t.Fatalf("tend analysis -o json: %v\n%s", err, raw)
+	}
+	return out.Runs
+}
+
+// lastCheck finds a check in the last measurement of the last analysis run.
+func lastCheck(t *testing.T, runs []rollout.Verdict, name string) rollout.CheckResult {
+	t.Helper()
+	if len(runs) == 0 || len(runs[len(runs)-1].Measurements) == 0 {
+		t.Fatalf("no analysis measurements: %+v", runs)
+	}
+	ms := runs[len(runs)-1].Measurements
+	for _, c := range ms[len(ms)-1].Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %s in %+v", name, ms[len(ms)-1])
+	return rollout.CheckResult{}
+}
+
+// deployCanary deploys release 1 plainly, then runs the deploy of the canary spec under
+// load at rps and returns the deploy's output, exit code and what the load saw.
+func deployCanary(t *testing.T, s *server, rps int, spec string) (string, int, harness.Result) {
+	t.Helper()
+	dir := t.TempDir()
+	s.mustTend("deploy", "-f", writeSpec(t, dir, canarySpec(`RELEASE: "1"`, analysed)))
+	var l *load
+	if rps > 0 {
+		l = startLoad(s, rps, 3*time.Minute)
+		time.Sleep(2 * time.Second) // stable traffic in the metrics before the canary starts
+	}
+	out, err := s.tend("deploy", "-f", writeSpec(t, dir, spec))
+	var res harness.Result
+	if l != nil {
+		res = l.Finish()
+	}
+	t.Logf("deploy: exit %d\n%s", exitCode(err), out)
+	return out, exitCode(err), res
+}
+
+func TestCanaryWithErrorsIsRolledBackAutomatically(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	out, code, res := deployCanary(t, s, 200, canarySpec(`RELEASE: "2", FAULT_ERROR_RATE: "0.05"`, analysed))
+	if code != 2 || !strings.Contains(out, "error-rate") {
+		t.Fatalf("deploy of a canary failing 5%% of requests: exit %d, want 2 (rolled back) with the error-rate check named:\n%s", code, out)
+	}
+	st := s.status("hello")
+	if st.Rollout.Phase != rollout.RolledBack || st.Rollout.Stable != 1 {
+		t.Fatalf("rollout %s, stable %d; want RolledBack to revision 1", st.Rollout.Phase, st.Rollout.Stable)
+	}
+	c := lastCheck(t, analysisOf(t, s), "error-rate")
+	if c.Result != "fail" || c.Value == nil || *c.Value < 0.01 {
+		t.Fatalf("error-rate check %+v, want a failure with a value over the 1%% threshold", c)
+	}
+	// users saw the canary's faults only: nothing failed on the stable revision, and the
+	// overall error share stays near the canary's share of the fault (10% × 5% = 0.5%)
+	total := res.OK + res.Failed
+	t.Logf("load: %d requests, failed by revision %v", total, res.FailedByRevision)
+	if res.FailedByRevision["1"] != 0 || res.FailedByRevision[""] != 0 {
+		t.Errorf("failures outside the canary: %v; first: %v", res.FailedByRevision, res.Failures)
+	}
+	if share := float64(res.Failed) / float64(total); share > 0.02 {
+		t.Errorf("%.2f%% of user requests failed, want about 0.5%% (the canary's share of the fault)", 100*share)
+	}
+}
+
+func TestHealthyCanaryIsPromoted(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	out, code, res := deployCanary(t, s, 200, canarySpec(`RELEASE: "2"`, analysed))
+	if code != 0 || !strings.Contains(out, "hello revision 2 serves") {
+		t.Fatalf("deploy of a healthy canary: exit %d, want 0 and revision 2 serving:\n%s", code, out)
+	}
+	if res.Failed != 0 {
+		t.Errorf("%d requests failed during a healthy canary: %v", res.Failed, res.Failures)
+	}
+	runs := analysisOf(t, s)
+	if len(runs) != 2 || runs[0].Result != "pass" || runs[1].Result != "pass" {
+		t.Fatalf("analyses %+v, want two passes", runs)
+	}
+	if c := lastCheck(t, runs, "error-rate"); c.Class != "Pass" || c.PValue == nil {
+		t.Errorf("the baseline comparison of error-rate: %+v, want class Pass with a p-value", c)
+	}
+}
+
+func TestLatencyRegressionIsCaughtByThresholdAndByBaseline(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	slow := `RELEASE: "2", FAULT_LATENCY: "300ms"`
+	// a threshold on p99
+	out, code, _ := deployCanary(t, s, 200, canarySpec(slow, `    steps: [{weight: 10}, {analysis: {}}]
+    analysis: {interval: 5s, checks: [{name: latency-p99, max: 200ms}]}`))
+	if code != 2 || !strings.Contains(out, "latency-p99") || !strings.Contains(out, "above max 200ms") {
+		t.Fatalf("latency threshold: exit %d, want 2 with latency-p99 above max 200ms:\n%s", code, out)
+	}
+	// no threshold that 300 ms would cross: only the comparison with stable can catch it
+	l := startLoad(s, 200, 3*time.Minute)
+	out, err := s.tend("deploy", "-f", writeSpec(t, t.TempDir(), canarySpec(`RELEASE: "3", FAULT_LATENCY: "300ms"`, `    steps: [{weight: 10}, {analysis: {}}]
+    analysis: {interval: 5s, count: 6, checks: [{name: latency-p95, max: 2s, baseline: true}]}`)))
+	l.Finish()
+	if exitCode(err) != 2 || !strings.Contains(out, "canary higher than stable") {
+		t.Fatalf("baseline comparison: exit %d, want 2 with the canary higher than stable:\n%s", exitCode(err), out)
+	}
+	c := lastCheck(t, analysisOf(t, s), "latency-p95")
+	if c.Class != "High" || c.PValue == nil || *c.PValue >= 0.05 || c.Value == nil || *c.Value < 0.25 {
+		t.Fatalf("latency-p95 check %+v, want class High, p < 0.05 and a canary p95 over 250ms", c)
+	}
+}
+
+func TestQuietCanaryWaitsForTrafficAndLoadCompletesIt(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	quiet := strings.Replace(canarySpec(`RELEASE: "2"`, `    steps: [{weight: 10}, {analysis: {}}]
+    analysis: {interval: 2s}`), "progressDeadline: 30s", "progressDeadline: 8s", 1)
+	out, code, _ := deployCanary(t, s, 0, quiet)
+	if code != 3 || !strings.Contains(out, "not enough traffic") || !strings.Contains(out, "50 more") {
+		t.Fatalf("a canary without traffic: exit %d, want 3 (paused, not failed) saying how many requests are missing:\n%s", code, out)
+	}
+	if st := s.status("hello"); st.Rollout.Phase != rollout.Paused || st.Rollout.Stable != 1 {
+		t.Fatalf("rollout %s stable %d, want Paused with revision 1 still stable", st.Rollout.Phase, st.Rollout.Stable)
+	}
+	s.mustTend("abort", "hello")
+	// the same quiet app with built-in load: the analysis gets its requests and passes
+	loaded := strings.Replace(quiet, "analysis: {interval: 2s}", "analysis: {interval: 2s, load: {rps: 40, path: /}}", 1)
+	loaded = strings.Replace(loaded, `RELEASE: "2"`, `RELEASE: "3"`, 1)
+	out, err := s.tend("deploy", "-f", writeSpec(t, t.TempDir(), loaded))
+	if exitCode(err) != 0 || !strings.Contains(out, "hello revision 3 serves") {
+		t.Fatalf("a quiet canary with analysis.load: exit %d, want 0:\n%s", exitCode(err), out)
+	}
+	runs := analysisOf(t, s)
+	if last := runs[len(runs)-1]; last.Result != "pass" || last.Measurements[len(last.Measurements)-1].Requests < 50 {
+		t.Fatalf("analysis with load: %+v, want a pass over at least 50 requests", last)
+	}
+}
+
+func TestPromtoolQueriesTendsPrometheusAPI(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not installed (apt-get install prometheus; .ci/run installs it)")
+	}
+	s, _ := deployed(t)
+	token, err := os.ReadFile(filepath.Join(s.DataDir, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// promtool 2.43 and later take the token in an HTTP config file; older ones (Debian
+	// 12 ships 2.42) only in the URL, which tend accepts as basic auth
+	tok := strings.TrimSpace(string(token))
+	url := "http://" + s.API + "/prometheus"
+	args := []string{"query", "instant", "http://tend:" + tok + "@" + s.API + "/prometheus"}
+	if help, _ := exec.Command(promtool, "query", "instant", "--help").CombinedOutput(); strings.Contains(string(help), "http.config.file") {
+		cfg := filepath.Join(t.TempDir(), "http.yml")
+		if err := os.WriteFile(cfg, []byte("authorization:\n  type: Bearer\n  credentials: "+tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = []string{"query", "instant", "--http.config.file=" + cfg, url}
+	}
+	var out []byte
+	// the instances' first scrape lands within the scrape interval
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		out, err = exec.Command(promtool, append(args, `up{app="hello"}`)...).CombinedOutput()
+		if err == nil && strings.Count(string(out), `up{`) == 3 {
+			break
+		}
+	}
+	if err != nil || strings.Count(string(out), `up{`) != 3 || !strings.Contains(string(out), `role="stable"`) {
+		t.Fatalf("promtool %s 'up{app=\"hello\"}': %v\n%s\nwant one up series per instance, labelled with its role", strings.Join(args, " "), err, out)
+	}
+	// the API stays authenticated
+	out, err = exec.Command(promtool, "query", "instant", url, "up").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "401") {
+		t.Fatalf("promtool without the token: %v\n%s\nwant a 401", err, out)
+	}
+}
