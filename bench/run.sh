@@ -4,14 +4,14 @@
 # micro-benchmarks. Installs wrk and the peers with apt-get when they are missing.
 # Benchmarks never run in `go test ./...`.
 #
-#   bash bench/run.sh                 # the full run (about 45 minutes on 2 cores)
+#   bash bench/run.sh                 # the full run (about an hour on 2 cores)
 #   ROUNDS=3 DURATION=3s FUZZTIME=1m bash bench/run.sh
 #   SMOKE=1 bash bench/run.sh         # ~3 minutes: every part once, briefly, output to
 #                                     # a temp file; fails when a part fails (for CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${SMOKE:-}" ]; then
-  ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3
+  ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3 FAULTY=2 HEALTHY=2
 fi
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
@@ -21,6 +21,8 @@ KILLS=${KILLS:-10}
 HOLD=${HOLD:-20s}
 RPS=${RPS:-500}
 INSTANCES=${INSTANCES:-3,10}
+FAULTY=${FAULTY:-10}
+HEALTHY=${HEALTHY:-20}
 
 need=()
 for tool in wrk nginx haproxy caddy; do
@@ -66,6 +68,10 @@ rc=0
   echo "## Zero-downtime deploys (\`go run ./bench/deploy\`)"
   echo
   go run ./bench/deploy -rps "$RPS" -hold "$HOLD" -instances "$INSTANCES" || rc=1
+  echo
+  echo "## Canary analysis (\`go run ./bench/canary\`)"
+  echo
+  go run ./bench/canary -faulty "$FAULTY" -healthy "$HEALTHY" || rc=1
   echo
   echo "## Chaos (\`go run ./bench/chaos\`)"
   echo

@@ -250,6 +250,9 @@ func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 	}
 	if out.MatchCanary {
 		if r, ok := l.revisions[l.st.To]; ok && r.Spec.Strategy.Canary != nil {
+			if pct := r.Spec.Strategy.Canary.Mirror; pct > 0 {
+				route.Mirror, route.MirrorPercent = l.st.To, pct
+			}
 			for _, m := range r.Spec.Strategy.Canary.Match {
 				for k, v := range m.Header {
 					route.Matches = append(route.Matches, store.MatchRule{Kind: "header", Name: k, Value: v, Revision: l.st.To})

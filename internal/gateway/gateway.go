@@ -46,6 +46,9 @@ type Gateway struct {
 	bmu      sync.Mutex
 	backends map[string]*backend
 
+	mirrors      chan struct{} // bounds the mirrored requests in flight
+	mirrorClient *http.Client
+
 	loaded     chan struct{}
 	loadedOnce sync.Once
 }
@@ -56,7 +59,7 @@ func New(o Options) *Gateway {
 		o.Logger = slog.Default()
 	}
 	g := &Gateway{o: o, log: o.Logger, metrics: newMetrics(o.Registerer), backends: map[string]*backend{},
-		loaded: make(chan struct{}), reqBase: strconv.FormatUint(rand.Uint64()&0xffffffffff, 36) + "-"}
+		loaded: make(chan struct{}), mirrors: make(chan struct{}, maxMirrored), reqBase: strconv.FormatUint(rand.Uint64()&0xffffffffff, 36) + "-"}
 	g.states.New = func() any { return &reqState{} }
 	transport := &http.Transport{
 		Proxy:                 nil,
@@ -75,6 +78,8 @@ func New(o Options) *Gateway {
 		ErrorHandler:   g.proxyError,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
+	g.mirrorClient = &http.Client{Timeout: 10 * time.Second, Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	g.table.Store(&table{exact: map[string][]*appRoute{}})
 	return g
 }
@@ -102,6 +107,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := rt.choose(r)
+	if rt.mirror != nil && p != rt.mirror && rand.IntN(100) < rt.mirrorPercent {
+		g.mirror(rt, r)
+	}
 	b := p.pick(nil)
 	if b == nil {
 		http.Error(w, "tend: "+rt.app+" has no ready instance", http.StatusServiceUnavailable)

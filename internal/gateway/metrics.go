@@ -15,6 +15,7 @@ type metrics struct {
 	inflight  *prometheus.GaugeVec
 	retries   *prometheus.CounterVec
 	ejections *prometheus.CounterVec
+	mirrored  *prometheus.CounterVec
 
 	mu   sync.Mutex
 	apps map[string]*appMetrics
@@ -41,10 +42,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Idempotent requests retried on another instance after a connection failure, by app."}, []string{"app"}),
 		ejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_gateway_ejections_total",
 			Help: "Instances taken out of rotation for consecutive failures, by app and instance."}, []string{"app", "instance"}),
+		mirrored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_gateway_mirrored_requests_total",
+			Help: "Copies of user requests sent to a canary (strategy.canary.mirror), by app, revision and the canary's status code (\"error\": no answer, \"dropped\": too many copies in flight); not in tend_gateway_requests_total."},
+			[]string{"app", "revision", "code"}),
 		apps: map[string]*appMetrics{},
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.inflight, m.retries, m.ejections)
+		reg.MustRegister(m.requests, m.duration, m.inflight, m.retries, m.ejections, m.mirrored)
 	}
 	return m
 }

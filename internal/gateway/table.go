@@ -32,7 +32,10 @@ type appRoute struct {
 	total   int
 	matches []match
 	preview *pool
-	metrics *appMetrics
+	// mirror receives a copy of mirrorPercent of the GET and HEAD requests that other pools serve
+	mirror        *pool
+	mirrorPercent int
+	metrics       *appMetrics
 }
 
 type split struct {
@@ -190,6 +193,9 @@ func (g *Gateway) appRoute(rt store.Route, backends []*backend) *appRoute {
 	}
 	if rt.Preview != 0 {
 		r.preview = poolOf(rt.Preview)
+	}
+	if rt.Mirror != 0 && rt.MirrorPercent > 0 {
+		r.mirror, r.mirrorPercent = poolOf(rt.Mirror), rt.MirrorPercent
 	}
 	return r
 }

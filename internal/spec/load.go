@@ -198,6 +198,14 @@ func (d *decoder) canary(n *yaml.Node, path string) *Canary {
 			}
 		},
 		"analysis": func(v *yaml.Node, f string) { c.Analysis = d.analysis(v, f) },
+		"mirror": func(v *yaml.Node, f string) {
+			m := d.intOrPercent(v, f)
+			if !m.Percent && m.Value != 0 {
+				d.errorf(v, f, "want a percentage of the stable revision's requests like 10%%, got %q", resolve(v).Value)
+				return
+			}
+			c.Mirror = m.Value
+		},
 	}, nil)
 	return c
 }

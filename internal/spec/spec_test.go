@@ -15,6 +15,7 @@ var badSpecs = map[string]string{
 	"check_latency_percent.bad.yaml":      "testdata/check_latency_percent.bad.yaml:18:41: strategy.canary.analysis.checks[0].max: latency-p99 is a latency: want a duration like 500ms, got \"5%\"",
 	"check_no_condition.bad.yaml":         "testdata/check_no_condition.bad.yaml:18:16: strategy.canary.analysis.checks[0]: a check needs a condition: max, min or baseline: true (without one it could never fail)",
 	"check_rate_duration.bad.yaml":        "testdata/check_rate_duration.bad.yaml:18:40: strategy.canary.analysis.checks[0].max: error-rate is a share of requests: want a percentage like 1%, got \"500ms\"",
+	"mirror_count.bad.yaml":               "testdata/mirror_count.bad.yaml:17:13: strategy.canary.mirror: want a percentage of the stable revision's requests like 10%, got \"3\"",
 	"metrics_port.bad.yaml":               "testdata/metrics_port.bad.yaml:4:17: metrics.port: want admin (the instance's ADMIN_PORT) or app (its PORT), got \"public\"",
 	"app_number.bad.yaml":                 "testdata/app_number.bad.yaml:1:6: app: want a string, got \"42\" (quote it)",
 	"app_uppercase.bad.yaml":              "testdata/app_uppercase.bad.yaml:1:6: app: want a name of lowercase letters, digits and '-' (at most 63, like my-app), got \"Hello_World\"",
@@ -131,6 +132,7 @@ strategy:
   canary:
     steps: [{weight: 10}, {pause: 1m}, {pause: {duration: 30s}}, {pause: {}}, {analysis: {}}, {weight: 50}]
     match: [{header: {X-Canary: "yes"}}, {cookie: {canary: "1"}}]
+    mirror: 10%
     analysis: {checks: [{name: error-rate, max: 1%}, {name: latency-p99, max: 500ms}]}
 `
 	a, err := Parse("tend.yaml", []byte(src))
@@ -147,6 +149,9 @@ strategy:
 	}
 	if c.Analysis.Interval != DefaultAnalysisInterval || c.Analysis.OnFailure != "rollback" || c.Analysis.Checks[1].Max.Value != 0.5 || c.Analysis.Count != DefaultAnalysisCount || c.Analysis.MinRequests != DefaultMinRequests {
 		t.Errorf("analysis %+v", c.Analysis)
+	}
+	if c.Mirror != 10 {
+		t.Errorf("mirror %d, want 10 (percent)", c.Mirror)
 	}
 	if a.Strategy.Kind() != "canary" {
 		t.Errorf("kind %s", a.Strategy.Kind())

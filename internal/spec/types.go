@@ -143,6 +143,10 @@ type Canary struct {
 	Match []Match `json:"match,omitempty"`
 	// Analysis holds the defaults for analysis steps.
 	Analysis *Analysis `json:"analysis,omitempty"`
+	// Mirror is the percentage of the stable revision's GET and HEAD requests that the
+	// gateway also sends to the canary while the canary runs; the canary's answers are
+	// discarded and counted apart (tend_gateway_mirrored_requests_total).
+	Mirror int `json:"mirror,omitempty"`
 }
 
 // CanaryStep is exactly one of: a traffic weight, a pause, or an analysis.

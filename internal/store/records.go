@@ -101,6 +101,10 @@ type Route struct {
 	Matches []MatchRule `json:"matches,omitempty"`
 	// Preview is the revision that requests with header X-Tend-Preview: 1 reach (0: none).
 	Preview int `json:"preview,omitempty"`
+	// Mirror copies MirrorPercent of the GET and HEAD requests served by other revisions
+	// to revision Mirror; its answers are discarded (0: no mirroring).
+	Mirror        int `json:"mirror,omitempty"`
+	MirrorPercent int `json:"mirrorPercent,omitempty"`
 }
 
 // Split is one revision's share of traffic.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,25 +13,10 @@ import (
 	"github.com/tendhq/tend/test/harness"
 )
 
-// canarySpec is hello with the given env (YAML flow mapping body) and canary block.
-func canarySpec(env, canary string) string {
-	return fmt.Sprintf(`app: hello
-build: {main: %s}
-instances: 3
-env: {%s}
-health:
-  readiness: {http: /ready, interval: 300ms, timeout: 250ms, failureThreshold: 2}
-shutdown: {grace: 5s, drain: 500ms}
-strategy:
-  canary:
-%s
-  progressDeadline: 30s
-`, helloDir, env, canary)
-}
+// canarySpec is hello with 3 instances, the given env and canary block.
+func canarySpec(env, canary string) string { return harness.HelloCanarySpec(helloDir, 3, env, canary) }
 
-// analysed is the canary of the issue: 10% with an analysis, then 50% with another, at a 5s interval.
-const analysed = `    steps: [{weight: 10}, {analysis: {}}, {weight: 50}, {analysis: {}}]
-    analysis: {interval: 5s}`
+const analysed = harness.AnalysedCanary
 
 // analysisOf returns `tend analysis hello -o json`.
 func analysisOf(t *testing.T, s *server) (runs []rollout.Verdict) {
@@ -212,5 +196,38 @@ func TestPromtoolQueriesTendsPrometheusAPI(t *testing.T) {
 	out, err = exec.Command(promtool, "query", "instant", url, "up").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "401") {
 		t.Fatalf("promtool without the token: %v\n%s\nwant a 401", err, out)
+	}
+}
+
+func TestMirrorCopiesTrafficToTheCanaryWithoutUsersSeeingIt(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	// the canary fails every request it gets: users must not see it, the mirror must
+	out, code, _ := deployCanary(t, s, 0, canarySpec(`RELEASE: "2", FAULT_ERROR_RATE: "1"`, `    steps: [{weight: 0}, {pause: {}}]
+    mirror: 50%`))
+	if code != 3 {
+		t.Fatalf("deploy: exit %d, want 3 (paused at weight 0):\n%s", code, out)
+	}
+	l := startLoad(s, 50, time.Minute)
+	time.Sleep(4 * time.Second)
+	res := l.Finish()
+	if res.Failed != 0 || res.ByRevision["2"] != 0 {
+		t.Fatalf("users saw the canary: %d failed, by revision %v", res.Failed, res.ByRevision)
+	}
+	var got float64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && got == 0; time.Sleep(time.Second) {
+		var v []struct {
+			Value float64 `json:"value"`
+		}
+		raw := s.mustTend("query", `sum(tend_gateway_mirrored_requests_total{app="hello",revision="2",code="500"})`, "-o", "json")
+		if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			t.Fatalf("tend query -o json: %v\n%s", err, raw)
+		}
+		if len(v) == 1 {
+			got = v[0].Value
+		}
+	}
+	// half of about 200 user requests, give or take chance and the last second's scrape
+	if got < float64(res.OK)/4 || got > float64(res.OK) {
+		t.Fatalf("mirrored requests answered 500 by the canary: %v, want about half of the %d user requests", got, res.OK)
 	}
 }
