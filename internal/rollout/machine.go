@@ -272,6 +272,28 @@ func (st *State) blueGreen(in Input, out Output) Output {
 		st.StepStarted = in.Now
 		return out
 	}
+	if bg != nil && bg.Analysis != nil && !st.passedStep(0) {
+		if in.Verdict == nil {
+			out.Analyze = mergeAnalysis(bg.Analysis, nil)
+			st.ProgressAt = in.Now
+			st.Message = fmt.Sprintf("blue-green: analysing revision %d before the switch; it gets only preview traffic (X-Tend-Preview: 1) and analysis.load", st.To)
+			return out
+		}
+		v := *in.Verdict
+		v.Step = 0
+		st.Verdicts = append(st.Verdicts, v)
+		out.Events = append(out.Events, fmt.Sprintf("blue-green pre-promotion analysis %s: %s", v.Result, v.Message))
+		switch {
+		case v.Result == "fail" && bg.Analysis.OnFailure != "pause":
+			return st.startRevert(in, out, "pre-promotion analysis failed: "+v.Message)
+		case v.Result != "pass":
+			st.Phase = Paused
+			st.PauseUntil = time.Time{}
+			st.Message = fmt.Sprintf("pre-promotion analysis %s: %s; paused: `tend promote %s` switches, `tend abort %s` gives up", v.Result, v.Message, st.App, st.App)
+			return out
+		}
+		st.StepStarted = in.Now // autoPromoteDelay counts from the verdict
+	}
 	if bg == nil || !bg.AutoPromote {
 		st.Phase = Paused
 		st.PauseUntil = time.Time{}
@@ -393,6 +415,16 @@ func (st *State) canary(in Input, out Output) Output {
 		return out
 	}
 	return st.switchTraffic(in.Now, out)
+}
+
+// passedStep reports whether an analysis of step already passed in this rollout.
+func (st *State) passedStep(step int) bool {
+	for _, v := range st.Verdicts {
+		if v.Step == step && v.Result == "pass" {
+			return true
+		}
+	}
+	return false
 }
 
 func (st *State) nextStep(now time.Time) {

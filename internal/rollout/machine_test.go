@@ -241,3 +241,29 @@ func TestOnlyTheReplacedRevisionStaysWarm(t *testing.T) {
 		t.Fatalf("warm %v replicas %v: want only revision 3 warm beside 4", st.Warm, out.Replicas)
 	}
 }
+
+func TestBlueGreenPrePromotionAnalysisGatesTheSwitch(t *testing.T) {
+	for _, c := range []struct {
+		verdict string
+		want    Phase
+		serving int
+	}{{"pass", Completed, 2}, {"fail", RolledBack, 1}, {"inconclusive", Paused, 1}} {
+		sp := appSpec(spec.Strategy{BlueGreen: &spec.BlueGreen{AutoPromote: true, Analysis: &spec.Analysis{OnFailure: "rollback"}}})
+		s := newSim(map[int]int{1: 4})
+		st := Start(&State{Stable: 1, Phase: Completed}, "hello", 2, sp, 4, s.now)
+		var out Output
+		for i := 0; i < 10 && out.Analyze == nil; i++ {
+			out = s.step(t, st, sp, nil)
+		}
+		if out.Analyze == nil || out.Splits[0] != (Split{1, 100}) || out.Preview != 2 {
+			t.Fatalf("%s: analyze %v splits %v preview %d, want an analysis while all traffic stays on 1 and 2 is previewable", c.verdict, out.Analyze, out.Splits, out.Preview)
+		}
+		out = s.step(t, st, sp, &Verdict{Result: c.verdict, Message: "numbers"})
+		for i := 0; i < 5 && !st.Phase.Terminal() && st.Phase != Paused; i++ {
+			out = s.step(t, st, sp, nil)
+		}
+		if st.Phase != c.want || out.Splits[0] != (Split{c.serving, 100}) || len(st.Verdicts) != 1 {
+			t.Errorf("%s: phase %s splits %v verdicts %v, want %s with revision %d serving", c.verdict, st.Phase, out.Splits, st.Verdicts, c.want, c.serving)
+		}
+	}
+}

@@ -83,6 +83,9 @@ func (a *App) setDefaults() {
 	if s.RollbackWindow == 0 {
 		s.RollbackWindow = DefaultRollbackWindow
 	}
+	if bg := s.BlueGreen; bg != nil && bg.Analysis != nil {
+		bg.Analysis.setDefaults()
+	}
 	if c := s.Canary; c != nil {
 		if len(c.Steps) == 0 {
 			w := DefaultCanaryWeight

@@ -166,6 +166,7 @@ func (d *decoder) strategy(n *yaml.Node, path string, s *Strategy) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
 				"autoPromote":      func(v *yaml.Node, f string) { s.BlueGreen.AutoPromote = d.boolean(v, f) },
 				"autoPromoteDelay": func(v *yaml.Node, f string) { s.BlueGreen.AutoPromoteDelay = d.duration(v, f) },
+				"analysis":         func(v *yaml.Node, f string) { s.BlueGreen.Analysis = d.analysis(v, f) },
 			}, nil)
 		},
 		"canary":           func(v *yaml.Node, f string) { s.Canary = d.canary(v, f) },

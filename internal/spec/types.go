@@ -134,6 +134,10 @@ type BlueGreen struct {
 	// otherwise the rollout waits for `tend promote`.
 	AutoPromote      bool          `json:"autoPromote"`
 	AutoPromoteDelay time.Duration `json:"autoPromoteDelay,omitempty"`
+	// Analysis, when set, judges the new revision once it is fully ready and before any
+	// user traffic reaches it (pre-promotion): it sees only preview traffic (header
+	// X-Tend-Preview: 1) and analysis.load, so give it a load.
+	Analysis *Analysis `json:"analysis,omitempty"`
 }
 
 // Canary moves traffic to the new revision in steps.

@@ -231,3 +231,26 @@ func TestMirrorCopiesTrafficToTheCanaryWithoutUsersSeeingIt(t *testing.T) {
 		t.Fatalf("mirrored requests answered 500 by the canary: %v, want about half of the %d user requests", got, res.OK)
 	}
 }
+
+func TestBlueGreenPrePromotionAnalysisWithLoad(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	bg := func(env string) string {
+		return strings.Replace(canarySpec(env, ""), "  canary:\n\n", `  blueGreen:
+    autoPromote: true
+    analysis: {interval: 2s, load: {rps: 50, path: /}}
+`, 1)
+	}
+	s.mustTend("deploy", "-f", writeSpec(t, dir, bg(`RELEASE: "1"`)))
+	out, err := s.tend("deploy", "-f", writeSpec(t, dir, bg(`RELEASE: "2", FAULT_ERROR_RATE: "0.2"`)))
+	if exitCode(err) != 2 || !strings.Contains(out, "pre-promotion analysis failed") {
+		t.Fatalf("blue-green of a revision failing 20%% of requests: exit %d, want 2 (never switched):\n%s", exitCode(err), out)
+	}
+	if st := s.status("hello"); st.Rollout.Stable != 1 {
+		t.Fatalf("stable %d after a failed pre-promotion analysis, want 1", st.Rollout.Stable)
+	}
+	out, err = s.tend("deploy", "-f", writeSpec(t, dir, bg(`RELEASE: "3"`)))
+	if exitCode(err) != 0 || !strings.Contains(out, "hello revision 3 serves") {
+		t.Fatalf("blue-green of a healthy revision: exit %d, want 0:\n%s", exitCode(err), out)
+	}
+}
