@@ -330,7 +330,7 @@ func sortedCopy(s []string) []string {
 var durationRE = regexp.MustCompile(`^[0-9.]+(ns|us|µs|ms|s|m|h)([0-9.]+(ns|us|µs|ms|s|m|h))*$`)
 
 // threshold reads a limit: a percentage ("1%", a fraction), a duration ("500ms", in
-// seconds) or a plain number.
+// seconds), a size ("256Mi", in bytes) or a plain number.
 func (d *decoder) threshold(n *yaml.Node, field string) *Threshold {
 	s, ok := d.scalar(n, field, "a threshold like 1%, 500ms or 3")
 	if !ok {
@@ -353,9 +353,14 @@ func (d *decoder) threshold(n *yaml.Node, field string) *Threshold {
 		}
 		return &Threshold{Text: s, Value: v.Seconds()}
 	}
+	if m := memoryRE.FindStringSubmatch(s); m != nil && m[2] != "" {
+		if b, err := ParseBytes(s); err == nil {
+			return &Threshold{Text: s, Value: float64(b)}
+		}
+	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		d.errorf(n, field, "want a threshold like 1%%, 500ms or 3, got %q", s)
+		d.errorf(n, field, "want a threshold like 1%%, 500ms, 256Mi or 3, got %q", s)
 		return nil
 	}
 	return &Threshold{Text: s, Value: v}
