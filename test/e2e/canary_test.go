@@ -91,6 +91,14 @@ func TestCanaryWithErrorsIsRolledBackAutomatically(t *testing.T) {
 	if share := float64(res.Failed) / float64(total); share > 0.02 {
 		t.Errorf("%.2f%% of user requests failed, want about 0.5%% (the canary's share of the fault)", 100*share)
 	}
+	// the dashboard shows the analysis that decided it
+	if dom, ok := domIfChromium(t, strings.TrimSpace(s.mustTend("dashboard"))); ok {
+		for _, want := range []string{`data-check="error-rate"`, `class="result-fail"`, "Analysis"} {
+			if !strings.Contains(dom, want) {
+				t.Errorf("dashboard does not show %q:\n%s", want, dom)
+			}
+		}
+	}
 }
 
 func TestHealthyCanaryIsPromoted(t *testing.T) {

@@ -47,6 +47,21 @@ function split(st) {
   return box;
 }
 
+// analysis shows the checks of the last measurement of the running (or last) analysis.
+function analysis(r) {
+  const run = r.analysis || (r.verdicts && r.verdicts[r.verdicts.length - 1]);
+  if (!run || !run.measurements || !run.measurements.length) return [];
+  const m = run.measurements[run.measurements.length - 1];
+  const num = (v) => (v === undefined || v === null ? "–" : Number(v).toPrecision(3));
+  const rows = (m.checks || []).map((c) => el("tr", { "data-check": c.name }, el("td", {}, c.name),
+    el("td", { class: "result-" + c.result }, c.result), el("td", {}, num(c.value)), el("td", {}, num(c.stable)),
+    el("td", {}, c.threshold || ""), el("td", {}, c.class || ""), el("td", {}, num(c.pValue))));
+  const head = "step " + (run.step + 1) + " · " + (run.result || "running") + " · " + run.measurements.length +
+    " measurements · " + Math.round(m.requests) + " canary requests";
+  return [el("h3", {}, "Analysis"), el("div", { class: "message" }, head + (run.message ? ": " + run.message : "")),
+    table(["check", "result", "canary", "stable", "threshold", "vs stable", "p"], rows)];
+}
+
 function appCard(st, gw, hist) {
   const r = st.rollout;
   const title = el("h2", {}, st.app, el("span", { class: "phase " + r.phase }, r.phase),
@@ -62,7 +77,7 @@ function appCard(st, gw, hist) {
     ((hist && hist.events) || []).slice(-10).reverse().map((e) => el("tr", {}, el("td", {}, age(e.at) + " ago"),
       el("td", {}, e.revision || ""), el("td", {}, e.kind), el("td", {}, e.message))));
   return el("section", { class: "app", "data-app": st.app }, title, el("div", { class: "message" }, r.message || ""),
-    split(st), el("h3", {}, "Instances"), instances, el("h3", {}, "Gateway"), endpoints, el("h3", {}, "Events"), events);
+    split(st), ...analysis(r), el("h3", {}, "Instances"), instances, el("h3", {}, "Gateway"), endpoints, el("h3", {}, "Events"), events);
 }
 
 async function refresh() {
