@@ -118,7 +118,7 @@ func (a *Analyzer) measure(ctx context.Context, r rollout.AnalysisRequest) rollo
 	x := func(q string, rev int) string {
 		return expand(q, r.App, rev, r.Stable, window, 2*a.Resolution)
 	}
-	req, err := a.scalar(ctx, x(requestsQuery(), r.Canary), now)
+	req, err := a.scalar(ctx, x(requestsQuery, r.Canary), now)
 	if err != nil {
 		m.Result, m.Message = "inconclusive", "cannot read the canary's request count: "+err.Error()
 		return m

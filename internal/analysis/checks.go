@@ -63,9 +63,7 @@ func expand(q, app string, rev, stable int, window, step time.Duration) string {
 }
 
 // requestsQuery counts a revision's requests over the window.
-func requestsQuery() string {
-	return `sum(increase(` + requestsMetric + `{app="$app",revision="$rev"}[$window]))`
-}
+const requestsQuery = `sum(increase(` + requestsMetric + `{app="$app",revision="$rev"}[$window]))`
 
 // promDuration writes d as PromQL does, in whole seconds (at least 1s).
 func promDuration(d time.Duration) string {

@@ -114,8 +114,8 @@ func Open(o Options) (*Monitor, error) {
 		health: map[string]*TargetHealth{}, series: map[string][]seriesRef{}}, nil
 }
 
-// Interval is the scrape interval of the targets; SelfInterval that of tend's own metrics.
-func (m *Monitor) Interval() time.Duration     { return m.o.Interval }
+// SelfInterval is how often tend's own metrics are recorded: the resolution of the
+// gateway's series that canary analysis compares.
 func (m *Monitor) SelfInterval() time.Duration { return m.o.SelfInterval }
 
 // Run scrapes tend itself every SelfInterval and every target each Interval until ctx ends.

@@ -84,7 +84,8 @@ func (m *Monitor) scrapeSelf(ctx context.Context, now time.Time) {
 	}
 	start := time.Now()
 	mfs, err := m.o.Self.Gather()
-	m.record(ctx, "tend", map[string]string{"job": "tend"}, true, "", mfs, nil, err, now, time.Since(start))
+	m.record(ctx, scrape{key: "tend", labels: map[string]string{"job": "tend"}, honor: true,
+		families: mfs, err: err, at: now, took: time.Since(start)})
 }
 
 // scrapeTargets scrapes every target once, in parallel, and marks the series of
@@ -105,25 +106,37 @@ func (m *Monitor) scrapeTargets(ctx context.Context, now time.Time) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			start := time.Now()
-			var mfs []*dto.MetricFamily
-			var err error
+			sc := scrape{key: key, url: t.URL, at: now, proc: procSamples(t.PID),
+				labels: map[string]string{"job": t.App, "app": t.App, "revision": strconv.Itoa(t.Revision), "instance": t.Instance, "role": t.Role}}
 			if t.URL != "" {
-				mfs, err = m.client.fetch(ctx, t.URL)
+				sc.families, sc.err = m.client.fetch(ctx, t.URL)
 			}
-			extra := procSamples(t.PID)
-			lbls := map[string]string{"job": t.App, "app": t.App, "revision": strconv.Itoa(t.Revision), "instance": t.Instance, "role": t.Role}
-			m.record(ctx, key, lbls, false, t.URL, mfs, extra, err, now, time.Since(start))
+			sc.took = time.Since(start)
+			m.record(ctx, sc)
 		}()
 	}
 	wg.Wait()
 	m.markGone(seen, now)
 }
 
+// scrape is what one scrape of a target brought back.
+type scrape struct {
+	key    string
+	labels map[string]string // the target's labels, added to every series
+	// honor keeps scraped labels that collide with the target's (tend's own metrics)
+	honor    bool
+	url      string
+	families []*dto.MetricFamily
+	proc     []procSample
+	err      error
+	at       time.Time
+	took     time.Duration
+}
+
 // record appends one scrape's samples with the target's labels, plus up and
 // scrape_duration_seconds, and remembers the target's health.
-func (m *Monitor) record(ctx context.Context, key string, target map[string]string, honor bool, url string,
-	mfs []*dto.MetricFamily, extra []procSample, scrapeErr error, now time.Time, took time.Duration) {
-	ts := now.UnixMilli()
+func (m *Monitor) record(ctx context.Context, sc scrape) {
+	ts := sc.at.UnixMilli()
 	app := m.db.Appender(ctx)
 	var kept []seriesRef
 	add := func(l labels.Labels, v float64) {
@@ -132,39 +145,37 @@ func (m *Monitor) record(ctx context.Context, key string, target map[string]stri
 		}
 	}
 	b := labels.NewScratchBuilder(8)
-	for _, mf := range mfs {
+	for _, mf := range sc.families {
 		for _, s := range familySamples(mf) {
-			add(withTarget(&b, s.name, s.labels, target, honor), s.value)
+			add(withTarget(&b, s.name, s.labels, sc.labels, sc.honor), s.value)
 		}
 	}
-	for _, s := range extra {
-		add(withTarget(&b, s.name, nil, target, false), s.value)
+	for _, s := range sc.proc {
+		add(withTarget(&b, s.name, nil, sc.labels, false), s.value)
 	}
-	up := 1.0
-	if scrapeErr != nil {
-		up = 0
+	// a target without an endpoint (only /proc) has no up: it says nothing either way
+	if sc.url != "" || sc.honor {
+		up := 1.0
+		if sc.err != nil {
+			up = 0
+		}
+		add(withTarget(&b, "up", nil, sc.labels, false), up)
 	}
-	if url == "" && !honor {
-		up = math.NaN() // nothing to scrape: up says nothing either way
-	}
-	if !math.IsNaN(up) {
-		add(withTarget(&b, "up", nil, target, false), up)
-	}
-	add(withTarget(&b, "scrape_duration_seconds", nil, target, false), took.Seconds())
+	add(withTarget(&b, "scrape_duration_seconds", nil, sc.labels, false), sc.took.Seconds())
 	if err := app.Commit(); err != nil {
-		m.log.Warn("cannot store scraped metrics", "target", key, "err", err)
+		m.log.Warn("cannot store scraped metrics", "target", sc.key, "err", err)
 	}
-	h := &TargetHealth{Labels: target, ScrapeURL: url, Health: "up", LastScrape: now, Duration: took.Seconds(), Samples: len(kept)}
-	if scrapeErr != nil {
-		h.Health, h.LastError = "down", scrapeErr.Error()
-	} else if url == "" && !honor {
+	h := &TargetHealth{Labels: sc.labels, ScrapeURL: sc.url, Health: "up", LastScrape: sc.at, Duration: sc.took.Seconds(), Samples: len(kept)}
+	if sc.err != nil {
+		h.Health, h.LastError = "down", sc.err.Error()
+	} else if sc.url == "" && !sc.honor {
 		h.Health = "unknown"
 		h.LastError = "the app declares no metrics endpoint; only CPU and memory from /proc are recorded"
 	}
 	m.mu.Lock()
-	m.health[key] = h
-	prev := m.series[key]
-	m.series[key] = kept
+	m.health[sc.key] = h
+	prev := m.series[sc.key]
+	m.series[sc.key] = kept
 	m.mu.Unlock()
 	m.markStale(ctx, prev, kept, ts)
 }
