@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,6 +67,8 @@ type Monitor struct {
 	db     *tsdb.DB
 	engine *promql.Engine
 	client *scrapeClient
+
+	storeFailing atomic.Bool
 
 	mu     sync.Mutex
 	health map[string]*TargetHealth

@@ -162,9 +162,7 @@ func (m *Monitor) record(ctx context.Context, sc scrape) {
 		add(withTarget(&b, "up", nil, sc.labels, false), up)
 	}
 	add(withTarget(&b, "scrape_duration_seconds", nil, sc.labels, false), sc.took.Seconds())
-	if err := app.Commit(); err != nil {
-		m.log.Warn("cannot store scraped metrics", "target", sc.key, "err", err)
-	}
+	m.noteStore(sc.key, app.Commit())
 	h := &TargetHealth{Labels: sc.labels, ScrapeURL: sc.url, Health: "up", LastScrape: sc.at, Duration: sc.took.Seconds(), Samples: len(kept)}
 	if sc.err != nil {
 		h.Health, h.LastError = "down", sc.err.Error()
@@ -178,6 +176,20 @@ func (m *Monitor) record(ctx context.Context, sc scrape) {
 	m.series[sc.key] = kept
 	m.mu.Unlock()
 	m.markStale(ctx, prev, kept, ts)
+}
+
+// noteStore logs when storing samples starts failing (a full disk, say) and when it works
+// again, not at every scrape.
+func (m *Monitor) noteStore(key string, err error) {
+	if err != nil {
+		if m.storeFailing.CompareAndSwap(false, true) {
+			m.log.Warn("cannot store scraped metrics; scraping goes on and stores again once the database can write", "target", key, "err", err)
+		}
+		return
+	}
+	if m.storeFailing.CompareAndSwap(true, false) {
+		m.log.Info("scraped metrics are stored again")
+	}
 }
 
 // markStale writes a stale marker for every series the previous scrape had and this one
