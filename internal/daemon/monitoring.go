@@ -68,9 +68,11 @@ func openMonitor(cfg Config, dir string, self prometheus.Gatherer, ctl func() *c
 func newAnalyzer(cfg Config, mon *monitor.Monitor, gateway string, log *slog.Logger) (*analysis.Analyzer, error) {
 	a := &analysis.Analyzer{Querier: mon, Resolution: mon.SelfInterval(), Gateway: gateway, Logger: log}
 	if cfg.PrometheusURL != "" {
-		if _, err := parseHTTPURL(cfg.PrometheusURL); err != nil {
+		u, err := parseHTTPURL(cfg.PrometheusURL)
+		if err != nil {
 			return nil, fmt.Errorf("--prometheus-url: %w", err)
 		}
+		log.Info("canary analysis queries an external Prometheus", "url", u.Redacted())
 		// an external Prometheus scrapes at its own pace: compare one sample per 15s, its default
 		a.Querier, a.Resolution = &monitor.Remote{URL: cfg.PrometheusURL}, 15*time.Second
 	}

@@ -36,7 +36,7 @@ func (r *Remote) Query(ctx context.Context, q string, t time.Time) (Vector, erro
 			Value  pair              `json:"value"`
 		}
 		if err := json.Unmarshal(res.Result, &raw); err != nil {
-			return nil, fmt.Errorf("query %q on %s: %w", q, r.URL, err)
+			return nil, fmt.Errorf("query %q on %s: %w", q, r.where(), err)
 		}
 		out := make(Vector, 0, len(raw))
 		for _, s := range raw {
@@ -46,11 +46,11 @@ func (r *Remote) Query(ctx context.Context, q string, t time.Time) (Vector, erro
 	case "scalar":
 		var p pair
 		if err := json.Unmarshal(res.Result, &p); err != nil {
-			return nil, fmt.Errorf("query %q on %s: %w", q, r.URL, err)
+			return nil, fmt.Errorf("query %q on %s: %w", q, r.where(), err)
 		}
 		return Vector{{Labels: map[string]string{}, Value: p.v, T: p.t}}, nil
 	}
-	return nil, fmt.Errorf("query %q on %s: want an instant vector or a scalar, got a %s", q, r.URL, res.ResultType)
+	return nil, fmt.Errorf("query %q on %s: want an instant vector or a scalar, got a %s", q, r.where(), res.ResultType)
 }
 
 // QueryRange evaluates q at each step on the external Prometheus.
@@ -79,7 +79,7 @@ func (r *Remote) QueryRange(ctx context.Context, q string, start, end time.Time,
 func (r *Remote) get(ctx context.Context, path string, v url.Values, data any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(r.URL, "/")+path+"?"+v.Encode(), nil)
 	if err != nil {
-		return fmt.Errorf("prometheus URL %q: %w", r.URL, err)
+		return fmt.Errorf("prometheus URL %q is not a URL: want one like http://127.0.0.1:9090", r.where())
 	}
 	c := r.Client
 	if c == nil {
@@ -87,23 +87,31 @@ func (r *Remote) get(ctx context.Context, path string, v url.Values, data any) e
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("query Prometheus at %s: %w", r.URL, err)
+		return fmt.Errorf("query Prometheus at %s: %w", r.where(), err)
 	}
 	defer resp.Body.Close()
 	var body apiResponse
 	body.Data = data
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("query Prometheus at %s: %w", r.URL, err)
+		return fmt.Errorf("query Prometheus at %s: %w", r.where(), err)
 	}
 	if err := json.Unmarshal(b, &body); err != nil {
-		return fmt.Errorf("query Prometheus at %s: %s: not a Prometheus API answer: %w", r.URL, resp.Status, err)
+		return fmt.Errorf("query Prometheus at %s: %s: not a Prometheus API answer: %w", r.where(), resp.Status, err)
 	}
 	if body.Status != "success" {
 		qe := &QueryError{Query: v.Get("query"), Bad: body.ErrorType == "bad_data", Err: fmt.Errorf("%s: %s", body.ErrorType, body.Error)}
 		return qe
 	}
 	return nil
+}
+
+// where is the URL for messages, without the password it may carry.
+func (r *Remote) where() string {
+	if u, err := url.Parse(r.URL); err == nil {
+		return u.Redacted()
+	}
+	return "the configured Prometheus"
 }
 
 // pair is a [unix seconds, "value"] pair of the API.

@@ -262,3 +262,39 @@ func TestBlueGreenPrePromotionAnalysisWithLoad(t *testing.T) {
 		t.Fatalf("blue-green of a healthy revision: exit %d, want 0:\n%s", exitCode(err), out)
 	}
 }
+
+func TestAnalysisQueriesAnExternalPrometheus(t *testing.T) {
+	// the "external Prometheus" is this server's own Prometheus-compatible API, reached
+	// over HTTP like any other: what analysis reads goes through the remote client
+	data := t.TempDir()
+	token := "0123456789abcdef0123456789abcdef"
+	if err := os.WriteFile(filepath.Join(data, "token"), []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api, err := harness.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := harness.Start(harness.Config{Bin: tendBin, DataDir: data, API: api,
+		Args: []string{"--prometheus-url", "http://tend:" + token + "@" + api + "/prometheus"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{Server: hs, t: t}
+	t.Cleanup(func() {
+		hs.Stop()
+		if t.Failed() {
+			t.Logf("server log:\n%s", hs.Log())
+		}
+	})
+	if strings.Contains(hs.Log(), token) {
+		t.Errorf("the server logged the token that --prometheus-url carries")
+	}
+	out, code, _ := deployCanary(t, s, 200, canarySpec(`RELEASE: "2", FAULT_ERROR_RATE: "0.05"`, analysed))
+	if code != 2 || !strings.Contains(out, "error-rate") {
+		t.Fatalf("a faulty canary judged through --prometheus-url: exit %d, want 2 with error-rate named:\n%s", code, out)
+	}
+	if c := lastCheck(t, analysisOf(t, s), "error-rate"); c.Result != "fail" || c.Value == nil || *c.Value < 0.01 {
+		t.Fatalf("error-rate check %+v, want a failure over 1%%", c)
+	}
+}
