@@ -134,7 +134,8 @@ func (a *Analyzer) measure(ctx context.Context, r rollout.AnalysisRequest) rollo
 	}
 	var comps []Comparison
 	var badHigh []bool
-	var fails, nodata []string
+	var fails, nodata, worse []string
+	var worseAt []int // indices in m.Checks of checks the baseline comparison found worse
 	for _, c := range r.Analysis.Checks {
 		q := checkQuery(c)
 		res := rollout.CheckResult{Name: c.Name, Result: "pass", Threshold: thresholdText(c)}
@@ -154,6 +155,9 @@ func (a *Analyzer) measure(ctx context.Context, r rollout.AnalysisRequest) rollo
 				res.Result, res.Reason = "fail", fmt.Sprintf("%s below min %s", show(c, val), c.Min.Text)
 			}
 		}
+		if res.Result == "fail" {
+			fails = append(fails, c.Name+": "+res.Reason)
+		}
 		if c.Baseline && r.Stable != 0 {
 			if sv, err := a.scalar(ctx, x(q.window, r.Stable), now); err == nil && !math.IsNaN(sv) && !math.IsInf(sv, 0) {
 				res.Stable = &sv
@@ -165,33 +169,43 @@ func (a *Analyzer) measure(ctx context.Context, r rollout.AnalysisRequest) rollo
 				p := cmp.PValue
 				res.PValue = &p
 			}
-			if (cmp.Class == High && q.badWhenHigh) || (cmp.Class == Low && !q.badWhenHigh) {
-				res.Result = "fail"
-			}
 			res.Reason += "; against stable: " + cmp.Reason
+			if (cmp.Class == High && q.badWhenHigh) || (cmp.Class == Low && !q.badWhenHigh) {
+				worse = append(worse, c.Name+": "+cmp.Reason)
+				worseAt = append(worseAt, len(m.Checks))
+			}
 		}
-		switch res.Result {
-		case "fail":
-			fails = append(fails, c.Name+": "+res.Reason)
-		case "nodata":
-			nodata = append(nodata, c.Name+": "+res.Reason)
+		if res.Result == "nodata" && (res.Class == "" || res.Class == string(NoData)) {
+			nodata = append(nodata, c.Name+": "+res.Reason) // neither a value nor a comparison
 		}
 		m.Checks = append(m.Checks, res)
 	}
+	// thresholds fail on their own; the baseline comparisons are judged together by their
+	// score, as Kayenta does: pass, marginal (inconclusive) or fail
+	judged := "pass"
 	if len(comps) > 0 {
 		score, verdict := a.Judge.Score(comps, badHigh)
 		if !math.IsNaN(score) {
 			m.Score = &score
+			judged = verdict
 		}
-		if verdict == "marginal" && len(fails) == 0 {
-			m.Result = "inconclusive"
-			m.Message = fmt.Sprintf("baseline score %.0f is marginal (pass at %.0f)", score, a.Judge.PassScore)
-			return m
+	}
+	for _, i := range worseAt {
+		if judged == "pass" {
+			m.Checks[i].Reason += fmt.Sprintf(" (tolerated: baseline score %.0f ≥ %.0f)", *m.Score, a.Judge.PassScore)
+		} else {
+			m.Checks[i].Result = "fail"
 		}
 	}
 	switch {
 	case len(fails) > 0:
-		m.Result, m.Message = "fail", strings.Join(fails, "; ")
+		m.Result, m.Message = "fail", strings.Join(append(fails, worse...), "; ")
+	case judged == "fail":
+		m.Result = "fail"
+		m.Message = fmt.Sprintf("baseline score %.0f (fail below %.0f): %s", *m.Score, a.Judge.MarginalScore, strings.Join(worse, "; "))
+	case judged == "marginal":
+		m.Result = "inconclusive"
+		m.Message = fmt.Sprintf("baseline score %.0f is marginal (pass at %.0f): %s", *m.Score, a.Judge.PassScore, strings.Join(worse, "; "))
 	case len(nodata) == len(r.Analysis.Checks):
 		m.Result, m.Message = "inconclusive", "no check had data: "+strings.Join(nodata, "; ")
 	default:

@@ -44,8 +44,18 @@ func (f *fakeQuerier) Query(_ context.Context, q string, t time.Time) (monitor.V
 	return nil, nil
 }
 
-func (f *fakeQuerier) QueryRange(context.Context, string, time.Time, time.Time, time.Duration) (monitor.Matrix, error) {
-	return nil, nil
+// QueryRange gives ten per-interval samples: about 1 ms for every series, except that a
+// query naming "slow" is 500 ms for the canary.
+func (f *fakeQuerier) QueryRange(_ context.Context, q string, start, _ time.Time, step time.Duration) (monitor.Matrix, error) {
+	base := 0.001
+	if strings.Contains(q, "slow") && strings.Contains(q, `revision="2"`) {
+		base = 0.5
+	}
+	s := monitor.Series{}
+	for i := range 10 {
+		s.Points = append(s.Points, monitor.Point{T: start.Add(time.Duration(i) * step), V: base + float64(i%3)*0.0001})
+	}
+	return monitor.Matrix{s}, nil
 }
 
 func analyze(t *testing.T, q *fakeQuerier, a spec.Analysis, deadline time.Duration) rollout.Verdict {
@@ -114,5 +124,32 @@ func TestCustomQueriesGetTheirPlaceholders(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("the custom query was not run: %v", q.queries)
+	}
+}
+
+// The baseline comparisons are judged together, by Kayenta's score: one worse metric of
+// two fails (50), of four is marginal (75: inconclusive), of twenty is tolerated (95: pass).
+func TestBaselineComparisonsAreJudgedByTheirScore(t *testing.T) {
+	checks := func(n int) []spec.Check {
+		cs := []spec.Check{{Name: "slow", Query: `q{name="slow",revision="$canary"}`, Baseline: true, Tolerance: 0.2}}
+		for i := 1; i < n; i++ {
+			cs = append(cs, spec.Check{Name: "fine", Query: `q{revision="$canary"}`, Baseline: true, Tolerance: 0.2})
+		}
+		return cs
+	}
+	for _, c := range []struct {
+		n      int
+		result string
+		score  float64
+	}{{2, "fail", 50}, {4, "inconclusive", 75}, {20, "pass", 95}} {
+		q := &fakeQuerier{requests: []float64{100}, errors: []float64{0}}
+		v := analyze(t, q, spec.Analysis{Count: 1, MinRequests: 50, Checks: checks(c.n)}, time.Minute)
+		m := v.Measurements[0]
+		if m.Result != c.result || m.Score == nil || *m.Score != c.score {
+			t.Errorf("%d metrics, one worse: %s with score %v (%s), want %s with %v", c.n, m.Result, m.Score, m.Message, c.result, c.score)
+		}
+		if slow := m.Checks[0]; slow.Class != "High" || (c.result == "pass") != strings.Contains(slow.Reason, "tolerated") {
+			t.Errorf("%d metrics: the slow check %+v", c.n, slow)
+		}
 	}
 }
