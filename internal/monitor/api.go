@@ -63,9 +63,13 @@ func fail(w http.ResponseWriter, err error) {
 			code, typ = http.StatusServiceUnavailable, "timeout"
 		}
 	}
+	msg := err.Error()
+	if qe != nil {
+		msg = qe.Err.Error() // as Prometheus answers: the cause, without the query the client sent
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(apiResponse{Status: "error", ErrorType: typ, Error: err.Error()})
+	_ = json.NewEncoder(w).Encode(apiResponse{Status: "error", ErrorType: typ, Error: msg})
 }
 
 type badRequest struct{ error }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,8 +132,8 @@ func TestAPIAnswersLikePrometheusAndRemoteReadsIt(t *testing.T) {
 		t.Fatalf("query up: %d %v", code, body)
 	}
 	code, body = get("/api/v1/query", url.Values{"query": {"up{"}})
-	if code != 400 || body["errorType"] != "bad_data" {
-		t.Fatalf("a bad query: %d %v, want 400 bad_data", code, body)
+	if msg, _ := body["error"].(string); code != 400 || body["errorType"] != "bad_data" || !strings.Contains(msg, "parse error") || strings.Contains(msg, "up{") {
+		t.Fatalf("a bad query: %d %v, want 400 bad_data with the parse error (and not the query, which the client has)", code, body)
 	}
 	code, body = get("/api/v1/query_range", url.Values{"query": {"orders_total"}, "start": {formatUnix(now.Add(-4 * time.Second))},
 		"end": {formatUnix(now)}, "step": {"1"}})
