@@ -143,8 +143,11 @@ strategy:
   go run ./cmd/tend status hello
   go run ./cmd/tend history hello
   go run ./cmd/tend logs hello -f
+  go run ./cmd/tend query 'sum by (revision) (rate(tend_gateway_requests_total{app="hello"}[1m]))'
   curl %s/
   edit %s and: go run ./cmd/tend deploy -f %s
+  (give the canary an analysis: steps: [{weight: 10}, {analysis: {}}] and add FAULT_ERROR_RATE: "0.05"
+   to env: tend rolls it back by itself; then: go run ./cmd/tend analysis hello)
 `, DashboardURL(info.API, info.Token), info.API, info.Token, info.Gateway, spec, spec)
 	return nil
 }
