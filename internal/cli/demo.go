@@ -146,8 +146,10 @@ strategy:
   go run ./cmd/tend query 'sum by (revision) (rate(tend_gateway_requests_total{app="hello"}[1m]))'
   curl %s/
   edit %s and: go run ./cmd/tend deploy -f %s
-  (give the canary an analysis: steps: [{weight: 10}, {analysis: {}}] and add FAULT_ERROR_RATE: "0.05"
-   to env: tend rolls it back by itself; then: go run ./cmd/tend analysis hello)
+  (to see tend roll back a bad canary by itself, set in that file
+     env: {FAULT_ERROR_RATE: "0.05"}
+     steps: [{weight: 10}, {analysis: {load: {rps: 20, path: /}}}]
+   deploy it, then: go run ./cmd/tend analysis hello)
 `, DashboardURL(info.API, info.Token), info.API, info.Token, info.Gateway, spec, spec)
 	return nil
 }
