@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -54,9 +53,14 @@ func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer
 	case ctx.Err() != nil:
 		return ctx.Err()
 	default:
-		return &exitCodeError{code: exitRolloutFailed, err: fmt.Errorf("rollout of %s revision %d %s: %s", app, rev, strings.ToLower(string(final.Phase)), final.Message)}
+		return &exitCodeError{code: exitRolloutFailed, err: fmt.Errorf("rollout of %s revision %d %s: %s", app, rev, endedAs[final.Phase], final.Message)}
 	}
 }
+
+// endedAs says how a rollout that did not reach its revision ended.
+var endedAs = map[rollout.Phase]string{rollout.RolledBack: "was rolled back", rollout.Aborted: "was aborted",
+	rollout.Failed: "failed", rollout.Completed: "completed on another revision", rollout.Reverting: "is being reverted",
+	rollout.Progressing: "is still progressing"}
 
 func progressLine(st rollout.State) string {
 	return fmt.Sprintf("%-11s rev %d→%d  ready %d/%d  weight %3d%%  %s", st.Phase, st.From, st.To, st.ReadyNew, st.Replicas, st.Weight, st.Message)
