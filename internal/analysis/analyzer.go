@@ -36,6 +36,18 @@ func (a *Analyzer) now() time.Time {
 	return time.Now()
 }
 
+// withDefaults returns a copy of a with the judge and resolution filled in.
+func (a *Analyzer) withDefaults() *Analyzer {
+	c := *a
+	if c.Judge == (Judge{}) {
+		c.Judge = DefaultJudge
+	}
+	if c.Resolution <= 0 {
+		c.Resolution = time.Second
+	}
+	return &c
+}
+
 // Analyze takes a measurement every interval from the step's start and decides as Argo
 // Rollouts' AnalysisRun does: more than failureLimit failed measurements fail it, more
 // than inconclusiveLimit inconclusive ones make it inconclusive, and count measurements
@@ -43,12 +55,7 @@ func (a *Analyzer) now() time.Time {
 // progressDeadline, when the analysis ends inconclusive (it never fails for lack of data).
 func (a *Analyzer) Analyze(ctx context.Context, r rollout.AnalysisRequest) rollout.Verdict {
 	an := r.Analysis
-	if a.Judge == (Judge{}) {
-		a.Judge = DefaultJudge
-	}
-	if a.Resolution <= 0 {
-		a.Resolution = time.Second
-	}
+	a = a.withDefaults() // a copy: analyses of several apps run at once on one Analyzer
 	log := a.Logger
 	if log == nil {
 		log = slog.Default()
