@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -206,18 +208,23 @@ func window(r *http.Request) (int64, int64, error) {
 	return start.UnixMilli(), end.UnixMilli(), nil
 }
 
-func (m *Monitor) apiSeries(w http.ResponseWriter, r *http.Request) {
-	sels, err := selectors(r, true)
+// metaQuerier reads the match[] selectors and the start/end window of a metadata request
+// (series, labels, label values) and opens a TSDB querier over that window.
+func (m *Monitor) metaQuerier(r *http.Request, required bool) (storage.Querier, [][]*labels.Matcher, int64, int64, error) {
+	sels, err := selectors(r, required)
 	if err != nil {
-		fail(w, err)
-		return
+		return nil, nil, 0, 0, err
 	}
 	mint, maxt, err := window(r)
 	if err != nil {
-		fail(w, err)
-		return
+		return nil, nil, 0, 0, err
 	}
 	q, err := m.db.Querier(mint, maxt)
+	return q, sels, mint, maxt, err
+}
+
+func (m *Monitor) apiSeries(w http.ResponseWriter, r *http.Request) {
+	q, sels, mint, maxt, err := m.metaQuerier(r, true)
 	if err != nil {
 		fail(w, err)
 		return
@@ -249,7 +256,7 @@ func (m *Monitor) apiLabels(w http.ResponseWriter, r *http.Request) {
 
 func (m *Monitor) apiLabelValues(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if !validLabelName(name) {
+	if !model.LegacyValidation.IsValidLabelName(name) {
 		fail(w, badf("invalid label name %q", name))
 		return
 	}
@@ -258,17 +265,7 @@ func (m *Monitor) apiLabelValues(w http.ResponseWriter, r *http.Request) {
 
 // labelAPI answers label names (name == "") or one label's values, across every match[].
 func (m *Monitor) labelAPI(w http.ResponseWriter, r *http.Request, name string) {
-	sels, err := selectors(r, false)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	mint, maxt, err := window(r)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	q, err := m.db.Querier(mint, maxt)
+	q, sels, _, _, err := m.metaQuerier(r, false)
 	if err != nil {
 		fail(w, err)
 		return
@@ -301,18 +298,6 @@ func (m *Monitor) labelAPI(w http.ResponseWriter, r *http.Request, name string) 
 	ok(w, out)
 }
 
-func validLabelName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
 func (m *Monitor) apiTargets(w http.ResponseWriter, r *http.Request) {
 	type target struct {
 		DiscoveredLabels   map[string]string `json:"discoveredLabels"`
@@ -334,16 +319,7 @@ func (m *Monitor) apiTargets(w http.ResponseWriter, r *http.Request) {
 			LastScrapeDuration: h.Duration, Health: h.Health, ScrapeInterval: m.o.Interval.String(), ScrapeTimeout: m.client.http.Timeout.String()})
 	}
 	slices.SortFunc(active, func(a, b target) int {
-		if a.ScrapePool != b.ScrapePool {
-			if a.ScrapePool < b.ScrapePool {
-				return -1
-			}
-			return 1
-		}
-		if a.Labels["instance"] < b.Labels["instance"] {
-			return -1
-		}
-		return 1
+		return cmp.Or(cmp.Compare(a.ScrapePool, b.ScrapePool), cmp.Compare(a.Labels["instance"], b.Labels["instance"]))
 	})
 	ok(w, map[string]any{"activeTargets": active, "droppedTargets": []any{}})
 }
