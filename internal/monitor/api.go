@@ -29,7 +29,7 @@ func (m *Monitor) Handler(version string) http.Handler {
 	mux.HandleFunc("/api/v1/labels", m.apiLabels)
 	mux.HandleFunc("GET /api/v1/label/{name}/values", m.apiLabelValues)
 	mux.HandleFunc("GET /api/v1/targets", m.apiTargets)
-	mux.HandleFunc("GET /api/v1/metadata", func(w http.ResponseWriter, r *http.Request) { ok(w, map[string]any{}) })
+	mux.HandleFunc("GET /api/v1/metadata", m.apiMetadata)
 	mux.HandleFunc("GET /api/v1/status/buildinfo", func(w http.ResponseWriter, r *http.Request) {
 		// Grafana reads the version to choose its query features: tend speaks the API of Prometheus 3
 		ok(w, map[string]string{"version": "3.0.0", "revision": version, "branch": "tend", "goVersion": ""})
@@ -295,6 +295,21 @@ func (m *Monitor) labelAPI(w http.ResponseWriter, r *http.Request, name string) 
 		out = append(out, v)
 	}
 	slices.Sort(out)
+	ok(w, out)
+}
+
+// apiMetadata lists the type and help of every metric family scraped (optionally one,
+// with ?metric=), as Grafana's metric browser asks for them.
+func (m *Monitor) apiMetadata(w http.ResponseWriter, r *http.Request) {
+	want := r.FormValue("metric")
+	out := map[string][]Metadata{}
+	m.mu.Lock()
+	for name, md := range m.meta {
+		if want == "" || name == want {
+			out[name] = []Metadata{md}
+		}
+	}
+	m.mu.Unlock()
 	ok(w, out)
 }
 

@@ -73,6 +73,14 @@ type Monitor struct {
 	mu     sync.Mutex
 	health map[string]*TargetHealth
 	series map[string][]seriesRef // per target key, the series of its last scrape (for stale markers)
+	meta   map[string]Metadata    // per metric family name, from the scrapes' TYPE and HELP
+}
+
+// Metadata is what a scrape said about a metric family.
+type Metadata struct {
+	Type string `json:"type"`
+	Help string `json:"help"`
+	Unit string `json:"unit"`
 }
 
 // Open opens (or creates) the TSDB in o.Dir.
@@ -114,7 +122,7 @@ func Open(o Options) (*Monitor, error) {
 		EnableNegativeOffset: true,
 	})
 	return &Monitor{o: o, log: o.Logger, db: db, engine: engine, client: newScrapeClient(o.Interval),
-		health: map[string]*TargetHealth{}, series: map[string][]seriesRef{}}, nil
+		health: map[string]*TargetHealth{}, series: map[string][]seriesRef{}, meta: map[string]Metadata{}}, nil
 }
 
 // SelfInterval is how often tend's own metrics are recorded: the resolution of the

@@ -156,6 +156,11 @@ func TestAPIAnswersLikePrometheusAndRemoteReadsIt(t *testing.T) {
 	if code != 200 || len(body["data"].([]any)) != 1 {
 		t.Fatalf("series: %d %v", code, body)
 	}
+	code, body = get("/api/v1/metadata", url.Values{"metric": {"orders_total"}})
+	if md, _ := body["data"].(map[string]any)["orders_total"].([]any); code != 200 || len(md) != 1 ||
+		md[0].(map[string]any)["type"] != "counter" || md[0].(map[string]any)["help"] != "orders" {
+		t.Fatalf("metadata of orders_total: %d %v, want one counter with its help", code, body)
+	}
 	code, body = get("/api/v1/targets", nil)
 	targets := body["data"].(map[string]any)["activeTargets"].([]any)
 	if code != 200 || len(targets) != 1 || targets[0].(map[string]any)["health"] != "up" {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -171,6 +172,9 @@ func (m *Monitor) record(ctx context.Context, sc scrape) {
 		h.LastError = "the app declares no metrics endpoint; only CPU and memory from /proc are recorded"
 	}
 	m.mu.Lock()
+	for _, mf := range sc.families {
+		m.meta[mf.GetName()] = Metadata{Type: strings.ToLower(mf.GetType().String()), Help: mf.GetHelp(), Unit: mf.GetUnit()}
+	}
 	m.health[sc.key] = h
 	prev := m.series[sc.key]
 	m.series[sc.key] = kept
