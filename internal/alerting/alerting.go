@@ -1,0 +1,186 @@
+// Package alerting evaluates Prometheus alerting rules against tend's metrics and routes the alerts through an embedded Alertmanager.
+package alerting
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// DefaultInterval is how often the rules are evaluated.
+const DefaultInterval = 5 * time.Second
+
+// Storage is the metrics database the rules read and write their ALERTS series to.
+type Storage interface {
+	storage.Queryable
+	storage.AppendableV2
+}
+
+// Options configure alerting.
+type Options struct {
+	// Dir holds the Alertmanager's state (silences, notification log) and the
+	// configuration files tend writes (DATA/alerting).
+	Dir string
+	// RuleFiles are Prometheus rule files; Builtin adds BuiltinRules.
+	RuleFiles []string
+	Builtin   bool
+	// Interval is how often rules are evaluated (DefaultInterval).
+	Interval time.Duration
+	// ConfigFile is the Alertmanager configuration ("": DefaultConfig).
+	ConfigFile string
+	// AlertmanagerURL sends alerts to an external Alertmanager instead of the embedded one.
+	AlertmanagerURL string
+	// APIURL is tend's API (http://host:port), where the embedded Alertmanager sends
+	// incident alerts and what alerts link to; Token authenticates it.
+	APIURL string
+	Token  string
+	// Storage and Engine are the monitor's TSDB and PromQL engine.
+	Storage    Storage
+	Engine     *promql.Engine
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// Alerting runs the rules manager and, unless alerts go elsewhere, an Alertmanager.
+type Alerting struct {
+	o        Options
+	log      *slog.Logger
+	rules    *rules.Manager
+	am       *alertmanager
+	sender   *sender
+	warnings []string
+
+	stopOnce sync.Once
+	mu       sync.Mutex
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// Open checks the rule files and the Alertmanager configuration and builds everything;
+// nothing runs until Run.
+func Open(o Options) (*Alerting, error) {
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create the alerting dir %s: %w", o.Dir, err)
+	}
+	files := append([]string(nil), o.RuleFiles...)
+	if o.Builtin {
+		f := filepath.Join(o.Dir, "builtin.rules.yml")
+		if err := os.WriteFile(f, []byte(BuiltinRules), 0o600); err != nil {
+			return nil, fmt.Errorf("write the built-in rules: %w", err)
+		}
+		files = append(files, f)
+	}
+	if err := checkRuleFiles(files, o.Logger); err != nil {
+		return nil, err
+	}
+	a := &Alerting{o: o, log: o.Logger, done: make(chan struct{})}
+	if o.AlertmanagerURL == "" {
+		cfg, err := LoadConfig(o.ConfigFile, o.APIURL+"/api/v1/incidents/alerts", o.Token)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range cfg.Warnings {
+			a.log.Warn("alertmanager config: " + w)
+		}
+		a.warnings = cfg.Warnings
+		a.am, err = startAlertmanager(cfg, filepath.Join(o.Dir, "alertmanager"), o.APIURL+Prefix, o.Registerer, o.Logger)
+		if err != nil {
+			return nil, err
+		}
+		a.sender = newSender(&url.URL{Scheme: "http", Host: "alertmanager", Path: Prefix},
+			&http.Client{Transport: inProcess{a.am.handler}}, o.Logger.With("component", "alert-sender"))
+	} else {
+		u, err := url.Parse(o.AlertmanagerURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--alertmanager-url: want a URL like http://127.0.0.1:9093, got %q", o.AlertmanagerURL)
+		}
+		a.sender = newSender(u, &http.Client{Timeout: 10 * time.Second}, o.Logger.With("component", "alert-sender"))
+	}
+	a.rules = rules.NewManager(&rules.ManagerOptions{
+		ExternalURL:     mustURL(o.APIURL + "/prometheus"),
+		QueryFunc:       rules.EngineQueryFunc(o.Engine, o.Storage),
+		NotifyFunc:      rules.SendAlerts(a.sender, o.APIURL+"/prometheus"),
+		Context:         context.Background(),
+		AppendableV2:    o.Storage,
+		Queryable:       o.Storage,
+		Logger:          o.Logger.With("component", "rules"),
+		Registerer:      o.Registerer,
+		OutageTolerance: time.Hour,
+		ForGracePeriod:  10 * time.Minute,
+		ResendDelay:     time.Minute,
+	})
+	if err := a.rules.Update(o.Interval, files, labels.EmptyLabels(), o.APIURL+"/prometheus", nil); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("load the alerting rules: %w", err)
+	}
+	return a, nil
+}
+
+// Warnings are what tend rewrote in the Alertmanager configuration, with file and line.
+func (a *Alerting) Warnings() []string { return a.warnings }
+
+// Run evaluates the rules and delivers their alerts until ctx ends or Close.
+func (a *Alerting) Run(ctx context.Context) {
+	defer close(a.done)
+	ctx, cancel := context.WithCancel(ctx)
+	a.mu.Lock()
+	a.cancel = cancel
+	a.mu.Unlock()
+	go a.rules.Run()
+	a.sender.run(ctx)
+}
+
+// Close stops evaluating rules and stops the Alertmanager, which writes its silences and
+// notification log to disk.
+func (a *Alerting) Close() {
+	a.stopOnce.Do(func() {
+		a.rules.Stop()
+		a.mu.Lock()
+		cancel := a.cancel
+		a.mu.Unlock()
+		if cancel != nil {
+			cancel()
+			<-a.done
+		}
+		if a.am != nil {
+			a.am.stop()
+		}
+	})
+}
+
+// Handler serves the embedded Alertmanager's API v2 under Prefix; the caller
+// authenticates. It answers 404 when alerts go to an external Alertmanager.
+func (a *Alerting) Handler() http.Handler {
+	if a.am == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "alerts go to the external Alertmanager at "+a.o.AlertmanagerURL, http.StatusNotFound)
+		})
+	}
+	return a.am.handler
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		return &url.URL{}
+	}
+	return u
+}

@@ -1,0 +1,127 @@
+package alerting
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/tsdb"
+	"go.uber.org/goleak"
+)
+
+// webhook records the Alertmanager payloads it receives.
+type webhook struct {
+	mu       sync.Mutex
+	payloads []map[string]any
+	auth     []string
+}
+
+func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var p map[string]any
+	_ = json.NewDecoder(r.Body).Decode(&p)
+	h.mu.Lock()
+	h.payloads = append(h.payloads, p)
+	h.auth = append(h.auth, r.Header.Get("Authorization"))
+	h.mu.Unlock()
+}
+
+func (h *webhook) got() ([]map[string]any, []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]map[string]any(nil), h.payloads...), append([]string(nil), h.auth...)
+}
+
+func openTestAlerting(t *testing.T, rules, amConfig string, incidents string) *Alerting {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := tsdb.Open(filepath.Join(dir, "metrics"), nil, nil, tsdb.DefaultOptions(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e6, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
+	rf := filepath.Join(dir, "rules.yml")
+	cf := filepath.Join(dir, "am.yml")
+	for f, s := range map[string]string{rf: rules, cf: amConfig} {
+		if err := os.WriteFile(f, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := Open(Options{Dir: filepath.Join(dir, "alerting"), RuleFiles: []string{rf}, Interval: 200 * time.Millisecond,
+		ConfigFile: cf, APIURL: incidents, Token: "tok", Storage: db, Engine: engine, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go a.Run(t.Context())
+	t.Cleanup(a.Close)
+	return a
+}
+
+func TestRuleFiresThroughAlertmanagerToWebhookAndIncidents(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+	user, tend := &webhook{}, &webhook{}
+	userSrv, tendSrv := httptest.NewServer(user), httptest.NewServer(tend)
+	defer userSrv.Close()
+	defer tendSrv.Close()
+	rules := "groups:\n- name: g\n  rules:\n  - alert: AlwaysOn\n    expr: vector(1)\n    labels: {severity: critical, app: hello}\n    annotations: {summary: always}\n"
+	am := fmt.Sprintf("route:\n  receiver: user\n  group_by: [alertname]\n  group_wait: 100ms\nreceivers:\n- name: user\n  webhook_configs:\n  - url: %s/hook\n", userSrv.URL)
+	a := openTestAlerting(t, rules, am, tendSrv.URL)
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		u, _ := user.got()
+		i, auth := tend.got()
+		if len(u) > 0 && len(i) > 0 {
+			if u[0]["version"] != "4" || u[0]["status"] != "firing" || u[0]["receiver"] != "user" {
+				t.Fatalf("user webhook payload: %v", u[0])
+			}
+			alerts := u[0]["alerts"].([]any)
+			labels := alerts[0].(map[string]any)["labels"].(map[string]any)
+			if labels["alertname"] != "AlwaysOn" || labels["app"] != "hello" {
+				t.Fatalf("alert labels: %v", labels)
+			}
+			if i[0]["receiver"] != IncidentReceiver || auth[0] != "Bearer tok" {
+				t.Fatalf("incident webhook: receiver %v, auth %q", i[0]["receiver"], auth[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no notification in 20s: user %d, incidents %d", len(u), len(i))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// the API v2 lists the alert and takes a silence, as amtool does
+	h := a.Handler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", Prefix+"/api/v2/alerts", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"alertname":"AlwaysOn"`) {
+		t.Fatalf("GET alerts: %d %s", rec.Code, rec.Body)
+	}
+	sil := fmt.Sprintf(`{"matchers":[{"name":"alertname","value":"AlwaysOn","isRegex":false,"isEqual":true}],"startsAt":%q,"endsAt":%q,"createdBy":"test","comment":"quiet"}`,
+		time.Now().UTC().Format(time.RFC3339), time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest("POST", Prefix+"/api/v2/silences", bytes.NewBufferString(sil))
+	req.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		body, _ := io.ReadAll(rec.Body)
+		t.Fatalf("POST silence: %d %s", rec.Code, body)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", Prefix+"/api/v2/alerts?silenced=true&active=false", nil))
+	if !strings.Contains(rec.Body.String(), `"state":"suppressed"`) {
+		t.Fatalf("the alert is not suppressed after the silence: %s", rec.Body)
+	}
+}

@@ -1,0 +1,86 @@
+package alerting
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// BuiltinRules are the alerts every app gets unless the server runs with
+// --builtin-rules=false. They read the gateway's per-revision metrics (recorded every
+// second) and the instances' scrapes; the windows are short because tend is often the
+// first to know, and each rule waits out a `for` so one bad scrape pages nobody.
+const BuiltinRules = `groups:
+- name: tend-builtin
+  rules:
+  - alert: HighErrorRate
+    expr: |
+      (sum by (app, revision) (rate(tend_gateway_requests_total{code=~"5.."}[30s]))
+        / sum by (app, revision) (rate(tend_gateway_requests_total[30s])) > 0.05)
+      and sum by (app, revision) (rate(tend_gateway_requests_total[30s])) > 0.5
+    for: 10s
+    labels: {severity: critical, source: tend}
+    annotations:
+      summary: "{{ $labels.app }} revision {{ $labels.revision }} fails {{ $value | humanizePercentage }} of its requests"
+      description: "More than 5% of the requests the gateway sent to revision {{ $labels.revision }} of {{ $labels.app }} answered 5xx over the last 30s."
+  - alert: HighLatency
+    expr: |
+      histogram_quantile(0.95, sum by (app, revision, le) (rate(tend_gateway_request_duration_seconds_bucket[1m]))) > 0.5
+    for: 1m
+    labels: {severity: warning, source: tend}
+    annotations:
+      summary: "{{ $labels.app }} revision {{ $labels.revision }} answers in {{ $value | humanizeDuration }} at p95"
+      description: "The 95th percentile of request time through the gateway has been above 500ms for a minute."
+  - alert: InstanceDown
+    expr: up{app!=""} == 0
+    for: 30s
+    labels: {severity: critical, source: tend}
+    annotations:
+      summary: "instance {{ $labels.instance }} of {{ $labels.app }} does not answer its metrics scrape"
+      description: "tend could not scrape {{ $labels.instance }} (revision {{ $labels.revision }}) for 30s."
+  - alert: CrashLooping
+    expr: sum by (app, revision) (increase(tend_instance_restarts_total[5m])) >= 3
+    labels: {severity: critical, source: tend}
+    annotations:
+      summary: "{{ $labels.app }} revision {{ $labels.revision }} restarted {{ $value | printf \"%.0f\" }} times in 5m"
+      description: "Its instances keep exiting; tend restarts them with a growing backoff. See tend logs {{ $labels.app }}."
+  - alert: HighMemoryUsage
+    expr: tend_instance_resident_memory_bytes / tend_instance_memory_limit_bytes > 0.9
+    for: 5m
+    labels: {severity: warning, source: tend}
+    annotations:
+      summary: "instance {{ $labels.instance }} of {{ $labels.app }} uses {{ $value | humanizePercentage }} of its memory limit"
+      description: "Resident memory above 90% of resources.memory for 5 minutes."
+  - alert: RolloutFailed
+    expr: increase(tend_analysis_verdicts_total{result="fail"}[10m]) > 0
+    labels: {severity: warning, source: tend}
+    annotations:
+      summary: "a rollout of {{ $labels.app }} failed its analysis"
+      description: "See tend analysis {{ $labels.app }} and tend history {{ $labels.app }}."
+`
+
+// checkRuleFiles parses every rule file as Prometheus does, so that a bad file stops the
+// server at start with its name and line instead of being skipped at evaluation.
+func checkRuleFiles(files []string, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	var errs []error
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			errs = append(errs, fmt.Errorf("rule file: %w", err))
+			continue
+		}
+		_, fileErrs := rulefmt.ParseFile(f, false, model.UTF8Validation, parser.NewParser(parser.Options{}), log)
+		errs = append(errs, fileErrs...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w\n(rule files use Prometheus' format: https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/)", err)
+	}
+	return nil
+}
