@@ -48,7 +48,7 @@ func TestSeedAlertmanagerConfigLoadsWithWarnings(t *testing.T) {
 
 func TestAlertmanagerConfigErrorsNameTheUsersLine(t *testing.T) {
 	for name, tc := range map[string]struct{ yaml, want string }{
-		"unknown field": {"route:\n  receiver: a\nreceivers:\n- name: a\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n    colour: red\n", "line 7: field colour not found"},
+		"unknown field":    {"route:\n  receiver: a\nreceivers:\n- name: a\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n    colour: red\n", "line 7: field colour not found"},
 		"unknown receiver": {"route:\n  receiver: nobody\nreceivers:\n- name: a\n", `undefined receiver "nobody"`},
 		"subject twice":    {"route:\n  receiver: a\nreceivers:\n- name: a\n  email_configs:\n  - to: x@example.com\n    subject: s\n    headers: {Subject: t}\n", ":7: email_configs has both subject and headers.Subject"},
 		"tend's name":      {"route:\n  receiver: tend-incidents\nreceivers:\n- name: tend-incidents\n", "is tend's own"},
