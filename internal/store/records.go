@@ -129,3 +129,13 @@ type Event struct {
 	Revision int       `json:"revision,omitempty"`
 	Message  string    `json:"message"`
 }
+
+// Incident keys: one record per incident (numbered, zero-padded so keys sort by number)
+// and the remediation state (kill switch and actions taken).
+const (
+	IncidentsPrefix = "/tend/incidents/"
+	RemediationKey  = "/tend/remediation"
+)
+
+// IncidentKey holds one incident.
+func IncidentKey(id int) string { return fmt.Sprintf("%s%08d", IncidentsPrefix, id) }
