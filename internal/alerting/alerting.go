@@ -93,7 +93,7 @@ func Open(o Options) (*Alerting, error) {
 	}
 	a := &Alerting{o: o, log: o.Logger, done: make(chan struct{})}
 	if o.AlertmanagerURL == "" {
-		cfg, err := LoadConfig(o.ConfigFile, o.APIURL+"/api/v1/incidents/alerts", o.Token)
+		cfg, err := LoadConfig(o.ConfigFile, o.APIURL+"/v1/incidents/alerts", o.Token)
 		if err != nil {
 			return nil, err
 		}

@@ -427,4 +427,3 @@ func (m *Manager) SetRemediation(ctx context.Context, on bool, by string) (Remed
 	}
 	return m.rem, nil
 }
-

@@ -39,7 +39,10 @@ func (f *fakeActions) Rollback(_ context.Context, app string) (int, error) {
 	f.did("rollback " + app)
 	return 1, nil
 }
-func (f *fakeActions) Restart(_ context.Context, app string) error { f.did("restart " + app); return nil }
+func (f *fakeActions) Restart(_ context.Context, app string) error {
+	f.did("restart " + app)
+	return nil
+}
 func (f *fakeActions) RestartInstance(_ context.Context, app, id string) error {
 	f.did("restart " + app + "/" + id)
 	return nil
@@ -56,10 +59,10 @@ func (f *fakeActions) InRollout(context.Context, string) (bool, error) {
 func (f *fakeActions) Instances(string) []Instance { return nil }
 
 type env struct {
-	t   *testing.T
-	dir string
-	st  *store.Store
-	m   *Manager
+	t    *testing.T
+	dir  string
+	st   *store.Store
+	m    *Manager
 	act  *fakeActions
 	cfg  *Config
 	stop func()
