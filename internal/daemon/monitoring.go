@@ -41,9 +41,12 @@ func openMonitor(cfg Config, dir string, self prometheus.Gatherer, ctl func() *c
 					canary = r.To
 				}
 				for _, in := range a.Running {
-					t := monitor.Target{App: a.App, Revision: in.Revision, Instance: in.ID, Role: "stable", PID: in.PID}
+					t := monitor.Target{App: a.App, Revision: in.Revision, Instance: in.ID, Role: "stable", PID: in.PID, Restarts: in.Restarts}
 					if in.Revision == canary {
 						t.Role = "canary"
+					}
+					if a.Current != nil {
+						t.MemoryLimit = a.Current.Spec.Resources.MemoryBytes
 					}
 					if a.Current != nil && !a.Current.Spec.Metrics.Disabled {
 						m := a.Current.Spec.Metrics

@@ -38,6 +38,10 @@ type Target struct {
 	// memory are still recorded from /proc).
 	URL string `json:"url,omitempty"`
 	PID int    `json:"pid,omitempty"`
+	// Restarts is how often tend restarted the instance (tend_instance_restarts_total);
+	// MemoryLimit its resources.memory (tend_instance_memory_limit_bytes, when set).
+	Restarts    int   `json:"restarts"`
+	MemoryLimit int64 `json:"memoryLimit,omitempty"`
 }
 
 // Options configure a Monitor.
@@ -124,6 +128,12 @@ func Open(o Options) (*Monitor, error) {
 	return &Monitor{o: o, log: o.Logger, db: db, engine: engine, client: newScrapeClient(o.Interval),
 		health: map[string]*TargetHealth{}, series: map[string][]seriesRef{}, meta: map[string]Metadata{}}, nil
 }
+
+// DB is the metrics database, for the rules manager to read and to write ALERTS to.
+func (m *Monitor) DB() *tsdb.DB { return m.db }
+
+// Engine is the PromQL engine over DB.
+func (m *Monitor) Engine() *promql.Engine { return m.engine }
 
 // SelfInterval is how often tend's own metrics are recorded: the resolution of the
 // gateway's series that canary analysis compares.

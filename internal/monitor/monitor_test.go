@@ -42,7 +42,7 @@ func TestScrapeStoresSeriesWithTargetLabels(t *testing.T) {
 	gwCounter := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_gateway_requests_total", Help: "x"}, []string{"app", "revision", "instance"})
 	gw.MustRegister(gwCounter)
 	gwCounter.WithLabelValues("shop", "2", "shop-2-abcd").Add(7)
-	targets := []Target{{App: "shop", Revision: 2, Instance: "shop-2-abcd", Role: "canary", URL: srv.URL + "/metrics", PID: os.Getpid()},
+	targets := []Target{{App: "shop", Revision: 2, Instance: "shop-2-abcd", Role: "canary", URL: srv.URL + "/metrics", PID: os.Getpid(), Restarts: 4, MemoryLimit: 256 << 20},
 		{App: "shop", Revision: 1, Instance: "shop-1-dead", Role: "stable", URL: "http://127.0.0.1:1/metrics"}}
 	m := open(t, func(context.Context) []Target { return targets }, gw)
 	ctx := context.Background()
@@ -87,6 +87,10 @@ func TestScrapeStoresSeriesWithTargetLabels(t *testing.T) {
 	v, _ = m.Query(ctx, `tend_instance_resident_memory_bytes{instance="shop-2-abcd"}`, at)
 	if len(v) != 1 || v[0].Value < 1<<20 {
 		t.Fatalf("resident memory from /proc = %+v, want this test's RSS (over 1 MiB)", v)
+	}
+	v, _ = m.Query(ctx, `tend_instance_restarts_total{instance="shop-2-abcd"} + on(instance) tend_instance_memory_limit_bytes`, at)
+	if len(v) != 1 || v[0].Value != 4+256<<20 {
+		t.Fatalf("restarts + memory limit = %+v, want 4 restarts and 256 MiB", v)
 	}
 
 	// a target that goes away is stale at once, not for the 5 minute lookback

@@ -107,7 +107,11 @@ func (m *Monitor) scrapeTargets(ctx context.Context, now time.Time) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			start := time.Now()
-			sc := scrape{key: key, url: t.URL, at: now, proc: procSamples(t.PID),
+			proc := append(procSamples(t.PID), procSample{"tend_instance_restarts_total", float64(t.Restarts)})
+			if t.MemoryLimit > 0 {
+				proc = append(proc, procSample{"tend_instance_memory_limit_bytes", float64(t.MemoryLimit)})
+			}
+			sc := scrape{key: key, url: t.URL, at: now, proc: proc,
 				labels: map[string]string{"job": t.App, "app": t.App, "revision": strconv.Itoa(t.Revision), "instance": t.Instance, "role": t.Role}}
 			if t.URL != "" {
 				sc.families, sc.err = m.client.fetch(ctx, t.URL)
