@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/route"
+	"github.com/prometheus/common/version"
 )
 
 // Prefix is where the embedded Alertmanager's API is served in tend's API.
@@ -52,6 +55,21 @@ type alertmanager struct {
 	wg         sync.WaitGroup
 }
 
+// announceVersion makes the API's status say which Alertmanager runs (amtool compares
+// it with its own), from the module version this binary was built with.
+func announceVersion() {
+	if version.Version != "" {
+		return
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/prometheus/alertmanager" {
+				version.Version = strings.TrimPrefix(d.Version, "v")
+			}
+		}
+	}
+}
+
 func startAlertmanager(cfg *Config, dir, externalURL string, reg prometheus.Registerer, log *slog.Logger) (*alertmanager, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
@@ -63,6 +81,7 @@ func startAlertmanager(cfg *Config, dir, externalURL string, reg prometheus.Regi
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
+	announceVersion()
 	var rec eventrecorder.Recorder
 	flags := featurecontrol.NoopFlags{}
 	am := &alertmanager{stopc: make(chan struct{})}

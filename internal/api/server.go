@@ -16,6 +16,7 @@ import (
 
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/incident"
 	"github.com/tendhq/tend/internal/logs"
 	"github.com/tendhq/tend/internal/rollout"
 )
@@ -37,6 +38,10 @@ type Options struct {
 	Room func() error
 	// Prometheus serves the Prometheus-compatible query API, mounted at /prometheus (nil: none).
 	Prometheus http.Handler
+	// Alertmanager serves the embedded Alertmanager's API v2 under /alertmanager (nil: none).
+	Alertmanager http.Handler
+	// Incidents keeps incidents, runbooks and the remediation switch (nil: none).
+	Incidents *incident.Manager
 }
 
 type server struct {
@@ -63,6 +68,12 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("GET /v1/gateway", s.gateway)
 	if o.Prometheus != nil {
 		mux.Handle("/prometheus/", http.StripPrefix("/prometheus", o.Prometheus))
+	}
+	if o.Alertmanager != nil {
+		mux.Handle("/alertmanager/", o.Alertmanager)
+	}
+	if o.Incidents != nil {
+		s.routeIncidents(mux)
 	}
 	return s.auth(mux)
 }

@@ -94,6 +94,7 @@ Start with:
   tend deploy -f tend.yaml       build and roll out an app
   tend status                    what runs, and how the rollouts stand
   tend dashboard                 a link to the live dashboard in your browser
+  tend incidents                 what is on fire, and what tend did about it
 
 Client commands find the server through TEND_API (default: the address the server
 recorded in the data dir, else http://127.0.0.1:7070) and the token through TEND_TOKEN
@@ -110,7 +111,8 @@ Exit codes: 0 done; 1 error; 2 rollout failed, rolled back or aborted;
 	root.AddCommand(
 		newServerCmd(g), newUpCmd(g), newDemoCmd(g), newDeployCmd(g), newStatusCmd(g), newHistoryCmd(g),
 		newRollbackCmd(g), newPromoteCmd(g), newAbortCmd(g), newPauseCmd(g), newResumeCmd(g),
-		newScaleCmd(g), newRestartCmd(g), newLogsCmd(g), newRoutesCmd(g), newDashboardCmd(g), newQueryCmd(g), newAnalysisCmd(g), newVersionCmd(g),
+		newScaleCmd(g), newRestartCmd(g), newLogsCmd(g), newRoutesCmd(g), newDashboardCmd(g), newQueryCmd(g), newAnalysisCmd(g),
+		newAlertsCmd(g), newIncidentsCmd(g), newIncidentCmd(g), newRunbooksCmd(g), newRemediationCmd(g), newVersionCmd(g),
 	)
 	return root
 }

@@ -2,16 +2,19 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tendhq/tend/internal/alerting"
 	"github.com/tendhq/tend/internal/daemon"
 	"github.com/tendhq/tend/internal/monitor"
 	"github.com/tendhq/tend/internal/spec"
@@ -27,6 +30,11 @@ type serverFlags struct {
 	retentionSize      string
 	scrapeInterval     time.Duration
 	prometheusURL      string
+	rules              []string
+	builtinRules       bool
+	ruleInterval       time.Duration
+	amConfig, amURL    string
+	incidents          string
 }
 
 func (f *serverFlags) add(cmd *cobra.Command) {
@@ -40,6 +48,12 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.retentionSize, "retention-size", "1Gi", "size cap of the embedded metrics database (oldest blocks go first); 0 for none")
 	cmd.Flags().DurationVar(&f.scrapeInterval, "scrape-interval", monitor.DefaultInterval, "how often instances' metrics endpoints are scraped")
 	cmd.Flags().StringVar(&f.prometheusURL, "prometheus-url", "", "query this Prometheus for canary analysis instead of the embedded one (e.g. http://127.0.0.1:9090)")
+	cmd.Flags().StringArrayVar(&f.rules, "rules", nil, "Prometheus alerting rule file, evaluated on the embedded metrics (repeatable)")
+	cmd.Flags().BoolVar(&f.builtinRules, "builtin-rules", true, "evaluate tend's built-in alerts for every app (HighErrorRate, HighLatency, InstanceDown, CrashLooping, HighMemoryUsage, RolloutFailed)")
+	cmd.Flags().DurationVar(&f.ruleInterval, "rule-interval", alerting.DefaultInterval, "how often alerting rules are evaluated")
+	cmd.Flags().StringVar(&f.amConfig, "alertmanager-config", "", "Alertmanager configuration file for the embedded Alertmanager (default: every alert group becomes an incident, nothing is sent elsewhere)")
+	cmd.Flags().StringVar(&f.amURL, "alertmanager-url", "", "send alerts to this Alertmanager instead of the embedded one (e.g. http://127.0.0.1:9093)")
+	cmd.Flags().StringVar(&f.incidents, "incidents", "", "incident config: runbooks, escalation policies and remediation limits (YAML)")
 }
 
 func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
@@ -61,6 +75,27 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 	if f.etcd != "" {
 		cfg.EtcdEndpoints = strings.Split(f.etcd, ",")
 	}
+	// absolute, so that a server started by a hand-over from another directory finds them
+	for _, r := range f.rules {
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			return daemon.Config{}, fmt.Errorf("--rules %q: %w", r, err)
+		}
+		cfg.RuleFiles = append(cfg.RuleFiles, abs)
+	}
+	for _, p := range []struct {
+		in  string
+		out *string
+	}{{f.amConfig, &cfg.AlertmanagerConfig}, {f.incidents, &cfg.IncidentsConfig}} {
+		if p.in != "" {
+			abs, err := filepath.Abs(p.in)
+			if err != nil {
+				return daemon.Config{}, err
+			}
+			*p.out = abs
+		}
+	}
+	cfg.NoBuiltinRules, cfg.RuleInterval, cfg.AlertmanagerURL = !f.builtinRules, f.ruleInterval, f.amURL
 	return cfg, nil
 }
 
@@ -92,10 +127,15 @@ on the old one. If the new binary does not run, the old server keeps serving and
 				return &exitCodeError{code: exitInvalid, err: err}
 			}
 			cfg.HandOver = handOverSignal(cmd.Context())
-			return daemon.Run(cmd.Context(), cfg, func(i daemon.Info) {
+			err = daemon.Run(cmd.Context(), cfg, func(i daemon.Info) {
 				cmd.PrintErrf("tend server: API %s, gateway %s, data %s\n", i.API, i.Gateway, i.DataDir)
 				cmd.PrintErrf("dashboard: %s/ (`tend dashboard` prints a link with the token)\n", i.API)
 			})
+			var bad *daemon.ConfigError
+			if errors.As(err, &bad) {
+				return &exitCodeError{code: exitInvalid, err: err}
+			}
+			return err
 		},
 	}
 	f.add(cmd)

@@ -346,6 +346,32 @@ func (c *Controller) Restart(ctx context.Context, app string) error {
 	return nil
 }
 
+// RestartInstance replaces one instance of the app with a new one of the same revision;
+// the new one is ready before the old one stops.
+func (c *Controller) RestartInstance(ctx context.Context, app, id string) error {
+	l, err := c.existing(ctx, app)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, in := range c.o.Runtime.Instances(app) {
+		found = found || in.ID == id
+	}
+	if !found {
+		return fmt.Errorf("%s has no instance %s (see tend status %s)", app, id, app)
+	}
+	if err := l.do(ctx, func(ctx context.Context) error {
+		l.event(ctx, "restart", l.st.Stable, "restart of instance "+id)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := c.o.Runtime.Replace(ctx, app, id); err != nil {
+		return fmt.Errorf("replace instance %s: %w", id, err)
+	}
+	return nil
+}
+
 // command runs fn on the app's loop and records it as an event.
 func (c *Controller) command(ctx context.Context, app, what string, fn func(l *appLoop) error) error {
 	l, err := c.existing(ctx, app)

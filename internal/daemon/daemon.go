@@ -57,6 +57,17 @@ type Config struct {
 	// PrometheusURL makes canary analysis query an external Prometheus instead of the
 	// embedded one (which keeps recording and answering /prometheus).
 	PrometheusURL string
+	// RuleFiles are Prometheus rule files evaluated every RuleInterval besides the
+	// built-in rules (unless NoBuiltinRules).
+	RuleFiles      []string
+	NoBuiltinRules bool
+	RuleInterval   time.Duration
+	// AlertmanagerConfig is the embedded Alertmanager's configuration file ("": tend's
+	// default); AlertmanagerURL sends alerts to an external Alertmanager instead.
+	AlertmanagerConfig string
+	AlertmanagerURL    string
+	// IncidentsConfig holds runbooks, escalation policies and remediation limits.
+	IncidentsConfig string
 }
 
 // Info says where a started server listens.
@@ -136,6 +147,16 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	}
 	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Analyzer: analyzer, Registerer: reg,
 		Builder: &build.Builder{Dir: filepath.Join(dir, "artifacts"), Logger: log}, Logger: log})
+	incidents, err := openIncidents(ctx, cfg, dir, st, ctl, reg, log)
+	if err != nil {
+		return err
+	}
+	alerts, err := openAlerting(cfg, dir, "http://"+apiLn.Addr().String(), token, mon, reg, log)
+	if err != nil {
+		return err
+	}
+	var closeAlerting sync.Once
+	defer closeAlerting.Do(alerts.Close)
 
 	gwCtx, stopGateway := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopGateway()
@@ -148,9 +169,16 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	monCtx, stopMonitor := context.WithCancel(context.WithoutCancel(ctx))
 	monDone := make(chan struct{})
 	go func() { defer close(monDone); mon.Run(monCtx) }()
+	go alerts.Run(monCtx)
+	incCtx, stopIncidents := context.WithCancel(context.WithoutCancel(ctx))
+	incDone := make(chan struct{})
+	go func() { defer close(incDone); incidents.Run(incCtx) }()
 	stopMonitoring := func() {
 		stopMonitor()
 		<-monDone
+		closeAlerting.Do(alerts.Close) // the rules write ALERTS to the database; the Alertmanager saves its silences
+		stopIncidents()
+		<-incDone // running runbooks finish before the store closes
 		closeMonitor.Do(func() { mon.Close() })
 	}
 	defer stopMonitoring()
@@ -163,7 +191,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	mux.Handle("GET /{$}", dash)
 	mux.Handle("GET /ui/", dash)
 	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, Version: cfg.Version, Logger: log, Gateway: gw.Snapshot, Room: room.Check,
-		Prometheus: mon.Handler(cfg.Version)}))
+		Prometheus: mon.Handler(cfg.Version), Alertmanager: alerts.Handler(), Incidents: incidents}))
 	apiSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { errc <- serve(apiSrv, apiLn) }()

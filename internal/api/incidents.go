@@ -1,0 +1,192 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/tendhq/tend/internal/incident"
+)
+
+// IncidentRequest is the body of POST /v1/incidents/{id}/{ack|resolve|comment}.
+type IncidentRequest struct {
+	By   string `json:"by,omitempty"`
+	Text string `json:"text,omitempty"`
+}
+
+// RemediationRequest is the body of PUT /v1/remediation.
+type RemediationRequest struct {
+	Enabled bool   `json:"enabled"`
+	By      string `json:"by,omitempty"`
+}
+
+func (s *server) routeIncidents(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/incidents/alerts", s.incidentAlerts)
+	mux.HandleFunc("GET /v1/incidents", s.incidents)
+	mux.HandleFunc("GET /v1/incidents/{id}", s.incident)
+	mux.HandleFunc("GET /v1/incidents/{id}/postmortem", s.postmortem)
+	mux.HandleFunc("GET /v1/incidents/{id}/files/{name}", s.incidentFile)
+	mux.HandleFunc("POST /v1/incidents/{id}/{action}", s.incidentAction)
+	mux.HandleFunc("GET /v1/runbooks", s.runbooks)
+	mux.HandleFunc("GET /v1/remediation", s.remediation)
+	mux.HandleFunc("PUT /v1/remediation", s.setRemediation)
+}
+
+func incidentStatus(err error) int {
+	switch {
+	case errors.Is(err, incident.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, incident.ErrState):
+		return http.StatusConflict
+	}
+	return http.StatusUnprocessableEntity
+}
+
+// incidentAlerts takes the embedded Alertmanager's notifications for tend's receiver.
+func (s *server) incidentAlerts(w http.ResponseWriter, r *http.Request) {
+	var msg incident.Message
+	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&msg); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("want an Alertmanager webhook notification (version 4): %w", err))
+		return
+	}
+	if err := s.o.Incidents.Receive(r.Context(), msg); err != nil {
+		s.log.Error("take an alert notification", "err", err)
+		writeError(w, http.StatusInternalServerError, err) // the Alertmanager retries
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) incidents(w http.ResponseWriter, r *http.Request) {
+	list, err := s.o.Incidents.List(r.Context(), r.URL.Query().Get("all") == "1")
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *server) incidentID(w http.ResponseWriter, r *http.Request) (int, bool) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil || id < 1 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("incident id %q: want a number (see tend incidents)", r.PathValue("id")))
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *server) incident(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.incidentID(w, r)
+	if !ok {
+		return
+	}
+	in, err := s.o.Incidents.Get(r.Context(), id)
+	if err != nil {
+		writeError(w, incidentStatus(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, in)
+}
+
+func (s *server) postmortem(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.incidentID(w, r)
+	if !ok {
+		return
+	}
+	in, err := s.o.Incidents.Get(r.Context(), id)
+	if err != nil {
+		writeError(w, incidentStatus(err), err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	io.WriteString(w, incident.Postmortem(in))
+}
+
+// incidentFile serves what a runbook captured for an incident (profiles).
+func (s *server) incidentFile(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.incidentID(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	if name != filepath.Base(name) || name == "." || name == ".." {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad file name %q", name))
+		return
+	}
+	path := filepath.Join(s.o.DataDir, "incidents", strconv.Itoa(id), name)
+	if _, err := os.Stat(path); err != nil {
+		writeError(w, http.StatusNotFound, fmt.Errorf("incident %d has no file %s", id, name))
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	http.ServeFile(w, r, path)
+}
+
+func (s *server) incidentAction(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.incidentID(w, r)
+	if !ok {
+		return
+	}
+	var req IncidentRequest
+	if err := decode(r.Body, 1<<20, &req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: want JSON like {\"by\": \"ana\", \"text\": \"...\"}: %w", err))
+		return
+	}
+	var in *incident.Incident
+	var err error
+	switch a := r.PathValue("action"); a {
+	case "ack":
+		in, err = s.o.Incidents.Ack(r.Context(), id, req.By, req.Text)
+	case "resolve":
+		in, err = s.o.Incidents.Resolve(r.Context(), id, req.By, req.Text)
+	case "comment":
+		in, err = s.o.Incidents.Comment(r.Context(), id, req.By, req.Text)
+	default:
+		writeError(w, http.StatusNotFound, fmt.Errorf("unknown incident action %q: want ack, resolve or comment", a))
+		return
+	}
+	if err != nil {
+		writeError(w, incidentStatus(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, in)
+}
+
+func (s *server) runbooks(w http.ResponseWriter, r *http.Request) {
+	stats, err := s.o.Incidents.Runbooks(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, RunbooksAnswer{Runbooks: stats, Limits: s.o.Incidents.Config().Remediation, Remediation: s.o.Incidents.Remediation()})
+}
+
+// RunbooksAnswer answers GET /v1/runbooks.
+type RunbooksAnswer struct {
+	Runbooks    []incident.RunbookStats `json:"runbooks"`
+	Limits      incident.Limits         `json:"limits"`
+	Remediation incident.Remediation    `json:"remediation"`
+}
+
+func (s *server) remediation(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.o.Incidents.Remediation())
+}
+
+func (s *server) setRemediation(w http.ResponseWriter, r *http.Request) {
+	var req RemediationRequest
+	if err := decode(r.Body, 1<<20, &req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: want JSON like {\"enabled\": false, \"by\": \"ana\"}: %w", err))
+		return
+	}
+	rem, err := s.o.Incidents.SetRemediation(r.Context(), req.Enabled, req.By)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rem)
+}

@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tendhq/tend/internal/alerting"
+	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/internal/incident"
+	"github.com/tendhq/tend/internal/monitor"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// ConfigError is a server configuration file (rules, Alertmanager, incidents) that does
+// not load; the server did not start.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// openAlerting starts evaluating rules on the embedded metrics and routing their alerts
+// (embedded Alertmanager unless cfg.AlertmanagerURL); incident alerts come back to the
+// API at apiURL.
+func openAlerting(cfg Config, dir, apiURL, token string, mon *monitor.Monitor, reg prometheus.Registerer, log *slog.Logger) (*alerting.Alerting, error) {
+	a, err := alerting.Open(alerting.Options{
+		Dir: filepath.Join(dir, "alerting"), RuleFiles: cfg.RuleFiles, Builtin: !cfg.NoBuiltinRules, Interval: cfg.RuleInterval,
+		ConfigFile: cfg.AlertmanagerConfig, AlertmanagerURL: cfg.AlertmanagerURL, APIURL: apiURL, Token: token,
+		Storage: mon.DB(), Engine: mon.Engine(), Registerer: reg, Logger: log,
+	})
+	if err != nil {
+		return nil, &ConfigError{fmt.Errorf("alerting: %w", err)}
+	}
+	return a, nil
+}
+
+// openIncidents loads the incident configuration and the incidents in the store.
+func openIncidents(ctx context.Context, cfg Config, dir string, st *store.Store, ctl *controller.Controller, reg prometheus.Registerer, log *slog.Logger) (*incident.Manager, error) {
+	c, err := incident.LoadConfig(cfg.IncidentsConfig)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	return incident.Open(ctx, incident.Options{Store: st, Config: c, Actions: actions{ctl}, Dir: filepath.Join(dir, "incidents"),
+		Registerer: reg, Logger: log.With("component", "incidents")})
+}
+
+// actions lets runbooks act through the controller.
+type actions struct{ c *controller.Controller }
+
+func (a actions) Rollback(ctx context.Context, app string) (int, error) { return a.c.Rollback(ctx, app, 0) }
+
+func (a actions) Restart(ctx context.Context, app string) error { return a.c.Restart(ctx, app) }
+
+func (a actions) RestartInstance(ctx context.Context, app, id string) error {
+	return a.c.RestartInstance(ctx, app, id)
+}
+
+func (a actions) Scale(ctx context.Context, app string, to, by int) (int, error) {
+	if to == 0 {
+		s, err := a.c.Status(ctx, app)
+		if err != nil {
+			return 0, err
+		}
+		to = max(1, s.Instances+by)
+	}
+	return to, a.c.Scale(ctx, app, to)
+}
+
+func (a actions) InRollout(ctx context.Context, app string) (bool, error) {
+	s, err := a.c.Status(ctx, app)
+	if err != nil {
+		return false, err
+	}
+	return !s.Rollout.Phase.Terminal(), nil
+}
+
+func (a actions) Instances(app string) []incident.Instance {
+	s, err := a.c.Status(context.Background(), app)
+	if err != nil {
+		return nil
+	}
+	out := make([]incident.Instance, 0, len(s.Running))
+	for _, in := range s.Running {
+		out = append(out, incident.Instance{ID: in.ID, AdminAddr: in.AdminAddr})
+	}
+	return out
+}
