@@ -50,7 +50,9 @@ func openIncidents(ctx context.Context, cfg Config, dir string, st *store.Store,
 // actions lets runbooks act through the controller.
 type actions struct{ c *controller.Controller }
 
-func (a actions) Rollback(ctx context.Context, app string) (int, error) { return a.c.Rollback(ctx, app, 0) }
+func (a actions) Rollback(ctx context.Context, app string) (int, error) {
+	return a.c.Rollback(ctx, app, 0)
+}
 
 func (a actions) Restart(ctx context.Context, app string) error { return a.c.Restart(ctx, app) }
 
