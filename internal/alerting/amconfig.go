@@ -19,13 +19,15 @@ import (
 const IncidentReceiver = "tend-incidents"
 
 // DefaultConfig is the Alertmanager configuration when the server is given none: every
-// alert group becomes an incident, and nothing leaves the machine. group_wait 5s lets
-// the alerts of one fault arrive together without delaying the first page much.
+// alert group becomes an incident, and nothing leaves the machine. group_wait 3s lets
+// the alerts of one fault (several revisions, instances) arrive as one notification
+// without delaying the first page much; group_interval 10s reports a group's changes
+// (new alerts, resolutions) within seconds, which a single machine's alert volume allows.
 const DefaultConfig = `route:
   receiver: none
   group_by: [alertname, app]
-  group_wait: 5s
-  group_interval: 30s
+  group_wait: 3s
+  group_interval: 10s
   repeat_interval: 4h
 receivers:
 - name: none
