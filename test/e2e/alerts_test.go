@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -202,5 +204,145 @@ func TestHighErrorRateOpensIncidentRollsBackAndResolves(t *testing.T) {
 	}
 	if out := s2.mustTend("incident", "show", fmt.Sprint(in.ID)); !strings.Contains(out, "roll back on high error rate") || !strings.Contains(out, "alert-fired") {
 		t.Fatalf("tend incident show:\n%s", out)
+	}
+}
+
+// alwaysFiring is a rule file with alerts that fire without any traffic, for tests of
+// delivery: after is their `for`.
+func alwaysFiring(after string, alerts ...[2]string) string {
+	var b strings.Builder
+	b.WriteString("groups:\n- name: test\n  rules:\n")
+	for _, a := range alerts {
+		fmt.Fprintf(&b, "  - alert: %s\n    expr: vector(1)\n    for: %s\n    labels: {severity: %s, service: go-app}\n    annotations: {summary: \"%s is on\", description: \"test alert\"}\n", a[0], after, a[1], a[0])
+	}
+	return b.String()
+}
+
+// TestAmtoolSilenceStopsDelivery: a silence created with Debian's amtool through tend's
+// API keeps its alert from the receiver while another alert is delivered, and the
+// silence survives a restart.
+func TestAmtoolSilenceStopsDelivery(t *testing.T) {
+	amtool, err := exec.LookPath("amtool")
+	if err != nil {
+		t.Fatal("amtool is not installed: apt-get install prometheus-alertmanager (.ci/run does)")
+	}
+	hook := newReceiver(t)
+	rules := writeFile(t, "rules.yaml", alwaysFiring("8s", [2]string{"Muted", "warning"}, [2]string{"Loud", "warning"}))
+	am := writeFile(t, "am.yaml", webhookConfig(hook.URL))
+	s := startServer(t, t.TempDir(), "--rules", rules, "--alertmanager-config", am, "--builtin-rules=false")
+	token, err := os.ReadFile(filepath.Join(s.DataDir, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpConfig := writeFile(t, "http.yaml", "authorization: {credentials: "+strings.TrimSpace(string(token))+"}\n")
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(amtool, append([]string{"--alertmanager.url=http://" + s.API + "/alertmanager", "--http.config.file=" + httpConfig}, args...)...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr // amtool warns there that its version differs from 0.34
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("amtool %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
+		}
+		return string(out)
+	}
+	id := strings.TrimSpace(run("silence", "add", "alertname=Muted", "--comment", "known noise", "--duration", "1h", "--author", "ana"))
+	if out := run("silence", "query"); !strings.Contains(out, id) || !strings.Contains(out, `alertname="Muted"`) {
+		t.Fatalf("amtool silence query:\n%s", out)
+	}
+	waitFor(t, 60*time.Second, "Loud at the webhook", func() error {
+		for _, r := range hook.all() {
+			if slices.Contains(alertNames(r.Body), "Loud") {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d payloads", len(hook.all()))
+	})
+	time.Sleep(5 * time.Second) // two more group_waits: Muted would have been sent by now
+	for _, r := range hook.all() {
+		if slices.Contains(alertNames(r.Body), "Muted") {
+			t.Fatalf("a silenced alert was delivered: %s", r.Raw)
+		}
+	}
+	if out := s.mustTend("alerts"); !strings.Contains(out, "Muted") || !regexp.MustCompile(`Muted\s+warning\s+silenced`).MatchString(out) {
+		t.Fatalf("tend alerts does not show Muted as silenced:\n%s", out)
+	}
+	if out := run("alert", "query", "--silenced"); !strings.Contains(out, "Muted") {
+		t.Fatalf("amtool alert query --silenced:\n%s", out)
+	}
+	// without the token, nothing
+	cmd := exec.Command(amtool, "--alertmanager.url=http://"+s.API+"/alertmanager", "silence", "query")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "401") {
+		t.Fatalf("amtool without the token: %v\n%s", err, out)
+	}
+	// the silence is kept in the data dir across a restart
+	s.stop()
+	s = startServer(t, s.DataDir, "--rules", rules, "--alertmanager-config", am, "--builtin-rules=false")
+	if out := run("silence", "query"); !strings.Contains(out, id) {
+		t.Fatalf("after a restart, amtool silence query:\n%s", out)
+	}
+}
+
+// TestSeedConfigsDeliverEmailAndSlack loads the seed's alert-rules.yaml as it is and its
+// alertmanager-config.yaml with only its addresses pointed at local servers (and
+// smtp_require_tls: false: the test's SMTP server has no TLS), then checks that a
+// critical alert arrives by email and on Slack, and a warning on Slack only.
+func TestSeedConfigsDeliverEmailAndSlack(t *testing.T) {
+	seedRules := filepath.Join(helloDir, "..", "..", "internal", "alerting", "testdata", "alert-rules.yaml")
+	seedAM, err := os.ReadFile(filepath.Join(helloDir, "..", "..", "internal", "alerting", "testdata", "alertmanager-config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slack, hook, smtp := newReceiver(t), newReceiver(t), newSMTPServer(t)
+	overlay := strings.NewReplacer(
+		"'smtp.gmail.com:587'", "'"+smtp.Addr()+"'",
+		"'http://webhook-service:9093/webhook'", "'"+hook.URL+"/webhook'",
+		"channel: '#alerts'", "channel: '#alerts'\n    api_url: '"+slack.URL+"/critical'",
+		"channel: '#monitoring'", "channel: '#monitoring'\n    api_url: '"+slack.URL+"/warning'",
+		"  - api_url: 'https://hooks.slack.com/services/...'\n", "  -\n",
+		"smtp_auth_password: 'password'", "smtp_auth_password: 'password'\n  smtp_require_tls: false",
+	).Replace(string(seedAM))
+	if strings.Contains(overlay, "hooks.slack.com") || strings.Contains(overlay, "gmail") || strings.Contains(overlay, "webhook-service") {
+		t.Fatalf("an address of the seed was left pointing outside loopback:\n%s", overlay)
+	}
+	am := writeFile(t, "alertmanager-config.yaml", overlay)
+	rules := writeFile(t, "test-rules.yaml", alwaysFiring("0s", [2]string{"TestCritical", "critical"}, [2]string{"TestWarning", "warning"}))
+	s := startServer(t, t.TempDir(), "--rules", seedRules, "--rules", rules, "--alertmanager-config", am, "--builtin-rules=false")
+	// the overlay added one line (smtp_require_tls): the warnings name the lines of the file given
+	subject := 1 + strings.Count(overlay[:strings.Index(overlay, "subject:")], "\n")
+	if log := s.Log(); !strings.Contains(log, fmt.Sprintf("alertmanager-config.yaml:%d: email_configs.subject is not an Alertmanager field", subject)) ||
+		!strings.Contains(log, fmt.Sprintf("alertmanager-config.yaml:%d: email_configs.body", subject+1)) {
+		t.Fatalf("no warning naming the seed's subject and body lines:\n%s", log)
+	}
+	waitFor(t, 60*time.Second, "an email and two Slack posts", func() error {
+		if len(smtp.Mails()) == 0 || len(slack.all()) < 2 {
+			return fmt.Errorf("%d mails, %d slack posts", len(smtp.Mails()), len(slack.all()))
+		}
+		return nil
+	})
+	m := smtp.Mails()[0]
+	if !strings.Contains(m.Data, "Subject: [CRITICAL] TestCritical") || !strings.Contains(m.Data, "Alert: TestCritical is on") ||
+		!strings.Contains(strings.Join(m.To, ","), "oncall@company.com") || !strings.Contains(m.From, "alerts@company.com") {
+		t.Fatalf("mail: from %s to %v\n%s", m.From, m.To, m.Data)
+	}
+	channels := map[string]string{}
+	for _, p := range slack.all() {
+		channels[p.Path], _ = p.Body["channel"].(string)
+	}
+	if channels["/critical"] != "#alerts" || channels["/warning"] != "#monitoring" {
+		t.Fatalf("slack posts by path: %v", channels)
+	}
+	for _, p := range slack.all() {
+		if p.Path == "/critical" && !strings.Contains(p.Raw, "TestCritical is on") {
+			t.Fatalf("critical slack post: %s", p.Raw)
+		}
+	}
+	for _, mm := range smtp.Mails() {
+		if strings.Contains(mm.Data, "TestWarning") {
+			t.Fatalf("a warning was mailed: %s", mm.Data)
+		}
+	}
+	if len(hook.all()) != 0 {
+		t.Fatalf("the default receiver got alerts that a route matches: %s", hook.all()[0].Raw)
 	}
 }
