@@ -346,3 +346,57 @@ func TestSeedConfigsDeliverEmailAndSlack(t *testing.T) {
 		t.Fatalf("the default receiver got alerts that a route matches: %s", hook.all()[0].Raw)
 	}
 }
+
+// TestCrashLoopFiresOneGroupedAlert: instances that keep exiting fire one CrashLooping
+// alert for their revision, delivered once, while tend's status shows the growing
+// restart backoff.
+func TestCrashLoopFiresOneGroupedAlert(t *testing.T) {
+	hook := newReceiver(t)
+	s := startServer(t, t.TempDir(), "--alertmanager-config", writeFile(t, "am.yaml", webhookConfig(hook.URL)))
+	// the deploy itself may pass (instances are ready before they crash) or fail: the alert is what counts
+	_, _ = s.tend("deploy", "-f", writeSpec(t, t.TempDir(), strings.Replace(faultySpec(`RELEASE: "1", FAULT_CRASH_AFTER: "1500ms"`), "instances: 3", "instances: 2", 1)))
+	var backoff string
+	waitFor(t, 30*time.Second, "an instance waiting out a restart backoff", func() error {
+		for _, in := range s.status("hello").Running {
+			if in.State == "backoff" && in.Restarts >= 1 && strings.Contains(in.Message, "restart in") {
+				backoff = in.Message
+				return nil
+			}
+		}
+		return fmt.Errorf("instances: %+v", s.status("hello").Running)
+	})
+	t.Logf("backoff visible in tend status: %s", backoff)
+	crashes := func() []received {
+		var out []received
+		for _, r := range hook.all() {
+			if slices.Contains(alertNames(r.Body), "CrashLooping") && r.Body["status"] == "firing" {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	waitFor(t, 2*time.Minute, "CrashLooping at the webhook", func() error {
+		if len(crashes()) == 0 {
+			return fmt.Errorf("payloads: %d", len(hook.all()))
+		}
+		return nil
+	})
+	time.Sleep(25 * time.Second) // two group_intervals: a flood would show by now
+	got := crashes()
+	if len(got) != 1 || len(alertNames(got[0].Body)) != 1 {
+		t.Fatalf("want one notification with one CrashLooping alert, got %d notifications: %s", len(got), got[len(got)-1].Raw)
+	}
+	labels := got[0].Body["commonLabels"].(map[string]any)
+	if labels["app"] != "hello" || labels["revision"] != "1" {
+		t.Fatalf("CrashLooping labels: %v", labels)
+	}
+	var loops []string
+	for _, in := range incidentsOf(t, s) {
+		if in.Labels["alertname"] == "CrashLooping" {
+			loops = append(loops, in.Title)
+		}
+	}
+	if len(loops) != 1 || !strings.Contains(loops[0], "hello revision 1 restarted") {
+		t.Fatalf("incidents for the crash loop: want one, got %q", loops)
+	}
+}
