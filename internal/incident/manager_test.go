@@ -405,3 +405,34 @@ func TestConfigErrorsNameLineAndField(t *testing.T) {
 		})
 	}
 }
+
+// rollingBack is fakeActions whose rollback starts a rollout, as the controller's does.
+type rollingBack struct{ *fakeActions }
+
+func (r rollingBack) Rollback(ctx context.Context, app string) (int, error) {
+	r.mu.Lock()
+	r.inRollout = true
+	r.mu.Unlock()
+	return r.fakeActions.Rollback(ctx, app)
+}
+
+func TestARunbooksOwnRollbackDoesNotStopItsLaterSteps(t *testing.T) {
+	e := newEnv(t, `runbooks:
+- name: fix
+  match: {alertname: HighErrorRate}
+  steps:
+  - rollback: {}
+  - command: {argv: ["true"]}
+`)
+	e.m.o.Actions = rollingBack{e.act}
+	e.receive(msg("a", "firing", highErrors))
+	e.waitFor("both steps", func() error {
+		if s := kinds(e.incident(1)); s != "opened alert-fired action action action" {
+			return fmt.Errorf("timeline %s", s)
+		}
+		return nil
+	})
+	if in := e.incident(1); !strings.HasSuffix(in.Timeline[4].Text, "run true: ok") {
+		t.Fatalf("the command after the rollback: %q", in.Timeline[4].Text)
+	}
+}

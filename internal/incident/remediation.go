@@ -63,6 +63,7 @@ func (m *Manager) startRunbooks(in *Incident, fired []Alert) {
 // runbook runs the steps of rb one after another; a failed step ends the run.
 func (m *Manager) runbook(id int, rb *Runbook, a Alert, app string, dry bool) {
 	ctx := context.Background()
+	rolledBack := false // a rollout this run started (its own rollback) does not stop its later steps
 	for i, step := range rb.Steps {
 		kind := step.Kind()
 		label := fmt.Sprintf("step %d/%d %s", i+1, len(rb.Steps), step.Name)
@@ -71,7 +72,7 @@ func (m *Manager) runbook(id int, rb *Runbook, a Alert, app string, dry bool) {
 			m.actions.WithLabelValues(app, rb.Name, kind, "dry-run").Inc()
 			continue
 		}
-		if why := m.refuse(ctx, app, step); why != "" {
+		if why := m.refuse(ctx, app, step, rolledBack); why != "" {
 			m.record(ctx, id, Entry{Kind: KindSkipped, Text: label + ": not run: " + why})
 			m.actions.WithLabelValues(app, rb.Name, kind, "skipped").Inc()
 			if step.changes() {
@@ -98,6 +99,7 @@ func (m *Manager) runbook(id int, rb *Runbook, a Alert, app string, dry bool) {
 		}
 		m.record(ctx, id, e)
 		m.actions.WithLabelValues(app, rb.Name, kind, result).Inc()
+		rolledBack = rolledBack || (err == nil && step.Rollback != nil)
 		if err != nil {
 			m.finish(ctx, id, rb.Name, "failed")
 			return
@@ -109,13 +111,14 @@ func (m *Manager) runbook(id int, rb *Runbook, a Alert, app string, dry bool) {
 }
 
 // refuse says why a step may not run now ("" when it may): remediation switched off,
-// a rollout in progress (only a rollback may run then), or the app's hourly action
-// budget spent. A step that may run is counted against the budget.
-func (m *Manager) refuse(ctx context.Context, app string, step Step) string {
+// a rollout in progress that the run did not start itself (only a rollback may run
+// then), or the app's hourly action budget spent. A step that may run is counted
+// against the budget.
+func (m *Manager) refuse(ctx context.Context, app string, step Step, ownRollout bool) string {
 	if !step.changes() {
 		return ""
 	}
-	if step.Rollback == nil {
+	if step.Rollback == nil && !ownRollout {
 		busy, err := m.o.Actions.InRollout(ctx, app)
 		if err != nil {
 			return "cannot tell whether a rollout is in progress: " + err.Error()

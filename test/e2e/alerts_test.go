@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -88,7 +89,11 @@ func TestHighErrorRateOpensIncidentRollsBackAndResolves(t *testing.T) {
   match: {alertname: HighErrorRate}
   successWithin: 3m
   steps:
+  - name: capture profiles
+    profile: {cpu: 1s, heap: true, goroutines: true}
   - rollback: {}
+  - name: tell the team
+    command: {argv: [sh, -c, "echo rolled back $TEND_APP for $TEND_LABEL_ALERTNAME"], expectOutput: rolled back}
 `)
 	s := startServer(t, t.TempDir(), "--alertmanager-config", writeFile(t, "am.yaml", webhookConfig(hook.URL)), "--incidents", incidents)
 	dir := t.TempDir()
@@ -164,11 +169,34 @@ func TestHighErrorRateOpensIncidentRollsBackAndResolves(t *testing.T) {
 		t.Fatalf("incident: %+v", in)
 	}
 	kinds := strings.Join(timelineKinds(in), " ")
-	if !strings.HasPrefix(kinds, "opened alert-fired action action") || !strings.HasSuffix(kinds, "alert-resolved resolved") {
+	if !strings.HasPrefix(kinds, "opened alert-fired action action action action") || !strings.HasSuffix(kinds, "alert-resolved resolved") {
 		t.Fatalf("timeline: %s", kinds)
 	}
-	if step := in.Timeline[3]; !strings.Contains(step.Text, "roll hello back to its last good revision: ok") || !strings.Contains(step.Output, "revision 1 serves hello again") {
-		t.Fatalf("the rollback step says %q / %q", step.Text, step.Output)
+	profiles, rollback, told := in.Timeline[3], in.Timeline[4], in.Timeline[5]
+	if !strings.Contains(profiles.Text, "step 1/3 capture profiles") || !strings.HasSuffix(profiles.Text, ": ok") || len(profiles.Files) != 9 {
+		t.Fatalf("the profile step: %q, files %q", profiles.Text, profiles.Files)
+	}
+	if !strings.Contains(rollback.Text, "roll hello back to its last good revision: ok") || !strings.Contains(rollback.Output, "revision 1 serves hello again") {
+		t.Fatalf("the rollback step says %q / %q", rollback.Text, rollback.Output)
+	}
+	if !strings.Contains(told.Output, "rolled back hello for HighErrorRate") {
+		t.Fatalf("the command step says %q / %q", told.Text, told.Output)
+	}
+	// a captured profile is served by the API and is a pprof file (gzip)
+	token, err := os.ReadFile(filepath.Join(s.DataDir, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/v1/incidents/%d/files/%s", s.API, in.ID, profiles.Files[0]), nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(prof) < 100 || prof[0] != 0x1f || prof[1] != 0x8b {
+		t.Fatalf("GET the captured %s: %s, %d bytes", profiles.Files[0], resp.Status, len(prof))
 	}
 	waitFor(t, 30*time.Second, "the resolved notification at the webhook", func() error {
 		for _, r := range hook.all() {
