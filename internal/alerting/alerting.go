@@ -48,6 +48,8 @@ type Options struct {
 	// incident alerts and what alerts link to; Token authenticates it.
 	APIURL string
 	Token  string
+	// Apps lists the apps' own rules; polled every Interval (nil: none).
+	Apps func(ctx context.Context) ([]AppRules, error)
 	// Storage and Engine are the monitor's TSDB and PromQL engine.
 	Storage    Storage
 	Engine     *promql.Engine
@@ -63,6 +65,7 @@ type Alerting struct {
 	am       *alertmanager
 	sender   *sender
 	warnings []string
+	digest   [32]byte // of the rule files loaded now
 
 	stopOnce sync.Once
 	mu       sync.Mutex
@@ -82,18 +85,14 @@ func Open(o Options) (*Alerting, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create the alerting dir %s: %w", o.Dir, err)
 	}
-	files := append([]string(nil), o.RuleFiles...)
-	if o.Builtin {
-		f := filepath.Join(o.Dir, "builtin.rules.yml")
-		if err := os.WriteFile(f, []byte(BuiltinRules), 0o600); err != nil {
-			return nil, fmt.Errorf("write the built-in rules: %w", err)
-		}
-		files = append(files, f)
-	}
-	if err := checkRuleFiles(files, o.Logger); err != nil {
+	if err := checkRuleFiles(o.RuleFiles, o.Logger); err != nil {
 		return nil, err
 	}
-	a := &Alerting{o: o, log: o.Logger, done: make(chan struct{})}
+	files, digest, err := ruleSet(o.Dir, o.Builtin, o.RuleFiles, nil)
+	if err != nil {
+		return nil, fmt.Errorf("write the rule files: %w", err)
+	}
+	a := &Alerting{o: o, log: o.Logger, done: make(chan struct{}), digest: digest}
 	if o.AlertmanagerURL == "" {
 		cfg, err := LoadConfig(o.ConfigFile, o.APIURL+"/v1/incidents/alerts", o.Token)
 		if err != nil {
@@ -147,7 +146,42 @@ func (a *Alerting) Run(ctx context.Context) {
 	a.cancel = cancel
 	a.mu.Unlock()
 	go a.rules.Run()
+	if a.o.Apps != nil {
+		go a.followApps(ctx)
+	}
 	a.sender.run(ctx)
+}
+
+// followApps reloads the rules when an app's own rules (or its built-in switch) change.
+func (a *Alerting) followApps(ctx context.Context) {
+	t := time.NewTicker(a.o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		apps, err := a.o.Apps(ctx)
+		if err != nil {
+			a.log.Warn("list the apps' alerting rules; the rules loaded before stay", "err", err)
+			continue
+		}
+		files, digest, err := ruleSet(a.o.Dir, a.o.Builtin, a.o.RuleFiles, apps)
+		if err != nil {
+			a.log.Error("write the apps' rule files; the rules loaded before stay", "err", err)
+			continue
+		}
+		if digest == a.digest {
+			continue
+		}
+		if err := a.rules.Update(a.o.Interval, files, labels.EmptyLabels(), a.o.APIURL+"/prometheus", nil); err != nil {
+			a.log.Error("load the apps' rules; the rules loaded before stay", "err", err)
+			continue
+		}
+		a.digest = digest
+		a.log.Info("alerting rules reloaded", "files", len(files))
+	}
 }
 
 // Close stops evaluating rules and stops the Alertmanager, which writes its silences and

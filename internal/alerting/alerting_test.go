@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -123,5 +124,81 @@ func TestRuleFiresThroughAlertmanagerToWebhookAndIncidents(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", Prefix+"/api/v2/alerts?silenced=true&active=false", nil))
 	if !strings.Contains(rec.Body.String(), `"state":"suppressed"`) {
 		t.Fatalf("the alert is not suppressed after the silence: %s", rec.Body)
+	}
+}
+
+func TestAppRulesAreLabelledAndBuiltinRulesSkipExcludedApps(t *testing.T) {
+	b, err := builtinExcept([]string{"shop", "a.b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "b.yml")
+	os.WriteFile(f, b, 0o600)
+	if err := checkRuleFiles([]string{f}, nil); err != nil {
+		t.Fatalf("the built-in rules with exclusions do not load: %v\n%s", err, b)
+	}
+	if n := strings.Count(string(b), `app!~"a\\.b|shop"`); n != 9 {
+		t.Fatalf("%d selectors exclude the apps, want 9:\n%s", n, b)
+	}
+	l, err := labelApp([]byte("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: vector(1)\n  - alert: B\n    expr: vector(1)\n    labels: {app: other}\n  - record: r\n    expr: vector(1)\n"), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckRules("labelled", l); err != nil || strings.Count(string(l), "app: shop") != 1 || !strings.Contains(string(l), "app: other") {
+		t.Fatalf("labelled rules (%v):\n%s", err, l)
+	}
+}
+
+func TestAnAppsRulesAreLoadedWhenItsSpecBringsThem(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+	user, tend := &webhook{}, &webhook{}
+	userSrv, tendSrv := httptest.NewServer(user), httptest.NewServer(tend)
+	defer userSrv.Close()
+	defer tendSrv.Close()
+	var mu sync.Mutex
+	var apps []AppRules
+	dir := t.TempDir()
+	db, err := tsdb.Open(filepath.Join(dir, "metrics"), nil, nil, tsdb.DefaultOptions(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cf := filepath.Join(dir, "am.yml")
+	os.WriteFile(cf, []byte(fmt.Sprintf("route:\n  receiver: user\n  group_wait: 100ms\nreceivers:\n- name: user\n  webhook_configs:\n  - url: %s/hook\n", userSrv.URL)), 0o600)
+	a, err := Open(Options{Dir: filepath.Join(dir, "alerting"), Interval: 200 * time.Millisecond, ConfigFile: cf, APIURL: tendSrv.URL,
+		Storage: db, Engine: promql.NewEngine(promql.EngineOpts{MaxSamples: 1e6, Timeout: time.Minute, LookbackDelta: 5 * time.Minute}),
+		Registerer: prometheus.NewRegistry(),
+		Apps: func(context.Context) ([]AppRules, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return apps, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go a.Run(t.Context())
+	defer a.Close()
+	time.Sleep(500 * time.Millisecond)
+	if u, _ := user.got(); len(u) != 0 {
+		t.Fatalf("an alert before any app brought rules: %v", u[0])
+	}
+	mu.Lock()
+	apps = []AppRules{{App: "shop", Files: [][]byte{[]byte("groups:\n- name: shop\n  rules:\n  - alert: ShopDown\n    expr: vector(1)\n")}}}
+	mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		u, _ := user.got()
+		if len(u) > 0 {
+			labels := u[0]["commonLabels"].(map[string]any)
+			if labels["alertname"] != "ShopDown" || labels["app"] != "shop" {
+				t.Fatalf("labels: %v", labels)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the app's rule never fired")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -48,11 +49,37 @@ func (c *Controller) Deploy(ctx context.Context, file string, source []byte, out
 	if filepath.IsAbs(file) {
 		app.Dir = filepath.Dir(file)
 	}
+	if err := c.readRules(app); err != nil {
+		return DeployResult{}, &InvalidSpecError{Err: err}
+	}
 	res, err := c.buildAndRecord(ctx, app, source, out)
 	if err == nil && res.Created {
 		c.collectArtifacts(ctx)
 	}
 	return res, err
+}
+
+// readRules reads the rule files of the spec's alerts (relative to its directory) into
+// it, as they are now: the rules tend evaluates change with a deploy, not behind it.
+func (c *Controller) readRules(app *spec.App) error {
+	app.Alerts.RuleFiles = nil
+	for i, r := range app.Alerts.Rules {
+		path := r
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(app.Dir, r)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("%s: alerts.rules[%d]: %w", app.File, i, err)
+		}
+		if c.o.CheckRules != nil {
+			if err := c.o.CheckRules(path, b); err != nil {
+				return fmt.Errorf("%s: alerts.rules[%d]: %w", app.File, i, err)
+			}
+		}
+		app.Alerts.RuleFiles = append(app.Alerts.RuleFiles, spec.RuleFile{Path: path, Content: string(b)})
+	}
+	return nil
 }
 
 // buildAndRecord builds the artifact and records the revision; artifact collection

@@ -44,6 +44,9 @@ type Options struct {
 	Tick time.Duration
 	// Registerer receives the rollout and analysis metrics (nil: not exported).
 	Registerer prometheus.Registerer
+	// CheckRules validates an alerting rule file named in a spec's alerts (nil: not
+	// checked); a deploy whose rules do not load changes nothing.
+	CheckRules func(name string, content []byte) error
 }
 
 // ErrUnknownApp is returned for an app that was never deployed.

@@ -25,8 +25,8 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // openAlerting starts evaluating rules on the embedded metrics and routing their alerts
 // (embedded Alertmanager unless cfg.AlertmanagerURL); incident alerts come back to the
 // API at apiURL.
-func openAlerting(cfg Config, dir, apiURL, token string, mon *monitor.Monitor, reg prometheus.Registerer, log *slog.Logger) (*alerting.Alerting, error) {
-	a, err := alerting.Open(alerting.Options{
+func openAlerting(cfg Config, dir, apiURL, token string, mon *monitor.Monitor, ctl *controller.Controller, reg prometheus.Registerer, log *slog.Logger) (*alerting.Alerting, error) {
+	a, err := alerting.Open(alerting.Options{Apps: appRules(ctl),
 		Dir: filepath.Join(dir, "alerting"), RuleFiles: cfg.RuleFiles, Builtin: !cfg.NoBuiltinRules, Interval: cfg.RuleInterval,
 		ConfigFile: cfg.AlertmanagerConfig, AlertmanagerURL: cfg.AlertmanagerURL, APIURL: apiURL, Token: token,
 		Storage: mon.DB(), Engine: mon.Engine(), Registerer: reg, Logger: log,
@@ -35,6 +35,28 @@ func openAlerting(cfg Config, dir, apiURL, token string, mon *monitor.Monitor, r
 		return nil, &ConfigError{fmt.Errorf("alerting: %w", err)}
 	}
 	return a, nil
+}
+
+// appRules lists the rules each app's spec brings (read at its last deploy).
+func appRules(ctl *controller.Controller) func(context.Context) ([]alerting.AppRules, error) {
+	return func(ctx context.Context) ([]alerting.AppRules, error) {
+		apps, err := ctl.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []alerting.AppRules
+		for _, a := range apps {
+			if a.Current == nil {
+				continue
+			}
+			r := alerting.AppRules{App: a.App, NoBuiltin: a.Current.Spec.Alerts.NoBuiltin}
+			for _, f := range a.Current.Spec.Alerts.RuleFiles {
+				r.Files = append(r.Files, []byte(f.Content))
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}
 }
 
 // openIncidents loads the incident configuration and the incidents in the store.

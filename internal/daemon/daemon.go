@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tendhq/tend/internal/alerting"
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/controller"
@@ -145,13 +146,13 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err != nil {
 		return err
 	}
-	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Analyzer: analyzer, Registerer: reg,
+	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Analyzer: analyzer, Registerer: reg, CheckRules: alerting.CheckRules,
 		Builder: &build.Builder{Dir: filepath.Join(dir, "artifacts"), Logger: log}, Logger: log})
 	incidents, err := openIncidents(ctx, cfg, dir, st, ctl, reg, log)
 	if err != nil {
 		return err
 	}
-	alerts, err := openAlerting(cfg, dir, "http://"+apiLn.Addr().String(), token, mon, reg, log)
+	alerts, err := openAlerting(cfg, dir, "http://"+apiLn.Addr().String(), token, mon, ctl, reg, log)
 	if err != nil {
 		return err
 	}

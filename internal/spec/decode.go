@@ -391,3 +391,17 @@ func (d *decoder) metrics(n *yaml.Node, path string) Metrics {
 	}, nil)
 	return m
 }
+
+// alerts reads "alerts: [files]" or "alerts: {rules: [files], builtin: bool}".
+func (d *decoder) alerts(n *yaml.Node, path string) Alerts {
+	var a Alerts
+	if resolve(n).Kind == yaml.SequenceNode {
+		a.Rules = d.stringList(n, path)
+	} else {
+		d.fields(n, path, map[string]func(*yaml.Node, string){
+			"rules":   func(v *yaml.Node, f string) { a.Rules = d.stringList(v, f) },
+			"builtin": func(v *yaml.Node, f string) { a.NoBuiltin = !d.boolean(v, f) },
+		}, nil)
+	}
+	return a
+}

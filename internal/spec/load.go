@@ -111,9 +111,9 @@ func (d *decoder) app(n *yaml.Node, a *App) {
 		},
 		"strategy": func(v *yaml.Node, f string) { d.strategy(v, f, &a.Strategy) },
 		"metrics":  func(v *yaml.Node, f string) { a.Metrics = d.metrics(v, f) },
+		"alerts":   func(v *yaml.Node, f string) { a.Alerts = d.alerts(v, f) },
 	}, map[string]string{
 		"autoscale": "autoscaling arrives with a later tend release; remove it for now",
-		"alerts":    "alert rules arrive with a later tend release; remove it for now",
 		"secrets":   "secret values (tend secret set) arrive with a later tend release; use env for now",
 	})
 	for _, req := range []string{"app", "build"} {

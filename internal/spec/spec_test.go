@@ -10,6 +10,8 @@ import (
 
 // badSpecs maps each testdata/*.bad.yaml to the exact message a user sees.
 var badSpecs = map[string]string{
+	"alerts_builtin_word.bad.yaml":        "testdata/alerts_builtin_word.bad.yaml:4:42: alerts.builtin: want true or false, got \"maybe\"",
+	"alerts_unknown_field.bad.yaml":       "testdata/alerts_unknown_field.bad.yaml:4:10: alerts.files: unknown field; did you mean \"rules\"?",
 	"analysis_load_no_rps.bad.yaml":       "testdata/analysis_load_no_rps.bad.yaml:18:13: strategy.canary.analysis.load.rps: required field is missing",
 	"check_custom_no_query.bad.yaml":      "testdata/check_custom_no_query.bad.yaml:18:16: strategy.canary.analysis.checks[0].query: \"saturation\" is not a built-in check (error-rate, latency-p99, latency-p95, latency-p50): give it a PromQL query",
 	"check_latency_percent.bad.yaml":      "testdata/check_latency_percent.bad.yaml:18:41: strategy.canary.analysis.checks[0].max: latency-p99 is a latency: want a duration like 500ms, got \"5%\"",
@@ -219,4 +221,15 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAlertsTakeAListOrAMapping(t *testing.T) {
+	a, err := Parse("a.yaml", []byte("app: a\nbuild: {main: .}\nalerts: [./rules.yaml, ./more.yaml]\n"))
+	if err != nil || len(a.Alerts.Rules) != 2 || a.Alerts.Rules[1] != "./more.yaml" || a.Alerts.NoBuiltin {
+		t.Fatalf("list form: %+v, %v", a, err)
+	}
+	a, err = Parse("a.yaml", []byte("app: a\nbuild: {main: .}\nalerts: {rules: [./rules.yaml], builtin: false}\n"))
+	if err != nil || len(a.Alerts.Rules) != 1 || !a.Alerts.NoBuiltin {
+		t.Fatalf("mapping form: %+v, %v", a, err)
+	}
 }

@@ -17,6 +17,8 @@ type App struct {
 	Strategy  Strategy          `json:"strategy"`
 	// Metrics is where instances serve Prometheus metrics for tend to scrape.
 	Metrics Metrics `json:"metrics"`
+	// Alerts are the app's own alerting rules and whether tend's built-in alerts apply.
+	Alerts Alerts `json:"alerts"`
 
 	// File is the path the spec was loaded from; Dir is its directory, against
 	// which relative paths (build.main, build.binary) resolve. Neither is a YAML field.
@@ -167,6 +169,24 @@ type CanaryStep struct {
 // "pause: {}" waits for `tend promote`.
 type Pause struct {
 	Duration time.Duration `json:"duration,omitempty"`
+}
+
+// Alerts are Prometheus rule files of an app: YAML "alerts: [./rules.yaml]", or
+// "alerts: {rules: [./rules.yaml], builtin: false}" to switch tend's built-in alerts off
+// for this app.
+type Alerts struct {
+	// Rules are rule files in Prometheus' format, relative to the spec's directory.
+	Rules []string `json:"rules,omitempty"`
+	// NoBuiltin switches tend's built-in alerts off for this app (YAML builtin: false).
+	NoBuiltin bool `json:"noBuiltin,omitempty"`
+	// RuleFiles are the rule files as the server read them at deploy time (not YAML).
+	RuleFiles []RuleFile `json:"ruleFiles,omitempty"`
+}
+
+// RuleFile is one rule file's path and content.
+type RuleFile struct {
+	Path    string `json:"path"`
+	Content string `json:"content"`
 }
 
 // Metrics says where an instance serves Prometheus metrics.

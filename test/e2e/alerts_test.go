@@ -428,3 +428,37 @@ func TestCrashLoopFiresOneGroupedAlert(t *testing.T) {
 		t.Fatalf("incidents for the crash loop: want one, got %q", loops)
 	}
 }
+
+// TestRulesInAnAppsSpec: a spec's alerts are checked at deploy (a bad rule file changes
+// nothing and names the file and line) and then evaluated with the app's label.
+func TestRulesInAnAppsSpec(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "bad.rules.yaml"), []byte("groups:\n- name: hello\n  rules:\n  - alert: Broken\n    expr: rate(x[5m] > 1\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "hello.rules.yaml"), []byte(alwaysFiring("0s", [2]string{"HelloCustom", "warning"})), 0o600)
+	bad := strings.Replace(faultySpec(`RELEASE: "1"`), "strategy:", "alerts: [./bad.rules.yaml]\nstrategy:", 1)
+	out, err := s.tend("deploy", "-f", writeSpec(t, dir, bad))
+	if exitCode(err) != 4 || !strings.Contains(out, "alerts.rules[0]") || !strings.Contains(out, "bad.rules.yaml") {
+		t.Fatalf("a spec with a broken rule file: exit %d\n%s", exitCode(err), out)
+	}
+	if out, err := s.tend("status", "hello"); err == nil {
+		t.Fatalf("the refused deploy left an app behind:\n%s", out)
+	}
+	good := strings.Replace(faultySpec(`RELEASE: "1"`), "strategy:", "alerts: {rules: [./hello.rules.yaml], builtin: false}\nstrategy:", 1)
+	s.mustTend("deploy", "-f", writeSpec(t, dir, good))
+	waitFor(t, 30*time.Second, "the app's alert", func() error {
+		var alerts []api.Alert
+		if err := json.Unmarshal([]byte(s.mustTend("alerts", "-o", "json")), &alerts); err != nil {
+			return err
+		}
+		for _, a := range alerts {
+			if a.Labels["alertname"] == "HelloCustom" && a.Labels["app"] == "hello" {
+				return nil
+			}
+		}
+		return fmt.Errorf("alerts: %+v", alerts)
+	})
+	if out := s.mustTend("query", `count(ALERTS{alertname="HelloCustom", app="hello", alertstate="firing"})`); !strings.Contains(out, "1") {
+		t.Fatalf("ALERTS series of the app's rule:\n%s", out)
+	}
+}
