@@ -154,4 +154,3 @@ func builtinExcept(excluded []string) ([]byte, error) {
 	}
 	return yaml.Marshal(&doc)
 }
-
