@@ -17,6 +17,7 @@ import (
 
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/incident"
+	"github.com/tendhq/tend/test/harness"
 )
 
 // faultySpec is hello with 3 instances, rolling, with extra env (a YAML flow mapping's body).
@@ -33,6 +34,9 @@ strategy:
   progressDeadline: 30s
 `, helloDir, env)
 }
+
+// freeAddr is a loopback address nobody listens on now.
+func freeAddr() (string, error) { return harness.FreeAddr() }
 
 func writeFile(t *testing.T, name, body string) string {
 	t.Helper()
@@ -460,5 +464,47 @@ func TestRulesInAnAppsSpec(t *testing.T) {
 	})
 	if out := s.mustTend("query", `count(ALERTS{alertname="HelloCustom", app="hello", alertstate="firing"})`); !strings.Contains(out, "1") {
 		t.Fatalf("ALERTS series of the app's rule:\n%s", out)
+	}
+}
+
+// TestAlertsGoToAnExternalAlertmanager: with --alertmanager-url, alerts go to an
+// Alertmanager tend did not start (Debian's, on loopback) and reach its receiver.
+func TestAlertsGoToAnExternalAlertmanager(t *testing.T) {
+	bin, err := exec.LookPath("prometheus-alertmanager")
+	if err != nil {
+		t.Fatal("Debian's prometheus-alertmanager is not installed (.ci/run installs it)")
+	}
+	hook := newReceiver(t)
+	addr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, "alertmanager.yml", strings.Replace(webhookConfig(hook.URL), "group_wait: 3s", "group_wait: 1s", 1))
+	am := exec.Command(bin, "--config.file="+cfg, "--storage.path="+t.TempDir(), "--web.listen-address="+addr, "--cluster.listen-address=")
+	var amLog strings.Builder
+	am.Stdout, am.Stderr = &amLog, &amLog
+	if err := am.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		am.Process.Kill()
+		am.Wait()
+		if t.Failed() {
+			t.Logf("alertmanager log:\n%s", amLog.String())
+		}
+	})
+	s := startServer(t, t.TempDir(), "--alertmanager-url", "http://"+addr, "--builtin-rules=false",
+		"--rules", writeFile(t, "rules.yaml", alwaysFiring("0s", [2]string{"Elsewhere", "critical"})))
+	waitFor(t, 60*time.Second, "the alert at the external Alertmanager's receiver", func() error {
+		for _, r := range hook.all() {
+			if slices.Contains(alertNames(r.Body), "Elsewhere") {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d payloads", len(hook.all()))
+	})
+	// tend's own Alertmanager API is not there: it says where alerts go
+	if out, err := s.tend("alerts"); err == nil || !strings.Contains(out, "external Alertmanager at http://"+addr) {
+		t.Fatalf("tend alerts with an external Alertmanager: %v\n%s", err, out)
 	}
 }
