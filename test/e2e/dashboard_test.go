@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -60,5 +61,22 @@ func TestDashboardShowsAppsInstancesAndEvents(t *testing.T) {
 	wrong := dumpDOM(t, "http://"+s.API+"/#token=wrong")
 	if strings.Contains(wrong, `data-app="hello"`) || !strings.Contains(wrong, `<form id="login">`) || !strings.Contains(wrong, "unauthorized") {
 		t.Errorf("with a wrong token the dashboard should show nothing but the token form and why:\n%s", wrong)
+	}
+}
+
+func TestDashboardShowsIncidentsAndAlerts(t *testing.T) {
+	rules := writeFile(t, "rules.yaml", alwaysFiring("0s", [2]string{"DiskAlmostFull", "critical"}))
+	s := startServer(t, t.TempDir(), "--rules", rules, "--builtin-rules=false")
+	waitFor(t, 30*time.Second, "an incident", func() error {
+		if len(incidentsOf(t, s)) == 0 {
+			return fmt.Errorf("none yet")
+		}
+		return nil
+	})
+	dom := dumpDOM(t, strings.TrimSpace(s.mustTend("dashboard")))
+	for _, want := range []string{`data-incident="1"`, `class="status-triggered"`, "DiskAlmostFull is on", `data-alert="DiskAlmostFull"`, "1 open"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("dashboard does not show %q:\n%s", want, dom)
+		}
 	}
 }

@@ -80,6 +80,33 @@ function appCard(st, gw, hist) {
     split(st), ...analysis(r), el("h3", {}, "Instances"), instances, el("h3", {}, "Gateway"), endpoints, el("h3", {}, "Events"), events);
 }
 
+// incidents shows open incidents first, then the latest resolved ones, with the last
+// thing that happened to each; and the alerts firing now.
+function incidents(list, alerts) {
+  const box = document.getElementById("incidents");
+  if (!list && !alerts) {
+    box.hidden = true;
+    return;
+  }
+  const open = (list || []).filter((i) => i.status !== "resolved");
+  const shown = open.concat((list || []).filter((i) => i.status === "resolved").slice(0, Math.max(0, 5 - open.length)));
+  const rows = shown.map((i) => {
+    const last = (i.timeline || [])[(i.timeline || []).length - 1] || {};
+    return el("tr", { "data-incident": i.id }, el("td", {}, i.id), el("td", { class: "status-" + i.status }, i.status),
+      el("td", {}, i.severity), el("td", {}, i.app || ""), el("td", {}, i.title), el("td", {}, age(i.createdAt) + " ago"),
+      el("td", {}, (last.kind || "") + ": " + (last.text || "")));
+  });
+  const firing = (alerts || []).map((a) => el("tr", { "data-alert": a.labels.alertname },
+    el("td", {}, a.labels.alertname), el("td", {}, a.labels.severity || ""), el("td", {}, a.labels.app || ""),
+    el("td", { class: "status-" + a.status.state }, (a.status.silencedBy || []).length ? "silenced" : a.status.state),
+    el("td", {}, age(a.startsAt)), el("td", {}, (a.annotations || {}).summary || "")));
+  box.replaceChildren(el("h2", {}, "Incidents", el("small", {}, open.length + " open")),
+    rows.length ? table(["id", "status", "severity", "app", "title", "opened", "last"], rows) : el("div", { class: "message" }, "No incident."),
+    el("h3", {}, "Alerts"),
+    firing.length ? table(["alert", "severity", "app", "state", "for", "summary"], firing) : el("div", { class: "message" }, "No alert is firing."));
+  box.hidden = false;
+}
+
 async function refresh() {
   const problem = document.getElementById("problem");
   if (!token()) {
@@ -89,6 +116,9 @@ async function refresh() {
   try {
     const [version, apps, gateway] = await Promise.all([get("/v1/version"), get("/v1/apps"), get("/v1/gateway")]);
     const hists = await Promise.all(apps.map((a) => get("/v1/apps/" + encodeURIComponent(a.app) + "/history?limit=10").catch(() => null)));
+    const [list, alerts] = await Promise.all([get("/v1/incidents?all=1").catch(() => null),
+      get("/alertmanager/api/v2/alerts").catch(() => null)]);
+    incidents(list, alerts);
     const byApp = Object.fromEntries((gateway || []).map((g) => [g.app, g]));
     document.getElementById("apps").replaceChildren(...apps.map((a, i) => appCard(a, byApp[a.app], hists[i])));
     document.getElementById("empty").hidden = apps.length > 0;
