@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates docs/BENCHMARKS.md: machine, versions, gateway against its peers (wrk,
-# interleaved rounds), zero-downtime deploys, chaos trials, fuzzing and the Go
+# interleaved rounds), zero-downtime deploys, canary analysis, alerting, chaos trials, fuzzing and the Go
 # micro-benchmarks. Installs wrk and the peers with apt-get when they are missing.
 # Benchmarks never run in `go test ./...`.
 #
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${SMOKE:-}" ]; then
-  ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3 FAULTY=2 HEALTHY=2
+  ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3 FAULTY=2 HEALTHY=2 ALERT_RUNS=1
 fi
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
@@ -23,6 +23,7 @@ RPS=${RPS:-500}
 INSTANCES=${INSTANCES:-3,10}
 FAULTY=${FAULTY:-10}
 HEALTHY=${HEALTHY:-20}
+ALERT_RUNS=${ALERT_RUNS:-10}
 
 need=()
 for tool in wrk nginx haproxy caddy; do
@@ -72,6 +73,10 @@ rc=0
   echo "## Canary analysis (\`go run ./bench/canary\`)"
   echo
   go run ./bench/canary -faulty "$FAULTY" -healthy "$HEALTHY" || rc=1
+  echo
+  echo "## Alerting and remediation (\`go run ./bench/alerting\`)"
+  echo
+  go run ./bench/alerting -runs "$ALERT_RUNS" || rc=1
   echo
   echo "## Chaos (\`go run ./bench/chaos\`)"
   echo
