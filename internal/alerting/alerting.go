@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
@@ -133,6 +134,23 @@ func Open(o Options) (*Alerting, error) {
 		return nil, fmt.Errorf("load the alerting rules: %w", err)
 	}
 	return a, nil
+}
+
+// Firing reports whether the embedded Alertmanager holds the alert with this fingerprint
+// and it has not ended; with an external Alertmanager it cannot tell (ok false).
+func (a *Alerting) Firing(fingerprint string) (firing, ok bool) {
+	if a.am == nil {
+		return false, false
+	}
+	fp, err := model.ParseFingerprint(fingerprint)
+	if err != nil {
+		return false, false
+	}
+	al, err := a.am.alerts.Get(fp)
+	if err != nil {
+		return false, true // not there (never sent since the start, or collected)
+	}
+	return !al.Resolved(), true
 }
 
 // Warnings are what tend rewrote in the Alertmanager configuration, with file and line.

@@ -95,6 +95,14 @@ func TestRuleFiresThroughAlertmanagerToWebhookAndIncidents(t *testing.T) {
 			if i[0]["receiver"] != IncidentReceiver || auth[0] != "Bearer tok" {
 				t.Fatalf("incident webhook: receiver %v, auth %q", i[0]["receiver"], auth[0])
 			}
+			// what incidents ask to find alerts that ended unseen
+			fp := alerts[0].(map[string]any)["fingerprint"].(string)
+			if firing, ok := a.Firing(fp); !firing || !ok {
+				t.Fatalf("Firing(%s) = %v, %v; want true, true", fp, firing, ok)
+			}
+			if firing, ok := a.Firing("0123456789abcdef"); firing || !ok {
+				t.Fatalf("Firing of an unknown alert = %v, %v; want false, true", firing, ok)
+			}
 			break
 		}
 		if time.Now().After(deadline) {

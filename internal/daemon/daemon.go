@@ -148,16 +148,16 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	}
 	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Analyzer: analyzer, Registerer: reg, CheckRules: alerting.CheckRules,
 		Builder: &build.Builder{Dir: filepath.Join(dir, "artifacts"), Logger: log}, Logger: log})
-	incidents, err := openIncidents(ctx, cfg, dir, st, ctl, reg, log)
-	if err != nil {
-		return err
-	}
 	alerts, err := openAlerting(cfg, dir, "http://"+apiLn.Addr().String(), token, mon, ctl, reg, log)
 	if err != nil {
 		return err
 	}
 	var closeAlerting sync.Once
 	defer closeAlerting.Do(alerts.Close)
+	incidents, err := openIncidents(ctx, cfg, dir, st, ctl, alerts, reg, log)
+	if err != nil {
+		return err
+	}
 
 	gwCtx, stopGateway := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopGateway()

@@ -56,6 +56,12 @@ type Options struct {
 	Logger     *slog.Logger
 	// Client sends escalation pages and webhook steps (default: 10s timeout).
 	Client *http.Client
+	// Firing asks the Alertmanager whether an alert (by fingerprint) still fires; ok is
+	// false when it cannot tell (nil: never asked). An open incident none of whose
+	// alerts fires for StaleAfter is resolved: its alerts ended while tend was down,
+	// and the Alertmanager, which keeps alerts in memory, will never say so.
+	Firing     func(fingerprint string) (firing, ok bool)
+	StaleAfter time.Duration
 }
 
 // Manager owns incidents: it opens them from Alertmanager notifications, escalates them,
@@ -67,6 +73,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	open    map[int]*Incident // unresolved incidents, by id
+	quiet   map[int]time.Time // open incidents none of whose alerts fires, since when
 	next    int
 	rem     Remediation
 	running sync.WaitGroup
@@ -97,7 +104,10 @@ func Open(ctx context.Context, o Options) (*Manager, error) {
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 10 * time.Second}
 	}
-	m := &Manager{o: o, log: o.Logger, open: map[int]*Incident{}}
+	if o.StaleAfter == 0 {
+		o.StaleAfter = 2 * time.Minute
+	}
+	m := &Manager{o: o, log: o.Logger, open: map[int]*Incident{}, quiet: map[int]time.Time{}}
 	all, err := store.List[Incident](ctx, o.Store, store.IncidentsPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("load incidents: %w", err)
@@ -369,6 +379,10 @@ func (m *Manager) tick(ctx context.Context, now time.Time) {
 				changed = true
 			}
 		}
+		if m.stale(in, now) {
+			m.resolve(in, now, "", fmt.Sprintf("none of its alerts has fired in the Alertmanager for %s: they ended while tend was not watching (a restart)", m.o.StaleAfter))
+			changed = true
+		}
 		for i := range in.Runs {
 			r := &in.Runs[i]
 			if r.Result == "pending" && now.Sub(r.At) > m.successWithin(r.Runbook) {
@@ -383,6 +397,29 @@ func (m *Manager) tick(ctx context.Context, now time.Time) {
 			}
 		}
 	}
+}
+
+// stale reports whether none of an open incident's alerts has fired for StaleAfter.
+func (m *Manager) stale(in *Incident, now time.Time) bool {
+	if m.o.Firing == nil {
+		return false
+	}
+	for _, a := range in.Firing() {
+		if firing, ok := m.o.Firing(a.Fingerprint); firing || !ok {
+			delete(m.quiet, in.ID)
+			return false
+		}
+	}
+	since, ok := m.quiet[in.ID]
+	if !ok {
+		m.quiet[in.ID] = now
+		return false
+	}
+	if now.Sub(since) < m.o.StaleAfter {
+		return false
+	}
+	delete(m.quiet, in.ID)
+	return true
 }
 
 func (m *Manager) policy(name string) *Policy {

@@ -436,3 +436,47 @@ func TestARunbooksOwnRollbackDoesNotStopItsLaterSteps(t *testing.T) {
 		t.Fatalf("the command after the rollback: %q", in.Timeline[4].Text)
 	}
 }
+
+func TestAnIncidentWhoseAlertsEndedUnseenIsResolved(t *testing.T) {
+	e := newEnv(t, "")
+	e.stop()
+	var mu sync.Mutex
+	firing := true
+	st, err := store.Open(context.Background(), store.Options{DataDir: filepath.Join(e.dir, "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m, err := Open(context.Background(), Options{Store: st, Config: e.cfg, Actions: e.act, StaleAfter: 300 * time.Millisecond,
+		Firing: func(fp string) (bool, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			return fp == "f1" && firing, true
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Receive(context.Background(), msg("g", "firing", highErrors)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		m.tick(context.Background(), time.Now())
+		time.Sleep(100 * time.Millisecond)
+	}
+	if in, _ := m.Get(context.Background(), 1); in.Status != Triggered {
+		t.Fatalf("an incident whose alert fires was resolved: %s", kinds(in))
+	}
+	mu.Lock()
+	firing = false
+	mu.Unlock()
+	m.tick(context.Background(), time.Now())
+	if in, _ := m.Get(context.Background(), 1); in.Status != Triggered {
+		t.Fatal("resolved at once, without waiting StaleAfter")
+	}
+	time.Sleep(350 * time.Millisecond)
+	m.tick(context.Background(), time.Now())
+	in, _ := m.Get(context.Background(), 1)
+	if in.Status != Resolved || !strings.Contains(in.Timeline[len(in.Timeline)-1].Text, "ended while tend was not watching") {
+		t.Fatalf("status %s, timeline %s", in.Status, kinds(in))
+	}
+}
