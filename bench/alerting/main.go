@@ -21,7 +21,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -195,23 +194,9 @@ func report(w io.Writer, trials []trial, rps int) int {
 	fmt.Fprintf(w, "A revision answering 500 to half its requests (FAULT_ERROR_RATE=0.5) is deployed with a rolling update and no analysis, under %d req/s; defaults: rules every 2s, built-in HighErrorRate (> 5%% over 30s, `for: 10s`), Alertmanager `group_wait: 3s` to a webhook receiver; the incident's runbook is one `rollback` step. %d of %d runs paged, rolled back and resolved.\n\n", rps, len(page), len(trials))
 	fmt.Fprintln(w, "| from the first failed request to | min | p50 | p90 | max | every run |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")
-	fmt.Fprintf(w, "| the page at the webhook receiver | %s |\n", dist(page))
-	fmt.Fprintf(w, "| the rollback done (revision before serves) | %s |\n", dist(rollback))
-	fmt.Fprintf(w, "| the incident resolved | %s |\n", dist(resolved))
+	fmt.Fprintf(w, "| the page at the webhook receiver | %s |\n", harness.Dist(page))
+	fmt.Fprintf(w, "| the rollback done (revision before serves) | %s |\n", harness.Dist(rollback))
+	fmt.Fprintf(w, "| the incident resolved | %s |\n", harness.Dist(resolved))
 	fmt.Fprintf(w, "\nRequests during the runs: %d, failed %d (%.1f%%).\n", req, failed, 100*float64(failed)/float64(max(req, 1)))
 	return bad
-}
-
-func dist(d []time.Duration) string {
-	if len(d) == 0 {
-		return "– | – | – | – | –"
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	q := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
-	every := make([]string, len(d))
-	for i, v := range d {
-		every[i] = fmt.Sprintf("%.1f", v.Seconds())
-	}
-	return fmt.Sprintf("%.1f s | %.1f s | %.1f s | %.1f s | %s", s[0].Seconds(), q(0.5).Seconds(), q(0.9).Seconds(), s[len(s)-1].Seconds(), strings.Join(every, " "))
 }

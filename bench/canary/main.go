@@ -17,9 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tendhq/tend/internal/rollout"
@@ -148,8 +146,8 @@ func report(w io.Writer, trials []trial, rps int) int {
 		fmt.Fprintf(w, "**Faulty canary** (FAULT_ERROR_RATE=0.05): %d of %d rolled back automatically.\n\n", rolledBack, len(bad))
 		fmt.Fprintln(w, "| from canary start to | min | p50 | p90 | max | every run |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")
-		fmt.Fprintf(w, "| the failing verdict | %s |\n", dist(decided))
-		fmt.Fprintf(w, "| stable serving all traffic again | %s |\n", dist(finished))
+		fmt.Fprintf(w, "| the failing verdict | %s |\n", harness.Dist(decided))
+		fmt.Fprintf(w, "| stable serving all traffic again | %s |\n", harness.Dist(finished))
 		fmt.Fprintf(w, "\nUser requests during these canaries: %d, failed %d (%.2f%%; the canary's share of the fault is 10%% × 5%% = 0.5%% while it is at 10%%), of which on the stable revision or without an answer from any instance: %d.\n\n",
 			userReq, userFailed, 100*float64(userFailed)/float64(max(userReq, 1)), stableFailed)
 	}
@@ -169,7 +167,7 @@ func report(w io.Writer, trials []trial, rps int) int {
 		fmt.Fprintf(w, "**Healthy canary**: %d of %d promoted, **%d false rollbacks** (target 0); %d requests failed during them.\n\n", promoted, len(good), len(good)-promoted, failed)
 		fmt.Fprintln(w, "| from canary start to | min | p50 | p90 | max | every run |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")
-		fmt.Fprintf(w, "| all traffic on the canary | %s |\n", dist(finished))
+		fmt.Fprintf(w, "| all traffic on the canary | %s |\n", harness.Dist(finished))
 		for _, t := range good {
 			if t.phase != rollout.Completed {
 				fmt.Fprintf(w, "\nA healthy canary ended %s: %s\n", t.phase, t.message)
@@ -178,19 +176,3 @@ func report(w io.Writer, trials []trial, rps int) int {
 	}
 	return wrong
 }
-
-func dist(d []time.Duration) string {
-	if len(d) == 0 {
-		return "– | – | – | – | –"
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	q := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
-	every := make([]string, len(d))
-	for i, v := range d {
-		every[i] = sec(v)
-	}
-	return fmt.Sprintf("%s | %s | %s | %s | %s", sec(s[0]), sec(q(0.5)), sec(q(0.9)), sec(s[len(s)-1]), strings.Join(every, " "))
-}
-
-func sec(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }

@@ -80,27 +80,29 @@ func (s *server) incidentID(w http.ResponseWriter, r *http.Request) (int, bool) 
 	return id, true
 }
 
-func (s *server) incident(w http.ResponseWriter, r *http.Request) {
+// getIncident reads the incident the path names, or answers why it cannot.
+func (s *server) getIncident(w http.ResponseWriter, r *http.Request) (*incident.Incident, bool) {
 	id, ok := s.incidentID(w, r)
 	if !ok {
-		return
+		return nil, false
 	}
 	in, err := s.o.Incidents.Get(r.Context(), id)
 	if err != nil {
 		writeError(w, incidentStatus(err), err)
-		return
+		return nil, false
 	}
-	writeJSON(w, http.StatusOK, in)
+	return in, true
+}
+
+func (s *server) incident(w http.ResponseWriter, r *http.Request) {
+	if in, ok := s.getIncident(w, r); ok {
+		writeJSON(w, http.StatusOK, in)
+	}
 }
 
 func (s *server) postmortem(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.incidentID(w, r)
+	in, ok := s.getIncident(w, r)
 	if !ok {
-		return
-	}
-	in, err := s.o.Incidents.Get(r.Context(), id)
-	if err != nil {
-		writeError(w, incidentStatus(err), err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")

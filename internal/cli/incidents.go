@@ -120,23 +120,21 @@ func newIncidentCmd(g *globals) *cobra.Command {
   tend incident postmortem 3 > postmortem-3.md`,
 	}
 	var by, text string
-	id := func(s string) (int, error) {
-		n, err := strconv.Atoi(strings.TrimPrefix(s, "#"))
+	// target is the client and the incident number an ID argument names
+	target := func(arg string) (*api.Client, int, error) {
+		n, err := strconv.Atoi(strings.TrimPrefix(arg, "#"))
 		if err != nil || n < 1 {
-			return 0, &exitCodeError{code: exitInvalid, err: fmt.Errorf("incident id %q: want a number from tend incidents", s)}
+			return nil, 0, &exitCodeError{code: exitInvalid, err: fmt.Errorf("incident id %q: want a number from tend incidents", arg)}
 		}
-		return n, nil
+		c, err := g.client()
+		return c, n, err
 	}
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show an incident with its alerts, runbook runs and timeline",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := id(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, n, err := target(args[0])
 			if err != nil {
 				return err
 			}
@@ -154,11 +152,7 @@ func newIncidentCmd(g *globals) *cobra.Command {
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				n, err := id(args[0])
-				if err != nil {
-					return err
-				}
-				c, err := g.client()
+				c, n, err := target(args[0])
 				if err != nil {
 					return err
 				}
@@ -175,18 +169,13 @@ func newIncidentCmd(g *globals) *cobra.Command {
 		return c
 	}
 	comment := action("comment", "Add a note to the timeline")
-	comment.Args = cobra.ExactArgs(1)
 	_ = comment.MarkFlagRequired("message")
 	postmortem := &cobra.Command{
 		Use:   "postmortem ID",
 		Short: "Print a Markdown postmortem draft with the incident's whole timeline",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := id(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, n, err := target(args[0])
 			if err != nil {
 				return err
 			}

@@ -153,42 +153,27 @@ func (m *Manager) refuse(ctx context.Context, app string, step Step, ownRollout 
 
 // record appends an entry to an incident's timeline and saves it.
 func (m *Manager) record(ctx context.Context, id int, e Entry) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	in, ok := m.open[id]
-	if !ok {
-		var err error
-		if in, err = m.load(ctx, id); err != nil {
-			m.log.Error("record in an incident's timeline", "id", id, "err", err)
-			return
-		}
-	}
-	e.At = time.Now()
-	in.Timeline = append(in.Timeline, e)
-	if err := m.save(ctx, in); err != nil {
-		m.log.Error("save incident", "id", id, "err", err)
+	if _, err := m.change(ctx, id, func(in *Incident, now time.Time) error {
+		e.At = now
+		in.Timeline = append(in.Timeline, e)
+		return nil
+	}); err != nil {
+		m.log.Error("record in an incident's timeline", "id", id, "err", err)
 	}
 }
 
 // finish sets the result of an incident's pending run of a runbook.
 func (m *Manager) finish(ctx context.Context, id int, runbook, result string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	in, ok := m.open[id]
-	if !ok {
-		var err error
-		if in, err = m.load(ctx, id); err != nil {
-			return
+	if _, err := m.change(ctx, id, func(in *Incident, _ time.Time) error {
+		for i := len(in.Runs) - 1; i >= 0; i-- {
+			if in.Runs[i].Runbook == runbook && in.Runs[i].Result == "pending" {
+				in.Runs[i].Result = result
+				break
+			}
 		}
-	}
-	for i := len(in.Runs) - 1; i >= 0; i-- {
-		if in.Runs[i].Runbook == runbook && in.Runs[i].Result == "pending" {
-			in.Runs[i].Result = result
-			break
-		}
-	}
-	if err := m.save(ctx, in); err != nil {
-		m.log.Error("save incident", "id", id, "err", err)
+		return nil
+	}); err != nil {
+		m.log.Error("record a runbook's result", "id", id, "err", err)
 	}
 }
 
