@@ -150,8 +150,8 @@ strategy:
      env: {FAULT_ERROR_RATE: "0.05"}
      steps: [{weight: 10}, {analysis: {load: {rps: 20, path: /}}}]
    deploy it, then: go run ./cmd/tend analysis hello)
-  (to see an alert open an incident: set FAULT_ERROR_RATE: "0.5" with no canary steps,
-   deploy it while curl runs in a loop, and within about 20s:
+  (to see an alert open an incident: set env: {FAULT_ERROR_RATE: "0.5"}, deploy it
+   while curl runs in a loop, and within about 20s the built-in HighErrorRate fires:
    go run ./cmd/tend alerts; go run ./cmd/tend incidents)
 `, DashboardURL(info.API, info.Token), info.API, info.Token, info.Gateway, spec, spec)
 	return nil
