@@ -17,6 +17,11 @@ func (m *Manager) startRunbooks(in *Incident, fired []Alert) {
 	}
 	now := time.Now()
 	started := map[string]bool{}
+	defer func() {
+		if len(started) > 0 {
+			m.saveRemediation(context.Background())
+		}
+	}()
 	for _, a := range fired {
 		for _, rb := range m.o.Config.Runbooks {
 			if started[rb.Name] || !Matches(rb.Match, a.Labels) {
@@ -57,7 +62,6 @@ func (m *Manager) startRunbooks(in *Incident, fired []Alert) {
 			}(in.ID, rb, a, app, dry)
 		}
 	}
-	m.saveRemediation(context.Background())
 }
 
 // runbook runs the steps of rb one after another; a failed step ends the run.
