@@ -206,6 +206,14 @@ func (a *Alerting) followApps(ctx context.Context) {
 // notification log to disk.
 func (a *Alerting) Close() {
 	a.stopOnce.Do(func() {
+		a.mu.Lock()
+		ran := a.cancel != nil
+		a.mu.Unlock()
+		if !ran {
+			// the rules manager's groups wait for Run before they can stop: a server that
+			// fails to start after Open would otherwise hang here
+			go a.rules.Run()
+		}
 		a.rules.Stop()
 		a.mu.Lock()
 		cancel := a.cancel

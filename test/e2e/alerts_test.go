@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -506,5 +507,35 @@ func TestAlertsGoToAnExternalAlertmanager(t *testing.T) {
 	// tend's own Alertmanager API is not there: it says where alerts go
 	if out, err := s.tend("alerts"); err == nil || !strings.Contains(out, "external Alertmanager at http://"+addr) {
 		t.Fatalf("tend alerts with an external Alertmanager: %v\n%s", err, out)
+	}
+}
+
+// TestBadAlertingConfigStopsTheServerWithItsLine: each configuration file the server
+// takes is checked at start; a bad one ends it at once with exit 4, naming file and line.
+func TestBadAlertingConfigStopsTheServerWithItsLine(t *testing.T) {
+	rules := writeFile(t, "rules.yaml", "groups:\n- name: g\n  rules:\n  - alert: X\n    expr: rate(x[5m] > 1\n")
+	am := writeFile(t, "am.yaml", "route:\n  receiver: a\nreceivers:\n- name: a\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n    colour: red\n")
+	inc := writeFile(t, "incidents.yaml", "runbooks:\n- name: x\n  match: {alertname: X}\n  steps:\n  - {rollback: {}, restart: {}}\n")
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"rules":        {[]string{"--rules", rules}, rules + ": 5:"},
+		"alertmanager": {[]string{"--alertmanager-config", am}, "line 7: field colour not found"},
+		"incidents":    {[]string{"--incidents", inc}, inc + `:5: runbook "x" steps[0] needs exactly one of`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			api, _ := freeAddr()
+			gw, _ := freeAddr()
+			out, err := exec.CommandContext(ctx, tendBin, append([]string{"server", "--data", t.TempDir(), "--api", api, "--gateway", gw}, tc.args...)...).CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("the server did not stop within a minute:\n%s", out)
+			}
+			if exitCode(err) != 4 || !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), tc.args[1]) {
+				t.Fatalf("exit %d, want 4, %s and %q in:\n%s", exitCode(err), tc.args[1], tc.want, out)
+			}
+		})
 	}
 }
