@@ -322,18 +322,18 @@ timelines) until "on". The switch is kept in the store: it survives restarts.`,
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: []string{"on", "off"},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && args[0] != "on" && args[0] != "off" {
+				return &exitCodeError{code: exitInvalid, err: fmt.Errorf("want on or off, got %q", args[0])}
+			}
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
 			var rem incident.Remediation
-			switch {
-			case len(args) == 0:
+			if len(args) == 0 {
 				rem, err = c.Remediation(cmd.Context())
-			case args[0] == "on" || args[0] == "off":
+			} else {
 				rem, err = c.SetRemediation(cmd.Context(), args[0] == "on", firstOf(by, whoami()))
-			default:
-				return &exitCodeError{code: exitInvalid, err: fmt.Errorf("want on or off, got %q", args[0])}
 			}
 			if err != nil {
 				return err
