@@ -539,3 +539,71 @@ func TestBadAlertingConfigStopsTheServerWithItsLine(t *testing.T) {
 		})
 	}
 }
+
+// TestIncidentCommandsAndTheKillSwitch drives an incident through the CLI: the kill
+// switch keeps its runbook from acting, an escalation page arrives and stops with the
+// acknowledgement, and comments and a manual resolution land in its timeline.
+func TestIncidentCommandsAndTheKillSwitch(t *testing.T) {
+	pager := newReceiver(t)
+	rules := writeFile(t, "rules.yaml", alwaysFiring("6s", [2]string{"QueueStuck", "critical"}))
+	inc := writeFile(t, "incidents.yaml", fmt.Sprintf(`escalation:
+- name: oncall
+  match: {severity: critical}
+  levels:
+  - {after: 0s, webhook: %s/first}
+  - {after: 20s, webhook: %s/second}
+runbooks:
+- name: poke
+  match: {alertname: QueueStuck}
+  steps:
+  - command: {argv: ["true"]}
+`, pager.URL, pager.URL))
+	s := startServer(t, t.TempDir(), "--rules", rules, "--incidents", inc, "--builtin-rules=false")
+	if out := s.mustTend("remediation", "off", "--by", "ana"); !strings.Contains(out, "remediation is off (set by ana") {
+		t.Fatalf("tend remediation off:\n%s", out)
+	}
+	var in incident.Incident
+	waitFor(t, 60*time.Second, "the incident", func() error {
+		list := incidentsOf(t, s)
+		if len(list) == 0 {
+			return fmt.Errorf("none")
+		}
+		in = list[0]
+		return nil
+	})
+	id := fmt.Sprint(in.ID)
+	waitFor(t, 10*time.Second, "the first page", func() error {
+		for _, p := range pager.all() {
+			if p.Path == "/first" && p.Body["level"] == float64(1) {
+				return nil
+			}
+		}
+		return fmt.Errorf("pages: %d", len(pager.all()))
+	})
+	if out := s.mustTend("incident", "ack", id, "-m", "looking", "--by", "bob"); !strings.Contains(out, "acknowledged") {
+		t.Fatalf("tend incident ack:\n%s", out)
+	}
+	s.mustTend("incident", "comment", id, "-m", "the consumer is stuck on a poison message", "--by", "bob")
+	s.mustTend("incident", "resolve", id, "--by", "bob")
+	out := s.mustTend("incident", "show", id)
+	for _, want := range []string{`runbook "poke" not run: remediation is off`, "looking (bob)", "poison message (bob)", "resolved by hand (bob)", "paged level 1", "Status        resolved"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("tend incident show lacks %q:\n%s", want, out)
+		}
+	}
+	if out, err := s.tend("incident", "ack", id); exitCode(err) != 1 || !strings.Contains(out, "is resolved") {
+		t.Fatalf("ack of a resolved incident: exit %d\n%s", exitCode(err), out)
+	}
+	if out, err := s.tend("incident", "show", "99"); exitCode(err) != 4 || !strings.Contains(out, "no such incident") {
+		t.Fatalf("show of a missing incident: exit %d\n%s", exitCode(err), out)
+	}
+	for _, p := range pager.all() {
+		if p.Path == "/second" {
+			t.Fatalf("level 2 was paged although level 1 acknowledged: %s", p.Raw)
+		}
+	}
+	var rem incident.Remediation
+	if err := json.Unmarshal([]byte(s.mustTend("remediation", "-o", "json")), &rem); err != nil || rem.Enabled || rem.ChangedBy != "ana" {
+		t.Fatalf("tend remediation -o json: %+v %v", rem, err)
+	}
+}
