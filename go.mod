@@ -3,6 +3,7 @@ module github.com/tendhq/tend
 go 1.26.8
 
 require (
+	github.com/google/go-containerregistry v0.22.1
 	github.com/prometheus/client_golang v1.25.0
 	github.com/spf13/cobra v1.10.2
 	go.etcd.io/etcd/client/v3 v3.7.3
@@ -11,7 +12,14 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/prometheus/exporter-toolkit v0.20.0 // indirect
+require (
+	github.com/docker/cli v29.7.2+incompatible // indirect
+	github.com/docker/docker-credential-helpers v0.9.3 // indirect
+	github.com/opencontainers/go-digest v1.0.0 // indirect
+	github.com/opencontainers/image-spec v1.1.1 // indirect
+	github.com/prometheus/exporter-toolkit v0.20.0 // indirect
+	gotest.tools/v3 v3.5.2 // indirect
+)
 
 require (
 	github.com/armon/go-metrics v0.4.1 // indirect
