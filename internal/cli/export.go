@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/tendhq/tend/internal/k8s"
+	"github.com/tendhq/tend/internal/spec"
+)
+
+func newExportCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write an app's spec in another system's format",
+	}
+	var file, image, namespace string
+	k := &cobra.Command{
+		Use:   "k8s",
+		Short: "Print Kubernetes manifests that run the app as tend would",
+		Long: `Print the Kubernetes objects for the app in tend.yaml, in apply order, as one YAML
+stream: ServiceAccount, ConfigMap (env), Deployment, Service, Ingress (route.hosts),
+PodDisruptionBudget (more than one instance) and NetworkPolicy. The same spec gives the
+same bytes, for GitOps.
+
+The Deployment runs the image as user 65532 with a read-only root filesystem (and an
+emptyDir at /tmp), probes from health, resources as requests and limits, a preStop sleep
+of shutdown.drain and terminationGracePeriodSeconds of grace + drain, Prometheus scrape
+annotations from metrics, and spreads pods over nodes. PORT is 8080 and ADMIN_PORT 9090.
+Canary and blue-green steps are not expressed in manifests: the Deployment rolls with a
+plain rolling update. The NetworkPolicy lets in traffic from the ingress-nginx namespace
+and tend's gateway pods, the admin port from the monitoring namespace, and out only DNS.`,
+		Example: `  tend export k8s -f tend.yaml --image registry.example.com/hello:v1 | kubectl apply --server-side -f -
+  tend build image -f tend.yaml --push registry.example.com/hello:v1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			app, err := spec.Load(file)
+			if err != nil {
+				return &exitCodeError{code: exitInvalid, err: err}
+			}
+			y, err := k8s.YAML(k8s.Manifests(app, k8s.Options{Image: image, Namespace: namespace}))
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(y)
+			return err
+		},
+	}
+	k.Flags().StringVarP(&file, "file", "f", "tend.yaml", "the app's spec")
+	k.Flags().StringVar(&image, "image", "", "the container image (default APP:latest)")
+	k.Flags().StringVarP(&namespace, "namespace", "n", "", "the namespace of every object (default: none, kubectl's current)")
+	cmd.AddCommand(k)
+	return cmd
+}
