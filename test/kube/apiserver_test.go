@@ -214,4 +214,3 @@ func tail(s string, n int) string {
 	}
 	return s
 }
-
