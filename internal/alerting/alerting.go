@@ -60,13 +60,12 @@ type Options struct {
 
 // Alerting runs the rules manager and, unless alerts go elsewhere, an Alertmanager.
 type Alerting struct {
-	o        Options
-	log      *slog.Logger
-	rules    *rules.Manager
-	am       *alertmanager
-	sender   *sender
-	warnings []string
-	digest   [32]byte // of the rule files loaded now
+	o      Options
+	log    *slog.Logger
+	rules  *rules.Manager
+	am     *alertmanager
+	sender *sender
+	digest [32]byte // of the apps' rules loaded now
 
 	stopOnce sync.Once
 	mu       sync.Mutex
@@ -86,14 +85,14 @@ func Open(o Options) (*Alerting, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create the alerting dir %s: %w", o.Dir, err)
 	}
-	if err := checkRuleFiles(o.RuleFiles, o.Logger); err != nil {
+	if err := checkRuleFiles(o.RuleFiles); err != nil {
 		return nil, err
 	}
-	files, digest, err := ruleSet(o.Dir, o.Builtin, o.RuleFiles, nil)
+	files, err := writeRuleSet(o.Dir, o.Builtin, o.RuleFiles, nil)
 	if err != nil {
 		return nil, fmt.Errorf("write the rule files: %w", err)
 	}
-	a := &Alerting{o: o, log: o.Logger, done: make(chan struct{}), digest: digest}
+	a := &Alerting{o: o, log: o.Logger, done: make(chan struct{}), digest: appsDigest(nil)}
 	if o.AlertmanagerURL == "" {
 		cfg, err := LoadConfig(o.ConfigFile, o.APIURL+"/v1/incidents/alerts", o.Token)
 		if err != nil {
@@ -102,7 +101,6 @@ func Open(o Options) (*Alerting, error) {
 		for _, w := range cfg.Warnings {
 			a.log.Warn("alertmanager config: " + w)
 		}
-		a.warnings = cfg.Warnings
 		a.am, err = startAlertmanager(cfg, filepath.Join(o.Dir, "alertmanager"), o.APIURL+Prefix, o.Registerer, o.Logger)
 		if err != nil {
 			return nil, err
@@ -111,8 +109,8 @@ func Open(o Options) (*Alerting, error) {
 			&http.Client{Transport: inProcess{a.am.handler}}, o.Logger.With("component", "alert-sender"))
 	} else {
 		u, err := url.Parse(o.AlertmanagerURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("--alertmanager-url: want a URL like http://127.0.0.1:9093, got %q", o.AlertmanagerURL)
+		if err != nil {
+			return nil, fmt.Errorf("alertmanager URL %q: %w", o.AlertmanagerURL, err)
 		}
 		a.sender = newSender(u, &http.Client{Timeout: 10 * time.Second}, o.Logger.With("component", "alert-sender"))
 	}
@@ -153,9 +151,6 @@ func (a *Alerting) Firing(fingerprint string) (firing, ok bool) {
 	return !al.Resolved(), true
 }
 
-// Warnings are what tend rewrote in the Alertmanager configuration, with file and line.
-func (a *Alerting) Warnings() []string { return a.warnings }
-
 // Run evaluates the rules and delivers their alerts until ctx ends or Close.
 func (a *Alerting) Run(ctx context.Context) {
 	defer close(a.done)
@@ -185,12 +180,13 @@ func (a *Alerting) followApps(ctx context.Context) {
 			a.log.Warn("list the apps' alerting rules; the rules loaded before stay", "err", err)
 			continue
 		}
-		files, digest, err := ruleSet(a.o.Dir, a.o.Builtin, a.o.RuleFiles, apps)
-		if err != nil {
-			a.log.Error("write the apps' rule files; the rules loaded before stay", "err", err)
+		digest := appsDigest(apps)
+		if digest == a.digest {
 			continue
 		}
-		if digest == a.digest {
+		files, err := writeRuleSet(a.o.Dir, a.o.Builtin, a.o.RuleFiles, apps)
+		if err != nil {
+			a.log.Error("write the apps' rule files; the rules loaded before stay", "err", err)
 			continue
 		}
 		if err := a.rules.Update(a.o.Interval, files, labels.EmptyLabels(), a.o.APIURL+"/prometheus", nil); err != nil {
@@ -207,17 +203,14 @@ func (a *Alerting) followApps(ctx context.Context) {
 func (a *Alerting) Close() {
 	a.stopOnce.Do(func() {
 		a.mu.Lock()
-		ran := a.cancel != nil
+		cancel := a.cancel
 		a.mu.Unlock()
-		if !ran {
+		if cancel == nil {
 			// the rules manager's groups wait for Run before they can stop: a server that
 			// fails to start after Open would otherwise hang here
 			go a.rules.Run()
 		}
 		a.rules.Stop()
-		a.mu.Lock()
-		cancel := a.cancel
-		a.mu.Unlock()
 		if cancel != nil {
 			cancel()
 			<-a.done

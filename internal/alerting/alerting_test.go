@@ -143,7 +143,7 @@ func TestAppRulesAreLabelledAndBuiltinRulesSkipExcludedApps(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "b.yml")
 	os.WriteFile(f, b, 0o600)
-	if err := checkRuleFiles([]string{f}, nil); err != nil {
+	if err := checkRuleFiles([]string{f}); err != nil {
 		t.Fatalf("the built-in rules with exclusions do not load: %v\n%s", err, b)
 	}
 	if n := strings.Count(string(b), `app!~"a\\.b|shop"`); n != 9 {

@@ -68,21 +68,21 @@ func TestAlertmanagerConfigErrorsNameTheUsersLine(t *testing.T) {
 }
 
 func TestRuleFilesAreCheckedWhenLoaded(t *testing.T) {
-	if err := checkRuleFiles([]string{"testdata/alert-rules.yaml"}, nil); err != nil {
+	if err := checkRuleFiles([]string{"testdata/alert-rules.yaml"}); err != nil {
 		t.Fatalf("the seed's rules: %v", err)
 	}
 	builtin := filepath.Join(t.TempDir(), "builtin.yml")
 	if err := os.WriteFile(builtin, []byte(BuiltinRules), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := checkRuleFiles([]string{builtin}, nil); err != nil {
+	if err := checkRuleFiles([]string{builtin}); err != nil {
 		t.Fatalf("the built-in rules: %v", err)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yml")
 	if err := os.WriteFile(bad, []byte("groups:\n- name: g\n  rules:\n  - alert: X\n    expr: rate(x[5m] > 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := checkRuleFiles([]string{bad, filepath.Join(t.TempDir(), "missing.yml")}, nil)
+	err := checkRuleFiles([]string{bad, filepath.Join(t.TempDir(), "missing.yml")})
 	if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "missing.yml") {
 		t.Fatalf("err = %v, want both files named", err)
 	}

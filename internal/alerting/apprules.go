@@ -1,7 +1,6 @@
 package alerting
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -37,25 +36,36 @@ func CheckRules(name string, content []byte) error {
 	return errors.Join(errs...)
 }
 
-// ruleSet writes the rule files for the current apps into dir and returns every file
-// the rules manager should load, with a digest of their content.
-func ruleSet(dir string, builtin bool, serverFiles []string, apps []AppRules) ([]string, [32]byte, error) {
+// appsDigest summarises what the rule set is made of, so that an unchanged set is
+// recognised without writing or parsing anything.
+func appsDigest(apps []AppRules) [32]byte {
 	h := sha256.New()
-	files := append([]string(nil), serverFiles...)
-	for _, f := range serverFiles {
-		h.Write([]byte(f + "\x00"))
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "apps"), 0o700); err != nil {
-		return nil, [32]byte{}, err
-	}
-	write := func(name string, b []byte) error {
-		path := filepath.Join(dir, name)
-		h.Write([]byte(name + "\x00"))
-		h.Write(b)
-		files = append(files, path)
-		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
-			return nil
+	for _, a := range apps {
+		fmt.Fprintf(h, "%s\x00%v\x00%d\x00", a.App, a.NoBuiltin, len(a.Files))
+		for _, f := range a.Files {
+			fmt.Fprintf(h, "%d\x00", len(f))
+			h.Write(f)
 		}
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}
+
+// writeRuleSet writes the built-in rules and the apps' rules (labelled with their app)
+// into dir and returns every file the rules manager should load, the server's first.
+func writeRuleSet(dir string, builtin bool, serverFiles []string, apps []AppRules) ([]string, error) {
+	files := append([]string(nil), serverFiles...)
+	appsDir := filepath.Join(dir, "apps")
+	// rewritten whole: an app that dropped its rules leaves no file behind
+	if err := os.RemoveAll(appsDir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(appsDir, 0o700); err != nil {
+		return nil, err
+	}
+	write := func(path string, b []byte) error {
+		files = append(files, path)
 		return os.WriteFile(path, b, 0o600)
 	}
 	var excluded []string
@@ -66,25 +76,23 @@ func ruleSet(dir string, builtin bool, serverFiles []string, apps []AppRules) ([
 		for i, f := range a.Files {
 			b, err := labelApp(f, a.App)
 			if err != nil {
-				return nil, [32]byte{}, fmt.Errorf("rules of %s: %w", a.App, err)
+				return nil, fmt.Errorf("rules of %s: %w", a.App, err)
 			}
-			if err := write(filepath.Join("apps", fmt.Sprintf("%s-%d.rules.yml", a.App, i)), b); err != nil {
-				return nil, [32]byte{}, err
+			if err := write(filepath.Join(appsDir, fmt.Sprintf("%s-%d.rules.yml", a.App, i)), b); err != nil {
+				return nil, err
 			}
 		}
 	}
 	if builtin {
 		b, err := builtinExcept(excluded)
 		if err != nil {
-			return nil, [32]byte{}, err
+			return nil, err
 		}
-		if err := write("builtin.rules.yml", b); err != nil {
-			return nil, [32]byte{}, err
+		if err := write(filepath.Join(dir, "builtin.rules.yml"), b); err != nil {
+			return nil, err
 		}
 	}
-	var sum [32]byte
-	copy(sum[:], h.Sum(nil))
-	return files, sum, nil
+	return files, nil
 }
 
 // labelApp gives every rule of a file the label app=<app> unless it sets app itself, so

@@ -3,12 +3,7 @@ package alerting
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-
-	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/rulefmt"
-	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // BuiltinRules are the alerts every app gets unless the server runs with
@@ -64,20 +59,18 @@ const BuiltinRules = `groups:
       description: "See tend analysis {{ $labels.app }} and tend history {{ $labels.app }}."
 `
 
-// checkRuleFiles parses every rule file as Prometheus does, so that a bad file stops the
-// server at start with its name and line instead of being skipped at evaluation.
-func checkRuleFiles(files []string, log *slog.Logger) error {
-	if log == nil {
-		log = slog.Default()
-	}
+// checkRuleFiles parses every rule file as Prometheus does (CheckRules), so that a bad
+// file stops the server at start with its name and line: the rules manager itself only
+// says that loading failed.
+func checkRuleFiles(files []string) error {
 	var errs []error
 	for _, f := range files {
-		if _, err := os.Stat(f); err != nil {
+		b, err := os.ReadFile(f)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("rule file: %w", err))
 			continue
 		}
-		_, fileErrs := rulefmt.ParseFile(f, false, model.UTF8Validation, parser.NewParser(parser.Options{}), log)
-		errs = append(errs, fileErrs...)
+		errs = append(errs, CheckRules(f, b))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w\n(rule files use Prometheus' format: https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/)", err)

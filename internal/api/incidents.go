@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/tendhq/tend/internal/incident"
@@ -115,14 +113,13 @@ func (s *server) incidentFile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	name := r.PathValue("name")
-	if name != filepath.Base(name) || name == "." || name == ".." {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("bad file name %q", name))
-		return
-	}
-	path := filepath.Join(s.o.DataDir, "incidents", strconv.Itoa(id), name)
-	if _, err := os.Stat(path); err != nil {
-		writeError(w, http.StatusNotFound, fmt.Errorf("incident %d has no file %s", id, name))
+	path, err := s.o.Incidents.File(id, r.PathValue("name"))
+	if err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, incident.ErrNotFound) {
+			code = http.StatusNotFound
+		}
+		writeError(w, code, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")

@@ -209,7 +209,7 @@ func printIncident(tw *tabwriter.Writer, in *incident.Incident) {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "ALERT\tSTATUS\tSINCE")
 	for _, a := range in.Alerts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Labels["alertname"]+labelsOf(a.Labels), a.Status, a.StartsAt.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", incident.Describe(a.Labels), a.Status, a.StartsAt.Local().Format(time.DateTime))
 	}
 	if len(in.Runs) > 0 {
 		fmt.Fprintln(tw)
@@ -239,17 +239,6 @@ func printIncident(tw *tabwriter.Writer, in *incident.Incident) {
 			fmt.Fprintf(tw, "\t\t  file: /v1/incidents/%d/files/%s\n", in.ID, f)
 		}
 	}
-}
-
-func labelsOf(l map[string]string) string {
-	var parts []string
-	for k, v := range l {
-		if k != "alertname" {
-			parts = append(parts, k+"="+strconv.Quote(v))
-		}
-	}
-	sort.Strings(parts)
-	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 func newRunbooksCmd(g *globals) *cobra.Command {
@@ -296,7 +285,7 @@ limit stopped (kill switch, hourly limit, rollout in progress) and dry runs are 
 					if !s.LastRun.IsZero() {
 						last = s.LastRun.Local().Format(time.DateTime)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", s.Runbook.Name, strings.TrimPrefix(labelsOf(s.Runbook.Match), ""), strings.Join(steps, ","),
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", s.Runbook.Name, incident.Describe(s.Runbook.Match), strings.Join(steps, ","),
 						s.Runs, s.Succeeded, s.Failed, s.Pending, conf, last)
 				}
 				if len(ans.Runbooks) == 0 {

@@ -26,6 +26,11 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // (embedded Alertmanager unless cfg.AlertmanagerURL); incident alerts come back to the
 // API at apiURL.
 func openAlerting(cfg Config, dir, apiURL, token string, mon *monitor.Monitor, ctl *controller.Controller, reg prometheus.Registerer, log *slog.Logger) (*alerting.Alerting, error) {
+	if cfg.AlertmanagerURL != "" {
+		if _, err := parseHTTPURL(cfg.AlertmanagerURL); err != nil {
+			return nil, &ConfigError{fmt.Errorf("--alertmanager-url: %w", err)}
+		}
+	}
 	a, err := alerting.Open(alerting.Options{Apps: appRules(ctl),
 		Dir: filepath.Join(dir, "alerting"), RuleFiles: cfg.RuleFiles, Builtin: !cfg.NoBuiltinRules, Interval: cfg.RuleInterval,
 		ConfigFile: cfg.AlertmanagerConfig, AlertmanagerURL: cfg.AlertmanagerURL, APIURL: apiURL, Token: token,

@@ -152,8 +152,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err != nil {
 		return err
 	}
-	var closeAlerting sync.Once
-	defer closeAlerting.Do(alerts.Close)
+	defer alerts.Close() // idempotent, as in stopMonitoring
 	incidents, err := openIncidents(ctx, cfg, dir, st, ctl, alerts, reg, log)
 	if err != nil {
 		return err
@@ -177,7 +176,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	stopMonitoring := func() {
 		stopMonitor()
 		<-monDone
-		closeAlerting.Do(alerts.Close) // the rules write ALERTS to the database; the Alertmanager saves its silences
+		alerts.Close() // the rules write ALERTS to the database; the Alertmanager saves its silences
 		stopIncidents()
 		<-incDone // running runbooks finish before the store closes
 		closeMonitor.Do(func() { mon.Close() })

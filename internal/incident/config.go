@@ -264,7 +264,7 @@ func (c *Config) validate(doc *yaml.Node) error {
 			switch {
 			case s.actions() != 1:
 				return fmt.Errorf("%d: runbook %q steps[%d] needs exactly one of rollback, restart, scale, profile, command, webhook", sl, rb.Name, j)
-			case s.Scale != nil && (s.Scale.To < 0 || (s.Scale.To == 0) == (s.Scale.By == 0) || (s.Scale.To != 0 && s.Scale.By != 0)):
+			case s.Scale != nil && (s.Scale.To < 0 || (s.Scale.To == 0) == (s.Scale.By == 0)):
 				return fmt.Errorf("%d: runbook %q steps[%d].scale needs to: N (N ≥ 1) or by: ±N", sl, rb.Name, j)
 			case s.Command != nil && len(s.Command.Argv) == 0:
 				return fmt.Errorf("%d: runbook %q steps[%d].command.argv is empty", sl, rb.Name, j)

@@ -114,9 +114,9 @@ func (in *Incident) add(at time.Time, kind, text string) *Entry {
 	return &in.Timeline[len(in.Timeline)-1]
 }
 
-// describe is an alert's name with its identifying labels, as in PromQL:
-// HighErrorRate{app="hello", revision="2"}.
-func describe(labels map[string]string) string {
+// Describe is an alert's name with its other labels, as PromQL writes a series:
+// HighErrorRate{app="hello", revision="2"}; just the name when it has no others.
+func Describe(labels map[string]string) string {
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
 		if k != "alertname" {
@@ -127,6 +127,9 @@ func describe(labels map[string]string) string {
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s=%q", k, labels[k])
+	}
+	if len(parts) == 0 {
+		return labels["alertname"]
 	}
 	return labels["alertname"] + "{" + strings.Join(parts, ", ") + "}"
 }

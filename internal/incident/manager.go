@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -194,13 +196,13 @@ func (m *Manager) Receive(ctx context.Context, msg Message) error {
 		}
 		switch {
 		case a.Status == "firing" && was != "firing":
-			e := in.add(now, KindFired, describe(a.Labels))
+			e := in.add(now, KindFired, Describe(a.Labels))
 			e.Output = a.Annotations["summary"]
 			fired = append(fired, a)
 		case a.Status == "resolved" && was == "firing":
-			in.add(now, KindCleared, describe(a.Labels))
+			in.add(now, KindCleared, Describe(a.Labels))
 		case a.Status == "resolved" && was == "":
-			in.add(now, KindCleared, describe(a.Labels)+" (it fired and resolved between notifications)")
+			in.add(now, KindCleared, Describe(a.Labels)+" (it fired and resolved between notifications)")
 		}
 	}
 	if msg.Status == "resolved" && in.Open() {
@@ -225,7 +227,7 @@ func (m *Manager) newIncident(msg Message, now time.Time) *Incident {
 		Severity: cmpOr(labels["severity"], "warning"), App: cmpOr(labels["app"], labels["service"]), Revision: labels["revision"]}
 	in.Title = msg.CommonAnnotations["summary"]
 	if in.Title == "" {
-		in.Title = describe(msg.GroupLabels)
+		in.Title = Describe(msg.GroupLabels)
 	}
 	for _, p := range m.o.Config.Escalation {
 		if Matches(p.Match, labels) {
@@ -233,7 +235,7 @@ func (m *Manager) newIncident(msg Message, now time.Time) *Incident {
 			break
 		}
 	}
-	text := fmt.Sprintf("opened by the Alertmanager (group %s, %d alerts)", describe(msg.GroupLabels), len(msg.Alerts))
+	text := fmt.Sprintf("opened by the Alertmanager (group %s, %d alerts)", Describe(msg.GroupLabels), len(msg.Alerts))
 	if in.Escalation != "" {
 		text += "; escalation policy " + strconv.Quote(in.Escalation)
 	}
@@ -248,6 +250,7 @@ func (m *Manager) resolve(in *Incident, now time.Time, by, why string) {
 	e := in.add(now, KindResolved, why)
 	e.By = by
 	delete(m.open, in.ID)
+	delete(m.quiet, in.ID)
 	for i := range in.Runs {
 		r := &in.Runs[i]
 		if r.Result != "pending" {
@@ -258,6 +261,19 @@ func (m *Manager) resolve(in *Incident, now time.Time, by, why string) {
 			r.Result = "succeeded"
 		}
 	}
+}
+
+// File is the path of something a runbook captured for incident id (a name from its
+// timeline's Files).
+func (m *Manager) File(id int, name string) (string, error) {
+	if name != filepath.Base(name) || name == "." || name == ".." {
+		return "", fmt.Errorf("bad file name %q", name)
+	}
+	path := filepath.Join(m.o.Dir, strconv.Itoa(id), name)
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("incident %d has no file %s: %w", id, name, ErrNotFound)
+	}
+	return path, nil
 }
 
 // Ack acknowledges an incident: escalation stops (until AckTimeout, when the policy has one).

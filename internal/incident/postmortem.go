@@ -31,7 +31,7 @@ func Postmortem(in *Incident) string {
 	alerts := append([]Alert(nil), in.Alerts...)
 	sort.Slice(alerts, func(i, j int) bool { return alerts[i].StartsAt.Before(alerts[j].StartsAt) })
 	for _, a := range alerts {
-		fmt.Fprintf(&b, "- `%s` %s since %s", describe(a.Labels), a.Status, a.StartsAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "- `%s` %s since %s", Describe(a.Labels), a.Status, a.StartsAt.UTC().Format(time.RFC3339))
 		if s := a.Annotations["summary"]; s != "" {
 			fmt.Fprintf(&b, ": %s", s)
 		}

@@ -50,7 +50,7 @@ func (m *Manager) startRunbooks(in *Incident, fired []Alert) {
 			m.rem.LastRun[key] = now
 			dry := rb.DryRun || m.o.Config.Remediation.DryRun
 			in.Runs = append(in.Runs, Run{Runbook: rb.Name, At: now, DryRun: dry, Result: "pending"})
-			text := fmt.Sprintf("runbook %q started for %s", rb.Name, describe(a.Labels))
+			text := fmt.Sprintf("runbook %q started for %s", rb.Name, Describe(a.Labels))
 			if dry {
 				text += " (dry run: steps are recorded, not run)"
 			}
@@ -72,7 +72,7 @@ func (m *Manager) runbook(id int, rb *Runbook, a Alert, app string, dry bool) {
 		kind := step.Kind()
 		label := fmt.Sprintf("step %d/%d %s", i+1, len(rb.Steps), step.Name)
 		if dry {
-			m.record(ctx, id, Entry{Kind: KindAction, Text: label + ": would run " + step.describe(app, a.Labels) + " (dry run)"})
+			m.record(ctx, id, Entry{Kind: KindAction, Text: label + ": would run " + step.Describe(app, a.Labels) + " (dry run)"})
 			m.actions.WithLabelValues(app, rb.Name, kind, "dry-run").Inc()
 			continue
 		}
@@ -95,10 +95,10 @@ func (m *Manager) runbook(id int, rb *Runbook, a Alert, app string, dry bool) {
 		sctx, cancel := context.WithTimeout(ctx, timeout)
 		out, files, err := m.execute(sctx, id, app, a, step)
 		cancel()
-		e := Entry{Kind: KindAction, Text: label + ": " + step.describe(app, a.Labels) + ": ok", Output: out, Files: files}
+		e := Entry{Kind: KindAction, Text: label + ": " + step.Describe(app, a.Labels) + ": ok", Output: out, Files: files}
 		result := "ok"
 		if err != nil {
-			e.Text = fmt.Sprintf("%s: %s: failed: %v", label, step.describe(app, a.Labels), err)
+			e.Text = fmt.Sprintf("%s: %s: failed: %v", label, step.Describe(app, a.Labels), err)
 			result = "failed"
 		}
 		m.record(ctx, id, e)

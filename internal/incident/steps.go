@@ -26,7 +26,7 @@ func (s Step) changes() bool {
 }
 
 // describe says what the step does, in words, for the timeline.
-func (s Step) describe(app string, labels map[string]string) string {
+func (s Step) Describe(app string, labels map[string]string) string {
 	switch {
 	case s.Rollback != nil:
 		return "roll " + app + " back to its last good revision"

@@ -215,7 +215,7 @@ func TestHighErrorRateOpensIncidentRollsBackAndResolves(t *testing.T) {
 	if err := json.Unmarshal([]byte(s.mustTend("runbooks", "-o", "json")), &rb); err != nil || len(rb.Runbooks) != 1 || rb.Runbooks[0].Succeeded != 1 || rb.Runbooks[0].Confidence != 1 {
 		t.Fatalf("runbooks: %+v %v", rb, err)
 	}
-	if out := s.mustTend("runbooks"); !strings.Contains(out, "100%") {
+	if out := s.mustTend("runbooks"); !strings.Contains(out, "100%") || !strings.Contains(out, "HighErrorRate") {
 		t.Fatalf("tend runbooks does not show the measured confidence:\n%s", out)
 	}
 	pm := s.mustTend("incident", "postmortem", fmt.Sprint(in.ID))
@@ -463,8 +463,10 @@ func TestRulesInAnAppsSpec(t *testing.T) {
 		}
 		return fmt.Errorf("alerts: %+v", alerts)
 	})
-	if out := s.mustTend("query", `count(ALERTS{alertname="HelloCustom", app="hello", alertstate="firing"})`); !strings.Contains(out, "1") {
-		t.Fatalf("ALERTS series of the app's rule:\n%s", out)
+	// one firing ALERTS series, as the table prints it: "{}  1"
+	out, err = s.tend("query", `count(ALERTS{alertname="HelloCustom", app="hello", alertstate="firing"})`)
+	if f := strings.Fields(out); err != nil || len(f) < 2 || f[len(f)-1] != "1" {
+		t.Fatalf("ALERTS series of the app's rule: %v\n%s", err, out)
 	}
 }
 
