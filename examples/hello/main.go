@@ -1,7 +1,8 @@
 // Command hello is a small service built on kit, for tend's demos and tests, with knobs that make a bad revision on purpose.
 //
 // Environment: PORT (default 8080) and ADMIN_PORT (metrics, pprof; default 9090), both set
-// by tend; TEND_APP, TEND_REVISION, TEND_INSTANCE (set by tend); HELLO_DRAIN_DELAY (how long
+// by tend; HOST and ADMIN_HOST, the addresses they listen on (default 127.0.0.1; the pod's
+// IP on Kubernetes); TEND_APP, TEND_REVISION, TEND_INSTANCE (set by tend); HELLO_DRAIN_DELAY (how long
 // to keep serving after readiness turns off, default 500ms); and the fault knobs
 // FAULT_ERROR_RATE (0..1 of requests to / answer 500), FAULT_LATENCY (added to /),
 // FAULT_STARTUP_DELAY (before /ready turns 200), FAULT_CRASH_AFTER (then exit 2),
@@ -118,7 +119,7 @@ func main() {
 		})
 	}
 	logger.Info("starting", "revision", s.Revision, "instance", s.Instance)
-	err = server.Run(context.Background(), server.Options{Handler: h, Addr: "127.0.0.1:" + envOr("PORT", "8080"),
+	err = server.Run(context.Background(), server.Options{Handler: h, Addr: envOr("HOST", "127.0.0.1") + ":" + envOr("PORT", "8080"),
 		Health: checks(s, time.Now()), Metrics: m, Logger: logger, DrainDelay: s.DrainDelay},
 		server.Closer{Name: "tracing", Close: stopTracing})
 	if err != nil {

@@ -35,6 +35,10 @@ type serverFlags struct {
 	ruleInterval       time.Duration
 	amConfig, amURL    string
 	incidents          string
+	runtime            string
+	kubeconfig         string
+	namespace          string
+	registry           string
 }
 
 func (f *serverFlags) add(cmd *cobra.Command) {
@@ -54,6 +58,10 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.amConfig, "alertmanager-config", "", "Alertmanager configuration file for the embedded Alertmanager (default: every alert group becomes an incident, nothing is sent elsewhere)")
 	cmd.Flags().StringVar(&f.amURL, "alertmanager-url", "", "send alerts to this Alertmanager instead of the embedded one (e.g. http://127.0.0.1:9093)")
 	cmd.Flags().StringVar(&f.incidents, "incidents", "", "incident config: runbooks, escalation policies and remediation limits (YAML)")
+	cmd.Flags().StringVar(&f.runtime, "runtime", "process", "what runs instances: process (local processes) or kubernetes (pods, one Deployment per revision)")
+	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster for --runtime kubernetes (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	cmd.Flags().StringVar(&f.namespace, "namespace", "default", "namespace apps run in with --runtime kubernetes")
+	cmd.Flags().StringVar(&f.registry, "registry", "", "with --runtime kubernetes: repository tend pushes app images to and the cluster pulls from (e.g. registry.example.com/team)")
 }
 
 func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
@@ -96,6 +104,12 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 		}
 	}
 	cfg.NoBuiltinRules, cfg.RuleInterval, cfg.AlertmanagerURL = !f.builtinRules, f.ruleInterval, f.amURL
+	cfg.Runtime, cfg.Namespace, cfg.Registry = f.runtime, f.namespace, f.registry
+	if f.kubeconfig != "" {
+		if cfg.Kubeconfig, err = filepath.Abs(f.kubeconfig); err != nil {
+			return daemon.Config{}, err
+		}
+	}
 	return cfg, nil
 }
 
@@ -119,6 +133,7 @@ gateway keeps routing, and exits once the new server serves; requests in flight 
 on the old one. If the new binary does not run, the old server keeps serving and says why.`,
 		Example: `  tend server --data /var/lib/tend --gateway 0.0.0.0:80
   tend server --etcd-endpoints http://10.0.0.5:2379
+  tend server --runtime kubernetes --kubeconfig ~/.kube/config --namespace prod --registry registry.example.com/team
   kill -USR2 $(cat /var/lib/tend/server.pid)     # hand over to the binary now on disk`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

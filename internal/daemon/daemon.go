@@ -23,12 +23,9 @@ import (
 
 	"github.com/tendhq/tend/internal/alerting"
 	"github.com/tendhq/tend/internal/api"
-	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/disk"
 	"github.com/tendhq/tend/internal/gateway"
-	"github.com/tendhq/tend/internal/runtime"
-	"github.com/tendhq/tend/internal/runtime/process"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/ui"
 )
@@ -69,6 +66,12 @@ type Config struct {
 	AlertmanagerURL    string
 	// IncidentsConfig holds runbooks, escalation policies and remediation limits.
 	IncidentsConfig string
+	// Runtime runs the instances: "process" (default) or "kubernetes" (pods in
+	// Namespace of the cluster Kubeconfig points at, images pushed to Registry).
+	Runtime    string
+	Kubeconfig string
+	Namespace  string
+	Registry   string
 }
 
 // Info says where a started server listens.
@@ -130,10 +133,9 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 				return 0
 			}))
 	gw := gateway.New(gateway.Options{Store: st, Logger: log, AccessLog: cfg.AccessLog, Registerer: reg})
-	rt, err := process.New(ctx, process.Options{DataDir: dir, Store: st, Logger: log,
-		BeforeStop: func(ctx context.Context, inst runtime.Instance) error { return gw.Drain(ctx, inst.Addr) }})
+	rt, builder, err := openRuntime(ctx, cfg, dir, st, gw, log)
 	if err != nil {
-		return fmt.Errorf("start the process runtime: %w", err)
+		return err
 	}
 	var ctl *controller.Controller
 	mon, err := openMonitor(cfg, dir, reg, func() *controller.Controller { return ctl }, log)
@@ -147,7 +149,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		return err
 	}
 	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Analyzer: analyzer, Registerer: reg, CheckRules: alerting.CheckRules,
-		Builder: &build.Builder{Dir: filepath.Join(dir, "artifacts"), Logger: log}, Logger: log})
+		Builder: builder, Logger: log})
 	alerts, err := openAlerting(cfg, dir, "http://"+apiLn.Addr().String(), token, mon, ctl, reg, log)
 	if err != nil {
 		return err
@@ -273,7 +275,7 @@ wait:
 		log.Info("tend server handed over")
 		return nil
 	}
-	if !cfg.KeepInstances {
+	if !cfg.KeepInstances && cfg.Runtime != RuntimeKubernetes {
 		// instances leave the registry and drain through the gateway before it closes
 		if err := rt.Close(shutdownCtx, true); err != nil {
 			log.Error("stop instances", "err", err)
@@ -292,7 +294,7 @@ wait:
 	stopGateway()
 	_ = os.Remove(filepath.Join(dir, "api"))
 	_ = os.Remove(pidFile)
-	log.Info("tend server stopped", "instancesKept", cfg.KeepInstances)
+	log.Info("tend server stopped", "instancesKept", cfg.KeepInstances || cfg.Runtime == RuntimeKubernetes)
 	return runErr
 }
 

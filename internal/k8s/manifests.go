@@ -51,7 +51,7 @@ func Manifests(app *spec.App, o Options) []runtime.Object {
 	}
 	sel := map[string]string{"app.kubernetes.io/name": app.App}
 	out := []runtime.Object{
-		&corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(app.App), AutomountServiceAccountToken: ptr(false)},
+		ServiceAccount(app.App, o.Namespace),
 		&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(app.App + "-env"), Data: app.Env},
 		deployment(app, o, meta(app.App), sel),
 		&corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: meta(app.App), Spec: corev1.ServiceSpec{
@@ -111,10 +111,9 @@ func deployment(app *spec.App, o Options, meta metav1.ObjectMeta, sel map[string
 		annotations = map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": strconv.Itoa(metricsPort), "prometheus.io/path": app.Metrics.Path}
 	}
 	c := corev1.Container{
-		Name:  app.App,
-		Image: o.Image,
-		Env: []corev1.EnvVar{{Name: "PORT", Value: strconv.Itoa(AppPort)}, {Name: "ADMIN_PORT", Value: strconv.Itoa(AdminPort)},
-			{Name: "TEND_APP", Value: app.App}},
+		Name:    app.App,
+		Image:   o.Image,
+		Env:     append(podEnv(), corev1.EnvVar{Name: "TEND_APP", Value: app.App}),
 		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: app.App + "-env"}}}},
 		Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: AppPort, Protocol: corev1.ProtocolTCP},
 			{Name: "admin", ContainerPort: AdminPort, Protocol: corev1.ProtocolTCP}},
@@ -241,6 +240,14 @@ func networkPolicy(app *spec.App, meta metav1.ObjectMeta, sel map[string]string)
 				PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}}}},
 		}},
 	}}
+}
+
+// podEnv tells kit where to listen: on the pod's IP (not only its loopback, where the
+// kubelet's probes and Prometheus' scrapes do not reach), at PORT and ADMIN_PORT.
+func podEnv() []corev1.EnvVar {
+	podIP := &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}
+	return []corev1.EnvVar{{Name: "HOST", ValueFrom: podIP}, {Name: "PORT", Value: strconv.Itoa(AppPort)},
+		{Name: "ADMIN_HOST", ValueFrom: podIP}, {Name: "ADMIN_PORT", Value: strconv.Itoa(AdminPort)}}
 }
 
 func labels(app string) map[string]string {

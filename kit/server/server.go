@@ -24,11 +24,12 @@ import (
 type Options struct {
 	// Handler serves the public listener.
 	Handler http.Handler
-	// Addr is the public address (default ":" + $PORT, or ":8080").
+	// Addr is the public address (default $HOST + ":" + $PORT: every interface, port 8080).
 	Addr string
 	// AdminAddr serves /metrics, /debug/pprof/*, /version, /health and /ready on its own
-	// mux, never on the public port (default "127.0.0.1:" + $ADMIN_PORT, or 127.0.0.1:9090;
-	// "-" disables it).
+	// mux, never on the public port (default $ADMIN_HOST + ":" + $ADMIN_PORT, or
+	// 127.0.0.1:9090; in a pod ADMIN_HOST is its IP, so Prometheus can scrape it; "-"
+	// disables it).
 	AdminAddr string
 	// Health answers /health and /ready on both listeners; readiness fails as soon as
 	// shutdown begins. Nil makes one without checks.
@@ -65,10 +66,10 @@ func Run(ctx context.Context, o Options, closers ...Closer) error {
 		o.Metrics = metrics.New()
 	}
 	if o.Addr == "" {
-		o.Addr = ":" + envOr("PORT", "8080")
+		o.Addr = os.Getenv("HOST") + ":" + envOr("PORT", "8080")
 	}
 	if o.AdminAddr == "" {
-		o.AdminAddr = "127.0.0.1:" + envOr("ADMIN_PORT", "9090")
+		o.AdminAddr = envOr("ADMIN_HOST", "127.0.0.1") + ":" + envOr("ADMIN_PORT", "9090")
 	}
 	if o.DrainDelay == 0 {
 		o.DrainDelay = 5 * time.Second

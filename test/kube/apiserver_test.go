@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,11 +44,22 @@ func apiserverBinary() string {
 	return filepath.Join(cache, "tend", "kube", Version, "kube-apiserver")
 }
 
+// controllerManagerBinary is where tools/kube/build.sh leaves kube-controller-manager.
+func controllerManagerBinary() string {
+	if p := os.Getenv("TEND_KUBE_CONTROLLER_MANAGER"); p != "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(apiserverBinary()), "kube-controller-manager")
+}
+
 // cluster is a kube-apiserver with its etcd, both on loopback, for one test.
 type cluster struct {
-	URL    string
-	Token  string
-	client *http.Client
+	URL   string
+	Token string
+	// Kubeconfig is a kubeconfig file for the cluster's admin (the token).
+	Kubeconfig string
+	dir        string
+	client     *http.Client
 }
 
 func startCluster(t *testing.T) *cluster {
@@ -84,7 +96,7 @@ func startCluster(t *testing.T) *cluster {
 		"--service-account-signing-key-file="+keyFile, "--service-cluster-ip-range=10.96.0.0/16",
 		// the kubernetes Service's endpoints would be 127.0.0.1, which the reconciler refuses
 		"--endpoint-reconciler-type=none", "--enable-priority-and-fairness=false", "--v=0")
-	var log bytes.Buffer
+	var log lockedLog
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -98,7 +110,7 @@ func startCluster(t *testing.T) *cluster {
 			t.Logf("kube-apiserver log (last 4 KiB):\n%s", tail(log.String(), 4096))
 		}
 	})
-	c := &cluster{URL: "https://" + addr, Token: token, client: &http.Client{Timeout: 30 * time.Second,
+	c := &cluster{URL: "https://" + addr, Token: token, dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), client: &http.Client{Timeout: 30 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}} // its own self-signed certificate, on loopback
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -116,7 +128,68 @@ func startCluster(t *testing.T) *cluster {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	kubeconfig := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: test, cluster: {server: %q, insecure-skip-tls-verify: true}}]
+users: [{name: admin, user: {token: %q}}]
+contexts: [{name: test, context: {cluster: test, user: admin}}]
+current-context: test
+`, c.URL, token)
+	if err := os.WriteFile(c.Kubeconfig, []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return c
+}
+
+// startControllerManager runs kube-controller-manager's Deployment and ReplicaSet
+// controllers against the cluster: Deployments become ReplicaSets, ReplicaSets pods.
+func (c *cluster) startControllerManager(t *testing.T) {
+	t.Helper()
+	bin := controllerManagerBinary()
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("kube-controller-manager %s is not built (bash tools/kube/build.sh builds it; .ci/run does): %v", Version, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--kubeconfig="+c.Kubeconfig, "--controllers=deployment-controller,replicaset-controller",
+		"--leader-elect=false", "--secure-port=0", "--concurrent-deployment-syncs=5", "--concurrent-replicaset-syncs=5", "--v=0")
+	var log lockedLog
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		if t.Failed() {
+			t.Logf("kube-controller-manager log (last 4 KiB):\n%s", tail(log.String(), 4096))
+		}
+	})
+	time.Sleep(time.Second)
+	select {
+	case <-exited:
+		t.Fatalf("kube-controller-manager exited at start:\n%s", tail(log.String(), 4096))
+	default:
+	}
+}
+
+// lockedLog collects a child's output for the test's failure message.
+type lockedLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startEtcd(t *testing.T, dir string) string {

@@ -1,0 +1,391 @@
+// Package kubernetes runs instances as pods of one Deployment per revision on a Kubernetes cluster, applied with server-side apply and followed through the pods' conditions.
+package kubernetes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	appsclient "k8s.io/client-go/kubernetes/typed/apps/v1"
+	coreclient "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tendhq/tend/internal/k8s"
+	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/internal/store"
+)
+
+var _ runtime.Runtime = (*Cluster)(nil)
+
+// fieldManager owns the fields tend applies.
+const fieldManager = "tend"
+
+// managedBy selects every object tend's runtime made.
+const managedBy = "app.kubernetes.io/managed-by=tend"
+
+// Options configure a Cluster.
+type Options struct {
+	// Kubeconfig is the kubeconfig file ("": the in-cluster config, or $KUBECONFIG).
+	Kubeconfig string
+	// Namespace the apps run in; it must exist.
+	Namespace string
+	Store     *store.Store
+	Logger    *slog.Logger
+}
+
+// Cluster is the Kubernetes runtime. A revision's instances are the pods of its
+// Deployment (APP-rN); Apply sets the Deployment's replicas with server-side apply, the
+// Deployment and ReplicaSet controllers make the pods, and the kubelet runs them. A pod
+// informer follows them: ready pods go into tend's service registry (where the gateway
+// finds them), pods that stop being ready or start terminating leave it at once.
+type Cluster struct {
+	o    Options
+	log  *slog.Logger
+	host string
+
+	pods        coreclient.PodsGetter
+	accounts    coreclient.ServiceAccountsGetter
+	deployments appsclient.DeploymentsGetter
+	informer    cache.SharedIndexInformer
+	stop        chan struct{}
+	done        chan struct{}
+
+	mu         sync.Mutex
+	registered map[string]string // pod name → registry key
+	wasReady   map[string]bool   // pods that have been ready once
+	accountsOK map[string]bool   // apps whose ServiceAccount is applied
+	subs       map[chan string]struct{}
+}
+
+// New connects to the cluster, checks the namespace, and starts following tend's pods in
+// it; it returns once it has listed them.
+func New(ctx context.Context, o Options) (*Cluster, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	cfg, err := restConfig(o.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	core, err := coreclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
+	}
+	apps, err := appsclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
+	}
+	if _, err := core.Namespaces().Get(ctx, o.Namespace, metav1.GetOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("namespace %q does not exist on %s: create it (kubectl create namespace %s) or choose another with --namespace", o.Namespace, cfg.Host, o.Namespace)
+		}
+		return nil, fmt.Errorf("reach the Kubernetes API at %s (check --kubeconfig and that the cluster is up): %w", cfg.Host, err)
+	}
+	c := &Cluster{o: o, log: o.Logger, host: cfg.Host, pods: core, accounts: core, deployments: apps,
+		stop: make(chan struct{}), done: make(chan struct{}),
+		registered: map[string]string{}, wasReady: map[string]bool{}, accountsOK: map[string]bool{}, subs: map[chan string]struct{}{}}
+	lw := cache.NewFilteredListWatchFromClient(core.RESTClient(), "pods", o.Namespace, func(opts *metav1.ListOptions) {
+		opts.LabelSelector = managedBy
+	})
+	c.informer = cache.NewSharedIndexInformer(lw, &corev1.Pod{}, 10*time.Minute, cache.Indexers{})
+	_, err = c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.changed(obj, false) },
+		UpdateFunc: func(_, obj any) { c.changed(obj, false) },
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			c.changed(obj, true)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("follow pods: %w", err)
+	}
+	go func() { defer close(c.done); c.informer.Run(c.stop) }()
+	syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if !cache.WaitForCacheSync(syncCtx.Done(), c.informer.HasSynced) {
+		close(c.stop)
+		<-c.done
+		return nil, fmt.Errorf("list the pods in namespace %s on %s within a minute: is the API server reachable and may the kubeconfig's user list pods?", o.Namespace, cfg.Host)
+	}
+	c.log.Info("kubernetes runtime ready", "api", cfg.Host, "namespace", o.Namespace, "pods", len(c.informer.GetStore().List()))
+	return c, nil
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load the kubeconfig %s: %w", kubeconfig, err)
+	}
+	cfg.UserAgent = "tend"
+	return cfg, nil
+}
+
+// Apply scales the revision's Deployment to set.Replicas, creating it the first time.
+func (c *Cluster) Apply(ctx context.Context, set runtime.Set) error {
+	if err := c.ensureAccount(ctx, set.App); err != nil {
+		return err
+	}
+	d := k8s.RevisionDeployment(appOf(set.Template), set.Revision, set.Replicas, k8s.Options{Image: set.Artifact, Namespace: c.o.Namespace})
+	body, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	force := true
+	if _, err := c.deployments.Deployments(c.o.Namespace).Patch(ctx, d.Name, types.ApplyPatchType, body,
+		metav1.PatchOptions{FieldManager: fieldManager, Force: &force}); err != nil {
+		return fmt.Errorf("apply Deployment %s/%s with %d replicas: %w", c.o.Namespace, d.Name, set.Replicas, err)
+	}
+	return nil
+}
+
+// appOf is the part of a spec a revision's pods are made from.
+func appOf(t runtime.Template) *spec.App {
+	app := &spec.App{App: t.App, Env: t.Env, Health: t.Health, Resources: t.Resources, Shutdown: t.Shutdown}
+	app.Metrics.Path = "/metrics"
+	app.Strategy.ProgressDeadline = 10 * time.Minute
+	return app
+}
+
+func (c *Cluster) ensureAccount(ctx context.Context, app string) error {
+	c.mu.Lock()
+	ok := c.accountsOK[app]
+	c.mu.Unlock()
+	if ok {
+		return nil
+	}
+	body, err := json.Marshal(k8s.ServiceAccount(app, c.o.Namespace))
+	if err != nil {
+		return err
+	}
+	force := true
+	if _, err := c.accounts.ServiceAccounts(c.o.Namespace).Patch(ctx, app, types.ApplyPatchType, body,
+		metav1.PatchOptions{FieldManager: fieldManager, Force: &force}); err != nil {
+		return fmt.Errorf("apply ServiceAccount %s/%s: %w", c.o.Namespace, app, err)
+	}
+	c.mu.Lock()
+	c.accountsOK[app] = true
+	c.mu.Unlock()
+	return nil
+}
+
+// deletionCost is the annotation the ReplicaSet controller reads to choose which pod
+// goes first when it scales down.
+const deletionCost = "controller.kubernetes.io/pod-deletion-cost"
+
+// Replace makes pod id the first to go, adds a replica, waits until the new pod is ready,
+// and removes the replica again: the ReplicaSet controller then deletes id, whose
+// termination (preStop drain, SIGTERM, grace) the kubelet runs.
+func (c *Cluster) Replace(ctx context.Context, app, id string) error {
+	pod, ok := c.pod(id)
+	if !ok || pod.Labels["app.kubernetes.io/name"] != app {
+		return fmt.Errorf("no instance %s of %s", id, app)
+	}
+	rev, _ := strconv.Atoi(pod.Labels[k8s.RevisionLabel])
+	name := k8s.RevisionName(app, rev)
+	deps := c.deployments.Deployments(c.o.Namespace)
+	d, err := deps.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read Deployment %s: %w", name, err)
+	}
+	n := int(*d.Spec.Replicas)
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"-1000000"}}}`, deletionCost)
+	if _, err := c.pods.Pods(c.o.Namespace).Patch(ctx, id, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
+		return fmt.Errorf("mark pod %s to go first: %w", id, err)
+	}
+	scale := func(ctx context.Context, to int) error {
+		body := fmt.Sprintf(`{"spec":{"replicas":%d}}`, to)
+		_, err := deps.Patch(ctx, name, types.MergePatchType, []byte(body), metav1.PatchOptions{FieldManager: fieldManager})
+		return err
+	}
+	if err := scale(ctx, n+1); err != nil {
+		return fmt.Errorf("add a replica to %s: %w", name, err)
+	}
+	// the ReplicaSet controller ranks not-ready pods first when it scales down: wait
+	// until its own status counts the new pod ready, so that the deletion cost decides
+	for {
+		d, err := deps.Get(ctx, name, metav1.GetOptions{})
+		if err == nil && d.Status.ObservedGeneration >= d.Generation && int(d.Status.ReadyReplicas) >= n+1 && c.readyOf(app, rev, id) >= n {
+			break
+		}
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-ctx.Done():
+			undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_ = scale(undo, n)
+			return fmt.Errorf("the replacement of %s did not become ready: %w", id, ctx.Err())
+		}
+	}
+	if err := scale(context.WithoutCancel(ctx), n); err != nil {
+		return fmt.Errorf("remove the extra replica of %s: %w", name, err)
+	}
+	for {
+		if pod, ok := c.pod(id); !ok || pod.DeletionTimestamp != nil {
+			return nil
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("pod %s was not deleted when %s scaled down: %w", id, name, ctx.Err())
+		}
+	}
+}
+
+// readyOf counts the ready pods of app's revision other than except.
+func (c *Cluster) readyOf(app string, rev int, except string) int {
+	n := 0
+	for _, in := range c.Instances(app) {
+		if in.Revision == rev && in.ID != except && in.State == runtime.Ready {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *Cluster) pod(name string) (*corev1.Pod, bool) {
+	obj, ok, err := c.informer.GetStore().GetByKey(c.o.Namespace + "/" + name)
+	if err != nil || !ok {
+		return nil, false
+	}
+	return obj.(*corev1.Pod), true
+}
+
+// Instances lists app's pods as the informer last saw them.
+func (c *Cluster) Instances(app string) []runtime.Instance {
+	var out []runtime.Instance
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, obj := range c.informer.GetStore().List() {
+		pod := obj.(*corev1.Pod)
+		if app != "" && pod.Labels["app.kubernetes.io/name"] != app {
+			continue
+		}
+		if _, ok := pod.Labels[k8s.RevisionLabel]; !ok {
+			continue // a pod of `tend export k8s` manifests, not of this runtime
+		}
+		out = append(out, instanceOf(pod, c.wasReady[pod.Name]))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Subscribe returns a channel that gets the app name whenever one of its pods changes.
+func (c *Cluster) Subscribe() (<-chan string, func()) {
+	ch := make(chan string, 64)
+	c.mu.Lock()
+	c.subs[ch] = struct{}{}
+	c.mu.Unlock()
+	return ch, func() {
+		c.mu.Lock()
+		delete(c.subs, ch)
+		c.mu.Unlock()
+	}
+}
+
+// Close stops following the pods. With stopInstances every revision is scaled to zero
+// first; without, the pods keep serving and the next server finds them.
+func (c *Cluster) Close(ctx context.Context, stopInstances bool) error {
+	var err error
+	if stopInstances {
+		err = c.scaleAllToZero(ctx)
+	}
+	close(c.stop)
+	<-c.done
+	return err
+}
+
+func (c *Cluster) scaleAllToZero(ctx context.Context) error {
+	deps := c.deployments.Deployments(c.o.Namespace)
+	list, err := deps.List(ctx, metav1.ListOptions{LabelSelector: managedBy + "," + k8s.RevisionLabel})
+	if err != nil {
+		return fmt.Errorf("list tend's Deployments: %w", err)
+	}
+	var errs []error
+	for _, d := range list.Items {
+		if _, err := deps.Patch(ctx, d.Name, types.MergePatchType, []byte(`{"spec":{"replicas":0}}`), metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
+			errs = append(errs, fmt.Errorf("scale %s to 0: %w", d.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// changed follows one pod: in the registry while ready and not terminating, out of it
+// otherwise; subscribers hear of every change.
+func (c *Cluster) changed(obj any, deleted bool) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	app := pod.Labels["app.kubernetes.io/name"]
+	rev := pod.Labels[k8s.RevisionLabel]
+	if app == "" || rev == "" {
+		return
+	}
+	serving := !deleted && pod.DeletionTimestamp == nil && podReady(pod) && pod.Status.PodIP != ""
+	c.mu.Lock()
+	if podReady(pod) {
+		c.wasReady[pod.Name] = true
+	}
+	if deleted {
+		delete(c.wasReady, pod.Name)
+	}
+	key, registered := c.registered[pod.Name]
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	switch {
+	case serving && !registered:
+		addr := net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(k8s.AppPort))
+		ep := store.Endpoint{Name: app, Address: pod.Status.PodIP, Port: k8s.AppPort, Metadata: map[string]string{
+			"revision": rev, "instance": pod.Name, "managedBy": "tend", "node": pod.Spec.NodeName}}
+		key = store.ServiceKey(app, addr)
+		if err := c.o.Store.PutLeased(ctx, key, ep); err != nil {
+			c.log.Error("register pod", "pod", pod.Name, "err", err)
+			break
+		}
+		c.mu.Lock()
+		c.registered[pod.Name] = key
+		c.mu.Unlock()
+	case !serving && registered:
+		if err := c.o.Store.Delete(ctx, key); err != nil {
+			c.log.Error("deregister pod", "pod", pod.Name, "err", err)
+			break
+		}
+		c.mu.Lock()
+		delete(c.registered, pod.Name)
+		c.mu.Unlock()
+	}
+	c.notify(app)
+}
+
+func (c *Cluster) notify(app string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ch := range c.subs {
+		select {
+		case ch <- app:
+		default:
+		}
+	}
+}

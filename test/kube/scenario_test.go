@@ -1,0 +1,261 @@
+package kube
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/test/harness"
+)
+
+var (
+	buildOnce sync.Once
+	tendBin   string
+	buildErr  error
+	binDir    string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// tend builds the tend binary of this repository once for the package's tests.
+func tend(t *testing.T) (bin, helloDir string) {
+	t.Helper()
+	_, file, _, _ := goruntime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "tend-kube-"); buildErr == nil {
+			tendBin, buildErr = harness.Build(root, binDir)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return tendBin, filepath.Join(root, "examples", "hello")
+}
+
+// startTend runs `tend server` on the runtime: local processes, or a test control plane
+// (kube-apiserver, kube-controller-manager's Deployment and ReplicaSet controllers, the
+// fake kubelet) with a registry for the images tend builds.
+func startTend(t *testing.T, runtime string) *harness.Server {
+	t.Helper()
+	bin, _ := tend(t)
+	var args []string
+	if runtime == "kubernetes" {
+		c := startCluster(t)
+		c.startControllerManager(t)
+		if code, body, err := c.apply(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "apps"}}, false); err != nil || code >= 300 {
+			t.Fatalf("create namespace apps: %d %s %v", code, body, err)
+		}
+		startKubelet(t, c)
+		reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+		t.Cleanup(reg.Close)
+		args = []string{"--runtime", "kubernetes", "--kubeconfig", c.Kubeconfig, "--namespace", "apps",
+			"--registry", strings.TrimPrefix(reg.URL, "http://") + "/tend"}
+	}
+	s, err := harness.Start(harness.Config{Bin: bin, DataDir: t.TempDir(), Args: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("tend server log (last 8 KiB):\n%s", tail(s.Log(), 8192))
+		}
+	})
+	return s
+}
+
+// TestRolloutsGiveTheSameAnswersOnBothRuntimes runs one scenario against local processes
+// and against Kubernetes and compares what a user sees after each step: deploy v1
+// (rolling), a canary to v2 that completes, a canary to v3 whose pods never become ready
+// and is rolled back, a manual rollback to v1, scaling to 3 and a rolling restart (every
+// instance replaced); each step's outcome (exit code, phase,
+// stable revision, ready instances by revision, which revision answers through the
+// gateway) and the history at the end must be the same, with no request failing
+// under steady load throughout.
+func TestRolloutsGiveTheSameAnswersOnBothRuntimes(t *testing.T) {
+	seen := map[string][]string{}
+	for _, rt := range []string{"process", "kubernetes"} {
+		t.Run(rt, func(t *testing.T) { seen[rt] = scenario(t, startTend(t, rt)) })
+	}
+	p, k := seen["process"], seen["kubernetes"]
+	if p == nil || k == nil {
+		return // a runtime failed or was skipped; it said why
+	}
+	if !slices.Equal(p, k) {
+		t.Errorf("the runtimes answer differently:\nprocess:\n  %s\nkubernetes:\n  %s", strings.Join(p, "\n  "), strings.Join(k, "\n  "))
+	}
+}
+
+type step struct {
+	name string
+	args func(dir string) []string
+	exit int
+	want string // the observation after the step
+}
+
+func scenario(t *testing.T, s *harness.Server) []string {
+	_, hello := tend(t)
+	dir := t.TempDir()
+	spec := func(file, env, strategy string) func(string) []string {
+		return func(dir string) []string {
+			body := harness.HelloCanarySpec(hello, 2, env, strategy)
+			if strategy == "" {
+				body = harness.HelloSpec(hello, 2, "1", harness.Rolling)
+			}
+			body = strings.Replace(body, "progressDeadline: 30s", "progressDeadline: 20s", 1)
+			if strings.Contains(body, "rollbackWindow: 10m") {
+				body = strings.Replace(body, "rollbackWindow: 10m", "rollbackWindow: 1m", 1)
+			} else {
+				body += "  rollbackWindow: 1m\n"
+			}
+			p := filepath.Join(dir, file)
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"deploy", "-f", p}
+		}
+	}
+	canary := `    steps: [{weight: 50}, {pause: 2s}]`
+	steps := []step{
+		{"deploy v1 (rolling)", spec("v1.yaml", "", ""), 0, "phase=Completed stable=1 ready=1:2 serves=1"},
+		{"canary to v2", spec("v2.yaml", `RELEASE: "2"`, canary), 0, "phase=Completed stable=2 ready=1:2,2:2 serves=2"},
+		{"canary to v3, never ready", spec("v3.yaml", `RELEASE: "3", FAULT_NEVER_READY: "1"`, canary), 2, "phase=RolledBack stable=2 ready=1:2,2:2 serves=2"},
+		{"rollback", func(string) []string { return []string{"rollback", "hello", "--to", "1"} }, 0, "phase=RolledBack stable=1 ready=1:2,2:2 serves=1"},
+		{"scale to 3", func(string) []string { return []string{"scale", "hello", "3"} }, 0, "phase=RolledBack stable=1 ready=1:3,2:3 serves=1"},
+		{"rolling restart", func(string) []string { return []string{"restart", "hello"} }, 0, "phase=RolledBack stable=1 ready=1:3,2:3 serves=1"},
+	}
+	var load *harness.Load
+	var seen []string
+	for _, st := range steps {
+		before := instancesOf(t, s, 1)
+		out, err := s.Tend(st.args(dir)...)
+		if code := harness.ExitCode(err); code != st.exit {
+			t.Fatalf("%s: exit %d, want %d:\n%s", st.name, code, st.exit, out)
+		}
+		got := observe(t, s)
+		if got != st.want {
+			t.Errorf("%s: %s, want %s", st.name, got, st.want)
+		}
+		seen = append(seen, st.name+": exit "+fmt.Sprint(st.exit)+", "+got)
+		if st.name == "rolling restart" {
+			after := instancesOf(t, s, 1)
+			for id := range after {
+				if before[id] {
+					t.Errorf("rolling restart: instance %s of revision 1 is still there (before %v, after %v)", id, before, after)
+				}
+			}
+		}
+		if load == nil {
+			load = harness.StartLoad(s, 20, 5*time.Minute) // from v1 on: before, there was nothing to serve
+		}
+	}
+	r := load.Finish()
+	t.Logf("load: %d ok, %d failed, by revision %v", r.OK, r.Failed, r.ByRevision)
+	if r.Failed > 0 {
+		t.Errorf("%d of %d requests failed during the rollouts:\n%s", r.Failed, r.OK+r.Failed, strings.Join(r.Failures, "\n"))
+	}
+	if r.ByRevision["3"] != 0 {
+		t.Errorf("%d requests reached the never-ready revision 3", r.ByRevision["3"])
+	}
+	var h controller.History
+	out, err := s.Tend("history", "hello", "-o", "json")
+	if err != nil {
+		t.Fatalf("tend history: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal([]byte(out), &h); err != nil {
+		t.Fatal(err)
+	}
+	var revs []string
+	for _, r := range h.Revisions {
+		revs = append(revs, fmt.Sprint(r.Number))
+	}
+	seen = append(seen, "history: revisions "+strings.Join(revs, ",")+fmt.Sprintf(" stable %d", h.Stable))
+	for _, e := range h.Events {
+		seen = append(seen, fmt.Sprintf("event %s r%d: %s", e.Kind, e.Revision, e.Message))
+	}
+	return seen
+}
+
+// instancesOf lists the ids of the revision's instances.
+func instancesOf(t *testing.T, s *harness.Server, rev int) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	st, err := s.Status("hello")
+	if err != nil {
+		return ids // not deployed yet
+	}
+	for _, in := range st.Running {
+		if in.Revision == rev {
+			ids[in.ID] = true
+		}
+	}
+	return ids
+}
+
+// observe waits until no instance is starting or stopping and says what a user sees.
+func observe(t *testing.T, s *harness.Server) string {
+	t.Helper()
+	var st controller.Status
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var err error
+		st, err = s.Status("hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		settled := true
+		for _, in := range st.Running {
+			if in.State != "ready" {
+				settled = false
+			}
+		}
+		if settled && st.Rollout.Phase != "Progressing" && st.Rollout.Phase != "Reverting" {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := json.MarshalIndent(st, "", "  ")
+			t.Fatalf("instances did not settle within 90s:\n%s", b)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	ready := map[int]int{}
+	for _, in := range st.Running {
+		ready[in.Revision]++
+	}
+	var parts []string
+	for _, rev := range slices.Sorted(maps.Keys(ready)) {
+		parts = append(parts, fmt.Sprintf("%d:%d", rev, ready[rev]))
+	}
+	serves := map[string]bool{}
+	for range 10 {
+		_, rev, _, err := s.Get(http.DefaultClient, "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		serves[rev] = true
+	}
+	return fmt.Sprintf("phase=%s stable=%d ready=%s serves=%s", st.Rollout.Phase, st.Rollout.Stable,
+		strings.Join(parts, ","), strings.Join(slices.Sorted(maps.Keys(serves)), ","))
+}
