@@ -406,10 +406,15 @@ func (c *Controller) command(ctx context.Context, app, what string, fn func(l *a
 		return err
 	}
 	return l.do(ctx, func(ctx context.Context) error {
+		before := l.st.Message
 		if err := fn(l); err != nil {
 			return err
 		}
-		l.event(ctx, "command", l.st.To, what+": "+l.st.Message)
+		msg := what
+		if l.st.Message != before { // the rollout's own message says what the command did
+			msg += ": " + l.st.Message
+		}
+		l.event(ctx, "command", l.st.To, msg)
 		l.reconcile(ctx)
 		return nil
 	})

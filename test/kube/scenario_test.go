@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	goruntime "runtime"
 	"slices"
 	"strings"
@@ -54,13 +55,21 @@ func tend(t *testing.T) (bin, helloDir string) {
 	return tendBin, filepath.Join(root, "examples", "hello")
 }
 
+// tendServer is a `tend server` that a test can restart on the same data dir and addresses.
+type tendServer struct {
+	*harness.Server
+	t   *testing.T
+	cfg harness.Config
+}
+
 // startTend runs `tend server` on the runtime: local processes, or a test control plane
 // (kube-apiserver, kube-controller-manager's Deployment and ReplicaSet controllers, the
-// fake kubelet) with a registry for the images tend builds.
-func startTend(t *testing.T, runtime string) *harness.Server {
+// fake kubelet) with a registry for the images tend builds. Instances outlive the server
+// on both (on Kubernetes they always do).
+func startTend(t *testing.T, runtime string) *tendServer {
 	t.Helper()
 	bin, _ := tend(t)
-	var args []string
+	args := []string{"--keep-instances"}
 	if runtime == "kubernetes" {
 		c := startCluster(t)
 		c.startControllerManager(t)
@@ -73,24 +82,43 @@ func startTend(t *testing.T, runtime string) *harness.Server {
 		args = []string{"--runtime", "kubernetes", "--kubeconfig", c.Kubeconfig, "--namespace", "apps",
 			"--registry", strings.TrimPrefix(reg.URL, "http://") + "/tend"}
 	}
-	s, err := harness.Start(harness.Config{Bin: bin, DataDir: t.TempDir(), Args: args})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts := &tendServer{t: t, cfg: harness.Config{Bin: bin, DataDir: t.TempDir(), Args: args}}
+	ts.start()
 	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("tend server log (last 8 KiB):\n%s", tail(s.Log(), 8192))
+		ts.Stop()
+		if runtime == "process" { // the processes were kept: stop them with a last server
+			ts.cfg.Args = nil
+			ts.start()
+			ts.Stop()
 		}
 	})
-	return s
+	return ts
+}
+
+func (ts *tendServer) start() {
+	s, err := harness.Start(ts.cfg)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	ts.Server, ts.cfg.API, ts.cfg.Gateway = s, s.API, s.Gateway
+	ts.t.Cleanup(func() {
+		if ts.t.Failed() && ts.Server == s {
+			ts.t.Logf("tend server log (last 8 KiB):\n%s", tail(s.Log(), 8192))
+		}
+	})
+}
+
+// restart stops the server and starts another on the same data dir and addresses.
+func (ts *tendServer) restart() {
+	ts.Stop()
+	ts.start()
 }
 
 // TestRolloutsGiveTheSameAnswersOnBothRuntimes runs one scenario against local processes
 // and against Kubernetes and compares what a user sees after each step: deploy v1
 // (rolling), a canary to v2 that completes, a canary to v3 whose pods never become ready
 // and is rolled back, a manual rollback to v1, scaling to 3 and a rolling restart (every
-// instance replaced); each step's outcome (exit code, phase,
+// instance replaced) and a restart of tend; each step's outcome (exit code, phase,
 // stable revision, ready instances by revision, which revision answers through the
 // gateway) and the history at the end must be the same, with no request failing
 // under steady load throughout.
@@ -103,6 +131,7 @@ func TestRolloutsGiveTheSameAnswersOnBothRuntimes(t *testing.T) {
 	if p == nil || k == nil {
 		return // a runtime failed or was skipped; it said why
 	}
+	t.Logf("what a user sees, on both runtimes:\n  %s", strings.Join(p, "\n  "))
 	if !slices.Equal(p, k) {
 		t.Errorf("the runtimes answer differently:\nprocess:\n  %s\nkubernetes:\n  %s", strings.Join(p, "\n  "), strings.Join(k, "\n  "))
 	}
@@ -115,7 +144,7 @@ type step struct {
 	want string // the observation after the step
 }
 
-func scenario(t *testing.T, s *harness.Server) []string {
+func scenario(t *testing.T, s *tendServer) []string {
 	_, hello := tend(t)
 	dir := t.TempDir()
 	spec := func(file, env, strategy string) func(string) []string {
@@ -137,7 +166,7 @@ func scenario(t *testing.T, s *harness.Server) []string {
 			return []string{"deploy", "-f", p}
 		}
 	}
-	canary := `    steps: [{weight: 50}, {pause: 2s}]`
+	canary := "    steps: [{weight: 50}, {analysis: {}}, {pause: 2s}]\n    analysis: {interval: 2s}"
 	steps := []step{
 		{"deploy v1 (rolling)", spec("v1.yaml", "", ""), 0, "phase=Completed stable=1 ready=1:2 serves=1"},
 		{"canary to v2", spec("v2.yaml", `RELEASE: "2"`, canary), 0, "phase=Completed stable=2 ready=1:2,2:2 serves=2"},
@@ -145,22 +174,33 @@ func scenario(t *testing.T, s *harness.Server) []string {
 		{"rollback", func(string) []string { return []string{"rollback", "hello", "--to", "1"} }, 0, "phase=RolledBack stable=1 ready=1:2,2:2 serves=1"},
 		{"scale to 3", func(string) []string { return []string{"scale", "hello", "3"} }, 0, "phase=RolledBack stable=1 ready=1:3,2:3 serves=1"},
 		{"rolling restart", func(string) []string { return []string{"restart", "hello"} }, 0, "phase=RolledBack stable=1 ready=1:3,2:3 serves=1"},
+		{"restart tend", nil, 0, "phase=RolledBack stable=1 ready=1:3,2:3 serves=1"},
 	}
 	var load *harness.Load
+	total := harness.Result{ByRevision: map[string]int64{}}
 	var seen []string
 	for _, st := range steps {
-		before := instancesOf(t, s, 1)
-		out, err := s.Tend(st.args(dir)...)
-		if code := harness.ExitCode(err); code != st.exit {
-			t.Fatalf("%s: exit %d, want %d:\n%s", st.name, code, st.exit, out)
+		before := instancesOf(t, s.Server, 1)
+		if st.args == nil {
+			merge(&total, load.Finish()) // the gateway stops with the server
+			s.restart()
+			load = harness.StartLoad(s.Server, 20, 5*time.Minute)
+			if after := instancesOf(t, s.Server, 1); !maps.Equal(before, after) {
+				t.Errorf("after a restart of tend the instances of revision 1 are %v, were %v", after, before)
+			}
+		} else {
+			out, err := s.Tend(st.args(dir)...)
+			if code := harness.ExitCode(err); code != st.exit {
+				t.Fatalf("%s: exit %d, want %d:\n%s", st.name, code, st.exit, out)
+			}
 		}
-		got := observe(t, s)
+		got := observe(t, s.Server)
 		if got != st.want {
 			t.Errorf("%s: %s, want %s", st.name, got, st.want)
 		}
 		seen = append(seen, st.name+": exit "+fmt.Sprint(st.exit)+", "+got)
 		if st.name == "rolling restart" {
-			after := instancesOf(t, s, 1)
+			after := instancesOf(t, s.Server, 1)
 			for id := range after {
 				if before[id] {
 					t.Errorf("rolling restart: instance %s of revision 1 is still there (before %v, after %v)", id, before, after)
@@ -168,10 +208,11 @@ func scenario(t *testing.T, s *harness.Server) []string {
 			}
 		}
 		if load == nil {
-			load = harness.StartLoad(s, 20, 5*time.Minute) // from v1 on: before, there was nothing to serve
+			load = harness.StartLoad(s.Server, 20, 5*time.Minute) // from v1 on: before, there was nothing to serve
 		}
 	}
-	r := load.Finish()
+	merge(&total, load.Finish())
+	r := total
 	t.Logf("load: %d ok, %d failed, by revision %v", r.OK, r.Failed, r.ByRevision)
 	if r.Failed > 0 {
 		t.Errorf("%d of %d requests failed during the rollouts:\n%s", r.Failed, r.OK+r.Failed, strings.Join(r.Failures, "\n"))
@@ -192,10 +233,23 @@ func scenario(t *testing.T, s *harness.Server) []string {
 		revs = append(revs, fmt.Sprint(r.Number))
 	}
 	seen = append(seen, "history: revisions "+strings.Join(revs, ",")+fmt.Sprintf(" stable %d", h.Stable))
+	// analyses count requests, which differ from run to run: compare their outcome only
+	counts := regexp.MustCompile(`\d+ (requests|canary requests|more|measurements)\b|in \d+s`)
 	for _, e := range h.Events {
-		seen = append(seen, fmt.Sprintf("event %s r%d: %s", e.Kind, e.Revision, e.Message))
+		line := fmt.Sprintf("event %s r%d: %s", e.Kind, e.Revision, counts.ReplaceAllString(e.Message, "# $1"))
+		if len(seen) == 0 || seen[len(seen)-1] != line {
+			seen = append(seen, line)
+		}
 	}
 	return seen
+}
+
+// merge adds a load's outcome to a total.
+func merge(total *harness.Result, r harness.Result) {
+	total.OK, total.Failed, total.Failures = total.OK+r.OK, total.Failed+r.Failed, append(total.Failures, r.Failures...)
+	for rev, n := range r.ByRevision {
+		total.ByRevision[rev] += n
+	}
 }
 
 // instancesOf lists the ids of the revision's instances.
