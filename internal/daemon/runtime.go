@@ -38,9 +38,12 @@ func openRuntime(ctx context.Context, cfg Config, dir string, st *store.Store, g
 		if cfg.Registry == "" {
 			return nil, nil, &ConfigError{fmt.Errorf("--runtime kubernetes needs --registry: the repository tend pushes the images it builds to, which the cluster pulls from (e.g. registry.example.com/team)")}
 		}
-		// images have no C library: every executable is built static
-		if err := os.Setenv("CGO_ENABLED", "0"); err != nil {
-			return nil, nil, err
+		// images have no C library: every executable is built static, for Linux (the
+		// architecture stays this machine's: build on one like the nodes)
+		for k, v := range map[string]string{"CGO_ENABLED": "0", "GOOS": "linux"} {
+			if err := os.Setenv(k, v); err != nil {
+				return nil, nil, err
+			}
 		}
 		rt, err := kubernetes.New(ctx, kubernetes.Options{Kubeconfig: cfg.Kubeconfig, Namespace: cfg.Namespace, Store: st, Logger: log})
 		if err != nil {

@@ -30,9 +30,10 @@ func RevisionDeployment(app *spec.App, revision, replicas int, o Options) *appsv
 	d := deployment(app, o, meta, sel)
 	d.Spec.Replicas = ptr(int32(replicas))
 	d.Spec.Template.Labels = maps.Clone(meta.Labels)
-	// the pod template is the revision's: replicas are only ever scaled
+	// the pod template is the revision's and tend only scales it; when a newer tend
+	// changes the template, the pods roll one at a time (surge one, none unavailable)
 	d.Spec.RevisionHistoryLimit = ptr(int32(1))
-	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	d.Spec.Strategy = strategy(&spec.App{})
 	// spread the pods of all revisions of the app, not of this one only
 	d.Spec.Template.Spec.TopologySpreadConstraints[0].LabelSelector = &metav1.LabelSelector{
 		MatchLabels: map[string]string{"app.kubernetes.io/name": app.App}}

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -33,6 +31,9 @@ var _ runtime.Runtime = (*Cluster)(nil)
 
 // fieldManager owns the fields tend applies.
 const fieldManager = "tend"
+
+// resync is how often every pod's registration is checked again.
+const resync = 30 * time.Second
 
 // managedBy selects every object tend's runtime made.
 const managedBy = "app.kubernetes.io/managed-by=tend"
@@ -62,6 +63,7 @@ type Cluster struct {
 	deployments appsclient.DeploymentsGetter
 	informer    cache.SharedIndexInformer
 	stop        chan struct{}
+	closing     sync.Once
 	done        chan struct{}
 
 	mu         sync.Mutex
@@ -104,16 +106,12 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 	lw := cache.NewFilteredListWatchFromClient(core.RESTClient(), "pods", o.Namespace, func(opts *metav1.ListOptions) {
 		opts.LabelSelector = managedBy
 	})
-	c.informer = cache.NewSharedIndexInformer(lw, &corev1.Pod{}, 10*time.Minute, cache.Indexers{})
+	// every pod is looked at again every resync: a registry write that failed is retried
+	c.informer = cache.NewSharedIndexInformer(lw, &corev1.Pod{}, resync, cache.Indexers{})
 	_, err = c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.changed(obj, false) },
 		UpdateFunc: func(_, obj any) { c.changed(obj, false) },
-		DeleteFunc: func(obj any) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			c.changed(obj, true)
-		},
+		DeleteFunc: func(obj any) { c.changed(obj, true) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("follow pods: %w", err)
@@ -154,7 +152,7 @@ func (c *Cluster) Apply(ctx context.Context, set runtime.Set) error {
 	force := true
 	if _, err := c.deployments.Deployments(c.o.Namespace).Patch(ctx, d.Name, types.ApplyPatchType, body,
 		metav1.PatchOptions{FieldManager: fieldManager, Force: &force}); err != nil {
-		return fmt.Errorf("apply Deployment %s/%s with %d replicas: %w", c.o.Namespace, d.Name, set.Replicas, err)
+		return explain(fmt.Errorf("apply Deployment %s/%s with %d replicas: %w", c.o.Namespace, d.Name, set.Replicas, err), "patch", "deployments", c.o.Namespace)
 	}
 	return nil
 }
@@ -181,86 +179,12 @@ func (c *Cluster) ensureAccount(ctx context.Context, app string) error {
 	force := true
 	if _, err := c.accounts.ServiceAccounts(c.o.Namespace).Patch(ctx, app, types.ApplyPatchType, body,
 		metav1.PatchOptions{FieldManager: fieldManager, Force: &force}); err != nil {
-		return fmt.Errorf("apply ServiceAccount %s/%s: %w", c.o.Namespace, app, err)
+		return explain(fmt.Errorf("apply ServiceAccount %s/%s: %w", c.o.Namespace, app, err), "patch", "serviceaccounts", c.o.Namespace)
 	}
 	c.mu.Lock()
 	c.accountsOK[app] = true
 	c.mu.Unlock()
 	return nil
-}
-
-// deletionCost is the annotation the ReplicaSet controller reads to choose which pod
-// goes first when it scales down.
-const deletionCost = "controller.kubernetes.io/pod-deletion-cost"
-
-// Replace makes pod id the first to go, adds a replica, waits until the new pod is ready,
-// and removes the replica again: the ReplicaSet controller then deletes id, whose
-// termination (preStop drain, SIGTERM, grace) the kubelet runs.
-func (c *Cluster) Replace(ctx context.Context, app, id string) error {
-	pod, ok := c.pod(id)
-	if !ok || pod.Labels["app.kubernetes.io/name"] != app {
-		return fmt.Errorf("no instance %s of %s", id, app)
-	}
-	rev, _ := strconv.Atoi(pod.Labels[k8s.RevisionLabel])
-	name := k8s.RevisionName(app, rev)
-	deps := c.deployments.Deployments(c.o.Namespace)
-	d, err := deps.Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("read Deployment %s: %w", name, err)
-	}
-	n := int(*d.Spec.Replicas)
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"-1000000"}}}`, deletionCost)
-	if _, err := c.pods.Pods(c.o.Namespace).Patch(ctx, id, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
-		return fmt.Errorf("mark pod %s to go first: %w", id, err)
-	}
-	scale := func(ctx context.Context, to int) error {
-		body := fmt.Sprintf(`{"spec":{"replicas":%d}}`, to)
-		_, err := deps.Patch(ctx, name, types.MergePatchType, []byte(body), metav1.PatchOptions{FieldManager: fieldManager})
-		return err
-	}
-	if err := scale(ctx, n+1); err != nil {
-		return fmt.Errorf("add a replica to %s: %w", name, err)
-	}
-	// the ReplicaSet controller ranks not-ready pods first when it scales down: wait
-	// until its own status counts the new pod ready, so that the deletion cost decides
-	for {
-		d, err := deps.Get(ctx, name, metav1.GetOptions{})
-		if err == nil && d.Status.ObservedGeneration >= d.Generation && int(d.Status.ReadyReplicas) >= n+1 && c.readyOf(app, rev, id) >= n {
-			break
-		}
-		select {
-		case <-time.After(250 * time.Millisecond):
-		case <-ctx.Done():
-			undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			_ = scale(undo, n)
-			return fmt.Errorf("the replacement of %s did not become ready: %w", id, ctx.Err())
-		}
-	}
-	if err := scale(context.WithoutCancel(ctx), n); err != nil {
-		return fmt.Errorf("remove the extra replica of %s: %w", name, err)
-	}
-	for {
-		if pod, ok := c.pod(id); !ok || pod.DeletionTimestamp != nil {
-			return nil
-		}
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-			return fmt.Errorf("pod %s was not deleted when %s scaled down: %w", id, name, ctx.Err())
-		}
-	}
-}
-
-// readyOf counts the ready pods of app's revision other than except.
-func (c *Cluster) readyOf(app string, rev int, except string) int {
-	n := 0
-	for _, in := range c.Instances(app) {
-		if in.Revision == rev && in.ID != except && in.State == runtime.Ready {
-			n++
-		}
-	}
-	return n
 }
 
 func (c *Cluster) pod(name string) (*corev1.Pod, bool) {
@@ -281,8 +205,8 @@ func (c *Cluster) Instances(app string) []runtime.Instance {
 		if app != "" && pod.Labels["app.kubernetes.io/name"] != app {
 			continue
 		}
-		if _, ok := pod.Labels[k8s.RevisionLabel]; !ok {
-			continue // a pod of `tend export k8s` manifests, not of this runtime
+		if _, ok := pod.Labels[k8s.RevisionLabel]; !ok || finished(pod) {
+			continue // a pod of `tend export k8s` manifests, or one that ended for good (evicted)
 		}
 		out = append(out, instanceOf(pod, c.wasReady[pod.Name]))
 	}
@@ -303,80 +227,47 @@ func (c *Cluster) Subscribe() (<-chan string, func()) {
 	}
 }
 
-// Close stops following the pods. With stopInstances every revision is scaled to zero
-// first; without, the pods keep serving and the next server finds them.
+// Close stops following the pods. With stopInstances every revision is scaled to zero,
+// the pods leave the registry and Close waits (within ctx) until they are gone; without,
+// they keep serving and the next server finds them.
 func (c *Cluster) Close(ctx context.Context, stopInstances bool) error {
 	var err error
 	if stopInstances {
-		err = c.scaleAllToZero(ctx)
+		err = c.stopAll(ctx)
 	}
-	close(c.stop)
+	c.closing.Do(func() { close(c.stop) })
 	<-c.done
 	return err
 }
 
-func (c *Cluster) scaleAllToZero(ctx context.Context) error {
+func (c *Cluster) stopAll(ctx context.Context) error {
 	deps := c.deployments.Deployments(c.o.Namespace)
 	list, err := deps.List(ctx, metav1.ListOptions{LabelSelector: managedBy + "," + k8s.RevisionLabel})
 	if err != nil {
-		return fmt.Errorf("list tend's Deployments: %w", err)
+		return explain(fmt.Errorf("list tend's Deployments: %w", err), "list", "deployments", c.o.Namespace)
 	}
 	var errs []error
 	for _, d := range list.Items {
 		if _, err := deps.Patch(ctx, d.Name, types.MergePatchType, []byte(`{"spec":{"replicas":0}}`), metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
-			errs = append(errs, fmt.Errorf("scale %s to 0: %w", d.Name, err))
+			errs = append(errs, explain(fmt.Errorf("scale %s to 0: %w", d.Name, err), "patch", "deployments", c.o.Namespace))
+		}
+	}
+	for len(c.Instances("")) > 0 && len(errs) == 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pods still terminating: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// changed follows one pod: in the registry while ready and not terminating, out of it
-// otherwise; subscribers hear of every change.
-func (c *Cluster) changed(obj any, deleted bool) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
+// explain adds to a refused request the permission the kubeconfig's user lacks.
+func explain(err error, verb, resource, namespace string) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("%w: the kubeconfig's user needs a Role in namespace %s allowing get, list, watch, patch and delete on pods, deployments and serviceaccounts (here: %s %s)", err, namespace, verb, resource)
 	}
-	app := pod.Labels["app.kubernetes.io/name"]
-	rev := pod.Labels[k8s.RevisionLabel]
-	if app == "" || rev == "" {
-		return
-	}
-	serving := !deleted && pod.DeletionTimestamp == nil && podReady(pod) && pod.Status.PodIP != ""
-	c.mu.Lock()
-	if podReady(pod) {
-		c.wasReady[pod.Name] = true
-	}
-	if deleted {
-		delete(c.wasReady, pod.Name)
-	}
-	key, registered := c.registered[pod.Name]
-	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	switch {
-	case serving && !registered:
-		addr := net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(k8s.AppPort))
-		ep := store.Endpoint{Name: app, Address: pod.Status.PodIP, Port: k8s.AppPort, Metadata: map[string]string{
-			"revision": rev, "instance": pod.Name, "managedBy": "tend", "node": pod.Spec.NodeName}}
-		key = store.ServiceKey(app, addr)
-		if err := c.o.Store.PutLeased(ctx, key, ep); err != nil {
-			c.log.Error("register pod", "pod", pod.Name, "err", err)
-			break
-		}
-		c.mu.Lock()
-		c.registered[pod.Name] = key
-		c.mu.Unlock()
-	case !serving && registered:
-		if err := c.o.Store.Delete(ctx, key); err != nil {
-			c.log.Error("deregister pod", "pod", pod.Name, "err", err)
-			break
-		}
-		c.mu.Lock()
-		delete(c.registered, pod.Name)
-		c.mu.Unlock()
-	}
-	c.notify(app)
+	return err
 }
 
 func (c *Cluster) notify(app string) {
