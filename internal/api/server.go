@@ -28,6 +28,9 @@ type Options struct {
 	Token string
 	// DataDir is where instance logs are read from.
 	DataDir string
+	// NoLogs, when set, says why instance logs are not in DataDir and where they are
+	// (the Kubernetes runtime's pods log to their node).
+	NoLogs func(app string) string
 	Version string
 	Logger  *slog.Logger
 	// Gateway reports the gateway's live state (nil: not available).
@@ -238,6 +241,10 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) {
 	app := r.PathValue("app")
 	if _, err := s.c.Status(r.Context(), app); err != nil {
 		writeError(w, statusOf(err), err)
+		return
+	}
+	if s.o.NoLogs != nil {
+		writeError(w, http.StatusNotImplemented, errors.New(s.o.NoLogs(app)))
 		return
 	}
 	q := r.URL.Query()

@@ -130,7 +130,13 @@ To restart or upgrade without refusing a connection, replace the tend binary on 
 send SIGUSR2 to the server (its pid is in DATA/server.pid). It starts the new binary with
 the same arguments, hands it its listening sockets, releases the data dir while its
 gateway keeps routing, and exits once the new server serves; requests in flight finish
-on the old one. If the new binary does not run, the old server keeps serving and says why.`,
+on the old one. If the new binary does not run, the old server keeps serving and says why.
+
+With --runtime kubernetes, instances are pods in --namespace of the cluster --kubeconfig
+names: one Deployment per revision, applied server-side, scaled by the same rollouts;
+deploys build a static linux executable and push its image to --registry. The gateway
+routes to the pods' IPs, so it must run where it reaches them. Pods keep running when the
+server stops; the next server finds them.`,
 		Example: `  tend server --data /var/lib/tend --gateway 0.0.0.0:80
   tend server --etcd-endpoints http://10.0.0.5:2379
   tend server --runtime kubernetes --kubeconfig ~/.kube/config --namespace prod --registry registry.example.com/team

@@ -192,7 +192,13 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	dash := ui.Handler()
 	mux.Handle("GET /{$}", dash)
 	mux.Handle("GET /ui/", dash)
-	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, Version: cfg.Version, Logger: log, Gateway: gw.Snapshot, Room: room.Check,
+	var noLogs func(string) string
+	if cfg.Runtime == RuntimeKubernetes {
+		noLogs = func(app string) string {
+			return fmt.Sprintf("the kubernetes runtime's pods log on their nodes, not here: kubectl logs -n %s -l app.kubernetes.io/name=%s --prefix", cfg.Namespace, app)
+		}
+	}
+	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, NoLogs: noLogs, Version: cfg.Version, Logger: log, Gateway: gw.Snapshot, Room: room.Check,
 		Prometheus: mon.Handler(cfg.Version), Alertmanager: alerts.Handler(), Incidents: incidents}))
 	apiSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}

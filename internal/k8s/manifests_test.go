@@ -85,3 +85,34 @@ func TestManifestsCarryTheSpec(t *testing.T) {
 		}
 	}
 }
+
+func TestRevisionDeploymentRunsOnlyItsRevision(t *testing.T) {
+	app := &spec.App{App: "hello", Env: map[string]string{"B": "2", "A": "1"}}
+	d := RevisionDeployment(app, 7, 0, Options{Image: "reg/hello@sha256:abc", Namespace: "apps"})
+	if d.Name != "hello-r7" || RevisionName("hello", 7) != d.Name || *d.Spec.Replicas != 0 {
+		t.Fatalf("name %s replicas %d", d.Name, *d.Spec.Replicas)
+	}
+	sel := d.Spec.Selector.MatchLabels
+	if sel[RevisionLabel] != "7" || sel["app.kubernetes.io/name"] != "hello" {
+		t.Errorf("selector %v does not pick revision 7 of hello only", sel)
+	}
+	for k, v := range sel {
+		if d.Spec.Template.Labels[k] != v {
+			t.Errorf("pod template labels %v do not match the selector %v", d.Spec.Template.Labels, sel)
+		}
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	var names []string
+	for _, e := range c.Env {
+		names = append(names, e.Name)
+	}
+	if got := strings.Join(names, ","); got != "HOST,PORT,ADMIN_HOST,ADMIN_PORT,TEND_APP,A,B,TEND_REVISION,TEND_INSTANCE" {
+		t.Errorf("env %s", got)
+	}
+	if len(c.EnvFrom) != 0 || c.Image != "reg/hello@sha256:abc" {
+		t.Errorf("envFrom %v image %s: each revision carries its own env and image", c.EnvFrom, c.Image)
+	}
+	if d.Spec.Strategy.RollingUpdate == nil || d.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() != 0 {
+		t.Errorf("strategy %+v: a template change must not take the revision down", d.Spec.Strategy)
+	}
+}

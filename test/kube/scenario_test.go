@@ -58,8 +58,9 @@ func tend(t *testing.T) (bin, helloDir string) {
 // tendServer is a `tend server` that a test can restart on the same data dir and addresses.
 type tendServer struct {
 	*harness.Server
-	t   *testing.T
-	cfg harness.Config
+	t       *testing.T
+	cfg     harness.Config
+	runtime string
 }
 
 // startTend runs `tend server` on the runtime: local processes, or a test control plane
@@ -82,7 +83,7 @@ func startTend(t *testing.T, runtime string) *tendServer {
 		args = []string{"--runtime", "kubernetes", "--kubeconfig", c.Kubeconfig, "--namespace", "apps",
 			"--registry", strings.TrimPrefix(reg.URL, "http://") + "/tend"}
 	}
-	ts := &tendServer{t: t, cfg: harness.Config{Bin: bin, DataDir: t.TempDir(), Args: args}}
+	ts := &tendServer{t: t, cfg: harness.Config{Bin: bin, DataDir: t.TempDir(), Args: args}, runtime: runtime}
 	ts.start()
 	t.Cleanup(func() {
 		ts.Stop()
@@ -220,8 +221,16 @@ func scenario(t *testing.T, s *tendServer) []string {
 	if r.ByRevision["3"] != 0 {
 		t.Errorf("%d requests reached the never-ready revision 3", r.ByRevision["3"])
 	}
+	// logs are the one answer that differs: pods log on their nodes
+	out, err := s.Tend("logs", "hello", "--tail", "1")
+	switch code := harness.ExitCode(err); {
+	case s.runtime == "process" && (code != 0 || !strings.Contains(out, `"msg":`)):
+		t.Errorf("tend logs: exit %d:\n%s", code, out)
+	case s.runtime == "kubernetes" && (code != 1 || !strings.Contains(out, "kubectl logs -n apps -l app.kubernetes.io/name=hello")):
+		t.Errorf("tend logs on kubernetes: exit %d, want 1 and where the logs are:\n%s", code, out)
+	}
 	var h controller.History
-	out, err := s.Tend("history", "hello", "-o", "json")
+	out, err = s.Tend("history", "hello", "-o", "json")
 	if err != nil {
 		t.Fatalf("tend history: %v\n%s", err, out)
 	}
