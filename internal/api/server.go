@@ -30,7 +30,7 @@ type Options struct {
 	DataDir string
 	// NoLogs, when set, says why instance logs are not in DataDir and where they are
 	// (the Kubernetes runtime's pods log to their node).
-	NoLogs func(app string) string
+	NoLogs  func(app string) string
 	Version string
 	Logger  *slog.Logger
 	// Gateway reports the gateway's live state (nil: not available).
