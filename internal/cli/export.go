@@ -12,7 +12,7 @@ func newExportCmd(g *globals) *cobra.Command {
 		Use:   "export",
 		Short: "Write an app's spec in another system's format",
 	}
-	var file, image, namespace string
+	var file, image, namespace, gateway string
 	k := &cobra.Command{
 		Use:   "k8s",
 		Short: "Print Kubernetes manifests that run the app as tend would",
@@ -27,8 +27,13 @@ of shutdown.drain and terminationGracePeriodSeconds of grace + drain, Prometheus
 annotations from metrics, and spreads pods over nodes. PORT is 8080 and ADMIN_PORT 9090.
 Canary and blue-green steps are not expressed in manifests: the Deployment rolls with a
 plain rolling update. The NetworkPolicy lets in traffic from the ingress-nginx namespace
-and tend's gateway pods, the admin port from the monitoring namespace, and out only DNS.`,
+and tend's gateway pods, the admin port from the monitoring namespace, and out only DNS.
+
+With --http-route GATEWAY (NAME or NAMESPACE/NAME of a Gateway API Gateway) the route is
+an HTTPRoute attached to that Gateway instead of an Ingress, and the NetworkPolicy lets in
+the Gateway's namespace instead of ingress-nginx.`,
 		Example: `  tend export k8s -f tend.yaml --image registry.example.com/hello:v1 | kubectl apply --server-side -f -
+  tend export k8s -f tend.yaml --http-route infra/public
   tend build image -f tend.yaml --push registry.example.com/hello:v1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -36,7 +41,7 @@ and tend's gateway pods, the admin port from the monitoring namespace, and out o
 			if err != nil {
 				return &exitCodeError{code: exitInvalid, err: err}
 			}
-			y, err := k8s.YAML(k8s.Manifests(app, k8s.Options{Image: image, Namespace: namespace}))
+			y, err := k8s.YAML(k8s.Manifests(app, k8s.Options{Image: image, Namespace: namespace, Gateway: gateway}))
 			if err != nil {
 				return err
 			}
@@ -47,6 +52,7 @@ and tend's gateway pods, the admin port from the monitoring namespace, and out o
 	k.Flags().StringVarP(&file, "file", "f", "tend.yaml", "the app's spec")
 	k.Flags().StringVar(&image, "image", "", "the container image (default APP:latest)")
 	k.Flags().StringVarP(&namespace, "namespace", "n", "", "the namespace of every object (default: none, kubectl's current)")
+	k.Flags().StringVar(&gateway, "http-route", "", "write a Gateway API HTTPRoute attached to this Gateway (NAME or NAMESPACE/NAME) instead of an Ingress")
 	cmd.AddCommand(k)
 	return cmd
 }

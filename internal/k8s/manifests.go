@@ -37,6 +37,9 @@ type Options struct {
 	Image string
 	// Namespace of every object ("": none, kubectl's current).
 	Namespace string
+	// Gateway, "NAME" or "NAMESPACE/NAME" of a Gateway API Gateway, makes the route an
+	// HTTPRoute attached to it instead of an Ingress.
+	Gateway string
 }
 
 // Manifests returns the objects that run app, in apply order: ServiceAccount,
@@ -61,7 +64,10 @@ func Manifests(app *spec.App, o Options) []runtime.Object {
 				{Name: "admin", Port: AdminPort, TargetPort: intstr.FromString("admin"), Protocol: corev1.ProtocolTCP},
 			}}},
 	}
-	if len(app.Route.Hosts) > 0 {
+	switch {
+	case o.Gateway != "":
+		out = append(out, httpRoute(app, meta(app.App), o.Gateway))
+	case len(app.Route.Hosts) > 0:
 		out = append(out, ingress(app, meta(app.App)))
 	}
 	if replicas(app) > 1 {
@@ -69,7 +75,7 @@ func Manifests(app *spec.App, o Options) []runtime.Object {
 		out = append(out, &policyv1.PodDisruptionBudget{TypeMeta: typeMeta("policy/v1", "PodDisruptionBudget"), ObjectMeta: meta(app.App),
 			Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &one, Selector: &metav1.LabelSelector{MatchLabels: sel}}})
 	}
-	return append(out, networkPolicy(app, meta(app.App), sel))
+	return append(out, networkPolicy(app, meta(app.App), sel, o.Gateway))
 }
 
 // YAML writes objects as one multi-document YAML stream, the same bytes for the same
@@ -217,9 +223,10 @@ func ingress(app *spec.App, meta metav1.ObjectMeta) *networkingv1.Ingress {
 	return &networkingv1.Ingress{TypeMeta: typeMeta("networking.k8s.io/v1", "Ingress"), ObjectMeta: meta, Spec: networkingv1.IngressSpec{Rules: rules}}
 }
 
-// networkPolicy lets in the app's port from the ingress controller's and tend's gateway
-// pods and the admin port from the monitoring namespace; out only DNS.
-func networkPolicy(app *spec.App, meta metav1.ObjectMeta, sel map[string]string) *networkingv1.NetworkPolicy {
+// networkPolicy lets in the app's port from the ingress controller's (or the Gateway's)
+// namespace and tend's gateway pods, and the admin port from the monitoring namespace;
+// out only DNS.
+func networkPolicy(app *spec.App, meta metav1.ObjectMeta, sel map[string]string, gateway string) *networkingv1.NetworkPolicy {
 	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
 	http, admin, dns := intstr.FromString("http"), intstr.FromString("admin"), intstr.FromInt32(53)
 	return &networkingv1.NetworkPolicy{TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: meta, Spec: networkingv1.NetworkPolicySpec{
@@ -227,7 +234,7 @@ func networkPolicy(app *spec.App, meta metav1.ObjectMeta, sel map[string]string)
 		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 		Ingress: []networkingv1.NetworkPolicyIngressRule{
 			{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &http}}, From: []networkingv1.NetworkPolicyPeer{
-				{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "ingress-nginx"}}},
+				proxyPeer(gateway),
 				{NamespaceSelector: &metav1.LabelSelector{}, PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "tend-gateway"}}},
 			}},
 			{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &admin}}, From: []networkingv1.NetworkPolicyPeer{

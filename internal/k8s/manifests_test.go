@@ -13,40 +13,56 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// TestManifestsMatchTheGoldenFiles: testdata/NAME.tend.yaml gives exactly
-// testdata/NAME.golden.yaml (go test ./internal/k8s -update rewrites them after a
-// deliberate change; read the diff).
-func TestManifestsMatchTheGoldenFiles(t *testing.T) {
+// goldenCases are the golden files: testdata/NAME.tend.yaml with options gives
+// testdata/NAME[.VARIANT].golden.yaml.
+func goldenCases(t *testing.T) []goldenCase {
 	specs, _ := filepath.Glob("testdata/*.tend.yaml")
 	if len(specs) < 2 {
 		t.Fatalf("golden specs: %v", specs)
 	}
+	var out []goldenCase
 	for _, f := range specs {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			app, err := spec.Load(f)
+		base := strings.TrimSuffix(f, ".tend.yaml")
+		out = append(out, goldenCase{spec: f, golden: base + ".golden.yaml"})
+	}
+	return append(out, goldenCase{spec: "testdata/shop.tend.yaml", golden: "testdata/shop.httproute.golden.yaml", gateway: "infra/public"})
+}
+
+type goldenCase struct{ spec, golden, gateway string }
+
+// options are the options its golden file is written with.
+func (c goldenCase) options(app *spec.App) Options {
+	return Options{Image: "registry.example.com/" + app.App + ":v1", Namespace: "prod", Gateway: c.gateway}
+}
+
+// TestManifestsMatchTheGoldenFiles: each golden case's spec gives exactly its golden file
+// (go test ./internal/k8s -update rewrites them after a deliberate change; read the diff).
+func TestManifestsMatchTheGoldenFiles(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		t.Run(filepath.Base(c.golden), func(t *testing.T) {
+			app, err := spec.Load(c.spec)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := YAML(Manifests(app, Options{Image: "registry.example.com/" + app.App + ":v1", Namespace: "prod"}))
+			got, err := YAML(Manifests(app, c.options(app)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, _ := YAML(Manifests(app, Options{Image: "registry.example.com/" + app.App + ":v1", Namespace: "prod"}))
+			again, _ := YAML(Manifests(app, c.options(app)))
 			if !bytes.Equal(got, again) {
 				t.Fatal("two runs gave different YAML")
 			}
-			golden := strings.TrimSuffix(f, ".tend.yaml") + ".golden.yaml"
 			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
+				if err := os.WriteFile(c.golden, got, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
-			want, err := os.ReadFile(golden)
+			want, err := os.ReadFile(c.golden)
 			if err != nil {
 				t.Fatalf("%v (go test ./internal/k8s -update writes it)", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Fatalf("%s differs from what the spec gives now (-update rewrites it):\n%s", golden, got)
+				t.Fatalf("%s differs from what the spec gives now (-update rewrites it):\n%s", c.golden, got)
 			}
 		})
 	}

@@ -259,7 +259,8 @@ func (c *cluster) apply(obj map[string]any, dryRun bool) (int, string, error) {
 // plurals are the resources of the kinds tend writes.
 var plurals = map[string]string{"ServiceAccount": "serviceaccounts", "ConfigMap": "configmaps", "Deployment": "deployments",
 	"Service": "services", "Ingress": "ingresses", "PodDisruptionBudget": "poddisruptionbudgets", "NetworkPolicy": "networkpolicies",
-	"Namespace": "namespaces", "HorizontalPodAutoscaler": "horizontalpodautoscalers", "Secret": "secrets"}
+	"Namespace": "namespaces", "HorizontalPodAutoscaler": "horizontalpodautoscalers", "Secret": "secrets",
+	"HTTPRoute": "httproutes", "CustomResourceDefinition": "customresourcedefinitions"}
 
 func resourcePath(obj map[string]any) (string, error) {
 	kind, _ := obj["kind"].(string)

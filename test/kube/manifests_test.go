@@ -2,10 +2,13 @@ package kube
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -14,7 +17,8 @@ import (
 )
 
 // TestManifestsAreAcceptedByTheAPIServer: every object `tend export k8s` writes for the
-// golden specs passes the API server's validation and admission with server-side apply,
+// golden specs, with an Ingress and with a Gateway API HTTPRoute (its CRD from the
+// gateway-api module tend builds them with), passes the API server's validation and admission with server-side apply,
 // first with dryRun=All, then for real, and reads back as applied.
 func TestManifestsAreAcceptedByTheAPIServer(t *testing.T) {
 	c := startCluster(t)
@@ -26,12 +30,18 @@ func TestManifestsAreAcceptedByTheAPIServer(t *testing.T) {
 	if len(specs) < 2 {
 		t.Fatalf("golden specs: %v", specs)
 	}
+	installHTTPRouteCRD(t, c)
+	type variant struct{ file, gateway string }
+	var variants []variant
 	for _, f := range specs {
-		app, err := spec.Load(f)
+		variants = append(variants, variant{f, ""}, variant{f, "infra/public"})
+	}
+	for _, v := range variants {
+		app, err := spec.Load(v.file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		stream, err := k8s.YAML(k8s.Manifests(app, k8s.Options{Image: "registry.example.com/" + app.App + ":v1", Namespace: "prod"}))
+		stream, err := k8s.YAML(k8s.Manifests(app, k8s.Options{Image: "registry.example.com/" + app.App + ":v1", Namespace: "prod", Gateway: v.gateway}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,5 +68,43 @@ func TestManifestsAreAcceptedByTheAPIServer(t *testing.T) {
 				t.Fatalf("the deployment as stored lacks %s:\n%s", want, body)
 			}
 		}
+		if v.gateway != "" {
+			code, body, err := c.do("GET", "/apis/gateway.networking.k8s.io/v1/namespaces/prod/httproutes/"+app.App, "", nil)
+			if err != nil || code != 200 || !strings.Contains(body, `"name":"public","namespace":"infra"`) {
+				t.Fatalf("GET the HTTPRoute: %d %v\n%s", code, err, body)
+			}
+		}
+	}
+}
+
+// installHTTPRouteCRD installs the Gateway API's HTTPRoute CustomResourceDefinition of the
+// gateway-api module tend is built with, and waits until the API serves it.
+func installHTTPRouteCRD(t *testing.T, c *cluster) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	if err != nil {
+		t.Fatalf("find the gateway-api module: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard", "gateway.networking.k8s.io_httproutes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd map[string]any
+	if err := yaml.Unmarshal(b, &crd); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, err := c.apply(crd, false); err != nil || code >= 300 {
+		t.Fatalf("install the HTTPRoute CRD: %d %v\n%s", code, err, tail(body, 2048))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _, err := c.do("GET", "/apis/gateway.networking.k8s.io/v1/httproutes", "", nil)
+		if err == nil && code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API does not serve httproutes 30s after the CRD: %d %v", code, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -16,7 +16,10 @@ import (
 func instanceOf(pod *corev1.Pod, wasReady bool) runtime.Instance {
 	rev, _ := strconv.Atoi(pod.Labels[k8s.RevisionLabel])
 	in := runtime.Instance{ID: pod.Name, App: pod.Labels["app.kubernetes.io/name"], Revision: rev,
-		StartedAt: pod.CreationTimestamp.Time, Limits: "enforced: Kubernetes (requests = limits)"}
+		StartedAt: pod.CreationTimestamp.Time, Limits: "not enforced: the spec sets no resources"}
+	if len(pod.Spec.Containers) > 0 && len(pod.Spec.Containers[0].Resources.Limits) > 0 {
+		in.Limits = "enforced: by the kubelet (requests = limits)"
+	}
 	if pod.Status.StartTime != nil {
 		in.StartedAt = pod.Status.StartTime.Time
 	}
