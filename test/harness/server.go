@@ -57,7 +57,7 @@ type Server struct {
 	Bin, DataDir, API, Gateway string
 
 	cmd  *exec.Cmd
-	log  lockedBuffer
+	log  LockedBuffer
 	done chan struct{}
 }
 
@@ -219,18 +219,19 @@ func Alive(pid int) bool {
 	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
 }
 
-type lockedBuffer struct {
+// LockedBuffer collects a child process's output while others read it.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -88,28 +87,13 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	_, port, _ := strings.Cut(addr, ":")
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin,
+	log, exited := startProcess(t, "kube-apiserver", bin,
 		"--etcd-servers="+etcdURL, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+port,
 		"--cert-dir="+filepath.Join(dir, "certs"), "--token-auth-file="+tokens, "--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file="+pubFile,
 		"--service-account-signing-key-file="+keyFile, "--service-cluster-ip-range=10.96.0.0/16",
 		// the kubernetes Service's endpoints would be 127.0.0.1, which the reconciler refuses
 		"--endpoint-reconciler-type=none", "--enable-priority-and-fairness=false", "--v=0")
-	var log lockedLog
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			t.Logf("kube-apiserver log (last 4 KiB):\n%s", tail(log.String(), 4096))
-		}
-	})
 	c := &cluster{URL: "https://" + addr, Token: token, dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), client: &http.Client{Timeout: 30 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}} // its own self-signed certificate, on loopback
 	deadline := time.Now().Add(2 * time.Minute)
@@ -149,23 +133,8 @@ func (c *cluster) startControllerManager(t *testing.T) {
 	if _, err := os.Stat(bin); err != nil {
 		t.Skipf("kube-controller-manager %s is not built (bash tools/kube/build.sh builds it; .ci/run does): %v", Version, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--kubeconfig="+c.Kubeconfig, "--controllers=deployment-controller,replicaset-controller",
+	log, exited := startProcess(t, "kube-controller-manager", bin, "--kubeconfig="+c.Kubeconfig, "--controllers=deployment-controller,replicaset-controller",
 		"--leader-elect=false", "--secure-port=0", "--concurrent-deployment-syncs=5", "--concurrent-replicaset-syncs=5", "--v=0")
-	var log lockedLog
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			t.Logf("kube-controller-manager log (last 4 KiB):\n%s", tail(log.String(), 4096))
-		}
-	})
 	time.Sleep(time.Second)
 	select {
 	case <-exited:
@@ -174,22 +143,28 @@ func (c *cluster) startControllerManager(t *testing.T) {
 	}
 }
 
-// lockedLog collects a child's output for the test's failure message.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+// startProcess runs a control plane binary until the test ends; its log is shown when
+// the test fails, and exited closes when it ends.
+func startProcess(t *testing.T, name, bin string, args ...string) (*harness.LockedBuffer, chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, args...)
+	log := &harness.LockedBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start %s: %v", name, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s log (last 4 KiB):\n%s", name, tail(log.String(), 4096))
+		}
+	})
+	return log, exited
 }
 
 func startEtcd(t *testing.T, dir string) string {

@@ -70,7 +70,7 @@ type Cluster struct {
 	registered map[string]string // pod name → registry key
 	wasReady   map[string]bool   // pods that have been ready once
 	accountsOK map[string]bool   // apps whose ServiceAccount is applied
-	subs       map[chan string]struct{}
+	subs       runtime.Subscribers
 }
 
 // New connects to the cluster, checks the namespace, and starts following tend's pods in
@@ -102,7 +102,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	c := &Cluster{o: o, log: o.Logger, host: cfg.Host, pods: core, accounts: core, deployments: apps,
 		stop: make(chan struct{}), done: make(chan struct{}),
-		registered: map[string]string{}, wasReady: map[string]bool{}, accountsOK: map[string]bool{}, subs: map[chan string]struct{}{}}
+		registered: map[string]string{}, wasReady: map[string]bool{}, accountsOK: map[string]bool{}}
 	lw := cache.NewFilteredListWatchFromClient(core.RESTClient(), "pods", o.Namespace, func(opts *metav1.ListOptions) {
 		opts.LabelSelector = managedBy
 	})
@@ -214,18 +214,8 @@ func (c *Cluster) Instances(app string) []runtime.Instance {
 	return out
 }
 
-// Subscribe returns a channel that gets the app name whenever one of its pods changes.
-func (c *Cluster) Subscribe() (<-chan string, func()) {
-	ch := make(chan string, 64)
-	c.mu.Lock()
-	c.subs[ch] = struct{}{}
-	c.mu.Unlock()
-	return ch, func() {
-		c.mu.Lock()
-		delete(c.subs, ch)
-		c.mu.Unlock()
-	}
-}
+// Subscribe returns a channel that gets the app name whenever one of its instances changes.
+func (c *Cluster) Subscribe() (<-chan string, func()) { return c.subs.Subscribe() }
 
 // Close stops following the pods. With stopInstances every revision is scaled to zero,
 // the pods leave the registry and Close waits (within ctx) until they are gone; without,
@@ -268,15 +258,4 @@ func explain(err error, verb, resource, namespace string) error {
 		return fmt.Errorf("%w: the kubeconfig's user needs a Role in namespace %s allowing get, list, watch, patch and delete on pods, deployments and serviceaccounts (here: %s %s)", err, namespace, verb, resource)
 	}
 	return err
-}
-
-func (c *Cluster) notify(app string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for ch := range c.subs {
-		select {
-		case ch <- app:
-		default:
-		}
-	}
 }

@@ -62,7 +62,7 @@ func (c *Cluster) changed(obj any, deleted bool) {
 			c.setRegistered(pod.Name, want)
 		}
 	}
-	c.notify(app)
+	c.subs.Notify(app)
 }
 
 func (c *Cluster) setRegistered(pod, key string) {

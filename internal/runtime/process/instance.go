@@ -103,7 +103,7 @@ func (in *instance) set(state runtime.State, msg string) {
 	}
 	in.s.mu.Unlock()
 	if changed {
-		in.s.notify(in.rec.App)
+		in.s.subs.Notify(in.rec.App)
 	}
 }
 

@@ -79,7 +79,7 @@ type Supervisor struct {
 
 	mu        sync.Mutex
 	instances map[string]*instance
-	subs      map[chan string]struct{}
+	subs      runtime.Subscribers
 }
 
 // New starts a supervisor on the data dir: it re-adopts the instances recorded in the
@@ -101,7 +101,7 @@ func New(ctx context.Context, o Options) (*Supervisor, error) {
 	s := &Supervisor{o: o, log: o.Logger, dataDir: dir, ctx: sctx, cancel: cancel,
 		probe:     &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}},
 		limits:    newLimiter(o.Logger),
-		instances: map[string]*instance{}, subs: map[chan string]struct{}{}}
+		instances: map[string]*instance{}}
 	if err := s.adopt(ctx); err != nil {
 		cancel()
 		return nil, err
@@ -149,7 +149,7 @@ func (s *Supervisor) Apply(ctx context.Context, set runtime.Set) error {
 		v.requestStop()
 	}
 	if len(victims) > 0 {
-		s.notify(set.App)
+		s.subs.Notify(set.App)
 	}
 	return nil
 }
@@ -206,29 +206,8 @@ func (s *Supervisor) Instances(app string) []runtime.Instance {
 	return out
 }
 
-// Subscribe returns a channel that gets the app name whenever an instance of it changes.
-func (s *Supervisor) Subscribe() (<-chan string, func()) {
-	ch := make(chan string, 64)
-	s.mu.Lock()
-	s.subs[ch] = struct{}{}
-	s.mu.Unlock()
-	return ch, func() {
-		s.mu.Lock()
-		delete(s.subs, ch)
-		s.mu.Unlock()
-	}
-}
-
-func (s *Supervisor) notify(app string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for ch := range s.subs {
-		select {
-		case ch <- app:
-		default:
-		}
-	}
-}
+// Subscribe returns a channel that gets the app name whenever one of its instances changes.
+func (s *Supervisor) Subscribe() (<-chan string, func()) { return s.subs.Subscribe() }
 
 // Close stops supervising. With stopInstances every instance is stopped gracefully
 // (concurrently); without, processes and records stay for the next supervisor.
@@ -275,7 +254,7 @@ func (s *Supervisor) forget(in *instance) {
 		delete(s.instances, in.rec.ID)
 	}
 	s.mu.Unlock()
-	s.notify(in.rec.App)
+	s.subs.Notify(in.rec.App)
 }
 
 // rotateLogs copy-truncates instance logs that grew past LogMaxBytes.
