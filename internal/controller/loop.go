@@ -135,13 +135,16 @@ func (l *appLoop) replicas() int {
 
 // observe counts the app's instances by revision.
 func (l *appLoop) observe(now time.Time) rollout.Observation {
-	o := rollout.Observation{Ready: map[int]int{}, Available: map[int]int{}, Total: map[int]int{}}
+	o := rollout.Observation{Ready: map[int]int{}, Available: map[int]int{}, Total: map[int]int{}, Why: map[int]string{}}
 	for _, in := range l.c.o.Runtime.Instances(l.app) {
 		if in.State == runtime.Stopping {
 			continue
 		}
 		o.Total[in.Revision]++
 		if in.State != runtime.Ready {
+			if o.Why[in.Revision] == "" && in.Message != "" {
+				o.Why[in.Revision] = in.ID + ": " + in.Message
+			}
 			continue
 		}
 		o.Ready[in.Revision]++
@@ -152,6 +155,9 @@ func (l *appLoop) observe(now time.Time) rollout.Observation {
 		if !in.ReadySince.IsZero() && now.Sub(in.ReadySince) >= minReady {
 			o.Available[in.Revision]++
 		}
+	}
+	if e, ok := l.c.o.Runtime.(runtime.Explainer); ok && l.st.To != 0 && o.Why[l.st.To] == "" {
+		o.Why[l.st.To] = e.Explain(l.app, l.st.To)
 	}
 	return o
 }

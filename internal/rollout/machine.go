@@ -246,8 +246,8 @@ func (st *State) rolling(in Input, out Output) Output {
 		return st.complete(in.Now, out, fmt.Sprintf("revision %d replaced revision %d", st.To, st.From))
 	}
 	if st.overDeadline(in) {
-		return st.startRevert(in, out, fmt.Sprintf("revision %d: %d of %d instances available after %s (progressDeadline)",
-			st.To, newAvail, n, in.Spec.Strategy.ProgressDeadline))
+		return st.startRevert(in, out, fmt.Sprintf("revision %d: %d of %d instances available after %s (progressDeadline)%s",
+			st.To, newAvail, n, in.Spec.Strategy.ProgressDeadline, in.Obs.why(st.To)))
 	}
 	return out
 }
@@ -266,8 +266,8 @@ func (st *State) blueGreen(in Input, out Output) Output {
 	if avail < n {
 		st.Message = fmt.Sprintf("blue-green: %d/%d of revision %d ready (preview with header X-Tend-Preview: 1)", avail, n, st.To)
 		if st.overDeadline(in) {
-			return st.startRevert(in, out, fmt.Sprintf("revision %d: %d of %d instances available after %s (progressDeadline)",
-				st.To, avail, n, in.Spec.Strategy.ProgressDeadline))
+			return st.startRevert(in, out, fmt.Sprintf("revision %d: %d of %d instances available after %s (progressDeadline)%s",
+				st.To, avail, n, in.Spec.Strategy.ProgressDeadline, in.Obs.why(st.To)))
 		}
 		st.StepStarted = in.Now
 		return out
@@ -350,8 +350,8 @@ func (st *State) canary(in Input, out Output) Output {
 				out.Splits = st.weighted()
 				st.Message = fmt.Sprintf("canary step %d/%d: waiting for %d/%d canary instances before weight %d%%", st.Step+1, len(steps), avail, need, *s.Weight)
 				if st.overDeadline(in) {
-					return st.startRevert(in, out, fmt.Sprintf("canary revision %d: %d of %d instances available after %s (progressDeadline)",
-						st.To, avail, need, in.Spec.Strategy.ProgressDeadline))
+					return st.startRevert(in, out, fmt.Sprintf("canary revision %d: %d of %d instances available after %s (progressDeadline)%s",
+						st.To, avail, need, in.Spec.Strategy.ProgressDeadline, in.Obs.why(st.To)))
 				}
 				return out
 			}
@@ -409,8 +409,8 @@ func (st *State) canary(in Input, out Output) Output {
 	if avail < st.Replicas {
 		st.Message = fmt.Sprintf("canary promoted: %d/%d instances of revision %d ready", avail, st.Replicas, st.To)
 		if st.overDeadline(in) {
-			return st.startRevert(in, out, fmt.Sprintf("revision %d: %d of %d instances available after %s (progressDeadline)",
-				st.To, avail, st.Replicas, in.Spec.Strategy.ProgressDeadline))
+			return st.startRevert(in, out, fmt.Sprintf("revision %d: %d of %d instances available after %s (progressDeadline)%s",
+				st.To, avail, st.Replicas, in.Spec.Strategy.ProgressDeadline, in.Obs.why(st.To)))
 		}
 		return out
 	}

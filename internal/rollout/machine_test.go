@@ -21,12 +21,14 @@ func newSim(running map[int]int) *sim {
 }
 
 func (s *sim) obs() Observation {
-	o := Observation{Ready: map[int]int{}, Available: map[int]int{}, Total: map[int]int{}}
+	o := Observation{Ready: map[int]int{}, Available: map[int]int{}, Total: map[int]int{}, Why: map[int]string{}}
 	for rev, n := range s.running {
 		o.Total[rev] = n
 		if !s.broken[rev] {
 			o.Ready[rev] = n
 			o.Available[rev] = n
+		} else {
+			o.Why[rev] = "hello-2-x: readiness: 503"
 		}
 	}
 	return o
@@ -111,8 +113,8 @@ func TestRollingFailsAfterDeadlineAndRevertsTraffic(t *testing.T) {
 	if st.Phase != RolledBack || st.Stable != 1 {
 		t.Fatalf("phase %s stable %d, want RolledBack to 1", st.Phase, st.Stable)
 	}
-	if !strings.Contains(st.Message, "progressDeadline") {
-		t.Fatalf("message %q does not name the deadline", st.Message)
+	if !strings.Contains(st.Message, "progressDeadline): hello-2-x: readiness: 503") {
+		t.Fatalf("message %q does not name the deadline and what the instances said", st.Message)
 	}
 	if s.running[2] != 0 || s.running[1] != 4 {
 		t.Fatalf("running %v, want revision 1 at 4 and no revision 2", s.running)

@@ -138,6 +138,17 @@ type Observation struct {
 	Available map[int]int
 	// Total counts every instance, whatever its state.
 	Total map[int]int
+	// Why says, per revision, why its instances are not available: what a not-ready
+	// instance reports, or the runtime when there is no instance to ask.
+	Why map[int]string
+}
+
+// why is the reason the revision's instances give for not being available, as ": reason".
+func (o Observation) why(rev int) string {
+	if w := o.Why[rev]; w != "" {
+		return ": " + w
+	}
+	return ""
 }
 
 // Decision is what the controller must make true: instances per revision (revisions not

@@ -79,3 +79,10 @@ type Runtime interface {
 	// without, they keep running and a new runtime on the same data dir re-adopts them.
 	Close(ctx context.Context, stopInstances bool) error
 }
+
+// Explainer is a Runtime that can say why a revision has fewer instances than it asked
+// for when no instance can (Kubernetes refusing to create pods: a quota, an admission
+// webhook). Explain returns "" when it knows of nothing wrong.
+type Explainer interface {
+	Explain(app string, revision int) string
+}

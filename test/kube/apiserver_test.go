@@ -235,7 +235,7 @@ func (c *cluster) apply(obj map[string]any, dryRun bool) (int, string, error) {
 var plurals = map[string]string{"ServiceAccount": "serviceaccounts", "ConfigMap": "configmaps", "Deployment": "deployments",
 	"Service": "services", "Ingress": "ingresses", "PodDisruptionBudget": "poddisruptionbudgets", "NetworkPolicy": "networkpolicies",
 	"Namespace": "namespaces", "HorizontalPodAutoscaler": "horizontalpodautoscalers", "Secret": "secrets",
-	"HTTPRoute": "httproutes", "CustomResourceDefinition": "customresourcedefinitions"}
+	"HTTPRoute": "httproutes", "CustomResourceDefinition": "customresourcedefinitions", "ResourceQuota": "resourcequotas"}
 
 func resourcePath(obj map[string]any) (string, error) {
 	kind, _ := obj["kind"].(string)

@@ -67,12 +67,13 @@ type tendServer struct {
 // (kube-apiserver, kube-controller-manager's Deployment and ReplicaSet controllers, the
 // fake kubelet) with a registry for the images tend builds. Instances outlive the server
 // on both (on Kubernetes they always do).
-func startTend(t *testing.T, runtime string) *tendServer {
+func startTend(t *testing.T, runtime string) (*tendServer, *cluster) {
 	t.Helper()
 	bin, _ := tend(t)
 	args := []string{"--keep-instances"}
+	var c *cluster
 	if runtime == "kubernetes" {
-		c := startCluster(t)
+		c = startCluster(t)
 		c.startControllerManager(t)
 		if code, body, err := c.apply(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "apps"}}, false); err != nil || code >= 300 {
 			t.Fatalf("create namespace apps: %d %s %v", code, body, err)
@@ -93,7 +94,7 @@ func startTend(t *testing.T, runtime string) *tendServer {
 			ts.Stop()
 		}
 	})
-	return ts
+	return ts, c
 }
 
 func (ts *tendServer) start() {
@@ -126,7 +127,10 @@ func (ts *tendServer) restart() {
 func TestRolloutsGiveTheSameAnswersOnBothRuntimes(t *testing.T) {
 	seen := map[string][]string{}
 	for _, rt := range []string{"process", "kubernetes"} {
-		t.Run(rt, func(t *testing.T) { seen[rt] = scenario(t, startTend(t, rt)) })
+		t.Run(rt, func(t *testing.T) {
+			s, _ := startTend(t, rt)
+			seen[rt] = scenario(t, s)
+		})
 	}
 	p, k := seen["process"], seen["kubernetes"]
 	if p == nil || k == nil {
@@ -244,8 +248,17 @@ func scenario(t *testing.T, s *tendServer) []string {
 	seen = append(seen, "history: revisions "+strings.Join(revs, ",")+fmt.Sprintf(" stable %d", h.Stable))
 	// analyses count requests, which differ from run to run: compare their outcome only
 	counts := regexp.MustCompile(`\d+ (requests|canary requests|more|measurements)\b|in \d+s`)
+	// a failed rollout quotes what one of its instances says: the id and words differ
+	reason := regexp.MustCompile(`\(progressDeadline\): \S+: .*`)
 	for _, e := range h.Events {
-		line := fmt.Sprintf("event %s r%d: %s", e.Kind, e.Revision, counts.ReplaceAllString(e.Message, "# $1"))
+		msg := counts.ReplaceAllString(e.Message, "# $1")
+		if r := reason.FindString(msg); r != "" {
+			if !strings.Contains(r, "ready") && !strings.Contains(r, "readiness") {
+				t.Errorf("the failed rollout does not quote what its instances say about readiness: %s", e.Message)
+			}
+			msg = reason.ReplaceAllString(msg, "(progressDeadline): INSTANCE: REASON")
+		}
+		line := fmt.Sprintf("event %s r%d: %s", e.Kind, e.Revision, msg)
 		if len(seen) == 0 || seen[len(seen)-1] != line {
 			seen = append(seen, line)
 		}

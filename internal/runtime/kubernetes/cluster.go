@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,7 +28,10 @@ import (
 	"github.com/tendhq/tend/internal/store"
 )
 
-var _ runtime.Runtime = (*Cluster)(nil)
+var (
+	_ runtime.Runtime   = (*Cluster)(nil)
+	_ runtime.Explainer = (*Cluster)(nil)
+)
 
 // fieldManager owns the fields tend applies.
 const fieldManager = "tend"
@@ -61,7 +65,8 @@ type Cluster struct {
 	pods        coreclient.PodsGetter
 	accounts    coreclient.ServiceAccountsGetter
 	deployments appsclient.DeploymentsGetter
-	informer    cache.SharedIndexInformer
+	informer    cache.SharedIndexInformer // pods
+	revisions   cache.SharedIndexInformer // Deployments
 	stop        chan struct{}
 	closing     sync.Once
 	done        chan struct{}
@@ -116,13 +121,22 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("follow pods: %w", err)
 	}
-	go func() { defer close(c.done); c.informer.Run(c.stop) }()
+	// the revisions' Deployments, for what their conditions say when pods are refused
+	dlw := cache.NewFilteredListWatchFromClient(apps.RESTClient(), "deployments", o.Namespace, func(opts *metav1.ListOptions) {
+		opts.LabelSelector = managedBy + "," + k8s.RevisionLabel
+	})
+	c.revisions = cache.NewSharedIndexInformer(dlw, &appsv1.Deployment{}, 0, cache.Indexers{})
+	var running sync.WaitGroup
+	for _, inf := range []cache.SharedIndexInformer{c.informer, c.revisions} {
+		running.Go(func() { inf.Run(c.stop) })
+	}
+	go func() { running.Wait(); close(c.done) }()
 	syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if !cache.WaitForCacheSync(syncCtx.Done(), c.informer.HasSynced) {
+	if !cache.WaitForCacheSync(syncCtx.Done(), c.informer.HasSynced, c.revisions.HasSynced) {
 		close(c.stop)
 		<-c.done
-		return nil, fmt.Errorf("list the pods in namespace %s on %s within a minute: is the API server reachable and may the kubeconfig's user list pods?", o.Namespace, cfg.Host)
+		return nil, fmt.Errorf("list the pods and deployments in namespace %s on %s within a minute: is the API server reachable and may the kubeconfig's user list and watch them?", o.Namespace, cfg.Host)
 	}
 	c.log.Info("kubernetes runtime ready", "api", cfg.Host, "namespace", o.Namespace, "pods", len(c.informer.GetStore().List()))
 	return c, nil
@@ -193,6 +207,22 @@ func (c *Cluster) pod(name string) (*corev1.Pod, bool) {
 		return nil, false
 	}
 	return obj.(*corev1.Pod), true
+}
+
+// Explain reports a revision's Deployment failing to make pods (its ReplicaFailure
+// condition: a quota, an admission webhook, a missing ServiceAccount).
+func (c *Cluster) Explain(app string, revision int) string {
+	obj, ok, err := c.revisions.GetStore().GetByKey(c.o.Namespace + "/" + k8s.RevisionName(app, revision))
+	if err != nil || !ok {
+		return ""
+	}
+	d := obj.(*appsv1.Deployment)
+	for _, cond := range d.Status.Conditions {
+		if cond.Type == appsv1.DeploymentReplicaFailure && cond.Status == corev1.ConditionTrue {
+			return "Deployment " + d.Name + ": " + cond.Reason + ": " + cond.Message
+		}
+	}
+	return ""
 }
 
 // Instances lists app's pods as the informer last saw them.
