@@ -1,11 +1,14 @@
 package kube
 
 import (
+	"context"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tendhq/tend/test/harness"
 )
@@ -59,5 +62,31 @@ func TestRefusedPodsFailTheRolloutWithTheClustersReason(t *testing.T) {
 	}
 	if _, rev, _, err := s.Get(http.DefaultClient, "/"); err != nil || rev != "1" {
 		t.Errorf("the gateway answers with revision %q (%v), want 1", rev, err)
+	}
+}
+
+// TestServerOnAMissingNamespaceSaysSo: tend server on a namespace that does not exist
+// stops at once and says how to fix it; no --registry is a configuration error (exit 4).
+func TestServerOnAMissingNamespaceSaysSo(t *testing.T) {
+	c := startCluster(t)
+	bin, _ := tend(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--namespace", "nope", "--registry", "127.0.0.1:1/tend"}, 1, `namespace "nope" does not exist`},
+		{[]string{"--namespace", "default"}, 4, "--runtime kubernetes needs --registry"},
+	} {
+		api, _ := harness.FreeAddr()
+		gw, _ := harness.FreeAddr()
+		args := append([]string{"server", "--data", t.TempDir(), "--api", api, "--gateway", gw,
+			"--runtime", "kubernetes", "--kubeconfig", c.Kubeconfig}, tc.args...)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+		cancel()
+		if code := harness.ExitCode(err); code != tc.code || !strings.Contains(string(out), tc.want) {
+			t.Errorf("tend server %v: exit %d, want %d and %q:\n%s", tc.args, code, tc.code, tc.want, tail(string(out), 2048))
+		}
 	}
 }

@@ -15,9 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	appsclient "k8s.io/client-go/kubernetes/typed/apps/v1"
-	coreclient "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -62,14 +59,12 @@ type Cluster struct {
 	log  *slog.Logger
 	host string
 
-	pods        coreclient.PodsGetter
-	accounts    coreclient.ServiceAccountsGetter
-	deployments appsclient.DeploymentsGetter
-	informer    cache.SharedIndexInformer // pods
-	revisions   cache.SharedIndexInformer // Deployments
-	stop        chan struct{}
-	closing     sync.Once
-	done        chan struct{}
+	api       *client
+	informer  cache.SharedIndexInformer // pods
+	revisions cache.SharedIndexInformer // Deployments
+	stop      chan struct{}
+	closing   sync.Once
+	done      chan struct{}
 
 	mu         sync.Mutex
 	registered map[string]string // pod name → registry key
@@ -91,24 +86,20 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	core, err := coreclient.NewForConfig(cfg)
+	api, err := newClient(cfg, o.Namespace)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
 	}
-	apps, err := appsclient.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
-	}
-	if _, err := core.Namespaces().Get(ctx, o.Namespace, metav1.GetOptions{}); err != nil {
+	if err := api.get(ctx, "namespaces", o.Namespace, &corev1.Namespace{}); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("namespace %q does not exist on %s: create it (kubectl create namespace %s) or choose another with --namespace", o.Namespace, cfg.Host, o.Namespace)
 		}
 		return nil, fmt.Errorf("reach the Kubernetes API at %s (check --kubeconfig and that the cluster is up): %w", cfg.Host, err)
 	}
-	c := &Cluster{o: o, log: o.Logger, host: cfg.Host, pods: core, accounts: core, deployments: apps,
+	c := &Cluster{o: o, log: o.Logger, host: cfg.Host, api: api,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		registered: map[string]string{}, wasReady: map[string]bool{}, accountsOK: map[string]bool{}}
-	lw := cache.NewFilteredListWatchFromClient(core.RESTClient(), "pods", o.Namespace, func(opts *metav1.ListOptions) {
+	lw := cache.NewFilteredListWatchFromClient(api.core, "pods", o.Namespace, func(opts *metav1.ListOptions) {
 		opts.LabelSelector = managedBy
 	})
 	// every pod is looked at again every resync: a registry write that failed is retried
@@ -122,7 +113,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, fmt.Errorf("follow pods: %w", err)
 	}
 	// the revisions' Deployments, for what their conditions say when pods are refused
-	dlw := cache.NewFilteredListWatchFromClient(apps.RESTClient(), "deployments", o.Namespace, func(opts *metav1.ListOptions) {
+	dlw := cache.NewFilteredListWatchFromClient(api.apps, "deployments", o.Namespace, func(opts *metav1.ListOptions) {
 		opts.LabelSelector = managedBy + "," + k8s.RevisionLabel
 	})
 	c.revisions = cache.NewSharedIndexInformer(dlw, &appsv1.Deployment{}, 0, cache.Indexers{})
@@ -163,9 +154,7 @@ func (c *Cluster) Apply(ctx context.Context, set runtime.Set) error {
 	if err != nil {
 		return err
 	}
-	force := true
-	if _, err := c.deployments.Deployments(c.o.Namespace).Patch(ctx, d.Name, types.ApplyPatchType, body,
-		metav1.PatchOptions{FieldManager: fieldManager, Force: &force}); err != nil {
+	if err := c.api.apply(ctx, "deployments", d.Name, body); err != nil {
 		return explain(fmt.Errorf("apply Deployment %s/%s with %d replicas: %w", c.o.Namespace, d.Name, set.Replicas, err), "patch", "deployments", c.o.Namespace)
 	}
 	return nil
@@ -190,9 +179,7 @@ func (c *Cluster) ensureAccount(ctx context.Context, app string) error {
 	if err != nil {
 		return err
 	}
-	force := true
-	if _, err := c.accounts.ServiceAccounts(c.o.Namespace).Patch(ctx, app, types.ApplyPatchType, body,
-		metav1.PatchOptions{FieldManager: fieldManager, Force: &force}); err != nil {
+	if err := c.api.apply(ctx, "serviceaccounts", app, body); err != nil {
 		return explain(fmt.Errorf("apply ServiceAccount %s/%s: %w", c.o.Namespace, app, err), "patch", "serviceaccounts", c.o.Namespace)
 	}
 	c.mu.Lock()
@@ -261,14 +248,13 @@ func (c *Cluster) Close(ctx context.Context, stopInstances bool) error {
 }
 
 func (c *Cluster) stopAll(ctx context.Context) error {
-	deps := c.deployments.Deployments(c.o.Namespace)
-	list, err := deps.List(ctx, metav1.ListOptions{LabelSelector: managedBy + "," + k8s.RevisionLabel})
-	if err != nil {
+	var list appsv1.DeploymentList
+	if err := c.api.list(ctx, "deployments", managedBy+","+k8s.RevisionLabel, &list); err != nil {
 		return explain(fmt.Errorf("list tend's Deployments: %w", err), "list", "deployments", c.o.Namespace)
 	}
 	var errs []error
 	for _, d := range list.Items {
-		if _, err := deps.Patch(ctx, d.Name, types.MergePatchType, []byte(`{"spec":{"replicas":0}}`), metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
+		if err := c.api.patch(ctx, "deployments", d.Name, []byte(`{"spec":{"replicas":0}}`)); err != nil {
 			errs = append(errs, explain(fmt.Errorf("scale %s to 0: %w", d.Name, err), "patch", "deployments", c.o.Namespace))
 		}
 	}

@@ -6,8 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/tendhq/tend/internal/k8s"
@@ -27,9 +26,8 @@ func (c *Cluster) Replace(ctx context.Context, app, id string) error {
 	if !ok || pod.Labels["app.kubernetes.io/name"] != app {
 		return fmt.Errorf("no instance %s of %s", id, app)
 	}
-	pods := c.pods.Pods(c.o.Namespace)
 	if !podReady(pod) {
-		if err := pods.Delete(ctx, id, metav1.DeleteOptions{}); err != nil {
+		if err := c.api.delete(ctx, "pods", id); err != nil {
 			return explain(fmt.Errorf("delete pod %s: %w", id, err), "delete", "pods", c.o.Namespace)
 		}
 		return nil
@@ -38,9 +36,7 @@ func (c *Cluster) Replace(ctx context.Context, app, id string) error {
 	name := k8s.RevisionName(app, rev)
 	others := c.readyOf(app, rev, id)
 	mark := func(ctx context.Context, cost string) error {
-		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%s}}}`, deletionCost, cost)
-		_, err := pods.Patch(ctx, id, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: fieldManager})
-		return err
+		return c.api.patch(ctx, "pods", id, fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%s}}}`, deletionCost, cost))
 	}
 	if err := mark(ctx, `"-1000000"`); err != nil {
 		return explain(fmt.Errorf("mark pod %s to go first: %w", id, err), "patch", "pods", c.o.Namespace)
@@ -52,9 +48,9 @@ func (c *Cluster) Replace(ctx context.Context, app, id string) error {
 	// the ReplicaSet controller ranks not-ready pods first when it scales down: wait
 	// until the new pod is ready in tend's view and in the ReplicaSet's own status, so
 	// that the deletion cost decides
-	deps := c.deployments.Deployments(c.o.Namespace)
 	for {
-		d, err := deps.Get(ctx, name, metav1.GetOptions{})
+		d := &appsv1.Deployment{}
+		err := c.api.get(ctx, "deployments", name, d)
 		if err == nil && d.Status.ObservedGeneration >= d.Generation && int(d.Status.ReadyReplicas) >= others+2 && c.readyOf(app, rev, id) > others {
 			break
 		}
@@ -86,16 +82,13 @@ func (c *Cluster) Replace(ctx context.Context, app, id string) error {
 // scaleBy changes a Deployment's replicas by delta from what they are now (a scale or a
 // rollout meanwhile is kept), with the resourceVersion as a precondition.
 func (c *Cluster) scaleBy(ctx context.Context, name string, delta int) error {
-	deps := c.deployments.Deployments(c.o.Namespace)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		d, err := deps.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
+		d := &appsv1.Deployment{}
+		if err := c.api.get(ctx, "deployments", name, d); err != nil {
 			return err
 		}
 		to := max(0, int(*d.Spec.Replicas)+delta)
-		body := fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"spec":{"replicas":%d}}`, d.ResourceVersion, to)
-		_, err = deps.Patch(ctx, name, types.MergePatchType, []byte(body), metav1.PatchOptions{FieldManager: fieldManager})
-		return err
+		return c.api.patch(ctx, "deployments", name, fmt.Appendf(nil, `{"metadata":{"resourceVersion":%q},"spec":{"replicas":%d}}`, d.ResourceVersion, to))
 	})
 	if err != nil {
 		return explain(fmt.Errorf("scale Deployment %s by %+d: %w", name, delta, err), "patch", "deployments", c.o.Namespace)

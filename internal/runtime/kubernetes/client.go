@@ -1,0 +1,94 @@
+package kubernetes
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+)
+
+// client reaches the few resources the runtime uses (namespaces, pods, service accounts,
+// deployments) with REST clients over a scheme of the core and apps groups only:
+// client-go's typed clients would link every API group of Kubernetes into tend.
+type client struct {
+	core, apps *rest.RESTClient
+	namespace  string
+}
+
+var codecs = func() serializer.CodecFactory {
+	s := k8sruntime.NewScheme()
+	for _, add := range []func(*k8sruntime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme} {
+		if err := add(s); err != nil {
+			panic(err) // a programming error: the groups register once, statically
+		}
+	}
+	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
+	return serializer.NewCodecFactory(s)
+}()
+
+func newClient(cfg *rest.Config, namespace string) (*client, error) {
+	rc := func(gv schema.GroupVersion, apiPath string) (*rest.RESTClient, error) {
+		c := rest.CopyConfig(cfg)
+		c.GroupVersion, c.APIPath = &gv, apiPath
+		c.NegotiatedSerializer = codecs.WithoutConversion()
+		if c.UserAgent == "" {
+			c.UserAgent = rest.DefaultKubernetesUserAgent()
+		}
+		return rest.RESTClientFor(c)
+	}
+	core, err := rc(corev1.SchemeGroupVersion, "/api")
+	if err != nil {
+		return nil, err
+	}
+	apps, err := rc(appsv1.SchemeGroupVersion, "/apis")
+	if err != nil {
+		return nil, err
+	}
+	return &client{core: core, apps: apps, namespace: namespace}, nil
+}
+
+// rest is the client of a resource's group.
+func (c *client) rest(resource string) *rest.RESTClient {
+	if resource == "deployments" {
+		return c.apps
+	}
+	return c.core
+}
+
+// get reads one object of the namespace (namespaces themselves have none) into into.
+func (c *client) get(ctx context.Context, resource, name string, into k8sruntime.Object) error {
+	req := c.rest(resource).Get().Resource(resource).Name(name)
+	if resource != "namespaces" {
+		req = req.Namespace(c.namespace)
+	}
+	return req.Do(ctx).Into(into)
+}
+
+// list reads the objects of the namespace that match a label selector.
+func (c *client) list(ctx context.Context, resource, selector string, into k8sruntime.Object) error {
+	return c.rest(resource).Get().Namespace(c.namespace).Resource(resource).
+		VersionedParams(&metav1.ListOptions{LabelSelector: selector}, metav1.ParameterCodec).Do(ctx).Into(into)
+}
+
+// apply sends obj with server-side apply as tend's field manager, taking over conflicts.
+func (c *client) apply(ctx context.Context, resource, name string, obj []byte) error {
+	return c.rest(resource).Patch(types.ApplyPatchType).Namespace(c.namespace).Resource(resource).Name(name).
+		Param("fieldManager", fieldManager).Param("force", "true").Body(obj).Do(ctx).Error()
+}
+
+// patch sends a JSON merge patch.
+func (c *client) patch(ctx context.Context, resource, name string, body []byte) error {
+	return c.rest(resource).Patch(types.MergePatchType).Namespace(c.namespace).Resource(resource).Name(name).
+		Param("fieldManager", fieldManager).Body(body).Do(ctx).Error()
+}
+
+// delete deletes one object gracefully.
+func (c *client) delete(ctx context.Context, resource, name string) error {
+	return c.rest(resource).Delete().Namespace(c.namespace).Resource(resource).Name(name).Do(ctx).Error()
+}
