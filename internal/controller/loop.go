@@ -156,7 +156,8 @@ func (l *appLoop) observe(now time.Time) rollout.Observation {
 			o.Available[in.Revision]++
 		}
 	}
-	if e, ok := l.c.o.Runtime.(runtime.Explainer); ok && l.st.To != 0 && o.Why[l.st.To] == "" {
+	// only a rollout in progress can fail for want of instances
+	if e, ok := l.c.o.Runtime.(runtime.Explainer); ok && l.st.To != 0 && !l.st.Phase.Terminal() && o.Why[l.st.To] == "" {
 		o.Why[l.st.To] = e.Explain(l.app, l.st.To)
 	}
 	return o

@@ -2,9 +2,11 @@ package kubernetes
 
 import (
 	"context"
+	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -67,28 +69,39 @@ func (c *client) get(ctx context.Context, resource, name string, into k8sruntime
 	if resource != "namespaces" {
 		req = req.Namespace(c.namespace)
 	}
-	return req.Do(ctx).Into(into)
+	return c.explain(req.Do(ctx).Into(into), "get", resource)
 }
 
 // list reads the objects of the namespace that match a label selector.
 func (c *client) list(ctx context.Context, resource, selector string, into k8sruntime.Object) error {
-	return c.rest(resource).Get().Namespace(c.namespace).Resource(resource).
+	err := c.rest(resource).Get().Namespace(c.namespace).Resource(resource).
 		VersionedParams(&metav1.ListOptions{LabelSelector: selector}, metav1.ParameterCodec).Do(ctx).Into(into)
+	return c.explain(err, "list", resource)
 }
 
 // apply sends obj with server-side apply as tend's field manager, taking over conflicts.
 func (c *client) apply(ctx context.Context, resource, name string, obj []byte) error {
-	return c.rest(resource).Patch(types.ApplyPatchType).Namespace(c.namespace).Resource(resource).Name(name).
+	err := c.rest(resource).Patch(types.ApplyPatchType).Namespace(c.namespace).Resource(resource).Name(name).
 		Param("fieldManager", fieldManager).Param("force", "true").Body(obj).Do(ctx).Error()
+	return c.explain(err, "patch", resource)
 }
 
 // patch sends a JSON merge patch.
 func (c *client) patch(ctx context.Context, resource, name string, body []byte) error {
-	return c.rest(resource).Patch(types.MergePatchType).Namespace(c.namespace).Resource(resource).Name(name).
+	err := c.rest(resource).Patch(types.MergePatchType).Namespace(c.namespace).Resource(resource).Name(name).
 		Param("fieldManager", fieldManager).Body(body).Do(ctx).Error()
+	return c.explain(err, "patch", resource)
 }
 
 // delete deletes one object gracefully.
 func (c *client) delete(ctx context.Context, resource, name string) error {
-	return c.rest(resource).Delete().Namespace(c.namespace).Resource(resource).Name(name).Do(ctx).Error()
+	return c.explain(c.rest(resource).Delete().Namespace(c.namespace).Resource(resource).Name(name).Do(ctx).Error(), "delete", resource)
+}
+
+// explain adds to a refused request the permission the kubeconfig's user lacks.
+func (c *client) explain(err error, verb, resource string) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("%w: the kubeconfig's user needs a Role in namespace %s allowing get, list, watch, patch and delete on pods, deployments and serviceaccounts (here: %s %s)", err, c.namespace, verb, resource)
+	}
+	return err
 }

@@ -55,9 +55,8 @@ type Options struct {
 // informer follows them: ready pods go into tend's service registry (where the gateway
 // finds them), pods that stop being ready or start terminating leave it at once.
 type Cluster struct {
-	o    Options
-	log  *slog.Logger
-	host string
+	o   Options
+	log *slog.Logger
 
 	api       *client
 	informer  cache.SharedIndexInformer // pods
@@ -96,7 +95,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		}
 		return nil, fmt.Errorf("reach the Kubernetes API at %s (check --kubeconfig and that the cluster is up): %w", cfg.Host, err)
 	}
-	c := &Cluster{o: o, log: o.Logger, host: cfg.Host, api: api,
+	c := &Cluster{o: o, log: o.Logger, api: api,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		registered: map[string]string{}, wasReady: map[string]bool{}, accountsOK: map[string]bool{}}
 	lw := cache.NewFilteredListWatchFromClient(api.core, "pods", o.Namespace, func(opts *metav1.ListOptions) {
@@ -155,7 +154,7 @@ func (c *Cluster) Apply(ctx context.Context, set runtime.Set) error {
 		return err
 	}
 	if err := c.api.apply(ctx, "deployments", d.Name, body); err != nil {
-		return explain(fmt.Errorf("apply Deployment %s/%s with %d replicas: %w", c.o.Namespace, d.Name, set.Replicas, err), "patch", "deployments", c.o.Namespace)
+		return fmt.Errorf("apply Deployment %s/%s with %d replicas: %w", c.o.Namespace, d.Name, set.Replicas, err)
 	}
 	return nil
 }
@@ -180,12 +179,21 @@ func (c *Cluster) ensureAccount(ctx context.Context, app string) error {
 		return err
 	}
 	if err := c.api.apply(ctx, "serviceaccounts", app, body); err != nil {
-		return explain(fmt.Errorf("apply ServiceAccount %s/%s: %w", c.o.Namespace, app, err), "patch", "serviceaccounts", c.o.Namespace)
+		return fmt.Errorf("apply ServiceAccount %s/%s: %w", c.o.Namespace, app, err)
 	}
 	c.mu.Lock()
 	c.accountsOK[app] = true
 	c.mu.Unlock()
 	return nil
+}
+
+// deployment is a revision's Deployment as the informer last saw it.
+func (c *Cluster) deployment(name string) (*appsv1.Deployment, bool) {
+	obj, ok, err := c.revisions.GetStore().GetByKey(c.o.Namespace + "/" + name)
+	if err != nil || !ok {
+		return nil, false
+	}
+	return obj.(*appsv1.Deployment), true
 }
 
 func (c *Cluster) pod(name string) (*corev1.Pod, bool) {
@@ -199,11 +207,10 @@ func (c *Cluster) pod(name string) (*corev1.Pod, bool) {
 // Explain reports a revision's Deployment failing to make pods (its ReplicaFailure
 // condition: a quota, an admission webhook, a missing ServiceAccount).
 func (c *Cluster) Explain(app string, revision int) string {
-	obj, ok, err := c.revisions.GetStore().GetByKey(c.o.Namespace + "/" + k8s.RevisionName(app, revision))
-	if err != nil || !ok {
+	d, ok := c.deployment(k8s.RevisionName(app, revision))
+	if !ok {
 		return ""
 	}
-	d := obj.(*appsv1.Deployment)
 	for _, cond := range d.Status.Conditions {
 		if cond.Type == appsv1.DeploymentReplicaFailure && cond.Status == corev1.ConditionTrue {
 			return "Deployment " + d.Name + ": " + cond.Reason + ": " + cond.Message
@@ -250,12 +257,12 @@ func (c *Cluster) Close(ctx context.Context, stopInstances bool) error {
 func (c *Cluster) stopAll(ctx context.Context) error {
 	var list appsv1.DeploymentList
 	if err := c.api.list(ctx, "deployments", managedBy+","+k8s.RevisionLabel, &list); err != nil {
-		return explain(fmt.Errorf("list tend's Deployments: %w", err), "list", "deployments", c.o.Namespace)
+		return fmt.Errorf("list tend's Deployments: %w", err)
 	}
 	var errs []error
 	for _, d := range list.Items {
 		if err := c.api.patch(ctx, "deployments", d.Name, []byte(`{"spec":{"replicas":0}}`)); err != nil {
-			errs = append(errs, explain(fmt.Errorf("scale %s to 0: %w", d.Name, err), "patch", "deployments", c.o.Namespace))
+			errs = append(errs, fmt.Errorf("scale %s to 0: %w", d.Name, err))
 		}
 	}
 	for len(c.Instances("")) > 0 && len(errs) == 0 {
@@ -266,12 +273,4 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// explain adds to a refused request the permission the kubeconfig's user lacks.
-func explain(err error, verb, resource, namespace string) error {
-	if apierrors.IsForbidden(err) {
-		return fmt.Errorf("%w: the kubeconfig's user needs a Role in namespace %s allowing get, list, watch, patch and delete on pods, deployments and serviceaccounts (here: %s %s)", err, namespace, verb, resource)
-	}
-	return err
 }

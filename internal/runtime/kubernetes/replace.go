@@ -28,7 +28,7 @@ func (c *Cluster) Replace(ctx context.Context, app, id string) error {
 	}
 	if !podReady(pod) {
 		if err := c.api.delete(ctx, "pods", id); err != nil {
-			return explain(fmt.Errorf("delete pod %s: %w", id, err), "delete", "pods", c.o.Namespace)
+			return fmt.Errorf("delete pod %s: %w", id, err)
 		}
 		return nil
 	}
@@ -39,7 +39,7 @@ func (c *Cluster) Replace(ctx context.Context, app, id string) error {
 		return c.api.patch(ctx, "pods", id, fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%s}}}`, deletionCost, cost))
 	}
 	if err := mark(ctx, `"-1000000"`); err != nil {
-		return explain(fmt.Errorf("mark pod %s to go first: %w", id, err), "patch", "pods", c.o.Namespace)
+		return fmt.Errorf("mark pod %s to go first: %w", id, err)
 	}
 	if err := c.scaleBy(ctx, name, +1); err != nil {
 		_ = mark(context.WithoutCancel(ctx), "null")
@@ -49,9 +49,8 @@ func (c *Cluster) Replace(ctx context.Context, app, id string) error {
 	// until the new pod is ready in tend's view and in the ReplicaSet's own status, so
 	// that the deletion cost decides
 	for {
-		d := &appsv1.Deployment{}
-		err := c.api.get(ctx, "deployments", name, d)
-		if err == nil && d.Status.ObservedGeneration >= d.Generation && int(d.Status.ReadyReplicas) >= others+2 && c.readyOf(app, rev, id) > others {
+		d, ok := c.deployment(name)
+		if ok && d.Status.ObservedGeneration >= d.Generation && int(d.Status.ReadyReplicas) >= others+2 && c.readyOf(app, rev, id) > others {
 			break
 		}
 		select {
@@ -91,7 +90,7 @@ func (c *Cluster) scaleBy(ctx context.Context, name string, delta int) error {
 		return c.api.patch(ctx, "deployments", name, fmt.Appendf(nil, `{"metadata":{"resourceVersion":%q},"spec":{"replicas":%d}}`, d.ResourceVersion, to))
 	})
 	if err != nil {
-		return explain(fmt.Errorf("scale Deployment %s by %+d: %w", name, delta, err), "patch", "deployments", c.o.Namespace)
+		return fmt.Errorf("scale Deployment %s by %+d: %w", name, delta, err)
 	}
 	return nil
 }
