@@ -24,8 +24,8 @@ import (
 	"github.com/tendhq/tend/internal/alerting"
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/internal/dataplane"
 	"github.com/tendhq/tend/internal/disk"
-	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/ui"
 )
@@ -41,6 +41,11 @@ type Config struct {
 	KeepInstances bool
 	Version       string
 	Logger        *slog.Logger
+	// LogLevel is the gateway process's log level ("": info).
+	LogLevel string
+	// GatewayExecutable runs the gateway process (`EXE gateway`); default: this
+	// process's executable.
+	GatewayExecutable string
 	// AccessLog writes one JSON line per gateway request.
 	AccessLog bool
 	// HandOver, when it fires, starts a new server from tend's executable as it is on
@@ -95,12 +100,11 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	apiLn, gwLn, readyFile, err := listeners(cfg)
+	apiLn, gwInherited, readyFile, err := listeners(cfg)
 	if err != nil {
 		return err
 	}
 	defer apiLn.Close()
-	defer gwLn.Close()
 	unlock, err := lockDataDir(dir, readyFile != nil)
 	if err != nil {
 		return err
@@ -132,19 +136,29 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 				}
 				return 0
 			}))
-	gw := gateway.New(gateway.Options{Store: st, Logger: log, AccessLog: cfg.AccessLog, Registerer: reg})
-	rt, builder, err := openRuntime(ctx, cfg, dir, st, gw, log)
+	plane := dataplane.New(dataplane.Options{DataDir: dir, Addr: cfg.GatewayAddr, Inherited: gwInherited, Executable: cfg.GatewayExecutable,
+		AccessLog: cfg.AccessLog, LogLevel: cfg.LogLevel, Store: st, Logger: log})
+	var stopPlane sync.Once
+	defer stopPlane.Do(func() { _ = plane.Release(context.Background()) })
+	reg.MustRegister(plane.Collector())
+	rt, builder, err := openRuntime(ctx, cfg, dir, st, plane.Drain, log)
 	if err != nil {
 		return err
 	}
+	// The gateway serves only once it has the store's routes: a freshly started (or
+	// handed-over) server never answers "no app is routed" for an app it has not read yet.
+	if err := plane.Start(ctx); err != nil {
+		return fmt.Errorf("start the gateway: %w", err)
+	}
+	metrics := prometheus.Gatherers{reg, plane.Gatherer()}
 	var ctl *controller.Controller
-	mon, err := openMonitor(cfg, dir, reg, func() *controller.Controller { return ctl }, log)
+	mon, err := openMonitor(cfg, dir, metrics, func() *controller.Controller { return ctl }, log)
 	if err != nil {
 		return err
 	}
 	var closeMonitor sync.Once
 	defer closeMonitor.Do(func() { mon.Close() })
-	analyzer, err := newAnalyzer(cfg, mon, "http://"+gwLn.Addr().String(), log)
+	analyzer, err := newAnalyzer(cfg, mon, "http://"+plane.Addr(), log)
 	if err != nil {
 		return err
 	}
@@ -160,14 +174,13 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		return err
 	}
 
-	gwCtx, stopGateway := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopGateway()
+	roomCtx, stopRoom := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRoom()
 	ctlCtx, stopController := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopController()
 	errc := make(chan error, 4)
 	ctlDone := make(chan struct{})
-	go func() { errc <- gw.Run(gwCtx) }()
-	go room.Run(gwCtx, time.Second)
+	go room.Run(roomCtx, time.Second)
 	monCtx, stopMonitor := context.WithCancel(context.WithoutCancel(ctx))
 	monDone := make(chan struct{})
 	go func() { defer close(monDone); mon.Run(monCtx) }()
@@ -187,7 +200,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	go func() { defer close(ctlDone); errc <- ctl.Run(ctlCtx) }()
 
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	// the dashboard's files need no token; the data its script reads does
 	dash := ui.Handler()
 	mux.Handle("GET /{$}", dash)
@@ -198,23 +211,12 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 			return fmt.Sprintf("the kubernetes runtime's pods log on their nodes, not here: kubectl logs -n %s -l app.kubernetes.io/name=%s --prefix", cfg.Namespace, app)
 		}
 	}
-	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, NoLogs: noLogs, Version: cfg.Version, Logger: log, Gateway: gw.Snapshot, Room: room.Check,
+	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, NoLogs: noLogs, Version: cfg.Version, Logger: log, Gateway: plane.State, Room: room.Check,
 		Prometheus: mon.Handler(cfg.Version), Alertmanager: alerts.Handler(), Incidents: incidents}))
 	apiSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { errc <- serve(apiSrv, apiLn) }()
-	// The gateway serves only once its table holds the store's routes: during a hand-over
-	// the old server keeps accepting on the shared listener until then.
-	select {
-	case <-gw.Loaded():
-	case err := <-errc:
-		return fmt.Errorf("start the gateway: %w", err)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	go func() { errc <- serve(gwSrv, gwLn) }()
 
-	info := Info{API: "http://" + apiLn.Addr().String(), Gateway: "http://" + gwLn.Addr().String(), Token: token, DataDir: dir}
+	info := Info{API: "http://" + apiLn.Addr().String(), Gateway: "http://" + plane.Addr(), Token: token, DataDir: dir}
 	if err := os.WriteFile(filepath.Join(dir, "api"), []byte(info.API+"\n"), 0o600); err != nil {
 		log.Warn("cannot record the API address in the data dir", "err", err)
 	}
@@ -222,7 +224,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		log.Warn("cannot record the server's pid in the data dir", "err", err)
 	}
-	log.Info("tend server ready", "api", info.API, "gateway", info.Gateway, "data", dir, "pid", os.Getpid())
+	log.Info("tend server ready", "api", info.API, "gateway", info.Gateway, "gatewayPid", plane.PID(), "data", dir, "pid", os.Getpid())
 	if readyFile != nil {
 		fmt.Fprintln(readyFile, "ready")
 		readyFile.Close()
@@ -242,7 +244,7 @@ wait:
 			log.Error("tend server component stopped", "err", runErr)
 			break wait
 		case <-cfg.HandOver:
-			n, err := startSuccessor(apiLn, gwLn)
+			n, err := startSuccessor(apiLn, plane.Listener())
 			if err != nil {
 				log.Error("hand over to a new server: not started; this one keeps serving", "err", err)
 				continue
@@ -253,11 +255,10 @@ wait:
 		}
 	}
 	// Stop in reverse: API first (no new commands), then the controller, the runtime
-	// (instances stop unless kept or handed over), the gateway (drain), and the store.
+	// (instances stop unless kept or handed over), the gateway (unless kept), and the store.
 	timeout := 60 * time.Second
 	if next != nil {
 		timeout = 2 * time.Minute // the new server opens the store and adopts the instances
-		stopGateway()             // stop following the store: route by the last table until the end
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -271,10 +272,11 @@ wait:
 			log.Error("release instances to the new server", "err", err)
 		}
 		stopMonitoring()
+		// the gateway serves on, with the last routing, and the new server adopts it
+		stopPlane.Do(func() { _ = plane.Stop(shutdownCtx, true) })
 		closeStore.Do(func() { st.Close() })
 		unlockOnce.Do(unlock)
 		err := next.wait(shutdownCtx)
-		_ = gwSrv.Shutdown(shutdownCtx) // drain what this gateway still serves
 		if err != nil {
 			return fmt.Errorf("hand over: %w; instances keep running: start tend server again to adopt them", err)
 		}
@@ -290,14 +292,18 @@ wait:
 		if err := st.RevokeLease(shutdownCtx); err != nil {
 			log.Warn("revoke the registry lease", "err", err)
 		}
-		_ = gwSrv.Shutdown(shutdownCtx)
+		stopPlane.Do(func() {
+			if err := plane.Stop(shutdownCtx, false); err != nil {
+				log.Error("stop the gateway", "err", err)
+			}
+		})
 	} else {
-		_ = gwSrv.Shutdown(shutdownCtx)
 		if err := rt.Close(shutdownCtx, false); err != nil {
 			log.Error("release instances", "err", err)
 		}
+		// the instances keep running: so does the gateway that routes to them
+		stopPlane.Do(func() { _ = plane.Stop(shutdownCtx, true) })
 	}
-	stopGateway()
 	_ = os.Remove(filepath.Join(dir, "api"))
 	_ = os.Remove(pidFile)
 	log.Info("tend server stopped", "instancesKept", cfg.KeepInstances || cfg.Runtime == RuntimeKubernetes)

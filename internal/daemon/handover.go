@@ -27,19 +27,17 @@ const (
 	envReadyFD   = "TEND_READY_FD"
 )
 
-// listeners returns the API and gateway listeners: inherited from a predecessor, or new.
-// ready is where to tell the predecessor that this server serves (nil when there is none).
-func listeners(cfg Config) (apiLn, gwLn net.Listener, ready *os.File, err error) {
+// listeners returns the API listener, inherited from a predecessor or new, and the
+// gateway's socket when a predecessor handed it over (the data plane binds it otherwise,
+// unless a running gateway holds it). ready is where to tell the predecessor that this
+// server serves (nil when there is none).
+func listeners(cfg Config) (apiLn net.Listener, gw *os.File, ready *os.File, err error) {
 	names := os.Getenv(envListeners)
 	if names == "" {
 		if apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 			return nil, nil, nil, fmt.Errorf("API address %s: %w (choose another with --api)", cfg.APIAddr, err)
 		}
-		if gwLn, err = net.Listen("tcp", cfg.GatewayAddr); err != nil {
-			apiLn.Close()
-			return nil, nil, nil, fmt.Errorf("gateway address %s: %w (choose another with --gateway)", cfg.GatewayAddr, err)
-		}
-		return apiLn, gwLn, nil, nil
+		return apiLn, nil, nil, nil
 	}
 	// for this process only: a successor of ours gets its own
 	os.Unsetenv(envListeners)
@@ -59,14 +57,11 @@ func listeners(cfg Config) (apiLn, gwLn net.Listener, ready *os.File, err error)
 	if apiLn, err = inherit(3, "api"); err != nil {
 		return nil, nil, nil, err
 	}
-	if gwLn, err = inherit(4, "gateway"); err != nil {
-		apiLn.Close()
-		return nil, nil, nil, err
-	}
+	gw = os.NewFile(4, "gateway")
 	if os.Getenv(envReadyFD) == "5" {
 		ready = os.NewFile(5, "ready")
 	}
-	return apiLn, gwLn, ready, nil
+	return apiLn, gw, ready, nil
 }
 
 // lockDataDir takes the data dir's lock; a successor waits for its predecessor to let go.
@@ -88,8 +83,8 @@ type successor struct {
 }
 
 // startSuccessor starts the executable this process runs (as it is on disk now) with the
-// same arguments, handing it the listeners.
-func startSuccessor(apiLn, gwLn net.Listener) (*successor, error) {
+// same arguments, handing it the API listener and the gateway's socket.
+func startSuccessor(apiLn net.Listener, gw *os.File) (*successor, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find tend's executable: %w", err)
@@ -98,19 +93,19 @@ func startSuccessor(apiLn, gwLn net.Listener) (*successor, error) {
 	if out, err := exec.Command(exe, "version").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("the new executable %s does not run: %w: %s", exe, err, out)
 	}
-	var files []*os.File
-	for _, ln := range []net.Listener{apiLn, gwLn} {
-		tl, ok := ln.(*net.TCPListener)
-		if !ok {
-			return nil, errors.New("listener is not TCP")
-		}
-		f, err := tl.File()
-		if err != nil {
-			return nil, fmt.Errorf("share listener: %w", err)
-		}
-		defer f.Close()
-		files = append(files, f)
+	tl, ok := apiLn.(*net.TCPListener)
+	if !ok {
+		return nil, errors.New("listener is not TCP")
 	}
+	api, err := tl.File()
+	if err != nil {
+		return nil, fmt.Errorf("share listener: %w", err)
+	}
+	defer api.Close()
+	if gw == nil {
+		return nil, errors.New("no gateway socket to hand over")
+	}
+	files := []*os.File{api, gw}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 
 	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/controller"
-	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/runtime/kubernetes"
 	"github.com/tendhq/tend/internal/runtime/process"
@@ -24,12 +23,12 @@ const (
 
 // openRuntime starts the runtime cfg names and the builder that makes its artifacts:
 // executables for local processes, images in cfg.Registry for Kubernetes.
-func openRuntime(ctx context.Context, cfg Config, dir string, st *store.Store, gw *gateway.Gateway, log *slog.Logger) (runtime.Runtime, controller.Builder, error) {
+func openRuntime(ctx context.Context, cfg Config, dir string, st *store.Store, drain func(ctx context.Context, hostport string) error, log *slog.Logger) (runtime.Runtime, controller.Builder, error) {
 	builder := &build.Builder{Dir: filepath.Join(dir, "artifacts"), Logger: log}
 	switch cfg.Runtime {
 	case "", RuntimeProcess:
 		rt, err := process.New(ctx, process.Options{DataDir: dir, Store: st, Logger: log,
-			BeforeStop: func(ctx context.Context, inst runtime.Instance) error { return gw.Drain(ctx, inst.Addr) }})
+			BeforeStop: func(ctx context.Context, inst runtime.Instance) error { return drain(ctx, inst.Addr) }})
 		if err != nil {
 			return nil, nil, fmt.Errorf("start the process runtime: %w", err)
 		}

@@ -22,8 +22,6 @@ import (
 
 // Options configure a Gateway.
 type Options struct {
-	// Store is watched for routes and registry endpoints by Run; nil when the caller uses SetState.
-	Store  *store.Store
 	Logger *slog.Logger
 	// AccessLog writes one JSON line per request.
 	AccessLog bool
@@ -48,9 +46,6 @@ type Gateway struct {
 
 	mirrors      chan struct{} // bounds the mirrored requests in flight
 	mirrorClient *http.Client
-
-	loaded     chan struct{}
-	loadedOnce sync.Once
 }
 
 // New returns a gateway with an empty table (every request answers 503 until routes arrive).
@@ -59,7 +54,7 @@ func New(o Options) *Gateway {
 		o.Logger = slog.Default()
 	}
 	g := &Gateway{o: o, log: o.Logger, metrics: newMetrics(o.Registerer), backends: map[string]*backend{},
-		loaded: make(chan struct{}), mirrors: make(chan struct{}, maxMirrored), reqBase: strconv.FormatUint(rand.Uint64()&0xffffffffff, 36) + "-"}
+		mirrors: make(chan struct{}, maxMirrored), reqBase: strconv.FormatUint(rand.Uint64()&0xffffffffff, 36) + "-"}
 	g.states.New = func() any { return &reqState{} }
 	transport := &http.Transport{
 		Proxy:                 nil,

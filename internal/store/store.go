@@ -244,3 +244,74 @@ func LockDir(dir string) (func(), error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// Follow reads every key under prefixes at one revision, then follows their changes:
+// after the first read and after each batch of changes it calls fn with the store's
+// revision and the whole current set (key → value; fn must not keep the map). It
+// returns when ctx ends (nil) or the watch fails (the caller reads again).
+func (s *Store) Follow(ctx context.Context, prefixes []string, fn func(rev int64, kvs map[string][]byte)) error {
+	kvs := map[string][]byte{}
+	var rev int64
+	for i, p := range prefixes {
+		opts := []clientv3.OpOption{clientv3.WithPrefix()}
+		if i > 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		r, err := s.Client.Get(ctx, p, opts...)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		if i == 0 {
+			rev = r.Header.Revision
+		}
+		for _, kv := range r.Kvs {
+			kvs[string(kv.Key)] = kv.Value
+		}
+	}
+	fn(rev, kvs)
+
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	changes := make(chan clientv3.WatchResponse)
+	for _, p := range prefixes {
+		w := s.Client.Watch(wctx, p, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		go func() {
+			for resp := range w {
+				select {
+				case changes <- resp:
+				case <-wctx.Done():
+					return
+				}
+			}
+			select {
+			case changes <- clientv3.WatchResponse{Canceled: true}:
+			case <-wctx.Done():
+			}
+		}()
+	}
+	for {
+		var resp clientv3.WatchResponse
+		select {
+		case <-ctx.Done():
+			return nil
+		case resp = <-changes:
+		}
+		if err := resp.Err(); err != nil {
+			return fmt.Errorf("watch: %w", err)
+		}
+		if resp.Canceled {
+			return errors.New("watch: channel closed")
+		}
+		for _, ev := range resp.Events {
+			if ev.Type == clientv3.EventTypeDelete {
+				delete(kvs, string(ev.Kv.Key))
+			} else {
+				kvs[string(ev.Kv.Key)] = ev.Kv.Value
+			}
+		}
+		if resp.Header.Revision > rev {
+			rev = resp.Header.Revision
+		}
+		fn(rev, kvs)
+	}
+}

@@ -52,6 +52,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	}
 	t.Cleanup(func() {
 		hs.Stop()
+		hs.KillGateway() // left running by a crash or --keep-instances
 		if t.Failed() {
 			t.Logf("server log:\n%s", hs.Log())
 		}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tendhq/tend/internal/gateway"
+)
+
+func newGatewayCmd(g *globals) *cobra.Command {
+	var listen, logLevel string
+	var accessLog bool
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run the gateway process: the data plane that serves apps (tend server starts it)",
+		Long: `Run tend's gateway: the process that owns the apps' listening socket, routes each
+request to an instance by the route table, balances, retries, ejects failing instances,
+mirrors and drains. tend server starts one on its --gateway address (in a session of its
+own, logging to DATA/gateway/gateway.log) and pushes it the whole routing whenever a
+route or an instance changes, over the unix socket DATA/gateway/control.sock.
+
+The gateway does not need the server to serve: when tend server stops with
+--keep-instances, crashes or is killed, the gateway keeps its last routing (saved in
+DATA/gateway/routing.json, so that it survives a gateway restart too) and serves it until
+a server is back; tend_gateway_config_age_seconds says for how long it has been alone.
+The next tend server on the data dir adopts the running gateway without a dropped
+request, restarts it on the same socket within a second when it dies (connections wait
+in the kernel's backlog meanwhile), and replaces it, on the same socket, after the tend
+binary was upgraded.
+
+You rarely run it by hand; to run it under systemd apart from the server, start it with
+--listen before the server: the server adopts it.`,
+		Example: `  tend gateway --data /var/lib/tend --listen 0.0.0.0:80
+  curl --unix-socket /var/lib/tend/gateway/control.sock http://gateway/v1/info`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return &exitCodeError{code: exitInvalid, err: fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)}
+			}
+			dir, err := filepath.Abs(g.dataDir)
+			if err != nil {
+				return err
+			}
+			return gateway.RunProcess(cmd.Context(), gateway.ProcessOptions{
+				Dir: filepath.Join(dir, "gateway"), Listen: listen, AccessLog: accessLog, Version: version(),
+				Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
+			})
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve apps on, when tend server did not hand the gateway its socket")
+	cmd.Flags().BoolVar(&accessLog, "access-log", false, "log every request as a JSON line")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}

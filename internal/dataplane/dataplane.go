@@ -1,0 +1,396 @@
+// Package dataplane runs tend's gateway as a process of its own for the server: it starts or adopts it, restarts it on the same sockets when it dies, replaces it after an upgrade, and pushes the routing to it.
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// Options configure the data plane of a server.
+type Options struct {
+	// DataDir is the server's; the gateway keeps its files in DataDir/gateway.
+	DataDir string
+	// Addr is where the gateway serves apps (`tend server --gateway`).
+	Addr string
+	// Inherited is the gateway's listening socket handed over by a previous server
+	// (nil: none); used only when no gateway runs.
+	Inherited *os.File
+	// Executable starts gateways (`EXE gateway ...`); default: this process's executable.
+	Executable string
+	AccessLog  bool
+	LogLevel   string
+	Store      *store.Store
+	Logger     *slog.Logger
+}
+
+// Plane is the server's side of the gateway process.
+type Plane struct {
+	o      Options
+	log    *slog.Logger
+	client *gateway.Client
+	exe    gateway.ExeID
+
+	mu       sync.Mutex
+	cur      *proc    // the gateway serving now
+	listener *os.File // a duplicate of its listening socket, for its successor
+	addr     string
+	routing  gateway.Routing
+	haveRt   bool
+	gen      int // counts gateways started or adopted, so that a new one gets a push
+	spawned  bool // the first gateway was started by this server, not adopted
+
+	changed  chan struct{}
+	first    chan struct{}
+	stopping atomic.Bool
+	gathered atomic.Bool
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// New returns a data plane that has not started yet; Drain already works on a gateway
+// that runs (the runtime, opened before Start, may stop instances while adopting them).
+func New(o Options) *Plane {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Plane{o: o, log: o.Logger, client: gateway.NewClient(filepath.Join(o.DataDir, "gateway")),
+		changed: make(chan struct{}, 1), first: make(chan struct{})}
+}
+
+// Start reads the routing from the store, then adopts the gateway that runs on the data
+// dir (replacing it when it runs another executable or listens elsewhere) or starts one,
+// and returns once the gateway serves that routing. The routing follows the store until
+// Stop.
+func (p *Plane) Start(ctx context.Context) error {
+	if p.o.Executable == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find tend's executable to start the gateway: %w", err)
+		}
+		p.o.Executable = exe
+	}
+	exe, err := gateway.Executable()
+	if err != nil {
+		return fmt.Errorf("identify tend's executable: %w", err)
+	}
+	p.exe = exe
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel = cancel
+	p.wg.Add(1)
+	go p.follow(runCtx)
+	select {
+	case <-p.first:
+	case <-ctx.Done():
+		p.Stop(context.Background(), true)
+		return ctx.Err()
+	}
+	if err := p.takeGateway(ctx); err != nil {
+		p.Stop(context.Background(), true)
+		return err
+	}
+	if err := p.pushNow(ctx); err != nil {
+		p.Stop(context.Background(), true)
+		return fmt.Errorf("push the routing to the gateway: %w", err)
+	}
+	p.wg.Add(2)
+	go p.pushLoop(runCtx)
+	go p.supervise(runCtx)
+	return nil
+}
+
+// Addr is the address the gateway serves on.
+func (p *Plane) Addr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.addr
+}
+
+// PID is the gateway process's pid (0 before Start).
+func (p *Plane) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur == nil {
+		return 0
+	}
+	return p.cur.pid
+}
+
+// Drain waits until the gateway has taken hostport out of its table and has no request
+// in flight to it, or ctx ends.
+func (p *Plane) Drain(ctx context.Context, hostport string) error {
+	for {
+		err := p.client.Drain(ctx, hostport)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		// the gateway is being restarted: ask the next one
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// State is the gateway's live view of every app (nil when it cannot be asked).
+func (p *Plane) State() []gateway.AppState {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := p.client.State(ctx)
+	if err != nil {
+		p.log.Warn("read the gateway's state", "err", err)
+		return nil
+	}
+	return s
+}
+
+// Gatherer gathers the gateway process's metrics (tend_gateway_*), nothing while it
+// cannot be reached (tend_gateway_up says so).
+func (p *Plane) Gatherer() prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mfs, err := p.client.Gather()
+		p.gathered.Store(err == nil)
+		if err != nil {
+			p.log.Debug("gather the gateway's metrics", "err", err)
+			return nil, nil
+		}
+		return mfs, nil
+	})
+}
+
+// Collector exports tend_gateway_up: whether the last gathering of the gateway's metrics worked.
+func (p *Plane) Collector() prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_gateway_up",
+		Help: "1 when tend server reached the gateway process at its last metrics gathering."}, func() float64 {
+		if p.gathered.Load() {
+			return 1
+		}
+		return 0
+	})
+}
+
+// Stop stops following the store and supervising the gateway. With keep, the gateway
+// goes on serving its last routing (for instances left running, or for the next
+// server); without, it is stopped gracefully (requests in flight finish).
+func (p *Plane) Stop(ctx context.Context, keep bool) error {
+	if !p.stopping.CompareAndSwap(false, true) {
+		return nil
+	}
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+	p.mu.Lock()
+	cur, l := p.cur, p.listener
+	p.listener = nil
+	p.mu.Unlock()
+	if l != nil {
+		defer l.Close()
+	}
+	if keep || cur == nil {
+		if cur != nil {
+			p.log.Info("the gateway keeps serving its last routing", "pid", cur.pid)
+		}
+		return nil
+	}
+	return cur.stop(ctx)
+}
+
+// Release is Stop for a server that did not get to serve: a gateway it adopted keeps
+// serving (the apps stay up while the server's problem is fixed); one it started stops.
+func (p *Plane) Release(ctx context.Context) error {
+	p.mu.Lock()
+	keep := !p.spawned
+	p.mu.Unlock()
+	return p.Stop(ctx, keep)
+}
+
+// takeGateway adopts the gateway that runs on the data dir, or starts one.
+func (p *Plane) takeGateway(ctx context.Context) error {
+	ictx, cancel := context.WithTimeout(ctx, time.Second)
+	info, err := p.client.Info(ictx)
+	cancel()
+	if err != nil {
+		return p.startFresh(ctx)
+	}
+	files, err := gateway.FetchListeners(p.client.Paths().Listeners(), 2*time.Second)
+	if err != nil {
+		p.log.Warn("the running gateway does not hand over its sockets; stopping it", "pid", info.PID, "err", err)
+		_ = adoptProc(info.PID).stop(ctx)
+		return p.startFresh(ctx)
+	}
+	old := adoptProc(info.PID)
+	if !sameAddr(p.o.Addr, info.Listen) {
+		for _, f := range files {
+			f.Close()
+		}
+		p.log.Info("the running gateway listens elsewhere; replacing it", "pid", info.PID, "listen", info.Listen, "want", p.o.Addr)
+		if err := p.startFresh(ctx); err != nil {
+			return err
+		}
+		go old.stop(context.Background())
+		return nil
+	}
+	p.setListener(files["gateway"], info.Listen)
+	if info.Executable != p.exe {
+		p.log.Info("the running gateway runs another executable; replacing it on the same sockets", "pid", info.PID,
+			"from", info.Executable.Path)
+		if err := p.spawnAndSwitch(ctx); err != nil {
+			return err
+		}
+		go old.stop(context.Background())
+		return nil
+	}
+	p.mu.Lock()
+	p.cur = old
+	p.gen++
+	p.spawned = false
+	p.mu.Unlock()
+	p.log.Info("adopted the running gateway", "pid", info.PID, "listen", info.Listen, "routing", info.Routing)
+	return nil
+}
+
+// startFresh binds the gateway address (or takes the inherited socket) and starts a gateway on it.
+func (p *Plane) startFresh(ctx context.Context) error {
+	f := p.o.Inherited
+	p.o.Inherited = nil
+	var addr string
+	if f != nil {
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return fmt.Errorf("inherited gateway listener: %w", err)
+		}
+		addr = ln.Addr().String()
+		ln.Close() // f keeps the socket
+	} else {
+		ln, err := net.Listen("tcp", p.o.Addr)
+		if err != nil {
+			return fmt.Errorf("gateway address %s: %w (choose another with --gateway)", p.o.Addr, err)
+		}
+		addr = ln.Addr().String()
+		if f, err = ln.(*net.TCPListener).File(); err != nil {
+			ln.Close()
+			return fmt.Errorf("gateway listener: %w", err)
+		}
+		ln.Close()
+	}
+	p.setListener(f, addr)
+	return p.spawnAndSwitch(ctx)
+}
+
+func (p *Plane) setListener(f *os.File, addr string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.listener != nil && p.listener != f {
+		p.listener.Close()
+	}
+	p.listener, p.addr = f, addr
+}
+
+// spawnAndSwitch writes the latest routing where a new gateway reads it, starts one on
+// the held socket and makes it the current one once it serves.
+func (p *Plane) spawnAndSwitch(ctx context.Context) error {
+	p.mu.Lock()
+	r, have, l := p.routing, p.haveRt, p.listener
+	p.mu.Unlock()
+	if err := os.MkdirAll(p.client.Paths().Dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", p.client.Paths().Dir, err)
+	}
+	if have {
+		if err := gateway.SaveRouting(p.client.Paths().Routing(), r); err != nil {
+			return fmt.Errorf("write the routing for the gateway: %w", err)
+		}
+	}
+	g, err := p.spawn(ctx, l)
+	if err != nil {
+		return err
+	}
+	p.client.CloseIdle()
+	p.mu.Lock()
+	if p.cur == nil {
+		p.spawned = true
+	}
+	p.cur = g
+	p.gen++
+	p.mu.Unlock()
+	return nil
+}
+
+// supervise starts a new gateway on the same socket whenever the current one ends.
+func (p *Plane) supervise(ctx context.Context) {
+	defer p.wg.Done()
+	failures := 0
+	for {
+		p.mu.Lock()
+		cur := p.cur
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-cur.exited:
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Error("the gateway process ended; starting a new one on the same sockets", "pid", cur.pid, "status", cur.status())
+		for {
+			if failures > 0 {
+				d := min(time.Duration(1<<min(failures, 6))*50*time.Millisecond, 5*time.Second)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			err := p.spawnAndSwitch(sctx)
+			cancel()
+			if err == nil {
+				break
+			}
+			failures++
+			p.log.Error("start the gateway", "err", err, "attempt", failures)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+		if time.Since(cur.started) > time.Minute {
+			failures = 0
+		} else {
+			failures++
+		}
+		p.kick()
+	}
+}
+
+func (p *Plane) kick() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// errNoRouting is returned by pushNow before the store was read.
+var errNoRouting = errors.New("no routing read from the store yet")
+
+// Listener is the server's duplicate of the gateway's listening socket (nil before
+// Start), for a server that hands over to its successor.
+func (p *Plane) Listener() *os.File {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.listener
+}

@@ -1,0 +1,138 @@
+package dataplane
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// follow keeps p.routing equal to the store's routes and registry endpoints.
+func (p *Plane) follow(ctx context.Context) {
+	defer p.wg.Done()
+	first := true
+	for {
+		err := p.o.Store.Follow(ctx, []string{store.RoutesPrefix, store.ServicesPrefix}, func(rev int64, kvs map[string][]byte) {
+			r := p.decode(rev, kvs)
+			p.mu.Lock()
+			p.routing, p.haveRt = r, true
+			p.mu.Unlock()
+			if first {
+				first = false
+				close(p.first)
+			}
+			p.kick()
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Warn("lost the watch on the store's routes; reading them again", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// decode turns the store's records into a routing, in a stable order.
+func (p *Plane) decode(rev int64, kvs map[string][]byte) gateway.Routing {
+	keys := make([]string, 0, len(kvs))
+	for k := range kvs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	r := gateway.Routing{Version: rev, Routes: []store.Route{}, Endpoints: []store.Endpoint{}}
+	for _, k := range keys {
+		var err error
+		if strings.HasPrefix(k, store.RoutesPrefix) {
+			var rt store.Route
+			if err = json.Unmarshal(kvs[k], &rt); err == nil {
+				r.Routes = append(r.Routes, rt)
+			}
+		} else {
+			var ep store.Endpoint
+			if err = json.Unmarshal(kvs[k], &ep); err == nil {
+				r.Endpoints = append(r.Endpoints, ep)
+			}
+		}
+		if err != nil {
+			p.log.Error("ignoring an undecodable record", "key", k, "err", err)
+		}
+	}
+	return r
+}
+
+// pushNow pushes the latest routing to the current gateway.
+func (p *Plane) pushNow(ctx context.Context) error {
+	p.mu.Lock()
+	r, have := p.routing, p.haveRt
+	p.mu.Unlock()
+	if !have {
+		return errNoRouting
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return p.client.Push(ctx, r)
+}
+
+// pushLoop pushes every change of the routing, and tells the gateway every 2s that the
+// server is there (it pushes again when the gateway serves another version).
+func (p *Plane) pushLoop(ctx context.Context) {
+	defer p.wg.Done()
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	p.mu.Lock()
+	pushed, pushedGen := p.routing.Version, p.gen
+	p.mu.Unlock()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.changed:
+		case <-t.C:
+		}
+		p.mu.Lock()
+		version, gen := p.routing.Version, p.gen
+		p.mu.Unlock()
+		var err error
+		if version != pushed || gen != pushedGen {
+			if err = p.pushNow(ctx); err == nil {
+				pushed, pushedGen = version, gen
+			}
+		} else {
+			hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err = p.client.Heartbeat(hctx, version)
+			cancel()
+			if err == gateway.ErrStale {
+				pushed = -1
+				p.kick()
+				err = nil
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err != nil && !failing:
+			failing = true
+			p.log.Warn("cannot reach the gateway process; it serves its last routing meanwhile", "err", err)
+		case err == nil && failing:
+			failing = false
+			p.log.Info("the gateway process answers again")
+		}
+		if err != nil {
+			select { // retry soon, not only at the next tick
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+				p.kick()
+			}
+		}
+	}
+}

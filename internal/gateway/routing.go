@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/tendhq/tend/internal/store"
+)
+
+// Routing is the whole routing state the server pushes to the gateway process: every
+// route and every registry endpoint, as of store revision Version. Each push replaces
+// the previous one (state of the world, as xDS sends it); the gateway persists the last
+// one it applied, so that a gateway restarting without a server still serves.
+type Routing struct {
+	// Format is the version of this record's layout (routingFormat); a newer gateway
+	// reads older formats.
+	Format    int              `json:"format"`
+	Version   int64            `json:"version"`
+	Routes    []store.Route    `json:"routes"`
+	Endpoints []store.Endpoint `json:"endpoints"`
+}
+
+const routingFormat = 1
+
+// Apply installs r as the gateway's table.
+func (g *Gateway) Apply(r Routing) { g.SetState(r.Routes, r.Endpoints) }
+
+// SaveRouting writes r to path atomically (a temporary file renamed over it).
+func SaveRouting(path string, r Routing) error {
+	r.Format = routingFormat
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	// a name of its own: the server and the gateway may both write it
+	f, err := os.CreateTemp(filepath.Dir(path), ".routing-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// loadRouting reads the routing saved at path; ok is false when there is none.
+func loadRouting(path string) (r Routing, ok bool, err error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Routing{}, false, nil
+	}
+	if err != nil {
+		return Routing{}, false, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Routing{}, false, fmt.Errorf("%s: %w (delete it: the server pushes the routing again when it starts)", path, err)
+	}
+	if r.Format > routingFormat {
+		return Routing{}, false, fmt.Errorf("%s: format %d is newer than this gateway reads (%d): run the tend binary that wrote it", path, r.Format, routingFormat)
+	}
+	return r, true, nil
+}
+
+// Paths of the gateway process's files in its directory (DATA/gateway).
+type Paths struct{ Dir string }
+
+// Control is the unix socket of the control API (push, drain, state, metrics).
+func (p Paths) Control() string { return filepath.Join(p.Dir, "control.sock") }
+
+// Listeners is the unix socket that hands the gateway's listening sockets to the server.
+func (p Paths) Listeners() string { return filepath.Join(p.Dir, "listeners.sock") }
+
+// Routing is the last applied routing.
+func (p Paths) Routing() string { return filepath.Join(p.Dir, "routing.json") }
+
+// PID holds the pid of the gateway that serves the control socket.
+func (p Paths) PID() string { return filepath.Join(p.Dir, "gateway.pid") }
+
+// Log is where a gateway started by the server writes its log.
+func (p Paths) Log() string { return filepath.Join(p.Dir, "gateway.log") }
