@@ -50,7 +50,7 @@ type Plane struct {
 	addr     string
 	routing  gateway.Routing
 	haveRt   bool
-	gen      int // counts gateways started or adopted, so that a new one gets a push
+	gen      int  // counts gateways started or adopted, so that a new one gets a push
 	spawned  bool // the first gateway was started by this server, not adopted
 
 	changed  chan struct{}
