@@ -1,0 +1,221 @@
+package dataplane_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tendhq/tend/internal/cli"
+	"github.com/tendhq/tend/internal/dataplane"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// TestMain lets this test binary be the gateway process the planes under test start
+// (`EXE gateway ...`), as the tend binary is.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "gateway" {
+		cli.Execute()
+	}
+	os.Exit(m.Run())
+}
+
+func openStore(t *testing.T, dir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// routeBackend deploys, in the store, app hello with one endpoint answering name.
+func routeBackend(t *testing.T, st *store.Store, name string) {
+	t.Helper()
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, name) }))
+	t.Cleanup(b.Close)
+	host, port, _ := net.SplitHostPort(b.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	ctx := context.Background()
+	if err := st.Put(ctx, store.RouteKey("hello"), store.Route{App: "hello", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 100}}}); err != nil {
+		t.Fatal(err)
+	}
+	ep := store.Endpoint{Name: "hello", Address: host, Port: p, Metadata: map[string]string{"revision": "1", "instance": name}}
+	if err := st.PutLeased(ctx, store.ServiceKey("hello", ep.HostPort()), ep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(addr string) (string, error) {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("%d %s", resp.StatusCode, b)
+	}
+	return string(b), err
+}
+
+func eventually(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func gatewayPID(t *testing.T, dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "gateway", "gateway.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil && !zombie(pid) }
+
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err != nil || strings.Contains(string(b), ") Z ")
+}
+
+func start(t *testing.T, dir, addr string, st *store.Store) *dataplane.Plane {
+	t.Helper()
+	p := dataplane.New(dataplane.Options{DataDir: dir, Addr: addr, Store: st})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestThePlaneFollowsTheStoreAndRestartsADeadGateway(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	addr := freeAddr(t)
+	p := start(t, dir, addr, st)
+	defer p.Stop(context.Background(), false)
+	if p.Addr() != addr {
+		t.Fatalf("gateway serves on %s, want %s", p.Addr(), addr)
+	}
+	routeBackend(t, st, "one")
+	eventually(t, "a route put in the store reaches the gateway", func() error {
+		body, err := get(addr)
+		if err == nil && body != "one" {
+			err = fmt.Errorf("answered %q", body)
+		}
+		return err
+	})
+	first := p.PID()
+	if first == 0 || gatewayPID(t, dir) != first {
+		t.Fatalf("gateway pid %d, gateway.pid says %d", first, gatewayPID(t, dir))
+	}
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a new gateway serves after kill -9", func() error {
+		if p.PID() == first {
+			return fmt.Errorf("still pid %d", first)
+		}
+		_, err := get(addr)
+		return err
+	})
+	second := p.PID()
+	if err := p.Stop(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if alive(second) {
+		t.Fatalf("gateway %d still runs after Stop without keep", second)
+	}
+	if _, err := get(addr); err == nil {
+		t.Fatal("the gateway address still answers after the plane stopped its gateway")
+	}
+}
+
+func TestAKeptGatewayServesAloneAndTheNextPlaneAdoptsIt(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	addr := freeAddr(t)
+	p := start(t, dir, addr, st)
+	routeBackend(t, st, "kept")
+	eventually(t, "routed", func() error { _, err := get(addr); return err })
+	pid := p.PID()
+	if err := p.Stop(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	// no server: the gateway serves its last routing
+	if body, err := get(addr); err != nil || body != "kept" {
+		t.Fatalf("without a server: %q %v", body, err)
+	}
+	next := start(t, dir, addr, st)
+	defer next.Stop(context.Background(), false)
+	if next.PID() != pid {
+		t.Fatalf("the next plane runs gateway %d, want the adopted %d", next.PID(), pid)
+	}
+	if body, err := get(addr); err != nil || body != "kept" {
+		t.Fatalf("after adoption: %q %v", body, err)
+	}
+	// the adopted gateway is still supervised: killed, it is replaced
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the adopted gateway replaced after kill -9", func() error {
+		if next.PID() == pid {
+			return fmt.Errorf("still pid %d", pid)
+		}
+		_, err := get(addr)
+		return err
+	})
+}
+
+func TestAPlaneOnAnotherAddressReplacesTheGateway(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	first := freeAddr(t)
+	p := start(t, dir, first, st)
+	old := p.PID()
+	_ = p.Stop(context.Background(), true)
+	second := freeAddr(t)
+	next := start(t, dir, second, st)
+	defer next.Stop(context.Background(), false)
+	if next.Addr() != second || next.PID() == old {
+		t.Fatalf("plane on %s: gateway %d on %s, want a new gateway on %s", second, next.PID(), next.Addr(), second)
+	}
+	eventually(t, "the old gateway to stop", func() error {
+		if alive(old) {
+			return fmt.Errorf("gateway %d on %s still runs", old, first)
+		}
+		return nil
+	})
+}
