@@ -1,11 +1,14 @@
-// Command gateway measures tend's gateway against the backend alone, a bare
-// httputil.ReverseProxy, and the peers users pick instead (nginx, haproxy, caddy), with wrk
-// in interleaved rounds on loopback, and prints a Markdown table.
+// Command gateway measures tend's gateway as users run it (`tend server`, its gateway
+// process, the backend deployed by `tend deploy`) against the backend alone, the gateway
+// package alone in a bare process, a bare httputil.ReverseProxy, and the peers users pick
+// instead (nginx, haproxy, caddy), with wrk in interleaved rounds on loopback, and prints a
+// Markdown table.
 //
-//	go run ./bench/gateway -rounds 5 -duration 5s -size 1024
+//	go build -o /tmp/tend ./cmd/tend && go run ./bench/gateway -tend /tmp/tend -rounds 5 -duration 5s -size 1024
 //
 // Every target runs in its own process: the backend and the Go proxies are this program
-// re-executed with -role; the peers are started from the templates in bench/peers. wrk and
+// re-executed with -role (the deployed backend is this program too, started by tend with
+// GWBENCH_ROLE=backend); the peers are started from the templates in bench/peers. wrk and
 // the peers come from Debian's packages (bench/run.sh installs them).
 package main
 
@@ -43,6 +46,13 @@ import (
 var latencyScript []byte
 
 func main() {
+	if os.Getenv("GWBENCH_ROLE") == "backend" {
+		// an instance deployed by `tend deploy`: serve on the port tend gives
+		size, _ := strconv.Atoi(os.Getenv("GWBENCH_SIZE"))
+		serveRole("backend", "127.0.0.1:"+os.Getenv("PORT"), "", size)
+		return
+	}
+	tendBin := flag.String("tend", "", "the tend binary: measure `tend server` with the backend deployed by `tend deploy` (the reference row)")
 	role := flag.String("role", "", "internal: backend, tend or bare")
 	listen := flag.String("listen", "", "internal: address to serve on")
 	backend := flag.String("backend-addr", "", "internal: the backend, for the proxies")
@@ -66,7 +76,7 @@ func main() {
 		serveRole(*role, *listen, *backend, *size)
 		return
 	}
-	if err := run(*size, *rounds, *duration, *conns, strings.Split(*peers, ","), *peerDir); err != nil {
+	if err := run(*tendBin, *size, *rounds, *duration, *conns, strings.Split(*peers, ","), *peerDir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -98,7 +108,7 @@ func serveRole(role, listen, backend string, size int) {
 	}
 	srv := &http.Server{Addr: listen, Handler: h, ErrorLog: nil}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() { <-sig; _ = srv.Close() }()
 	_ = srv.ListenAndServe()
 }
@@ -122,7 +132,13 @@ type target struct {
 	cmd  *exec.Cmd
 }
 
-func run(size, rounds int, d time.Duration, conns int, peers []string, peerDir string) error {
+// The reference row, and the row of the gateway package alone in a bare process.
+const (
+	tendServer  = "tend server"
+	tendPackage = "gateway package alone"
+)
+
+func run(tendBin string, size, rounds int, d time.Duration, conns int, peers []string, peerDir string) error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return fmt.Errorf("wrk not found: apt-get install wrk (or run bench/run.sh)")
 	}
@@ -164,7 +180,15 @@ func run(size, rounds int, d time.Duration, conns int, peers []string, peerDir s
 	if err := start("direct", backend, exec.Command(self, "-role", "backend", "-listen", backend, "-size", strconv.Itoa(size))); err != nil {
 		return err
 	}
-	for _, role := range []struct{ name, role string }{{"tend gateway", "tend"}, {"bare ReverseProxy", "bare"}} {
+	if tendBin != "" {
+		srv, err := startServer(tendBin, self, tmp, size)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		targets = append(targets, &target{name: tendServer, addr: srv.gateway})
+	}
+	for _, role := range []struct{ name, role string }{{tendPackage, "tend"}, {"bare ReverseProxy", "bare"}} {
 		addr := freeAddr()
 		if err := start(role.name, addr, exec.Command(self, "-role", role.role, "-listen", addr, "-backend-addr", backend)); err != nil {
 			return err
@@ -200,11 +224,15 @@ func run(size, rounds int, d time.Duration, conns int, peers []string, peerDir s
 	fmt.Println("| target | req/s | p50 | p99 | p99.9 | vs direct | tend vs it |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	direct := median(results["direct"])
-	tend := median(results["tend gateway"])
+	ref := tendServer
+	if tendBin == "" {
+		ref = tendPackage
+	}
+	tend := median(results[ref])
 	for _, t := range targets {
 		m := median(results[t.name])
 		ratio := "–"
-		if t.name != "tend gateway" && t.name != "direct" {
+		if t.name != ref && t.name != "direct" {
 			ratio = fmt.Sprintf("%.2f× req/s, %.2f× p99", tend.rps/m.rps, float64(tend.p99)/float64(m.p99))
 		}
 		fmt.Printf("| %s | %.0f | %s | %s | %s | %.2f | %s |\n", t.name, m.rps, m.p50, m.p99, m.p999, m.rps/direct.rps, ratio)

@@ -117,20 +117,26 @@ func newServerCmd(g *globals) *cobra.Command {
 	f := &serverFlags{}
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the tend server: API, gateway, runtime and embedded etcd",
+		Short: "Run the tend server: API, runtime, embedded etcd, and the gateway process",
 		Long: `Run the tend server in the foreground. It keeps its state in the data dir (--data):
 an embedded etcd, build artifacts, instance logs and the API token (DATA/token,
 created on first start, mode 0600).
 
+The gateway runs as a process of its own (tend gateway, see its --help), started by the
+server on --gateway and fed the routing over DATA/gateway/control.sock; it keeps serving
+when the server is down, and the server restarts it on the same socket if it dies.
+
 On SIGINT or SIGTERM it stops its instances gracefully (drain, SIGTERM, grace period)
-unless --keep-instances is set. If the server crashes, instances keep running and the
-next server on the same data dir re-adopts them.
+and then the gateway, unless --keep-instances is set: then both keep running. If the
+server crashes, instances and gateway keep running and serving, and the next server on
+the same data dir adopts them.
 
 To restart or upgrade without refusing a connection, replace the tend binary on disk and
 send SIGUSR2 to the server (its pid is in DATA/server.pid). It starts the new binary with
-the same arguments, hands it its listening sockets, releases the data dir while its
-gateway keeps routing, and exits once the new server serves; requests in flight finish
-on the old one. If the new binary does not run, the old server keeps serving and says why.
+the same arguments, hands it its API socket, releases the data dir, and exits once the
+new server serves; the new server adopts the gateway and replaces it with one of the new
+binary on the same socket. If the new binary does not run, the old server keeps serving
+and says why.
 
 With --runtime kubernetes, instances are pods in --namespace of the cluster --kubeconfig
 names: one Deployment per revision, applied server-side, scaled by the same rollouts;

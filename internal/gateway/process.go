@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"strings"
@@ -294,6 +295,9 @@ func (p *process) controlHandler() http.Handler {
 		writeJSON(w, http.StatusOK, p.g.Snapshot())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{}))
+	// profiles of the data plane: curl --unix-socket DATA/gateway/control.sock http://gateway/debug/pprof/profile?seconds=10
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	return mux
 }
 
