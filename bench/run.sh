@@ -12,12 +12,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${SMOKE:-}" ]; then
   ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3 FAULTY=2 HEALTHY=2 ALERT_RUNS=1
+  CRASHES=2 GW_KILLS=2 GW_GAP=0s
 fi
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
 FUZZTIME=${FUZZTIME:-5m}
 TRIALS=${TRIALS:-20}
 KILLS=${KILLS:-10}
+CRASHES=${CRASHES:-20}
+GW_KILLS=${GW_KILLS:-10}
+GW_GAP=${GW_GAP:-61s}
 HOLD=${HOLD:-20s}
 RPS=${RPS:-500}
 INSTANCES=${INSTANCES:-3,10}
@@ -39,6 +43,8 @@ trap 'rm -rf "$work"' EXIT
 out=$work/BENCHMARKS.md
 bin=$work/gwbench
 go build -o "$bin" ./bench/gateway
+tendbin=$work/tend
+go build -o "$tendbin" ./cmd/tend
 
 # fuzz runs one target for FUZZTIME and prints a line with what it did.
 fuzz() {
@@ -62,9 +68,11 @@ rc=0
   echo
   echo "## Gateway against its peers"
   echo
-  "$bin" -rounds "$ROUNDS" -duration "$DURATION" -size 1024 2>>"$work/gateway.log" || { rc=1; cat "$work/gateway.log" >&2; }
+  echo "\`tend server\` is the gateway as users run it: the gateway process that \`tend server\` starts, the backend deployed by \`tend deploy\` (one instance), the rest of the server running beside it. \`gateway package alone\` is the proxy package in a bare process, for comparison. The last column compares \`tend server\` with each row."
   echo
-  "$bin" -rounds "$ROUNDS" -duration "$DURATION" -size 65536 2>>"$work/gateway.log" || { rc=1; cat "$work/gateway.log" >&2; }
+  "$bin" -tend "$tendbin" -rounds "$ROUNDS" -duration "$DURATION" -size 1024 2>>"$work/gateway.log" || { rc=1; cat "$work/gateway.log" >&2; }
+  echo
+  "$bin" -tend "$tendbin" -rounds "$ROUNDS" -duration "$DURATION" -size 65536 2>>"$work/gateway.log" || { rc=1; cat "$work/gateway.log" >&2; }
   echo
   echo "## Zero-downtime deploys (\`go run ./bench/deploy\`)"
   echo
@@ -80,7 +88,7 @@ rc=0
   echo
   echo "## Chaos (\`go run ./bench/chaos\`)"
   echo
-  go run ./bench/chaos -trials "$TRIALS" -instance-kills "$KILLS" || rc=1
+  go run ./bench/chaos -trials "$TRIALS" -instance-kills "$KILLS" -crash-trials "$CRASHES" -gateway-kills "$GW_KILLS" -gateway-gap "$GW_GAP" || rc=1
   echo "## Fuzzing (\`go test -fuzz\`)"
   echo
   echo "| target | time | execs | new corpus entries | failures |"
