@@ -12,7 +12,7 @@ import (
 )
 
 func newGatewayCmd(g *globals) *cobra.Command {
-	var listen, logLevel string
+	var listen, logLevel, logFile string
 	var accessLog bool
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -46,14 +46,22 @@ You rarely run it by hand; to run it under systemd apart from the server, start 
 			if err != nil {
 				return err
 			}
+			out := os.Stderr
+			if logFile != "" {
+				if out, err = os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err != nil {
+					return fmt.Errorf("--log-file: %w", err)
+				}
+				defer out.Close()
+			}
 			return gateway.RunProcess(cmd.Context(), gateway.ProcessOptions{
 				Dir: filepath.Join(dir, "gateway"), Listen: listen, AccessLog: accessLog, Version: version(),
-				Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
+				Logger: slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: lvl})), LogFile: logFile,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve apps on, when tend server did not hand the gateway its socket")
 	cmd.Flags().BoolVar(&accessLog, "access-log", false, "log every request as a JSON line")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.Flags().StringVar(&logFile, "log-file", "", "write the log to this file (appended, rotated above 10 MiB, 3 kept) instead of stderr")
 	return cmd
 }

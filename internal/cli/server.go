@@ -46,7 +46,7 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.gateway, "gateway", "127.0.0.1:8080", "address the gateway serves apps on")
 	cmd.Flags().StringVar(&f.etcd, "etcd-endpoints", "", "comma-separated external etcd endpoints (default: embedded etcd in the data dir)")
 	cmd.Flags().BoolVar(&f.keepInstances, "keep-instances", false, "leave instances running when the server stops; the next server on this data dir re-adopts them")
-	cmd.Flags().BoolVar(&f.accessLog, "access-log", false, "log every gateway request as a JSON line")
+	cmd.Flags().BoolVar(&f.accessLog, "access-log", false, "log every gateway request as a JSON line (in DATA/gateway/gateway.log)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
 	cmd.Flags().DurationVar(&f.retention, "retention", monitor.DefaultRetention, "how long the embedded metrics database keeps samples")
 	cmd.Flags().StringVar(&f.retentionSize, "retention-size", "1Gi", "size cap of the embedded metrics database (oldest blocks go first); 0 for none")

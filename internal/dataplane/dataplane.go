@@ -234,6 +234,11 @@ func (p *Plane) takeGateway(ctx context.Context) error {
 		return p.startFresh(ctx)
 	}
 	old := adoptProc(info.PID)
+	if f := p.o.Inherited; f != nil {
+		// a predecessor's duplicate of the socket the running gateway hands out too
+		p.o.Inherited = nil
+		f.Close()
+	}
 	if !sameAddr(p.o.Addr, info.Listen) {
 		for _, f := range files {
 			f.Close()

@@ -46,7 +46,7 @@ func (p *Plane) spawn(ctx context.Context, listener *os.File) (*proc, error) {
 	}
 	defer logf.Close()
 	logStart, _ := logf.Seek(0, 2)
-	args := []string{"gateway", "--data", p.o.DataDir}
+	args := []string{"gateway", "--data", p.o.DataDir, "--log-file", paths.Log()}
 	if p.o.AccessLog {
 		args = append(args, "--access-log")
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tendhq/tend/internal/logs"
 )
 
 // ProcessOptions configure a gateway process (`tend gateway`): the data plane, apart
@@ -37,6 +39,10 @@ type ProcessOptions struct {
 	LostAfter time.Duration
 	// Ready, when set, is called once the gateway serves.
 	Ready func(addr string)
+	// LogFile, when set, is the file the gateway's log goes to: it copy-truncates it
+	// above LogMaxBytes (default 10 MiB; 3 old files kept), server or not.
+	LogFile     string
+	LogMaxBytes int64
 }
 
 // Info is what a gateway process says about itself on its control socket.
@@ -172,6 +178,9 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	defer ctlSrv.Close()
 	go p.handListeners(fds.ln)
 	go p.watchServer(ctx)
+	if o.LogFile != "" {
+		go p.rotateLog(ctx)
+	}
 
 	gwSrv := &http.Server{Handler: p.g, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)}
@@ -233,6 +242,26 @@ func (p *process) watchServer(ctx context.Context) {
 		case lost && age <= p.o.LostAfter:
 			lost = false
 			p.log.Info("tend server is back", "version", p.version.Load())
+		}
+	}
+}
+
+// rotateLog keeps the gateway's log file (with --access-log, a line a request) bounded.
+func (p *process) rotateLog(ctx context.Context) {
+	limit := p.o.LogMaxBytes
+	if limit <= 0 {
+		limit = 10 << 20
+	}
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := logs.Rotate(p.o.LogFile, limit, 3); err != nil {
+			p.log.Warn("rotate the gateway's log", "file", p.o.LogFile, "err", err)
 		}
 	}
 }
