@@ -2,15 +2,12 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/rollout"
@@ -143,16 +140,12 @@ func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, art 
 	now := time.Now()
 	// the revision, the desired spec and the rollout that moves to it are written in one
 	// transaction: a crash leaves all of them or none
-	var conds []clientv3.Cmp
-	var ops []clientv3.Op
+	var ops []store.Op
 	if !found {
 		rev = store.Revision{App: app.App, Number: l.nextNumber(), Artifact: art.Digest, Path: art.Path,
 			Version: art.Version, Commit: art.Commit, BuildTime: art.BuildTime, ConfigHash: hash, Spec: *app, CreatedAt: now}
-		b, _ := jsonOf(rev)
-		key := store.RevisionKey(app.App, rev.Number)
 		// the revision number is taken only if nobody took it meanwhile
-		conds = append(conds, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
-		ops = append(ops, clientv3.OpPut(key, b))
+		ops = append(ops, store.Op{Key: store.RevisionKey(app.App, rev.Number), Value: rev, IfAbsent: true})
 	}
 	prevRec := l.rec
 	l.rec = store.AppRecord{Spec: *app, Source: source, UpdatedAt: now}
@@ -165,11 +158,9 @@ func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, art 
 	} else {
 		next = *rollout.Start(l.st, app.App, rev.Number, *app, l.replicas(), now)
 	}
-	recJSON, _ := jsonOf(l.rec)
-	stJSON, _ := jsonOf(next)
-	ops = append(ops, clientv3.OpPut(store.AppKey(app.App), recJSON), clientv3.OpPut(store.RolloutKey(app.App), stJSON))
-	r, err := l.c.o.Store.Client.Txn(ctx).If(conds...).Then(ops...).Commit()
-	if err == nil && !r.Succeeded {
+	ops = append(ops, store.Op{Key: store.AppKey(app.App), Value: l.rec}, store.Op{Key: store.RolloutKey(app.App), Value: next})
+	ok, err := l.c.o.Store.Commit(ctx, ops...)
+	if err == nil && !ok {
 		err = fmt.Errorf("revision %d of %s was recorded by someone else; deploy again", rev.Number, app.App)
 	}
 	if err != nil {
@@ -270,11 +261,8 @@ func (c *Controller) Scale(ctx context.Context, app string, n int) error {
 		l.rec.Instances = n
 		next := *l.st
 		next.Replicas = n
-		recJSON, _ := jsonOf(l.rec)
-		stJSON, _ := jsonOf(next)
 		// the desired count and the rollout's count change together or not at all
-		if _, err := l.c.o.Store.Client.Txn(ctx).Then(clientv3.OpPut(store.AppKey(app), recJSON),
-			clientv3.OpPut(store.RolloutKey(app), stJSON)).Commit(); err != nil {
+		if _, err := l.c.o.Store.Commit(ctx, store.Op{Key: store.AppKey(app), Value: l.rec}, store.Op{Key: store.RolloutKey(app), Value: next}); err != nil {
 			l.rec.Instances = prev
 			return fmt.Errorf("record the new instance count: %w", err)
 		}
@@ -418,11 +406,4 @@ func (c *Controller) command(ctx context.Context, app, what string, fn func(l *a
 		l.reconcile(ctx)
 		return nil
 	})
-}
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-func jsonOf(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/goleak"
 
 	"github.com/tendhq/tend/internal/build"
@@ -217,12 +216,12 @@ func TestRejectedSpecsAndFailedBuildsChangeNothing(t *testing.T) {
 	deploySpec(t, c, "/bin/a")
 	waitPhase(t, c, rollout.Completed, 1)
 	snapshot := func() string {
-		r, err := st.Client.Get(context.Background(), "/tend/", clientv3.WithPrefix())
+		kvs, err := st.Records(context.Background(), "/tend/")
 		if err != nil {
 			t.Fatal(err)
 		}
 		var b strings.Builder
-		for _, kv := range r.Kvs {
+		for _, kv := range kvs {
 			if strings.HasPrefix(string(kv.Key), store.EventsPrefix) {
 				continue
 			}

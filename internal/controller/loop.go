@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/spec"
@@ -316,14 +314,7 @@ const keepEvents = 500
 
 // pruneEvents deletes all but the newest keepEvents events.
 func (l *appLoop) pruneEvents(ctx context.Context) {
-	prefix := store.EventsPrefix + l.app + "/"
-	r, err := l.c.o.Store.Client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
-		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(keepEvents))
-	if err != nil || len(r.Kvs) < keepEvents {
-		return
-	}
-	oldestKept := string(r.Kvs[len(r.Kvs)-1].Key)
-	if _, err := l.c.o.Store.Client.Delete(ctx, prefix, clientv3.WithRange(oldestKept)); err != nil {
+	if err := l.c.o.Store.Prune(ctx, store.EventsPrefix+l.app+"/", keepEvents); err != nil {
 		l.log.Error("prune events", "err", err)
 	}
 }

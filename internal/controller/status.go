@@ -4,8 +4,6 @@ import (
 	"context"
 	"sort"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/store"
@@ -89,18 +87,8 @@ func (c *Controller) History(ctx context.Context, app string, limit int) (Histor
 		return h, err
 	}
 	sort.Slice(h.Revisions, func(i, j int) bool { return h.Revisions[i].Number > h.Revisions[j].Number })
-	r, err := c.o.Store.Client.Get(ctx, store.EventsPrefix+app+"/", clientv3.WithPrefix(),
-		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(int64(limit)))
-	if err != nil {
-		return h, err
-	}
-	for i := len(r.Kvs) - 1; i >= 0; i-- {
-		var e store.Event
-		if jsonErr := jsonUnmarshal(r.Kvs[i].Value, &e); jsonErr == nil {
-			h.Events = append(h.Events, e)
-		}
-	}
-	return h, nil
+	h.Events, err = store.Newest[store.Event](ctx, c.o.Store, store.EventsPrefix+app+"/", limit)
+	return h, err
 }
 
 // Watch streams the app's rollout state: the current one at once, then every change,

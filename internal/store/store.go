@@ -32,10 +32,10 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
-// Store is tend's handle on etcd. Client is exposed for watches and transactions
-// that the typed helpers do not cover.
+// Store is tend's handle on etcd: the only package that speaks to it, through typed
+// operations (records, leased registry keys, transactions, follow).
 type Store struct {
-	Client *clientv3.Client
+	etcdc *clientv3.Client
 
 	etcd    *embed.Etcd
 	unlock  func()
@@ -64,7 +64,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connect to etcd %v: %w (check --etcd-endpoints)", o.Endpoints, err)
 		}
-		s.Client = c
+		s.etcdc = c
 	}
 	if err := s.grantLease(ctx); err != nil {
 		s.Close()
@@ -120,18 +120,18 @@ func (s *Store) startEmbedded(o Options) error {
 	}
 	s.etcd = e
 	s.unlock = unlock
-	s.Client = v3client.New(e.Server)
+	s.etcdc = v3client.New(e.Server)
 	return nil
 }
 
 func (s *Store) grantLease(ctx context.Context) error {
-	l, err := s.Client.Grant(ctx, int64(s.leaseTT/time.Second))
+	l, err := s.etcdc.Grant(ctx, int64(s.leaseTT/time.Second))
 	if err != nil {
 		return fmt.Errorf("grant registry lease: %w", err)
 	}
 	s.lease = l.ID
 	kctx, cancel := context.WithCancel(context.Background())
-	ch, err := s.Client.KeepAlive(kctx, l.ID)
+	ch, err := s.etcdc.KeepAlive(kctx, l.ID)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("keep registry lease alive: %w", err)
@@ -146,9 +146,6 @@ func (s *Store) grantLease(ctx context.Context) error {
 	return nil
 }
 
-// Lease is the lease that this server's registry keys live under.
-func (s *Store) Lease() clientv3.LeaseID { return s.lease }
-
 // Close revokes nothing (registry keys of a crashed or stopped server expire with their
 // lease) and shuts the embedded etcd down.
 func (s *Store) Close() error {
@@ -156,8 +153,8 @@ func (s *Store) Close() error {
 		s.cancel()
 		<-s.kaDone
 	}
-	if s.Client != nil {
-		s.Client.Close()
+	if s.etcdc != nil {
+		s.etcdc.Close()
 	}
 	if s.etcd != nil {
 		s.etcd.Close()
@@ -168,13 +165,13 @@ func (s *Store) Close() error {
 
 // RevokeLease deletes every key under this server's lease at once (used on a normal stop).
 func (s *Store) RevokeLease(ctx context.Context) error {
-	_, err := s.Client.Revoke(ctx, s.lease)
+	_, err := s.etcdc.Revoke(ctx, s.lease)
 	return err
 }
 
 // Get reads key into v; it returns ErrNotFound when the key does not exist.
 func (s *Store) Get(ctx context.Context, key string, v any) error {
-	r, err := s.Client.Get(ctx, key)
+	r, err := s.etcdc.Get(ctx, key)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", key, err)
 	}
@@ -188,12 +185,14 @@ func (s *Store) Get(ctx context.Context, key string, v any) error {
 }
 
 // Put writes v as JSON under key.
-func (s *Store) Put(ctx context.Context, key string, v any, opts ...clientv3.OpOption) error {
+func (s *Store) Put(ctx context.Context, key string, v any) error { return s.put(ctx, key, v) }
+
+func (s *Store) put(ctx context.Context, key string, v any, opts ...clientv3.OpOption) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
-	if _, err := s.Client.Put(ctx, key, string(b), opts...); err != nil {
+	if _, err := s.etcdc.Put(ctx, key, string(b), opts...); err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	return nil
@@ -202,12 +201,12 @@ func (s *Store) Put(ctx context.Context, key string, v any, opts ...clientv3.OpO
 // PutLeased writes v under key on this server's lease: the key disappears when the
 // server stops renewing it.
 func (s *Store) PutLeased(ctx context.Context, key string, v any) error {
-	return s.Put(ctx, key, v, clientv3.WithLease(s.lease))
+	return s.put(ctx, key, v, clientv3.WithLease(s.lease))
 }
 
-// Delete removes key (and, with clientv3.WithPrefix, everything under it).
-func (s *Store) Delete(ctx context.Context, key string, opts ...clientv3.OpOption) error {
-	if _, err := s.Client.Delete(ctx, key, opts...); err != nil {
+// Delete removes key.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if _, err := s.etcdc.Delete(ctx, key); err != nil {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	return nil
@@ -215,7 +214,7 @@ func (s *Store) Delete(ctx context.Context, key string, opts ...clientv3.OpOptio
 
 // List decodes every value under prefix, in key order, into a new T.
 func List[T any](ctx context.Context, s *Store, prefix string) ([]T, error) {
-	r, err := s.Client.Get(ctx, prefix, clientv3.WithPrefix())
+	r, err := s.etcdc.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", prefix, err)
 	}
@@ -257,7 +256,7 @@ func (s *Store) Follow(ctx context.Context, prefixes []string, fn func(rev int64
 		if i > 0 {
 			opts = append(opts, clientv3.WithRev(rev))
 		}
-		r, err := s.Client.Get(ctx, p, opts...)
+		r, err := s.etcdc.Get(ctx, p, opts...)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
@@ -274,7 +273,7 @@ func (s *Store) Follow(ctx context.Context, prefixes []string, fn func(rev int64
 	defer cancel()
 	changes := make(chan clientv3.WatchResponse)
 	for _, p := range prefixes {
-		w := s.Client.Watch(wctx, p, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		w := s.etcdc.Watch(wctx, p, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 		go func() {
 			for resp := range w {
 				select {

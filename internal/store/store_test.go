@@ -59,8 +59,8 @@ func TestLeasedKeysGoWithTheLease(t *testing.T) {
 	if err := s.PutLeased(ctx, key, ep); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Client.Get(ctx, key)
-	if err != nil || len(r.Kvs) != 1 || r.Kvs[0].Lease != int64(s.Lease()) {
+	r, err := s.etcdc.Get(ctx, key)
+	if err != nil || len(r.Kvs) != 1 || r.Kvs[0].Lease != int64(s.lease) {
 		t.Fatalf("registry key %v not under the server's lease: %v", r, err)
 	}
 	if err := s.RevokeLease(ctx); err != nil {
