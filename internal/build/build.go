@@ -47,7 +47,10 @@ type Builder struct {
 	// Dir holds artifacts (Dir/<hex>/<app>) and the source index (Dir/sources/<key>.json).
 	Dir string
 	// GoBin is the go command (default "go" from PATH).
-	GoBin  string
+	GoBin string
+	// Env is added to the go command's environment (e.g. CGO_ENABLED=0, GOOS=linux);
+	// tend's own environment is never changed.
+	Env    []string
 	Logger *slog.Logger
 
 	// gc excludes GC while builds in this process store artifacts.
@@ -134,6 +137,7 @@ func (b *Builder) buildMain(ctx context.Context, r Request, out io.Writer) (Arti
 	fmt.Fprintf(out, "%s: go %s\n", r.App, strings.Join(args, " "))
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, b.goBin(), args...)
+	cmd.Env = b.env()
 	cmd.Dir = pkgDir
 	var tail tailBuffer
 	w := io.MultiWriter(out, &tail)

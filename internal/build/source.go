@@ -120,9 +120,18 @@ func (b *Builder) sourceKey(ctx context.Context, pkgDir string, r Request, versi
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// env is the go command's environment: tend's, with Env over it (nil: tend's as it is).
+func (b *Builder) env() []string {
+	if len(b.Env) == 0 {
+		return nil
+	}
+	return append(os.Environ(), b.Env...)
+}
+
 // goCmd runs the go command in dir and returns its standard output.
 func (b *Builder) goCmd(ctx context.Context, dir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, b.goBin(), args...)
+	cmd.Env = b.env()
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

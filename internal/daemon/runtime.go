@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/tendhq/tend/internal/build"
@@ -39,11 +38,7 @@ func openRuntime(ctx context.Context, cfg Config, dir string, st *store.Store, d
 		}
 		// images have no C library: every executable is built static, for Linux (the
 		// architecture stays this machine's: build on one like the nodes)
-		for k, v := range map[string]string{"CGO_ENABLED": "0", "GOOS": "linux"} {
-			if err := os.Setenv(k, v); err != nil {
-				return nil, nil, err
-			}
-		}
+		builder.Env = []string{"CGO_ENABLED=0", "GOOS=linux"}
 		rt, err := kubernetes.New(ctx, kubernetes.Options{Kubeconfig: cfg.Kubeconfig, Namespace: cfg.Namespace, Store: st, Logger: log})
 		if err != nil {
 			return nil, nil, fmt.Errorf("start the kubernetes runtime: %w", err)
