@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tendhq/tend/internal/store"
@@ -57,8 +58,12 @@ func listeners(cfg Config) (apiLn net.Listener, gw *os.File, ready *os.File, err
 	if apiLn, err = inherit(3, "api"); err != nil {
 		return nil, nil, nil, err
 	}
+	// kept open, not inherited: an instance or a gateway holding these would keep the
+	// port bound after the gateway stopped, or the predecessor waiting for "ready"
+	syscall.CloseOnExec(4)
 	gw = os.NewFile(4, "gateway")
 	if os.Getenv(envReadyFD) == "5" {
+		syscall.CloseOnExec(5)
 		ready = os.NewFile(5, "ready")
 	}
 	return apiLn, gw, ready, nil

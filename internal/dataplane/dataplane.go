@@ -373,7 +373,9 @@ func (p *Plane) supervise(ctx context.Context) {
 				return
 			}
 		}
-		if time.Since(cur.started) > time.Minute {
+		// a gateway that ran a while is restarted at once; one that keeps dying at
+		// start (a crash loop) after a growing delay
+		if time.Since(cur.started) > 5*time.Second {
 			failures = 0
 		} else {
 			failures++

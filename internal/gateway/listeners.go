@@ -84,6 +84,7 @@ func inheritedListener() (net.Listener, *os.File, error) {
 	if names != "gateway" {
 		return nil, nil, fmt.Errorf("%s=%q: want gateway", ListenerEnv, names)
 	}
+	syscall.CloseOnExec(3)
 	f := os.NewFile(3, "gateway")
 	ln, err := net.FileListener(f)
 	if err != nil {
