@@ -93,6 +93,9 @@ func startTend(t *testing.T, runtime string) (*tendServer, *cluster) {
 			ts.start()
 			ts.Stop()
 		}
+		// pods, and so the gateway that routes to them, outlive a server of the
+		// kubernetes runtime; the test's gateway ends with the test
+		ts.KillGateway()
 	})
 	return ts, c
 }
