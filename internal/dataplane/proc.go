@@ -7,13 +7,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/runtime/process"
 )
 
 // proc is one gateway process: a child of this server, or one adopted from an earlier server.
@@ -104,7 +102,7 @@ func logTail(path string, offset int64) string {
 // adoptProc follows a gateway that is not our child: it cannot be waited for, so it is polled.
 func adoptProc(pid int) *proc {
 	g := &proc{pid: pid, started: time.Now(), exited: make(chan struct{})}
-	start, err := startTime(pid)
+	start, err := process.StartTime(pid)
 	if err != nil {
 		close(g.exited)
 		return g
@@ -113,7 +111,7 @@ func adoptProc(pid int) *proc {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for range t.C {
-			if st, err := startTime(pid); err != nil || st != start {
+			if st, err := process.StartTime(pid); err != nil || st != start {
 				close(g.exited)
 				return
 			}
@@ -144,23 +142,6 @@ func (g *proc) stop(ctx context.Context) error {
 		<-g.exited
 		return fmt.Errorf("the gateway (pid %d) did not stop in time; killed", g.pid)
 	}
-}
-
-// startTime reads when process pid started (field 22 of /proc/PID/stat); a zombie counts as gone.
-func startTime(pid int) (uint64, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 || f[0] == "Z" {
-		return 0, fmt.Errorf("process %d is gone", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
 }
 
 // sameAddr reports whether a listener on have serves what want asks for.

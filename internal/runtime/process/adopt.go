@@ -67,12 +67,12 @@ func (s *Supervisor) adopt(ctx context.Context) error {
 
 // processMatches reports whether pid runs and is the process that started at startTime.
 func processMatches(pid int, start uint64) bool {
-	st, err := startTime(pid)
+	st, err := StartTime(pid)
 	return err == nil && st == start
 }
 
-// startTime reads field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
-func startTime(pid int) (uint64, error) {
+// StartTime reads field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
+func StartTime(pid int) (uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, err
@@ -140,7 +140,7 @@ func (s *Supervisor) stopStrays(known map[int]bool) {
 
 // stopPID sends SIGTERM, then SIGKILL after grace.
 func stopPID(pid int, grace time.Duration) {
-	start, err := startTime(pid)
+	start, err := StartTime(pid)
 	if err != nil {
 		return
 	}

@@ -226,7 +226,7 @@ func (in *instance) start() (*proc, error) {
 		p.status = exitStatus(err)
 		close(p.exited)
 	}()
-	st, _ := startTime(p.pid)
+	st, _ := StartTime(p.pid)
 	in.s.mu.Lock()
 	in.rec.PID, in.rec.StartTime, in.rec.Port, in.rec.AdminPort, in.rec.StartedAt = p.pid, st, port, adminPort, time.Now()
 	in.limits = in.s.limits.apply(in.rec.ID, p.pid, t.Resources)

@@ -269,7 +269,7 @@ func TestScaleDownDrainsThenStopsGracefully(t *testing.T) {
 		if !drained[in.ID] {
 			continue
 		}
-		if _, err := startTime(in.PID); err == nil {
+		if _, err := StartTime(in.PID); err == nil {
 			t.Errorf("stopped instance %d still runs", in.PID)
 		}
 		logText, _ := os.ReadFile(logs.Path(e.dir, "hello", in.ID))
@@ -358,7 +358,7 @@ func TestCrashedSupervisorIsReplacedAndAdoptsSamePIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, in := range before {
-		if _, err := startTime(in.PID); err == nil {
+		if _, err := StartTime(in.PID); err == nil {
 			t.Errorf("instance %d still runs after Close(stop)", in.PID)
 		}
 	}
