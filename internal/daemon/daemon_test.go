@@ -35,8 +35,12 @@ func start(t *testing.T, dir string) Info {
 	go func() {
 		done <- Run(ctx, Config{DataDir: dir, APIAddr: freeAddr(t), GatewayAddr: freeAddr(t), Version: "test"}, func(i Info) { ready <- i })
 	}()
+	stopped := false
 	t.Cleanup(func() {
 		cancel()
+		if stopped {
+			return
+		}
 		if err := <-done; err != nil {
 			t.Errorf("server stopped with %v", err)
 		}
@@ -45,6 +49,7 @@ func start(t *testing.T, dir string) Info {
 	case i := <-ready:
 		return i
 	case err := <-done:
+		stopped = true
 		t.Fatalf("server did not start: %v", err)
 	case <-time.After(60 * time.Second):
 		t.Fatal("server did not start within 60s")
