@@ -1,8 +1,9 @@
 // Command chaos checks that tend loses nothing when things die: `tend server` killed with
-// SIGKILL at random points of rollouts, instances killed with SIGKILL under load, and a
-// data dir on a small filesystem that fills up.
+// SIGKILL at random points of rollouts and under load, instances and the gateway process
+// killed with SIGKILL under load, and a data dir on a small filesystem that fills up.
 //
 //	go run ./bench/chaos -trials 20
+//	go run ./bench/chaos -only server-load,gateway   # some scenarios only
 //
 // It prints Markdown tables; bench/run.sh puts them in docs/BENCHMARKS.md. The exit code is
 // 1 when any trial was not clean.
@@ -16,6 +17,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tendhq/tend/test/harness"
@@ -24,12 +27,27 @@ import (
 func main() {
 	trials := flag.Int("trials", 20, "server kills, one at a random point of each rollout")
 	kills := flag.Int("instance-kills", 10, "instances killed with SIGKILL, one every 3s, under load")
-	rps := flag.Int("rps", 300, "load during instance kills and while the disk is full")
+	crashes := flag.Int("crash-trials", 20, "server kills under load, each followed by a new server 2s later")
+	gwKills := flag.Int("gateway-kills", 10, "gateway processes killed with SIGKILL under load")
+	gwGap := flag.Duration("gateway-gap", 6*time.Second, "how long each gateway serves before it is killed (under 5 s, the server's crash-loop back-off delays its restart)")
+	rps := flag.Int("rps", 300, "load during instance, server and gateway kills and while the disk is full")
+	only := flag.String("only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames, ","))
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (printed, to replay a run)")
 	root := flag.String("root", ".", "the tend repository (examples/hello is deployed from it)")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	unclean, err := run(os.Stdout, log, *root, *trials, *kills, *rps, *seed)
+	sel := map[string]bool{}
+	for _, n := range strings.Split(*only, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			if !slices.Contains(scenarioNames, n) {
+				fmt.Fprintf(os.Stderr, "chaos: unknown scenario %q in -only (scenarios: %s)\n", n, strings.Join(scenarioNames, ","))
+				os.Exit(2)
+			}
+			sel[n] = true
+		}
+	}
+	p := params{trials: *trials, kills: *kills, crashes: *crashes, gwKills: *gwKills, gwGap: *gwGap, rps: *rps, only: sel}
+	unclean, err := run(os.Stdout, log, *root, p, *seed)
 	if err != nil {
 		log.Error("chaos bench", "err", err)
 		os.Exit(2)
@@ -47,7 +65,17 @@ type bench struct {
 	rng *rand.Rand
 }
 
-func run(w io.Writer, log *slog.Logger, root string, trials, kills, rps int, seed uint64) (int, error) {
+// scenarioNames are the names -only takes, in the order the scenarios run.
+var scenarioNames = []string{"rollouts", "instances", "disk", "server-load", "gateway"}
+
+// params are the flags the scenarios use; only empty runs every scenario.
+type params struct {
+	trials, kills, crashes, gwKills, rps int
+	gwGap                                time.Duration
+	only                                 map[string]bool
+}
+
+func run(w io.Writer, log *slog.Logger, root string, p params, seed uint64) (int, error) {
 	ws, err := harness.NewWorkspace(root)
 	if err != nil {
 		return 0, err
@@ -56,12 +84,18 @@ func run(w io.Writer, log *slog.Logger, root string, trials, kills, rps int, see
 	b := &bench{Workspace: ws, log: log, rng: rand.New(rand.NewPCG(seed, seed))}
 	fmt.Fprintf(w, "Seed %d (`go run ./bench/chaos -seed %d` replays the kill points).\n\n", seed, seed)
 	unclean := 0
-	for _, scenario := range []func(io.Writer) (int, error){
-		func(w io.Writer) (int, error) { return b.serverKills(w, trials) },
-		func(w io.Writer) (int, error) { return b.instanceKills(w, kills, rps) },
-		func(w io.Writer) (int, error) { return b.fullDisk(w, rps) },
-	} {
-		n, err := scenario(w)
+	scenarios := map[string]func(io.Writer) (int, error){
+		"rollouts":    func(w io.Writer) (int, error) { return b.serverKills(w, p.trials) },
+		"instances":   func(w io.Writer) (int, error) { return b.instanceKills(w, p.kills, p.rps) },
+		"disk":        func(w io.Writer) (int, error) { return b.fullDisk(w, p.rps) },
+		"server-load": func(w io.Writer) (int, error) { return b.serverCrashes(w, p.crashes, p.rps) },
+		"gateway":     func(w io.Writer) (int, error) { return b.gatewayKills(w, p.gwKills, p.rps, p.gwGap) },
+	}
+	for _, name := range scenarioNames {
+		if len(p.only) > 0 && !p.only[name] {
+			continue
+		}
+		n, err := scenarios[name](w)
 		unclean += n
 		if err != nil {
 			return unclean, err

@@ -40,6 +40,7 @@ func (b *bench) serverKills(w io.Writer, trials int) (int, error) {
 		return 0, err
 	}
 	defer harness.KillUnder(data) // whatever a failed scenario left running
+	defer killGateway(data)       // it outlives a killed server
 	s, spec, err := b.deployed(dir, data)
 	if err != nil {
 		return 0, err

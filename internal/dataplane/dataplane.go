@@ -352,9 +352,14 @@ func (p *Plane) supervise(ctx context.Context) {
 			return
 		}
 		p.log.Error("the gateway process ended; starting a new one on the same sockets", "pid", cur.pid, "status", cur.status())
+		// a gateway that ran a while is restarted at once; one that keeps dying soon
+		// after its start (a crash loop) after a growing delay: 100 ms, doubling, to 5 s
+		if time.Since(cur.started) > crashLoopWindow {
+			failures = 0
+		}
 		for {
 			if failures > 0 {
-				d := min(time.Duration(1<<min(failures, 6))*50*time.Millisecond, 5*time.Second)
+				d := min(50*time.Millisecond<<min(failures, 7), 5*time.Second)
 				select {
 				case <-ctx.Done():
 					return
@@ -373,13 +378,7 @@ func (p *Plane) supervise(ctx context.Context) {
 				return
 			}
 		}
-		// a gateway that ran a while is restarted at once; one that keeps dying at
-		// start (a crash loop) after a growing delay
-		if time.Since(cur.started) > 5*time.Second {
-			failures = 0
-		} else {
-			failures++
-		}
+		failures++ // counts only if this one dies within the window too
 		p.kick()
 	}
 }
@@ -390,6 +389,9 @@ func (p *Plane) kick() {
 	default:
 	}
 }
+
+// crashLoopWindow: a gateway that dies sooner after its start counts towards a crash loop.
+const crashLoopWindow = 5 * time.Second
 
 // errNoRouting is returned by pushNow before the store was read.
 var errNoRouting = errors.New("no routing read from the store yet")

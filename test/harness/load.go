@@ -12,6 +12,7 @@ import (
 // Load sends GET / to a gateway at a steady rate until stopped and records every outcome.
 type Load struct {
 	ok, failed atomic.Int64
+	inFlight   atomic.Int64
 
 	mu         sync.Mutex
 	byRevision map[string]int64
@@ -47,7 +48,9 @@ func StartLoad(s *Server, rps int, limit time.Duration) *Load {
 				case <-t.C:
 				}
 				start := time.Now()
+				l.inFlight.Add(1)
 				code, rev, body, err := s.Get(client, "/")
+				l.inFlight.Add(-1)
 				took := time.Since(start)
 				l.mu.Lock()
 				if err != nil || code != http.StatusOK {
@@ -67,6 +70,10 @@ func StartLoad(s *Server, rps int, limit time.Duration) *Load {
 	}
 	return l
 }
+
+// InFlight is the number of requests sent (or being sent) and not yet answered or
+// failed at this instant.
+func (l *Load) InFlight() int64 { return l.inFlight.Load() }
 
 // Result is what a load saw.
 type Result struct {
