@@ -147,6 +147,8 @@ func run(tendBin string, size, rounds int, d time.Duration, conns int, peers []s
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	restore, schedNote := fairScheduling()
+	defer restore()
 	self, _ := os.Executable()
 	backend := freeAddr()
 	var targets []*target
@@ -220,7 +222,11 @@ func run(tendBin string, size, rounds int, d time.Duration, conns int, peers []s
 			fmt.Fprintf(os.Stderr, "round %d %-18s %8.0f req/s\n", r+1, t.name, res.rps)
 		}
 	}
-	fmt.Printf("%s responses, keep-alive, wrk -t2 -c%d -d%s, medians of %d interleaved rounds\n\n", sizeText(size), conns, d, rounds)
+	fmt.Printf("%s responses, keep-alive, wrk -t2 -c%d -d%s, medians of %d interleaved rounds.", sizeText(size), conns, d, rounds)
+	if schedNote != "" {
+		fmt.Printf(" %s", schedNote)
+	}
+	fmt.Print("\n\n")
 	fmt.Println("| target | req/s | p50 | p99 | p99.9 | vs direct | tend vs it |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	direct := median(results["direct"])
