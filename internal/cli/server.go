@@ -77,7 +77,7 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 		size = -1 // no cap
 	}
 	cfg := daemon.Config{DataDir: dataDir, APIAddr: f.api, GatewayAddr: f.gateway, KeepInstances: f.keepInstances,
-		Version: version(), AccessLog: f.accessLog,
+		Version: version(), AccessLog: f.accessLog, LogLevel: f.logLevel,
 		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
 		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, PrometheusURL: f.prometheusURL}
 	if f.etcd != "" {

@@ -275,18 +275,9 @@ func TestAnalysisQueriesAnExternalPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs, err := harness.Start(harness.Config{Bin: tendBin, DataDir: data, API: api,
+	s := startServerWith(t, harness.Config{DataDir: data, API: api,
 		Args: []string{"--prometheus-url", "http://tend:" + token + "@" + api + "/prometheus"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{Server: hs, t: t}
-	t.Cleanup(func() {
-		hs.Stop()
-		if t.Failed() {
-			t.Logf("server log:\n%s", hs.Log())
-		}
-	})
+	hs := s.Server
 	if strings.Contains(hs.Log(), token) {
 		t.Errorf("the server logged the token that --prometheus-url carries")
 	}

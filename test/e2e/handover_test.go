@@ -45,13 +45,9 @@ func TestHandOverToABrokenBinaryKeepsTheOldServer(t *testing.T) {
 	if err := os.WriteFile(bin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	hs, err := harness.Start(harness.Config{Bin: bin, DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := startServerWith(t, harness.Config{Bin: bin, DataDir: t.TempDir()})
+	hs := s.Server
 	hs.Bin = tendBin // the CLI: any tend will do, the server runs the copy
-	s := &server{Server: hs, t: t}
-	t.Cleanup(hs.Stop)
 	s.mustTend("deploy", "-f", writeSpec(t, t.TempDir(), specWith("1", rolling)))
 	// the upgrade on disk is broken: rename a bad file over the binary, as a package manager would
 	bad := bin + ".new"

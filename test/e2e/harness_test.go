@@ -46,7 +46,17 @@ type server struct {
 // startServer runs `tend server` on dataDir and stops it when the test ends.
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
-	hs, err := harness.Start(harness.Config{Bin: tendBin, DataDir: dataDir, Args: extra})
+	return startServerWith(t, harness.Config{Bin: tendBin, DataDir: dataDir, Args: extra})
+}
+
+// startServerWith runs `tend server` as c says (Bin defaults to the binary under test;
+// empty addresses are chosen free) and stops it when the test ends.
+func startServerWith(t *testing.T, c harness.Config) *server {
+	t.Helper()
+	if c.Bin == "" {
+		c.Bin = tendBin
+	}
+	hs, err := harness.Start(c)
 	if err != nil {
 		t.Fatal(err)
 	}
