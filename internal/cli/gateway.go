@@ -32,8 +32,10 @@ request, restarts it on the same socket within a second when it dies (connection
 in the kernel's backlog meanwhile), and replaces it, on the same socket, after the tend
 binary was upgraded.
 
-You rarely run it by hand; to run it under systemd apart from the server, start it with
---listen before the server: the server adopts it.`,
+You rarely run it by hand. To run it under systemd apart from the server, start it with
+--listen (and the server with the same --gateway address): the server adopts it and
+feeds it the routing, but leaves restarts, upgrades and stops to its own supervisor; a
+server started with another --gateway address refuses to start and says which.`,
 		Example: `  tend gateway --data /var/lib/tend --listen 0.0.0.0:80
   curl --unix-socket /var/lib/tend/gateway/control.sock http://gateway/v1/info`,
 		Args: cobra.NoArgs,

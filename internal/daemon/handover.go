@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,8 +44,8 @@ func listeners(cfg Config) (apiLn net.Listener, gw *os.File, ready *os.File, err
 	// for this process only: a successor of ours gets its own
 	os.Unsetenv(envListeners)
 	defer os.Unsetenv(envReadyFD)
-	if names != "api,gateway" {
-		return nil, nil, nil, fmt.Errorf("%s=%q: want api,gateway", envListeners, names)
+	if names != "api,gateway" && names != "api" {
+		return nil, nil, nil, fmt.Errorf("%s=%q: want api,gateway or api", envListeners, names)
 	}
 	inherit := func(fd uintptr, name string) (net.Listener, error) {
 		f := os.NewFile(fd, name)
@@ -60,11 +61,15 @@ func listeners(cfg Config) (apiLn net.Listener, gw *os.File, ready *os.File, err
 	}
 	// kept open, not inherited: an instance or a gateway holding these would keep the
 	// port bound after the gateway stopped, or the predecessor waiting for "ready"
-	syscall.CloseOnExec(4)
-	gw = os.NewFile(4, "gateway")
-	if os.Getenv(envReadyFD) == "5" {
-		syscall.CloseOnExec(5)
-		ready = os.NewFile(5, "ready")
+	readyFD := 4
+	if names == "api,gateway" {
+		syscall.CloseOnExec(4)
+		gw = os.NewFile(4, "gateway")
+		readyFD = 5
+	}
+	if os.Getenv(envReadyFD) == strconv.Itoa(readyFD) {
+		syscall.CloseOnExec(readyFD)
+		ready = os.NewFile(uintptr(readyFD), "ready")
 	}
 	return apiLn, gw, ready, nil
 }
@@ -107,10 +112,11 @@ func startSuccessor(apiLn net.Listener, gw *os.File) (*successor, error) {
 		return nil, fmt.Errorf("share listener: %w", err)
 	}
 	defer api.Close()
-	if gw == nil {
-		return nil, errors.New("no gateway socket to hand over")
+	// the gateway's socket, unless the gateway runs on its own (it holds its socket)
+	files, names := []*os.File{api}, "api"
+	if gw != nil {
+		files, names = append(files, gw), "api,gateway"
 	}
-	files := []*os.File{api, gw}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -118,7 +124,7 @@ func startSuccessor(apiLn net.Listener, gw *os.File) (*successor, error) {
 	defer w.Close()
 	cmd := exec.Command(exe, os.Args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), envListeners+"=api,gateway", envReadyFD+"=5")
+	cmd.Env = append(os.Environ(), envListeners+"="+names, envReadyFD+"="+strconv.Itoa(3+len(files)))
 	cmd.ExtraFiles = append(files, w)
 	if err := cmd.Start(); err != nil {
 		r.Close()

@@ -52,6 +52,9 @@ type Plane struct {
 	haveRt   bool
 	gen      int  // counts gateways started or adopted, so that a new one gets a push
 	spawned  bool // the first gateway was started by this server, not adopted
+	// standalone: the gateway runs on its own (under systemd, say): adopted and fed, never
+	// replaced, restarted or stopped by the server
+	standalone bool
 
 	changed  chan struct{}
 	first    chan struct{}
@@ -197,6 +200,7 @@ func (p *Plane) Stop(ctx context.Context, keep bool) error {
 	p.mu.Lock()
 	cur, l := p.cur, p.listener
 	p.listener = nil
+	keep = keep || p.standalone // its own supervisor stops it
 	p.mu.Unlock()
 	if l != nil {
 		defer l.Close()
@@ -226,6 +230,9 @@ func (p *Plane) takeGateway(ctx context.Context) error {
 	cancel()
 	if err != nil {
 		return p.startFresh(ctx)
+	}
+	if info.Standalone {
+		return p.adoptStandalone(info)
 	}
 	files, err := gateway.FetchListeners(p.client.Paths().Listeners(), 2*time.Second)
 	if err != nil {
@@ -267,6 +274,56 @@ func (p *Plane) takeGateway(ctx context.Context) error {
 	p.mu.Unlock()
 	p.log.Info("adopted the running gateway", "pid", info.PID, "listen", info.Listen, "routing", info.Routing)
 	return nil
+}
+
+// adoptStandalone feeds a gateway that runs on its own; its own supervisor restarts and
+// upgrades it.
+func (p *Plane) adoptStandalone(info gateway.Info) error {
+	if !sameAddr(p.o.Addr, info.Listen) {
+		return fmt.Errorf("a gateway run on its own (pid %d) serves this data dir on %s, not on %s: start tend server with --gateway %s, or stop that gateway first",
+			info.PID, info.Listen, p.o.Addr, info.Listen)
+	}
+	if f := p.o.Inherited; f != nil {
+		p.o.Inherited = nil
+		f.Close()
+	}
+	if info.Executable != p.exe {
+		p.log.Warn("the gateway run on its own runs another tend executable: restart it (systemctl restart, say) to upgrade it",
+			"pid", info.PID, "executable", info.Executable.Path)
+	}
+	p.mu.Lock()
+	p.cur, p.addr, p.standalone, p.spawned = adoptProc(info.PID), info.Listen, true, false
+	p.gen++
+	p.mu.Unlock()
+	p.log.Info("adopted the gateway that runs on its own", "pid", info.PID, "listen", info.Listen, "routing", info.Routing)
+	return nil
+}
+
+// awaitStandalone waits until the supervisor of a gateway run on its own has started it
+// again, and adopts the new one.
+func (p *Plane) awaitStandalone(ctx context.Context, dead *proc) {
+	p.log.Error("the gateway run on its own ended; waiting for its supervisor to start it again (its apps are unreachable meanwhile)", "pid", dead.pid)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		ictx, cancel := context.WithTimeout(ctx, time.Second)
+		info, err := p.client.Info(ictx)
+		cancel()
+		if err != nil || info.PID == dead.pid {
+			p.client.CloseIdle()
+			continue
+		}
+		p.mu.Lock()
+		p.cur, p.addr, p.standalone = adoptProc(info.PID), info.Listen, info.Standalone
+		p.gen++
+		p.mu.Unlock()
+		p.log.Info("adopted the restarted gateway", "pid", info.PID, "standalone", info.Standalone)
+		p.kick()
+		return
+	}
 }
 
 // startFresh binds the gateway address (or takes the inherited socket) and starts a gateway on it.
@@ -350,6 +407,13 @@ func (p *Plane) supervise(ctx context.Context) {
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		p.mu.Lock()
+		standalone := p.standalone
+		p.mu.Unlock()
+		if standalone {
+			p.awaitStandalone(ctx, cur)
+			continue
 		}
 		p.log.Error("the gateway process ended; starting a new one on the same sockets", "pid", cur.pid, "status", cur.status())
 		// a gateway that ran a while is restarted at once; one that keeps dying soon

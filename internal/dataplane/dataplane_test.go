@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -218,4 +219,71 @@ func TestAPlaneOnAnotherAddressReplacesTheGateway(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// runStandalone starts `tend gateway --listen addr` on the data dir as a user's
+// supervisor (systemd, say) would, and returns it.
+func runStandalone(t *testing.T, dir, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "gateway", "--data", dir, "--listen", addr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	eventually(t, "the standalone gateway answers on its control socket", func() error {
+		if gatewayPID(t, dir) != cmd.Process.Pid {
+			return fmt.Errorf("gateway.pid says %d", gatewayPID(t, dir))
+		}
+		return nil
+	})
+	return cmd
+}
+
+func TestAGatewayRunOnItsOwnIsFedNeverReplacedOrStopped(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	addr := freeAddr(t)
+	own := runStandalone(t, dir, addr)
+
+	other := dataplane.New(dataplane.Options{DataDir: dir, Addr: freeAddr(t), Store: st})
+	if err := other.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "--gateway "+addr) {
+		t.Fatalf("a server on another address than the gateway run on its own: %v, want an error naming --gateway %s", err, addr)
+	}
+	if !alive(own.Process.Pid) {
+		t.Fatal("the refused server stopped the gateway run on its own")
+	}
+
+	p := start(t, dir, addr, st)
+	if p.PID() != own.Process.Pid {
+		t.Fatalf("plane runs gateway %d, want the standalone %d", p.PID(), own.Process.Pid)
+	}
+	routeBackend(t, st, "fed")
+	eventually(t, "the standalone gateway serves the store's routes", func() error {
+		body, err := get(addr)
+		if err == nil && body != "fed" {
+			err = fmt.Errorf("answered %q", body)
+		}
+		return err
+	})
+
+	// its supervisor restarts it: the plane adopts the new one and feeds it
+	_ = own.Process.Kill()
+	_ = own.Wait()
+	again := runStandalone(t, dir, addr)
+	eventually(t, "the plane adopts the restarted gateway", func() error {
+		if p.PID() != again.Process.Pid {
+			return fmt.Errorf("plane follows %d", p.PID())
+		}
+		return nil
+	})
+	if err := p.Stop(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if !alive(again.Process.Pid) {
+		t.Fatal("a normal stop of the server stopped the gateway run on its own")
+	}
+	if body, err := get(addr); err != nil || body != "fed" {
+		t.Fatalf("after the server stopped: %q %v", body, err)
+	}
 }

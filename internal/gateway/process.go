@@ -55,6 +55,10 @@ type Info struct {
 	// long ago a server last confirmed it.
 	Routing    int64   `json:"routing"`
 	RoutingAge float64 `json:"routingAgeSeconds"`
+	// Standalone is true for a gateway that bound its own address (run on its own, under
+	// systemd say) rather than one a server started on its socket: a server adopts it but
+	// never replaces or restarts it; its own supervisor does.
+	Standalone bool `json:"standalone,omitempty"`
 }
 
 // ExeID identifies an executable file: a gateway started from another file than the
@@ -99,6 +103,8 @@ type process struct {
 	loaded    chan struct{}
 	loadOnce  sync.Once
 	listeners []*os.File
+	// standalone: bound its own address (not started by a server on its socket)
+	standalone bool
 }
 
 // RunProcess runs a gateway process until ctx ends, then stops accepting, lets the
@@ -119,7 +125,8 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	if err != nil {
 		return err
 	}
-	if ln == nil {
+	standalone := ln == nil
+	if standalone {
 		if ln, err = net.Listen("tcp", o.Listen); err != nil {
 			return fmt.Errorf("gateway address %s: %w (choose another with --listen)", o.Listen, err)
 		}
@@ -135,7 +142,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		return fmt.Errorf("find the gateway's executable: %w", err)
 	}
 	p := &process{o: o, log: log, reg: prometheus.NewRegistry(), paths: paths, exe: exe, addr: ln.Addr().String(),
-		loaded: make(chan struct{}), listeners: []*os.File{lnFile}}
+		loaded: make(chan struct{}), listeners: []*os.File{lnFile}, standalone: standalone}
 	p.g = New(Options{Logger: o.Logger, AccessLog: o.AccessLog, Registerer: p.reg})
 	p.reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "tend_gateway"}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_gateway_config_age_seconds",
@@ -324,7 +331,7 @@ func (p *process) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, Info{PID: os.Getpid(), Version: p.o.Version, Executable: p.exe, Listen: p.addr,
-			Routing: p.version.Load(), RoutingAge: p.age().Seconds()})
+			Routing: p.version.Load(), RoutingAge: p.age().Seconds(), Standalone: p.standalone})
 	})
 	mux.HandleFunc("PUT /v1/routing", func(w http.ResponseWriter, r *http.Request) {
 		var rt Routing
