@@ -27,7 +27,6 @@ func (b *bench) serverCrashes(w io.Writer, trials, rps int) (int, error) {
 		return 0, err
 	}
 	defer harness.KillUnder(data) // whatever a failed scenario left running
-	defer killGateway(data)
 	s, _, err := b.deployed(dir, data)
 	if err != nil {
 		return 0, err
@@ -137,7 +136,6 @@ func (b *bench) gatewayKills(w io.Writer, kills, rps int, gap time.Duration) (in
 		return 0, err
 	}
 	defer harness.KillUnder(data) // whatever a failed scenario left running
-	defer killGateway(data)
 	s, _, err := b.deployed(dir, data)
 	if err != nil {
 		return 0, err
@@ -295,10 +293,6 @@ func configAge(data string) (float64, error) {
 	}
 	return 0, fmt.Errorf("no tend_gateway_config_age_seconds on the gateway's /metrics")
 }
-
-// killGateway ends the gateway process of the data dir, if one runs: it outlives a
-// killed server, and KillUnder does not find it (it runs tend's binary, not one under data).
-func killGateway(data string) { (&harness.Server{DataDir: data}).KillGateway() }
 
 func gatewayLog(data string) string {
 	b, _ := os.ReadFile(filepath.Join(data, "gateway", "gateway.log"))

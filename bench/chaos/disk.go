@@ -36,7 +36,6 @@ func (b *bench) fullDisk(w io.Writer, rps int) (int, error) {
 	defer func() { _ = exec.Command("umount", "-l", mnt).Run() }()
 
 	defer harness.KillUnder(filepath.Join(mnt, "data")) // whatever a failed scenario left running
-	defer killGateway(filepath.Join(mnt, "data"))
 	s, spec, err := b.deployed(dir, filepath.Join(mnt, "data"))
 	if err != nil {
 		return 0, err

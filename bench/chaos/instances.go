@@ -19,7 +19,6 @@ func (b *bench) instanceKills(w io.Writer, kills, rps int) (int, error) {
 		return 0, err
 	}
 	defer harness.KillUnder(filepath.Join(dir, "data")) // whatever a failed scenario left running
-	defer killGateway(filepath.Join(dir, "data"))
 	s, _, err := b.deployed(dir, filepath.Join(dir, "data"))
 	if err != nil {
 		return 0, err

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tendhq/tend/internal/controller"
@@ -40,7 +39,6 @@ func (b *bench) serverKills(w io.Writer, trials int) (int, error) {
 		return 0, err
 	}
 	defer harness.KillUnder(data) // whatever a failed scenario left running
-	defer killGateway(data)       // it outlives a killed server
 	s, spec, err := b.deployed(dir, data)
 	if err != nil {
 		return 0, err
@@ -106,12 +104,7 @@ func (t *trial) fail(format string, a ...any) {
 }
 func (t *trial) clean() bool { return len(t.problems) == 0 }
 
-func (t *trial) verdict() string {
-	if t.clean() {
-		return "yes"
-	}
-	return "**no**: " + strings.Join(t.problems, "; ")
-}
+func (t *trial) verdict() string { return verdict(t.problems) }
 
 // killDuringRollout deploys release with the trial's strategy, kills the server at a random
 // point, restarts it and checks the outcome; it returns the new server.

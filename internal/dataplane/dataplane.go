@@ -3,7 +3,6 @@ package dataplane
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -48,10 +47,9 @@ type Plane struct {
 	cur      *proc    // the gateway serving now
 	listener *os.File // a duplicate of its listening socket, for its successor
 	addr     string
-	routing  gateway.Routing
-	haveRt   bool
-	gen      int  // counts gateways started or adopted, so that a new one gets a push
-	spawned  bool // the first gateway was started by this server, not adopted
+	routing  gateway.Routing // the store's, read before Start goes on
+	gen      int             // counts gateways started or adopted, so that a new one gets a push
+	spawned  bool            // the first gateway was started by this server, not adopted
 	// standalone: the gateway runs on its own (under systemd, say): adopted and fed, never
 	// replaced, restarted or stopped by the server
 	standalone bool
@@ -105,7 +103,7 @@ func (p *Plane) Start(ctx context.Context) error {
 		p.Stop(context.Background(), true)
 		return err
 	}
-	if err := p.pushNow(ctx); err != nil {
+	if _, err := p.pushNow(ctx); err != nil {
 		p.Stop(context.Background(), true)
 		return fmt.Errorf("push the routing to the gateway: %w", err)
 	}
@@ -232,6 +230,7 @@ func (p *Plane) takeGateway(ctx context.Context) error {
 		return p.startFresh(ctx)
 	}
 	if info.Standalone {
+		p.dropInherited()
 		return p.adoptStandalone(info)
 	}
 	files, err := gateway.FetchListeners(p.client.Paths().Listeners(), 2*time.Second)
@@ -241,11 +240,7 @@ func (p *Plane) takeGateway(ctx context.Context) error {
 		return p.startFresh(ctx)
 	}
 	old := adoptProc(info.PID)
-	if f := p.o.Inherited; f != nil {
-		// a predecessor's duplicate of the socket the running gateway hands out too
-		p.o.Inherited = nil
-		f.Close()
-	}
+	p.dropInherited()
 	if !sameAddr(p.o.Addr, info.Listen) {
 		for _, f := range files {
 			f.Close()
@@ -283,10 +278,6 @@ func (p *Plane) adoptStandalone(info gateway.Info) error {
 		return fmt.Errorf("a gateway run on its own (pid %d) serves this data dir on %s, not on %s: start tend server with --gateway %s, or stop that gateway first",
 			info.PID, info.Listen, p.o.Addr, info.Listen)
 	}
-	if f := p.o.Inherited; f != nil {
-		p.o.Inherited = nil
-		f.Close()
-	}
 	if info.Executable != p.exe {
 		p.log.Warn("the gateway run on its own runs another tend executable: restart it (systemctl restart, say) to upgrade it",
 			"pid", info.PID, "executable", info.Executable.Path)
@@ -323,6 +314,15 @@ func (p *Plane) awaitStandalone(ctx context.Context, dead *proc) {
 		p.log.Info("adopted the restarted gateway", "pid", info.PID, "standalone", info.Standalone)
 		p.kick()
 		return
+	}
+}
+
+// dropInherited closes the socket a predecessor handed over: the running gateway holds
+// (and hands out) the same one, or serves on its own.
+func (p *Plane) dropInherited() {
+	if f := p.o.Inherited; f != nil {
+		p.o.Inherited = nil
+		f.Close()
 	}
 }
 
@@ -367,15 +367,13 @@ func (p *Plane) setListener(f *os.File, addr string) {
 // the held socket and makes it the current one once it serves.
 func (p *Plane) spawnAndSwitch(ctx context.Context) error {
 	p.mu.Lock()
-	r, have, l := p.routing, p.haveRt, p.listener
+	r, l := p.routing, p.listener
 	p.mu.Unlock()
 	if err := os.MkdirAll(p.client.Paths().Dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", p.client.Paths().Dir, err)
 	}
-	if have {
-		if err := gateway.SaveRouting(p.client.Paths().Routing(), r); err != nil {
-			return fmt.Errorf("write the routing for the gateway: %w", err)
-		}
+	if err := gateway.SaveRouting(p.client.Paths().Routing(), r); err != nil {
+		return fmt.Errorf("write the routing for the gateway: %w", err)
 	}
 	g, err := p.spawn(ctx, l)
 	if err != nil {
@@ -456,9 +454,6 @@ func (p *Plane) kick() {
 
 // crashLoopWindow: a gateway that dies sooner after its start counts towards a crash loop.
 const crashLoopWindow = 5 * time.Second
-
-// errNoRouting is returned by pushNow before the store was read.
-var errNoRouting = errors.New("no routing read from the store yet")
 
 // Listener is the server's duplicate of the gateway's listening socket (nil before
 // Start), for a server that hands over to its successor.

@@ -19,7 +19,7 @@ func (p *Plane) follow(ctx context.Context) {
 		err := p.o.Store.Follow(ctx, []string{store.RoutesPrefix, store.ServicesPrefix}, func(rev int64, kvs map[string][]byte) {
 			r := p.decode(rev, kvs)
 			p.mu.Lock()
-			p.routing, p.haveRt = r, true
+			p.routing = r
 			p.mu.Unlock()
 			if first {
 				first = false
@@ -67,17 +67,14 @@ func (p *Plane) decode(rev int64, kvs map[string][]byte) gateway.Routing {
 	return r
 }
 
-// pushNow pushes the latest routing to the current gateway.
-func (p *Plane) pushNow(ctx context.Context) error {
+// pushNow pushes the latest routing to the current gateway and returns its version.
+func (p *Plane) pushNow(ctx context.Context) (int64, error) {
 	p.mu.Lock()
-	r, have := p.routing, p.haveRt
+	r := p.routing
 	p.mu.Unlock()
-	if !have {
-		return errNoRouting
-	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return p.client.Push(ctx, r)
+	return r.Version, p.client.Push(ctx, r)
 }
 
 // pushLoop pushes every change of the routing, and tells the gateway every 2s that the
@@ -102,8 +99,9 @@ func (p *Plane) pushLoop(ctx context.Context) {
 		p.mu.Unlock()
 		var err error
 		if version != pushed || gen != pushedGen {
-			if err = p.pushNow(ctx); err == nil {
-				pushed, pushedGen = version, gen
+			var v int64
+			if v, err = p.pushNow(ctx); err == nil {
+				pushed, pushedGen = v, gen
 			}
 		} else {
 			hctx, cancel := context.WithTimeout(ctx, 2*time.Second)

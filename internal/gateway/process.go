@@ -152,13 +152,13 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 			Help: "Version (store revision) of the routing the gateway serves; 0 before the first."},
 			func() float64 { return float64(p.version.Load()) }))
 
-	if r, ok, err := loadRouting(paths.Routing()); err != nil {
+	if r, saved, ok, err := loadRouting(paths.Routing()); err != nil {
 		log.Error("cannot read the last routing; waiting for the server to push one", "err", err)
 	} else if ok {
 		p.g.Apply(r)
 		p.version.Store(r.Version)
-		if st, err := os.Stat(paths.Routing()); err == nil {
-			p.heard.Store(st.ModTime().UnixNano())
+		if !saved.IsZero() {
+			p.heard.Store(saved.UnixNano())
 		}
 		p.loadOnce.Do(func() { close(p.loaded) })
 		log.Info("serving the last routing until the server pushes a newer one", "version", r.Version, "routes", len(r.Routes), "endpoints", len(r.Endpoints))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/tendhq/tend/internal/store"
 )
@@ -56,22 +57,26 @@ func SaveRouting(path string, r Routing) error {
 	return os.Rename(tmp, path)
 }
 
-// loadRouting reads the routing saved at path; ok is false when there is none.
-func loadRouting(path string) (r Routing, ok bool, err error) {
+// loadRouting reads the routing saved at path and when it was saved; ok is false when
+// there is none.
+func loadRouting(path string) (r Routing, saved time.Time, ok bool, err error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return Routing{}, false, nil
+		return Routing{}, time.Time{}, false, nil
 	}
 	if err != nil {
-		return Routing{}, false, err
+		return Routing{}, time.Time{}, false, err
+	}
+	if st, err := os.Stat(path); err == nil {
+		saved = st.ModTime()
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
-		return Routing{}, false, fmt.Errorf("%s: %w (delete it: the server pushes the routing again when it starts)", path, err)
+		return Routing{}, time.Time{}, false, fmt.Errorf("%s: %w (delete it: the server pushes the routing again when it starts)", path, err)
 	}
 	if r.Format > routingFormat {
-		return Routing{}, false, fmt.Errorf("%s: format %d is newer than this gateway reads (%d): run the tend binary that wrote it", path, r.Format, routingFormat)
+		return Routing{}, time.Time{}, false, fmt.Errorf("%s: format %d is newer than this gateway reads (%d): run the tend binary that wrote it", path, r.Format, routingFormat)
 	}
-	return r, true, nil
+	return r, saved, true, nil
 }
 
 // Paths of the gateway process's files in its directory (DATA/gateway).

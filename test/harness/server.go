@@ -144,25 +144,12 @@ func (s *Server) Stop() {
 	}
 }
 
-// GatewayPID is the pid of the gateway process serving the data dir
-// (DATA/gateway/gateway.pid); 0 when none is recorded.
-func (s *Server) GatewayPID() int {
-	b, err := os.ReadFile(filepath.Join(s.DataDir, "gateway", "gateway.pid"))
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
-}
+// GatewayPID is the pid of the gateway process serving the server's data dir.
+func (s *Server) GatewayPID() int { return GatewayPID(s.DataDir) }
 
-// KillGateway ends the data dir's gateway process with SIGKILL, if one runs: the
-// gateway outlives a crashed server (and one stopped with --keep-instances), so a
-// test that leaves it cleans up with this.
-func (s *Server) KillGateway() {
-	if pid := s.GatewayPID(); pid > 0 && Alive(pid) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-}
+// KillGateway ends the server's gateway process, if one runs (see KillGateway): a test
+// that leaves it running cleans up with this.
+func (s *Server) KillGateway() { KillGateway(s.DataDir) }
 
 // Crash ends the server with SIGKILL and waits for it.
 func (s *Server) Crash() {
