@@ -95,7 +95,8 @@ func serveRole(role, listen, backend string, size int) {
 		g := gateway.New(gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registerer: prometheus.NewRegistry()})
 		g.SetState([]store.Route{{App: "bench", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 100}}}},
 			[]store.Endpoint{{Name: "bench", Address: host, Port: p, Metadata: map[string]string{"revision": "1", "instance": "b"}}})
-		h = g
+		serveGateway(g, listen)
+		return
 	case "bare":
 		target, _ := url.Parse("http://" + backend)
 		bare := httputil.NewSingleHostReverseProxy(target)
@@ -111,6 +112,20 @@ func serveRole(role, listen, backend string, size int) {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() { <-sig; _ = srv.Close() }()
 	_ = srv.ListenAndServe()
+}
+
+// serveGateway serves g as tend gateway does, with its own connection loop.
+func serveGateway(g *gateway.Gateway, listen string) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	srv := gateway.NewServer(g, gateway.ServerOptions{})
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() { <-sig; _ = srv.Close() }()
+	_ = srv.Serve(ln)
 }
 
 // profile writes a CPU profile to path until the returned stop is called.

@@ -38,6 +38,7 @@ type bconn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
+	resp     respHead // the connection loop's last response head
 }
 
 // conns keeps a backend's idle connections, most recently used last.
@@ -155,14 +156,8 @@ func writeRequest(bw *bufio.Writer, r *http.Request) error {
 		case "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "Expect":
 			continue
 		}
-		if skip.has(k) {
-			continue
-		}
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(headerValue(v))
-			bw.WriteString("\r\n")
+		if !skip.has(k) {
+			writeField(bw, k, vv)
 		}
 	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
@@ -182,6 +177,16 @@ func writeRequest(bw *bufio.Writer, r *http.Request) error {
 		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
 	}
 	return bw.Flush()
+}
+
+// writeField writes a header field's lines.
+func writeField(bw *bufio.Writer, k string, vv []string) {
+	for _, v := range vv {
+		bw.WriteString(k)
+		bw.WriteString(": ")
+		bw.WriteString(headerValue(v))
+		bw.WriteString("\r\n")
+	}
 }
 
 // headerValue drops what would end a header line early; net/http's server has already
@@ -263,7 +268,7 @@ func (g *Gateway) forward(w http.ResponseWriter, st *reqState) {
 	}
 	st.code = resp.StatusCode
 	if st.route.result(b, resp.StatusCode >= 500) {
-		g.ejected(st)
+		g.ejected(st.route, b)
 	}
 	h := w.Header()
 	skip := hopsOf(resp.Header)

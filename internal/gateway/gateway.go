@@ -101,7 +101,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tend: no app is routed for host "+r.Host, http.StatusNotFound)
 		return
 	}
-	p := rt.choose(r)
+	p := rt.choose((*httpRequest)(r))
 	if rt.mirror != nil && p != rt.mirror && rand.IntN(100) < rt.mirrorPercent {
 		g.mirror(rt, r)
 	}
@@ -184,9 +184,29 @@ func retryable(r *http.Request) bool {
 	return r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || r.GetBody != nil
 }
 
+// requestHeaders is what choose reads of a request: net/http's request or the
+// connection loop's head.
+type requestHeaders interface {
+	header(name string) string
+	cookie(name string) (string, bool)
+}
+
+// httpRequest gives a net/http request the requestHeaders methods.
+type httpRequest http.Request
+
+func (r *httpRequest) header(name string) string { return r.Header.Get(name) }
+
+func (r *httpRequest) cookie(name string) (string, bool) {
+	c, err := (*http.Request)(r).Cookie(name)
+	if err != nil {
+		return "", false
+	}
+	return c.Value, true
+}
+
 // choose picks the pool for a request: preview header, match rules, then weights.
-func (rt *appRoute) choose(r *http.Request) *pool {
-	if rt.preview != nil && r.Header.Get("X-Tend-Preview") == "1" {
+func (rt *appRoute) choose(r requestHeaders) *pool {
+	if rt.preview != nil && r.header("X-Tend-Preview") == "1" {
 		return rt.preview
 	}
 	for i := range rt.matches {
@@ -195,10 +215,10 @@ func (rt *appRoute) choose(r *http.Request) *pool {
 			continue
 		}
 		if !m.cookie {
-			if r.Header.Get(m.name) == m.value {
+			if r.header(m.name) == m.value {
 				return m.pool
 			}
-		} else if c, err := r.Cookie(m.name); err == nil && c.Value == m.value {
+		} else if v, ok := r.cookie(m.name); ok && v == m.value {
 			return m.pool
 		}
 	}
@@ -234,7 +254,7 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	st := resp.Request.Context().Value(stateKey{}).(*reqState)
 	st.code = resp.StatusCode
 	if st.route.result(st.backend, resp.StatusCode >= 500) {
-		g.ejected(st)
+		g.ejected(st.route, st.backend)
 	}
 	return nil
 }
@@ -254,15 +274,19 @@ func (g *Gateway) roundTripFailed(st *reqState, err error) {
 	}
 	st.failed = true
 	st.code = http.StatusBadGateway
-	if st.route.result(st.backend, true) {
-		g.ejected(st)
-	}
-	g.log.Debug("proxy error", "app", st.route.app, "instance", st.backend.instance, "err", err)
+	g.backendFailed(st.route, st.backend, err)
 }
 
-func (g *Gateway) ejected(st *reqState) {
-	b := st.backend
-	st.route.metrics.ejections.WithLabelValues(b.app, b.instance).Inc()
+// backendFailed records a round trip to b that got no response, for outlier ejection.
+func (g *Gateway) backendFailed(rt *appRoute, b *backend, err error) {
+	if rt.result(b, true) {
+		g.ejected(rt, b)
+	}
+	g.log.Debug("proxy error", "app", rt.app, "instance", b.instance, "err", err)
+}
+
+func (g *Gateway) ejected(rt *appRoute, b *backend) {
+	rt.metrics.ejections.WithLabelValues(b.app, b.instance).Inc()
 	g.log.Warn("instance ejected after consecutive failures", "app", b.app, "instance", b.instance,
 		"until", time.Unix(0, b.ejectedUntil.Load()).Format(time.RFC3339))
 }

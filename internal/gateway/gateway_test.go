@@ -55,13 +55,8 @@ func (b *backendServer) endpoint(app string, rev int) store.Endpoint {
 // serve puts a gateway in front of the given state and returns its URL.
 func serve(t *testing.T, g *Gateway, routes []store.Route, eps []store.Endpoint) string {
 	t.Helper()
-	g.SetState(routes, eps)
-	srv := httptest.NewServer(g)
-	t.Cleanup(func() {
-		srv.Close()
-		g.proxy.Transport.(*http.Transport).CloseIdleConnections()
-	})
-	return srv.URL
+	_, addr := startServer(t, g, routes, eps)
+	return "http://" + addr
 }
 
 func do(t *testing.T, method, url string, header ...string) (int, string, http.Header) {

@@ -189,9 +189,8 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		go p.rotateLog(ctx)
 	}
 
-	var conns connCount
-	gwSrv := &http.Server{Handler: conns.handler(p.g), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-		ConnState: conns.track, ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)}
+	gwSrv := NewServer(p.g, ServerOptions{ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)})
 	// Serve only with a routing: until then connections wait in the backlog (during an
 	// upgrade, the old gateway serves them).
 	select {
@@ -218,9 +217,9 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	// up to closeGrace: Shutdown closes a connection whose next request it reads without
 	// answering it, which a client retries only on a kept connection and only when the
 	// request is idempotent.
-	conns.closing.Store(true)
+	gwSrv.SetClosing()
 	ln.Close()
-	for grace := time.Now().Add(closeGrace); conns.open.Load() > 0 && time.Now().Before(grace); {
+	for grace := time.Now().Add(closeGrace); gwSrv.Open() > 0 && time.Now().Before(grace); {
 		time.Sleep(10 * time.Millisecond)
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -235,31 +234,6 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 // closeGrace is how long a stopping gateway answers requests on connections it accepted
 // before, asking each client to close.
 const closeGrace = 2 * time.Second
-
-// connCount counts the client connections of a gateway and, once it is closing, asks
-// each client to close its connection after the answer.
-type connCount struct {
-	open    atomic.Int64
-	closing atomic.Bool
-}
-
-func (c *connCount) track(_ net.Conn, st http.ConnState) {
-	switch st {
-	case http.StateNew:
-		c.open.Add(1)
-	case http.StateClosed, http.StateHijacked:
-		c.open.Add(-1)
-	}
-}
-
-func (c *connCount) handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c.closing.Load() {
-			w.Header().Set("Connection", "close") // the next request opens a connection to the successor
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 func (p *process) age() time.Duration {
 	h := p.heard.Load()

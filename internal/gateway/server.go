@@ -1,0 +1,273 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// ServerOptions configure a Server.
+type ServerOptions struct {
+	// ReadHeaderTimeout bounds the time from a request's first byte to the end of its head.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a kept connection.
+	IdleTimeout time.Duration
+	// ErrorLog receives net/http's server errors; nil means the standard logger.
+	ErrorLog *log.Logger
+}
+
+// Server serves a Gateway on listeners. HTTP/1.1 requests without a body are answered
+// by the gateway's own connection loop (conn.go); a connection whose request is anything
+// else is handed, with the bytes already read, to net/http's server for the rest of its
+// life. The loop exists for speed: net/http's server costs a proxy about a third of its
+// throughput in per-request allocation, a context and a background read (bench/NOTES.md).
+type Server struct {
+	g    *Gateway
+	o    ServerOptions
+	http *http.Server
+	hand *handoff
+
+	closing   atomic.Bool // answer every request with Connection: close
+	shutdown  atomic.Bool
+	httpConns atomic.Int64 // connections on net/http's server
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	startHTTP sync.Once
+}
+
+// NewServer returns a server for g.
+func NewServer(g *Gateway, o ServerOptions) *Server {
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 30 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 2 * time.Minute
+	}
+	s := &Server{g: g, o: o, hand: newHandoff(), listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
+	s.http = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: o.ReadHeaderTimeout,
+		IdleTimeout: o.IdleTimeout, ErrorLog: o.ErrorLog, ConnState: s.trackHTTP}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown or Close; it then returns http.ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	s.startHTTP.Do(func() { go func() { _ = s.http.Serve(s.hand) }() })
+	s.mu.Lock()
+	if s.shutdown.Load() {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.shutdown.Load() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// out of descriptors, say: wait rather than spin, as net/http does
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := s.newConn(nc)
+		if c == nil {
+			nc.Close()
+			continue
+		}
+		go c.serve()
+	}
+}
+
+// SetClosing makes the server answer every further request with Connection: close, so
+// that clients open their next connection elsewhere (to a successor on the same socket).
+func (s *Server) SetClosing() { s.closing.Store(true) }
+
+// Open is the number of client connections open.
+func (s *Server) Open() int64 {
+	s.mu.Lock()
+	n := int64(len(s.conns))
+	s.mu.Unlock()
+	return n + s.httpConns.Load()
+}
+
+// Shutdown stops accepting, closes idle connections, waits for requests in flight to be
+// answered (or ctx to end) and then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopAccepting()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	var err error
+wait:
+	for s.closeIdle() > 0 {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			s.closeAll()
+			break wait
+		case <-t.C:
+		}
+	}
+	if herr := s.http.Shutdown(ctx); err == nil {
+		err = herr
+	}
+	return err
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	s.stopAccepting()
+	s.closeAll()
+	return s.http.Close()
+}
+
+func (s *Server) stopAccepting() {
+	s.closing.Store(true)
+	s.mu.Lock()
+	s.shutdown.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	s.hand.Close()
+}
+
+// closeIdle closes the loop's idle connections and returns how many remain open.
+func (s *Server) closeIdle() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.idle.Load() {
+			c.nc.Close()
+		}
+	}
+	return len(s.conns)
+}
+
+func (s *Server) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	c := &conn{s: s, g: s.g, nc: nc, remote: nc.RemoteAddr().String()}
+	c.ip, _, _ = net.SplitHostPort(c.remote)
+	c.idle.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown.Load() {
+		return nil
+	}
+	s.conns[c] = struct{}{}
+	return c
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// handOver gives a connection and the bytes read from it to net/http's server.
+func (s *Server) handOver(c *conn) {
+	s.forget(c)
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if !s.hand.give(&bufferedConn{Conn: c.nc, r: c.br}) {
+		c.nc.Close()
+	}
+}
+
+func (s *Server) trackHTTP(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		s.httpConns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		s.httpConns.Add(-1)
+	}
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.closing.Load() {
+		w.Header().Set("Connection", "close") // the next request opens a connection to the successor
+	}
+	s.g.ServeHTTP(w, r)
+}
+
+// bufferedConn is a connection whose first bytes were read into r.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// CloseWrite lets net/http's server half-close after an error answer, as it does on a
+// TCP connection of its own.
+func (c *bufferedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// handoff is the listener net/http's server accepts handed-over connections from.
+type handoff struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newHandoff() *handoff { return &handoff{ch: make(chan net.Conn), done: make(chan struct{})} }
+
+func (h *handoff) give(c net.Conn) bool {
+	select {
+	case h.ch <- c:
+		return true
+	case <-h.done:
+		return false
+	}
+}
+
+func (h *handoff) Accept() (net.Conn, error) {
+	select {
+	case c := <-h.ch:
+		return c, nil
+	case <-h.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (h *handoff) Close() error {
+	h.once.Do(func() { close(h.done) })
+	return nil
+}
+
+func (h *handoff) Addr() net.Addr { return handoffAddr{} }
+
+type handoffAddr struct{}
+
+func (handoffAddr) Network() string { return "handoff" }
+func (handoffAddr) String() string  { return "handoff" }
