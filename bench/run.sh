@@ -49,7 +49,7 @@ go build -o "$tendbin" ./cmd/tend
 # fuzz runs one target for FUZZTIME and prints a line with what it did.
 fuzz() {
   local pkg=$1 target=$2 log=$work/fuzz-$2.log
-  if go test -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" "$pkg" >"$log" 2>&1; then
+  if go test -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 3s "$pkg" >"$log" 2>&1; then
     echo "| \`$target\` ($pkg) | $FUZZTIME | $(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2) | $(grep -o 'interesting: [0-9]*' "$log" | tail -1 | cut -d' ' -f2) | none |"
   else
     echo "| \`$target\` ($pkg) | $FUZZTIME | | | **failed**: see testdata/fuzz/$target |"
@@ -95,6 +95,7 @@ rc=0
   echo "|---|---:|---:|---:|---|"
   fuzz ./internal/spec FuzzParse || rc=1
   fuzz ./internal/gateway FuzzLookup || rc=1
+  fuzz ./internal/gateway FuzzHeadAgreesWithNetHTTP || rc=1
   fuzz ./internal/api FuzzDecodeRequests || rc=1
   echo
   echo "## Gateway in-process (\`go test -bench . -benchmem ./internal/gateway\`)"

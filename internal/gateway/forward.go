@@ -285,12 +285,15 @@ func (g *Gateway) forward(w http.ResponseWriter, st *reqState) {
 	for k, vv := range resp.Trailer {
 		h[http.TrailerPrefix+k] = vv
 	}
-	if !stop() || copyErr != nil || resp.Close {
-		// the client left or sees a short body (net/http then closes its connection)
+	if !stop() || copyErr != nil || resp.Close || bc.br.Buffered() > 0 {
+		// the client left, the body was cut short, or the backend sent more than its
+		// answer: that connection is not used again
 		bc.Close()
 		resp.Body.Close()
 		if copyErr != nil && !errors.Is(copyErr, context.Canceled) {
 			g.log.Debug("copy response", "app", st.route.app, "instance", b.instance, "err", copyErr)
+			// the client must see a broken answer as broken, not as a complete one
+			panic(http.ErrAbortHandler)
 		}
 		return
 	}

@@ -120,9 +120,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.in = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	}
 	rt.metrics.inflight.Inc()
+	// deferred: a response cut short aborts the handler with http.ErrAbortHandler
+	defer g.finish(st, r, start)
 	g.attempt(w, st, b)
+}
+
+// finish records a request's outcome once it is answered or aborted.
+func (g *Gateway) finish(st *reqState, r *http.Request, start time.Time) {
+	rt, b := st.route, st.backend
 	rt.metrics.inflight.Dec()
-	b = st.backend
 	b.duration.Observe(time.Since(start).Seconds())
 	b.counters.inc(r.Method, st.code)
 	if g.o.AccessLog {
@@ -139,13 +145,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // failed before any response and the request may be repeated.
 func (g *Gateway) attempt(w http.ResponseWriter, st *reqState, b *backend) {
 	st.backend = b
-	b.inflight.Add(1)
-	if st.fast {
-		g.forward(w, st)
-	} else {
-		g.proxy.ServeHTTP(w, st.in)
-	}
-	b.inflight.Add(-1)
+	g.send(w, st, b)
 	if !st.failed || st.retried || !retryable(st.in) {
 		if st.failed {
 			st.writeBadGateway(w)
@@ -163,6 +163,17 @@ func (g *Gateway) attempt(w http.ResponseWriter, st *reqState, b *backend) {
 	st.retried, st.failed = true, false
 	st.route.metrics.retries.Inc()
 	g.attempt(w, st, next)
+}
+
+// send proxies the request to b once, counting it in flight on b.
+func (g *Gateway) send(w http.ResponseWriter, st *reqState, b *backend) {
+	b.inflight.Add(1)
+	defer b.inflight.Add(-1)
+	if st.fast {
+		g.forward(w, st)
+	} else {
+		g.proxy.ServeHTTP(w, st.in)
+	}
 }
 
 func (st *reqState) writeBadGateway(w http.ResponseWriter) {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -112,6 +113,9 @@ func parseResponseField(b []byte, r *respHead) (int, headResult) {
 			l = l*10 + int64(c-'0')
 		}
 		r.length = l
+		if r.status == http.StatusNoContent {
+			kind = fieldHop // a 204 has no Content-Length (RFC 9110 8.6)
+		}
 	case foldEq(name, "transfer-encoding"):
 		if r.chunked || !foldEq(value, "chunked") {
 			return 0, headOther
@@ -125,7 +129,8 @@ func parseResponseField(b []byte, r *respHead) (int, headResult) {
 		}
 		r.close = r.close || h.close
 		kind = fieldHop
-	case foldEq(name, "keep-alive"), foldEq(name, "proxy-connection"), foldEq(name, "te"), foldEq(name, "proxy-authenticate"):
+	case foldEq(name, "keep-alive"), foldEq(name, "proxy-connection"), foldEq(name, "te"), foldEq(name, "proxy-authenticate"),
+		foldEq(name, "proxy-authorization"):
 		kind = fieldHop
 	case foldEq(name, "date"):
 		r.hasDate = true
@@ -182,6 +187,9 @@ func (x *trip) relay(bc *bconn) bool {
 	defer putResponseWriter(bw)
 	bw.WriteString("HTTP/1.1 ")
 	bw.Write(r.line)
+	if len(r.line) == 3 {
+		bw.WriteByte(' ') // status-line = HTTP-version SP status-code SP [reason-phrase]
+	}
 	bw.WriteString("\r\n")
 	for i := range r.fields {
 		if f := &r.fields[i]; f.kind == fieldPlain {
@@ -275,7 +283,7 @@ func copyChunked(bw *bufio.Writer, br *bufio.Reader) (werr, rerr error) {
 		if err != nil {
 			return nil, err
 		}
-		size, ok := chunkSize(l)
+		size, l, ok := chunkSize(l)
 		if !ok {
 			return nil, errMalformedChunk
 		}
@@ -296,27 +304,41 @@ func copyChunked(bw *bufio.Writer, br *bufio.Reader) (werr, rerr error) {
 		bw.Write(end)
 		_, _ = br.Discard(2)
 	}
-	for { // trailer fields, up to the empty line
+	// trailer fields, up to the empty line; held until then, so that a folded line
+	// (obs-fold) can be joined to the one it continues, as net/http's reader does
+	var trailers []byte
+	for {
 		l, err := line()
 		if err != nil {
 			return nil, err
 		}
 		if len(l) == 2 && l[0] == '\r' {
+			bw.Write(trailers)
 			bw.Write(l)
 			return nil, nil
+		}
+		if (l[0] == ' ' || l[0] == '\t') && len(trailers) > 0 {
+			cont := bytes.Trim(l[:len(l)-1], " \t\r")
+			if l[len(l)-2] != '\r' || bytes.ContainsFunc(cont, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+				return nil, errMalformedChunk
+			}
+			trailers = append(trailers[:len(trailers)-2], ' ')
+			trailers = append(append(trailers, cont...), "\r\n"...)
+			continue
 		}
 		if n, res := parseLine(l); res != headFast || n != len(l) {
 			return nil, errMalformedChunk
 		}
-		bw.Write(l)
+		trailers = append(trailers, l...)
 	}
 }
 
 // chunkSize reads a chunk-size line ("1a2b;ext\r\n"): up to 15 hex digits, an optional
-// extension of visible characters, CRLF.
-func chunkSize(l []byte) (int64, bool) {
+// extension of visible characters or spaces and tabs that net/http's reader skips, CRLF.
+// It returns the line to pass on: the same, or without the spaces.
+func chunkSize(l []byte) (int64, []byte, bool) {
 	if len(l) < 3 || l[len(l)-2] != '\r' {
-		return 0, false
+		return 0, nil, false
 	}
 	var n int64
 	i := 0
@@ -334,25 +356,29 @@ func chunkSize(l []byte) (int64, bool) {
 			goto ext
 		}
 		if i == 15 {
-			return 0, false
+			return 0, nil, false
 		}
 		n = n<<4 | int64(d)
 	}
 ext:
 	if i == 0 {
-		return 0, false
+		return 0, nil, false
 	}
-	if i < len(l)-2 {
-		if l[i] != ';' {
-			return 0, false
-		}
-		for _, c := range l[i : len(l)-2] {
+	rest := l[i : len(l)-2]
+	switch {
+	case len(rest) == 0:
+	case len(bytes.Trim(rest, " \t")) == 0:
+		l = append(l[:i:i], "\r\n"...) // a copy: l is the reader's buffer
+	case rest[0] == ';':
+		for _, c := range rest {
 			if c < ' ' && c != '\t' || c == 0x7f {
-				return 0, false
+				return 0, nil, false
 			}
 		}
+	default:
+		return 0, nil, false
 	}
-	return n, true
+	return n, l, true
 }
 
 // result records the answer's status for outlier ejection.
@@ -365,7 +391,8 @@ func (x *trip) result(status int) {
 
 // done gives bc back to the backend's kept connections, or closes it.
 func (x *trip) done(bc *bconn, keep bool, rerr error) {
-	if !keep {
+	// bytes after the answer would be read as the next request's answer
+	if !keep || bc.br.Buffered() > 0 {
 		bc.Close()
 		if rerr != nil {
 			x.c.g.log.Debug("copy response", "app", x.rt.app, "instance", x.backend.instance, "err", rerr)
@@ -407,7 +434,7 @@ func (x *trip) relayOther(bc *bconn) bool {
 	bw.WriteString("\r\n")
 	skip := hopsOf(resp.Header)
 	for k, vv := range resp.Header {
-		if !skip.has(k) && (k != "Content-Length" || noBody) {
+		if !skip.has(k) && (k != "Content-Length" || noBody && resp.StatusCode != http.StatusNoContent) {
 			writeField(bw, k, vv)
 		}
 	}
