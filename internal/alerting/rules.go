@@ -51,6 +51,13 @@ const BuiltinRules = `groups:
     annotations:
       summary: "instance {{ $labels.instance }} of {{ $labels.app }} uses {{ $value | humanizePercentage }} of its memory limit"
       description: "Resident memory above 90% of resources.memory for 5 minutes."
+  - alert: GatewayDown
+    expr: tend_gateway_up == 0
+    for: 10s
+    labels: {severity: critical, source: tend}
+    annotations:
+      summary: "tend server cannot reach its gateway"
+      description: "The server has not gathered the gateway's metrics for 10s: the gateway process is down or stuck. tend server restarts a gateway that exited; one run on its own (tend gateway under systemd) is its supervisor's to restart. See DATA/gateway/gateway.log."
   - alert: RolloutFailed
     expr: increase(tend_analysis_verdicts_total{result="fail"}[10m]) > 0
     labels: {severity: warning, source: tend}

@@ -197,10 +197,14 @@ func (x *trip) attempt(b *backend) bool {
 	}
 	b.inflight.Add(-1)
 	if errors.Is(err, errClientGone) {
-		x.code = 499
+		x.code = statusClientGone
 		return false
 	}
 	x.c.g.backendFailed(x.rt, b, err)
+	if errors.Is(err, errResponseTimeout) {
+		x.code = http.StatusGatewayTimeout
+		return c.writeError(x.start, http.StatusGatewayTimeout, "tend: "+x.rt.app+" instance "+b.instance+" did not answer in time")
+	}
 	x.code = http.StatusBadGateway
 	if !x.retried && idempotent(c.h.method) {
 		next := x.pool.pick(b)
@@ -234,7 +238,7 @@ func (x *trip) roundTrip(b *backend) (*bconn, error) {
 			return bc, nil
 		}
 		bc.Close()
-		if errors.Is(err, errClientGone) || bc.br.Buffered() > 0 {
+		if errors.Is(err, errClientGone) || errors.Is(err, errResponseTimeout) || bc.br.Buffered() > 0 {
 			return nil, err
 		}
 	}
@@ -259,27 +263,28 @@ func (x *trip) send(bc *bconn) error {
 	if err := bc.bw.Flush(); err != nil {
 		return err
 	}
-	if err := bc.SetReadDeadline(time.Now().Add(watchAfter)); err != nil {
+	timeout := x.c.g.o.ResponseTimeout
+	if err := bc.SetReadDeadline(time.Now().Add(min(watchAfter, timeout))); err != nil {
 		return err
 	}
 	var w *watch
 	err := waitResponseHead(bc)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && timeout > watchAfter {
 		w = x.c.watch(bc)
-		if err = bc.SetReadDeadline(time.Time{}); err == nil {
+		if err = bc.SetReadDeadline(x.start.Add(timeout)); err == nil {
 			err = waitResponseHead(bc)
 		}
 	}
-	if w == nil {
-		if err == nil {
-			err = bc.SetReadDeadline(time.Time{})
+	if w != nil && w.stop(x.c) {
+		return errClientGone
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return errResponseTimeout
 		}
 		return err
 	}
-	if gone := w.stop(x.c); gone {
-		return errClientGone
-	}
-	return err
+	return bc.SetReadDeadline(time.Time{})
 }
 
 // watch reads the client connection in the background while a slow backend answers:

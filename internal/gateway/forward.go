@@ -203,13 +203,13 @@ func headerValue(v string) string {
 // backend closed meanwhile is replaced by a new one, once: the request has no body, so
 // it may be sent again. The connection in use is kept in cur, for the request's
 // cancellation to interrupt.
-func roundTrip(b *backend, r *http.Request, cur *atomic.Pointer[bconn]) (*http.Response, *bconn, error) {
+func roundTrip(b *backend, r *http.Request, cur *atomic.Pointer[bconn], timeout time.Duration) (*http.Response, *bconn, error) {
 	try := func(bc *bconn) (*http.Response, error) {
 		cur.Store(bc)
 		if r.Context().Err() != nil {
 			interrupt(bc)
 		}
-		resp, err := exchange(bc, r)
+		resp, err := exchange(bc, r, timeout)
 		if err != nil {
 			bc.Close()
 		}
@@ -217,7 +217,7 @@ func roundTrip(b *backend, r *http.Request, cur *atomic.Pointer[bconn]) (*http.R
 	}
 	if bc := b.conns.get(); bc != nil {
 		resp, err := try(bc)
-		if err == nil || r.Context().Err() != nil {
+		if err == nil || r.Context().Err() != nil || timedOut(err) {
 			return resp, bc, err
 		}
 	}
@@ -232,11 +232,12 @@ func roundTrip(b *backend, r *http.Request, cur *atomic.Pointer[bconn]) (*http.R
 // interrupt makes the connection's pending and future reads and writes fail at once.
 func interrupt(bc *bconn) { _ = bc.SetDeadline(time.Unix(1, 0)) }
 
-// exchange writes r on bc and reads the response head.
-func exchange(bc *bconn, r *http.Request) (*http.Response, error) {
+// exchange writes r on bc and reads the response head, for at most timeout.
+func exchange(bc *bconn, r *http.Request, timeout time.Duration) (*http.Response, error) {
 	if err := writeRequest(bc.bw, r); err != nil {
 		return nil, err
 	}
+	_ = bc.SetReadDeadline(time.Now().Add(timeout))
 	for {
 		resp, err := http.ReadResponse(bc.br, r)
 		if err != nil {
@@ -244,6 +245,9 @@ func exchange(bc *bconn, r *http.Request) (*http.Response, error) {
 		}
 		// an informational answer (103 Early Hints) precedes the real one
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			if r.Context().Err() == nil { // else the client's leaving set the deadline
+				_ = bc.SetReadDeadline(time.Time{})
+			}
 			return resp, nil
 		}
 	}
@@ -261,9 +265,9 @@ func (g *Gateway) forward(w http.ResponseWriter, st *reqState) {
 		}
 	})
 	defer stop()
-	resp, bc, err := roundTrip(b, r, &cur)
+	resp, bc, err := roundTrip(b, r, &cur, g.o.ResponseTimeout)
 	if err != nil {
-		g.roundTripFailed(st, err)
+		g.roundTripFailed(w, st, err)
 		return
 	}
 	st.code = resp.StatusCode

@@ -27,6 +27,12 @@ type Options struct {
 	AccessLog bool
 	// Registerer receives the gateway's metrics; nil means no metrics are exported.
 	Registerer prometheus.Registerer
+	// ResponseTimeout bounds the wait for an instance's response head (504 after it);
+	// zero means DefaultResponseTimeout.
+	ResponseTimeout time.Duration
+	// BodyTimeout bounds the wait between reads of a request body (408 after it); zero
+	// means DefaultBodyTimeout.
+	BodyTimeout time.Duration
 }
 
 // Gateway proxies requests to app instances. Its routing table is replaced atomically
@@ -53,6 +59,12 @@ func New(o Options) *Gateway {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.ResponseTimeout <= 0 {
+		o.ResponseTimeout = DefaultResponseTimeout
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
+	}
 	g := &Gateway{o: o, log: o.Logger, metrics: newMetrics(o.Registerer), backends: map[string]*backend{},
 		mirrors: make(chan struct{}, maxMirrored), reqBase: strconv.FormatUint(rand.Uint64()&0xffffffffff, 36) + "-"}
 	g.states.New = func() any { return &reqState{} }
@@ -64,6 +76,7 @@ func New(o Options) *Gateway {
 		IdleConnTimeout:       90 * time.Second,
 		DisableCompression:    true,
 		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: o.ResponseTimeout,
 	}
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
@@ -88,7 +101,9 @@ type reqState struct {
 	code    int
 	retried bool
 	failed  bool // the last attempt failed before a response
+	timeout bool // ... because the instance did not answer within the response timeout
 	fast    bool // the request takes the fast path (forward.go), not ReverseProxy
+	body    *clientBody
 }
 
 type stateKey struct{}
@@ -115,6 +130,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	st := g.states.Get().(*reqState)
 	*st = reqState{route: rt, pool: p, in: r, fast: fastPath(r)}
+	if r.Body != nil && r.Body != http.NoBody {
+		st.body = newClientBody(w, r, 0, g.o.BodyTimeout)
+		r.Body = st.body
+	}
 	if !st.fast {
 		// ReverseProxy's callbacks find the state in the context
 		st.in = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
@@ -146,7 +165,7 @@ func (g *Gateway) finish(st *reqState, r *http.Request, start time.Time) {
 func (g *Gateway) attempt(w http.ResponseWriter, st *reqState, b *backend) {
 	st.backend = b
 	g.send(w, st, b)
-	if !st.failed || st.retried || !retryable(st.in) {
+	if !st.failed || st.retried || st.timeout || !retryable(st.in) {
 		if st.failed {
 			st.writeBadGateway(w)
 		}
@@ -177,6 +196,11 @@ func (g *Gateway) send(w http.ResponseWriter, st *reqState, b *backend) {
 }
 
 func (st *reqState) writeBadGateway(w http.ResponseWriter) {
+	if st.timeout {
+		st.code = http.StatusGatewayTimeout
+		http.Error(w, "tend: "+st.route.app+" instance "+st.backend.instance+" did not answer in time", http.StatusGatewayTimeout)
+		return
+	}
 	st.code = http.StatusBadGateway
 	http.Error(w, "tend: "+st.route.app+" instance "+st.backend.instance+" unreachable", http.StatusBadGateway)
 }
@@ -273,17 +297,27 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 // proxyError handles a failed round trip: with nothing sent to the client yet, attempt
 // decides whether to retry or answer 502.
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	g.roundTripFailed(r.Context().Value(stateKey{}).(*reqState), err)
+	g.roundTripFailed(w, r.Context().Value(stateKey{}).(*reqState), err)
 }
 
-// roundTripFailed records a round trip that got no response.
-func (g *Gateway) roundTripFailed(st *reqState, err error) {
+// roundTripFailed records a round trip that got no response. When the client's side
+// failed (it left, or its body could not be read) the client gets the 4xx and the
+// instance is not blamed.
+func (g *Gateway) roundTripFailed(w http.ResponseWriter, st *reqState, err error) {
 	r := st.in
+	if code, msg := st.body.fault(); code != 0 {
+		st.code = code
+		if code != statusClientGone {
+			http.Error(w, msg, code)
+		}
+		return
+	}
 	if errors.Is(err, context.Canceled) || r.Context().Err() != nil {
-		st.code = 499 // the client went away
+		st.code = statusClientGone
 		return
 	}
 	st.failed = true
+	st.timeout = timedOut(err)
 	st.code = http.StatusBadGateway
 	g.backendFailed(st.route, st.backend, err)
 }

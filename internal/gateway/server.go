@@ -54,7 +54,7 @@ func NewServer(g *Gateway, o ServerOptions) *Server {
 	}
 	s := &Server{g: g, o: o, hand: newHandoff(), listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
 	s.http = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: o.ReadHeaderTimeout,
-		IdleTimeout: o.IdleTimeout, ErrorLog: o.ErrorLog, ConnState: s.trackHTTP}
+		IdleTimeout: o.IdleTimeout, MaxHeaderBytes: MaxHeaderBytes, ErrorLog: o.ErrorLog, ConnState: s.trackHTTP}
 	return s
 }
 

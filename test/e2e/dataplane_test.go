@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/test/harness"
 )
@@ -384,4 +385,46 @@ func TestNextServerOnAnotherGatewayAddressReplacesTheGateway(t *testing.T) {
 		c.Close()
 		t.Errorf("the old gateway address %s still accepts connections", s.Gateway)
 	}
+}
+
+// TestStuckGatewayFiresGatewayDown: a gateway that stops answering (here stopped with
+// SIGSTOP, as a process stuck on a full disk or in swap would be) fires the built-in
+// GatewayDown alert; when it answers again, the alert resolves.
+func TestStuckGatewayFiresGatewayDown(t *testing.T) {
+	s, _ := deployed(t)
+	pid := s.GatewayPID()
+	if pid == 0 || !alive(pid) {
+		t.Fatalf("no gateway runs (gateway.pid says %d)", pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	firing := func() (bool, error) {
+		var alerts []api.Alert
+		if err := json.Unmarshal([]byte(s.mustTend("alerts", "-o", "json")), &alerts); err != nil {
+			return false, err
+		}
+		for _, a := range alerts {
+			if a.Labels["alertname"] == "GatewayDown" && a.Status.State == "active" {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	waitFor(t, time.Minute, "GatewayDown to fire for the stopped gateway", func() error {
+		if ok, err := firing(); err != nil || !ok {
+			return fmt.Errorf("not firing (%v)", err)
+		}
+		return nil
+	})
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Minute, "GatewayDown to resolve once the gateway answers", func() error {
+		if ok, err := firing(); err != nil || ok {
+			return fmt.Errorf("still firing (%v)", err)
+		}
+		return nil
+	})
 }

@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// The gateway's protective limits. A client on the internet is hostile: what it does
+// wrong (a malformed body, a body sent a byte a minute, headers of a megabyte, leaving
+// early) is answered with a 4xx by the gateway itself, or counted as 499, and never
+// counted against the instance: no 5xx in its metrics, no ejection, no failed canary.
+// An instance's own faults (refused connections, 5xx, no answer within the response
+// timeout) are what ejection and analysis count.
+const (
+	// DefaultResponseTimeout bounds the wait for an instance's response head; then the
+	// client gets 504 (nginx's proxy_read_timeout is 60s too).
+	DefaultResponseTimeout = 60 * time.Second
+	// DefaultBodyTimeout bounds the wait between two reads of a request body; then the
+	// client gets 408 (nginx's client_body_timeout).
+	DefaultBodyTimeout = 60 * time.Second
+	// MaxHeaderBytes bounds a request head; over it the client gets 431 (nginx takes up
+	// to four 8 KiB buffers).
+	MaxHeaderBytes = 32 << 10
+)
+
+// errResponseTimeout is an instance that sent no response head within the response timeout.
+var errResponseTimeout = errors.New("no response within the response timeout")
+
+// timedOut reports whether err is a timeout of a read or a round trip.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, errResponseTimeout) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// clientBody is a request body as the gateway forwards it: each read waits at most the
+// body timeout for the client, and a failed read is remembered, so that the round trip
+// that failed with it is answered as the client's fault.
+type clientBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration
+
+	mu  sync.Mutex
+	err error
+}
+
+func newClientBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) *clientBody {
+	body := r.Body
+	if limit > 0 {
+		body = http.MaxBytesReader(w, body, limit)
+	}
+	return &clientBody{ReadCloser: body, rc: http.NewResponseController(w), timeout: timeout}
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	if b.timeout > 0 {
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
+	}
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		b.err = err
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+// fault is the status the client gets when reading its body failed, or 0 when it did not.
+func (b *clientBody) fault() (int, string) {
+	if b == nil {
+		return 0, ""
+	}
+	b.mu.Lock()
+	err := b.err
+	b.mu.Unlock()
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return 0, ""
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, "tend: the request body is larger than this route takes"
+	case timedOut(err):
+		return http.StatusRequestTimeout, "tend: the request body did not arrive in time"
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):
+		return statusClientGone, ""
+	}
+	return http.StatusBadRequest, "tend: the request body is malformed: " + err.Error()
+}
+
+// statusClientGone is what metrics and logs record for a request whose client left
+// before its answer (nginx's 499); the client gets nothing.
+const statusClientGone = 499

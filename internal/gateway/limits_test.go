@@ -1,0 +1,151 @@
+package gateway
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tendhq/tend/internal/store"
+)
+
+// rawExchange sends raw on a new connection to addr and reads one response.
+func rawExchange(t *testing.T, addr, raw string) *http.Response {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to %q: %v", raw, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(strings.NewReader(string(body)))
+	return resp
+}
+
+// failedRequests is how many of the instance's requests the metrics count as 5xx.
+func failedRequests(t *testing.T, reg *prometheus.Registry) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "tend_gateway_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "code" && strings.HasPrefix(l.GetValue(), "5") {
+					n += int(m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return n
+}
+
+func TestMalformedBodiesAreTheClientsFaultNotTheInstances(t *testing.T) {
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, "ok")
+	})
+	reg := prometheus.NewRegistry()
+	g := New(Options{Registerer: reg})
+	_, addr := startServer(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	for i := 0; i < 3*ejectAfter; i++ {
+		resp := rawExchange(t, addr, "POST /upload HTTP/1.1\r\nHost: hello\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n\r\n")
+		if resp.StatusCode != http.StatusBadRequest {
+			body, _ := io.ReadAll(resp.Body)
+			t.Fatalf("request %d with a malformed chunked body: %d %s, want 400 from the gateway", i, resp.StatusCode, body)
+		}
+	}
+	if n := testutil.ToFloat64(g.metrics.ejections.WithLabelValues("hello", "b")); n != 0 {
+		t.Errorf("the instance was ejected %v times for the client's malformed bodies", n)
+	}
+	if n := failedRequests(t, reg); n != 0 {
+		t.Errorf("tend_gateway_requests_total counts %d 5xx for the client's malformed bodies, want 0", n)
+	}
+	if code, body, _ := do(t, "GET", "http://"+addr+"/"); code != 200 || body != "ok" {
+		t.Errorf("a good request after them: %d %q", code, body)
+	}
+}
+
+func TestAnInstanceSilentPastTheResponseTimeoutGets504(t *testing.T) {
+	release := make(chan struct{})
+	b := startBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		fmt.Fprint(w, "late")
+	})
+	defer close(release)
+	g := New(Options{ResponseTimeout: 300 * time.Millisecond})
+	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	// a GET takes the connection loop, a POST with a body net/http's server
+	if code, body, _ := do(t, "GET", url); code != http.StatusGatewayTimeout || !strings.Contains(body, "did not answer in time") {
+		t.Errorf("GET to a silent instance: %d %q, want 504", code, body)
+	}
+	resp, err := http.Post(url, "text/plain", strings.NewReader("payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Errorf("POST to a silent instance: %d, want 504", resp.StatusCode)
+	}
+}
+
+func TestASlowBodyGets408AndIsNotCountedAgainstTheInstance(t *testing.T) {
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, "ok")
+	})
+	reg := prometheus.NewRegistry()
+	g := New(Options{Registerer: reg, BodyTimeout: 300 * time.Millisecond})
+	_, addr := startServer(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	// 10 bytes announced, 3 sent, then nothing
+	resp := rawExchange(t, addr, "POST / HTTP/1.1\r\nHost: hello\r\nContent-Length: 10\r\n\r\nabc")
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("a body that stopped coming: %d, want 408", resp.StatusCode)
+	}
+	if n := failedRequests(t, reg); n != 0 {
+		t.Errorf("tend_gateway_requests_total counts %d 5xx for a slow client, want 0", n)
+	}
+}
+
+func TestHugeRequestHeadersGet431(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	_, addr := startServer(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	big := strings.Repeat("x", 64<<10)
+	resp := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: hello\r\nX-Big: "+big+"\r\n\r\n")
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("64 KiB of headers: %d, want 431", resp.StatusCode)
+	}
+	if n := b.hits.Load(); n != 0 {
+		t.Errorf("the instance got %d requests with 64 KiB headers, want none", n)
+	}
+	// 8 KiB, as a browser with many cookies may send, still passes
+	resp = rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: hello\r\nCookie: "+big[:8<<10]+"\r\n\r\n")
+	if resp.StatusCode != 200 {
+		t.Errorf("8 KiB of headers: %d, want 200", resp.StatusCode)
+	}
+}
