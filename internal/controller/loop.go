@@ -249,7 +249,8 @@ func template(r store.Revision) runtime.Template {
 // writeRoute publishes the decision's traffic split for the gateway, when it changed.
 func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 	sp := l.rec.Spec
-	route := store.Route{App: l.app, Hosts: sp.Route.Hosts, PathPrefix: sp.Route.PathPrefix, Preview: out.Preview}
+	route := store.Route{App: l.app, Hosts: sp.Route.Hosts, PathPrefix: sp.Route.PathPrefix, Preview: out.Preview,
+		MaxBody: sp.Route.MaxBodyBytes, ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body}
 	for _, s := range out.Splits {
 		route.Splits = append(route.Splits, store.Split{Revision: s.Revision, Weight: s.Weight})
 	}

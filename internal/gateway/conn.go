@@ -263,7 +263,7 @@ func (x *trip) send(bc *bconn) error {
 	if err := bc.bw.Flush(); err != nil {
 		return err
 	}
-	timeout := x.c.g.o.ResponseTimeout
+	timeout := x.rt.responseTimeout
 	if err := bc.SetReadDeadline(time.Now().Add(min(watchAfter, timeout))); err != nil {
 		return err
 	}

@@ -265,7 +265,7 @@ func (g *Gateway) forward(w http.ResponseWriter, st *reqState) {
 		}
 	})
 	defer stop()
-	resp, bc, err := roundTrip(b, r, &cur, g.o.ResponseTimeout)
+	resp, bc, err := roundTrip(b, r, &cur, st.route.responseTimeout)
 	if err != nil {
 		g.roundTripFailed(w, st, err)
 		return

@@ -76,7 +76,6 @@ func New(o Options) *Gateway {
 		IdleConnTimeout:       90 * time.Second,
 		DisableCompression:    true,
 		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: o.ResponseTimeout,
 	}
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
@@ -104,6 +103,26 @@ type reqState struct {
 	timeout bool // ... because the instance did not answer within the response timeout
 	fast    bool // the request takes the fast path (forward.go), not ReverseProxy
 	body    *clientBody
+	waiting *headWait // ReverseProxy's wait for the response head, bounded by the route's timeout
+}
+
+// headWait cancels a ReverseProxy round trip whose response head has not come within
+// the route's response timeout (net/http's Transport takes one timeout for all routes).
+type headWait struct {
+	answered atomic.Bool
+	expired  atomic.Bool
+	timer    *time.Timer
+}
+
+func (g *Gateway) waitHead(st *reqState, cancel context.CancelFunc) {
+	hw := &headWait{}
+	hw.timer = time.AfterFunc(st.route.responseTimeout, func() {
+		if !hw.answered.Load() {
+			hw.expired.Store(true)
+			cancel()
+		}
+	})
+	st.waiting = hw
 }
 
 type stateKey struct{}
@@ -131,12 +150,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := g.states.Get().(*reqState)
 	*st = reqState{route: rt, pool: p, in: r, fast: fastPath(r)}
 	if r.Body != nil && r.Body != http.NoBody {
-		st.body = newClientBody(w, r, 0, g.o.BodyTimeout)
+		if rt.maxBody > 0 && r.ContentLength > rt.maxBody {
+			*st = reqState{}
+			g.states.Put(st)
+			http.Error(w, "tend: the request body is larger than this route takes ("+strconv.FormatInt(rt.maxBody, 10)+" bytes)", http.StatusRequestEntityTooLarge)
+			return
+		}
+		st.body = newClientBody(w, r, rt.maxBody, rt.bodyTimeout)
 		r.Body = st.body
 	}
 	if !st.fast {
 		// ReverseProxy's callbacks find the state in the context
-		st.in = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		ctx, cancel := context.WithCancel(context.WithValue(r.Context(), stateKey{}, st))
+		defer cancel()
+		g.waitHead(st, cancel)
+		defer st.waiting.timer.Stop()
+		st.in = r.WithContext(ctx)
 	}
 	rt.metrics.inflight.Inc()
 	// deferred: a response cut short aborts the handler with http.ErrAbortHandler
@@ -287,6 +316,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 
 func (g *Gateway) modifyResponse(resp *http.Response) error {
 	st := resp.Request.Context().Value(stateKey{}).(*reqState)
+	st.waiting.answered.Store(true)
 	st.code = resp.StatusCode
 	if st.route.result(st.backend, resp.StatusCode >= 500) {
 		g.ejected(st.route, st.backend)
@@ -312,12 +342,13 @@ func (g *Gateway) roundTripFailed(w http.ResponseWriter, st *reqState, err error
 		}
 		return
 	}
-	if errors.Is(err, context.Canceled) || r.Context().Err() != nil {
+	expired := st.waiting != nil && st.waiting.expired.Load()
+	if !expired && (errors.Is(err, context.Canceled) || r.Context().Err() != nil) {
 		st.code = statusClientGone
 		return
 	}
 	st.failed = true
-	st.timeout = timedOut(err)
+	st.timeout = expired || timedOut(err)
 	st.code = http.StatusBadGateway
 	g.backendFailed(st.route, st.backend, err)
 }

@@ -149,3 +149,52 @@ func TestHugeRequestHeadersGet431(t *testing.T) {
 		t.Errorf("8 KiB of headers: %d, want 200", resp.StatusCode)
 	}
 }
+
+func TestARoutesMaxBodyAndTimeoutsOverrideTheDefaults(t *testing.T) {
+	release := make(chan struct{})
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/slow" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		fmt.Fprintf(w, "read %d", n)
+	})
+	defer close(release)
+	g := New(Options{}) // defaults: 60s; the route says 300ms
+	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/", MaxBody: 1 << 20, ResponseTimeout: 300 * time.Millisecond}},
+		[]store.Endpoint{b.endpoint("hello", 1)})
+	post := func(path string, body io.Reader, size int64) (int, string) {
+		req, _ := http.NewRequest("POST", url+path, body)
+		req.ContentLength = size
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		got, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(got)
+	}
+	two := strings.Repeat("x", 2<<20)
+	if code, body := post("/", strings.NewReader(two), int64(len(two))); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 MiB with Content-Length against maxBody 1 MiB: %d %q, want 413", code, body)
+	}
+	if n := b.hits.Load(); n != 0 {
+		t.Errorf("the instance got %d requests, want none: the Content-Length said too much", n)
+	}
+	// without a Content-Length (chunked), the limit cuts the body as it is read
+	if code, body := post("/", io.MultiReader(strings.NewReader(two)), -1); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 MiB chunked against maxBody 1 MiB: %d %q, want 413", code, body)
+	}
+	if code, body := post("/", strings.NewReader("small"), 5); code != 200 || body != "read 5" {
+		t.Errorf("a small body: %d %q", code, body)
+	}
+	if code, _, _ := do(t, "GET", url+"/slow"); code != http.StatusGatewayTimeout {
+		t.Errorf("GET past the route's 300ms response timeout: %d, want 504", code)
+	}
+	if code, _ := post("/slow", strings.NewReader("x"), 1); code != http.StatusGatewayTimeout {
+		t.Errorf("POST past the route's 300ms response timeout: %d, want 504", code)
+	}
+}

@@ -36,6 +36,10 @@ type appRoute struct {
 	mirror        *pool
 	mirrorPercent int
 	metrics       *appMetrics
+	// limits; the timeouts are the gateway's defaults unless the route says otherwise
+	maxBody         int64
+	responseTimeout time.Duration
+	bodyTimeout     time.Duration
 }
 
 type split struct {
@@ -166,7 +170,13 @@ func (g *Gateway) appRoute(rt store.Route, backends []*backend) *appRoute {
 	}
 	sort.Slice(backends, func(i, j int) bool { return backends[i].hostport < backends[j].hostport })
 	r := &appRoute{app: rt.App, prefix: prefix, all: &pool{backends: backends}, byRev: map[int]*pool{},
-		metrics: g.metrics.app(rt.App)}
+		metrics: g.metrics.app(rt.App), maxBody: rt.MaxBody, responseTimeout: g.o.ResponseTimeout, bodyTimeout: g.o.BodyTimeout}
+	if rt.ResponseTimeout > 0 {
+		r.responseTimeout = rt.ResponseTimeout
+	}
+	if rt.BodyTimeout > 0 {
+		r.bodyTimeout = rt.BodyTimeout
+	}
 	for _, b := range backends {
 		p := r.byRev[b.revision]
 		if p == nil {

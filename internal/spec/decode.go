@@ -257,13 +257,18 @@ var memoryRE = regexp.MustCompile(`^(\d+)([kKMGT]i?)?$`)
 
 // memoryBytes reads "256Mi", "1Gi", "512M" or plain bytes.
 func (d *decoder) memoryBytes(n *yaml.Node, field string) int64 {
-	s, ok := d.scalar(n, field, "a memory amount like 256Mi")
+	return d.bytes(n, field, "memory amount like 256Mi, 1Gi or 512M")
+}
+
+// bytes reads a size as memoryBytes does; what says what kind of size in errors.
+func (d *decoder) bytes(n *yaml.Node, field, what string) int64 {
+	s, ok := d.scalar(n, field, "a "+what)
 	if !ok {
 		return 0
 	}
 	v, err := ParseBytes(s)
 	if err != nil {
-		d.errorf(n, field, "want a positive memory amount like 256Mi, 1Gi or 512M, got %q", s)
+		d.errorf(n, field, "want a positive %s, got %q", what, s)
 	}
 	return v
 }

@@ -135,6 +135,13 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 	d.fields(n, path, map[string]func(*yaml.Node, string){
 		"hosts":      func(v *yaml.Node, f string) { r.Hosts = d.stringList(v, f) },
 		"pathPrefix": func(v *yaml.Node, f string) { r.PathPrefix = d.str(v, f) },
+		"maxBody":    func(v *yaml.Node, f string) { r.MaxBodyBytes = d.bytes(v, f, "size like 1Mi, 512Ki or 10M") },
+		"timeouts": func(v *yaml.Node, f string) {
+			d.fields(v, f, map[string]func(*yaml.Node, string){
+				"response": func(v *yaml.Node, f string) { r.Timeouts.Response = d.duration(v, f) },
+				"body":     func(v *yaml.Node, f string) { r.Timeouts.Body = d.duration(v, f) },
+			}, nil)
+		},
 	}, nil)
 }
 

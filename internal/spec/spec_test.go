@@ -41,6 +41,8 @@ var badSpecs = map[string]string{
 	"instances_word.bad.yaml":             "testdata/instances_word.bad.yaml:4:12: instances: want a whole number, got \"three\"",
 	"instances_zero.bad.yaml":             "testdata/instances_zero.bad.yaml:4:12: instances: want between 1 and 1000 instances, got 0",
 	"memory_bad.bad.yaml":                 "testdata/memory_bad.bad.yaml:13:32: resources.memory: want a positive memory amount like 256Mi, 1Gi or 512M, got \"256MB\"",
+	"max_body_bad.bad.yaml":               "testdata/max_body_bad.bad.yaml:6:12: route.maxBody: want a positive size like 1Mi, 512Ki or 10M, got \"1MB\"",
+	"route_timeout_bad.bad.yaml":          "testdata/route_timeout_bad.bad.yaml:6:24: route.timeouts.response: want a duration like 10s or 1m30s, got \"60\" (add a unit: 60s)",
 	"missing_app.bad.yaml":                "testdata/missing_app.bad.yaml:1:1: app: required field is missing",
 	"missing_build.bad.yaml":              "testdata/missing_build.bad.yaml:1:1: build: required field is missing",
 	"not_mapping.bad.yaml":                "testdata/not_mapping.bad.yaml:1:1: want a mapping with app, build, instances, ...; got a list",
@@ -92,6 +94,9 @@ func TestGoodSpecLoadsWithDefaults(t *testing.T) {
 	}
 	if a.App != "hello" || a.Instances != 3 || a.Build.Main != "./cmd/hello" || a.Route.Hosts[0] != "hello.localhost" {
 		t.Errorf("loaded %+v", a)
+	}
+	if r := a.Route; r.MaxBodyBytes != 1<<20 || r.Timeouts.Response != 30*time.Second || r.Timeouts.Body != 10*time.Second {
+		t.Errorf("route %+v, want maxBody 1 MiB and timeouts 30s and 10s", r)
 	}
 	if a.Resources.MilliCPU != 500 || a.Resources.MemoryBytes != 256<<20 {
 		t.Errorf("resources %+v, want 500 millicores and 256 MiB", a.Resources)

@@ -42,6 +42,19 @@ type Route struct {
 	Hosts []string `json:"hosts,omitempty"`
 	// PathPrefix limits the app to paths under it (default "/").
 	PathPrefix string `json:"pathPrefix"`
+	// MaxBodyBytes bounds a request body (YAML maxBody: 1Mi); over it the client gets
+	// 413, before the body is read when its Content-Length says so. 0: no limit.
+	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
+	// Timeouts override the gateway's defaults for this app.
+	Timeouts RouteTimeouts `json:"timeouts,omitzero"`
+}
+
+// RouteTimeouts are the gateway's timeouts for one app; zero means the gateway's default.
+type RouteTimeouts struct {
+	// Response bounds the wait for an instance's response head (default 60s; 504 after it).
+	Response time.Duration `json:"response,omitempty"`
+	// Body bounds the wait between two reads of a request body (default 60s; 408 after it).
+	Body time.Duration `json:"body,omitempty"`
 }
 
 // Health holds the probes tend runs against every instance.

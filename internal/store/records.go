@@ -105,6 +105,11 @@ type Route struct {
 	// to revision Mirror; its answers are discarded (0: no mirroring).
 	Mirror        int `json:"mirror,omitempty"`
 	MirrorPercent int `json:"mirrorPercent,omitempty"`
+	// MaxBody bounds a request body in bytes (0: no limit); ResponseTimeout and
+	// BodyTimeout override the gateway's defaults (0: the default).
+	MaxBody         int64         `json:"maxBody,omitempty"`
+	ResponseTimeout time.Duration `json:"responseTimeout,omitempty"`
+	BodyTimeout     time.Duration `json:"bodyTimeout,omitempty"`
 }
 
 // Split is one revision's share of traffic.
