@@ -47,8 +47,8 @@ func (c *conn) serve() {
 	handed := false
 	defer func() {
 		if !handed {
-			c.s.forget(c)
 			c.nc.Close()
+			c.s.forget(c, true)
 		}
 		if c.br != nil && !handed {
 			c.br.Reset(nil)

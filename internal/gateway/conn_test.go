@@ -315,7 +315,7 @@ func TestLoopKeepsAliveAndClosesOnConnectionClose(t *testing.T) {
 	if n := b.hits.Load(); n != 100 {
 		t.Errorf("the backend got %d requests, want 100", n)
 	}
-	if n := srv.httpConns.Load(); n != 0 {
+	if n := srv.handedOver.Load(); n != 0 {
 		t.Errorf("%d connections went to net/http's server: the loop must answer plain GETs itself", n)
 	}
 

@@ -198,3 +198,64 @@ func TestARoutesMaxBodyAndTimeoutsOverrideTheDefaults(t *testing.T) {
 		t.Errorf("POST past the route's 300ms response timeout: %d, want 504", code)
 	}
 }
+
+func TestConnectionsOverACapAreClosedAtOnce(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	reg := prometheus.NewRegistry()
+	g := New(Options{Registerer: reg})
+	g.SetState([]store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(g, ServerOptions{MaxConnsPerClient: 3})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	addr := ln.Addr().String()
+	// three kept connections, one of them handed to net/http's server (a POST)
+	var held []net.Conn
+	for i, req := range []string{"GET / HTTP/1.1\r\nHost: hello\r\n\r\n", "GET / HTTP/1.1\r\nHost: hello\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: hello\r\nContent-Length: 1\r\n\r\nx"} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, req)
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("connection %d: %v %v", i, resp, err)
+		}
+		held = append(held, c)
+	}
+	if n := srv.Open(); n != 3 {
+		t.Errorf("Open() = %d with three kept connections, want 3", n)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: hello\r\n\r\n")
+	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		t.Fatal("a fourth connection from the same client was served, want it closed")
+	}
+	if n := testutil.ToFloat64(g.metrics.refused.WithLabelValues("client")); n != 1 {
+		t.Errorf("tend_gateway_connections_refused_total{cap=\"client\"} = %v, want 1", n)
+	}
+	// a closed connection makes room again, also one net/http's server had
+	held[2].Close()
+	held[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Open() > 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := srv.Open(); n != 1 {
+		t.Errorf("Open() = %d after two of three were closed, want 1", n)
+	}
+	if code, _, _ := do(t, "GET", "http://"+addr+"/"); code != 200 {
+		t.Errorf("a new connection after the others closed: %d", code)
+	}
+}

@@ -17,6 +17,9 @@ type metrics struct {
 	ejections *prometheus.CounterVec
 	mirrored  *prometheus.CounterVec
 
+	connections prometheus.Gauge
+	refused     *prometheus.CounterVec
+
 	mu   sync.Mutex
 	apps map[string]*appMetrics
 }
@@ -45,10 +48,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		mirrored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_gateway_mirrored_requests_total",
 			Help: "Copies of user requests sent to a canary (strategy.canary.mirror), by app, revision and the canary's status code (\"error\": no answer, \"dropped\": too many copies in flight); not in tend_gateway_requests_total."},
 			[]string{"app", "revision", "code"}),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tend_gateway_client_connections",
+			Help: "Client connections open."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_gateway_connections_refused_total",
+			Help: "Client connections closed at once because a cap was reached, by cap (total, client)."}, []string{"cap"}),
 		apps: map[string]*appMetrics{},
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.inflight, m.retries, m.ejections, m.mirrored)
+		reg.MustRegister(m.requests, m.duration, m.inflight, m.retries, m.ejections, m.mirrored, m.connections, m.refused)
 	}
 	return m
 }

@@ -546,7 +546,7 @@ func TestLoopPassesAServerSentEventStreamAtOnce(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the stream's handler did not return")
 	}
-	if n := srv.httpConns.Load(); n != 0 {
+	if n := srv.handedOver.Load(); n != 0 {
 		t.Errorf("%d connections went to net/http's server: the stream must have been the loop's", n)
 	}
 }

@@ -21,7 +21,19 @@ type ServerOptions struct {
 	IdleTimeout time.Duration
 	// ErrorLog receives net/http's server errors; nil means the standard logger.
 	ErrorLog *log.Logger
+	// MaxConns caps the client connections open at once (default DefaultMaxConns) and
+	// MaxConnsPerClient those from one client address (default DefaultMaxConnsPerClient);
+	// a connection over a cap is closed at once and counted. Negative: no cap.
+	MaxConns, MaxConnsPerClient int
 }
+
+// Default connection caps: far above what a browser or a load balancer opens, low enough
+// that one client cannot take the gateway's descriptors (an idle connection costs the
+// gateway a goroutine and a 4 KiB read buffer).
+const (
+	DefaultMaxConns          = 32768
+	DefaultMaxConnsPerClient = 1024
+)
 
 // Server serves a Gateway on listeners. HTTP/1.1 requests without a body are answered
 // by the gateway's own connection loop (conn.go); a connection whose request is anything
@@ -34,13 +46,15 @@ type Server struct {
 	http *http.Server
 	hand *handoff
 
-	closing   atomic.Bool // answer every request with Connection: close
-	shutdown  atomic.Bool
-	httpConns atomic.Int64 // connections on net/http's server
+	closing    atomic.Bool // answer every request with Connection: close
+	shutdown   atomic.Bool
+	handedOver atomic.Int64 // connections handed to net/http's server
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	open      int            // client connections, on the loop or handed to net/http
+	byClient  map[string]int // open connections by client address
 	startHTTP sync.Once
 }
 
@@ -52,7 +66,14 @@ func NewServer(g *Gateway, o ServerOptions) *Server {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 2 * time.Minute
 	}
-	s := &Server{g: g, o: o, hand: newHandoff(), listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
+	if o.MaxConns == 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.MaxConnsPerClient == 0 {
+		o.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
+	s := &Server{g: g, o: o, hand: newHandoff(), listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{},
+		byClient: map[string]int{}}
 	s.http = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: o.ReadHeaderTimeout,
 		IdleTimeout: o.IdleTimeout, MaxHeaderBytes: MaxHeaderBytes, ErrorLog: o.ErrorLog, ConnState: s.trackHTTP}
 	return s
@@ -106,9 +127,8 @@ func (s *Server) SetClosing() { s.closing.Store(true) }
 // Open is the number of client connections open.
 func (s *Server) Open() int64 {
 	s.mu.Lock()
-	n := int64(len(s.conns))
-	s.mu.Unlock()
-	return n + s.httpConns.Load()
+	defer s.mu.Unlock()
+	return int64(s.open)
 }
 
 // Shutdown stops accepting, closes idle connections, waits for requests in flight to be
@@ -172,6 +192,7 @@ func (s *Server) closeAll() {
 	}
 }
 
+// newConn admits a connection, or returns nil when the server is stopping or a cap is reached.
 func (s *Server) newConn(nc net.Conn) *conn {
 	c := &conn{s: s, g: s.g, nc: nc, remote: nc.RemoteAddr().String()}
 	c.ip, _, _ = net.SplitHostPort(c.remote)
@@ -181,31 +202,63 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	if s.shutdown.Load() {
 		return nil
 	}
+	switch {
+	case s.o.MaxConns > 0 && s.open >= s.o.MaxConns:
+		s.g.metrics.refused.WithLabelValues("total").Inc()
+		return nil
+	case s.o.MaxConnsPerClient > 0 && s.byClient[c.ip] >= s.o.MaxConnsPerClient:
+		s.g.metrics.refused.WithLabelValues("client").Inc()
+		return nil
+	}
+	s.open++
+	s.byClient[c.ip]++
+	s.g.metrics.connections.Set(float64(s.open))
 	s.conns[c] = struct{}{}
 	return c
 }
 
-func (s *Server) forget(c *conn) {
+// forget takes c off the loop; with closed, its connection is closed too (not handed over).
+func (s *Server) forget(c *conn, closed bool) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if closed {
+		s.closedLocked(c.ip)
+	}
 	s.mu.Unlock()
+}
+
+// closedLocked counts a client connection of ip closed.
+func (s *Server) closedLocked(ip string) {
+	s.open--
+	if s.byClient[ip]--; s.byClient[ip] <= 0 {
+		delete(s.byClient, ip)
+	}
+	s.g.metrics.connections.Set(float64(s.open))
 }
 
 // handOver gives a connection and the bytes read from it to net/http's server.
 func (s *Server) handOver(c *conn) {
-	s.forget(c)
+	s.handedOver.Add(1)
+	s.forget(c, false)
 	_ = c.nc.SetReadDeadline(time.Time{})
-	if !s.hand.give(&bufferedConn{Conn: c.nc, r: c.br}) {
+	if !s.hand.give(&bufferedConn{Conn: c.nc, r: c.br, ip: c.ip}) {
 		c.nc.Close()
+		s.mu.Lock()
+		s.closedLocked(c.ip)
+		s.mu.Unlock()
 	}
 }
 
-func (s *Server) trackHTTP(_ net.Conn, st http.ConnState) {
-	switch st {
-	case http.StateNew:
-		s.httpConns.Add(1)
-	case http.StateClosed, http.StateHijacked:
-		s.httpConns.Add(-1)
+// trackHTTP counts the end of a connection handed to net/http's server (a hijacked one,
+// a WebSocket say, is no longer the server's to count).
+func (s *Server) trackHTTP(nc net.Conn, st http.ConnState) {
+	if st != http.StateClosed && st != http.StateHijacked {
+		return
+	}
+	if bc, ok := nc.(*bufferedConn); ok {
+		s.mu.Lock()
+		s.closedLocked(bc.ip)
+		s.mu.Unlock()
 	}
 }
 
@@ -219,7 +272,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // bufferedConn is a connection whose first bytes were read into r.
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	r  *bufio.Reader
+	ip string // the client's address, for the connection caps
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
