@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rawRequest sends raw to the gateway on a new connection and returns the status code
+// of its answer.
+func rawRequest(t *testing.T, addr, raw string) int {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	go io.WriteString(c, raw) // a large request may be answered before it is all sent
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer from the gateway to %.60q: %v", raw, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// queryValue runs a PromQL query through tend query and returns its single value.
+func queryValue(t *testing.T, s *server, q string) string {
+	t.Helper()
+	out, err := s.tend("query", q)
+	f := strings.Fields(out)
+	if err != nil || len(f) < 2 {
+		t.Fatalf("tend query %s: %v\n%s", q, err, out)
+	}
+	return f[len(f)-1]
+}
+
+// TestHostileClientsAreAnsweredByTheGateway: what a client does wrong is answered by
+// the gateway with a 4xx, never counted as an instance's 5xx and never ejects one; an
+// instance that does not answer within the route's response timeout gets its client a
+// 504.
+func TestHostileClientsAreAnsweredByTheGateway(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	limits := "route: {maxBody: 1Mi, timeouts: {response: 700ms}}\n"
+	s.mustTend("deploy", "-f", writeSpec(t, dir, specWith("1", rolling)+limits))
+
+	for i := 0; i < 50; i++ {
+		code := rawRequest(t, s.Gateway, "POST / HTTP/1.1\r\nHost: hello\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n\r\n")
+		// the gateway's 400, or the instance's own 405 when it answered first (hello takes GET only)
+		if code != http.StatusBadRequest && code != http.StatusMethodNotAllowed {
+			t.Fatalf("malformed chunked body %d: %d, want 400 from the gateway (or hello's 405)", i, code)
+		}
+	}
+	two := strings.Repeat("x", 2<<20)
+	if code := rawRequest(t, s.Gateway, fmt.Sprintf("POST / HTTP/1.1\r\nHost: hello\r\nContent-Length: %d\r\n\r\n%s", len(two), two)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 MiB against route.maxBody 1Mi: %d, want 413", code)
+	}
+	if code := rawRequest(t, s.Gateway, "GET / HTTP/1.1\r\nHost: hello\r\nX-Big: "+strings.Repeat("x", 1<<20)+"\r\n\r\n"); code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("1 MiB of headers: %d, want 431", code)
+	}
+	if code, _, body, err := s.get(&http.Client{Timeout: 5 * time.Second}, "/"); err != nil || code != 200 {
+		t.Fatalf("a normal GET after the hostile ones: %d %v %q", code, err, body)
+	}
+	// the metrics the gateway's instances are judged by saw none of it (recorded every second)
+	time.Sleep(2 * time.Second)
+	if v := queryValue(t, s, `sum(tend_gateway_requests_total{app="hello", code=~"5.."}) or vector(0)`); v != "0" {
+		t.Errorf("tend_gateway_requests_total counts %s 5xx for hello after the clients' faults, want 0", v)
+	}
+	if v := queryValue(t, s, `sum(tend_gateway_ejections_total{app="hello"}) or vector(0)`); v != "0" {
+		t.Errorf("%s ejections of hello's instances after the clients' faults, want 0", v)
+	}
+
+	// revision 2 answers / after 2s: past the route's 700ms
+	slow := strings.Replace(specWith("2", rolling), `env: {RELEASE: "2"}`, `env: {RELEASE: "2", FAULT_LATENCY: "2s"}`, 1)
+	s.mustTend("deploy", "-f", writeSpec(t, dir, slow+limits))
+	code, _, body, err := s.get(&http.Client{Timeout: 5 * time.Second}, "/")
+	if err != nil || code != http.StatusGatewayTimeout || !strings.Contains(body, "did not answer in time") {
+		t.Errorf("GET / of an instance answering after 2s, route timeout 700ms: %d %v %q, want 504", code, err, body)
+	}
+}
