@@ -246,11 +246,19 @@ func template(r store.Revision) runtime.Template {
 		Health: r.Spec.Health, Resources: r.Spec.Resources, Shutdown: r.Spec.Shutdown}
 }
 
+// protocol is the route record's name for a spec's route.protocol ("" for HTTP/1.1).
+func protocol(p string) string {
+	if p == "http2" {
+		return p
+	}
+	return ""
+}
+
 // writeRoute publishes the decision's traffic split for the gateway, when it changed.
 func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 	sp := l.rec.Spec
 	route := store.Route{App: l.app, Hosts: sp.Route.Hosts, PathPrefix: sp.Route.PathPrefix, Preview: out.Preview,
-		MaxBody: sp.Route.MaxBodyBytes, ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body}
+		MaxBody: sp.Route.MaxBodyBytes, Protocol: protocol(sp.Route.Protocol), ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body}
 	for _, s := range out.Splits {
 		route.Splits = append(route.Splits, store.Split{Revision: s.Revision, Weight: s.Weight})
 	}

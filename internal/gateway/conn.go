@@ -34,7 +34,10 @@ type conn struct {
 	// afterPost: as net/http's server, up to 4 CR or LF bytes after a POST are skipped
 	// (RFC 9112 2.2's tolerance of old clients that end a body with a stray CRLF)
 	afterPost bool
-	idle      atomic.Bool // waiting for a request: Shutdown may close it
+	// toHTTP: the route wants what the loop does not do (HTTP/2 to its instances): the
+	// request goes to net/http's server with its connection
+	toHTTP bool
+	idle   atomic.Bool // waiting for a request: Shutdown may close it
 }
 
 // clientReaderSize is the read buffer of a client connection: a request head larger than
@@ -74,6 +77,11 @@ func (c *conn) serve() {
 		c.idle.Store(false)
 		c.afterPost = c.h.method == "POST"
 		keep := c.answer()
+		if c.toHTTP {
+			handed = true
+			c.s.handOver(c)
+			return
+		}
 		if _, err := c.br.Discard(c.h.size); err != nil || !keep {
 			return
 		}
@@ -132,6 +140,10 @@ func (c *conn) answer() bool {
 	rt := g.table.Load().lookup(normalHost(str(h.host)), str(h.path))
 	if rt == nil {
 		return c.writeError(start, http.StatusNotFound, "tend: no app is routed for host "+string(h.host))
+	}
+	if rt.h2 {
+		c.toHTTP = true
+		return false
 	}
 	p := rt.choose(h)
 	if rt.mirror != nil && p != rt.mirror && rand.IntN(100) < rt.mirrorPercent {

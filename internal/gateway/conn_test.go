@@ -78,7 +78,10 @@ func serveNetHTTP(t *testing.T, g *Gateway, routes []store.Route, eps []store.En
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: g}
+	srv := &http.Server{Handler: g, Protocols: new(http.Protocols), MaxHeaderBytes: MaxHeaderBytes}
+	// as NewServer's: HTTP/1 and HTTP/2 by prior knowledge
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	t.Cleanup(func() {

@@ -42,6 +42,7 @@ type Gateway struct {
 	log     *slog.Logger
 	table   atomic.Pointer[table]
 	proxy   *httputil.ReverseProxy
+	h2proxy *httputil.ReverseProxy // to instances of routes with protocol http2 (h2c: gRPC)
 	metrics *metrics
 	states  sync.Pool
 	reqSeq  atomic.Uint64
@@ -84,6 +85,23 @@ func New(o Options) *Gateway {
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+	}
+	h2 := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		Protocols:           new(http.Protocols),
+	}
+	h2.Protocols.SetUnencryptedHTTP2(true)
+	g.h2proxy = &httputil.ReverseProxy{
+		Rewrite:        g.rewrite,
+		Transport:      h2,
+		BufferPool:     bufferPool{},
+		ModifyResponse: g.modifyResponse,
+		ErrorHandler:   g.proxyError,
+		ErrorLog:       g.proxy.ErrorLog,
+		FlushInterval:  -1, // gRPC streams: every message at once
 	}
 	g.mirrorClient = &http.Client{Timeout: 10 * time.Second, Transport: transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -148,7 +166,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("X-Request-Id", g.reqBase+strconv.FormatUint(g.reqSeq.Add(1), 36))
 	}
 	st := g.states.Get().(*reqState)
-	*st = reqState{route: rt, pool: p, in: r, fast: fastPath(r)}
+	*st = reqState{route: rt, pool: p, in: r, fast: fastPath(r) && !rt.h2}
 	if r.Body != nil && r.Body != http.NoBody {
 		if rt.maxBody > 0 && r.ContentLength > rt.maxBody {
 			*st = reqState{}
@@ -156,7 +174,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "tend: the request body is larger than this route takes ("+strconv.FormatInt(rt.maxBody, 10)+" bytes)", http.StatusRequestEntityTooLarge)
 			return
 		}
-		st.body = newClientBody(w, r, rt.maxBody, rt.bodyTimeout)
+		timeout := rt.bodyTimeout
+		if isGRPC(r.Header) {
+			timeout = 0 // a gRPC stream may stay quiet as long as its call lasts
+		}
+		st.body = newClientBody(w, r, rt.maxBody, timeout)
 		r.Body = st.body
 	}
 	if !st.fast {
@@ -217,9 +239,12 @@ func (g *Gateway) attempt(w http.ResponseWriter, st *reqState, b *backend) {
 func (g *Gateway) send(w http.ResponseWriter, st *reqState, b *backend) {
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
-	if st.fast {
+	switch {
+	case st.fast:
 		g.forward(w, st)
-	} else {
+	case st.route.h2:
+		g.h2proxy.ServeHTTP(w, st.in)
+	default:
 		g.proxy.ServeHTTP(w, st.in)
 	}
 }
@@ -318,6 +343,11 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	st := resp.Request.Context().Value(stateKey{}).(*reqState)
 	st.waiting.answered.Store(true)
 	st.code = resp.StatusCode
+	if resp.StatusCode == http.StatusOK && isGRPC(resp.Header) {
+		// the call's status comes at its end
+		resp.Body = &grpcBody{ReadCloser: resp.Body, resp: resp, g: g, st: st}
+		return nil
+	}
 	if st.route.result(st.backend, resp.StatusCode >= 500) {
 		g.ejected(st.route, st.backend)
 	}

@@ -75,7 +75,12 @@ func NewServer(g *Gateway, o ServerOptions) *Server {
 	s := &Server{g: g, o: o, hand: newHandoff(), listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{},
 		byClient: map[string]int{}}
 	s.http = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: o.ReadHeaderTimeout,
-		IdleTimeout: o.IdleTimeout, MaxHeaderBytes: MaxHeaderBytes, ErrorLog: o.ErrorLog, ConnState: s.trackHTTP}
+		IdleTimeout: o.IdleTimeout, MaxHeaderBytes: MaxHeaderBytes, ErrorLog: o.ErrorLog, ConnState: s.trackHTTP,
+		Protocols: new(http.Protocols)}
+	// HTTP/2 without TLS by prior knowledge (gRPC clients, curl --http2-prior-knowledge):
+	// its preface is not for the loop, which hands such a connection over
+	s.http.Protocols.SetHTTP1(true)
+	s.http.Protocols.SetUnencryptedHTTP2(true)
 	return s
 }
 

@@ -183,8 +183,16 @@ func probe(p *spec.Probe) *corev1.Probe {
 	if p == nil {
 		return nil
 	}
+	handler := corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p.HTTP, Port: intstr.FromString("http")}}
+	switch {
+	case p.GRPC != nil:
+		service := p.GRPC.Service
+		handler = corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: AppPort, Service: &service}}
+	case p.TCP:
+		handler = corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("http")}}
+	}
 	return &corev1.Probe{
-		ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p.HTTP, Port: intstr.FromString("http")}},
+		ProbeHandler:        handler,
 		PeriodSeconds:       max(1, seconds(p.Interval)),
 		TimeoutSeconds:      max(1, seconds(p.Timeout)),
 		FailureThreshold:    int32(max(1, p.FailureThreshold)),

@@ -134,7 +134,7 @@ func (a *Analysis) setDefaults() {
 }
 
 func (p *Probe) setDefaults(interval time.Duration) {
-	if p.HTTP == "" {
+	if p.HTTP == "" && !p.TCP && p.GRPC == nil {
 		p.HTTP = DefaultReadinessPath
 	}
 	if p.Interval == 0 {

@@ -135,6 +135,7 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 	d.fields(n, path, map[string]func(*yaml.Node, string){
 		"hosts":      func(v *yaml.Node, f string) { r.Hosts = d.stringList(v, f) },
 		"pathPrefix": func(v *yaml.Node, f string) { r.PathPrefix = d.str(v, f) },
+		"protocol":   func(v *yaml.Node, f string) { r.Protocol = d.str(v, f) },
 		"maxBody":    func(v *yaml.Node, f string) { r.MaxBodyBytes = d.bytes(v, f, "size like 1Mi, 512Ki or 10M") },
 		"timeouts": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
@@ -149,6 +150,13 @@ func (d *decoder) probe(n *yaml.Node, path string) *Probe {
 	p := &Probe{}
 	d.fields(n, path, map[string]func(*yaml.Node, string){
 		"http":             func(v *yaml.Node, f string) { p.HTTP = d.str(v, f) },
+		"tcp":              func(v *yaml.Node, f string) { p.TCP = d.boolean(v, f) },
+		"grpc": func(v *yaml.Node, f string) {
+			p.GRPC = &GRPCProbe{}
+			d.fields(v, f, map[string]func(*yaml.Node, string){
+				"service": func(v *yaml.Node, f string) { p.GRPC.Service = d.str(v, f) },
+			}, nil)
+		},
 		"interval":         func(v *yaml.Node, f string) { p.Interval = d.duration(v, f) },
 		"timeout":          func(v *yaml.Node, f string) { p.Timeout = d.duration(v, f) },
 		"failureThreshold": func(v *yaml.Node, f string) { p.FailureThreshold = d.integer(v, f) },

@@ -42,6 +42,8 @@ var badSpecs = map[string]string{
 	"instances_zero.bad.yaml":             "testdata/instances_zero.bad.yaml:4:12: instances: want between 1 and 1000 instances, got 0",
 	"memory_bad.bad.yaml":                 "testdata/memory_bad.bad.yaml:13:32: resources.memory: want a positive memory amount like 256Mi, 1Gi or 512M, got \"256MB\"",
 	"max_body_bad.bad.yaml":               "testdata/max_body_bad.bad.yaml:6:12: route.maxBody: want a positive size like 1Mi, 512Ki or 10M, got \"1MB\"",
+	"protocol_bad.bad.yaml":               "testdata/protocol_bad.bad.yaml:6:13: route.protocol: want http (HTTP/1.1) or http2 (HTTP/2 without TLS, for gRPC), got \"grpc\"",
+	"probe_two_kinds.bad.yaml":            "testdata/probe_two_kinds.bad.yaml:6:14: health.readiness: a probe is one of http, tcp or grpc; choose one",
 	"route_timeout_bad.bad.yaml":          "testdata/route_timeout_bad.bad.yaml:6:24: route.timeouts.response: want a duration like 10s or 1m30s, got \"60\" (add a unit: 60s)",
 	"missing_app.bad.yaml":                "testdata/missing_app.bad.yaml:1:1: app: required field is missing",
 	"missing_build.bad.yaml":              "testdata/missing_build.bad.yaml:1:1: build: required field is missing",

@@ -47,6 +47,9 @@ type Route struct {
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
 	// Timeouts override the gateway's defaults for this app.
 	Timeouts RouteTimeouts `json:"timeouts,omitzero"`
+	// Protocol is what the instances speak: http (HTTP/1.1, the default) or http2 (HTTP/2
+	// without TLS, as gRPC servers do).
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // RouteTimeouts are the gateway's timeouts for one app; zero means the gateway's default.
@@ -63,14 +66,23 @@ type Health struct {
 	Liveness  *Probe `json:"liveness,omitempty"`
 }
 
-// Probe is an HTTP GET against the instance; a 2xx or 3xx answer is a success.
+// Probe checks an instance: an HTTP GET answered 2xx or 3xx (http), a TCP connection
+// accepted (tcp), or a gRPC health check answered SERVING (grpc: the standard
+// grpc.health.v1 protocol, which gRPC servers speak where an HTTP/1.1 GET gets garbage).
 type Probe struct {
-	HTTP             string        `json:"http"`
+	HTTP             string        `json:"http,omitempty"`
+	TCP              bool          `json:"tcp,omitempty"`
+	GRPC             *GRPCProbe    `json:"grpc,omitempty"`
 	Interval         time.Duration `json:"interval"`
 	Timeout          time.Duration `json:"timeout"`
 	FailureThreshold int           `json:"failureThreshold"`
 	SuccessThreshold int           `json:"successThreshold"`
 	InitialDelay     time.Duration `json:"initialDelay"`
+}
+
+// GRPCProbe asks the instance's grpc.health.v1 service about Service ("" is the whole server).
+type GRPCProbe struct {
+	Service string `json:"service"`
 }
 
 // Resources are per-instance limits, enforced with cgroup v2 where tend can write it.

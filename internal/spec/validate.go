@@ -65,6 +65,9 @@ func (d *decoder) validate(a *App) {
 			d.at(fmt.Sprintf("route.hosts[%d]", i), "want a lowercase host name like app.example.com or *.example.com, got %q", h)
 		}
 	}
+	if p := a.Route.Protocol; p != "" && p != "http" && p != "http2" {
+		d.at("route.protocol", "want http (HTTP/1.1) or http2 (HTTP/2 without TLS, for gRPC), got %q", p)
+	}
 	if !strings.HasPrefix(a.Route.PathPrefix, "/") {
 		d.at("route.pathPrefix", "must start with /, got %q", a.Route.PathPrefix)
 	}
@@ -85,7 +88,16 @@ func (d *decoder) validateProbe(path string, p *Probe) {
 	if p == nil {
 		return
 	}
-	if !strings.HasPrefix(p.HTTP, "/") {
+	kinds := 0
+	for _, set := range []bool{p.HTTP != "", p.TCP, p.GRPC != nil} {
+		if set {
+			kinds++
+		}
+	}
+	switch {
+	case kinds > 1:
+		d.at(path, "a probe is one of http, tcp or grpc; choose one")
+	case p.HTTP != "" && !strings.HasPrefix(p.HTTP, "/"):
 		d.at(path+".http", "want a path starting with /, like /ready, got %q", p.HTTP)
 	}
 	if p.Timeout >= p.Interval && p.Interval > 0 {

@@ -107,7 +107,9 @@ type Route struct {
 	MirrorPercent int `json:"mirrorPercent,omitempty"`
 	// MaxBody bounds a request body in bytes (0: no limit); ResponseTimeout and
 	// BodyTimeout override the gateway's defaults (0: the default).
-	MaxBody         int64         `json:"maxBody,omitempty"`
+	MaxBody int64 `json:"maxBody,omitempty"`
+	// Protocol is how the gateway talks to the instances: "" (HTTP/1.1) or "http2" (h2c, for gRPC).
+	Protocol        string        `json:"protocol,omitempty"`
 	ResponseTimeout time.Duration `json:"responseTimeout,omitempty"`
 	BodyTimeout     time.Duration `json:"bodyTimeout,omitempty"`
 }

@@ -9,6 +9,10 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/spec"
 )
@@ -98,11 +102,17 @@ func failureThreshold(p *spec.Probe) int {
 	return p.FailureThreshold
 }
 
-// check runs one probe: an HTTP GET answered with 2xx or 3xx, or without a probe a TCP connect.
+// check runs one probe: an HTTP GET answered with 2xx or 3xx, a gRPC health check
+// answered SERVING, or (tcp, or without a probe) a TCP connect.
 func (in *instance) check(p *spec.Probe) error {
 	timeout := time.Second
 	if p != nil && p.Timeout > 0 {
 		timeout = p.Timeout
+	}
+	if p != nil && p.GRPC != nil {
+		ctx, cancel := context.WithTimeout(in.s.ctx, timeout)
+		defer cancel()
+		return checkGRPC(ctx, in.addr(), p.GRPC.Service)
 	}
 	if p == nil || p.HTTP == "" {
 		c, err := net.DialTimeout("tcp", in.addr(), timeout)
@@ -126,6 +136,23 @@ func (in *instance) check(p *spec.Probe) error {
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
 		return fmt.Errorf("GET %s answered %d", p.HTTP, resp.StatusCode)
+	}
+	return nil
+}
+
+// checkGRPC asks the grpc.health.v1 service at addr whether service is SERVING.
+func checkGRPC(ctx context.Context, addr, service string) error {
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	resp, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+	if err != nil {
+		return fmt.Errorf("gRPC health check of %q: %w", service, err)
+	}
+	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("gRPC health check of %q answered %s", service, st)
 	}
 	return nil
 }
