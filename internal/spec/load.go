@@ -149,8 +149,8 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 func (d *decoder) probe(n *yaml.Node, path string) *Probe {
 	p := &Probe{}
 	d.fields(n, path, map[string]func(*yaml.Node, string){
-		"http":             func(v *yaml.Node, f string) { p.HTTP = d.str(v, f) },
-		"tcp":              func(v *yaml.Node, f string) { p.TCP = d.boolean(v, f) },
+		"http": func(v *yaml.Node, f string) { p.HTTP = d.str(v, f) },
+		"tcp":  func(v *yaml.Node, f string) { p.TCP = d.boolean(v, f) },
 		"grpc": func(v *yaml.Node, f string) {
 			p.GRPC = &GRPCProbe{}
 			d.fields(v, f, map[string]func(*yaml.Node, string){
