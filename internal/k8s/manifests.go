@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -119,6 +120,7 @@ func deployment(app *spec.App, o Options, meta metav1.ObjectMeta, sel map[string
 	c := corev1.Container{
 		Name:    app.App,
 		Image:   o.Image,
+		Args:    kubeArgs(app.Args),
 		Env:     append(podEnv(), corev1.EnvVar{Name: "TEND_APP", Value: app.App}),
 		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: app.App + "-env"}}}},
 		Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: AppPort, Protocol: corev1.ProtocolTCP},
@@ -279,3 +281,16 @@ func replicas(app *spec.App) int { return max(1, app.Instances) }
 func seconds(d time.Duration) int32 { return int32(math.Ceil(d.Seconds())) }
 
 func ptr[T any](v T) *T { return &v }
+
+// kubeArgs writes the spec's $VAR references as Kubernetes expands them: $(VAR), from
+// the container's environment.
+func kubeArgs(args []string) []string {
+	if len(args) == 0 {
+		return nil
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = os.Expand(a, func(k string) string { return "$(" + k + ")" })
+	}
+	return out
+}

@@ -15,6 +15,7 @@ type Template struct {
 	// Artifact is the path of the executable (process runtime) or an image reference (Kubernetes).
 	Artifact  string
 	Env       map[string]string
+	Args      []string // with $VAR of the instance's environment expanded at start
 	Health    spec.Health
 	Resources spec.Resources
 	Shutdown  spec.Shutdown

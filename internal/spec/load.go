@@ -91,6 +91,7 @@ func (d *decoder) app(n *yaml.Node, a *App) {
 		},
 		"route": func(v *yaml.Node, f string) { d.route(v, f, &a.Route) },
 		"env":   func(v *yaml.Node, f string) { a.Env = d.stringMap(v, f) },
+		"args":  func(v *yaml.Node, f string) { a.Args = d.stringList(v, f) },
 		"health": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
 				"readiness": func(v *yaml.Node, f string) { a.Health.Readiness = d.probe(v, f) },

@@ -11,6 +11,10 @@ type App struct {
 	Instances int               `json:"instances"`
 	Route     Route             `json:"route"`
 	Env       map[string]string `json:"env,omitempty"`
+	// Args are the instance's command-line arguments; $PORT, $ADMIN_PORT and the other
+	// variables of the instance's environment are expanded in them at start, for
+	// programs that take their port as a flag (-port=$PORT).
+	Args []string `json:"args,omitempty"`
 	Health    Health            `json:"health"`
 	Resources Resources         `json:"resources"`
 	Shutdown  Shutdown          `json:"shutdown"`

@@ -161,10 +161,11 @@ func (d *decoder) validateStrategy(a *App) {
 func (a *App) Hash() string {
 	b, _ := json.Marshal(struct {
 		Env       map[string]string
+		Args      []string `json:",omitempty"` // omitted: hashes from before args stay the same
 		Health    Health
 		Resources Resources
 		Shutdown  Shutdown
-	}{a.Env, a.Health, a.Resources, a.Shutdown})
+	}{a.Env, a.Args, a.Health, a.Resources, a.Shutdown})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

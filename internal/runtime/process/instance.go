@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -207,16 +208,17 @@ func (in *instance) start() (*proc, error) {
 		return nil, fmt.Errorf("open instance log: %w", err)
 	}
 	defer out.Close()
-	cmd := exec.Command(t.Artifact)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}
+	for k, v := range t.Env {
+		env = append(env, k+"="+v)
+	}
+	env = append(env, "PORT="+strconv.Itoa(port), "ADMIN_PORT="+strconv.Itoa(adminPort), "TEND_APP="+t.App, "TEND_REVISION="+strconv.Itoa(t.Revision),
+		"TEND_INSTANCE="+in.rec.ID, markerVar+"="+in.s.dataDir)
+	cmd := exec.Command(t.Artifact, expandArgs(t.Args, env)...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}
-	for k, v := range t.Env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Env = append(cmd.Env, "PORT="+strconv.Itoa(port), "ADMIN_PORT="+strconv.Itoa(adminPort), "TEND_APP="+t.App, "TEND_REVISION="+strconv.Itoa(t.Revision),
-		"TEND_INSTANCE="+in.rec.ID, markerVar+"="+in.s.dataDir)
+	cmd.Env = env
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("exec %s: %w", t.Artifact, err)
 	}
@@ -324,4 +326,19 @@ func (in *instance) cleanup() {
 	in.s.limits.release(in.rec.ID)
 	removeAll(in.s.workDir(in.rec.ID))
 	in.s.forget(in)
+}
+
+// expandArgs replaces $VAR and ${VAR} in args with the values in env (KEY=value lines).
+func expandArgs(args, env []string) []string {
+	vars := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = os.Expand(a, func(k string) string { return vars[k] })
+	}
+	return out
 }
