@@ -14,11 +14,11 @@ type App struct {
 	// Args are the instance's command-line arguments; $PORT, $ADMIN_PORT and the other
 	// variables of the instance's environment are expanded in them at start, for
 	// programs that take their port as a flag (-port=$PORT).
-	Args []string `json:"args,omitempty"`
-	Health    Health            `json:"health"`
-	Resources Resources         `json:"resources"`
-	Shutdown  Shutdown          `json:"shutdown"`
-	Strategy  Strategy          `json:"strategy"`
+	Args      []string  `json:"args,omitempty"`
+	Health    Health    `json:"health"`
+	Resources Resources `json:"resources"`
+	Shutdown  Shutdown  `json:"shutdown"`
+	Strategy  Strategy  `json:"strategy"`
 	// Metrics is where instances serve Prometheus metrics for tend to scrape.
 	Metrics Metrics `json:"metrics"`
 	// Alerts are the app's own alerting rules and whether tend's built-in alerts apply.
