@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,13 @@ func TestHostileClientsAreAnsweredByTheGateway(t *testing.T) {
 	}
 	if code, _, body, err := s.get(&http.Client{Timeout: 5 * time.Second}, "/"); err != nil || code != 200 {
 		t.Fatalf("a normal GET after the hostile ones: %d %v %q", code, err, body)
+	}
+	// HTTP/2 by prior knowledge, as curl sends it
+	if curl, err := exec.LookPath("curl"); err == nil {
+		out, err := exec.Command(curl, "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "http://"+s.Gateway+"/").CombinedOutput()
+		if err != nil || string(out) != "2 200" {
+			t.Errorf("curl --http2-prior-knowledge: %v %q, want \"2 200\"", err, out)
+		}
 	}
 	// the metrics the gateway's instances are judged by saw none of it (recorded every second)
 	time.Sleep(2 * time.Second)
