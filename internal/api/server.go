@@ -262,6 +262,11 @@ type ActionRequest struct {
 	Full      bool `json:"full,omitempty"`      // promote: skip the remaining canary steps
 	To        int  `json:"to,omitempty"`        // rollback: the revision (0: the previous one)
 	Instances int  `json:"instances,omitempty"` // scale
+	// maintenance: On puts the app in maintenance with Message and a Retry-After of
+	// RetryAfterSeconds; without On it ends
+	On                bool   `json:"on,omitempty"`
+	Message           string `json:"message,omitempty"`
+	RetryAfterSeconds int    `json:"retryAfterSeconds,omitempty"`
 }
 
 // ActionResult answers an action.
@@ -306,8 +311,18 @@ func (s *server) action(w http.ResponseWriter, r *http.Request) {
 	case "rollback":
 		res.Revision, err = s.c.Rollback(ctx, app, req.To)
 		res.Message = "rolling back to revision " + strconv.Itoa(res.Revision)
+	case "maintenance":
+		if req.RetryAfterSeconds < 0 {
+			writeError(w, http.StatusBadRequest, errors.New("retryAfterSeconds must not be negative"))
+			return
+		}
+		err = s.c.Maintenance(ctx, app, req.On, req.Message, req.RetryAfterSeconds)
+		res.Message = "out of maintenance; the gateway sends requests to the instances again"
+		if req.On {
+			res.Message = "in maintenance: the gateway answers 503; the instances keep running"
+		}
 	default:
-		writeError(w, http.StatusNotFound, errors.New("unknown action "+strconv.Quote(action)+": want one of promote, abort, pause, resume, restart, scale, rollback"))
+		writeError(w, http.StatusNotFound, errors.New("unknown action "+strconv.Quote(action)+": want one of promote, abort, pause, resume, restart, scale, rollback, maintenance"))
 		return
 	}
 	if err != nil {

@@ -148,7 +148,7 @@ func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, art 
 		ops = append(ops, store.Op{Key: store.RevisionKey(app.App, rev.Number), Value: rev, IfAbsent: true})
 	}
 	prevRec := l.rec
-	l.rec = store.AppRecord{Spec: *app, Source: source, UpdatedAt: now}
+	l.rec = store.AppRecord{Spec: *app, Source: source, UpdatedAt: now, Maintenance: prevRec.Maintenance}
 	res := DeployResult{Revision: rev, Created: !found}
 	inProgress := !l.st.Phase.Terminal()
 	res.Unchanged = (!inProgress && l.st.Stable == rev.Number) || (inProgress && l.st.To == rev.Number)
@@ -267,6 +267,26 @@ func (c *Controller) Scale(ctx context.Context, app string, n int) error {
 			return fmt.Errorf("record the new instance count: %w", err)
 		}
 		l.st.Replicas = n
+		return nil
+	})
+}
+
+// Maintenance puts the app in maintenance (on: the gateway answers 503 with message
+// and a Retry-After of retryAfter seconds while the instances keep running) or takes it out.
+func (c *Controller) Maintenance(ctx context.Context, app string, on bool, message string, retryAfter int) error {
+	what := "maintenance off"
+	var m *store.Maintenance
+	if on {
+		what = "maintenance on"
+		m = &store.Maintenance{Message: message, RetryAfter: retryAfter, Since: time.Now().UTC()}
+	}
+	return c.command(ctx, app, what, func(l *appLoop) error {
+		prev := l.rec.Maintenance
+		l.rec.Maintenance = m
+		if _, err := l.c.o.Store.Commit(ctx, store.Op{Key: store.AppKey(app), Value: l.rec}); err != nil {
+			l.rec.Maintenance = prev
+			return fmt.Errorf("record the maintenance: %w", err)
+		}
 		return nil
 	})
 }

@@ -258,7 +258,7 @@ func protocol(p string) string {
 func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 	sp := l.rec.Spec
 	route := store.Route{App: l.app, Hosts: sp.Route.Hosts, PathPrefix: sp.Route.PathPrefix, Preview: out.Preview,
-		MaxBody: sp.Route.MaxBodyBytes, Protocol: protocol(sp.Route.Protocol), ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body}
+		MaxBody: sp.Route.MaxBodyBytes, Protocol: protocol(sp.Route.Protocol), Maintenance: l.rec.Maintenance, ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body}
 	for _, s := range out.Splits {
 		route.Splits = append(route.Splits, store.Split{Revision: s.Revision, Weight: s.Weight})
 	}

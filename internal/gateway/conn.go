@@ -141,7 +141,8 @@ func (c *conn) answer() bool {
 	if rt == nil {
 		return c.writeError(start, http.StatusNotFound, "tend: no app is routed for host "+string(h.host))
 	}
-	if rt.h2 {
+	if rt.h2 || rt.maintenance != nil {
+		// net/http's path answers maintenance too: it is rare and needs no speed
 		c.toHTTP = true
 		return false
 	}

@@ -153,6 +153,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tend: no app is routed for host "+r.Host, http.StatusNotFound)
 		return
 	}
+	if rt.maintenance != nil {
+		writeMaintenance(w, rt, r.Header.Get("Accept"))
+		return
+	}
 	p := rt.choose((*httpRequest)(r))
 	if rt.mirror != nil && p != rt.mirror && rand.IntN(100) < rt.mirrorPercent {
 		g.mirror(rt, r)

@@ -41,6 +41,7 @@ type appRoute struct {
 	responseTimeout time.Duration
 	bodyTimeout     time.Duration
 	h2              bool // instances speak HTTP/2 without TLS (protocol http2: gRPC)
+	maintenance     *store.Maintenance
 }
 
 type split struct {
@@ -171,7 +172,7 @@ func (g *Gateway) appRoute(rt store.Route, backends []*backend) *appRoute {
 	}
 	sort.Slice(backends, func(i, j int) bool { return backends[i].hostport < backends[j].hostport })
 	r := &appRoute{app: rt.App, prefix: prefix, all: &pool{backends: backends}, byRev: map[int]*pool{},
-		metrics: g.metrics.app(rt.App), maxBody: rt.MaxBody, h2: rt.Protocol == "http2", responseTimeout: g.o.ResponseTimeout, bodyTimeout: g.o.BodyTimeout}
+		metrics: g.metrics.app(rt.App), maxBody: rt.MaxBody, h2: rt.Protocol == "http2", maintenance: rt.Maintenance, responseTimeout: g.o.ResponseTimeout, bodyTimeout: g.o.BodyTimeout}
 	if rt.ResponseTimeout > 0 {
 		r.responseTimeout = rt.ResponseTimeout
 	}

@@ -56,6 +56,17 @@ type AppRecord struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	// Instances overrides Spec.Instances after `tend scale` (0: use the spec).
 	Instances int `json:"instances,omitempty"`
+	// Maintenance, set by `tend maintenance APP on`, makes the gateway answer 503 while the
+	// instances keep running; deploys keep it.
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
+}
+
+// Maintenance is what the gateway answers for an app in maintenance.
+type Maintenance struct {
+	Message string `json:"message,omitempty"`
+	// RetryAfter is the Retry-After the clients get, in seconds (0: none).
+	RetryAfter int       `json:"retryAfter,omitempty"`
+	Since      time.Time `json:"since"`
 }
 
 // Revision is an immutable, numbered build of an app.
@@ -108,6 +119,8 @@ type Route struct {
 	// MaxBody bounds a request body in bytes (0: no limit); ResponseTimeout and
 	// BodyTimeout override the gateway's defaults (0: the default).
 	MaxBody int64 `json:"maxBody,omitempty"`
+	// Maintenance, when set, is answered (503) instead of sending requests to instances.
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
 	// Protocol is how the gateway talks to the instances: "" (HTTP/1.1) or "http2" (h2c, for gRPC).
 	Protocol        string        `json:"protocol,omitempty"`
 	ResponseTimeout time.Duration `json:"responseTimeout,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +93,51 @@ func TestHostileClientsAreAnsweredByTheGateway(t *testing.T) {
 	if err != nil || code != http.StatusGatewayTimeout || !strings.Contains(body, "did not answer in time") {
 		t.Errorf("GET / of an instance answering after 2s, route timeout 700ms: %d %v %q, want 504", code, err, body)
 	}
+}
+
+// TestMaintenanceAnswers503WhileTheInstancesKeepRunning: tend maintenance on makes the
+// gateway answer 503 with the message and Retry-After while the same instances run, a
+// deploy keeps it, off ends it.
+func TestMaintenanceAnswers503WhileTheInstancesKeepRunning(t *testing.T) {
+	s, dir := deployed(t)
+	before := pids(s)
+	out := s.mustTend("maintenance", "hello", "on", "-m", "Back at 14:00 UTC", "--retry-after", "5m")
+	if !strings.Contains(out, "in maintenance") {
+		t.Errorf("tend maintenance on says:\n%s", out)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	check := func(when string) {
+		t.Helper()
+		waitFor(t, 10*time.Second, "the gateway to answer 503 "+when, func() error {
+			req, _ := http.NewRequest("GET", "http://"+s.Gateway+"/", nil)
+			req.Header.Set("Accept", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "300" || !strings.Contains(string(body), "Back at 14:00 UTC") {
+				return fmt.Errorf("%d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+			}
+			return nil
+		})
+	}
+	check("in maintenance")
+	if after := pids(s); !slices.Equal(after, before) {
+		t.Errorf("instances in maintenance have PIDs %v, want the same as before %v", after, before)
+	}
+	s.mustTend("deploy", "-f", writeSpec(t, dir, specWith("2", rolling)))
+	check("after a deploy in maintenance")
+	if _, err := s.tend("maintenance", "hello", "sideways"); exitCode(err) != 4 {
+		t.Errorf("tend maintenance hello sideways: exit %d, want 4", exitCode(err))
+	}
+	s.mustTend("maintenance", "hello", "off")
+	waitFor(t, 10*time.Second, "the instances to answer again", func() error {
+		code, rev, _, err := s.get(client, "/")
+		if err != nil || code != 200 || rev != "2" {
+			return fmt.Errorf("%d revision %q %v", code, rev, err)
+		}
+		return nil
+	})
 }
