@@ -1,9 +1,11 @@
 // Command chaos checks that tend loses nothing when things die: `tend server` killed with
 // SIGKILL at random points of rollouts and under load, instances and the gateway process
-// killed with SIGKILL under load, and a data dir on a small filesystem that fills up.
+// killed with SIGKILL under load, a data dir on a small filesystem that fills up, and
+// slow hostile clients (slowloris, slow bodies) beside normal ones.
 //
 //	go run ./bench/chaos -trials 20
 //	go run ./bench/chaos -only server-load,gateway   # some scenarios only
+//	go run ./bench/chaos -only hostile -hostile-conns 200
 //
 // It prints Markdown tables; bench/run.sh puts them in docs/BENCHMARKS.md. The exit code is
 // 1 when any trial was not clean.
@@ -30,6 +32,7 @@ func main() {
 	crashes := flag.Int("crash-trials", 20, "server kills under load, each followed by a new server 2s later")
 	gwKills := flag.Int("gateway-kills", 10, "gateway processes killed with SIGKILL under load")
 	gwGap := flag.Duration("gateway-gap", 6*time.Second, "how long each gateway serves before it is killed (under 5 s, the server's crash-loop back-off delays its restart)")
+	hostile := flag.Int("hostile-conns", 200, "slowloris and slow-body connections (each) beside normal clients")
 	rps := flag.Int("rps", 300, "load during instance, server and gateway kills and while the disk is full")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames, ","))
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (printed, to replay a run)")
@@ -46,7 +49,7 @@ func main() {
 			sel[n] = true
 		}
 	}
-	p := params{trials: *trials, kills: *kills, crashes: *crashes, gwKills: *gwKills, gwGap: *gwGap, rps: *rps, only: sel}
+	p := params{trials: *trials, kills: *kills, crashes: *crashes, gwKills: *gwKills, gwGap: *gwGap, hostile: *hostile, rps: *rps, only: sel}
 	unclean, err := run(os.Stdout, log, *root, p, *seed)
 	if err != nil {
 		log.Error("chaos bench", "err", err)
@@ -66,13 +69,13 @@ type bench struct {
 }
 
 // scenarioNames are the names -only takes, in the order the scenarios run.
-var scenarioNames = []string{"rollouts", "instances", "disk", "server-load", "gateway"}
+var scenarioNames = []string{"rollouts", "instances", "disk", "server-load", "gateway", "hostile"}
 
 // params are the flags the scenarios use; only empty runs every scenario.
 type params struct {
-	trials, kills, crashes, gwKills, rps int
-	gwGap                                time.Duration
-	only                                 map[string]bool
+	trials, kills, crashes, gwKills, hostile, rps int
+	gwGap                                         time.Duration
+	only                                          map[string]bool
 }
 
 func run(w io.Writer, log *slog.Logger, root string, p params, seed uint64) (int, error) {
@@ -90,6 +93,7 @@ func run(w io.Writer, log *slog.Logger, root string, p params, seed uint64) (int
 		"disk":        func(w io.Writer) (int, error) { return b.fullDisk(w, p.rps) },
 		"server-load": func(w io.Writer) (int, error) { return b.serverCrashes(w, p.crashes, p.rps) },
 		"gateway":     func(w io.Writer) (int, error) { return b.gatewayKills(w, p.gwKills, p.rps, p.gwGap) },
+		"hostile":     func(w io.Writer) (int, error) { return b.hostileClients(w, p.hostile, p.rps) },
 	}
 	for _, name := range scenarioNames {
 		if len(p.only) > 0 && !p.only[name] {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -21,8 +22,13 @@ const (
 	// client gets 504 (nginx's proxy_read_timeout is 60s too).
 	DefaultResponseTimeout = 60 * time.Second
 	// DefaultBodyTimeout bounds the wait between two reads of a request body; then the
-	// client gets 408 (nginx's client_body_timeout).
+	// client gets 408 (nginx's client_body_timeout). Past the same time from the body's
+	// start, a body arriving slower than MinBodyRate gets 408 too: a byte a second never
+	// trips a timeout between reads, but it would hold a connection for ever.
 	DefaultBodyTimeout = 60 * time.Second
+	// MinBodyRate is the slowest a request body may arrive, on average, once the body
+	// timeout has passed since its start (Kestrel's default is 240 bytes/s).
+	MinBodyRate = 256
 	// MaxHeaderBytes bounds a request head; over it the client gets 431 (nginx takes up
 	// to four 8 KiB buffers).
 	MaxHeaderBytes = 32 << 10
@@ -44,6 +50,8 @@ type clientBody struct {
 	io.ReadCloser
 	rc      *http.ResponseController
 	timeout time.Duration
+	start   time.Time
+	n       int64
 
 	mu  sync.Mutex
 	err error
@@ -54,14 +62,23 @@ func newClientBody(w http.ResponseWriter, r *http.Request, limit int64, timeout 
 	if limit > 0 {
 		body = http.MaxBytesReader(w, body, limit)
 	}
-	return &clientBody{ReadCloser: body, rc: http.NewResponseController(w), timeout: timeout}
+	return &clientBody{ReadCloser: body, rc: http.NewResponseController(w), timeout: timeout, start: time.Now()}
 }
+
+// errBodyTooSlow is a body arriving slower than MinBodyRate.
+var errBodyTooSlow = fmt.Errorf("request body slower than %d bytes/s: %w", MinBodyRate, os.ErrDeadlineExceeded)
 
 func (b *clientBody) Read(p []byte) (int, error) {
 	if b.timeout > 0 {
 		_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
 	}
 	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if err == nil && b.timeout > 0 {
+		if d := time.Since(b.start); d > b.timeout && float64(b.n) < MinBodyRate*d.Seconds() {
+			err = errBodyTooSlow
+		}
+	}
 	if err != nil && err != io.EOF {
 		b.mu.Lock()
 		b.err = err

@@ -259,3 +259,40 @@ func TestConnectionsOverACapAreClosedAtOnce(t *testing.T) {
 		t.Errorf("a new connection after the others closed: %d", code)
 	}
 }
+
+func TestABodyTrickledAByteAtATimeGets408(t *testing.T) {
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, "ok")
+	})
+	g := New(Options{BodyTimeout: 500 * time.Millisecond})
+	_, addr := startServer(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: hello\r\nContent-Length: 1000\r\n\r\n")
+	answered := make(chan int, 1)
+	go func() {
+		code := 0
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+			code = resp.StatusCode
+		}
+		answered <- code
+	}()
+	// a byte every 100ms: never 500ms between reads, but far below MinBodyRate
+	for i := 0; i < 50; i++ {
+		select {
+		case code := <-answered:
+			if code != http.StatusRequestTimeout {
+				t.Fatalf("a trickled body: %d, want 408", code)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+			c.Write([]byte("x"))
+		}
+	}
+	t.Fatal("a body trickled a byte every 100ms for 5s got no answer, want 408 once the body timeout passed")
+}
