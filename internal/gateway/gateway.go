@@ -101,7 +101,6 @@ func New(o Options) *Gateway {
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,
 		ErrorLog:       g.proxy.ErrorLog,
-		FlushInterval:  -1, // gRPC streams: every message at once
 	}
 	g.mirrorClient = &http.Client{Timeout: 10 * time.Second, Transport: transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -122,6 +121,9 @@ type reqState struct {
 	fast    bool // the request takes the fast path (forward.go), not ReverseProxy
 	body    *clientBody
 	waiting *headWait // ReverseProxy's wait for the response head, bounded by the route's timeout
+	// grpcDeadline is when a gRPC call's own deadline (grpc-timeout) passes: a call that
+	// fails after it failed on the client's clock, not for the instance's fault
+	grpcDeadline time.Time
 }
 
 // headWait cancels a ReverseProxy round trip whose response head has not come within
@@ -130,17 +132,44 @@ type headWait struct {
 	answered atomic.Bool
 	expired  atomic.Bool
 	timer    *time.Timer
+	arm      func()
 }
 
+// waitHead arms the response timeout: at once for a request without a body, when the
+// body has been sent for one with a body (the time a client takes to upload is not the
+// instance's silence), and never for gRPC, whose calls carry their own deadlines.
 func (g *Gateway) waitHead(st *reqState, cancel context.CancelFunc) {
 	hw := &headWait{}
-	hw.timer = time.AfterFunc(st.route.responseTimeout, func() {
-		if !hw.answered.Load() {
-			hw.expired.Store(true)
-			cancel()
-		}
-	})
 	st.waiting = hw
+	if isGRPC(st.in.Header) {
+		return
+	}
+	timeout := st.route.responseTimeout // st is reused once the request is answered
+	arm := func() {
+		hw.timer = time.AfterFunc(timeout, func() {
+			if !hw.answered.Load() {
+				hw.expired.Store(true)
+				cancel()
+			}
+		})
+	}
+	if st.body == nil {
+		arm()
+		return
+	}
+	var once sync.Once
+	hw.arm = func() { once.Do(arm) }
+	st.body.onEnd = hw.arm
+}
+
+// stop disarms the timer, if it was armed.
+func (hw *headWait) stop() {
+	if hw.arm != nil {
+		hw.arm() // after this, a late end of the body arms nothing more
+	}
+	if hw.timer != nil {
+		hw.timer.Stop()
+	}
 }
 
 type stateKey struct{}
@@ -185,12 +214,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.body = newClientBody(w, r, rt.maxBody, timeout)
 		r.Body = st.body
 	}
+	if d, ok := grpcTimeout(r.Header); ok {
+		st.grpcDeadline = start.Add(d)
+	}
 	if !st.fast {
 		// ReverseProxy's callbacks find the state in the context
 		ctx, cancel := context.WithCancel(context.WithValue(r.Context(), stateKey{}, st))
 		defer cancel()
 		g.waitHead(st, cancel)
-		defer st.waiting.timer.Stop()
+		defer st.waiting.stop()
 		st.in = r.WithContext(ctx)
 	}
 	rt.metrics.inflight.Inc()
@@ -371,15 +403,18 @@ func (g *Gateway) roundTripFailed(w http.ResponseWriter, st *reqState, err error
 	r := st.in
 	if code, msg := st.body.fault(); code != 0 {
 		st.code = code
-		if code != statusClientGone {
-			http.Error(w, msg, code)
+		if code == statusClientGone {
+			panic(http.ErrAbortHandler)
 		}
+		http.Error(w, msg, code)
 		return
 	}
 	expired := st.waiting != nil && st.waiting.expired.Load()
-	if !expired && (errors.Is(err, context.Canceled) || r.Context().Err() != nil) {
+	if !expired && (errors.Is(err, context.Canceled) || r.Context().Err() != nil) ||
+		!st.grpcDeadline.IsZero() && !time.Now().Before(st.grpcDeadline) {
 		st.code = statusClientGone
-		return
+		// nothing may be written: without this, net/http would answer an empty 200
+		panic(http.ErrAbortHandler)
 	}
 	st.failed = true
 	st.timeout = expired || timedOut(err)

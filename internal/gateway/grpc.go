@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // gRPC through the gateway: a route with protocol http2 is proxied over HTTP/2 without
@@ -94,7 +95,27 @@ func (g *Gateway) grpcResult(st *reqState, resp *http.Response) {
 		code = 2 // an answer that ends without a status: UNKNOWN, as a gRPC client sees it
 	}
 	st.code = grpcHTTPStatus(code)
+	if code == 4 && !st.grpcDeadline.IsZero() {
+		st.code = statusClientGone // DEADLINE_EXCEEDED of the deadline the client chose
+	}
 	if st.route.result(st.backend, st.code >= 500) {
 		g.ejected(st.route, st.backend)
 	}
+}
+
+// grpcTimeout reads a gRPC call's grpc-timeout header ("100m" is 100 milliseconds).
+func grpcTimeout(h http.Header) (time.Duration, bool) {
+	v := h.Get("Grpc-Timeout")
+	if len(v) < 2 || len(v) > 9 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	unit := map[byte]time.Duration{'H': time.Hour, 'M': time.Minute, 'S': time.Second, 'm': time.Millisecond, 'u': time.Microsecond, 'n': time.Nanosecond}[v[len(v)-1]]
+	if unit == 0 {
+		return 0, false
+	}
+	return time.Duration(n) * unit, true
 }

@@ -52,6 +52,8 @@ type clientBody struct {
 	timeout time.Duration
 	start   time.Time
 	n       int64
+	ended   error  // how the body ended: io.EOF or the error; reads after it return it again
+	onEnd   func() // called once when the body has been read to its end
 
 	mu  sync.Mutex
 	err error
@@ -69,17 +71,34 @@ func newClientBody(w http.ResponseWriter, r *http.Request, limit int64, timeout 
 var errBodyTooSlow = fmt.Errorf("request body slower than %d bytes/s: %w", MinBodyRate, os.ErrDeadlineExceeded)
 
 func (b *clientBody) Read(p []byte) (int, error) {
+	if b.ended != nil {
+		// the Transport reads once more after a body's end: the connection's read deadline
+		// must not be set again then, or net/http's background read would end the request
+		return 0, b.ended
+	}
 	if b.timeout > 0 {
 		_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
 	}
 	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.ended = err
+		if b.timeout > 0 {
+			_ = b.rc.SetReadDeadline(time.Time{})
+		}
+		if b.onEnd != nil {
+			b.onEnd()
+		}
+		return n, err
+	}
 	b.n += int64(n)
 	if err == nil && b.timeout > 0 {
 		if d := time.Since(b.start); d > b.timeout && float64(b.n) < MinBodyRate*d.Seconds() {
 			err = errBodyTooSlow
 		}
 	}
-	if err != nil && err != io.EOF {
+	if err != nil {
+		// the deadline stays: net/http drains what is left of the body before its 408
+		b.ended = err
 		b.mu.Lock()
 		b.err = err
 		b.mu.Unlock()
