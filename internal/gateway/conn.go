@@ -34,6 +34,7 @@ type conn struct {
 	// afterPost: as net/http's server, up to 4 CR or LF bytes after a POST are skipped
 	// (RFC 9112 2.2's tolerance of old clients that end a body with a stray CRLF)
 	afterPost bool
+	served    int // requests answered on this connection
 	// toHTTP: the route wants what the loop does not do (HTTP/2 to its instances): the
 	// request goes to net/http's server with its connection
 	toHTTP bool
@@ -70,6 +71,12 @@ func (c *conn) serve() {
 			return
 		}
 		if res == headOther {
+			if c.served > 0 && bytes.HasPrefix(c.headBytesBuffered(), []byte("PRI * HTTP/2.0")) {
+				// the HTTP/2 preface is a connection's first bytes or nothing: handed over,
+				// net/http's server would take it for a new connection's
+				c.writeError(time.Now(), http.StatusBadRequest, "tend: the HTTP/2 preface after an HTTP/1.1 request")
+				return
+			}
 			handed = true
 			c.s.handOver(c)
 			return
@@ -77,6 +84,7 @@ func (c *conn) serve() {
 		c.idle.Store(false)
 		c.afterPost = c.h.method == "POST"
 		keep := c.answer()
+		c.served++
 		if c.toHTTP {
 			handed = true
 			c.s.handOver(c)
@@ -95,7 +103,8 @@ func (c *conn) serve() {
 // readHead waits for a complete request head, or for bytes that are not for the loop.
 func (c *conn) readHead() (headResult, error) {
 	timeout := c.s.o.IdleTimeout
-	if c.br.Buffered() > 0 {
+	if c.br.Buffered() > 0 || c.served == 0 {
+		// a new connection has the header timeout for its first request, as on net/http
 		timeout = c.s.o.ReadHeaderTimeout
 	}
 	if err := c.nc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
@@ -245,6 +254,12 @@ func idempotent(method string) bool {
 // the response head. A kept connection that the backend closed meanwhile is replaced
 // by a new one, once: the request has no body, so it may be sent again.
 func (x *trip) roundTrip(b *backend) (*bconn, error) {
+	// a request that must not be sent twice (a POST) takes a new connection: a kept one
+	// may have been closed by the backend, and whether it got the request before cannot
+	// be known
+	if !idempotent(x.c.h.method) {
+		return x.fresh(b)
+	}
 	if bc := b.conns.get(); bc != nil {
 		err := x.send(bc)
 		if err == nil {
@@ -255,6 +270,11 @@ func (x *trip) roundTrip(b *backend) (*bconn, error) {
 			return nil, err
 		}
 	}
+	return x.fresh(b)
+}
+
+// fresh sends the request on a new connection to b.
+func (x *trip) fresh(b *backend) (*bconn, error) {
 	bc, err := dial(context.Background(), b.hostport)
 	if err != nil {
 		return nil, err
@@ -296,6 +316,11 @@ func (x *trip) send(bc *bconn) error {
 			return errResponseTimeout
 		}
 		return err
+	}
+	if bc.resp.result != headFast {
+		// net/http's reader reads the rest of this head (after a 1xx, say): still within
+		// the response timeout; relayOther clears the deadline once the head is read
+		return bc.SetReadDeadline(x.start.Add(timeout))
 	}
 	return bc.SetReadDeadline(time.Time{})
 }
@@ -386,6 +411,12 @@ func (c *conn) request() *http.Request {
 	}
 	r.RemoteAddr = c.remote
 	return r
+}
+
+// headBytesBuffered is what the read buffer holds.
+func (c *conn) headBytesBuffered() []byte {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return b
 }
 
 // headBytes is the raw head of the current request.

@@ -125,7 +125,10 @@ func sendRaw(url string, pieces []string, pause time.Duration) []string {
 		}
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if err != nil {
+		// a body that ends with the connection may end with a reset (the server closed
+		// with bytes of ours unread): that is its end all the same
+		closeDelimited := resp.ContentLength < 0 && len(resp.TransferEncoding) == 0
+		if err != nil && !(closeDelimited && errors.Is(err, syscall.ECONNRESET)) {
 			body = append(body, " (body cut: "+howItEnded(err)+")"...)
 		}
 		var fields []string

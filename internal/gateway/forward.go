@@ -215,10 +215,13 @@ func roundTrip(b *backend, r *http.Request, cur *atomic.Pointer[bconn], timeout 
 		}
 		return resp, err
 	}
-	if bc := b.conns.get(); bc != nil {
-		resp, err := try(bc)
-		if err == nil || r.Context().Err() != nil || timedOut(err) {
-			return resp, bc, err
+	// a request that must not be sent twice takes a new connection (as the loop's roundTrip)
+	if retryable(r) {
+		if bc := b.conns.get(); bc != nil {
+			resp, err := try(bc)
+			if err == nil || r.Context().Err() != nil || timedOut(err) {
+				return resp, bc, err
+			}
 		}
 	}
 	bc, err := dial(r.Context(), b.hostport)

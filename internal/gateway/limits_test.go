@@ -296,3 +296,35 @@ func TestABodyTrickledAByteAtATimeGets408(t *testing.T) {
 	}
 	t.Fatal("a body trickled a byte every 100ms for 5s got no answer, want 408 once the body timeout passed")
 }
+
+// Regression (review of the loop): the body's read deadline once stayed set after the
+// body's end, and net/http then ended a slow answer with an empty 200; and the upload's
+// time counted against the response timeout.
+func TestASlowUploadAndASlowAnswerToItAreNotCut(t *testing.T) {
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		time.Sleep(800 * time.Millisecond) // past the body timeout, within the response timeout
+		fmt.Fprintf(w, "read %d", n)
+	})
+	g := New(Options{BodyTimeout: 400 * time.Millisecond, ResponseTimeout: 1500 * time.Millisecond})
+	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	pr, pw := io.Pipe()
+	go func() {
+		// 10 pieces of 200 bytes 200ms apart: 2s of upload (longer than the response
+		// timeout) at 1000 bytes/s (above MinBodyRate)
+		for i := 0; i < 10; i++ {
+			time.Sleep(200 * time.Millisecond)
+			pw.Write([]byte(strings.Repeat("x", 200)))
+		}
+		pw.Close()
+	}()
+	resp, err := http.Post(url, "text/plain", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "read 2000" {
+		t.Errorf("a 2s upload answered 800ms later: %d %q, want 200 \"read 2000\"", resp.StatusCode, body)
+	}
+}

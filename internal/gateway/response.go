@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"time"
 )
 
 // A backend's answer on the connection loop. The common answer, HTTP/1.1 with a
@@ -416,6 +417,10 @@ func (x *trip) relayOther(bc *bconn) bool {
 		if err != nil {
 			bc.Close()
 			x.c.g.backendFailed(x.rt, x.backend, err)
+			if timedOut(err) {
+				x.code = http.StatusGatewayTimeout
+				return c.writeError(x.start, http.StatusGatewayTimeout, "tend: "+x.rt.app+" instance "+x.backend.instance+" did not answer in time")
+			}
 			x.code = http.StatusBadGateway
 			return c.writeError(x.start, http.StatusBadGateway, "tend: "+x.rt.app+" instance "+x.backend.instance+" answered with a malformed response")
 		}
@@ -423,6 +428,7 @@ func (x *trip) relayOther(bc *bconn) bool {
 			break
 		}
 	}
+	_ = bc.SetReadDeadline(time.Time{})
 	defer resp.Body.Close()
 	x.result(resp.StatusCode)
 	noBody := bodiless(c.h.method, resp.StatusCode)
@@ -430,7 +436,9 @@ func (x *trip) relayOther(bc *bconn) bool {
 	bw := responseWriter(c.nc)
 	defer putResponseWriter(bw)
 	bw.WriteString("HTTP/1.1 ")
-	bw.WriteString(resp.Status)
+	bw.WriteString(strconv.Itoa(resp.StatusCode))
+	bw.WriteByte(' ')
+	bw.WriteString(http.StatusText(resp.StatusCode)) // not the backend's text, which net/http does not check
 	bw.WriteString("\r\n")
 	skip := hopsOf(resp.Header)
 	for k, vv := range resp.Header {

@@ -53,8 +53,9 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	open      int            // client connections, on the loop or handed to net/http
-	byClient  map[string]int // open connections by client address
+	handed    map[*bufferedConn]struct{} // given to net/http's server, hijacked ones (WebSockets) too
+	open      int                        // client connections, on the loop or handed to net/http
+	byClient  map[string]int             // open connections by client address
 	startHTTP sync.Once
 }
 
@@ -73,7 +74,7 @@ func NewServer(g *Gateway, o ServerOptions) *Server {
 		o.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
 	s := &Server{g: g, o: o, hand: newHandoff(), listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{},
-		byClient: map[string]int{}}
+		handed: map[*bufferedConn]struct{}{}, byClient: map[string]int{}}
 	s.http = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: o.ReadHeaderTimeout,
 		IdleTimeout: o.IdleTimeout, MaxHeaderBytes: MaxHeaderBytes, ErrorLog: o.ErrorLog, ConnState: s.trackHTTP,
 		Protocols: new(http.Protocols)}
@@ -191,9 +192,16 @@ func (s *Server) closeIdle() int {
 
 func (s *Server) closeAll() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var handed []*bufferedConn
 	for c := range s.conns {
 		c.nc.Close()
+	}
+	for bc := range s.handed {
+		handed = append(handed, bc)
+	}
+	s.mu.Unlock()
+	for _, bc := range handed {
+		bc.Close()
 	}
 }
 
@@ -246,24 +254,20 @@ func (s *Server) handOver(c *conn) {
 	s.handedOver.Add(1)
 	s.forget(c, false)
 	_ = c.nc.SetReadDeadline(time.Time{})
-	if !s.hand.give(&bufferedConn{Conn: c.nc, r: c.br, ip: c.ip}) {
-		c.nc.Close()
-		s.mu.Lock()
-		s.closedLocked(c.ip)
-		s.mu.Unlock()
+	bc := &bufferedConn{Conn: c.nc, r: c.br, ip: c.ip, s: s}
+	s.mu.Lock()
+	s.handed[bc] = struct{}{}
+	s.mu.Unlock()
+	if !s.hand.give(bc) {
+		bc.Close()
 	}
 }
 
-// trackHTTP counts the end of a connection handed to net/http's server (a hijacked one,
-// a WebSocket say, is no longer the server's to count).
+// trackHTTP counts the end of a connection handed to net/http's server. A hijacked one
+// (a WebSocket) counts until whoever hijacked it closes it.
 func (s *Server) trackHTTP(nc net.Conn, st http.ConnState) {
-	if st != http.StateClosed && st != http.StateHijacked {
-		return
-	}
-	if bc, ok := nc.(*bufferedConn); ok {
-		s.mu.Lock()
-		s.closedLocked(bc.ip)
-		s.mu.Unlock()
+	if bc, ok := nc.(*bufferedConn); ok && st == http.StateClosed {
+		bc.release()
 	}
 }
 
@@ -277,8 +281,26 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // bufferedConn is a connection whose first bytes were read into r.
 type bufferedConn struct {
 	net.Conn
-	r  *bufio.Reader
-	ip string // the client's address, for the connection caps
+	r    *bufio.Reader
+	ip   string // the client's address, for the connection caps
+	s    *Server
+	once sync.Once
+}
+
+// Close closes the connection and counts it closed, once.
+func (c *bufferedConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
+}
+
+func (c *bufferedConn) release() {
+	c.once.Do(func() {
+		c.s.mu.Lock()
+		delete(c.s.handed, c)
+		c.s.closedLocked(c.ip)
+		c.s.mu.Unlock()
+	})
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
