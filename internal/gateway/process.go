@@ -183,7 +183,11 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	ctlSrv := &http.Server{Handler: p.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = ctlSrv.Serve(ctl.ln) }()
 	defer ctlSrv.Close()
-	go p.handListeners(fds.ln)
+	var handing sync.WaitGroup
+	handing.Add(1)
+	go func() { defer handing.Done(); p.handListeners(fds.ln) }()
+	// the listening sockets' files close after the last hand-out that may use them
+	defer func() { fds.close(); handing.Wait() }()
 	go p.watchServer(ctx)
 	if o.LogFile != "" {
 		go p.rotateLog(ctx)
