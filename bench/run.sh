@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${SMOKE:-}" ]; then
   ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3 FAULTY=2 HEALTHY=2 ALERT_RUNS=1
-  CRASHES=2 GW_KILLS=2 GW_GAP=0s
+  CRASHES=2 GW_KILLS=2 GW_GAP=0s HOSTILE=20
 fi
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
@@ -22,6 +22,7 @@ KILLS=${KILLS:-10}
 CRASHES=${CRASHES:-20}
 GW_KILLS=${GW_KILLS:-10}
 GW_GAP=${GW_GAP:-6s}
+HOSTILE=${HOSTILE:-200}
 HOLD=${HOLD:-20s}
 RPS=${RPS:-500}
 INSTANCES=${INSTANCES:-3,10}
@@ -88,7 +89,8 @@ rc=0
   echo
   echo "## Chaos (\`go run ./bench/chaos\`)"
   echo
-  go run ./bench/chaos -trials "$TRIALS" -instance-kills "$KILLS" -crash-trials "$CRASHES" -gateway-kills "$GW_KILLS" -gateway-gap "$GW_GAP" || rc=1
+  go run ./bench/chaos -trials "$TRIALS" -instance-kills "$KILLS" -crash-trials "$CRASHES" -gateway-kills "$GW_KILLS" -gateway-gap "$GW_GAP" -hostile-conns "$HOSTILE" || rc=1
+  echo
   echo "## Fuzzing (\`go test -fuzz\`)"
   echo
   echo "| target | time | execs | new corpus entries | failures |"
