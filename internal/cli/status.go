@@ -70,6 +70,10 @@ func appTable(tw *tabwriter.Writer, s controller.Status) {
 		hosts = strings.Join(s.Hosts, ", ")
 	}
 	fmt.Fprintf(tw, "Route:\t%s %s\n", hosts, s.Path)
+	if m := s.Maintenance; m != nil {
+		fmt.Fprintf(tw, "Maintenance:\tsince %s: the gateway answers 503 (%q); `tend maintenance %s off` ends it\n",
+			m.Since.Local().Format(time.DateTime), m.Message, s.App)
+	}
 	fmt.Fprintf(tw, "Strategy:\t%s, %d instances\n", s.Strategy, s.Instances)
 	fmt.Fprintf(tw, "Rollout:\t%s, revision %d → %d, weight %d%%\n", r.Phase, r.From, r.To, r.Weight)
 	if r.Message != "" {

@@ -19,6 +19,8 @@ type Status struct {
 	Rollout   rollout.State      `json:"rollout"`
 	Current   *store.Revision    `json:"revision,omitempty"`
 	Running   []runtime.Instance `json:"running"`
+	// Maintenance is set while `tend maintenance APP on` holds (the gateway answers 503).
+	Maintenance *store.Maintenance `json:"maintenance,omitempty"`
 }
 
 // Status reports one app.
@@ -30,7 +32,7 @@ func (c *Controller) Status(ctx context.Context, app string) (Status, error) {
 	var s Status
 	err = l.do(ctx, func(context.Context) error {
 		s = Status{App: app, Strategy: l.rec.Spec.Strategy.Kind(), Instances: l.replicas(),
-			Hosts: l.rec.Spec.Route.Hosts, Path: l.rec.Spec.Route.PathPrefix, Rollout: *l.st}
+			Hosts: l.rec.Spec.Route.Hosts, Path: l.rec.Spec.Route.PathPrefix, Rollout: *l.st, Maintenance: l.rec.Maintenance}
 		if r, ok := l.revisions[l.st.Stable]; ok {
 			r.Spec = l.rec.Spec
 			s.Current = &r

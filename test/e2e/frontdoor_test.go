@@ -124,6 +124,9 @@ func TestMaintenanceAnswers503WhileTheInstancesKeepRunning(t *testing.T) {
 		})
 	}
 	check("in maintenance")
+	if out := s.mustTend("status", "hello"); !strings.Contains(out, "Maintenance:") || !strings.Contains(out, "Back at 14:00 UTC") {
+		t.Errorf("tend status hello does not show the maintenance:\n%s", out)
+	}
 	if after := pids(s); !slices.Equal(after, before) {
 		t.Errorf("instances in maintenance have PIDs %v, want the same as before %v", after, before)
 	}
