@@ -156,7 +156,8 @@ func (c *conn) answer() bool {
 		return false
 	}
 	p := rt.choose(h)
-	if rt.mirror != nil && p != rt.mirror && rand.IntN(100) < rt.mirrorPercent {
+	mirrorable := h.method == http.MethodGet || h.method == http.MethodHead // as mirror takes
+	if rt.mirror != nil && p != rt.mirror && mirrorable && rand.IntN(100) < rt.mirrorPercent {
 		if r := c.request(); r != nil {
 			g.mirror(rt, r)
 		}

@@ -73,23 +73,31 @@ var appRoutes = []store.Route{{App: "app", Hosts: []string{"app.test"}, PathPref
 // serveNetHTTP serves g with net/http's server alone, as the gateway did before the loop.
 func serveNetHTTP(t *testing.T, g *Gateway, routes []store.Route, eps []store.Endpoint) string {
 	t.Helper()
+	srv := &http.Server{Handler: g, Protocols: new(http.Protocols), MaxHeaderBytes: MaxHeaderBytes}
+	// as NewServer's: HTTP/1 and HTTP/2 by prior knowledge
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	return "http://" + serveOn(t, g, routes, eps, srv.Serve, srv.Close)
+}
+
+// serveOn gives g its state and serves it with serve on a new 127.0.0.1 listener until
+// the test ends (then stop); it returns the listener's address.
+func serveOn(t *testing.T, g *Gateway, routes []store.Route, eps []store.Endpoint, serve func(net.Listener) error, stop func() error) string {
+	t.Helper()
 	g.SetState(routes, eps)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: g, Protocols: new(http.Protocols), MaxHeaderBytes: MaxHeaderBytes}
-	// as NewServer's: HTTP/1 and HTTP/2 by prior knowledge
-	srv.Protocols.SetHTTP1(true)
-	srv.Protocols.SetUnencryptedHTTP2(true)
 	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
+	go func() { defer close(done); _ = serve(ln) }()
 	t.Cleanup(func() {
-		srv.Close()
+		stop()
 		<-done
 		g.proxy.Transport.(*http.Transport).CloseIdleConnections()
+		http.DefaultClient.CloseIdleConnections()
 	})
-	return "http://" + ln.Addr().String()
+	return ln.Addr().String()
 }
 
 // sendRaw writes the pieces over one new connection to url, pause apart, and reads the
@@ -280,21 +288,14 @@ func thirds(s string) []string {
 // startServer serves g with NewServer, as tend gateway does, and returns the server and its address.
 func startServer(t *testing.T, g *Gateway, routes []store.Route, eps []store.Endpoint) (*Server, string) {
 	t.Helper()
-	g.SetState(routes, eps)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(g, ServerOptions{})
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-		g.proxy.Transport.(*http.Transport).CloseIdleConnections()
-		http.DefaultClient.CloseIdleConnections()
-	})
-	return srv, ln.Addr().String()
+	return startServerWith(t, g, routes, eps, ServerOptions{})
+}
+
+// startServerWith is startServer with options.
+func startServerWith(t *testing.T, g *Gateway, routes []store.Route, eps []store.Endpoint, o ServerOptions) (*Server, string) {
+	t.Helper()
+	srv := NewServer(g, o)
+	return srv, serveOn(t, g, routes, eps, srv.Serve, srv.Close)
 }
 
 func TestLoopKeepsAliveAndClosesOnConnectionClose(t *testing.T) {

@@ -131,8 +131,8 @@ type reqState struct {
 type headWait struct {
 	answered atomic.Bool
 	expired  atomic.Bool
+	once     sync.Once // the timer is armed once at most, and never after stop
 	timer    *time.Timer
-	arm      func()
 }
 
 // waitHead arms the response timeout: at once for a request without a body, when the
@@ -146,27 +146,25 @@ func (g *Gateway) waitHead(st *reqState, cancel context.CancelFunc) {
 	}
 	timeout := st.route.responseTimeout // st is reused once the request is answered
 	arm := func() {
-		hw.timer = time.AfterFunc(timeout, func() {
-			if !hw.answered.Load() {
-				hw.expired.Store(true)
-				cancel()
-			}
+		hw.once.Do(func() {
+			hw.timer = time.AfterFunc(timeout, func() {
+				if !hw.answered.Load() {
+					hw.expired.Store(true)
+					cancel()
+				}
+			})
 		})
 	}
 	if st.body == nil {
 		arm()
 		return
 	}
-	var once sync.Once
-	hw.arm = func() { once.Do(arm) }
-	st.body.onEnd = hw.arm
+	st.body.onEnd = arm
 }
 
-// stop disarms the timer, if it was armed.
+// stop disarms the timer, if it was armed; a late end of the body arms nothing more.
 func (hw *headWait) stop() {
-	if hw.arm != nil {
-		hw.arm() // after this, a late end of the body arms nothing more
-	}
+	hw.once.Do(func() {})
 	if hw.timer != nil {
 		hw.timer.Stop()
 	}

@@ -203,16 +203,8 @@ func TestConnectionsOverACapAreClosedAtOnce(t *testing.T) {
 	b := startBackend(t, "b", nil)
 	reg := prometheus.NewRegistry()
 	g := New(Options{Registerer: reg})
-	g.SetState([]store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(g, ServerOptions{MaxConnsPerClient: 3})
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-	addr := ln.Addr().String()
+	srv, addr := startServerWith(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)},
+		ServerOptions{MaxConnsPerClient: 3})
 	// three kept connections, one of them handed to net/http's server (a POST)
 	var held []net.Conn
 	for i, req := range []string{"GET / HTTP/1.1\r\nHost: hello\r\n\r\n", "GET / HTTP/1.1\r\nHost: hello\r\n\r\n",
