@@ -22,12 +22,32 @@ type Routing struct {
 	Version   int64            `json:"version"`
 	Routes    []store.Route    `json:"routes"`
 	Endpoints []store.Endpoint `json:"endpoints"`
+	// Certs are the certificates the HTTPS listener serves, chosen by SNI (records
+	// without a certificate yet are left out); Challenges the ACME challenges it answers.
+	Certs      []store.Certificate `json:"certs,omitempty"`
+	Challenges []Challenge         `json:"challenges,omitempty"`
+}
+
+// Challenge is an ACME challenge the gateway answers while the CA validates a host:
+// http-01 (Token answered with KeyAuth at /.well-known/acme-challenge/TOKEN on the plain
+// listener) or tls-alpn-01 (CertPEM and KeyPEM presented for Host to a client that
+// offers the acme-tls/1 protocol on the HTTPS listener).
+type Challenge struct {
+	Kind    string `json:"kind"` // "http-01" or "tls-alpn-01"
+	Host    string `json:"host"`
+	Token   string `json:"token,omitempty"`
+	KeyAuth string `json:"keyAuth,omitempty"`
+	CertPEM string `json:"certPEM,omitempty"`
+	KeyPEM  string `json:"keyPEM,omitempty"`
 }
 
 const routingFormat = 1
 
 // Apply installs r as the gateway's table.
-func (g *Gateway) Apply(r Routing) { g.SetState(r.Routes, r.Endpoints) }
+func (g *Gateway) Apply(r Routing) {
+	g.setTLS(r.Certs, r.Challenges)
+	g.SetState(r.Routes, r.Endpoints)
+}
 
 // SaveRouting writes r to path atomically (a temporary file renamed over it).
 func SaveRouting(path string, r Routing) error {

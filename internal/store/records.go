@@ -122,7 +122,9 @@ type Route struct {
 	// Maintenance, when set, is answered (503) instead of sending requests to instances.
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
 	// Protocol is how the gateway talks to the instances: "" (HTTP/1.1) or "http2" (h2c, for gRPC).
-	Protocol        string        `json:"protocol,omitempty"`
+	Protocol string `json:"protocol,omitempty"`
+	// TLS, when set, serves the app over HTTPS too (certificates by Host, CertKey).
+	TLS             *RouteTLS     `json:"tls,omitempty"`
 	ResponseTimeout time.Duration `json:"responseTimeout,omitempty"`
 	BodyTimeout     time.Duration `json:"bodyTimeout,omitempty"`
 }

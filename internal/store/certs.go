@@ -1,0 +1,65 @@
+package store
+
+import "time"
+
+// Keys of the gateway's TLS state: one Certificate per host, and the ACME account.
+const (
+	CertsPrefix    = "/tend/certs/"
+	ACMEAccountKey = "/tend/acme/account"
+)
+
+// CertKey holds the Certificate the gateway serves for host.
+func CertKey(host string) string { return CertsPrefix + host }
+
+// Certificate sources.
+const (
+	CertFromACME = "acme" // obtained from the ACME CA, renewed by tend
+	CertFromFile = "file" // the user's files (route.tls.cert and key), reloaded when they change
+)
+
+// Certificate is the TLS certificate the gateway serves for Host, with its renewal
+// state. A record without CertPEM is a certificate not obtained yet (LastError says why).
+type Certificate struct {
+	Host   string `json:"host"`
+	App    string `json:"app"`
+	Source string `json:"source"`
+	// CertPEM is the chain, leaf first; KeyPEM its private key (PKCS#8 or EC/RSA PEM).
+	CertPEM   string    `json:"certPEM,omitempty"`
+	KeyPEM    string    `json:"keyPEM,omitempty"`
+	Issuer    string    `json:"issuer,omitempty"` // the leaf's issuer common name
+	NotBefore time.Time `json:"notBefore,omitzero"`
+	NotAfter  time.Time `json:"notAfter,omitzero"`
+	// Obtained is when this certificate was issued to tend or read from its files.
+	Obtained time.Time `json:"obtained,omitzero"`
+	// RenewAt is when tend next orders a new one (ACME: two thirds into its lifetime, or
+	// the backoff after a failure).
+	RenewAt time.Time `json:"renewAt,omitzero"`
+	// LastError is the last failure to obtain or read it (cleared by a success); Failures
+	// counts the failures since the last success.
+	LastError   string    `json:"lastError,omitempty"`
+	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
+	Failures    int       `json:"failures,omitempty"`
+	// CertFile and KeyFile are the user's files (Source file), absolute.
+	CertFile string `json:"certFile,omitempty"`
+	KeyFile  string `json:"keyFile,omitempty"`
+}
+
+// ACMEAccount is tend's account at an ACME CA.
+type ACMEAccount struct {
+	Directory string `json:"directory"`
+	Email     string `json:"email,omitempty"`
+	KeyPEM    string `json:"keyPEM"`
+	URI       string `json:"uri"`
+}
+
+// RouteTLS is how the gateway serves an app over HTTPS.
+type RouteTLS struct {
+	// Auto: certificates from the ACME CA; otherwise CertFile and KeyFile (absolute).
+	Auto     bool   `json:"auto,omitempty"`
+	CertFile string `json:"certFile,omitempty"`
+	KeyFile  string `json:"keyFile,omitempty"`
+	// Redirect answers plain HTTP with 308 to HTTPS (ACME challenges excepted).
+	Redirect bool `json:"redirect,omitempty"`
+	// HSTS is the Strict-Transport-Security max-age sent over HTTPS (0: no header).
+	HSTS time.Duration `json:"hsts,omitempty"`
+}
