@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -33,7 +34,7 @@ const (
 // gateway's socket when a predecessor handed it over (the data plane binds it otherwise,
 // unless a running gateway holds it). ready is where to tell the predecessor that this
 // server serves (nil when there is none).
-func listeners(cfg Config) (apiLn net.Listener, gw *os.File, ready *os.File, err error) {
+func listeners(cfg Config) (apiLn net.Listener, gw map[string]*os.File, ready *os.File, err error) {
 	names := os.Getenv(envListeners)
 	if names == "" {
 		if apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
@@ -44,29 +45,30 @@ func listeners(cfg Config) (apiLn net.Listener, gw *os.File, ready *os.File, err
 	// for this process only: a successor of ours gets its own
 	os.Unsetenv(envListeners)
 	defer os.Unsetenv(envReadyFD)
-	if names != "api,gateway" && names != "api" {
-		return nil, nil, nil, fmt.Errorf("%s=%q: want api,gateway or api", envListeners, names)
+	list := strings.Split(names, ",")
+	if list[0] != "api" {
+		return nil, nil, nil, fmt.Errorf("%s=%q: want api first", envListeners, names)
 	}
-	inherit := func(fd uintptr, name string) (net.Listener, error) {
-		f := os.NewFile(fd, name)
-		defer f.Close()
-		ln, err := net.FileListener(f)
-		if err != nil {
-			return nil, fmt.Errorf("inherited %s listener (fd %d): %w", name, fd, err)
+	for _, n := range list[1:] {
+		if n != gateway.ListenerHTTP && n != gateway.ListenerHTTPS {
+			return nil, nil, nil, fmt.Errorf("%s=%q: unknown listener %q", envListeners, names, n)
 		}
-		return ln, nil
 	}
-	if apiLn, err = inherit(3, "api"); err != nil {
-		return nil, nil, nil, err
+	f := os.NewFile(3, "api")
+	apiLn, err = net.FileListener(f)
+	f.Close()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("inherited api listener (fd 3): %w", err)
 	}
 	// kept open, not inherited: an instance or a gateway holding these would keep the
 	// port bound after the gateway stopped, or the predecessor waiting for "ready"
-	readyFD := 4
-	if names == "api,gateway" {
-		syscall.CloseOnExec(4)
-		gw = os.NewFile(4, "gateway")
-		readyFD = 5
+	gw = map[string]*os.File{}
+	for i, n := range list[1:] {
+		fd := 4 + i
+		syscall.CloseOnExec(fd)
+		gw[n] = os.NewFile(uintptr(fd), n)
 	}
+	readyFD := 3 + len(list)
 	if os.Getenv(envReadyFD) == strconv.Itoa(readyFD) {
 		syscall.CloseOnExec(readyFD)
 		ready = os.NewFile(uintptr(readyFD), "ready")
@@ -94,7 +96,7 @@ type successor struct {
 
 // startSuccessor starts the executable this process runs (as it is on disk now) with the
 // same arguments, handing it the API listener and the gateway's socket.
-func startSuccessor(apiLn net.Listener, gw *os.File) (*successor, error) {
+func startSuccessor(apiLn net.Listener, gw map[string]*os.File) (*successor, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find tend's executable: %w", err)
@@ -114,8 +116,10 @@ func startSuccessor(apiLn net.Listener, gw *os.File) (*successor, error) {
 	defer api.Close()
 	// the gateway's socket, unless the gateway runs on its own (it holds its socket)
 	files, names := []*os.File{api}, "api"
-	if gw != nil {
-		files, names = append(files, gw), "api,gateway"
+	for _, n := range []string{gateway.ListenerHTTP, gateway.ListenerHTTPS} {
+		if f, ok := gw[n]; ok {
+			files, names = append(files, f), names+","+n
+		}
 	}
 	r, w, err := os.Pipe()
 	if err != nil {

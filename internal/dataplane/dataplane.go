@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,11 +24,13 @@ import (
 type Options struct {
 	// DataDir is the server's; the gateway keeps its files in DataDir/gateway.
 	DataDir string
-	// Addr is where the gateway serves apps (`tend server --gateway`).
-	Addr string
-	// Inherited is the gateway's listening socket handed over by a previous server
-	// (nil: none); used only when no gateway runs.
-	Inherited *os.File
+	// Addr is where the gateway serves apps (`tend server --gateway`); HTTPSAddr where
+	// it serves them over HTTPS (`--https`; "": no HTTPS).
+	Addr, HTTPSAddr string
+	// Inherited are the gateway's listening sockets handed over by a previous server, by
+	// listener name (gateway.ListenerHTTP, gateway.ListenerHTTPS); used only when no
+	// gateway runs.
+	Inherited map[string]*os.File
 	// Executable starts gateways (`EXE gateway ...`); default: this process's executable.
 	Executable string
 	AccessLog  bool
@@ -43,13 +46,16 @@ type Plane struct {
 	client *gateway.Client
 	exe    gateway.ExeID
 
-	mu       sync.Mutex
-	cur      *proc    // the gateway serving now
-	listener *os.File // a duplicate of its listening socket, for its successor
-	addr     string
-	routing  gateway.Routing // the store's, read before Start goes on
-	gen      int             // counts gateways started or adopted, so that a new one gets a push
-	spawned  bool            // the first gateway was started by this server, not adopted
+	pushMu     sync.Mutex
+	mu         sync.Mutex
+	cur        *proc               // the gateway serving now
+	listeners  map[string]*os.File // duplicates of its listening sockets by name, for its successor
+	addr       string
+	https      string              // the HTTPS listener's address ("": none)
+	routing    gateway.Routing     // the store's, read before Start goes on
+	challenges []gateway.Challenge // ACME challenges the gateway answers, beside the store's routing
+	gen        int                 // counts gateways started or adopted, so that a new one gets a push
+	spawned    bool                // the first gateway was started by this server, not adopted
 	// standalone: the gateway runs on its own (under systemd, say): adopted and fed, never
 	// replaced, restarted or stopped by the server
 	standalone bool
@@ -196,13 +202,11 @@ func (p *Plane) Stop(ctx context.Context, keep bool) error {
 	}
 	p.wg.Wait()
 	p.mu.Lock()
-	cur, l := p.cur, p.listener
-	p.listener = nil
+	cur, ls := p.cur, p.listeners
+	p.listeners = nil
 	keep = keep || p.standalone // its own supervisor stops it
 	p.mu.Unlock()
-	if l != nil {
-		defer l.Close()
-	}
+	defer closeAll(ls)
 	if keep || cur == nil {
 		if cur != nil {
 			p.log.Info("the gateway keeps serving its last routing", "pid", cur.pid)
@@ -241,18 +245,17 @@ func (p *Plane) takeGateway(ctx context.Context) error {
 	}
 	old := adoptProc(info.PID)
 	p.dropInherited()
-	if !sameAddr(p.o.Addr, info.Listen) {
-		for _, f := range files {
-			f.Close()
-		}
-		p.log.Info("the running gateway listens elsewhere; replacing it", "pid", info.PID, "listen", info.Listen, "want", p.o.Addr)
+	if !p.sameListeners(info) {
+		closeAll(files)
+		p.log.Info("the running gateway listens elsewhere; replacing it", "pid", info.PID, "listen", info.Listen, "https", info.ListenHTTPS,
+			"want", p.o.Addr, "wantHTTPS", p.o.HTTPSAddr)
 		if err := p.startFresh(ctx); err != nil {
 			return err
 		}
 		go old.stop(context.Background())
 		return nil
 	}
-	p.setListener(files["gateway"], info.Listen)
+	p.setListeners(files, info.Listen, info.ListenHTTPS)
 	if info.Executable != p.exe {
 		p.log.Info("the running gateway runs another executable; replacing it on the same sockets", "pid", info.PID,
 			"from", info.Executable.Path)
@@ -278,12 +281,16 @@ func (p *Plane) adoptStandalone(info gateway.Info) error {
 		return fmt.Errorf("a gateway run on its own (pid %d) serves this data dir on %s, not on %s: start tend server with --gateway %s, or stop that gateway first",
 			info.PID, info.Listen, p.o.Addr, info.Listen)
 	}
+	if !p.sameListeners(info) {
+		return fmt.Errorf("a gateway run on its own (pid %d) serves this data dir with HTTPS on %q, not on %q: start tend server with --https %s, or restart that gateway with --https %s",
+			info.PID, info.ListenHTTPS, p.o.HTTPSAddr, info.ListenHTTPS, p.o.HTTPSAddr)
+	}
 	if info.Executable != p.exe {
 		p.log.Warn("the gateway run on its own runs another tend executable: restart it (systemctl restart, say) to upgrade it",
 			"pid", info.PID, "executable", info.Executable.Path)
 	}
 	p.mu.Lock()
-	p.cur, p.addr, p.standalone, p.spawned = adoptProc(info.PID), info.Listen, true, false
+	p.cur, p.addr, p.https, p.standalone, p.spawned = adoptProc(info.PID), info.Listen, info.ListenHTTPS, true, false
 	p.gen++
 	p.mu.Unlock()
 	p.log.Info("adopted the gateway that runs on its own", "pid", info.PID, "listen", info.Listen, "routing", info.Routing)
@@ -308,7 +315,7 @@ func (p *Plane) awaitStandalone(ctx context.Context, dead *proc) {
 			continue
 		}
 		p.mu.Lock()
-		p.cur, p.addr, p.standalone = adoptProc(info.PID), info.Listen, info.Standalone
+		p.cur, p.addr, p.https, p.standalone = adoptProc(info.PID), info.Listen, info.ListenHTTPS, info.Standalone
 		p.gen++
 		p.mu.Unlock()
 		p.log.Info("adopted the restarted gateway", "pid", info.PID, "standalone", info.Standalone)
@@ -317,57 +324,100 @@ func (p *Plane) awaitStandalone(ctx context.Context, dead *proc) {
 	}
 }
 
-// dropInherited closes the socket a predecessor handed over: the running gateway holds
-// (and hands out) the same one, or serves on its own.
+// dropInherited closes the sockets a predecessor handed over: the running gateway holds
+// (and hands out) the same ones, or serves on its own.
 func (p *Plane) dropInherited() {
-	if f := p.o.Inherited; f != nil {
-		p.o.Inherited = nil
+	closeAll(p.o.Inherited)
+	p.o.Inherited = nil
+}
+
+func closeAll(files map[string]*os.File) {
+	for _, f := range files {
 		f.Close()
 	}
 }
 
-// startFresh binds the gateway address (or takes the inherited socket) and starts a gateway on it.
-func (p *Plane) startFresh(ctx context.Context) error {
-	f := p.o.Inherited
-	p.o.Inherited = nil
-	var addr string
-	if f != nil {
-		ln, err := net.FileListener(f)
-		if err != nil {
-			return fmt.Errorf("inherited gateway listener: %w", err)
-		}
-		addr = ln.Addr().String()
-		ln.Close() // f keeps the socket
-	} else {
-		ln, err := net.Listen("tcp", p.o.Addr)
-		if err != nil {
-			return fmt.Errorf("gateway address %s: %w (choose another with --gateway)", p.o.Addr, err)
-		}
-		addr = ln.Addr().String()
-		if f, err = ln.(*net.TCPListener).File(); err != nil {
-			ln.Close()
-			return fmt.Errorf("gateway listener: %w", err)
-		}
-		ln.Close()
+// sameListeners reports whether a running gateway listens where this server wants it to.
+func (p *Plane) sameListeners(info gateway.Info) bool {
+	if !sameAddr(p.o.Addr, info.Listen) {
+		return false
 	}
-	p.setListener(f, addr)
+	if p.o.HTTPSAddr == "" || info.ListenHTTPS == "" {
+		return p.o.HTTPSAddr == "" && info.ListenHTTPS == ""
+	}
+	return sameAddr(p.o.HTTPSAddr, info.ListenHTTPS)
+}
+
+// startFresh binds the gateway's addresses (or takes the inherited sockets) and starts a gateway on them.
+func (p *Plane) startFresh(ctx context.Context) error {
+	inherited := p.o.Inherited
+	p.o.Inherited = nil
+	files := map[string]*os.File{}
+	addrs := map[string]string{}
+	want := map[string]string{gateway.ListenerHTTP: p.o.Addr}
+	if p.o.HTTPSAddr != "" {
+		want[gateway.ListenerHTTPS] = p.o.HTTPSAddr
+	}
+	for name, f := range inherited {
+		if _, ok := want[name]; !ok {
+			f.Close() // HTTPS no longer asked for
+		}
+	}
+	for name, addr := range want {
+		f, bound, err := bindOrInherit(inherited[name], addr)
+		if err != nil {
+			closeAll(files)
+			flag := "--gateway"
+			if name == gateway.ListenerHTTPS {
+				flag = "--https"
+			}
+			return fmt.Errorf("gateway address %s: %w (choose another with %s)", addr, err, flag)
+		}
+		files[name], addrs[name] = f, bound
+	}
+	p.setListeners(files, addrs[gateway.ListenerHTTP], addrs[gateway.ListenerHTTPS])
 	return p.spawnAndSwitch(ctx)
 }
 
-func (p *Plane) setListener(f *os.File, addr string) {
+// bindOrInherit returns the inherited socket f and its address, or binds addr.
+func bindOrInherit(f *os.File, addr string) (*os.File, string, error) {
+	if f != nil {
+		ln, err := net.FileListener(f)
+		if err != nil {
+			f.Close()
+			return nil, "", fmt.Errorf("inherited listener: %w", err)
+		}
+		defer ln.Close() // f keeps the socket
+		return f, ln.Addr().String(), nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	defer ln.Close()
+	f, err = ln.(*net.TCPListener).File()
+	if err != nil {
+		return nil, "", err
+	}
+	return f, ln.Addr().String(), nil
+}
+
+func (p *Plane) setListeners(files map[string]*os.File, addr, https string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.listener != nil && p.listener != f {
-		p.listener.Close()
+	for name, f := range p.listeners {
+		if files[name] != f {
+			f.Close()
+		}
 	}
-	p.listener, p.addr = f, addr
+	p.listeners, p.addr, p.https = files, addr, https
 }
 
 // spawnAndSwitch writes the latest routing where a new gateway reads it, starts one on
 // the held socket and makes it the current one once it serves.
 func (p *Plane) spawnAndSwitch(ctx context.Context) error {
 	p.mu.Lock()
-	r, l := p.routing, p.listener
+	r, l := p.snapshotLocked(), p.listeners
 	p.mu.Unlock()
 	if err := os.MkdirAll(p.client.Paths().Dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", p.client.Paths().Dir, err)
@@ -455,10 +505,18 @@ func (p *Plane) kick() {
 // crashLoopWindow: a gateway that dies sooner after its start counts towards a crash loop.
 const crashLoopWindow = 5 * time.Second
 
-// Listener is the server's duplicate of the gateway's listening socket (nil before
-// Start), for a server that hands over to its successor.
-func (p *Plane) Listener() *os.File {
+// Listeners are the server's duplicates of the gateway's listening sockets by name (nil
+// before Start, and for a gateway run on its own), for a server that hands over to its
+// successor.
+func (p *Plane) Listeners() map[string]*os.File {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.listener
+	return maps.Clone(p.listeners)
+}
+
+// HTTPSAddr is the address the gateway serves HTTPS on ("": none).
+func (p *Plane) HTTPSAddr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.https
 }

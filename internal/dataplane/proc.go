@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,7 +37,7 @@ func (g *proc) status() string {
 // spawn starts a gateway on listener, in a session of its own so that it outlives this
 // server, logging to DATA/gateway/gateway.log, and returns once its control socket
 // answers for it.
-func (p *Plane) spawn(ctx context.Context, listener *os.File) (*proc, error) {
+func (p *Plane) spawn(ctx context.Context, listeners map[string]*os.File) (*proc, error) {
 	paths := p.client.Paths()
 	logf, err := os.OpenFile(paths.Log(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -52,8 +53,14 @@ func (p *Plane) spawn(ctx context.Context, listener *os.File) (*proc, error) {
 		args = append(args, "--log-level", p.o.LogLevel)
 	}
 	cmd := exec.Command(p.o.Executable, args...)
-	cmd.Env = append(os.Environ(), gateway.ListenerEnv+"=gateway")
-	cmd.ExtraFiles = []*os.File{listener}
+	names := []string{gateway.ListenerHTTP}
+	if _, ok := listeners[gateway.ListenerHTTPS]; ok {
+		names = append(names, gateway.ListenerHTTPS)
+	}
+	for _, n := range names {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, listeners[n])
+	}
+	cmd.Env = append(os.Environ(), gateway.ListenerEnv+"="+strings.Join(names, ","))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

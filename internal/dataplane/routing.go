@@ -3,6 +3,8 @@ package dataplane
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,7 +18,7 @@ func (p *Plane) follow(ctx context.Context) {
 	defer p.wg.Done()
 	first := true
 	for {
-		err := p.o.Store.Follow(ctx, []string{store.RoutesPrefix, store.ServicesPrefix}, func(rev int64, kvs map[string][]byte) {
+		err := p.o.Store.Follow(ctx, []string{store.RoutesPrefix, store.ServicesPrefix, store.CertsPrefix}, func(rev int64, kvs map[string][]byte) {
 			r := p.decode(rev, kvs)
 			p.mu.Lock()
 			p.routing = r
@@ -49,12 +51,18 @@ func (p *Plane) decode(rev int64, kvs map[string][]byte) gateway.Routing {
 	r := gateway.Routing{Version: rev, Routes: []store.Route{}, Endpoints: []store.Endpoint{}}
 	for _, k := range keys {
 		var err error
-		if strings.HasPrefix(k, store.RoutesPrefix) {
+		switch {
+		case strings.HasPrefix(k, store.RoutesPrefix):
 			var rt store.Route
 			if err = json.Unmarshal(kvs[k], &rt); err == nil {
 				r.Routes = append(r.Routes, rt)
 			}
-		} else {
+		case strings.HasPrefix(k, store.CertsPrefix):
+			var c store.Certificate
+			if err = json.Unmarshal(kvs[k], &c); err == nil && c.CertPEM != "" {
+				r.Certs = append(r.Certs, c)
+			}
+		default:
 			var ep store.Endpoint
 			if err = json.Unmarshal(kvs[k], &ep); err == nil {
 				r.Endpoints = append(r.Endpoints, ep)
@@ -67,10 +75,19 @@ func (p *Plane) decode(rev int64, kvs map[string][]byte) gateway.Routing {
 	return r
 }
 
+// snapshotLocked is the routing to push: the store's, with the ACME challenges.
+func (p *Plane) snapshotLocked() gateway.Routing {
+	r := p.routing
+	r.Challenges = p.challenges
+	return r
+}
+
 // pushNow pushes the latest routing to the current gateway and returns its version.
 func (p *Plane) pushNow(ctx context.Context) (int64, error) {
+	p.pushMu.Lock() // pushes in order: a challenge's push and the loop's may race
+	defer p.pushMu.Unlock()
 	p.mu.Lock()
-	r := p.routing
+	r := p.snapshotLocked()
 	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -133,4 +150,29 @@ func (p *Plane) pushLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// Present makes the gateway answer an ACME challenge; it returns once the gateway does.
+func (p *Plane) Present(ctx context.Context, ch gateway.Challenge) error {
+	p.mu.Lock()
+	p.challenges = append(slices.DeleteFunc(slices.Clone(p.challenges), func(c gateway.Challenge) bool { return sameChallenge(c, ch) }), ch)
+	p.mu.Unlock()
+	if _, err := p.pushNow(ctx); err != nil {
+		return fmt.Errorf("give the gateway the ACME challenge for %s: %w", ch.Host, err)
+	}
+	return nil
+}
+
+// CleanUp stops answering a challenge (the next push leaves it out).
+func (p *Plane) CleanUp(ctx context.Context, ch gateway.Challenge) {
+	p.mu.Lock()
+	p.challenges = slices.DeleteFunc(slices.Clone(p.challenges), func(c gateway.Challenge) bool { return sameChallenge(c, ch) })
+	p.mu.Unlock()
+	if _, err := p.pushNow(ctx); err != nil {
+		p.log.Debug("take an ACME challenge off the gateway", "host", ch.Host, "err", err)
+	}
+}
+
+func sameChallenge(a, b gateway.Challenge) bool {
+	return a.Kind == b.Kind && a.Host == b.Host && a.Token == b.Token
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -38,6 +39,7 @@ type conn struct {
 	// toHTTP: the route wants what the loop does not do (HTTP/2 to its instances): the
 	// request goes to net/http's server with its connection
 	toHTTP bool
+	tls    bool        // nc is a *tls.Conn (the HTTPS listener)
 	idle   atomic.Bool // waiting for a request: Shutdown may close it
 }
 
@@ -59,6 +61,18 @@ func (c *conn) serve() {
 			clientReaders.Put(c.br)
 		}
 	}()
+	if c.tls {
+		switch proto, ok := c.handshake(); {
+		case !ok:
+			return
+		case proto == "h2":
+			handed = true
+			c.s.handOverH2(c, c.nc.(*tls.Conn))
+			return
+		case proto == acmeTLS1:
+			return // a tls-alpn-01 validation ends with the handshake
+		}
+	}
 	if v := clientReaders.Get(); v != nil {
 		c.br = v.(*bufio.Reader)
 		c.br.Reset(c.nc)
@@ -98,6 +112,21 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// handshake runs an HTTPS connection's TLS handshake within the read-header timeout and
+// returns the protocol chosen by ALPN.
+func (c *conn) handshake() (string, bool) {
+	tc := c.nc.(*tls.Conn)
+	_ = tc.SetDeadline(time.Now().Add(c.s.o.ReadHeaderTimeout))
+	if err := tc.Handshake(); err != nil {
+		if !errors.Is(err, errNoCert) && !errors.Is(err, errNoSNI) { // those are counted by reason
+			c.g.metrics.handshakes.WithLabelValues("other").Inc()
+		}
+		return "", false
+	}
+	_ = tc.SetDeadline(time.Time{})
+	return tc.ConnectionState().NegotiatedProtocol, true
 }
 
 // readHead waits for a complete request head, or for bytes that are not for the loop.
@@ -146,12 +175,17 @@ func (c *conn) readHead() (headResult, error) {
 func (c *conn) answer() bool {
 	g, h := c.g, &c.h
 	start := time.Now()
+	if bytes.HasPrefix(h.path, []byte(acmeChallengePath)) {
+		c.toHTTP = true // net/http's path answers the ACME challenges it holds
+		return false
+	}
 	rt := g.table.Load().lookup(normalHost(str(h.host)), str(h.path))
 	if rt == nil {
 		return c.writeError(start, http.StatusNotFound, "tend: no app is routed for host "+string(h.host))
 	}
-	if rt.h2 || rt.maintenance != nil {
-		// net/http's path answers maintenance too: it is rare and needs no speed
+	if rt.h2 || rt.maintenance != nil || rt.tls != nil && c.toHTTPS(rt) {
+		// net/http's path answers maintenance, redirects and HSTS: they are rare or opt-in
+		// and need no speed
 		c.toHTTP = true
 		return false
 	}
@@ -401,7 +435,20 @@ func (c *conn) writeRequest(bw *bufio.Writer, seq uint64) {
 	bw.WriteString(c.ip)
 	bw.WriteString("\r\nX-Forwarded-Host: ")
 	bw.Write(h.host)
-	bw.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
+	if c.tls {
+		bw.WriteString("\r\nX-Forwarded-Proto: https\r\n\r\n")
+	} else {
+		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
+	}
+}
+
+// toHTTPS reports whether a request for rt on this connection is redirected to HTTPS
+// or gets an HSTS header, which net/http's path adds.
+func (c *conn) toHTTPS(rt *appRoute) bool {
+	if c.tls {
+		return rt.hsts != ""
+	}
+	return rt.tls.Redirect && c.g.o.HTTPSPort != 0
 }
 
 // request builds a net/http request of the head, for the rare paths that take one (mirroring).

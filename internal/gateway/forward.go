@@ -284,6 +284,7 @@ func (g *Gateway) forward(w http.ResponseWriter, st *reqState) {
 			h[k] = vv
 		}
 	}
+	addHSTS(h, st.hsts)
 	w.WriteHeader(resp.StatusCode)
 	buf := buffers.Get().(*[]byte)
 	// a body of unknown length may be a stream: pass each piece on at once

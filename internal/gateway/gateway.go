@@ -3,6 +3,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 
 	"log/slog"
@@ -33,6 +34,9 @@ type Options struct {
 	// BodyTimeout bounds the wait between reads of a request body (408 after it); zero
 	// means DefaultBodyTimeout.
 	BodyTimeout time.Duration
+	// HTTPSPort is the HTTPS listener's port, where plain requests for apps served over
+	// TLS are redirected (0: no HTTPS listener, no redirect).
+	HTTPSPort int
 }
 
 // Gateway proxies requests to app instances. Its routing table is replaced atomically
@@ -41,6 +45,7 @@ type Gateway struct {
 	o       Options
 	log     *slog.Logger
 	table   atomic.Pointer[table]
+	certs   atomic.Pointer[certSet]
 	proxy   *httputil.ReverseProxy
 	h2proxy *httputil.ReverseProxy // to instances of routes with protocol http2 (h2c: gRPC)
 	metrics *metrics
@@ -105,6 +110,7 @@ func New(o Options) *Gateway {
 	g.mirrorClient = &http.Client{Timeout: 10 * time.Second, Transport: transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	g.table.Store(&table{exact: map[string][]*appRoute{}})
+	g.setTLS(nil, nil)
 	return g
 }
 
@@ -121,6 +127,8 @@ type reqState struct {
 	fast    bool // the request takes the fast path (forward.go), not ReverseProxy
 	body    *clientBody
 	waiting *headWait // ReverseProxy's wait for the response head, bounded by the route's timeout
+	// hsts is the Strict-Transport-Security the answer gets unless the app sent its own
+	hsts string
 	// grpcDeadline is when a gRPC call's own deadline (grpc-timeout) passes: a call that
 	// fails after it failed on the client's clock, not for the instance's fault
 	grpcDeadline time.Time
@@ -174,11 +182,23 @@ type stateKey struct{}
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if r.TLS == nil {
+		r.TLS, _ = r.Context().Value(tlsStateKey{}).(*tls.ConnectionState) // HTTPS read by the loop first
+	}
+	if g.answerChallenge(w, r) {
+		return
+	}
 	t := g.table.Load()
 	rt := t.lookup(normalHost(r.Host), r.URL.Path)
 	if rt == nil {
 		http.Error(w, "tend: no app is routed for host "+r.Host, http.StatusNotFound)
 		return
+	}
+	if rt.tls != nil {
+		if r.TLS == nil && rt.tls.Redirect && g.o.HTTPSPort != 0 {
+			g.redirectHTTPS(w, r)
+			return
+		}
 	}
 	if rt.maintenance != nil {
 		writeMaintenance(w, rt, r.Header.Get("Accept"))
@@ -198,6 +218,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	st := g.states.Get().(*reqState)
 	*st = reqState{route: rt, pool: p, in: r, fast: fastPath(r) && !rt.h2}
+	if r.TLS != nil {
+		st.hsts = rt.hsts
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		if rt.maxBody > 0 && r.ContentLength > rt.maxBody {
 			*st = reqState{}
@@ -377,6 +400,7 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	st := resp.Request.Context().Value(stateKey{}).(*reqState)
 	st.waiting.answered.Store(true)
 	st.code = resp.StatusCode
+	addHSTS(resp.Header, st.hsts)
 	if resp.StatusCode == http.StatusOK && isGRPC(resp.Header) {
 		// the call's status comes at its end
 		resp.Body = &grpcBody{ReadCloser: resp.Body, resp: resp, g: g, st: st}

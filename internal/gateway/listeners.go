@@ -16,7 +16,7 @@ import (
 // and none is refused.
 
 // ListenerEnv names, in a gateway started by the server, its inherited listening
-// sockets in descriptor order from 3 (for now one: "gateway").
+// sockets in descriptor order from 3: "gateway" (plain HTTP), then "https" when it serves HTTPS.
 const ListenerEnv = "TEND_GATEWAY_LISTENERS"
 
 // sendListeners writes one message on c: the listeners' names, comma-separated, with
@@ -73,25 +73,59 @@ func FetchListeners(path string, timeout time.Duration) (map[string]*os.File, er
 	return out, nil
 }
 
-// inheritedListener returns the listener a parent passed in descriptor 3, or nil when
-// there is none.
-func inheritedListener() (net.Listener, *os.File, error) {
+// Listener names: the plain HTTP listener and the HTTPS one.
+const (
+	ListenerHTTP  = "gateway"
+	ListenerHTTPS = "https"
+)
+
+// socket is a listening socket and the file of its descriptor (kept to hand out).
+type socket struct {
+	ln   net.Listener
+	file *os.File
+}
+
+// inheritedListeners returns the listeners a parent passed from descriptor 3 on, by
+// name (ListenerEnv), or nil when there are none.
+func inheritedListeners() (map[string]socket, error) {
 	names := os.Getenv(ListenerEnv)
 	if names == "" {
-		return nil, nil, nil
+		return nil, nil
 	}
 	os.Unsetenv(ListenerEnv) // for this process only
-	if names != "gateway" {
-		return nil, nil, fmt.Errorf("%s=%q: want gateway", ListenerEnv, names)
+	out := map[string]socket{}
+	for i, name := range strings.Split(names, ",") {
+		if name != ListenerHTTP && name != ListenerHTTPS {
+			return nil, fmt.Errorf("%s=%q: want %s or %s,%s", ListenerEnv, names, ListenerHTTP, ListenerHTTP, ListenerHTTPS)
+		}
+		fd := uintptr(3 + i)
+		syscall.CloseOnExec(int(fd))
+		f := os.NewFile(fd, name)
+		ln, err := net.FileListener(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("inherited %s listener (fd %d): %w", name, fd, err)
+		}
+		out[name] = socket{ln: ln, file: f}
 	}
-	syscall.CloseOnExec(3)
-	f := os.NewFile(3, "gateway")
-	ln, err := net.FileListener(f)
+	if _, ok := out[ListenerHTTP]; !ok {
+		return nil, fmt.Errorf("%s=%q: the %s listener is missing", ListenerEnv, names, ListenerHTTP)
+	}
+	return out, nil
+}
+
+// listen binds addr and keeps its descriptor's file.
+func listen(addr string) (socket, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("inherited gateway listener (fd 3): %w", err)
+		return socket{}, err
 	}
-	return ln, f, nil
+	f, err := listenerFile(ln)
+	if err != nil {
+		ln.Close()
+		return socket{}, err
+	}
+	return socket{ln: ln, file: f}, nil
 }
 
 // listenerFile returns a duplicate of ln's descriptor, to hand to others.

@@ -19,6 +19,7 @@ type metrics struct {
 
 	connections prometheus.Gauge
 	refused     *prometheus.CounterVec
+	handshakes  *prometheus.CounterVec
 
 	mu   sync.Mutex
 	apps map[string]*appMetrics
@@ -50,12 +51,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			[]string{"app", "revision", "code"}),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tend_gateway_client_connections",
 			Help: "Client connections open."}),
+		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_gateway_tls_handshake_errors_total",
+			Help: "TLS handshakes the gateway failed, by reason (no_sni, unknown_host: no certificate for the name; no_challenge; other)."}, []string{"reason"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_gateway_connections_refused_total",
 			Help: "Client connections closed at once because a cap was reached, by cap (total, client)."}, []string{"cap"}),
 		apps: map[string]*appMetrics{},
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.inflight, m.retries, m.ejections, m.mirrored, m.connections, m.refused)
+		reg.MustRegister(m.requests, m.duration, m.inflight, m.retries, m.ejections, m.mirrored, m.connections, m.refused, m.handshakes)
 	}
 	return m
 }

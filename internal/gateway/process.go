@@ -29,11 +29,13 @@ import (
 type ProcessOptions struct {
 	// Dir holds the gateway's sockets, its last routing and its pid (DATA/gateway).
 	Dir string
-	// Listen is the address to serve on when no listener was inherited (ListenerEnv).
-	Listen    string
-	AccessLog bool
-	Version   string
-	Logger    *slog.Logger
+	// Listen is the address to serve on when no listener was inherited (ListenerEnv);
+	// ListenHTTPS, when set, the address of HTTPS.
+	Listen      string
+	ListenHTTPS string
+	AccessLog   bool
+	Version     string
+	Logger      *slog.Logger
 	// LostAfter is how long without a word from the server before the gateway logs that
 	// it serves its last routing on its own (default 10s).
 	LostAfter time.Duration
@@ -51,6 +53,8 @@ type Info struct {
 	Version    string `json:"version"`
 	Executable ExeID  `json:"executable"`
 	Listen     string `json:"listen"`
+	// ListenHTTPS is the HTTPS listener's address ("": none).
+	ListenHTTPS string `json:"listenHTTPS,omitempty"`
 	// Routing is the version of the routing it serves (0: none yet); RoutingAge is how
 	// long ago a server last confirmed it.
 	Routing    int64   `json:"routing"`
@@ -96,13 +100,15 @@ type process struct {
 	paths Paths
 	exe   ExeID
 	addr  string
+	https string // the HTTPS listener's address ("": none)
 
 	pushMu    sync.Mutex
 	version   atomic.Int64
 	heard     atomic.Int64 // unix nanoseconds of the server's last word
 	loaded    chan struct{}
 	loadOnce  sync.Once
-	listeners []*os.File
+	names     []string   // of the listening sockets, as ListenerEnv lists them
+	listeners []*os.File // their descriptors, to hand to the server
 	// standalone: bound its own address (not started by a server on its socket)
 	standalone bool
 }
@@ -121,29 +127,45 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return fmt.Errorf("create the gateway's dir %s: %w", o.Dir, err)
 	}
-	ln, lnFile, err := inheritedListener()
+	socks, err := inheritedListeners()
 	if err != nil {
 		return err
 	}
-	standalone := ln == nil
+	standalone := socks == nil
 	if standalone {
-		if ln, err = net.Listen("tcp", o.Listen); err != nil {
+		socks = map[string]socket{}
+		sk, err := listen(o.Listen)
+		if err != nil {
 			return fmt.Errorf("gateway address %s: %w (choose another with --listen)", o.Listen, err)
 		}
-		if lnFile, err = listenerFile(ln); err != nil {
-			ln.Close()
-			return err
+		socks[ListenerHTTP] = sk
+		if o.ListenHTTPS != "" {
+			if sk, err = listen(o.ListenHTTPS); err != nil {
+				socks[ListenerHTTP].ln.Close()
+				socks[ListenerHTTP].file.Close()
+				return fmt.Errorf("gateway HTTPS address %s: %w (choose another with --https)", o.ListenHTTPS, err)
+			}
+			socks[ListenerHTTPS] = sk
 		}
 	}
-	defer ln.Close()
-	defer lnFile.Close()
+	for _, sk := range socks {
+		defer sk.ln.Close()
+		defer sk.file.Close()
+	}
+	ln := socks[ListenerHTTP].ln
 	exe, err := Executable()
 	if err != nil {
 		return fmt.Errorf("find the gateway's executable: %w", err)
 	}
 	p := &process{o: o, log: log, reg: prometheus.NewRegistry(), paths: paths, exe: exe, addr: ln.Addr().String(),
-		loaded: make(chan struct{}), listeners: []*os.File{lnFile}, standalone: standalone}
-	p.g = New(Options{Logger: o.Logger, AccessLog: o.AccessLog, Registerer: p.reg})
+		loaded: make(chan struct{}), names: []string{ListenerHTTP}, listeners: []*os.File{socks[ListenerHTTP].file}, standalone: standalone}
+	httpsPort := 0
+	if sk, ok := socks[ListenerHTTPS]; ok {
+		p.https = sk.ln.Addr().String()
+		p.names, p.listeners = append(p.names, ListenerHTTPS), append(p.listeners, sk.file)
+		httpsPort = sk.ln.Addr().(*net.TCPAddr).Port
+	}
+	p.g = New(Options{Logger: o.Logger, AccessLog: o.AccessLog, Registerer: p.reg, HTTPSPort: httpsPort})
 	p.reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "tend_gateway"}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_gateway_config_age_seconds",
 			Help: "Seconds since tend server last pushed or confirmed the routing the gateway serves (grows while the server is away)."},
@@ -202,9 +224,12 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	case <-ctx.Done():
 		return nil
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- gwSrv.Serve(ln) }()
-	log.Info("gateway serving", "addr", p.addr, "pid", os.Getpid(), "version", o.Version)
+	if sk, ok := socks[ListenerHTTPS]; ok {
+		go func() { errc <- gwSrv.ServeTLS(sk.ln, p.g.TLSConfig()) }()
+	}
+	log.Info("gateway serving", "addr", p.addr, "https", p.https, "pid", os.Getpid(), "version", o.Version)
 	if o.Ready != nil {
 		o.Ready(p.addr)
 	}
@@ -222,7 +247,9 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	// answering it, which a client retries only on a kept connection and only when the
 	// request is idempotent.
 	gwSrv.SetClosing()
-	ln.Close()
+	for _, sk := range socks {
+		sk.ln.Close()
+	}
 	for grace := time.Now().Add(closeGrace); gwSrv.Open() > 0 && time.Now().Before(grace); {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -298,7 +325,7 @@ func (p *process) handListeners(ln net.Listener) {
 		if err != nil {
 			return
 		}
-		if err := sendListeners(c.(*net.UnixConn), []string{"gateway"}, p.listeners); err != nil {
+		if err := sendListeners(c.(*net.UnixConn), p.names, p.listeners); err != nil {
 			p.log.Warn("hand the listening sockets to the server", "err", err)
 		}
 		c.Close()
@@ -309,7 +336,7 @@ func (p *process) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, Info{PID: os.Getpid(), Version: p.o.Version, Executable: p.exe, Listen: p.addr,
-			Routing: p.version.Load(), RoutingAge: p.age().Seconds(), Standalone: p.standalone})
+			ListenHTTPS: p.https, Routing: p.version.Load(), RoutingAge: p.age().Seconds(), Standalone: p.standalone})
 	})
 	mux.HandleFunc("PUT /v1/routing", func(w http.ResponseWriter, r *http.Request) {
 		var rt Routing

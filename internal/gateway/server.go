@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log"
 	"net"
@@ -54,6 +55,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	handed    map[*bufferedConn]struct{} // given to net/http's server, hijacked ones (WebSockets) too
+	handedH2  map[*tls.Conn]string       // HTTPS connections speaking HTTP/2, given to net/http's server, by client address
 	open      int                        // client connections, on the loop or handed to net/http
 	byClient  map[string]int             // open connections by client address
 	startHTTP sync.Once
@@ -74,19 +76,27 @@ func NewServer(g *Gateway, o ServerOptions) *Server {
 		o.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
 	s := &Server{g: g, o: o, hand: newHandoff(), listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{},
-		handed: map[*bufferedConn]struct{}{}, byClient: map[string]int{}}
+		handed: map[*bufferedConn]struct{}{}, handedH2: map[*tls.Conn]string{}, byClient: map[string]int{}}
 	s.http = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: o.ReadHeaderTimeout,
 		IdleTimeout: o.IdleTimeout, MaxHeaderBytes: MaxHeaderBytes, ErrorLog: o.ErrorLog, ConnState: s.trackHTTP,
-		Protocols: new(http.Protocols)}
+		Protocols: new(http.Protocols), ConnContext: connContext}
 	// HTTP/2 without TLS by prior knowledge (gRPC clients, curl --http2-prior-knowledge):
-	// its preface is not for the loop, which hands such a connection over
+	// its preface is not for the loop, which hands such a connection over; HTTPS
+	// connections that chose h2 by ALPN are handed over after their handshake
 	s.http.Protocols.SetHTTP1(true)
+	s.http.Protocols.SetHTTP2(true)
 	s.http.Protocols.SetUnencryptedHTTP2(true)
 	return s
 }
 
 // Serve accepts connections on ln until Shutdown or Close; it then returns http.ErrServerClosed.
-func (s *Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, nil) }
+
+// ServeTLS is Serve for HTTPS: each connection's handshake uses cfg, on the connection's
+// own goroutine and within the read-header timeout.
+func (s *Server) ServeTLS(ln net.Listener, cfg *tls.Config) error { return s.serve(ln, cfg) }
+
+func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 	s.startHTTP.Do(func() { go func() { _ = s.http.Serve(s.hand) }() })
 	s.mu.Lock()
 	if s.shutdown.Load() {
@@ -117,7 +127,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		c := s.newConn(nc)
+		c := s.newConn(nc, cfg)
 		if c == nil {
 			nc.Close()
 			continue
@@ -199,6 +209,9 @@ func (s *Server) closeAll() {
 	for bc := range s.handed {
 		handed = append(handed, bc)
 	}
+	for tc := range s.handedH2 {
+		tc.Close()
+	}
 	s.mu.Unlock()
 	for _, bc := range handed {
 		bc.Close()
@@ -206,8 +219,11 @@ func (s *Server) closeAll() {
 }
 
 // newConn admits a connection, or returns nil when the server is stopping or a cap is reached.
-func (s *Server) newConn(nc net.Conn) *conn {
+func (s *Server) newConn(nc net.Conn, cfg *tls.Config) *conn {
 	c := &conn{s: s, g: s.g, nc: nc, remote: nc.RemoteAddr().String()}
+	if cfg != nil {
+		c.nc, c.tls = tls.Server(nc, cfg), true // the handshake happens on the connection's goroutine
+	}
 	c.ip, _, _ = net.SplitHostPort(c.remote)
 	c.idle.Store(true)
 	s.mu.Lock()
@@ -255,6 +271,10 @@ func (s *Server) handOver(c *conn) {
 	s.forget(c, false)
 	_ = c.nc.SetReadDeadline(time.Time{})
 	bc := &bufferedConn{Conn: c.nc, r: c.br, ip: c.ip, s: s}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		bc.tls = &st
+	}
 	s.mu.Lock()
 	s.handed[bc] = struct{}{}
 	s.mu.Unlock()
@@ -263,12 +283,53 @@ func (s *Server) handOver(c *conn) {
 	}
 }
 
+// handOverH2 gives an HTTPS connection that chose HTTP/2 to net/http's server, which
+// takes it as its own TLS connection.
+func (s *Server) handOverH2(c *conn, tc *tls.Conn) {
+	s.handedOver.Add(1)
+	s.forget(c, false)
+	_ = tc.SetDeadline(time.Time{})
+	s.mu.Lock()
+	s.handedH2[tc] = c.ip
+	s.mu.Unlock()
+	if !s.hand.give(tc) {
+		tc.Close()
+		s.releaseH2(tc)
+	}
+}
+
+func (s *Server) releaseH2(tc *tls.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ip, ok := s.handedH2[tc]; ok {
+		delete(s.handedH2, tc)
+		s.closedLocked(ip)
+	}
+}
+
 // trackHTTP counts the end of a connection handed to net/http's server. A hijacked one
 // (a WebSocket) counts until whoever hijacked it closes it.
 func (s *Server) trackHTTP(nc net.Conn, st http.ConnState) {
-	if bc, ok := nc.(*bufferedConn); ok && st == http.StateClosed {
-		bc.release()
+	if st != http.StateClosed {
+		return
 	}
+	switch c := nc.(type) {
+	case *bufferedConn:
+		c.release()
+	case *tls.Conn:
+		s.releaseH2(c)
+	}
+}
+
+// tlsStateKey carries, in a request's context, the TLS state of an HTTPS connection the
+// loop handed to net/http's server (which sees it as a plain one).
+type tlsStateKey struct{}
+
+func connContext(ctx context.Context, nc net.Conn) context.Context {
+	if bc, ok := nc.(*bufferedConn); ok && bc.tls != nil {
+		return context.WithValue(ctx, tlsStateKey{}, bc.tls)
+	}
+	return ctx
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -282,7 +343,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 type bufferedConn struct {
 	net.Conn
 	r    *bufio.Reader
-	ip   string // the client's address, for the connection caps
+	ip   string               // the client's address, for the connection caps
+	tls  *tls.ConnectionState // an HTTPS connection's, after its handshake
 	s    *Server
 	once sync.Once
 }

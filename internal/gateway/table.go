@@ -42,6 +42,8 @@ type appRoute struct {
 	bodyTimeout     time.Duration
 	h2              bool // instances speak HTTP/2 without TLS (protocol http2: gRPC)
 	maintenance     *store.Maintenance
+	tls             *store.RouteTLS // served over HTTPS too
+	hsts            string          // Strict-Transport-Security over HTTPS ("": none)
 }
 
 type split struct {
@@ -172,7 +174,7 @@ func (g *Gateway) appRoute(rt store.Route, backends []*backend) *appRoute {
 	}
 	sort.Slice(backends, func(i, j int) bool { return backends[i].hostport < backends[j].hostport })
 	r := &appRoute{app: rt.App, prefix: prefix, all: &pool{backends: backends}, byRev: map[int]*pool{},
-		metrics: g.metrics.app(rt.App), maxBody: rt.MaxBody, h2: rt.Protocol == "http2", maintenance: rt.Maintenance, responseTimeout: g.o.ResponseTimeout, bodyTimeout: g.o.BodyTimeout}
+		metrics: g.metrics.app(rt.App), maxBody: rt.MaxBody, h2: rt.Protocol == "http2", maintenance: rt.Maintenance, tls: rt.TLS, hsts: hsts(rt.TLS), responseTimeout: g.o.ResponseTimeout, bodyTimeout: g.o.BodyTimeout}
 	if rt.ResponseTimeout > 0 {
 		r.responseTimeout = rt.ResponseTimeout
 	}
@@ -244,4 +246,12 @@ func (g *Gateway) retireBackends(live map[string]bool) {
 			delete(g.backends, hp)
 		}
 	}
+}
+
+// hsts is the Strict-Transport-Security value of a route's TLS settings ("": none).
+func hsts(t *store.RouteTLS) string {
+	if t == nil || t.HSTS <= 0 {
+		return ""
+	}
+	return "max-age=" + strconv.FormatInt(int64(t.HSTS/time.Second), 10)
 }

@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tendhq/tend/internal/store"
+)
+
+// acmeTLS1 is the ALPN protocol of ACME's tls-alpn-01 validation (RFC 8737).
+const acmeTLS1 = "acme-tls/1"
+
+// acmeChallengePath is where an ACME CA asks for http-01 answers (RFC 8555 8.3).
+const acmeChallengePath = "/.well-known/acme-challenge/"
+
+// certSet is what the HTTPS listener serves, replaced whole at every routing push.
+type certSet struct {
+	exact  map[string]*tls.Certificate // by host
+	wild   map[string]*tls.Certificate // *.example.com by example.com
+	alpn   map[string]*tls.Certificate // tls-alpn-01 challenge certificates by host
+	tokens map[string]string           // http-01 key authorizations by token
+}
+
+// setTLS installs the certificates and challenges of a routing.
+func (g *Gateway) setTLS(certs []store.Certificate, challenges []Challenge) {
+	s := &certSet{exact: map[string]*tls.Certificate{}, wild: map[string]*tls.Certificate{},
+		alpn: map[string]*tls.Certificate{}, tokens: map[string]string{}}
+	for _, c := range certs {
+		if c.CertPEM == "" {
+			continue
+		}
+		kp, err := tls.X509KeyPair([]byte(c.CertPEM), []byte(c.KeyPEM))
+		if err != nil {
+			g.log.Error("ignoring a certificate the gateway cannot use", "host", c.Host, "err", err)
+			continue
+		}
+		if rest, ok := strings.CutPrefix(c.Host, "*."); ok {
+			s.wild[rest] = &kp
+		} else {
+			s.exact[c.Host] = &kp
+		}
+	}
+	for _, ch := range challenges {
+		switch ch.Kind {
+		case "http-01":
+			s.tokens[ch.Token] = ch.KeyAuth
+		case "tls-alpn-01":
+			kp, err := tls.X509KeyPair([]byte(ch.CertPEM), []byte(ch.KeyPEM))
+			if err != nil {
+				g.log.Error("ignoring a tls-alpn-01 challenge certificate", "host", ch.Host, "err", err)
+				continue
+			}
+			s.alpn[ch.Host] = &kp
+		}
+	}
+	g.certs.Store(s)
+}
+
+// TLSConfig is the HTTPS listener's configuration: the certificate is chosen by SNI
+// among the routing's, and a name without one fails the handshake (no other app's
+// certificate is ever shown); HTTP/2 and HTTP/1.1 by ALPN.
+func (g *Gateway) TLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"h2", "http/1.1", acmeTLS1},
+		GetCertificate: g.certificate,
+	}
+}
+
+var (
+	errNoSNI  = errors.New("tend: the client sent no server name (SNI): HTTPS needs the app's host name")
+	errNoCert = errors.New("tend: no certificate for this host")
+)
+
+func (g *Gateway) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	s := g.certs.Load()
+	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
+	if slices.Contains(hello.SupportedProtos, acmeTLS1) {
+		if c := s.alpn[name]; c != nil {
+			return c, nil
+		}
+		g.metrics.handshakes.WithLabelValues("no_challenge").Inc()
+		return nil, errNoCert
+	}
+	if name == "" {
+		g.metrics.handshakes.WithLabelValues("no_sni").Inc()
+		return nil, errNoSNI
+	}
+	if c := s.exact[name]; c != nil {
+		return c, nil
+	}
+	if _, rest, ok := strings.Cut(name, "."); ok {
+		if c := s.wild[rest]; c != nil {
+			return c, nil
+		}
+	}
+	g.metrics.handshakes.WithLabelValues("unknown_host").Inc()
+	return nil, errNoCert
+}
+
+// answerChallenge answers an ACME http-01 request whose token the gateway holds.
+func (g *Gateway) answerChallenge(w http.ResponseWriter, r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.URL.Path, acmeChallengePath)
+	if !ok {
+		return false
+	}
+	auth, ok := g.certs.Load().tokens[token]
+	if !ok {
+		return false
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte(auth))
+	return true
+}
+
+// redirectHTTPS answers a plain request for an app served over HTTPS with 308 to the
+// same URL on the HTTPS listener.
+func (g *Gateway) redirectHTTPS(w http.ResponseWriter, r *http.Request) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := g.o.HTTPSPort; p != 443 {
+		host += ":" + strconv.Itoa(p)
+	}
+	http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+}
+
+// addHSTS gives an HTTPS answer the route's Strict-Transport-Security, unless the app
+// sent its own (it knows its subdomains and preload list better than the route does).
+func addHSTS(h http.Header, value string) {
+	if value != "" && h.Get("Strict-Transport-Security") == "" {
+		h.Set("Strict-Transport-Security", value)
+	}
+}
