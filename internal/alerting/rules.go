@@ -58,6 +58,19 @@ const BuiltinRules = `groups:
     annotations:
       summary: "tend server cannot reach its gateway"
       description: "The server has not gathered the gateway's metrics for 10s: the gateway process is down or stuck. tend server restarts a gateway that exited; one run on its own (tend gateway under systemd) is its supervisor's to restart. See DATA/gateway/gateway.log."
+  - alert: CertificateExpiresSoon
+    expr: tend_certificate_expiry_seconds < 14 * 86400
+    for: 1m
+    labels: {severity: warning, source: tend}
+    annotations:
+      summary: "the certificate of {{ $labels.host }} expires in {{ $value | humanizeDuration }}"
+      description: "tend renews ACME certificates two thirds into their lifetime, so one this close to its end failed to renew (see tend certs), or it comes from route.tls files nobody replaced."
+  - alert: CertificateRenewalFailing
+    expr: tend_certificate_renewal_failures >= 3
+    labels: {severity: warning, source: tend}
+    annotations:
+      summary: "tend failed {{ $value | printf \"%.0f\" }} times in a row to obtain the certificate of {{ $labels.host }}"
+      description: "The ACME CA refused the order or could not validate the host (see tend certs for its last error). The gateway serves the previous certificate, if any, until it expires; tend retries with a growing backoff up to an hour."
   - alert: RolloutFailed
     expr: increase(tend_analysis_verdicts_total{result="fail"}[10m]) > 0
     labels: {severity: warning, source: tend}

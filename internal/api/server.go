@@ -19,6 +19,7 @@ import (
 	"github.com/tendhq/tend/internal/incident"
 	"github.com/tendhq/tend/internal/logs"
 	"github.com/tendhq/tend/internal/rollout"
+	"github.com/tendhq/tend/internal/store"
 )
 
 // Options configure the API handler.
@@ -45,6 +46,8 @@ type Options struct {
 	Alertmanager http.Handler
 	// Incidents keeps incidents, runbooks and the remediation switch (nil: none).
 	Incidents *incident.Manager
+	// Certs lists the gateway's certificate records (nil: no HTTPS listener).
+	Certs func(context.Context) ([]store.Certificate, error)
 }
 
 type server struct {
@@ -69,6 +72,7 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("GET /v1/apps/{app}/logs", s.logs)
 	mux.HandleFunc("POST /v1/apps/{app}/{action}", s.action)
 	mux.HandleFunc("GET /v1/gateway", s.gateway)
+	mux.HandleFunc("GET /v1/certs", s.certs)
 	if o.Prometheus != nil {
 		mux.Handle("/prometheus/", http.StripPrefix("/prometheus", o.Prometheus))
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func newGatewayCmd(g *globals) *cobra.Command {
-	var listen, logLevel, logFile string
+	var listen, https, logLevel, logFile string
 	var accessLog bool
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -33,10 +33,10 @@ in the kernel's backlog meanwhile), and replaces it, on the same socket, after t
 binary was upgraded.
 
 You rarely run it by hand. To run it under systemd apart from the server, start it with
---listen (and the server with the same --gateway address): the server adopts it and
+--listen (and --https; the server with the same --gateway and --https addresses): the server adopts it and
 feeds it the routing, but leaves restarts, upgrades and stops to its own supervisor; a
 server started with another --gateway address refuses to start and says which.`,
-		Example: `  tend gateway --data /var/lib/tend --listen 0.0.0.0:80
+		Example: `  tend gateway --data /var/lib/tend --listen 0.0.0.0:80 --https 0.0.0.0:443
   curl --unix-socket /var/lib/tend/gateway/control.sock http://gateway/v1/info`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,12 +56,13 @@ server started with another --gateway address refuses to start and says which.`,
 				defer out.Close()
 			}
 			return gateway.RunProcess(cmd.Context(), gateway.ProcessOptions{
-				Dir: filepath.Join(dir, "gateway"), Listen: listen, AccessLog: accessLog, Version: version(),
+				Dir: filepath.Join(dir, "gateway"), Listen: listen, ListenHTTPS: https, AccessLog: accessLog, Version: version(),
 				Logger: slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: lvl})), LogFile: logFile,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve apps on, when tend server did not hand the gateway its socket")
+	cmd.Flags().StringVar(&https, "https", "", "address to serve HTTPS on (certificates come from tend server), when tend server did not hand the gateway its sockets")
 	cmd.Flags().BoolVar(&accessLog, "access-log", false, "log every request as a JSON line")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.Flags().StringVar(&logFile, "log-file", "", "write the log to this file (appended, rotated above 10 MiB, 3 kept) instead of stderr")

@@ -23,6 +23,10 @@ import (
 // serverFlags are shared by `tend server` and `tend up`.
 type serverFlags struct {
 	api, gateway, etcd string
+	https              string
+	acmeDirectory      string
+	acmeEmail          string
+	acmeCAFile         string
 	keepInstances      bool
 	accessLog          bool
 	logLevel           string
@@ -44,6 +48,10 @@ type serverFlags struct {
 func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.api, "api", "127.0.0.1:7070", "address of the HTTP API")
 	cmd.Flags().StringVar(&f.gateway, "gateway", "127.0.0.1:8080", "address the gateway serves apps on")
+	cmd.Flags().StringVar(&f.https, "https", "", "address the gateway serves apps over HTTPS on (like :443); apps ask for it with route.tls in tend.yaml")
+	cmd.Flags().StringVar(&f.acmeDirectory, "acme-directory", "https://acme-v02.api.letsencrypt.org/directory", "ACME directory URL certificates for route.tls: auto come from (Let's Encrypt's staging, a private CA, ...)")
+	cmd.Flags().StringVar(&f.acmeEmail, "acme-email", "", "contact address of tend's ACME account (the CA's expiry warnings go there)")
+	cmd.Flags().StringVar(&f.acmeCAFile, "acme-ca-file", "", "PEM file of roots to trust for the ACME server's own HTTPS, beside the system's (for a private ACME server)")
 	cmd.Flags().StringVar(&f.etcd, "etcd-endpoints", "", "comma-separated external etcd endpoints (default: embedded etcd in the data dir)")
 	cmd.Flags().BoolVar(&f.keepInstances, "keep-instances", false, "leave instances running when the server stops; the next server on this data dir re-adopts them")
 	cmd.Flags().BoolVar(&f.accessLog, "access-log", false, "log every gateway request as a JSON line (in DATA/gateway/gateway.log)")
@@ -53,7 +61,7 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.scrapeInterval, "scrape-interval", monitor.DefaultInterval, "how often instances' metrics endpoints are scraped")
 	cmd.Flags().StringVar(&f.prometheusURL, "prometheus-url", "", "query this Prometheus for canary analysis instead of the embedded one (e.g. http://127.0.0.1:9090)")
 	cmd.Flags().StringArrayVar(&f.rules, "rules", nil, "Prometheus alerting rule file, evaluated on the embedded metrics (repeatable)")
-	cmd.Flags().BoolVar(&f.builtinRules, "builtin-rules", true, "evaluate tend's built-in alerts for every app (HighErrorRate, HighLatency, InstanceDown, CrashLooping, HighMemoryUsage, GatewayDown, RolloutFailed)")
+	cmd.Flags().BoolVar(&f.builtinRules, "builtin-rules", true, "evaluate tend's built-in alerts for every app (HighErrorRate, HighLatency, InstanceDown, CrashLooping, HighMemoryUsage, GatewayDown, CertificateExpiresSoon, CertificateRenewalFailing, RolloutFailed)")
 	cmd.Flags().DurationVar(&f.ruleInterval, "rule-interval", alerting.DefaultInterval, "how often alerting rules are evaluated")
 	cmd.Flags().StringVar(&f.amConfig, "alertmanager-config", "", "Alertmanager configuration file for the embedded Alertmanager (default: every alert group becomes an incident, nothing is sent elsewhere)")
 	cmd.Flags().StringVar(&f.amURL, "alertmanager-url", "", "send alerts to this Alertmanager instead of the embedded one (e.g. http://127.0.0.1:9093)")
@@ -76,7 +84,8 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 	if size == 0 {
 		size = -1 // no cap
 	}
-	cfg := daemon.Config{DataDir: dataDir, APIAddr: f.api, GatewayAddr: f.gateway, KeepInstances: f.keepInstances,
+	cfg := daemon.Config{DataDir: dataDir, APIAddr: f.api, GatewayAddr: f.gateway, HTTPSAddr: f.https,
+		ACMEDirectory: f.acmeDirectory, ACMEEmail: f.acmeEmail, ACMECAFile: f.acmeCAFile, KeepInstances: f.keepInstances,
 		Version: version(), AccessLog: f.accessLog, LogLevel: f.logLevel,
 		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
 		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, PrometheusURL: f.prometheusURL}
@@ -142,8 +151,17 @@ With --runtime kubernetes, instances are pods in --namespace of the cluster --ku
 names: one Deployment per revision, applied server-side, scaled by the same rollouts;
 deploys build a static linux executable and push its image to --registry. The gateway
 routes to the pods' IPs, so it must run where it reaches them. Pods keep running when the
-server stops; the next server finds them.`,
+server stops; the next server finds them.
+
+With --https, the gateway serves HTTPS too: an app whose tend.yaml says route.tls: auto
+gets certificates for its route.hosts from the ACME CA (--acme-directory, Let's Encrypt by
+default; HTTP-01 on the --gateway listener, which must be reachable on port 80, and
+TLS-ALPN-01 on --https), renewed two thirds into their lifetime and kept in the store;
+route.tls: {cert: FILE, key: FILE} serves your own, reloaded when the files change. Plain
+HTTP to such an app is redirected to HTTPS (route.tls.redirect: false keeps it). HTTP/2
+is offered by ALPN. tend certs lists the certificates.`,
 		Example: `  tend server --data /var/lib/tend --gateway 0.0.0.0:80
+  tend server --gateway :80 --https :443 --acme-email ops@example.com
   tend server --etcd-endpoints http://10.0.0.5:2379
   tend server --runtime kubernetes --kubeconfig ~/.kube/config --namespace prod --registry registry.example.com/team
   kill -USR2 $(cat /var/lib/tend/server.pid)     # hand over to the binary now on disk`,
@@ -155,7 +173,11 @@ server stops; the next server finds them.`,
 			}
 			cfg.HandOver = handOverSignal(cmd.Context())
 			err = daemon.Run(cmd.Context(), cfg, func(i daemon.Info) {
-				cmd.PrintErrf("tend server: API %s, gateway %s, data %s\n", i.API, i.Gateway, i.DataDir)
+				if i.HTTPS != "" {
+					cmd.PrintErrf("tend server: API %s, gateway %s and %s, data %s\n", i.API, i.Gateway, i.HTTPS, i.DataDir)
+				} else {
+					cmd.PrintErrf("tend server: API %s, gateway %s, data %s\n", i.API, i.Gateway, i.DataDir)
+				}
 				cmd.PrintErrf("dashboard: %s/ (`tend dashboard` prints a link with the token)\n", i.API)
 			})
 			var bad *daemon.ConfigError

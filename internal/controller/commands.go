@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/build"
+	"github.com/tendhq/tend/internal/certs"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/spec"
@@ -49,11 +50,42 @@ func (c *Controller) Deploy(ctx context.Context, file string, source []byte, out
 	if err := c.readRules(app); err != nil {
 		return DeployResult{}, &InvalidSpecError{Err: err}
 	}
+	if err := c.checkTLS(app); err != nil {
+		return DeployResult{}, &InvalidSpecError{Err: err}
+	}
 	res, err := c.buildAndRecord(ctx, app, source, out)
 	if err == nil && res.Created {
 		c.collectArtifacts(ctx)
 	}
 	return res, err
+}
+
+// checkTLS refuses route.tls on a server without HTTPS, and certificate files that the
+// gateway could not serve for the route's hosts: nothing changes then.
+func (c *Controller) checkTLS(app *spec.App) error {
+	t := app.Route.TLS
+	if t == nil {
+		return nil
+	}
+	if !c.o.HTTPS {
+		return app.FieldError("route.tls", "this tend server has no HTTPS listener: start it with --https ADDR (like --https :443)")
+	}
+	if t.Auto {
+		return nil
+	}
+	certFile, keyFile := inDir(app.Dir, t.Cert), inDir(app.Dir, t.Key)
+	if _, _, _, err := certs.LoadPair(certFile, keyFile, app.Route.Hosts); err != nil {
+		return app.FieldError("route.tls.cert", "%v", err)
+	}
+	return nil
+}
+
+// inDir is path, relative to dir unless absolute.
+func inDir(dir, path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
 }
 
 // readRules reads the rule files of the spec's alerts (relative to its directory) into

@@ -47,6 +47,9 @@ type Options struct {
 	// CheckRules validates an alerting rule file named in a spec's alerts (nil: not
 	// checked); a deploy whose rules do not load changes nothing.
 	CheckRules func(name string, content []byte) error
+	// HTTPS is true when the gateway has an HTTPS listener (tend server --https): a spec
+	// with route.tls is refused without one.
+	HTTPS bool
 }
 
 // ErrUnknownApp is returned for an app that was never deployed.

@@ -254,11 +254,22 @@ func protocol(p string) string {
 	return ""
 }
 
+// routeTLS is the route record's TLS of a spec (nil: plain HTTP only), with the files'
+// paths absolute.
+func routeTLS(sp *spec.App) *store.RouteTLS {
+	t := sp.Route.TLS
+	if t == nil {
+		return nil
+	}
+	return &store.RouteTLS{Auto: t.Auto, CertFile: inDir(sp.Dir, t.Cert), KeyFile: inDir(sp.Dir, t.Key), Redirect: t.Redirect, HSTS: t.HSTS}
+}
+
 // writeRoute publishes the decision's traffic split for the gateway, when it changed.
 func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 	sp := l.rec.Spec
 	route := store.Route{App: l.app, Hosts: sp.Route.Hosts, PathPrefix: sp.Route.PathPrefix, Preview: out.Preview,
-		MaxBody: sp.Route.MaxBodyBytes, Protocol: protocol(sp.Route.Protocol), Maintenance: l.rec.Maintenance, ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body}
+		MaxBody: sp.Route.MaxBodyBytes, Protocol: protocol(sp.Route.Protocol), Maintenance: l.rec.Maintenance, ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body,
+		TLS: routeTLS(&sp)}
 	for _, s := range out.Splits {
 		route.Splits = append(route.Splits, store.Split{Revision: s.Revision, Weight: s.Weight})
 	}

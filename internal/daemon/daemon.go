@@ -35,6 +35,12 @@ type Config struct {
 	DataDir     string
 	APIAddr     string
 	GatewayAddr string
+	// HTTPSAddr is where the gateway serves HTTPS ("": no HTTPS, and specs with
+	// route.tls are refused). Certificates come from the ACME CA at ACMEDirectory
+	// (default Let's Encrypt), whose API is trusted with the system's roots and
+	// ACMECAFile's; ACMEEmail is the account's contact.
+	HTTPSAddr                            string
+	ACMEDirectory, ACMEEmail, ACMECAFile string
 	// EtcdEndpoints points at an external etcd cluster instead of the embedded one.
 	EtcdEndpoints []string
 	// KeepInstances leaves instances running when the server stops, for a new server to re-adopt.
@@ -83,6 +89,7 @@ type Config struct {
 type Info struct {
 	API     string // http://host:port
 	Gateway string // http://host:port
+	HTTPS   string // https://host:port ("": none)
 	Token   string
 	DataDir string
 }
@@ -136,7 +143,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 				}
 				return 0
 			}))
-	plane := dataplane.New(dataplane.Options{DataDir: dir, Addr: cfg.GatewayAddr, Inherited: gwInherited, Executable: cfg.GatewayExecutable,
+	plane := dataplane.New(dataplane.Options{DataDir: dir, Addr: cfg.GatewayAddr, HTTPSAddr: cfg.HTTPSAddr, Inherited: gwInherited, Executable: cfg.GatewayExecutable,
 		AccessLog: cfg.AccessLog, LogLevel: cfg.LogLevel, Store: st, Logger: log})
 	var stopPlane sync.Once
 	defer stopPlane.Do(func() { _ = plane.Release(context.Background()) })
@@ -163,7 +170,12 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		return err
 	}
 	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Analyzer: analyzer, Registerer: reg, CheckRules: alerting.CheckRules,
-		Builder: builder, Logger: log})
+		Builder: builder, Logger: log, HTTPS: cfg.HTTPSAddr != ""})
+	certMgr, stopCerts, err := openCerts(ctx, cfg, st, plane, reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopCerts()
 	alerts, err := openAlerting(cfg, dir, "http://"+apiLn.Addr().String(), token, mon, ctl, reg, log)
 	if err != nil {
 		return err
@@ -195,6 +207,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		stopIncidents()
 		<-incDone // running runbooks finish before the store closes
 		closeMonitor.Do(func() { mon.Close() })
+		stopCerts() // no order is left half-written when the store closes
 	}
 	defer stopMonitoring()
 	go func() { defer close(ctlDone); errc <- ctl.Run(ctlCtx) }()
@@ -212,11 +225,14 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		}
 	}
 	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, NoLogs: noLogs, Version: cfg.Version, Logger: log, Gateway: plane.State, Room: room.Check,
-		Prometheus: mon.Handler(cfg.Version), Alertmanager: alerts.Handler(), Incidents: incidents}))
+		Prometheus: mon.Handler(cfg.Version), Alertmanager: alerts.Handler(), Incidents: incidents, Certs: certList(certMgr)}))
 	apiSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { errc <- serve(apiSrv, apiLn) }()
 
 	info := Info{API: "http://" + apiLn.Addr().String(), Gateway: "http://" + plane.Addr(), Token: token, DataDir: dir}
+	if a := plane.HTTPSAddr(); a != "" {
+		info.HTTPS = "https://" + a
+	}
 	if err := os.WriteFile(filepath.Join(dir, "api"), []byte(info.API+"\n"), 0o600); err != nil {
 		log.Warn("cannot record the API address in the data dir", "err", err)
 	}
@@ -224,7 +240,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		log.Warn("cannot record the server's pid in the data dir", "err", err)
 	}
-	log.Info("tend server ready", "api", info.API, "gateway", info.Gateway, "gatewayPid", plane.PID(), "data", dir, "pid", os.Getpid())
+	log.Info("tend server ready", "api", info.API, "gateway", info.Gateway, "https", info.HTTPS, "gatewayPid", plane.PID(), "data", dir, "pid", os.Getpid())
 	if readyFile != nil {
 		fmt.Fprintln(readyFile, "ready")
 		readyFile.Close()
@@ -244,7 +260,7 @@ wait:
 			log.Error("tend server component stopped", "err", runErr)
 			break wait
 		case <-cfg.HandOver:
-			n, err := startSuccessor(apiLn, plane.Listener())
+			n, err := startSuccessor(apiLn, plane.Listeners())
 			if err != nil {
 				log.Error("hand over to a new server: not started; this one keeps serving", "err", err)
 				continue

@@ -66,7 +66,16 @@ func Parse(name string, data []byte) (*App, error) {
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
+	a.pos = d.pos
 	return a, nil
+}
+
+// FieldError is a problem with field (a dotted path like route.tls.cert) found after
+// parsing, at the field's position in the file (or its closest parent's).
+func (a *App) FieldError(field, format string, args ...any) FieldError {
+	d := &decoder{file: a.File, pos: a.pos}
+	d.at(field, format, args...)
+	return d.errs[0]
 }
 
 // yamlError turns a YAML syntax error into a FieldError; yaml.v3 reports "yaml: line N: ...".
@@ -138,6 +147,7 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 		"pathPrefix": func(v *yaml.Node, f string) { r.PathPrefix = d.str(v, f) },
 		"protocol":   func(v *yaml.Node, f string) { r.Protocol = d.str(v, f) },
 		"maxBody":    func(v *yaml.Node, f string) { r.MaxBodyBytes = d.bytes(v, f, "size like 1Mi, 512Ki or 10M") },
+		"tls":        func(v *yaml.Node, f string) { r.TLS = d.tls(v, f) },
 		"timeouts": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
 				"response": func(v *yaml.Node, f string) { r.Timeouts.Response = d.duration(v, f) },
@@ -145,6 +155,28 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 			}, nil)
 		},
 	}, nil)
+}
+
+// tls decodes route.tls: auto, or a mapping of auto or cert and key, redirect and hsts.
+func (d *decoder) tls(n *yaml.Node, path string) *TLS {
+	t := &TLS{Redirect: true}
+	if v := resolve(n); v.Kind == yaml.ScalarNode {
+		if s, ok := d.scalar(v, path, "auto or a mapping"); ok {
+			if s != "auto" {
+				d.errorf(v, path, "want auto (certificates from the ACME CA) or a mapping like {cert: cert.pem, key: key.pem}, got %q", s)
+			}
+			t.Auto = true
+		}
+		return t
+	}
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"auto":     func(v *yaml.Node, f string) { t.Auto = d.boolean(v, f) },
+		"cert":     func(v *yaml.Node, f string) { t.Cert = d.str(v, f) },
+		"key":      func(v *yaml.Node, f string) { t.Key = d.str(v, f) },
+		"redirect": func(v *yaml.Node, f string) { t.Redirect = d.boolean(v, f) },
+		"hsts":     func(v *yaml.Node, f string) { t.HSTS = d.duration(v, f) },
+	}, nil)
+	return t
 }
 
 func (d *decoder) probe(n *yaml.Node, path string) *Probe {

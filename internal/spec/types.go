@@ -1,11 +1,18 @@
 // Package spec defines tend.yaml, the file that describes an app, and loads it with line-accurate errors.
 package spec
 
-import "time"
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
 
 // App is one service as its tend.yaml describes it. After Load it carries defaults
 // (see defaults.go) and has passed validation.
 type App struct {
+	// pos is where each field was written (nil for a spec built in code), for errors
+	// found after parsing (FieldError).
+	pos       map[string]*yaml.Node
 	App       string            `json:"app"`
 	Build     Build             `json:"build"`
 	Instances int               `json:"instances"`
@@ -54,6 +61,21 @@ type Route struct {
 	// Protocol is what the instances speak: http (HTTP/1.1, the default) or http2 (HTTP/2
 	// without TLS, as gRPC servers do).
 	Protocol string `json:"protocol,omitempty"`
+	// TLS serves the app over HTTPS too (nil: plain HTTP only).
+	TLS *TLS `json:"tls,omitempty"`
+}
+
+// TLS is how an app is served over HTTPS (YAML tls: auto, or a mapping): with
+// certificates from the ACME CA tend server is configured with (Auto), or from the
+// user's files (Cert and Key, relative to the spec's directory).
+type TLS struct {
+	Auto bool   `json:"auto,omitempty"`
+	Cert string `json:"cert,omitempty"`
+	Key  string `json:"key,omitempty"`
+	// Redirect answers plain HTTP with 308 to HTTPS, ACME challenges excepted (default true).
+	Redirect bool `json:"redirect"`
+	// HSTS, when set, is the max-age of the Strict-Transport-Security header sent over HTTPS.
+	HSTS time.Duration `json:"hsts,omitempty"`
 }
 
 // RouteTimeouts are the gateway's timeouts for one app; zero means the gateway's default.

@@ -68,6 +68,7 @@ func (d *decoder) validate(a *App) {
 	if p := a.Route.Protocol; p != "" && p != "http" && p != "http2" {
 		d.at("route.protocol", "want http (HTTP/1.1) or http2 (HTTP/2 without TLS, for gRPC), got %q", p)
 	}
+	d.validateTLS(a)
 	if !strings.HasPrefix(a.Route.PathPrefix, "/") {
 		d.at("route.pathPrefix", "must start with /, got %q", a.Route.PathPrefix)
 	}
@@ -168,4 +169,34 @@ func (a *App) Hash() string {
 	}{a.Env, a.Args, a.Health, a.Resources, a.Shutdown})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+func (d *decoder) validateTLS(a *App) {
+	t := a.Route.TLS
+	if t == nil {
+		return
+	}
+	if len(a.Route.Hosts) == 0 {
+		d.at("route.tls", "HTTPS needs the app's host names, for its certificate: list them in route.hosts")
+	}
+	switch {
+	case t.Auto && (t.Cert != "" || t.Key != ""):
+		d.at("route.tls", "set auto (certificates from the ACME CA) or cert and key (your files), not both")
+	case !t.Auto && t.Cert == "" && t.Key == "":
+		d.at("route.tls", "set auto: true (certificates from the ACME CA) or cert and key (your files)")
+	case !t.Auto && t.Cert == "":
+		d.at("route.tls.key", "a key needs its certificate: set route.tls.cert too")
+	case !t.Auto && t.Key == "":
+		d.at("route.tls.cert", "a certificate needs its private key: set route.tls.key too")
+	}
+	if t.Auto {
+		for i, h := range a.Route.Hosts {
+			if strings.HasPrefix(h, "*.") {
+				d.at(fmt.Sprintf("route.hosts[%d]", i), "a wildcard host cannot get an ACME certificate over HTTP-01 or TLS-ALPN-01 (it needs DNS-01, which tend does not do): list the names, or give route.tls a cert and key")
+			}
+		}
+	}
+	if t.HSTS < 0 {
+		d.at("route.tls.hsts", "want a duration of 0 or more (like 8760h), got %s", t.HSTS)
+	}
 }
