@@ -49,7 +49,7 @@ func main() {
 	if os.Getenv("GWBENCH_ROLE") == "backend" {
 		// an instance deployed by `tend deploy`: serve on the port tend gives
 		size, _ := strconv.Atoi(os.Getenv("GWBENCH_SIZE"))
-		serveRole("backend", "127.0.0.1:"+os.Getenv("PORT"), "", size)
+		serveRole("backend", "127.0.0.1:"+os.Getenv("PORT"), "", size, "", "")
 		return
 	}
 	tendBin := flag.String("tend", "", "the tend binary: measure `tend server` with the backend deployed by `tend deploy` (the reference row)")
@@ -63,6 +63,9 @@ func main() {
 	peers := flag.String("peers", "nginx,haproxy,caddy", "peers to measure (those not installed are skipped)")
 	peerDir := flag.String("peer-configs", "bench/peers", "directory of the peer config templates")
 	cpuprofile := flag.String("cpuprofile", "", "with -role: write a CPU profile of that target to this file until SIGINT")
+	proto := flag.String("proto", protoHTTP1, "what clients speak: http1 (keep-alive), https (HTTP/1.1 over TLS, keep-alive), handshakes (a new TLS connection per request) or h2 (HTTP/2 over TLS, with h2load)")
+	certFile := flag.String("cert", "", "internal: with -role, serve HTTPS with this certificate")
+	keyFile := flag.String("key", "", "internal: and this key")
 	flag.Parse()
 	if *role != "" {
 		if *cpuprofile != "" {
@@ -73,17 +76,24 @@ func main() {
 			}
 			defer stop()
 		}
-		serveRole(*role, *listen, *backend, *size)
+		serveRole(*role, *listen, *backend, *size, *certFile, *keyFile)
 		return
 	}
-	if err := run(*tendBin, *size, *rounds, *duration, *conns, strings.Split(*peers, ","), *peerDir); err != nil {
+	switch *proto {
+	case protoHTTP1, protoHTTPS, protoHandshakes, protoH2:
+	default:
+		fmt.Fprintf(os.Stderr, "bench: -proto %q: want http1, https, handshakes or h2\n", *proto)
+		os.Exit(2)
+	}
+	if err := run(*tendBin, *proto, *size, *rounds, *duration, *conns, strings.Split(*peers, ","), *peerDir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// serveRole runs one of the Go targets in this process until killed.
-func serveRole(role, listen, backend string, size int) {
+// serveRole runs one of the Go targets in this process until killed; with certFile and
+// keyFile, the proxies serve HTTPS.
+func serveRole(role, listen, backend string, size int, certFile, keyFile string) {
 	var h http.Handler
 	switch role {
 	case "backend":
@@ -93,9 +103,15 @@ func serveRole(role, listen, backend string, size int) {
 		host, port, _ := net.SplitHostPort(backend)
 		p, _ := strconv.Atoi(port)
 		g := gateway.New(gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registerer: prometheus.NewRegistry()})
-		g.SetState([]store.Route{{App: "bench", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 100}}}},
-			[]store.Endpoint{{Name: "bench", Address: host, Port: p, Metadata: map[string]string{"revision": "1", "instance": "b"}}})
-		serveGateway(g, listen)
+		rt := gateway.Routing{Routes: []store.Route{{App: "bench", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 100}}}},
+			Endpoints: []store.Endpoint{{Name: "bench", Address: host, Port: p, Metadata: map[string]string{"revision": "1", "instance": "b"}}}}
+		if certFile != "" {
+			cert, _ := os.ReadFile(certFile)
+			key, _ := os.ReadFile(keyFile)
+			rt.Certs = []store.Certificate{{Host: tlsHost, CertPEM: string(cert), KeyPEM: string(key)}}
+		}
+		g.Apply(rt)
+		serveGateway(g, listen, certFile != "")
 		return
 	case "bare":
 		target, _ := url.Parse("http://" + backend)
@@ -111,11 +127,15 @@ func serveRole(role, listen, backend string, size int) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() { <-sig; _ = srv.Close() }()
+	if certFile != "" {
+		_ = srv.ListenAndServeTLS(certFile, keyFile)
+		return
+	}
 	_ = srv.ListenAndServe()
 }
 
 // serveGateway serves g as tend gateway does, with its own connection loop.
-func serveGateway(g *gateway.Gateway, listen string) {
+func serveGateway(g *gateway.Gateway, listen string, https bool) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -125,6 +145,10 @@ func serveGateway(g *gateway.Gateway, listen string) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() { <-sig; _ = srv.Close() }()
+	if https {
+		_ = srv.ServeTLS(ln, g.TLSConfig())
+		return
+	}
 	_ = srv.Serve(ln)
 }
 
@@ -145,6 +169,8 @@ type target struct {
 	name string
 	addr string
 	cmd  *exec.Cmd
+	// skip: started but not measured (the plain backend, in the TLS runs)
+	skip bool
 }
 
 // The reference row, and the row of the gateway package alone in a bare process.
@@ -153,9 +179,13 @@ const (
 	tendPackage = "gateway package alone"
 )
 
-func run(tendBin string, size, rounds int, d time.Duration, conns int, peers []string, peerDir string) error {
-	if _, err := exec.LookPath("wrk"); err != nil {
-		return fmt.Errorf("wrk not found: apt-get install wrk (or run bench/run.sh)")
+func run(tendBin, proto string, size, rounds int, d time.Duration, conns int, peers []string, peerDir string) error {
+	tool := "wrk"
+	if proto == protoH2 {
+		tool = "h2load"
+	}
+	if _, err := exec.LookPath(tool); err != nil {
+		return fmt.Errorf("%s not found: apt-get install %s (or run bench/run.sh)", tool, map[string]string{"wrk": "wrk", "h2load": "nghttp2-client"}[tool])
 	}
 	tmp, err := os.MkdirTemp("", "tend-bench-")
 	if err != nil {
@@ -166,6 +196,14 @@ func run(tendBin string, size, rounds int, d time.Duration, conns int, peers []s
 	defer restore()
 	self, _ := os.Executable()
 	backend := freeAddr()
+	var tf *tlsFiles
+	if proto != protoHTTP1 {
+		f, err := makeCert(tmp)
+		if err != nil {
+			return err
+		}
+		tf = &f
+	}
 	var targets []*target
 	defer func() {
 		for _, t := range targets {
@@ -197,8 +235,9 @@ func run(tendBin string, size, rounds int, d time.Duration, conns int, peers []s
 	if err := start("direct", backend, exec.Command(self, "-role", "backend", "-listen", backend, "-size", strconv.Itoa(size))); err != nil {
 		return err
 	}
+	targets[0].skip = tf != nil // the backend speaks plain HTTP/1.1 only
 	if tendBin != "" {
-		srv, err := startServer(tendBin, self, tmp, size)
+		srv, err := startServer(tendBin, self, tmp, size, tf)
 		if err != nil {
 			return err
 		}
@@ -207,13 +246,17 @@ func run(tendBin string, size, rounds int, d time.Duration, conns int, peers []s
 	}
 	for _, role := range []struct{ name, role string }{{tendPackage, "tend"}, {"bare ReverseProxy", "bare"}} {
 		addr := freeAddr()
-		if err := start(role.name, addr, exec.Command(self, "-role", role.role, "-listen", addr, "-backend-addr", backend)); err != nil {
+		args := []string{"-role", role.role, "-listen", addr, "-backend-addr", backend}
+		if tf != nil {
+			args = append(args, "-cert", tf.cert, "-key", tf.key)
+		}
+		if err := start(role.name, addr, exec.Command(self, args...)); err != nil {
 			return err
 		}
 	}
 	for _, p := range peers {
 		addr := freeAddr()
-		cmd, err := peerCommand(p, peerDir, tmp, addr, backend)
+		cmd, err := peerCommand(p, peerDir, tmp, addr, backend, tf)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: skipping %s: %v\n", p, err)
 			continue
@@ -229,7 +272,10 @@ func run(tendBin string, size, rounds int, d time.Duration, conns int, peers []s
 	results := map[string][]result{}
 	for r := 0; r < rounds; r++ {
 		for _, t := range targets {
-			res, err := wrk(t.addr, d, conns, script)
+			if t.skip {
+				continue
+			}
+			res, err := measure(proto, t.addr, d, conns, script)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
@@ -237,12 +283,16 @@ func run(tendBin string, size, rounds int, d time.Duration, conns int, peers []s
 			fmt.Fprintf(os.Stderr, "round %d %-18s %8.0f req/s\n", r+1, t.name, res.rps)
 		}
 	}
-	fmt.Printf("%s responses, keep-alive, wrk -t2 -c%d -d%s, medians of %d interleaved rounds.", sizeText(size), conns, d, rounds)
+	fmt.Printf("%s responses, %s, medians of %d interleaved rounds.", sizeText(size), protoText(proto, conns, d), rounds)
 	if schedNote != "" {
 		fmt.Printf(" %s", schedNote)
 	}
 	fmt.Print("\n\n")
-	fmt.Println("| target | req/s | p50 | p99 | p99.9 | vs direct | tend vs it |")
+	if proto == protoH2 {
+		fmt.Println("| target | req/s | mean | max | – | vs direct | tend vs it |")
+	} else {
+		fmt.Println("| target | req/s | p50 | p99 | p99.9 | vs direct | tend vs it |")
+	}
 	fmt.Println("|---|---|---|---|---|---|---|")
 	direct := median(results["direct"])
 	ref := tendServer
@@ -251,12 +301,27 @@ func run(tendBin string, size, rounds int, d time.Duration, conns int, peers []s
 	}
 	tend := median(results[ref])
 	for _, t := range targets {
+		if t.skip {
+			continue
+		}
 		m := median(results[t.name])
 		ratio := "–"
 		if t.name != ref && t.name != "direct" {
-			ratio = fmt.Sprintf("%.2f× req/s, %.2f× p99", tend.rps/m.rps, float64(tend.p99)/float64(m.p99))
+			if proto == protoH2 {
+				ratio = fmt.Sprintf("%.2f× req/s, %.2f× mean", tend.rps/m.rps, float64(tend.p50)/float64(m.p50))
+			} else {
+				ratio = fmt.Sprintf("%.2f× req/s, %.2f× p99", tend.rps/m.rps, float64(tend.p99)/float64(m.p99))
+			}
 		}
-		fmt.Printf("| %s | %.0f | %s | %s | %s | %.2f | %s |\n", t.name, m.rps, m.p50, m.p99, m.p999, m.rps/direct.rps, ratio)
+		vsDirect := "–" // the backend speaks plain HTTP/1.1: no direct row over TLS
+		if direct.rps > 0 {
+			vsDirect = fmt.Sprintf("%.2f", m.rps/direct.rps)
+		}
+		p999 := m.p999.String()
+		if proto == protoH2 {
+			p999 = "–"
+		}
+		fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s |\n", t.name, m.rps, m.p50, m.p99, p999, vsDirect, ratio)
 	}
 	return nil
 }
@@ -268,12 +333,19 @@ func sizeText(n int) string {
 	return fmt.Sprintf("%d-byte", n)
 }
 
-// peerCommand fills a peer's config template and returns the command that runs it in the foreground.
-func peerCommand(name, dir, tmp, listen, backend string) (*exec.Cmd, error) {
+// peerCommand fills a peer's config template (its TLS one with tf) and returns the
+// command that runs it in the foreground.
+func peerCommand(name, dir, tmp, listen, backend string, tf *tlsFiles) (*exec.Cmd, error) {
 	files := map[string]string{"nginx": "nginx.conf", "haproxy": "haproxy.cfg", "caddy": "Caddyfile"}
 	file, ok := files[name]
 	if !ok {
 		return nil, fmt.Errorf("unknown peer")
+	}
+	vars := []string{"{{LISTEN}}", listen, "{{BACKEND}}", backend, "{{DIR}}", tmp}
+	if tf != nil {
+		file = map[string]string{"nginx": "nginx-tls.conf", "haproxy": "haproxy-tls.cfg", "caddy": "Caddyfile-tls"}[name]
+		_, port, _ := net.SplitHostPort(listen)
+		vars = append(vars, "{{CERT}}", tf.cert, "{{KEY}}", tf.key, "{{BUNDLE}}", tf.bundle, "{{HOST}}", tlsHost, "{{PORT}}", port)
 	}
 	bin, err := exec.LookPath(name)
 	if err != nil {
@@ -283,7 +355,7 @@ func peerCommand(name, dir, tmp, listen, backend string) (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	conf := strings.NewReplacer("{{LISTEN}}", listen, "{{BACKEND}}", backend, "{{DIR}}", tmp).Replace(string(tmpl))
+	conf := strings.NewReplacer(vars...).Replace(string(tmpl))
 	path := filepath.Join(tmp, file)
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, err
@@ -330,10 +402,38 @@ var (
 	pctRE = regexp.MustCompile(`(?m)^P(50|99|999) (\d+)$`)
 )
 
-func wrk(addr string, d time.Duration, conns int, script string) (result, error) {
+// measure runs the load tool of proto against addr once.
+func measure(proto, addr string, d time.Duration, conns int, script string) (result, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	switch proto {
+	case protoHTTPS:
+		return wrk("https://"+tlsHost+":"+port+"/", d, conns, script)
+	case protoHandshakes:
+		return wrk("https://"+tlsHost+":"+port+"/", d, conns, script, "-H", "Connection: close")
+	case protoH2:
+		return h2load(addr, d, conns)
+	}
+	return wrk("http://"+addr+"/", d, conns, script)
+}
+
+// protoText says how the load was made, for the table's caption.
+func protoText(proto string, conns int, d time.Duration) string {
+	switch proto {
+	case protoHTTPS:
+		return fmt.Sprintf("HTTP/1.1 over TLS (ECDSA P-256, TLS 1.3), keep-alive, wrk -t2 -c%d -d%s", conns, d)
+	case protoHandshakes:
+		return fmt.Sprintf("a new TLS connection per request (Connection: close; a full ECDSA P-256 handshake each), wrk -t2 -c%d -d%s", conns, d)
+	case protoH2:
+		return fmt.Sprintf("HTTP/2 over TLS, h2load -t2 -c%d -m10 -D%d (h2load reports mean and max, no percentiles)", conns, int(d.Seconds()))
+	}
+	return fmt.Sprintf("keep-alive, wrk -t2 -c%d -d%s", conns, d)
+}
+
+func wrk(url string, d time.Duration, conns int, script string, extra ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+d.String(), "-s", script, "http://"+addr+"/").CombinedOutput()
+	args := append([]string{"-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "-s", script}, extra...)
+	out, err := exec.CommandContext(ctx, "wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %w\n%s", err, out)
 	}

@@ -17,12 +17,13 @@ type server struct {
 	cmd     *exec.Cmd
 	env     []string
 	bin     string
-	gateway string
+	gateway string // what the bench measures: the HTTPS address with TLS
 }
 
 // startServer starts `tend server` on a data dir in tmp and deploys this program as app
-// bench (one instance, answering size bytes), routed for every host.
-func startServer(bin, self, tmp string, size int) (*server, error) {
+// bench (one instance, answering size bytes), routed for every host; with tf, served
+// over HTTPS too with tf's certificate (route.tls cert and key) for tlsHost.
+func startServer(bin, self, tmp string, size int, tf *tlsFiles) (*server, error) {
 	data := filepath.Join(tmp, "tend-data")
 	api, gw := freeAddr(), freeAddr()
 	logf, err := os.Create(filepath.Join(tmp, "tend-server.log"))
@@ -32,6 +33,13 @@ func startServer(bin, self, tmp string, size int) (*server, error) {
 	defer logf.Close()
 	s := &server{bin: bin, gateway: gw, env: append(os.Environ(), "TEND_DATA="+data, "TEND_API=http://"+api, "TEND_TOKEN=")}
 	s.cmd = exec.Command(bin, "server", "--api", api, "--gateway", gw)
+	route := ""
+	if tf != nil {
+		https := freeAddr()
+		s.cmd.Args = append(s.cmd.Args, "--https", https)
+		s.gateway = https
+		route = fmt.Sprintf("route: {hosts: [%s], tls: {cert: %s, key: %s, redirect: false}}\n", tlsHost, tf.cert, tf.key)
+	}
 	s.cmd.Env = s.env
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -50,7 +58,7 @@ env: {GWBENCH_ROLE: backend, GWBENCH_SIZE: "%d"}
 health:
   readiness: {http: /}
 metrics: false
-`, self, size)
+`, self, size) + route
 	if err := os.WriteFile(spec, []byte(yaml), 0o644); err != nil {
 		s.stop()
 		return nil, err

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// The fast path: a request without a body, over HTTP/1.x and not an upgrade, is written
+// The fast path: a request without a body, over HTTP/1.x or HTTP/2 and not an upgrade, is written
 // by the handler's goroutine straight onto a kept backend connection and its response
 // read back on the same goroutine. net/http's Transport hands each request to a writer
 // goroutine and each response over from a reader goroutine; on a proxy that does little
@@ -22,6 +22,11 @@ import (
 
 // fastPath reports whether r can take the fast path.
 func fastPath(r *http.Request) bool {
+	if r.ProtoMajor == 2 {
+		// net/http's HTTP/2 server gives every request a body; one whose HEADERS frame
+		// ended the stream has a ContentLength of 0 (-1 when it is open)
+		return r.ContentLength == 0 && r.Method != http.MethodConnect
+	}
 	return r.ProtoMajor == 1 && (r.Body == nil || r.Body == http.NoBody) && r.ContentLength == 0 &&
 		r.Method != http.MethodConnect && len(r.Header["Upgrade"]) == 0 && len(r.TransferEncoding) == 0
 }
