@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates docs/BENCHMARKS.md: machine, versions, gateway against its peers (wrk,
 # interleaved rounds), zero-downtime deploys, canary analysis, alerting, chaos trials, fuzzing and the Go
-# micro-benchmarks. Installs wrk and the peers with apt-get when they are missing.
+# micro-benchmarks. Installs wrk, h2load and the peers with apt-get when they are missing,
+# and builds the gRPC greeter with tools/grpc/build.sh.
 # Benchmarks never run in `go test ./...`.
 #
 #   bash bench/run.sh                 # the full run (about an hour on 2 cores)
@@ -34,6 +35,7 @@ need=()
 for tool in wrk nginx haproxy caddy; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -46,6 +48,8 @@ bin=$work/gwbench
 go build -o "$bin" ./bench/gateway
 tendbin=$work/tend
 go build -o "$tendbin" ./cmd/tend
+bash tools/grpc/build.sh >/dev/null
+greeter=$(ls -d "${XDG_CACHE_HOME:-$HOME/.cache}"/tend/grpc/"$(cd tools/grpc && go list -m -f '{{.Version}}' google.golang.org/grpc/examples)")/canary_server
 
 # fuzz runs one target for FUZZTIME and prints a line with what it did.
 fuzz() {
@@ -74,6 +78,16 @@ rc=0
   "$bin" -tend "$tendbin" -rounds "$ROUNDS" -duration "$DURATION" -size 1024 2>>"$work/gateway.log" || { rc=1; cat "$work/gateway.log" >&2; }
   echo
   "$bin" -tend "$tendbin" -rounds "$ROUNDS" -duration "$DURATION" -size 65536 2>>"$work/gateway.log" || { rc=1; cat "$work/gateway.log" >&2; }
+  echo
+  echo "### Over TLS, HTTP/2 and gRPC"
+  echo
+  echo "Every target terminates TLS with the same self-signed ECDSA P-256 certificate for localhost (\`tend server\` reads it as route.tls cert and key) and speaks plain HTTP/1.1 (h2c for gRPC) to the backend, which is why there is no direct row."
+  echo
+  for proto in https handshakes h2; do
+    "$bin" -tend "$tendbin" -proto "$proto" -rounds "$ROUNDS" -duration "$DURATION" -size 1024 2>>"$work/gateway.log" || { rc=1; cat "$work/gateway.log" >&2; }
+    echo
+  done
+  "$bin" -tend "$tendbin" -proto grpc -greeter "$greeter" -rounds "$ROUNDS" -duration "$DURATION" 2>>"$work/gateway.log" || { rc=1; cat "$work/gateway.log" >&2; }
   echo
   echo "## Zero-downtime deploys (\`go run ./bench/deploy\`)"
   echo

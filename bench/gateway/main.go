@@ -49,7 +49,7 @@ func main() {
 	if os.Getenv("GWBENCH_ROLE") == "backend" {
 		// an instance deployed by `tend deploy`: serve on the port tend gives
 		size, _ := strconv.Atoi(os.Getenv("GWBENCH_SIZE"))
-		serveRole("backend", "127.0.0.1:"+os.Getenv("PORT"), "", size, "", "")
+		serveRole("backend", "127.0.0.1:"+os.Getenv("PORT"), "", size, "", "", false)
 		return
 	}
 	tendBin := flag.String("tend", "", "the tend binary: measure `tend server` with the backend deployed by `tend deploy` (the reference row)")
@@ -66,6 +66,8 @@ func main() {
 	proto := flag.String("proto", protoHTTP1, "what clients speak: http1 (keep-alive), https (HTTP/1.1 over TLS, keep-alive), handshakes (a new TLS connection per request) or h2 (HTTP/2 over TLS, with h2load)")
 	certFile := flag.String("cert", "", "internal: with -role, serve HTTPS with this certificate")
 	keyFile := flag.String("key", "", "internal: and this key")
+	greeter := flag.String("greeter", "", "with -proto grpc: the gRPC greeter server to proxy to (canary_server, built by tools/grpc/build.sh)")
+	h2Backend := flag.Bool("h2-backend", false, "internal: with -role, the backend speaks HTTP/2 without TLS (gRPC)")
 	flag.Parse()
 	if *role != "" {
 		if *cpuprofile != "" {
@@ -76,16 +78,21 @@ func main() {
 			}
 			defer stop()
 		}
-		serveRole(*role, *listen, *backend, *size, *certFile, *keyFile)
+		serveRole(*role, *listen, *backend, *size, *certFile, *keyFile, *h2Backend)
 		return
 	}
 	switch *proto {
 	case protoHTTP1, protoHTTPS, protoHandshakes, protoH2:
+	case protoGRPC:
+		if *greeter == "" {
+			fmt.Fprintln(os.Stderr, "bench: -proto grpc needs -greeter (bash tools/grpc/build.sh builds canary_server into ~/.cache/tend/grpc/VERSION/)")
+			os.Exit(2)
+		}
 	default:
-		fmt.Fprintf(os.Stderr, "bench: -proto %q: want http1, https, handshakes or h2\n", *proto)
+		fmt.Fprintf(os.Stderr, "bench: -proto %q: want http1, https, handshakes, h2 or grpc\n", *proto)
 		os.Exit(2)
 	}
-	if err := run(*tendBin, *proto, *size, *rounds, *duration, *conns, strings.Split(*peers, ","), *peerDir); err != nil {
+	if err := run(*tendBin, *proto, *greeter, *size, *rounds, *duration, *conns, strings.Split(*peers, ","), *peerDir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -93,7 +100,7 @@ func main() {
 
 // serveRole runs one of the Go targets in this process until killed; with certFile and
 // keyFile, the proxies serve HTTPS.
-func serveRole(role, listen, backend string, size int, certFile, keyFile string) {
+func serveRole(role, listen, backend string, size int, certFile, keyFile string, h2Backend bool) {
 	var h http.Handler
 	switch role {
 	case "backend":
@@ -103,7 +110,11 @@ func serveRole(role, listen, backend string, size int, certFile, keyFile string)
 		host, port, _ := net.SplitHostPort(backend)
 		p, _ := strconv.Atoi(port)
 		g := gateway.New(gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registerer: prometheus.NewRegistry()})
-		rt := gateway.Routing{Routes: []store.Route{{App: "bench", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 100}}}},
+		proto := ""
+		if h2Backend {
+			proto = "http2"
+		}
+		rt := gateway.Routing{Routes: []store.Route{{App: "bench", PathPrefix: "/", Protocol: proto, Splits: []store.Split{{Revision: 1, Weight: 100}}}},
 			Endpoints: []store.Endpoint{{Name: "bench", Address: host, Port: p, Metadata: map[string]string{"revision": "1", "instance": "b"}}}}
 		if certFile != "" {
 			cert, _ := os.ReadFile(certFile)
@@ -116,7 +127,12 @@ func serveRole(role, listen, backend string, size int, certFile, keyFile string)
 	case "bare":
 		target, _ := url.Parse("http://" + backend)
 		bare := httputil.NewSingleHostReverseProxy(target)
-		bare.Transport = &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}
+		tr := &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}
+		if h2Backend {
+			tr.Protocols = new(http.Protocols)
+			tr.Protocols.SetUnencryptedHTTP2(true)
+		}
+		bare.Transport = tr
 		bare.ErrorLog = nil
 		h = bare
 	default:
@@ -179,9 +195,9 @@ const (
 	tendPackage = "gateway package alone"
 )
 
-func run(tendBin, proto string, size, rounds int, d time.Duration, conns int, peers []string, peerDir string) error {
+func run(tendBin, proto, greeter string, size, rounds int, d time.Duration, conns int, peers []string, peerDir string) error {
 	tool := "wrk"
-	if proto == protoH2 {
+	if proto == protoH2 || proto == protoGRPC {
 		tool = "h2load"
 	}
 	if _, err := exec.LookPath(tool); err != nil {
@@ -232,12 +248,22 @@ func run(tendBin, proto string, size, rounds int, d time.Duration, conns int, pe
 		}
 		return nil
 	}
-	if err := start("direct", backend, exec.Command(self, "-role", "backend", "-listen", backend, "-size", strconv.Itoa(size))); err != nil {
+	backendCmd := exec.Command(self, "-role", "backend", "-listen", backend, "-size", strconv.Itoa(size))
+	if proto == protoGRPC {
+		_, port, _ := net.SplitHostPort(backend)
+		backendCmd = exec.Command(greeter)
+		backendCmd.Env = append(os.Environ(), "PORT="+port)
+	}
+	if err := start("direct", backend, backendCmd); err != nil {
 		return err
 	}
-	targets[0].skip = tf != nil // the backend speaks plain HTTP/1.1 only
+	targets[0].skip = tf != nil // the backend speaks plain HTTP (1.1, or 2 for gRPC) only
 	if tendBin != "" {
-		srv, err := startServer(tendBin, self, tmp, size, tf)
+		app := self
+		if proto == protoGRPC {
+			app = greeter
+		}
+		srv, err := startServer(tendBin, app, tmp, size, tf, proto == protoGRPC)
 		if err != nil {
 			return err
 		}
@@ -250,13 +276,16 @@ func run(tendBin, proto string, size, rounds int, d time.Duration, conns int, pe
 		if tf != nil {
 			args = append(args, "-cert", tf.cert, "-key", tf.key)
 		}
+		if proto == protoGRPC {
+			args = append(args, "-h2-backend")
+		}
 		if err := start(role.name, addr, exec.Command(self, args...)); err != nil {
 			return err
 		}
 	}
 	for _, p := range peers {
 		addr := freeAddr()
-		cmd, err := peerCommand(p, peerDir, tmp, addr, backend, tf)
+		cmd, err := peerCommand(p, peerDir, tmp, addr, backend, tf, proto == protoGRPC)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: skipping %s: %v\n", p, err)
 			continue
@@ -264,6 +293,10 @@ func run(tendBin, proto string, size, rounds int, d time.Duration, conns int, pe
 		if err := start(p, addr, cmd); err != nil {
 			return err
 		}
+	}
+	grpcRequestFile = filepath.Join(tmp, "grpc-request.bin")
+	if err := os.WriteFile(grpcRequestFile, grpcRequest, 0o644); err != nil {
+		return err
 	}
 	script := filepath.Join(tmp, "latency.lua")
 	if err := os.WriteFile(script, latencyScript, 0o644); err != nil {
@@ -288,7 +321,7 @@ func run(tendBin, proto string, size, rounds int, d time.Duration, conns int, pe
 		fmt.Printf(" %s", schedNote)
 	}
 	fmt.Print("\n\n")
-	if proto == protoH2 {
+	if proto == protoH2 || proto == protoGRPC {
 		fmt.Println("| target | req/s | mean | max | – | vs direct | tend vs it |")
 	} else {
 		fmt.Println("| target | req/s | p50 | p99 | p99.9 | vs direct | tend vs it |")
@@ -307,7 +340,7 @@ func run(tendBin, proto string, size, rounds int, d time.Duration, conns int, pe
 		m := median(results[t.name])
 		ratio := "–"
 		if t.name != ref && t.name != "direct" {
-			if proto == protoH2 {
+			if proto == protoH2 || proto == protoGRPC {
 				ratio = fmt.Sprintf("%.2f× req/s, %.2f× mean", tend.rps/m.rps, float64(tend.p50)/float64(m.p50))
 			} else {
 				ratio = fmt.Sprintf("%.2f× req/s, %.2f× p99", tend.rps/m.rps, float64(tend.p99)/float64(m.p99))
@@ -318,7 +351,7 @@ func run(tendBin, proto string, size, rounds int, d time.Duration, conns int, pe
 			vsDirect = fmt.Sprintf("%.2f", m.rps/direct.rps)
 		}
 		p999 := m.p999.String()
-		if proto == protoH2 {
+		if proto == protoH2 || proto == protoGRPC {
 			p999 = "–"
 		}
 		fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s |\n", t.name, m.rps, m.p50, m.p99, p999, vsDirect, ratio)
@@ -335,7 +368,7 @@ func sizeText(n int) string {
 
 // peerCommand fills a peer's config template (its TLS one with tf) and returns the
 // command that runs it in the foreground.
-func peerCommand(name, dir, tmp, listen, backend string, tf *tlsFiles) (*exec.Cmd, error) {
+func peerCommand(name, dir, tmp, listen, backend string, tf *tlsFiles, grpc bool) (*exec.Cmd, error) {
 	files := map[string]string{"nginx": "nginx.conf", "haproxy": "haproxy.cfg", "caddy": "Caddyfile"}
 	file, ok := files[name]
 	if !ok {
@@ -344,6 +377,9 @@ func peerCommand(name, dir, tmp, listen, backend string, tf *tlsFiles) (*exec.Cm
 	vars := []string{"{{LISTEN}}", listen, "{{BACKEND}}", backend, "{{DIR}}", tmp}
 	if tf != nil {
 		file = map[string]string{"nginx": "nginx-tls.conf", "haproxy": "haproxy-tls.cfg", "caddy": "Caddyfile-tls"}[name]
+		if grpc {
+			file = map[string]string{"nginx": "nginx-grpc.conf", "haproxy": "haproxy-grpc.cfg", "caddy": "Caddyfile-grpc"}[name]
+		}
 		_, port, _ := net.SplitHostPort(listen)
 		vars = append(vars, "{{CERT}}", tf.cert, "{{KEY}}", tf.key, "{{BUNDLE}}", tf.bundle, "{{HOST}}", tlsHost, "{{PORT}}", port)
 	}
@@ -411,7 +447,9 @@ func measure(proto, addr string, d time.Duration, conns int, script string) (res
 	case protoHandshakes:
 		return wrk("https://"+tlsHost+":"+port+"/", d, conns, script, "-H", "Connection: close")
 	case protoH2:
-		return h2load(addr, d, conns)
+		return h2load(addr, d, conns, "/")
+	case protoGRPC:
+		return h2load(addr, d, conns, grpcPath, "-d", grpcRequestFile, "-H", "content-type: application/grpc", "-H", "te: trailers")
 	}
 	return wrk("http://"+addr+"/", d, conns, script)
 }
@@ -423,6 +461,8 @@ func protoText(proto string, conns int, d time.Duration) string {
 		return fmt.Sprintf("HTTP/1.1 over TLS (ECDSA P-256, TLS 1.3), keep-alive, wrk -t2 -c%d -d%s", conns, d)
 	case protoHandshakes:
 		return fmt.Sprintf("a new TLS connection per request (Connection: close; a full ECDSA P-256 handshake each), wrk -t2 -c%d -d%s", conns, d)
+	case protoGRPC:
+		return fmt.Sprintf("gRPC unary calls (helloworld.Greeter/SayHello to a grpc-go server over h2c) over TLS, h2load -t2 -c%d -m10 -D%d (mean and max, no percentiles)", conns, int(d.Seconds()))
 	case protoH2:
 		return fmt.Sprintf("HTTP/2 over TLS, h2load -t2 -c%d -m10 -D%d (h2load reports mean and max, no percentiles)", conns, int(d.Seconds()))
 	}

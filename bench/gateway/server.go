@@ -23,7 +23,7 @@ type server struct {
 // startServer starts `tend server` on a data dir in tmp and deploys this program as app
 // bench (one instance, answering size bytes), routed for every host; with tf, served
 // over HTTPS too with tf's certificate (route.tls cert and key) for tlsHost.
-func startServer(bin, self, tmp string, size int, tf *tlsFiles) (*server, error) {
+func startServer(bin, self, tmp string, size int, tf *tlsFiles, grpc bool) (*server, error) {
 	data := filepath.Join(tmp, "tend-data")
 	api, gw := freeAddr(), freeAddr()
 	logf, err := os.Create(filepath.Join(tmp, "tend-server.log"))
@@ -38,7 +38,11 @@ func startServer(bin, self, tmp string, size int, tf *tlsFiles) (*server, error)
 		https := freeAddr()
 		s.cmd.Args = append(s.cmd.Args, "--https", https)
 		s.gateway = https
-		route = fmt.Sprintf("route: {hosts: [%s], tls: {cert: %s, key: %s, redirect: false}}\n", tlsHost, tf.cert, tf.key)
+		proto := ""
+		if grpc {
+			proto = "protocol: http2, "
+		}
+		route = fmt.Sprintf("route: {hosts: [%s], %stls: {cert: %s, key: %s, redirect: false}}\n", tlsHost, proto, tf.cert, tf.key)
 	}
 	s.cmd.Env = s.env
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
@@ -59,6 +63,9 @@ health:
   readiness: {http: /}
 metrics: false
 `, self, size) + route
+	if grpc { // the greeter (tools/grpc/canary/server): a gRPC readiness probe
+		yaml = strings.Replace(yaml, "readiness: {http: /}", `readiness: {grpc: {service: ""}}`, 1)
+	}
 	if err := os.WriteFile(spec, []byte(yaml), 0o644); err != nil {
 		s.stop()
 		return nil, err

@@ -26,6 +26,16 @@ const (
 	protoHTTPS      = "https"      // HTTP/1.1 over TLS, keep-alive (wrk)
 	protoHandshakes = "handshakes" // a new TLS connection (ECDSA P-256, full handshake) per request (wrk, Connection: close)
 	protoH2         = "h2"         // HTTP/2 over TLS, 10 streams per connection (h2load)
+	protoGRPC       = "grpc"       // gRPC unary calls over TLS to a gRPC server (h2load)
+)
+
+// grpcPath is the greeter's method; grpcRequestFile (written by run) its request:
+// a gRPC message frame (uncompressed, 6 bytes) of HelloRequest{name: "tend"}.
+const grpcPath = "/helloworld.Greeter/SayHello"
+
+var (
+	grpcRequestFile string
+	grpcRequest     = []byte{0, 0, 0, 0, 6, 0x0a, 4, 't', 'e', 'n', 'd'}
 )
 
 // tlsHost is the name every TLS target serves: it resolves to 127.0.0.1 without DNS.
@@ -71,12 +81,12 @@ var (
 
 // h2load measures HTTP/2 over TLS at addr: conns connections with 10 streams each. It
 // reports no percentiles, only min, max and mean request times: the mean goes in p50.
-func h2load(addr string, d time.Duration, conns int) (result, error) {
+func h2load(addr string, d time.Duration, conns int, path string, extra ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
 	_, port, _ := net.SplitHostPort(addr)
-	out, err := exec.CommandContext(ctx, "h2load", "-c", strconv.Itoa(conns), "-m", "10", "-t", "2",
-		"-D", strconv.Itoa(int(d.Seconds())), "https://"+tlsHost+":"+port+"/").CombinedOutput()
+	args := append([]string{"-c", strconv.Itoa(conns), "-m", "10", "-t", "2", "-D", strconv.Itoa(int(d.Seconds()))}, extra...)
+	out, err := exec.CommandContext(ctx, "h2load", append(args, "https://"+tlsHost+":"+port+path)...).CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("h2load: %w\n%s", err, out)
 	}

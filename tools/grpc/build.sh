@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds grpc-go's route_guide example server and client (unary, server-, client- and
 # bidirectional streaming RPCs) from google.golang.org/grpc/examples (the version go.mod
-# pins) into the user cache, where test/e2e finds them:
+# pins), and tend's canary greeter (canary/: a helloworld server that answers with its
+# revision and fails a share of calls with UNAVAILABLE, and a client that counts the
+# answers), into the user cache, where test/e2e finds them:
 # ${XDG_CACHE_HOME:-~/.cache}/tend/grpc/VERSION/. About a minute the first time; nothing
 # when they are there. The examples module replaces grpc with its parent directory, so
 # `go install` refuses it: this module requires it instead.
@@ -22,4 +24,10 @@ for cmd in server client; do
   go build -trimpath -o "$out/route_guide_$cmd.tmp" "google.golang.org/grpc/examples/route_guide/$cmd"
   mv "$out/route_guide_$cmd.tmp" "$out/route_guide_$cmd"
   echo "built $out/route_guide_$cmd"
+done
+# ours: rebuilt every time (seconds once grpc is compiled), since they change with the repo
+for cmd in server client; do
+  go build -trimpath -o "$out/canary_$cmd.tmp" "./canary/$cmd"
+  mv "$out/canary_$cmd.tmp" "$out/canary_$cmd"
+  echo "built $out/canary_$cmd"
 done
