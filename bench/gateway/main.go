@@ -316,7 +316,11 @@ func run(tendBin, proto, greeter string, size, rounds int, d time.Duration, conn
 			fmt.Fprintf(os.Stderr, "round %d %-18s %8.0f req/s\n", r+1, t.name, res.rps)
 		}
 	}
-	fmt.Printf("%s responses, %s, medians of %d interleaved rounds.", sizeText(size), protoText(proto, conns, d), rounds)
+	what := sizeText(size) + " responses"
+	if proto == protoGRPC {
+		what = "Greeter replies (a 16-byte message)"
+	}
+	fmt.Printf("%s, %s, medians of %d interleaved rounds.", what, protoText(proto, conns, d), rounds)
 	if schedNote != "" {
 		fmt.Printf(" %s", schedNote)
 	}
