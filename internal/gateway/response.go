@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"os"
 	"strconv"
 	"time"
 )
@@ -216,7 +217,7 @@ func (x *trip) relay(bc *bconn) bool {
 	switch {
 	case noBody:
 	case r.chunked:
-		werr, rerr = copyChunked(bw, bc.br)
+		werr, rerr = copyChunked(bw, bc.br, func() error { return x.awaitChunk(bc) })
 	default:
 		werr, rerr = copyLength(bw, bc.br, r.length)
 	}
@@ -264,11 +265,16 @@ var errMalformedChunk = errors.New("malformed chunked encoding from the backend"
 // copyChunked passes a chunked body on as it comes, chunk sizes, extensions and trailers
 // included, checking the framing as it goes. Before it waits for the backend's next
 // chunk it sends what it has, so that a stream (server-sent events) is not held back.
-func copyChunked(bw *bufio.Writer, br *bufio.Reader) (werr, rerr error) {
+func copyChunked(bw *bufio.Writer, br *bufio.Reader, await func() error) (werr, rerr error) {
 	line := func() ([]byte, error) {
 		if br.Buffered() == 0 {
 			if err := bw.Flush(); err != nil {
 				return nil, err
+			}
+			if await != nil {
+				if err := await(); err != nil {
+					return nil, err
+				}
 			}
 		}
 		l, err := br.ReadSlice('\n')
@@ -401,6 +407,26 @@ func (x *trip) done(bc *bconn, keep bool, rerr error) {
 		return
 	}
 	x.backend.conns.put(bc)
+}
+
+// awaitChunk waits for the next chunk of a streamed answer; when the backend is quiet
+// for longer than watchAfter (server-sent events between two events, say), it watches
+// the client meanwhile, so that a client that leaves ends the stream and its backend
+// connection at once rather than at the backend's next write.
+func (x *trip) awaitChunk(bc *bconn) error {
+	_ = bc.SetReadDeadline(time.Now().Add(watchAfter))
+	_, err := bc.br.Peek(1)
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		_ = bc.SetReadDeadline(time.Time{})
+		return nil // data, or an error the chunk's read reports
+	}
+	w := x.c.watch(bc)
+	_ = bc.SetReadDeadline(time.Time{})
+	_, _ = bc.br.Peek(1)
+	if w.stop(x.c) {
+		return errClientGone
+	}
+	return nil
 }
 
 // relayOther reads the answer with net/http's reader and writes it out again.

@@ -550,3 +550,49 @@ func TestLoopPassesAServerSentEventStreamAtOnce(t *testing.T) {
 		t.Errorf("%d connections went to net/http's server: the stream must have been the loop's", n)
 	}
 }
+
+// A client that leaves a quiet stream ends it at once: the loop watches the client
+// while the backend is silent, so the backend's request ends without waiting for its
+// next write.
+func TestAClientLeavingAQuietStreamEndsItsBackendRequest(t *testing.T) {
+	ended := make(chan time.Duration, 1)
+	b := startBackend(t, "sse", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			ended <- time.Since(start)
+		case <-time.After(20 * time.Second): // the next event would be due
+			ended <- time.Since(start)
+		}
+	})
+	srv, addr := startServer(t, New(Options{}), appRoutes, []store.Endpoint{b.endpoint("app", 1)})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(c, "GET /events HTTP/1.1\r\nHost: app.test\r\nAccept: text/event-stream\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, len("data: first"))
+	if _, err := io.ReadFull(resp.Body, line); err != nil || string(line) != "data: first" {
+		t.Fatalf("first event: %q %v", line, err)
+	}
+	time.Sleep(300 * time.Millisecond) // the stream is quiet: the loop watches the client now
+	c.Close()
+	select {
+	case d := <-ended:
+		if d > 5*time.Second {
+			t.Errorf("the backend's request ended %s after the client left, want at once", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the backend's request did not end after the client left its stream")
+	}
+	if n := srv.handedOver.Load(); n != 0 {
+		t.Errorf("%d connections went to net/http's server, want the stream on the loop", n)
+	}
+}
