@@ -130,6 +130,9 @@ func TestMaintenanceAnswers503WhileTheInstancesKeepRunning(t *testing.T) {
 	if after := pids(s); !slices.Equal(after, before) {
 		t.Errorf("instances in maintenance have PIDs %v, want the same as before %v", after, before)
 	}
+	if dom, ok := domIfChromium(t, strings.TrimSpace(s.mustTend("dashboard"))); ok && (!strings.Contains(dom, `class="maintenance"`) || !strings.Contains(dom, "Back at 14:00 UTC")) {
+		t.Errorf("the dashboard does not show the maintenance:\n%s", dom)
+	}
 	s.mustTend("deploy", "-f", writeSpec(t, dir, specWith("2", rolling)))
 	check("after a deploy in maintenance")
 	if _, err := s.tend("maintenance", "hello", "sideways"); exitCode(err) != 4 {

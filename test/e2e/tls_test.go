@@ -111,6 +111,9 @@ func TestTLSAutoGetsACertificateFromAnACMECA(t *testing.T) {
 		t.Errorf("certificate %+v: want source acme, issued by Pebble", first)
 	}
 	serial := servedSerial(t, secure, "hello.test", roots)
+	if dom, ok := domIfChromium(t, strings.TrimSpace(s.mustTend("dashboard"))); ok && (!strings.Contains(dom, `data-cert="hello.test"`) || !strings.Contains(dom, `class="cert-valid"`)) {
+		t.Errorf("the dashboard does not show hello.test's valid certificate:\n%s", dom)
+	}
 
 	// curl verifies it with Pebble's root, over HTTP/1.1 and HTTP/2
 	if curl, err := exec.LookPath("curl"); err == nil {

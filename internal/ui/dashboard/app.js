@@ -76,7 +76,10 @@ function appCard(st, gw, hist) {
   const events = table(["when", "revision", "kind", "event"],
     ((hist && hist.events) || []).slice(-10).reverse().map((e) => el("tr", {}, el("td", {}, age(e.at) + " ago"),
       el("td", {}, e.revision || ""), el("td", {}, e.kind), el("td", {}, e.message))));
-  return el("section", { class: "app", "data-app": st.app }, title, el("div", { class: "message" }, r.message || ""),
+  const maint = st.maintenance ? [el("div", { class: "maintenance" }, "Maintenance since " + age(st.maintenance.since) +
+    " ago: the gateway answers 503" + (st.maintenance.message ? " (" + st.maintenance.message + ")" : "") +
+    "; tend maintenance " + st.app + " off ends it")] : [];
+  return el("section", { class: "app", "data-app": st.app }, title, ...maint, el("div", { class: "message" }, r.message || ""),
     split(st), ...analysis(r), el("h3", {}, "Instances"), instances, el("h3", {}, "Gateway"), endpoints, el("h3", {}, "Events"), events);
 }
 
@@ -107,6 +110,26 @@ function incidents(list, alerts) {
   box.hidden = false;
 }
 
+// certificates shows the gateway's TLS certificates (hidden without tend server --https).
+function certificates(list) {
+  const box = document.getElementById("certs");
+  if (!list || !list.length) {
+    box.hidden = true;
+    return;
+  }
+  const until = (t) => {
+    if (!t) return "";
+    const d = (Date.parse(t) - Date.now()) / 86400000;
+    return d >= 2 ? Math.floor(d) + " days" : d > 0 ? Math.round(d * 24) + " hours" : "expired";
+  };
+  const rows = list.map((c) => el("tr", { "data-cert": c.host }, el("td", {}, c.host), el("td", {}, c.app),
+    el("td", { class: "cert-" + c.state }, c.state), el("td", {}, c.source), el("td", {}, c.issuer || ""),
+    el("td", {}, until(c.notAfter)), el("td", {}, c.renewAt ? "in " + until(c.renewAt) : ""), el("td", {}, c.lastError || "")));
+  box.replaceChildren(el("h2", {}, "Certificates"),
+    table(["host", "app", "state", "source", "issuer", "expires in", "renewal", "last error"], rows));
+  box.hidden = false;
+}
+
 async function refresh() {
   const problem = document.getElementById("problem");
   if (!token()) {
@@ -116,9 +139,10 @@ async function refresh() {
   try {
     const [version, apps, gateway] = await Promise.all([get("/v1/version"), get("/v1/apps"), get("/v1/gateway")]);
     const hists = await Promise.all(apps.map((a) => get("/v1/apps/" + encodeURIComponent(a.app) + "/history?limit=10").catch(() => null)));
-    const [list, alerts] = await Promise.all([get("/v1/incidents?all=1").catch(() => null),
-      get("/alertmanager/api/v2/alerts").catch(() => null)]);
+    const [list, alerts, certs] = await Promise.all([get("/v1/incidents?all=1").catch(() => null),
+      get("/alertmanager/api/v2/alerts").catch(() => null), get("/v1/certs").catch(() => null)]);
     incidents(list, alerts);
+    certificates(certs);
     const byApp = Object.fromEntries((gateway || []).map((g) => [g.app, g]));
     document.getElementById("apps").replaceChildren(...apps.map((a, i) => appCard(a, byApp[a.app], hists[i])));
     document.getElementById("empty").hidden = apps.length > 0;
