@@ -25,13 +25,15 @@ type Certificate struct {
 	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
 	Failures    int       `json:"failures,omitempty"`
 	CertFile    string    `json:"certFile,omitempty"`
+	// OnDemand: issued at the host's first TLS handshake, approved by route.tls.onDemand.
+	OnDemand bool `json:"onDemand,omitempty"`
 }
 
 // certificate is the wire form of a stored certificate record.
 func certificate(c store.Certificate, now time.Time) Certificate {
 	out := Certificate{Host: c.Host, App: c.App, Source: c.Source, Issuer: c.Issuer, NotAfter: c.NotAfter,
 		Obtained: c.Obtained, RenewAt: c.RenewAt, LastError: c.LastError, LastErrorAt: c.LastErrorAt,
-		Failures: c.Failures, CertFile: c.CertFile}
+		Failures: c.Failures, CertFile: c.CertFile, OnDemand: c.OnDemand}
 	switch {
 	case c.NotAfter.IsZero():
 		out.State = "pending"

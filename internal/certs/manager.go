@@ -1,9 +1,10 @@
 // Package certs obtains, renews and keeps the gateway's TLS certificates: from an ACME CA, or from the user's files.
 //
 // A Manager runs in tend server, beside the store: it follows the routes, orders a
-// certificate for every host of a route with tls.auto, reads the files of a route with
-// tls.cert and tls.key, and keeps one store.Certificate record per host, which the
-// gateway serves by SNI. The gateway process answers the CA's challenges, through the
+// certificate for every host of a route with tls.auto (and, with tls.onDemand, for the
+// hosts the route's approval URL accepts at their first handshake: see Want), reads the
+// files of a route with tls.cert and tls.key, and keeps one store.Certificate record per
+// host, which the gateway serves by SNI. The gateway process answers the CA's challenges, through the
 // Solver the server gives the Manager.
 //
 // Why not golang.org/x/crypto/acme/autocert or certmagic: both want to own the listener
@@ -103,6 +104,15 @@ type Manager struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool // hosts with an order running
+	// on-demand hosts (ondemand.go): being asked about, and refused until
+	asking map[string]bool
+	denied map[string]time.Time
+
+	// life ends when Run does: Want gives up then
+	life    context.Context
+	endLife context.CancelFunc
+	// approvals asks the routes' tls.onDemand URLs
+	approvals *http.Client
 
 	// files are the states of the files of the file hosts, by host: only Run's
 	// goroutine uses them.
@@ -132,7 +142,13 @@ func New(o Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	life, endLife := context.WithCancel(context.Background())
 	return &Manager{
+		life:       life,
+		endLife:    endLife,
+		approvals:  &http.Client{Transport: tr},
+		asking:     map[string]bool{},
+		denied:     map[string]time.Time{},
 		dir:        o.Directory,
 		email:      o.Email,
 		store:      o.Store,
@@ -163,6 +179,7 @@ func (m *Manager) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer func() {
 		cancel()
+		m.endLife()
 		wg.Wait()
 		m.transport.CloseIdleConnections()
 	}()
@@ -204,6 +221,8 @@ type want struct {
 	auto      bool
 	certFile  string
 	keyFile   string
+	// onDemand: a host the route claims without listing it, approved by its tls.onDemand
+	onDemand bool
 }
 
 // check does what the routes and records need now, and returns how long Run may wait
@@ -216,7 +235,7 @@ func (m *Manager) check(ctx context.Context, wg *sync.WaitGroup) time.Duration {
 	inflight := maps.Clone(m.inflight)
 	m.mu.Unlock()
 
-	wants, err := m.wants(ctx)
+	routes, err := store.List[store.Route](ctx, m.store, store.RoutesPrefix)
 	if err != nil {
 		m.log.Error("certs: read the routes", "err", err)
 		return 5 * time.Second
@@ -226,6 +245,7 @@ func (m *Manager) check(ctx context.Context, wg *sync.WaitGroup) time.Duration {
 		m.log.Error("certs: read the certificates", "err", err)
 		return 5 * time.Second
 	}
+	wants := m.wants(routes, recs)
 	now := time.Now()
 	hosts := make([]string, 0, len(wants))
 	for h := range wants {
@@ -245,8 +265,8 @@ func (m *Manager) check(ctx context.Context, wg *sync.WaitGroup) time.Duration {
 			// Not due yet: renewal two thirds into its life, or the backoff after a failure.
 			if has && rec.Source == store.CertFromACME && now.Before(rec.RenewAt) {
 				wait = min(wait, rec.RenewAt.Sub(now))
-				if rec.App != w.app { // the host moved to another app
-					rec.App = w.app
+				if rec.App != w.app || rec.OnDemand != w.onDemand { // the host moved to another app
+					rec.App, rec.OnDemand = w.app, w.onDemand
 					if err := m.store.Put(ctx, store.CertKey(h), rec); err != nil {
 						m.log.Error("certs: write a certificate record", "host", h, "err", err)
 					}
@@ -279,13 +299,11 @@ func (m *Manager) check(ctx context.Context, wg *sync.WaitGroup) time.Duration {
 	return max(wait, 100*time.Millisecond)
 }
 
-// wants reads the routes: the certificate each host of a route with TLS needs. A host
-// of two routes takes the first route's TLS (in key order).
-func (m *Manager) wants(ctx context.Context) (map[string]want, error) {
-	routes, err := store.List[store.Route](ctx, m.store, store.RoutesPrefix)
-	if err != nil {
-		return nil, err
-	}
+// wants is the certificate each host of a route with TLS needs, and each on-demand
+// host whose record a route of its app with tls.onDemand still claims. A host of two
+// routes takes the first route's TLS (in key order). The wildcard hosts of a route with
+// tls.onDemand are patterns of names, not names to order.
+func (m *Manager) wants(routes []store.Route, recs map[string]store.Certificate) map[string]want {
 	wants := map[string]want{}
 	for _, r := range routes {
 		if r.TLS == nil || (!r.TLS.Auto && r.TLS.CertFile == "" && r.TLS.KeyFile == "") {
@@ -293,7 +311,7 @@ func (m *Manager) wants(ctx context.Context) (map[string]want, error) {
 		}
 		for _, h := range r.Hosts {
 			h = strings.ToLower(strings.TrimSuffix(h, "."))
-			if h == "" {
+			if h == "" || (r.TLS.OnDemand != "" && r.TLS.Auto && isWildcard(h)) {
 				continue
 			}
 			if _, ok := wants[h]; ok {
@@ -302,7 +320,22 @@ func (m *Manager) wants(ctx context.Context) (map[string]want, error) {
 			wants[h] = want{host: h, app: r.App, auto: r.TLS.Auto, certFile: r.TLS.CertFile, keyFile: r.TLS.KeyFile}
 		}
 	}
-	return wants, nil
+	var cl *claims
+	for h, rec := range recs {
+		if !rec.OnDemand || rec.Source != store.CertFromACME {
+			continue
+		}
+		if _, ok := wants[h]; ok {
+			continue
+		}
+		if cl == nil {
+			cl = newClaims(routes)
+		}
+		if r := cl.onDemand(h); r != nil && r.App == rec.App {
+			wants[h] = want{host: h, app: r.App, auto: true, onDemand: true}
+		}
+	}
+	return wants
 }
 
 // records reads the certificate records by host.
@@ -377,7 +410,7 @@ func (m *Manager) renew(ctx context.Context, w want, kind string) {
 	now := time.Now()
 	if err == nil {
 		rec = store.Certificate{
-			Host: w.host, App: w.app, Source: store.CertFromACME,
+			Host: w.host, App: w.app, Source: store.CertFromACME, OnDemand: w.onDemand,
 			CertPEM: string(cert.chainPEM), KeyPEM: string(cert.keyPEM),
 			Issuer: cert.leaf.Issuer.CommonName, NotBefore: cert.leaf.NotBefore, NotAfter: cert.leaf.NotAfter,
 			Obtained: now, RenewAt: renewAt(cert.leaf.NotBefore, cert.leaf.NotAfter),
@@ -388,7 +421,7 @@ func (m *Manager) renew(ctx context.Context, w want, kind string) {
 		m.log.Error("certs: could not obtain a certificate", "host", w.host,
 			"err", fmt.Errorf("obtain a certificate for %s from %s: %w", w.host, m.dir, err))
 		// The certificate it has, if any, goes on being served until it expires.
-		rec.Host, rec.App, rec.Source = w.host, w.app, store.CertFromACME
+		rec.Host, rec.App, rec.Source, rec.OnDemand = w.host, w.app, store.CertFromACME, w.onDemand
 		rec.CertFile, rec.KeyFile = "", ""
 		rec.LastError, rec.LastErrorAt = err.Error(), now
 		rec.Failures++

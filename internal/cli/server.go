@@ -159,7 +159,10 @@ default; HTTP-01 on the --gateway listener, which must be reachable on port 80, 
 TLS-ALPN-01 on --https), renewed two thirds into their lifetime and kept in the store;
 route.tls: {cert: FILE, key: FILE} serves your own, reloaded when the files change. Plain
 HTTP to such an app is redirected to HTTPS (route.tls.redirect: false keeps it). HTTP/2
-is offered by ALPN. tend certs lists the certificates.`,
+is offered by ALPN. tend certs lists the certificates. With route.tls.onDemand: URL (and
+auto), hosts the route claims without listing them (*.example.com, or any host when it
+lists none) get a certificate at their first TLS handshake, which waits for it, once
+GET URL?host=HOST answers 2xx.`,
 		Example: `  tend server --data /var/lib/tend --gateway 0.0.0.0:80
   tend server --gateway :80 --https :443 --acme-email ops@example.com
   tend server --etcd-endpoints http://10.0.0.5:2379

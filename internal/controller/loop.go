@@ -261,7 +261,8 @@ func routeTLS(sp *spec.App) *store.RouteTLS {
 	if t == nil {
 		return nil
 	}
-	return &store.RouteTLS{Auto: t.Auto, CertFile: inDir(sp.Dir, t.Cert), KeyFile: inDir(sp.Dir, t.Key), Redirect: t.Redirect, HSTS: t.HSTS}
+	return &store.RouteTLS{Auto: t.Auto, CertFile: inDir(sp.Dir, t.Cert), KeyFile: inDir(sp.Dir, t.Key), Redirect: t.Redirect, HSTS: t.HSTS,
+		OnDemand: t.OnDemand}
 }
 
 // writeRoute publishes the decision's traffic split for the gateway, when it changed.

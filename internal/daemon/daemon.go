@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/tendhq/tend/internal/alerting"
 	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/certs"
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/dataplane"
 	"github.com/tendhq/tend/internal/disk"
@@ -143,8 +145,19 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 				}
 				return 0
 			}))
+	// the certificate manager, started after the plane it answers challenges through,
+	// approves and orders the hosts the gateway wants on-demand certificates for
+	var certMgrRef atomic.Pointer[certs.Manager]
+	var onDemand func(host, app string)
+	if cfg.HTTPSAddr != "" {
+		onDemand = func(host, app string) {
+			if m := certMgrRef.Load(); m != nil {
+				m.Want(host, app)
+			}
+		}
+	}
 	plane := dataplane.New(dataplane.Options{DataDir: dir, Addr: cfg.GatewayAddr, HTTPSAddr: cfg.HTTPSAddr, Inherited: gwInherited, Executable: cfg.GatewayExecutable,
-		AccessLog: cfg.AccessLog, LogLevel: cfg.LogLevel, Store: st, Logger: log})
+		AccessLog: cfg.AccessLog, LogLevel: cfg.LogLevel, Store: st, Logger: log, OnDemand: onDemand})
 	var stopPlane sync.Once
 	defer stopPlane.Do(func() { _ = plane.Release(context.Background()) })
 	reg.MustRegister(plane.Collector())
@@ -176,6 +189,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		return err
 	}
 	defer stopCerts()
+	certMgrRef.Store(certMgr)
 	alerts, err := openAlerting(cfg, dir, "http://"+apiLn.Addr().String(), token, mon, ctl, reg, log)
 	if err != nil {
 		return err

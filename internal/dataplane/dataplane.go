@@ -37,6 +37,10 @@ type Options struct {
 	LogLevel   string
 	Store      *store.Store
 	Logger     *slog.Logger
+	// OnDemand, when set, is called for each host a TLS client asked the gateway for,
+	// without a certificate, that a route of app with tls.onDemand claims (the
+	// certificate manager's Want): see ondemand.go.
+	OnDemand func(host, app string)
 }
 
 // Plane is the server's side of the gateway process.
@@ -116,6 +120,10 @@ func (p *Plane) Start(ctx context.Context) error {
 	p.wg.Add(2)
 	go p.pushLoop(runCtx)
 	go p.supervise(runCtx)
+	if p.o.OnDemand != nil {
+		p.wg.Add(1)
+		go p.wantLoop(runCtx)
+	}
 	return nil
 }
 

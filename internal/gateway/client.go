@@ -123,6 +123,15 @@ func (c *Client) State(ctx context.Context) ([]AppState, error) {
 	return s, err
 }
 
+// Wanted long-polls the hosts waiting for on-demand certificates: it returns those
+// wanted after seq after (0: all) as soon as there are any, or none after wait. Pass
+// the largest Seq seen as the next after.
+func (c *Client) Wanted(ctx context.Context, wait time.Duration, after int64) ([]WantedHost, error) {
+	var out []WantedHost
+	_, err := c.do(ctx, http.MethodGet, "/v1/wanted?wait="+url.QueryEscape(wait.String())+"&after="+strconv.FormatInt(after, 10), nil, &out)
+	return out, err
+}
+
 // Gather reads the gateway's metrics (it is a prometheus.Gatherer).
 func (c *Client) Gather() ([]*dto.MetricFamily, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

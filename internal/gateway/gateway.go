@@ -46,6 +46,9 @@ type Gateway struct {
 	log     *slog.Logger
 	table   atomic.Pointer[table]
 	certs   atomic.Pointer[certSet]
+	certsMu sync.Mutex
+	certsCh chan struct{} // closed when the next routing's certificates are installed
+	wanted  *wantedSet    // hosts waiting for on-demand certificates
 	proxy   *httputil.ReverseProxy
 	h2proxy *httputil.ReverseProxy // to instances of routes with protocol http2 (h2c: gRPC)
 	metrics *metrics
@@ -71,7 +74,7 @@ func New(o Options) *Gateway {
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = DefaultBodyTimeout
 	}
-	g := &Gateway{o: o, log: o.Logger, metrics: newMetrics(o.Registerer), backends: map[string]*backend{},
+	g := &Gateway{o: o, log: o.Logger, metrics: newMetrics(o.Registerer), backends: map[string]*backend{}, wanted: newWantedSet(),
 		mirrors: make(chan struct{}, maxMirrored), reqBase: strconv.FormatUint(rand.Uint64()&0xffffffffff, 36) + "-"}
 	g.states.New = func() any { return &reqState{} }
 	transport := &http.Transport{

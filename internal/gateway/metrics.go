@@ -52,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tend_gateway_client_connections",
 			Help: "Client connections open."}),
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_gateway_tls_handshake_errors_total",
-			Help: "TLS handshakes the gateway failed, by reason (no_sni, unknown_host: no certificate for the name; no_challenge; other)."}, []string{"reason"}),
+			Help: "TLS handshakes the gateway failed, by reason (no_sni, unknown_host: no certificate for the name; on_demand_timeout: no on-demand certificate within 20s; on_demand_full: too many hosts waiting for one; no_challenge; other)."}, []string{"reason"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_gateway_connections_refused_total",
 			Help: "Client connections closed at once because a cap was reached, by cap (total, client)."}, []string{"cap"}),
 		apps: map[string]*appMetrics{},

@@ -372,6 +372,34 @@ func (p *process) controlHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	// the hosts waiting for on-demand certificates, long-polled by the server:
+	// ?wait=25s&after=SEQ answers those wanted after SEQ as soon as there are any
+	mux.HandleFunc("GET /v1/wanted", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		wait := 25 * time.Second
+		if s := q.Get("wait"); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil || d < 0 || d > 5*time.Minute {
+				http.Error(w, "wait: want a duration up to 5m, like 25s", http.StatusBadRequest)
+				return
+			}
+			wait = d
+		}
+		var after int64
+		if s := q.Get("after"); s != "" {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				http.Error(w, "after: want the seq of the last wanted host seen", http.StatusBadRequest)
+				return
+			}
+			after = n
+		}
+		list := p.g.Wanted(r.Context(), after, wait)
+		if list == nil {
+			return // the server went away
+		}
+		writeJSON(w, http.StatusOK, list)
+	})
 	mux.HandleFunc("GET /v1/state", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, p.g.Snapshot())
 	})

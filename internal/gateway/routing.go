@@ -102,7 +102,7 @@ func loadRouting(path string) (r Routing, saved time.Time, ok bool, err error) {
 // Paths of the gateway process's files in its directory (DATA/gateway).
 type Paths struct{ Dir string }
 
-// Control is the unix socket of the control API (push, drain, state, metrics).
+// Control is the unix socket of the control API (push, drain, state, wanted hosts, metrics).
 func (p Paths) Control() string { return filepath.Join(p.Dir, "control.sock") }
 
 // Listeners is the unix socket that hands the gateway's listening sockets to the server.

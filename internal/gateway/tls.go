@@ -58,12 +58,26 @@ func (g *Gateway) setTLS(certs []store.Certificate, challenges []Challenge) {
 			s.alpn[ch.Host] = &kp
 		}
 	}
-	g.certs.Store(s)
+	g.installCerts(s)
+}
+
+// lookup is the certificate for name (lowercase): its own, or a wildcard's.
+func (s *certSet) lookup(name string) *tls.Certificate {
+	if c := s.exact[name]; c != nil {
+		return c
+	}
+	if _, rest, ok := strings.Cut(name, "."); ok {
+		if c := s.wild[rest]; c != nil {
+			return c
+		}
+	}
+	return nil
 }
 
 // TLSConfig is the HTTPS listener's configuration: the certificate is chosen by SNI
 // among the routing's, and a name without one fails the handshake (no other app's
-// certificate is ever shown); HTTP/2 and HTTP/1.1 by ALPN.
+// certificate is ever shown), after waiting for its certificate when a route with
+// tls.onDemand claims it; HTTP/2 and HTTP/1.1 by ALPN.
 func (g *Gateway) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
@@ -91,13 +105,11 @@ func (g *Gateway) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, err
 		g.metrics.handshakes.WithLabelValues("no_sni").Inc()
 		return nil, errNoSNI
 	}
-	if c := s.exact[name]; c != nil {
+	if c := s.lookup(name); c != nil {
 		return c, nil
 	}
-	if _, rest, ok := strings.Cut(name, "."); ok {
-		if c := s.wild[rest]; c != nil {
-			return c, nil
-		}
+	if app, ok := g.table.Load().onDemandApp(name); ok {
+		return g.awaitOnDemand(name, app) // see ondemand.go
 	}
 	g.metrics.handshakes.WithLabelValues("unknown_host").Inc()
 	return nil, errNoCert

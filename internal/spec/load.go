@@ -157,7 +157,8 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 	}, nil)
 }
 
-// tls decodes route.tls: auto, or a mapping of auto or cert and key, redirect and hsts.
+// tls decodes route.tls: auto, or a mapping of auto or cert and key, redirect, hsts and
+// onDemand.
 func (d *decoder) tls(n *yaml.Node, path string) *TLS {
 	t := &TLS{Redirect: true}
 	if v := resolve(n); v.Kind == yaml.ScalarNode {
@@ -175,6 +176,7 @@ func (d *decoder) tls(n *yaml.Node, path string) *TLS {
 		"key":      func(v *yaml.Node, f string) { t.Key = d.str(v, f) },
 		"redirect": func(v *yaml.Node, f string) { t.Redirect = d.boolean(v, f) },
 		"hsts":     func(v *yaml.Node, f string) { t.HSTS = d.duration(v, f) },
+		"onDemand": func(v *yaml.Node, f string) { t.OnDemand = d.str(v, f) },
 	}, nil)
 	return t
 }

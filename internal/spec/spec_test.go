@@ -45,8 +45,12 @@ var badSpecs = map[string]string{
 	"protocol_bad.bad.yaml":               "testdata/protocol_bad.bad.yaml:6:13: route.protocol: want http (HTTP/1.1) or http2 (HTTP/2 without TLS, for gRPC), got \"grpc\"",
 	"probe_two_kinds.bad.yaml":            "testdata/probe_two_kinds.bad.yaml:6:14: health.readiness: a probe is one of http, tcp or grpc; choose one",
 	"tls_word.bad.yaml":                   "testdata/tls_word.bad.yaml:6:8: route.tls: want auto (certificates from the ACME CA) or a mapping like {cert: cert.pem, key: key.pem}, got \"yes\"",
-	"tls_no_hosts.bad.yaml":               "testdata/tls_no_hosts.bad.yaml:6:8: route.tls: HTTPS needs the app's host names, for its certificate: list them in route.hosts",
-	"tls_auto_wildcard.bad.yaml":          "testdata/tls_auto_wildcard.bad.yaml:6:11: route.hosts[0]: a wildcard host cannot get an ACME certificate over HTTP-01 or TLS-ALPN-01 (it needs DNS-01, which tend does not do): list the names, or give route.tls a cert and key",
+	"tls_no_hosts.bad.yaml":               "testdata/tls_no_hosts.bad.yaml:6:8: route.tls: HTTPS needs the app's host names, for its certificate: list them in route.hosts, or set route.tls.onDemand to approve each host at its first TLS handshake",
+	"tls_auto_wildcard.bad.yaml":          "testdata/tls_auto_wildcard.bad.yaml:6:11: route.hosts[0]: a wildcard host cannot get an ACME certificate over HTTP-01 or TLS-ALPN-01 (it needs DNS-01, which tend does not do): list the names, give route.tls a cert and key, or set route.tls.onDemand to get one certificate per name at its first TLS handshake",
+	"tls_ondemand_no_auto.bad.yaml":       "testdata/tls_ondemand_no_auto.bad.yaml:10:15: route.tls.onDemand: on-demand certificates come from the ACME CA: set route.tls.auto: true (and no cert or key)",
+	"tls_ondemand_relative.bad.yaml":      "testdata/tls_ondemand_relative.bad.yaml:7:31: route.tls.onDemand: want the absolute http or https URL of your approval endpoint, like https://api.example.com/allow-tls, got \"/allow-tls\"",
+	"tls_ondemand_scheme.bad.yaml":        "testdata/tls_ondemand_scheme.bad.yaml:8:15: route.tls.onDemand: want the absolute http or https URL of your approval endpoint, like https://api.example.com/allow-tls, got \"ftp://api.example.com/allow-tls\"",
+	"tls_ondemand_word.bad.yaml":          "testdata/tls_ondemand_word.bad.yaml:6:31: route.tls.onDemand: want a string, got a list",
 	"tls_cert_no_key.bad.yaml":            "testdata/tls_cert_no_key.bad.yaml:7:15: route.tls.cert: a certificate needs its private key: set route.tls.key too",
 	"route_timeout_bad.bad.yaml":          "testdata/route_timeout_bad.bad.yaml:6:24: route.timeouts.response: want a duration like 10s or 1m30s, got \"60\" (add a unit: 60s)",
 	"missing_app.bad.yaml":                "testdata/missing_app.bad.yaml:1:1: app: required field is missing",
@@ -242,5 +246,23 @@ func TestAlertsTakeAListOrAMapping(t *testing.T) {
 	a, err = Parse("a.yaml", []byte("app: a\nbuild: {main: .}\nalerts: {rules: [./rules.yaml], builtin: false}\n"))
 	if err != nil || len(a.Alerts.Rules) != 1 || !a.Alerts.NoBuiltin {
 		t.Fatalf("mapping form: %+v, %v", a, err)
+	}
+}
+
+func TestOnDemandTLSAllowsWildcardsAndNoHosts(t *testing.T) {
+	for _, route := range []string{
+		`{hosts: ["*.shops.example.com", shops.example.com], tls: {auto: true, onDemand: "https://api.example.com/allow-tls?key=1"}}`,
+		`{tls: {auto: true, onDemand: "http://127.0.0.1:8080/allow"}}`,
+	} {
+		a, err := Parse("tend.yaml", []byte("app: shop\nbuild: {main: .}\nroute: "+route+"\n"))
+		if err != nil {
+			t.Fatalf("route %s: %v", route, err)
+		}
+		if tls := a.Route.TLS; tls == nil || !tls.Auto || tls.OnDemand == "" || !tls.Redirect {
+			t.Errorf("route %s: tls %+v, want auto, onDemand and the default redirect", route, tls)
+		}
+		if err := a.Validate(); err != nil {
+			t.Errorf("route %s: Validate: %v", route, err)
+		}
 	}
 }

@@ -76,6 +76,11 @@ type TLS struct {
 	Redirect bool `json:"redirect"`
 	// HSTS, when set, is the max-age of the Strict-Transport-Security header sent over HTTPS.
 	HSTS time.Duration `json:"hsts,omitempty"`
+	// OnDemand, with Auto, is the URL of an approval endpoint (http or https): a host the
+	// route claims (a wildcard's, or any host no other app claims when Hosts is empty)
+	// gets its certificate at its first TLS handshake once GET OnDemand?host=HOST answers
+	// 2xx. For hosts not known at deploy time (customers' own domains).
+	OnDemand string `json:"onDemand,omitempty"`
 }
 
 // RouteTimeouts are the gateway's timeouts for one app; zero means the gateway's default.

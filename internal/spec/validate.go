@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -176,10 +177,17 @@ func (d *decoder) validateTLS(a *App) {
 	if t == nil {
 		return
 	}
-	if len(a.Route.Hosts) == 0 {
-		d.at("route.tls", "HTTPS needs the app's host names, for its certificate: list them in route.hosts")
+	onDemand := t.OnDemand != ""
+	if len(a.Route.Hosts) == 0 && !onDemand {
+		if t.Auto {
+			d.at("route.tls", "HTTPS needs the app's host names, for its certificate: list them in route.hosts, or set route.tls.onDemand to approve each host at its first TLS handshake")
+		} else {
+			d.at("route.tls", "HTTPS needs the app's host names, for its certificate: list them in route.hosts")
+		}
 	}
 	switch {
+	case onDemand && !t.Auto:
+		d.at("route.tls.onDemand", "on-demand certificates come from the ACME CA: set route.tls.auto: true (and no cert or key)")
 	case t.Auto && (t.Cert != "" || t.Key != ""):
 		d.at("route.tls", "set auto (certificates from the ACME CA) or cert and key (your files), not both")
 	case !t.Auto && t.Cert == "" && t.Key == "":
@@ -189,11 +197,16 @@ func (d *decoder) validateTLS(a *App) {
 	case !t.Auto && t.Key == "":
 		d.at("route.tls.cert", "a certificate needs its private key: set route.tls.key too")
 	}
-	if t.Auto {
+	if t.Auto && !onDemand {
 		for i, h := range a.Route.Hosts {
 			if strings.HasPrefix(h, "*.") {
-				d.at(fmt.Sprintf("route.hosts[%d]", i), "a wildcard host cannot get an ACME certificate over HTTP-01 or TLS-ALPN-01 (it needs DNS-01, which tend does not do): list the names, or give route.tls a cert and key")
+				d.at(fmt.Sprintf("route.hosts[%d]", i), "a wildcard host cannot get an ACME certificate over HTTP-01 or TLS-ALPN-01 (it needs DNS-01, which tend does not do): list the names, give route.tls a cert and key, or set route.tls.onDemand to get one certificate per name at its first TLS handshake")
 			}
+		}
+	}
+	if onDemand {
+		if u, err := url.Parse(t.OnDemand); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+			d.at("route.tls.onDemand", "want the absolute http or https URL of your approval endpoint, like https://api.example.com/allow-tls, got %q", t.OnDemand)
 		}
 	}
 	if t.HSTS < 0 {

@@ -42,6 +42,10 @@ type Certificate struct {
 	// CertFile and KeyFile are the user's files (Source file), absolute.
 	CertFile string `json:"certFile,omitempty"`
 	KeyFile  string `json:"keyFile,omitempty"`
+	// OnDemand: the host is not among its route's hosts but was asked for in a TLS
+	// handshake and approved by the route's tls.onDemand URL; the record lives as long as
+	// a route of App with tls.onDemand claims the host.
+	OnDemand bool `json:"onDemand,omitempty"`
 }
 
 // ACMEAccount is tend's account at an ACME CA.
@@ -62,4 +66,8 @@ type RouteTLS struct {
 	Redirect bool `json:"redirect,omitempty"`
 	// HSTS is the Strict-Transport-Security max-age sent over HTTPS (0: no header).
 	HSTS time.Duration `json:"hsts,omitempty"`
+	// OnDemand (with Auto) is the approval URL of on-demand certificates: a host the route
+	// claims without listing it (a wildcard's, or any when it has no hosts) gets a
+	// certificate at its first TLS handshake if GET OnDemand?host=HOST answers 2xx.
+	OnDemand string `json:"onDemand,omitempty"`
 }
