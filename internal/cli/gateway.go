@@ -14,6 +14,7 @@ import (
 func newGatewayCmd(g *globals) *cobra.Command {
 	var listen, https, logLevel, logFile string
 	var accessLog bool
+	var limits gateway.ServerOptions
 	cmd := &cobra.Command{
 		Use:   "gateway",
 		Short: "Run the gateway process: the data plane that serves apps (tend server starts it)",
@@ -57,14 +58,25 @@ server started with another --gateway address refuses to start and says which.`,
 			}
 			return gateway.RunProcess(cmd.Context(), gateway.ProcessOptions{
 				Dir: filepath.Join(dir, "gateway"), Listen: listen, ListenHTTPS: https, AccessLog: accessLog, Version: version(),
-				Logger: slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: lvl})), LogFile: logFile,
+				Logger: slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: lvl})), LogFile: logFile, Limits: limits,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve apps on, when tend server did not hand the gateway its socket")
 	cmd.Flags().StringVar(&https, "https", "", "address to serve HTTPS on (certificates come from tend server), when tend server did not hand the gateway its sockets")
+	addLimitFlags(cmd, &limits, "")
 	cmd.Flags().BoolVar(&accessLog, "access-log", false, "log every request as a JSON line")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.Flags().StringVar(&logFile, "log-file", "", "write the log to this file (appended, rotated above 10 MiB, 3 kept) instead of stderr")
 	return cmd
+}
+
+// addLimitFlags adds the gateway's client-side limits to cmd, each flag name prefixed
+// (tend server's are --gateway-...); ServerOptions.Flags writes the unprefixed ones for
+// the gateway processes tend server starts.
+func addLimitFlags(cmd *cobra.Command, l *gateway.ServerOptions, prefix string) {
+	cmd.Flags().DurationVar(&l.ReadHeaderTimeout, prefix+"read-header-timeout", gateway.DefaultReadHeaderTimeout, "how long a client has to send a request head (on a new connection, or once it started one)")
+	cmd.Flags().DurationVar(&l.IdleTimeout, prefix+"idle-timeout", gateway.DefaultIdleTimeout, "how long a kept client connection may wait for its next request")
+	cmd.Flags().IntVar(&l.MaxConns, prefix+"max-conns", gateway.DefaultMaxConns, "client connections the gateway holds at once; one more is closed at once (-1: no cap)")
+	cmd.Flags().IntVar(&l.MaxConnsPerClient, prefix+"max-conns-per-client", gateway.DefaultMaxConnsPerClient, "client connections one client address may hold (-1: no cap)")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tendhq/tend/internal/alerting"
 	"github.com/tendhq/tend/internal/daemon"
+	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/monitor"
 	"github.com/tendhq/tend/internal/spec"
 )
@@ -27,6 +28,7 @@ type serverFlags struct {
 	acmeDirectory      string
 	acmeEmail          string
 	acmeCAFile         string
+	gatewayLimits      gateway.ServerOptions
 	keepInstances      bool
 	accessLog          bool
 	logLevel           string
@@ -52,6 +54,7 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.acmeDirectory, "acme-directory", "https://acme-v02.api.letsencrypt.org/directory", "ACME directory URL certificates for route.tls: auto come from (Let's Encrypt's staging, a private CA, ...)")
 	cmd.Flags().StringVar(&f.acmeEmail, "acme-email", "", "contact address of tend's ACME account (the CA's expiry warnings go there)")
 	cmd.Flags().StringVar(&f.acmeCAFile, "acme-ca-file", "", "PEM file of roots to trust for the ACME server's own HTTPS, beside the system's (for a private ACME server)")
+	addLimitFlags(cmd, &f.gatewayLimits, "gateway-")
 	cmd.Flags().StringVar(&f.etcd, "etcd-endpoints", "", "comma-separated external etcd endpoints (default: embedded etcd in the data dir)")
 	cmd.Flags().BoolVar(&f.keepInstances, "keep-instances", false, "leave instances running when the server stops; the next server on this data dir re-adopts them")
 	cmd.Flags().BoolVar(&f.accessLog, "access-log", false, "log every gateway request as a JSON line (in DATA/gateway/gateway.log)")
@@ -85,7 +88,7 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 		size = -1 // no cap
 	}
 	cfg := daemon.Config{DataDir: dataDir, APIAddr: f.api, GatewayAddr: f.gateway, HTTPSAddr: f.https,
-		ACMEDirectory: f.acmeDirectory, ACMEEmail: f.acmeEmail, ACMECAFile: f.acmeCAFile, KeepInstances: f.keepInstances,
+		ACMEDirectory: f.acmeDirectory, ACMEEmail: f.acmeEmail, ACMECAFile: f.acmeCAFile, GatewayLimits: f.gatewayLimits, KeepInstances: f.keepInstances,
 		Version: version(), AccessLog: f.accessLog, LogLevel: f.logLevel,
 		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
 		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, PrometheusURL: f.prometheusURL}

@@ -269,7 +269,7 @@ func routeTLS(sp *spec.App) *store.RouteTLS {
 func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 	sp := l.rec.Spec
 	route := store.Route{App: l.app, Hosts: sp.Route.Hosts, PathPrefix: sp.Route.PathPrefix, Preview: out.Preview,
-		MaxBody: sp.Route.MaxBodyBytes, Protocol: protocol(sp.Route.Protocol), Maintenance: l.rec.Maintenance, ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body,
+		MaxBody: sp.Route.MaxBodyBytes, Protocol: protocol(sp.Route.Protocol), Maintenance: l.rec.Maintenance, ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body, ConnectTimeout: sp.Route.Timeouts.Connect,
 		TLS: routeTLS(&sp)}
 	for _, s := range out.Splits {
 		route.Splits = append(route.Splits, store.Split{Revision: s.Revision, Weight: s.Weight})

@@ -28,6 +28,7 @@ import (
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/dataplane"
 	"github.com/tendhq/tend/internal/disk"
+	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/ui"
 )
@@ -43,6 +44,8 @@ type Config struct {
 	// ACMECAFile's; ACMEEmail is the account's contact.
 	HTTPSAddr                            string
 	ACMEDirectory, ACMEEmail, ACMECAFile string
+	// GatewayLimits are the gateway's client-side timeouts and connection caps.
+	GatewayLimits gateway.ServerOptions
 	// EtcdEndpoints points at an external etcd cluster instead of the embedded one.
 	EtcdEndpoints []string
 	// KeepInstances leaves instances running when the server stops, for a new server to re-adopt.
@@ -157,7 +160,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		}
 	}
 	plane := dataplane.New(dataplane.Options{DataDir: dir, Addr: cfg.GatewayAddr, HTTPSAddr: cfg.HTTPSAddr, Inherited: gwInherited, Executable: cfg.GatewayExecutable,
-		AccessLog: cfg.AccessLog, LogLevel: cfg.LogLevel, Store: st, Logger: log, OnDemand: onDemand})
+		AccessLog: cfg.AccessLog, LogLevel: cfg.LogLevel, Limits: cfg.GatewayLimits, Store: st, Logger: log, OnDemand: onDemand})
 	var stopPlane sync.Once
 	defer stopPlane.Do(func() { _ = plane.Release(context.Background()) })
 	reg.MustRegister(plane.Collector())

@@ -35,8 +35,10 @@ type Options struct {
 	Executable string
 	AccessLog  bool
 	LogLevel   string
-	Store      *store.Store
-	Logger     *slog.Logger
+	// Limits are the gateway's client-side timeouts and connection caps (zero: defaults).
+	Limits gateway.ServerOptions
+	Store  *store.Store
+	Logger *slog.Logger
 	// OnDemand, when set, is called for each host a TLS client asked the gateway for,
 	// without a certificate, that a route of app with tls.onDemand claims (the
 	// certificate manager's Want): see ondemand.go.

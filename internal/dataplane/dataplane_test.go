@@ -18,6 +18,7 @@ import (
 
 	"github.com/tendhq/tend/internal/cli"
 	"github.com/tendhq/tend/internal/dataplane"
+	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -285,5 +286,39 @@ func TestAGatewayRunOnItsOwnIsFedNeverReplacedOrStopped(t *testing.T) {
 	}
 	if body, err := get(addr); err != nil || body != "fed" {
 		t.Fatalf("after the server stopped: %q %v", body, err)
+	}
+}
+
+// The server's gateway limits reach the gateway process it starts.
+func TestTheGatewayGetsTheServersLimits(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	addr := freeAddr(t)
+	routeBackend(t, st, "one")
+	p := dataplane.New(dataplane.Options{DataDir: dir, Addr: addr, Store: st, Limits: gateway.ServerOptions{MaxConnsPerClient: 2}})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(context.Background(), false)
+	var conns []net.Conn
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	time.Sleep(200 * time.Millisecond) // the gateway accepts them in order
+	answered := 0
+	for _, c := range conns {
+		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+		fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if b, err := io.ReadAll(io.LimitReader(c, 12)); err == nil && strings.HasPrefix(string(b), "HTTP/1.1 200") {
+			answered++
+		}
+	}
+	if answered != 2 {
+		t.Errorf("%d of 3 connections from one address were answered, want 2 (--max-conns-per-client 2)", answered)
 	}
 }

@@ -310,7 +310,7 @@ func (x *trip) roundTrip(b *backend) (*bconn, error) {
 
 // fresh sends the request on a new connection to b.
 func (x *trip) fresh(b *backend) (*bconn, error) {
-	bc, err := dial(context.Background(), b.hostport)
+	bc, err := dial(context.Background(), b.hostport, x.rt.connectTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,6 @@ func fastPath(r *http.Request) bool {
 const (
 	maxIdlePerBackend = 256
 	idleFor           = 30 * time.Second // shorter than any sane server idle timeout
-	dialTimeout       = 2 * time.Second
 )
 
 // bconn is a kept connection to a backend.
@@ -99,8 +98,8 @@ func (c *conns) reopen() {
 	c.mu.Unlock()
 }
 
-func dial(ctx context.Context, hostport string) (*bconn, error) {
-	d := net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+func dial(ctx context.Context, hostport string, timeout time.Duration) (*bconn, error) {
+	d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", hostport)
 	if err != nil {
 		return nil, err
@@ -208,7 +207,7 @@ func headerValue(v string) string {
 // backend closed meanwhile is replaced by a new one, once: the request has no body, so
 // it may be sent again. The connection in use is kept in cur, for the request's
 // cancellation to interrupt.
-func roundTrip(b *backend, r *http.Request, cur *atomic.Pointer[bconn], timeout time.Duration) (*http.Response, *bconn, error) {
+func roundTrip(b *backend, r *http.Request, cur *atomic.Pointer[bconn], timeout, connect time.Duration) (*http.Response, *bconn, error) {
 	try := func(bc *bconn) (*http.Response, error) {
 		cur.Store(bc)
 		if r.Context().Err() != nil {
@@ -229,7 +228,7 @@ func roundTrip(b *backend, r *http.Request, cur *atomic.Pointer[bconn], timeout 
 			}
 		}
 	}
-	bc, err := dial(r.Context(), b.hostport)
+	bc, err := dial(r.Context(), b.hostport, connect)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -273,7 +272,7 @@ func (g *Gateway) forward(w http.ResponseWriter, st *reqState) {
 		}
 	})
 	defer stop()
-	resp, bc, err := roundTrip(b, r, &cur, st.route.responseTimeout)
+	resp, bc, err := roundTrip(b, r, &cur, st.route.responseTimeout, st.route.connectTimeout)
 	if err != nil {
 		g.roundTripFailed(w, st, err)
 		return

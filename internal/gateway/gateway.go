@@ -8,7 +8,6 @@ import (
 
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"strconv"
@@ -79,7 +78,7 @@ func New(o Options) *Gateway {
 	g.states.New = func() any { return &reqState{} }
 	transport := &http.Transport{
 		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialRoute,
 		MaxIdleConns:          4096,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
@@ -95,7 +94,7 @@ func New(o Options) *Gateway {
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
 	h2 := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         dialRoute,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
@@ -442,7 +441,7 @@ func (g *Gateway) roundTripFailed(w http.ResponseWriter, st *reqState, err error
 		panic(http.ErrAbortHandler)
 	}
 	st.failed = true
-	st.timeout = expired || timedOut(err)
+	st.timeout = expired || timedOut(err) && !dialFailed(err) // a connection never made: retried, then 502
 	st.code = http.StatusBadGateway
 	g.backendFailed(st.route, st.backend, err)
 }

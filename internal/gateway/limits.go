@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -32,12 +33,33 @@ const (
 	// MaxHeaderBytes bounds a request head; over it the client gets 431 (nginx takes up
 	// to four 8 KiB buffers).
 	MaxHeaderBytes = 32 << 10
+	// DefaultConnectTimeout bounds a new connection to an instance; then the request is
+	// retried on another instance when it may be, or gets 502. An instance on loopback or
+	// a LAN accepts in microseconds: two seconds is a dead or overloaded one.
+	DefaultConnectTimeout = 2 * time.Second
 )
+
+// dialRoute dials an instance for ReverseProxy's transports, within the connect
+// timeout of the request's route.
+func dialRoute(ctx context.Context, network, addr string) (net.Conn, error) {
+	timeout := DefaultConnectTimeout
+	if st, ok := ctx.Value(stateKey{}).(*reqState); ok && st.route != nil {
+		timeout = st.route.connectTimeout
+	}
+	return (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext(ctx, network, addr)
+}
 
 // errResponseTimeout is an instance that sent no response head within the response timeout.
 var errResponseTimeout = errors.New("no response within the response timeout")
 
 // timedOut reports whether err is a timeout of a read or a round trip.
+// dialFailed reports whether err is a connection to an instance that could not be made
+// (refused, or not accepted within the connect timeout): the request was never sent.
+func dialFailed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
 func timedOut(err error) bool {
 	var ne net.Error
 	return errors.Is(err, errResponseTimeout) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()

@@ -320,3 +320,22 @@ func TestASlowUploadAndASlowAnswerToItAreNotCut(t *testing.T) {
 		t.Errorf("a 2s upload answered 800ms later: %d %q, want 200 \"read 2000\"", resp.StatusCode, body)
 	}
 }
+
+// A route's connect timeout bounds new connections to its instances on every path: the
+// loop, the fast path and ReverseProxy's (a nanosecond is too short for any dial).
+func TestARoutesConnectTimeoutBoundsNewConnections(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	routes := []store.Route{{App: "app", Hosts: []string{"app.test"}, PathPrefix: "/", ConnectTimeout: time.Nanosecond},
+		{App: "ok", Hosts: []string{"ok.test"}, PathPrefix: "/"}}
+	eps := []store.Endpoint{b.endpoint("app", 1), b.endpoint("ok", 1)}
+	for name, url := range map[string]string{"loop": serve(t, New(Options{}), routes, eps), "net/http": serveNetHTTP(t, New(Options{}), routes, eps)} {
+		for _, method := range []string{"GET", "POST"} {
+			if code, _, _ := do(t, method, url+"/", "Host", "app.test"); code != http.StatusBadGateway {
+				t.Errorf("%s %s with a 1ns connect timeout: %d, want 502", name, method, code)
+			}
+			if code, body, _ := do(t, method, url+"/", "Host", "ok.test"); code != 200 || body != "b" {
+				t.Errorf("%s %s with the default connect timeout: %d %q, want 200 b", name, method, code, body)
+			}
+		}
+	}
+}

@@ -45,6 +45,9 @@ type ProcessOptions struct {
 	// above LogMaxBytes (default 10 MiB; 3 old files kept), server or not.
 	LogFile     string
 	LogMaxBytes int64
+	// Limits are the client side's timeouts and connection caps (ErrorLog is ignored;
+	// zero fields: NewServer's defaults).
+	Limits ServerOptions
 }
 
 // Info is what a gateway process says about itself on its control socket.
@@ -215,8 +218,9 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		go p.rotateLog(ctx)
 	}
 
-	gwSrv := NewServer(p.g, ServerOptions{ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)})
+	limits := o.Limits
+	limits.ErrorLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
+	gwSrv := NewServer(p.g, limits)
 	// Serve only with a routing: until then connections wait in the backlog (during an
 	// upgrade, the old gateway serves them).
 	select {

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -27,6 +28,32 @@ type ServerOptions struct {
 	// a connection over a cap is closed at once and counted. Negative: no cap.
 	MaxConns, MaxConnsPerClient int
 }
+
+// Flags are the `tend gateway` flags that give a gateway process o's limits (those that
+// differ from the defaults).
+func (o ServerOptions) Flags() []string {
+	var args []string
+	if o.ReadHeaderTimeout > 0 && o.ReadHeaderTimeout != DefaultReadHeaderTimeout {
+		args = append(args, "--read-header-timeout", o.ReadHeaderTimeout.String())
+	}
+	if o.IdleTimeout > 0 && o.IdleTimeout != DefaultIdleTimeout {
+		args = append(args, "--idle-timeout", o.IdleTimeout.String())
+	}
+	if o.MaxConns != 0 && o.MaxConns != DefaultMaxConns {
+		args = append(args, "--max-conns", strconv.Itoa(o.MaxConns))
+	}
+	if o.MaxConnsPerClient != 0 && o.MaxConnsPerClient != DefaultMaxConnsPerClient {
+		args = append(args, "--max-conns-per-client", strconv.Itoa(o.MaxConnsPerClient))
+	}
+	return args
+}
+
+// Default client timeouts: a request head has 30s to arrive; a kept connection is
+// closed after 2 minutes without a request.
+const (
+	DefaultReadHeaderTimeout = 30 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+)
 
 // Default connection caps: far above what a browser or a load balancer opens, low enough
 // that one client cannot take the gateway's descriptors (an idle connection costs the
@@ -64,10 +91,10 @@ type Server struct {
 // NewServer returns a server for g.
 func NewServer(g *Gateway, o ServerOptions) *Server {
 	if o.ReadHeaderTimeout <= 0 {
-		o.ReadHeaderTimeout = 30 * time.Second
+		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
 	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 2 * time.Minute
+		o.IdleTimeout = DefaultIdleTimeout
 	}
 	if o.MaxConns == 0 {
 		o.MaxConns = DefaultMaxConns

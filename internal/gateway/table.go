@@ -40,6 +40,7 @@ type appRoute struct {
 	maxBody         int64
 	responseTimeout time.Duration
 	bodyTimeout     time.Duration
+	connectTimeout  time.Duration
 	h2              bool // instances speak HTTP/2 without TLS (protocol http2: gRPC)
 	maintenance     *store.Maintenance
 	tls             *store.RouteTLS // served over HTTPS too
@@ -174,12 +175,16 @@ func (g *Gateway) appRoute(rt store.Route, backends []*backend) *appRoute {
 	}
 	sort.Slice(backends, func(i, j int) bool { return backends[i].hostport < backends[j].hostport })
 	r := &appRoute{app: rt.App, prefix: prefix, all: &pool{backends: backends}, byRev: map[int]*pool{},
-		metrics: g.metrics.app(rt.App), maxBody: rt.MaxBody, h2: rt.Protocol == "http2", maintenance: rt.Maintenance, tls: rt.TLS, hsts: hsts(rt.TLS), responseTimeout: g.o.ResponseTimeout, bodyTimeout: g.o.BodyTimeout}
+		metrics: g.metrics.app(rt.App), maxBody: rt.MaxBody, h2: rt.Protocol == "http2", maintenance: rt.Maintenance, tls: rt.TLS, hsts: hsts(rt.TLS), responseTimeout: g.o.ResponseTimeout, bodyTimeout: g.o.BodyTimeout,
+		connectTimeout: DefaultConnectTimeout}
 	if rt.ResponseTimeout > 0 {
 		r.responseTimeout = rt.ResponseTimeout
 	}
 	if rt.BodyTimeout > 0 {
 		r.bodyTimeout = rt.BodyTimeout
+	}
+	if rt.ConnectTimeout > 0 {
+		r.connectTimeout = rt.ConnectTimeout
 	}
 	for _, b := range backends {
 		p := r.byRev[b.revision]

@@ -152,6 +152,7 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
 				"response": func(v *yaml.Node, f string) { r.Timeouts.Response = d.duration(v, f) },
 				"body":     func(v *yaml.Node, f string) { r.Timeouts.Body = d.duration(v, f) },
+				"connect":  func(v *yaml.Node, f string) { r.Timeouts.Connect = d.duration(v, f) },
 			}, nil)
 		},
 	}, nil)

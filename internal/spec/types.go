@@ -89,6 +89,9 @@ type RouteTimeouts struct {
 	Response time.Duration `json:"response,omitempty"`
 	// Body bounds the wait between two reads of a request body (default 60s; 408 after it).
 	Body time.Duration `json:"body,omitempty"`
+	// Connect bounds a new connection to an instance (default 2s; another instance, or
+	// 502, after it).
+	Connect time.Duration `json:"connect,omitempty"`
 }
 
 // Health holds the probes tend runs against every instance.

@@ -126,6 +126,7 @@ type Route struct {
 	// TLS, when set, serves the app over HTTPS too (certificates by Host, CertKey).
 	TLS             *RouteTLS     `json:"tls,omitempty"`
 	ResponseTimeout time.Duration `json:"responseTimeout,omitempty"`
+	ConnectTimeout  time.Duration `json:"connectTimeout,omitempty"`
 	BodyTimeout     time.Duration `json:"bodyTimeout,omitempty"`
 }
 
