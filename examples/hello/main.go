@@ -69,6 +69,10 @@ func routes(s settings) *route.Mux {
 		}
 		w.Header().Set("X-Revision", s.Revision)
 		w.Header().Set("X-Instance", s.Instance)
+		if v := r.Header.Get("X-Tend-Preview"); v != "" {
+			// tend's gateway never forwards it: a value here is a leak, for tests to catch
+			w.Header().Set("X-Seen-Preview", v)
+		}
 		if s.ErrorRate > 0 && rand.Float64() < s.ErrorRate {
 			http.Error(w, "injected fault", http.StatusInternalServerError)
 			return

@@ -11,7 +11,8 @@ import (
 )
 
 // load sends analysis.load.rps GET requests a second to the canary through the gateway
-// (header X-Tend-Preview: 1 reaches the canary whatever its weight) until ctx ends, so
+// (header X-Tend-Preview with the rollout's token reaches the canary whatever its
+// weight) until ctx ends, so
 // that a quiet app still gets judged. The requests count in the gateway's metrics like
 // any other.
 func (a *Analyzer) load(ctx context.Context, r rollout.AnalysisRequest, log *slog.Logger) {
@@ -54,7 +55,7 @@ func (a *Analyzer) load(ctx context.Context, r rollout.AnalysisRequest, log *slo
 				return
 			}
 			req.Host = host
-			req.Header.Set("X-Tend-Preview", "1")
+			req.Header.Set("X-Tend-Preview", r.PreviewToken)
 			req.Header.Set("User-Agent", "tend-analysis-load")
 			resp, err := client.Do(req)
 			if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -15,6 +16,7 @@ func newGatewayCmd(g *globals) *cobra.Command {
 	var listen, https, logLevel, logFile string
 	var accessLog bool
 	var limits gateway.ServerOptions
+	var previewFrom []string
 	cmd := &cobra.Command{
 		Use:   "gateway",
 		Short: "Run the gateway process: the data plane that serves apps (tend server starts it)",
@@ -56,15 +58,20 @@ server started with another --gateway address refuses to start and says which.`,
 				}
 				defer out.Close()
 			}
+			prefixes, err := parsePrefixes(previewFrom)
+			if err != nil {
+				return &exitCodeError{code: exitInvalid, err: err}
+			}
 			return gateway.RunProcess(cmd.Context(), gateway.ProcessOptions{
 				Dir: filepath.Join(dir, "gateway"), Listen: listen, ListenHTTPS: https, AccessLog: accessLog, Version: version(),
-				Logger: slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: lvl})), LogFile: logFile, Limits: limits,
+				Logger: slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: lvl})), LogFile: logFile, Limits: limits, PreviewFrom: prefixes,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve apps on, when tend server did not hand the gateway its socket")
 	cmd.Flags().StringVar(&https, "https", "", "address to serve HTTPS on (certificates come from tend server), when tend server did not hand the gateway its sockets")
 	addLimitFlags(cmd, &limits, "")
+	cmd.Flags().StringArrayVar(&previewFrom, "preview-from", nil, "client addresses (CIDR) whose X-Tend-Preview: 1 reaches a revision not yet promoted without the rollout's token (repeatable)")
 	cmd.Flags().BoolVar(&accessLog, "access-log", false, "log every request as a JSON line")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.Flags().StringVar(&logFile, "log-file", "", "write the log to this file (appended, rotated above 10 MiB, 3 kept) instead of stderr")
@@ -79,4 +86,21 @@ func addLimitFlags(cmd *cobra.Command, l *gateway.ServerOptions, prefix string) 
 	cmd.Flags().DurationVar(&l.IdleTimeout, prefix+"idle-timeout", gateway.DefaultIdleTimeout, "how long a kept client connection may wait for its next request")
 	cmd.Flags().IntVar(&l.MaxConns, prefix+"max-conns", gateway.DefaultMaxConns, "client connections the gateway holds at once; one more is closed at once (-1: no cap)")
 	cmd.Flags().IntVar(&l.MaxConnsPerClient, prefix+"max-conns-per-client", gateway.DefaultMaxConnsPerClient, "client connections one client address may hold (-1: no cap)")
+}
+
+// parsePrefixes reads --preview-from values: CIDRs, or single addresses.
+func parsePrefixes(values []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range values {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return nil, fmt.Errorf("--preview-from %q: want an address range like 10.1.0.0/16 or an address: %w", v, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

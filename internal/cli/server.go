@@ -29,6 +29,7 @@ type serverFlags struct {
 	acmeEmail          string
 	acmeCAFile         string
 	gatewayLimits      gateway.ServerOptions
+	previewFrom        []string
 	keepInstances      bool
 	accessLog          bool
 	logLevel           string
@@ -55,6 +56,7 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.acmeEmail, "acme-email", "", "contact address of tend's ACME account (the CA's expiry warnings go there)")
 	cmd.Flags().StringVar(&f.acmeCAFile, "acme-ca-file", "", "PEM file of roots to trust for the ACME server's own HTTPS, beside the system's (for a private ACME server)")
 	addLimitFlags(cmd, &f.gatewayLimits, "gateway-")
+	cmd.Flags().StringArrayVar(&f.previewFrom, "preview-from", nil, "client addresses (CIDR, like 10.1.0.0/16) whose X-Tend-Preview: 1 reaches a revision not yet promoted; anyone else needs the rollout's preview token (tend status shows it); repeatable")
 	cmd.Flags().StringVar(&f.etcd, "etcd-endpoints", "", "comma-separated external etcd endpoints (default: embedded etcd in the data dir)")
 	cmd.Flags().BoolVar(&f.keepInstances, "keep-instances", false, "leave instances running when the server stops; the next server on this data dir re-adopts them")
 	cmd.Flags().BoolVar(&f.accessLog, "access-log", false, "log every gateway request as a JSON line (in DATA/gateway/gateway.log)")
@@ -87,8 +89,12 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 	if size == 0 {
 		size = -1 // no cap
 	}
+	prefixes, err := parsePrefixes(f.previewFrom)
+	if err != nil {
+		return daemon.Config{}, err
+	}
 	cfg := daemon.Config{DataDir: dataDir, APIAddr: f.api, GatewayAddr: f.gateway, HTTPSAddr: f.https,
-		ACMEDirectory: f.acmeDirectory, ACMEEmail: f.acmeEmail, ACMECAFile: f.acmeCAFile, GatewayLimits: f.gatewayLimits, KeepInstances: f.keepInstances,
+		ACMEDirectory: f.acmeDirectory, ACMEEmail: f.acmeEmail, ACMECAFile: f.acmeCAFile, GatewayLimits: f.gatewayLimits, PreviewFrom: prefixes, KeepInstances: f.keepInstances,
 		Version: version(), AccessLog: f.accessLog, LogLevel: f.logLevel,
 		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
 		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, PrometheusURL: f.prometheusURL}

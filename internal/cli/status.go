@@ -79,6 +79,9 @@ func appTable(tw *tabwriter.Writer, s controller.Status) {
 	if r.Message != "" {
 		fmt.Fprintf(tw, "\t%s\n", r.Message)
 	}
+	if !r.Phase.Terminal() && r.PreviewToken != "" && r.From != 0 && r.Strategy != "rolling" {
+		fmt.Fprintf(tw, "Preview:\theader X-Tend-Preview: %s reaches revision %d (curl -H 'X-Tend-Preview: %s' ...)\n", r.PreviewToken, r.To, r.PreviewToken)
+	}
 	for _, w := range r.Warm {
 		fmt.Fprintf(tw, "Warm:\trevision %d until %s (rollback is a route switch)\n", w.Revision, w.Until.Format(time.TimeOnly))
 	}

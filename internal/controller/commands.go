@@ -189,6 +189,7 @@ func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, art 
 		next.Replicas = l.replicas()
 	} else {
 		next = *rollout.Start(l.st, app.App, rev.Number, *app, l.replicas(), now)
+		next.PreviewToken = newPreviewToken()
 	}
 	ops = append(ops, store.Op{Key: store.AppKey(app.App), Value: l.rec}, store.Op{Key: store.RolloutKey(app.App), Value: next})
 	ok, err := l.c.o.Store.Commit(ctx, ops...)
@@ -355,6 +356,7 @@ func (l *appLoop) rollback(ctx context.Context, to int) (int, error) {
 	sp := rev.Spec
 	sp.Strategy = spec.Strategy{ProgressDeadline: sp.Strategy.ProgressDeadline, RollbackWindow: sp.Strategy.RollbackWindow}
 	l.st = rollout.Start(l.st, l.app, to, sp, l.replicas(), now)
+	l.st.PreviewToken = newPreviewToken()
 	l.st.Message = fmt.Sprintf("rolling back to revision %d (rolling: its instances were no longer warm)", to)
 	return to, nil
 }

@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -254,6 +256,22 @@ func protocol(p string) string {
 	return ""
 }
 
+// previewToken is the route record's preview token: the rollout's, while it has a
+// revision to preview.
+func previewToken(preview int, token string) string {
+	if preview == 0 {
+		return ""
+	}
+	return token
+}
+
+// newPreviewToken is a rollout's preview secret: 128 random bits, URL- and header-safe.
+func newPreviewToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read does not fail (it panics if the OS has no randomness)
+	return hex.EncodeToString(b)
+}
+
 // routeTLS is the route record's TLS of a spec (nil: plain HTTP only), with the files'
 // paths absolute.
 func routeTLS(sp *spec.App) *store.RouteTLS {
@@ -269,7 +287,8 @@ func routeTLS(sp *spec.App) *store.RouteTLS {
 func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 	sp := l.rec.Spec
 	route := store.Route{App: l.app, Hosts: sp.Route.Hosts, PathPrefix: sp.Route.PathPrefix, Preview: out.Preview,
-		MaxBody: sp.Route.MaxBodyBytes, Protocol: protocol(sp.Route.Protocol), Maintenance: l.rec.Maintenance, ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body, ConnectTimeout: sp.Route.Timeouts.Connect,
+		PreviewToken: previewToken(out.Preview, l.st.PreviewToken),
+		MaxBody:      sp.Route.MaxBodyBytes, Protocol: protocol(sp.Route.Protocol), Maintenance: l.rec.Maintenance, ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body, ConnectTimeout: sp.Route.Timeouts.Connect,
 		TLS: routeTLS(&sp)}
 	for _, s := range out.Splits {
 		route.Splits = append(route.Splits, store.Split{Revision: s.Revision, Weight: s.Weight})
@@ -355,7 +374,7 @@ func (l *appLoop) startAnalysis(ctx context.Context, a *spec.Analysis, sp spec.A
 	}
 	actx, cancel := context.WithCancel(ctx)
 	run.cancel = cancel
-	req := rollout.AnalysisRequest{App: l.app, Stable: l.st.From, Canary: l.st.To, Started: l.st.StepStarted,
+	req := rollout.AnalysisRequest{App: l.app, Stable: l.st.From, Canary: l.st.To, Started: l.st.StepStarted, PreviewToken: l.st.PreviewToken,
 		Deadline: sp.Strategy.ProgressDeadline, Route: sp.Route, Analysis: a,
 		Report: func(m rollout.Measurement) {
 			select {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,6 +47,8 @@ type Config struct {
 	ACMEDirectory, ACMEEmail, ACMECAFile string
 	// GatewayLimits are the gateway's client-side timeouts and connection caps.
 	GatewayLimits gateway.ServerOptions
+	// PreviewFrom are the client addresses whose X-Tend-Preview: 1 previews without a token.
+	PreviewFrom []netip.Prefix
 	// EtcdEndpoints points at an external etcd cluster instead of the embedded one.
 	EtcdEndpoints []string
 	// KeepInstances leaves instances running when the server stops, for a new server to re-adopt.
@@ -160,7 +163,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		}
 	}
 	plane := dataplane.New(dataplane.Options{DataDir: dir, Addr: cfg.GatewayAddr, HTTPSAddr: cfg.HTTPSAddr, Inherited: gwInherited, Executable: cfg.GatewayExecutable,
-		AccessLog: cfg.AccessLog, LogLevel: cfg.LogLevel, Limits: cfg.GatewayLimits, Store: st, Logger: log, OnDemand: onDemand})
+		AccessLog: cfg.AccessLog, LogLevel: cfg.LogLevel, Limits: cfg.GatewayLimits, PreviewFrom: cfg.PreviewFrom, Store: st, Logger: log, OnDemand: onDemand})
 	var stopPlane sync.Once
 	defer stopPlane.Do(func() { _ = plane.Release(context.Background()) })
 	reg.MustRegister(plane.Collector())

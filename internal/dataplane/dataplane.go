@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -37,8 +38,10 @@ type Options struct {
 	LogLevel   string
 	// Limits are the gateway's client-side timeouts and connection caps (zero: defaults).
 	Limits gateway.ServerOptions
-	Store  *store.Store
-	Logger *slog.Logger
+	// PreviewFrom are the client addresses whose X-Tend-Preview: 1 previews without a token.
+	PreviewFrom []netip.Prefix
+	Store       *store.Store
+	Logger      *slog.Logger
 	// OnDemand, when set, is called for each host a TLS client asked the gateway for,
 	// without a certificate, that a route of app with tls.onDemand claims (the
 	// certificate manager's Want): see ondemand.go.

@@ -53,6 +53,9 @@ func (p *Plane) spawn(ctx context.Context, listeners map[string]*os.File) (*proc
 		args = append(args, "--log-level", p.o.LogLevel)
 	}
 	args = append(args, p.o.Limits.Flags()...)
+	for _, pf := range p.o.PreviewFrom {
+		args = append(args, "--preview-from", pf.String())
+	}
 	cmd := exec.Command(p.o.Executable, args...)
 	names := []string{gateway.ListenerHTTP}
 	if _, ok := listeners[gateway.ListenerHTTPS]; ok {

@@ -35,7 +35,8 @@ type backend struct {
 	ejections    atomic.Int32
 	removedAt    atomic.Int64 // unix nanoseconds when it left the registry; 0 while registered
 
-	duration prometheus.Observer
+	duration prometheus.Observer // the instance's time (upstream)
+	exchange prometheus.Observer // the client's whole exchange
 	counters counterCache
 	conns    conns // kept connections of the fast path
 }
@@ -47,7 +48,7 @@ func newBackend(ep store.Endpoint, rev int, m *metrics) *backend {
 	if b.instance == "" {
 		b.instance = hp
 	}
-	b.duration = m.observer(b)
+	b.duration, b.exchange = m.observers(b)
 	b.counters.init(m, b)
 	return b
 }

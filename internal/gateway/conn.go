@@ -189,7 +189,7 @@ func (c *conn) answer() bool {
 		c.toHTTP = true
 		return false
 	}
-	p := rt.choose(h)
+	p := rt.choose(h, c.ip)
 	mirrorable := h.method == http.MethodGet || h.method == http.MethodHead // as mirror takes
 	if rt.mirror != nil && p != rt.mirror && mirrorable && rand.IntN(100) < rt.mirrorPercent {
 		if r := c.request(); r != nil {
@@ -209,7 +209,9 @@ func (c *conn) answer() bool {
 	keep := x.attempt(b)
 	rt.metrics.inflight.Dec()
 	b = x.backend
-	b.duration.Observe(time.Since(start).Seconds())
+	end := time.Now()
+	b.duration.Observe(upstreamTime(start, time.Time{}, x.headAt, end).Seconds())
+	b.exchange.Observe(end.Sub(start).Seconds())
 	b.counters.inc(h.method, x.code)
 	if g.o.AccessLog {
 		id := string(h.fieldValue("X-Request-Id"))
@@ -234,6 +236,7 @@ type trip struct {
 	start   time.Time
 	code    int
 	retried bool
+	headAt  time.Time // when the answering instance's response head came (zero: none came)
 }
 
 // errClientGone is a round trip given up because the client closed its connection.
@@ -352,6 +355,7 @@ func (x *trip) send(bc *bconn) error {
 		}
 		return err
 	}
+	x.headAt = time.Now()
 	if bc.resp.result != headFast {
 		// net/http's reader reads the rest of this head (after a 1xx, say): still within
 		// the response timeout; relayOther clears the deadline once the head is read
@@ -407,7 +411,7 @@ func (c *conn) writeRequest(bw *bufio.Writer, seq uint64) {
 	for i := range h.fields {
 		f := &h.fields[i]
 		switch f.kind {
-		case fieldHop, fieldForwarded:
+		case fieldHop, fieldForwarded, fieldPreview:
 			continue
 		case fieldXFF:
 			if len(xff) > 0 {

@@ -277,6 +277,7 @@ func (g *Gateway) forward(w http.ResponseWriter, st *reqState) {
 		g.roundTripFailed(w, st, err)
 		return
 	}
+	st.headAt = time.Now()
 	st.code = resp.StatusCode
 	if st.route.result(b, resp.StatusCode >= 500) {
 		g.ejected(st.route, b)

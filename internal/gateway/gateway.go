@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,9 @@ type Options struct {
 	// BodyTimeout bounds the wait between reads of a request body (408 after it); zero
 	// means DefaultBodyTimeout.
 	BodyTimeout time.Duration
+	// PreviewFrom are the client addresses whose X-Tend-Preview: 1 reaches a revision
+	// being previewed, without the rollout's token (an office network, say).
+	PreviewFrom []netip.Prefix
 	// HTTPSPort is the HTTPS listener's port, where plain requests for apps served over
 	// TLS are redirected (0: no HTTPS listener, no redirect).
 	HTTPSPort int
@@ -129,6 +133,8 @@ type reqState struct {
 	fast    bool // the request takes the fast path (forward.go), not ReverseProxy
 	body    *clientBody
 	waiting *headWait // ReverseProxy's wait for the response head, bounded by the route's timeout
+	// headAt is when the instance's response head came (zero: none came)
+	headAt time.Time
 	// hsts is the Strict-Transport-Security the answer gets unless the app sent its own
 	hsts string
 	// grpcDeadline is when a gRPC call's own deadline (grpc-timeout) passes: a call that
@@ -196,17 +202,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tend: no app is routed for host "+r.Host, http.StatusNotFound)
 		return
 	}
-	if rt.tls != nil {
-		if r.TLS == nil && rt.tls.Redirect && g.o.HTTPSPort != 0 {
-			g.redirectHTTPS(w, r)
-			return
-		}
+	if rt.tls != nil && r.TLS == nil && rt.tls.Redirect && g.o.HTTPSPort != 0 && !rt.analysisLoad(r) {
+		g.redirectHTTPS(w, r)
+		return
 	}
 	if rt.maintenance != nil {
 		writeMaintenance(w, rt, r.Header.Get("Accept"))
 		return
 	}
-	p := rt.choose((*httpRequest)(r))
+	p := rt.choose((*httpRequest)(r), remoteIP(r.RemoteAddr))
+	r.Header.Del(previewHeader) // for the gateway only: never the instance's
 	if rt.mirror != nil && p != rt.mirror && rand.IntN(100) < rt.mirrorPercent {
 		g.mirror(rt, r)
 	}
@@ -258,7 +263,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) finish(st *reqState, r *http.Request, start time.Time) {
 	rt, b := st.route, st.backend
 	rt.metrics.inflight.Dec()
-	b.duration.Observe(time.Since(start).Seconds())
+	end := time.Now()
+	b.duration.Observe(upstreamTime(start, st.bodyEnd(), st.headAt, end).Seconds())
+	b.exchange.Observe(end.Sub(start).Seconds())
 	b.counters.inc(r.Method, st.code)
 	if g.o.AccessLog {
 		g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("app", rt.app), slog.Int("revision", b.revision),
@@ -353,8 +360,8 @@ func (r *httpRequest) cookie(name string) (string, bool) {
 }
 
 // choose picks the pool for a request: preview header, match rules, then weights.
-func (rt *appRoute) choose(r requestHeaders) *pool {
-	if rt.preview != nil && r.header("X-Tend-Preview") == "1" {
+func (rt *appRoute) choose(r requestHeaders, ip string) *pool {
+	if rt.preview != nil && rt.previewed(r.header(previewHeader), ip) {
 		return rt.preview
 	}
 	for i := range rt.matches {
@@ -401,6 +408,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 func (g *Gateway) modifyResponse(resp *http.Response) error {
 	st := resp.Request.Context().Value(stateKey{}).(*reqState)
 	st.waiting.answered.Store(true)
+	st.headAt = time.Now()
 	st.code = resp.StatusCode
 	addHSTS(resp.Header, st.hsts)
 	if resp.StatusCode == http.StatusOK && isGRPC(resp.Header) {

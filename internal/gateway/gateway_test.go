@@ -114,7 +114,7 @@ func TestWeightsMatchesAndPreview(t *testing.T) {
 	url := serve(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/",
 		Splits:  []store.Split{{Revision: 1, Weight: 80}, {Revision: 2, Weight: 20}},
 		Matches: []store.MatchRule{{Kind: "header", Name: "X-Canary", Value: "yes", Revision: 2}, {Kind: "cookie", Name: "canary", Value: "1", Revision: 2}},
-		Preview: 2,
+		Preview: 2, PreviewToken: "s3cret",
 	}}, []store.Endpoint{v1.endpoint("hello", 1), v2.endpoint("hello", 2)})
 	counts := map[string]int{}
 	for i := 0; i < 2000; i++ {
@@ -124,7 +124,7 @@ func TestWeightsMatchesAndPreview(t *testing.T) {
 	if counts["v2"] < 300 || counts["v2"] > 500 {
 		t.Errorf("20%% weight gave %d of 2000 requests to v2 (%v)", counts["v2"], counts)
 	}
-	for _, h := range [][]string{{"X-Canary", "yes"}, {"Cookie", "a=b; canary=1"}, {"X-Tend-Preview", "1"}} {
+	for _, h := range [][]string{{"X-Canary", "yes"}, {"Cookie", "a=b; canary=1"}, {"X-Tend-Preview", "s3cret"}} {
 		for i := 0; i < 20; i++ {
 			if _, body, _ := do(t, "GET", url, h...); body != "v2" {
 				t.Fatalf("request with %v reached %s, want v2", h, body)

@@ -29,6 +29,7 @@ const (
 	fieldForwarded       // X-Forwarded-Host, X-Forwarded-Proto, Forwarded: replaced by the gateway's
 	fieldXFF             // X-Forwarded-For: extended with the client's address
 	fieldRequestID       // X-Request-Id
+	fieldPreview         // X-Tend-Preview: read by the gateway, never forwarded
 )
 
 // field is one header line; name and value point into the connection's read buffer.
@@ -261,6 +262,9 @@ func classify(name, value []byte, h *reqHead) (uint8, headResult) {
 	case 14:
 		if foldEq(name, "content-length") {
 			return 0, headOther
+		}
+		if foldEq(name, "x-tend-preview") {
+			return fieldPreview, headFast
 		}
 	case 15:
 		if foldEq(name, "x-forwarded-for") {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -74,8 +75,9 @@ type clientBody struct {
 	timeout time.Duration
 	start   time.Time
 	n       int64
-	ended   error  // how the body ended: io.EOF or the error; reads after it return it again
-	onEnd   func() // called once when the body has been read to its end
+	ended   error        // how the body ended: io.EOF or the error; reads after it return it again
+	onEnd   func()       // called once when the body has been read to its end
+	endedAt atomic.Int64 // unix nanoseconds of the body's end (0: not read to its end yet)
 
 	mu  sync.Mutex
 	err error
@@ -104,6 +106,7 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
 		b.ended = err
+		b.endedAt.Store(time.Now().UnixNano())
 		if b.timeout > 0 {
 			_ = b.rc.SetReadDeadline(time.Time{})
 		}
@@ -153,3 +156,30 @@ func (b *clientBody) fault() (int, string) {
 // statusClientGone is what metrics and logs record for a request whose client left
 // before its answer (nginx's 499); the client gets nothing.
 const statusClientGone = 499
+
+// upstreamTime is the instance's share of a request: from the request sent to it (the
+// end of the client's body when it had one, else the request's start) to its response
+// head (or the end, when no head came). The client's upload and download are left out,
+// so that a slow client cannot make a healthy instance look slow to canary analysis.
+func upstreamTime(start, bodyEnd, headAt, end time.Time) time.Duration {
+	from, to := start, end
+	if !headAt.IsZero() {
+		to = headAt
+	}
+	if bodyEnd.After(from) && bodyEnd.Before(to) {
+		from = bodyEnd
+	}
+	return to.Sub(from)
+}
+
+// bodyEnd is when the client's body was read to its end (zero: no body, or not read to
+// its end).
+func (st *reqState) bodyEnd() time.Time {
+	if st.body == nil {
+		return time.Time{}
+	}
+	if ns := st.body.endedAt.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}

@@ -339,3 +339,56 @@ func TestARoutesConnectTimeoutBoundsNewConnections(t *testing.T) {
 		}
 	}
 }
+
+// histogramSum is the sum of a histogram's observations over all its series.
+func histogramSum(t *testing.T, reg *prometheus.Registry, name string) (sum float64, count uint64) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetHistogram().GetSampleSum()
+				count += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return sum, count
+}
+
+// A client that uploads slowly does not make the instance look slow: the request time
+// canary analysis judges is the instance's (from the body sent to the response head);
+// the client's whole exchange is a metric of its own.
+func TestASlowUploadCountsAsTheClientsTimeNotTheInstances(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, "ok")
+	})
+	_, addr := startServer(t, New(Options{Registerer: reg}), appRoutes, []store.Endpoint{b.endpoint("app", 1)})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 10\r\n\r\n")
+	for i := 0; i < 10; i++ { // ten bytes over a second and a half
+		time.Sleep(150 * time.Millisecond)
+		fmt.Fprint(c, "x")
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("slow upload: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	up, n := histogramSum(t, reg, "tend_gateway_request_duration_seconds")
+	all, _ := histogramSum(t, reg, "tend_gateway_exchange_duration_seconds")
+	if n != 1 || up > 0.2 {
+		t.Errorf("the instance's time: %d observations summing %.3fs, want 1 of well under the 1.5s upload", n, up)
+	}
+	if all < 1.4 {
+		t.Errorf("the client's exchange took %.3fs by its metric, want the 1.5s upload in it", all)
+	}
+}

@@ -12,6 +12,7 @@ import (
 type metrics struct {
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
+	exchange  *prometheus.HistogramVec
 	inflight  *prometheus.GaugeVec
 	retries   *prometheus.CounterVec
 	ejections *prometheus.CounterVec
@@ -37,9 +38,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Requests the gateway answered, by app, revision, instance, method and status code."},
 			[]string{"app", "revision", "instance", "method", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tend_gateway_request_duration_seconds",
-			Help:    "Time from receiving a request to the end of its response, by app and revision.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},
-			[]string{"app", "revision"}),
+			Help:    "The instance's time: from a request sent to it (its body included) to its response head, by app and revision. What canary analysis, the latency alerts and the dashboard judge: a client uploading or downloading slowly does not count.",
+			Buckets: latencyBuckets}, []string{"app", "revision"}),
+		exchange: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tend_gateway_exchange_duration_seconds",
+			Help:    "The client's time: from a request's head received to the end of its response, its upload and download included, by app and revision.",
+			Buckets: latencyBuckets}, []string{"app", "revision"}),
 		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_gateway_inflight_requests",
 			Help: "Requests in progress, by app."}, []string{"app"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_gateway_retries_total",
@@ -58,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		apps: map[string]*appMetrics{},
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.inflight, m.retries, m.ejections, m.mirrored, m.connections, m.refused, m.handshakes)
+		reg.MustRegister(m.requests, m.duration, m.exchange, m.inflight, m.retries, m.ejections, m.mirrored, m.connections, m.refused, m.handshakes)
 	}
 	return m
 }
@@ -74,8 +77,12 @@ func (m *metrics) app(name string) *appMetrics {
 	return a
 }
 
-func (m *metrics) observer(b *backend) prometheus.Observer {
-	return m.duration.WithLabelValues(b.app, b.revLabel)
+// latencyBuckets are the request-time histograms' buckets, in seconds.
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// observers are a backend's upstream (instance) and exchange (client) time histograms.
+func (m *metrics) observers(b *backend) (upstream, exchange prometheus.Observer) {
+	return m.duration.WithLabelValues(b.app, b.revLabel), m.exchange.WithLabelValues(b.app, b.revLabel)
 }
 
 // methods are the methods counted by name; others count as "other".

@@ -34,6 +34,7 @@ func (g *Gateway) mirror(rt *appRoute, r *http.Request) {
 	out.URL.Scheme, out.URL.Host = b.target.Scheme, b.target.Host
 	out.Host = r.Host
 	out.Header.Set("X-Tend-Mirror", "1")
+	out.Header.Del(previewHeader)
 	go func() {
 		defer func() { <-g.mirrors }()
 		code := "error"

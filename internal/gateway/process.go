@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -45,6 +46,8 @@ type ProcessOptions struct {
 	// above LogMaxBytes (default 10 MiB; 3 old files kept), server or not.
 	LogFile     string
 	LogMaxBytes int64
+	// PreviewFrom are the client addresses whose X-Tend-Preview: 1 previews (Options).
+	PreviewFrom []netip.Prefix
 	// Limits are the client side's timeouts and connection caps (ErrorLog is ignored;
 	// zero fields: NewServer's defaults).
 	Limits ServerOptions
@@ -168,7 +171,8 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		p.names, p.listeners = append(p.names, ListenerHTTPS), append(p.listeners, sk.file)
 		httpsPort = sk.ln.Addr().(*net.TCPAddr).Port
 	}
-	p.g = New(Options{Logger: o.Logger, AccessLog: o.AccessLog, Registerer: p.reg, HTTPSPort: httpsPort})
+	p.g = New(Options{Logger: o.Logger, AccessLog: o.AccessLog, Registerer: p.reg, HTTPSPort: httpsPort,
+		PreviewFrom: o.PreviewFrom})
 	p.reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "tend_gateway"}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_gateway_config_age_seconds",
 			Help: "Seconds since tend server last pushed or confirmed the routing the gateway serves (grows while the server is away)."},

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +33,10 @@ type appRoute struct {
 	total   int
 	matches []match
 	preview *pool
+	// previewToken is the secret that reaches preview (header X-Tend-Preview); without one
+	// nothing does, but from the gateway's PreviewFrom addresses
+	previewToken string
+	previewFrom  []netip.Prefix // the gateway's PreviewFrom
 	// mirror receives a copy of mirrorPercent of the GET and HEAD requests that other pools serve
 	mirror        *pool
 	mirrorPercent int
@@ -211,6 +216,7 @@ func (g *Gateway) appRoute(rt store.Route, backends []*backend) *appRoute {
 		r.matches = append(r.matches, match{cookie: m.Kind == "cookie", name: m.Name, value: m.Value, pool: poolOf(m.Revision)})
 	}
 	if rt.Preview != 0 {
+		r.previewToken, r.previewFrom = rt.PreviewToken, g.o.PreviewFrom
 		r.preview = poolOf(rt.Preview)
 	}
 	if rt.Mirror != 0 && rt.MirrorPercent > 0 {

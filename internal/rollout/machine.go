@@ -264,7 +264,7 @@ func (st *State) blueGreen(in Input, out Output) Output {
 	out.Splits = []Split{{st.From, 100}}
 	out.Preview = st.To
 	if avail < n {
-		st.Message = fmt.Sprintf("blue-green: %d/%d of revision %d ready (preview with header X-Tend-Preview: 1)", avail, n, st.To)
+		st.Message = fmt.Sprintf("blue-green: %d/%d of revision %d ready (preview with header X-Tend-Preview: %s)", avail, n, st.To, st.PreviewToken)
 		if st.overDeadline(in) {
 			return st.startRevert(in, out, fmt.Sprintf("revision %d: %d of %d instances available after %s (progressDeadline)%s",
 				st.To, avail, n, in.Spec.Strategy.ProgressDeadline, in.Obs.why(st.To)))
@@ -276,7 +276,7 @@ func (st *State) blueGreen(in Input, out Output) Output {
 		if in.Verdict == nil {
 			out.Analyze = mergeAnalysis(bg.Analysis, nil)
 			st.ProgressAt = in.Now
-			st.Message = fmt.Sprintf("blue-green: analysing revision %d before the switch; it gets only preview traffic (X-Tend-Preview: 1) and analysis.load", st.To)
+			st.Message = fmt.Sprintf("blue-green: analysing revision %d before the switch; it gets only preview traffic (X-Tend-Preview: %s) and analysis.load", st.To, st.PreviewToken)
 			return out
 		}
 		v := *in.Verdict
@@ -297,8 +297,8 @@ func (st *State) blueGreen(in Input, out Output) Output {
 	if bg == nil || !bg.AutoPromote {
 		st.Phase = Paused
 		st.PauseUntil = time.Time{}
-		st.Message = fmt.Sprintf("revision %d is ready beside revision %d; preview it with header X-Tend-Preview: 1, then run `tend promote %s`",
-			st.To, st.From, st.App)
+		st.Message = fmt.Sprintf("revision %d is ready beside revision %d; preview it with header X-Tend-Preview: %s, then run `tend promote %s`",
+			st.To, st.From, st.PreviewToken, st.App)
 		out.Events = append(out.Events, st.Message)
 		return out
 	}
@@ -334,7 +334,7 @@ func (st *State) canary(in Input, out Output) Output {
 	out.Replicas = st.warmReplicas()
 	out.Replicas[st.From] = st.Replicas
 	out.MatchCanary = true
-	out.Preview = st.To // X-Tend-Preview: 1 reaches the canary whatever its weight (analysis.load uses it)
+	out.Preview = st.To // the preview token reaches the canary whatever its weight (analysis.load uses it)
 	for st.Step < len(steps) {
 		s := steps[st.Step]
 		switch {

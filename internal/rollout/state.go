@@ -71,6 +71,10 @@ type State struct {
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
 	// Ready and Available instances of To as last observed, for progress displays.
 	ReadyNew int `json:"readyNew"`
+	// PreviewToken is the secret a client sends as header X-Tend-Preview to reach To
+	// before it is promoted (blue-green's preview, a canary whatever its weight): a new
+	// one for every rollout, so that an old link stops working.
+	PreviewToken string `json:"previewToken,omitempty"`
 }
 
 // Warm is a previous revision kept running after a rollout.
@@ -127,6 +131,8 @@ type AnalysisRequest struct {
 	Deadline time.Duration // progressDeadline: waiting for data longer than this is inconclusive
 	Route    spec.Route
 	Analysis *spec.Analysis
+	// PreviewToken reaches the canary whatever its weight, for analysis.load.
+	PreviewToken string
 	// Report receives each measurement as it is made (may be nil).
 	Report func(Measurement)
 }
@@ -156,7 +162,7 @@ func (o Observation) why(rev int) string {
 type Decision struct {
 	Replicas map[int]int
 	Splits   []Split
-	// Preview is the revision reached with header X-Tend-Preview: 1 (0: none).
+	// Preview is the revision reached with header X-Tend-Preview: the rollout's token (0: none).
 	Preview int
 	// MatchCanary sends requests matching the canary rules to To.
 	MatchCanary bool

@@ -110,8 +110,10 @@ type Route struct {
 	Splits []Split `json:"splits,omitempty"`
 	// Matches send a request matching any rule to Revision, whatever the weights.
 	Matches []MatchRule `json:"matches,omitempty"`
-	// Preview is the revision that requests with header X-Tend-Preview: 1 reach (0: none).
-	Preview int `json:"preview,omitempty"`
+	// Preview is the revision that requests with header X-Tend-Preview: PreviewToken reach
+	// (0: none; without a token, none either).
+	Preview      int    `json:"preview,omitempty"`
+	PreviewToken string `json:"previewToken,omitempty"`
 	// Mirror copies MirrorPercent of the GET and HEAD requests served by other revisions
 	// to revision Mirror; its answers are discarded (0: no mirroring).
 	Mirror        int `json:"mirror,omitempty"`

@@ -147,3 +147,44 @@ func TestMaintenanceAnswers503WhileTheInstancesKeepRunning(t *testing.T) {
 		return nil
 	})
 }
+
+// TestPreviewIsByInvitation: a plain client's X-Tend-Preview: 1 reaches only the stable
+// revision of a paused canary; the rollout's token (from tend status -o json) reaches
+// the canary; instances never see the header.
+func TestPreviewIsByInvitation(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	const steps = `    steps: [{weight: 0}, {pause: {}}]`
+	s.mustTend("deploy", "-f", writeSpec(t, dir, canarySpec(`RELEASE: "1"`, steps)))
+	if out, err := s.tend("deploy", "-f", writeSpec(t, dir, canarySpec(`RELEASE: "2"`, steps))); exitCode(err) != 3 {
+		t.Fatalf("canary deploy: exit %d, want 3 (paused at weight 0):\n%s", exitCode(err), out)
+	}
+	token := s.status("hello").Rollout.PreviewToken
+	if len(token) < 32 {
+		t.Fatalf("preview token %q, want a long random one", token)
+	}
+	if out := s.mustTend("status", "hello"); !strings.Contains(out, "X-Tend-Preview: "+token) {
+		t.Errorf("tend status does not show the preview header:\n%s", out)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(value string) (string, string) {
+		req, _ := http.NewRequest("GET", "http://"+s.Gateway+"/", nil)
+		req.Header.Set("X-Tend-Preview", value)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Revision"), resp.Header.Get("X-Seen-Preview")
+	}
+	for i := 0; i < 50; i++ {
+		if rev, seen := get("1"); rev != "1" || seen != "" {
+			t.Fatalf("X-Tend-Preview: 1 reached revision %q (the instance saw %q), want revision 1 and no header", rev, seen)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		if rev, seen := get(token); rev != "2" || seen != "" {
+			t.Fatalf("the rollout's token reached revision %q (the instance saw %q), want revision 2 and no header", rev, seen)
+		}
+	}
+}

@@ -100,8 +100,11 @@ func TestZeroDowntimeRollouts(t *testing.T) {
 			t.Fatalf("deploy of a blue-green revision without autoPromote: exit %d, want 3 (paused):\n%s", exitCode(err), out)
 		}
 		client := &http.Client{Timeout: 5 * time.Second}
-		if _, rev, _, err := s.get(client, "/", "X-Tend-Preview", "1"); err != nil || rev != "3" {
-			t.Fatalf("preview request reached revision %q (%v), want 3", rev, err)
+		if _, rev, _, err := s.get(client, "/", "X-Tend-Preview", s.status("hello").Rollout.PreviewToken); err != nil || rev != "3" {
+			t.Fatalf("a request with the rollout's preview token reached revision %q (%v), want 3", rev, err)
+		}
+		if _, rev, _, _ := s.get(client, "/", "X-Tend-Preview", "1"); rev != "2" {
+			t.Fatalf("X-Tend-Preview: 1 without the token reached revision %q before promote, want 2", rev)
 		}
 		if _, rev, _, _ := s.get(client, "/"); rev != "2" {
 			t.Fatalf("a normal request reached revision %q before promote, want 2", rev)

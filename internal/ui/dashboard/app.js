@@ -79,7 +79,10 @@ function appCard(st, gw, hist) {
   const maint = st.maintenance ? [el("div", { class: "maintenance" }, "Maintenance since " + age(st.maintenance.since) +
     " ago: the gateway answers 503" + (st.maintenance.message ? " (" + st.maintenance.message + ")" : "") +
     "; tend maintenance " + st.app + " off ends it")] : [];
-  return el("section", { class: "app", "data-app": st.app }, title, ...maint, el("div", { class: "message" }, r.message || ""),
+  const terminal = ["Completed", "RolledBack", "Aborted", "Failed"].includes(r.phase);
+  const preview = !terminal && r.previewToken && r.from && (r.strategy === "canary" || r.strategy === "blueGreen")
+    ? [el("div", { class: "preview" }, "Preview revision " + r.to + " with header ", el("code", {}, "X-Tend-Preview: " + r.previewToken))] : [];
+  return el("section", { class: "app", "data-app": st.app }, title, ...maint, el("div", { class: "message" }, r.message || ""), ...preview,
     split(st), ...analysis(r), el("h3", {}, "Instances"), instances, el("h3", {}, "Gateway"), endpoints, el("h3", {}, "Events"), events);
 }
 
