@@ -22,6 +22,11 @@ func TestDecodeIsStrict(t *testing.T) {
 	if err := decode(strings.NewReader(""), 1<<20, &a); !errors.Is(err, io.EOF) {
 		t.Errorf("empty body: %v, want io.EOF (no options)", err)
 	}
+	var d DeployRequest
+	big := `{"file": "/tmp/tend.yaml", "source": "` + strings.Repeat("x", 5<<20) + `"}`
+	if err := decode(strings.NewReader(big), 4<<20, &d); err == nil || !strings.Contains(err.Error(), "larger than the API takes (4 MiB)") {
+		t.Errorf("a 5 MiB deploy: %v, want the 4 MiB limit named", err)
+	}
 }
 
 func FuzzDecodeRequests(f *testing.F) {

@@ -339,9 +339,13 @@ func (s *server) action(w http.ResponseWriter, r *http.Request) {
 // decode reads one JSON value of at most limit bytes into v; unknown fields and trailing
 // data are errors, so that a typo in a script does not pass silently.
 func decode(body io.Reader, limit int64, v any) error {
-	dec := json.NewDecoder(io.LimitReader(body, limit))
+	lr := &io.LimitedReader{R: body, N: limit + 1}
+	dec := json.NewDecoder(lr)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if lr.N <= 0 {
+			return fmt.Errorf("the request is larger than the API takes (%d MiB): %w", limit>>20, err)
+		}
 		return err
 	}
 	if dec.More() {

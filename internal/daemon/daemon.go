@@ -246,7 +246,8 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	}
 	mux.Handle("/", api.Handler(api.Options{Controller: ctl, Token: token, DataDir: dir, NoLogs: noLogs, Version: cfg.Version, Logger: log, Gateway: plane.State, Room: room.Check,
 		Prometheus: mon.Handler(cfg.Version), Alertmanager: alerts.Handler(), Incidents: incidents, Certs: certList(certMgr)}))
-	apiSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// idle kept connections close after 2 minutes (CLI and dashboard reconnect at once)
+	apiSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { errc <- serve(apiSrv, apiLn) }()
 
 	info := Info{API: "http://" + apiLn.Addr().String(), Gateway: "http://" + plane.Addr(), Token: token, DataDir: dir}

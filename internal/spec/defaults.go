@@ -141,7 +141,8 @@ func (p *Probe) setDefaults(interval time.Duration) {
 		p.Interval = interval
 	}
 	if p.Timeout == 0 {
-		p.Timeout = min(DefaultProbeTimeout, p.Interval)
+		// shorter than the interval, which validation asks of a timeout the user writes
+		p.Timeout = min(DefaultProbeTimeout, p.Interval/2)
 	}
 	if p.FailureThreshold == 0 {
 		p.FailureThreshold = DefaultFailureThreshold

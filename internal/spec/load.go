@@ -211,6 +211,11 @@ func (d *decoder) strategy(n *yaml.Node, path string, s *Strategy) {
 				"maxUnavailable": func(v *yaml.Node, f string) { s.Rolling.MaxUnavailable = d.intOrPercent(v, f) },
 				"minReady":       func(v *yaml.Node, f string) { s.Rolling.MinReady = d.duration(v, f) },
 			}, nil)
+			_, surge := d.pos[f+".maxSurge"]
+			_, unavailable := d.pos[f+".maxUnavailable"]
+			if !surge && !unavailable { // rolling: {} is the default rolling update
+				s.Rolling.MaxSurge = IntOrPercent{Value: DefaultMaxSurgePercent, Percent: true}
+			}
 		},
 		"blueGreen": func(v *yaml.Node, f string) {
 			s.BlueGreen = &BlueGreen{}
@@ -233,6 +238,10 @@ func (d *decoder) canary(n *yaml.Node, path string) *Canary {
 			v = resolve(v)
 			if v.Kind != yaml.SequenceNode {
 				d.errorf(v, f, "want a list of steps like [{weight: 10}, {pause: 1m}], got %s", kindName(v))
+				return
+			}
+			if len(v.Content) == 0 {
+				d.errorf(v, f, "an empty list of steps: give steps like [{weight: 10}, {pause: 1m}], or remove steps for the default (weight %d%%, then a pause for tend promote)", DefaultCanaryWeight)
 				return
 			}
 			for i, item := range v.Content {

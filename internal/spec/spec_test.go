@@ -34,6 +34,8 @@ var badSpecs = map[string]string{
 	"duplicate_key.bad.yaml":              "testdata/duplicate_key.bad.yaml:5:1: instances: appears twice; keep one",
 	"duration_negative.bad.yaml":          "testdata/duration_negative.bad.yaml:14:19: shutdown.grace: must not be negative, got -5s",
 	"duration_no_unit.bad.yaml":           "testdata/duration_no_unit.bad.yaml:11:39: health.readiness.interval: want a duration like 10s or 1m30s, got \"2\" (add a unit: 2s)",
+	"env_nul.bad.yaml":                    "testdata/env_nul.bad.yaml:6:3: env.K: contains a NUL byte, which no process environment can hold: remove it",
+	"canary_steps_empty.bad.yaml":         "testdata/canary_steps_empty.bad.yaml:6:19: strategy.canary.steps: an empty list of steps: give steps like [{weight: 10}, {pause: 1m}], or remove steps for the default (weight 20%, then a pause for tend promote)",
 	"env_bad_name.bad.yaml":               "testdata/env_bad_name.bad.yaml:9:3: env.LOG-LEVEL: not a valid environment variable name (letters, digits and _, not starting with a digit)",
 	"env_nested.bad.yaml":                 "testdata/env_nested.bad.yaml:9:14: env.LOG_LEVEL: want a value, got a mapping",
 	"env_reserved.bad.yaml":               "testdata/env_reserved.bad.yaml:10:3: env.PORT: reserved: tend sets PORT and TEND_* for every instance",
@@ -264,5 +266,23 @@ func TestOnDemandTLSAllowsWildcardsAndNoHosts(t *testing.T) {
 		if err := a.Validate(); err != nil {
 			t.Errorf("route %s: Validate: %v", route, err)
 		}
+	}
+}
+
+// What users write short gets the documented defaults rather than an error about a
+// value they never wrote.
+func TestShortFormsGetTheDocumentedDefaults(t *testing.T) {
+	a, err := Parse("tend.yaml", []byte("app: hello\nbuild: {main: ./}\nhealth:\n  readiness: {http: /ready, interval: 1s}\nstrategy: {rolling: {}}\n"))
+	if err != nil {
+		t.Fatalf("rolling: {} and a probe with only an interval: %v", err)
+	}
+	if r := a.Strategy.Rolling; r == nil || r.MaxSurge != (IntOrPercent{Value: DefaultMaxSurgePercent, Percent: true}) {
+		t.Errorf("rolling: {} got %+v, want maxSurge %d%%", r, DefaultMaxSurgePercent)
+	}
+	if p := a.Health.Readiness; p.Timeout != 500*time.Millisecond {
+		t.Errorf("a probe with interval 1s and no timeout got timeout %s, want 500ms (half the interval)", p.Timeout)
+	}
+	if _, err := Parse("tend.yaml", []byte("app: hello\nbuild: {main: ./}\nstrategy: {rolling: {maxSurge: 0, maxUnavailable: 0}}\n")); err == nil {
+		t.Error("maxSurge and maxUnavailable both written as 0 were accepted")
 	}
 }

@@ -73,12 +73,19 @@ func (d *decoder) validate(a *App) {
 	if !strings.HasPrefix(a.Route.PathPrefix, "/") {
 		d.at("route.pathPrefix", "must start with /, got %q", a.Route.PathPrefix)
 	}
-	for k := range a.Env {
+	for k, v := range a.Env {
 		switch {
 		case !envNameRE.MatchString(k):
 			d.at("env."+k, "not a valid environment variable name (letters, digits and _, not starting with a digit)")
 		case k == "PORT" || strings.HasPrefix(k, "TEND_"):
 			d.at("env."+k, "reserved: tend sets PORT and TEND_* for every instance")
+		case strings.ContainsRune(v, 0):
+			d.at("env."+k, "contains a NUL byte, which no process environment can hold: remove it")
+		}
+	}
+	for i, arg := range a.Args {
+		if strings.ContainsRune(arg, 0) {
+			d.at(fmt.Sprintf("args[%d]", i), "contains a NUL byte, which no command line can hold: remove it")
 		}
 	}
 	d.validateProbe("health.readiness", a.Health.Readiness)
