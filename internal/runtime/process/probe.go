@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/spec"
@@ -22,7 +25,10 @@ import (
 func (in *instance) supervise(p *proc) error {
 	t := in.rec.Template
 	ready := t.Health.Readiness
-	live := t.Health.Liveness
+	live, anyAnswer := t.Health.Liveness, false
+	if live == nil {
+		live, anyAnswer = defaultLiveness(ready), true
+	}
 	first := 50 * time.Millisecond
 	if ready != nil && ready.InitialDelay > 0 {
 		first = ready.InitialDelay
@@ -46,7 +52,7 @@ func (in *instance) supervise(p *proc) error {
 		case <-in.s.ctx.Done():
 			return errStopped
 		case <-readyT.C:
-			err := in.check(ready)
+			err := in.check(ready, false)
 			next := interval(ready)
 			if err == nil {
 				okRun, failRun = okRun+1, 0
@@ -70,7 +76,7 @@ func (in *instance) supervise(p *proc) error {
 			}
 			readyT.Reset(next)
 		case <-liveC:
-			if err := in.check(live); err == nil {
+			if err := in.check(live, anyAnswer); err == nil {
 				liveFails = 0
 			} else if liveFails++; liveFails >= failureThreshold(live) {
 				signalGroup(p.pid, syscall.SIGKILL)
@@ -102,9 +108,30 @@ func failureThreshold(p *spec.Probe) int {
 	return p.FailureThreshold
 }
 
+// Tunables of the default liveness check (variables for the tests).
+var (
+	defaultLiveInterval = spec.DefaultLivenessInterval
+	defaultLiveTimeout  = 2 * time.Second
+)
+
+// defaultLiveness is the liveness check of an instance whose spec has none: its
+// readiness probe, every 10s with a 2s timeout and 3 failures allowed, where any answer
+// counts as alive (an instance that is not ready is not dead): a process that stops
+// answering at all (hung, deadlocked, SIGSTOPped) is killed and restarted. A TCP
+// readiness probe cannot tell a hung process (the kernel still accepts for it), so
+// without an HTTP or gRPC probe there is no default.
+func defaultLiveness(ready *spec.Probe) *spec.Probe {
+	if ready == nil || ready.HTTP == "" && ready.GRPC == nil {
+		return nil
+	}
+	return &spec.Probe{HTTP: ready.HTTP, GRPC: ready.GRPC, Interval: defaultLiveInterval,
+		Timeout: max(ready.Timeout, defaultLiveTimeout), FailureThreshold: 3, SuccessThreshold: 1}
+}
+
 // check runs one probe: an HTTP GET answered with 2xx or 3xx, a gRPC health check
-// answered SERVING, or (tcp, or without a probe) a TCP connect.
-func (in *instance) check(p *spec.Probe) error {
+// answered SERVING, or (tcp, or without a probe) a TCP connect. With anyAnswer, any
+// HTTP status or gRPC answer passes: only silence fails.
+func (in *instance) check(p *spec.Probe, anyAnswer bool) error {
 	timeout := time.Second
 	if p != nil && p.Timeout > 0 {
 		timeout = p.Timeout
@@ -112,7 +139,11 @@ func (in *instance) check(p *spec.Probe) error {
 	if p != nil && p.GRPC != nil {
 		ctx, cancel := context.WithTimeout(in.s.ctx, timeout)
 		defer cancel()
-		return checkGRPC(ctx, in.addr(), p.GRPC.Service)
+		err := checkGRPC(ctx, in.addr(), p.GRPC.Service)
+		if anyAnswer && errors.Is(err, errNotServing) {
+			return nil
+		}
+		return err
 	}
 	if p == nil || p.HTTP == "" {
 		c, err := net.DialTimeout("tcp", in.addr(), timeout)
@@ -134,7 +165,7 @@ func (in *instance) check(p *spec.Probe) error {
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+	if !anyAnswer && (resp.StatusCode < 200 || resp.StatusCode >= 400) {
 		return fmt.Errorf("GET %s answered %d", p.HTTP, resp.StatusCode)
 	}
 	return nil
@@ -149,10 +180,19 @@ func checkGRPC(ctx context.Context, addr, service string) error {
 	defer cc.Close()
 	resp, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
 	if err != nil {
-		return fmt.Errorf("gRPC health check of %q: %w", service, err)
+		switch status.Code(err) {
+		case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+			return fmt.Errorf("gRPC health check of %q: %w", service, err)
+		}
+		// the server answered (UNIMPLEMENTED without a health service, NOT_FOUND for an
+		// unknown service): not serving, but alive
+		return fmt.Errorf("gRPC health check of %q: %w (%w)", service, err, errNotServing)
 	}
 	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
-		return fmt.Errorf("gRPC health check of %q answered %s", service, st)
+		return fmt.Errorf("gRPC health check of %q answered %s: %w", service, st, errNotServing)
 	}
 	return nil
 }
+
+// errNotServing is a gRPC health check that the server answered, though not SERVING.
+var errNotServing = errors.New("not serving")

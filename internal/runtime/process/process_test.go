@@ -436,3 +436,38 @@ func TestInstancesBeingStoppedAtACrashAreStoppedNotRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An instance whose spec has no liveness probe still gets one from its readiness probe:
+// a process that stops answering at all (SIGSTOP) is killed and restarted; one that
+// answers "not ready" is not.
+func TestAHungInstanceWithoutALivenessProbeIsRestarted(t *testing.T) {
+	defaultLiveInterval, defaultLiveTimeout = 200*time.Millisecond, 100*time.Millisecond
+	t.Cleanup(func() { defaultLiveInterval, defaultLiveTimeout = spec.DefaultLivenessInterval, 2*time.Second })
+	e := newEnv(t)
+	s := e.supervisor(Options{})
+	defer s.Close(context.Background(), true)
+	tpl := template(1, nil)
+	if tpl.Health.Liveness != nil {
+		t.Fatal("the test template has a liveness probe")
+	}
+	_ = s.Apply(context.Background(), runtime.Set{Template: tpl, Replicas: 1})
+	victim := e.readyCount(s, 1)[0]
+	time.Sleep(time.Second) // five default liveness checks pass on a healthy instance
+	if in := s.Instances("hello")[0]; in.Restarts != 0 {
+		t.Fatalf("a healthy instance was restarted by the default liveness check: %+v", in)
+	}
+	if err := syscall.Kill(victim.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the hung instance to be killed and restarted", func() error {
+		in := s.Instances("hello")[0]
+		e.pids.Store(in.PID, true)
+		if in.PID == victim.PID || in.Restarts < 1 || in.State != runtime.Ready {
+			return fmt.Errorf("%+v", in)
+		}
+		return nil
+	})
+	if err := syscall.Kill(victim.PID, 0); err == nil {
+		t.Errorf("the hung process %d still exists", victim.PID)
+	}
+}
