@@ -135,12 +135,19 @@ func (l *appLoop) replicas() int {
 
 // observe counts the app's instances by revision.
 func (l *appLoop) observe(now time.Time) rollout.Observation {
-	o := rollout.Observation{Ready: map[int]int{}, Available: map[int]int{}, Total: map[int]int{}, Why: map[int]string{}}
+	o := rollout.Observation{Ready: map[int]int{}, Available: map[int]int{}, Total: map[int]int{}, Why: map[int]string{},
+		Restarts: map[int]int{}, LastExit: map[int]string{}}
 	for _, in := range l.c.o.Runtime.Instances(l.app) {
 		if in.State == runtime.Stopping {
 			continue
 		}
 		o.Total[in.Revision]++
+		if in.Restarts > 0 {
+			o.Restarts[in.Revision] += in.Restarts
+			if in.Message != "" {
+				o.LastExit[in.Revision] = in.ID + ": " + in.Message
+			}
+		}
 		if in.State != runtime.Ready {
 			if o.Why[in.Revision] == "" && in.Message != "" {
 				o.Why[in.Revision] = in.ID + ": " + in.Message

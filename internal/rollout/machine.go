@@ -60,6 +60,13 @@ func Advance(st *State, in Input) Output {
 	if st.Phase.Terminal() {
 		return st.steady(out)
 	}
+	if n := in.Obs.Restarts[st.To]; n >= MaxRolloutRestarts && st.Phase != Reverting && st.newRevision() {
+		why := fmt.Sprintf("revision %d is unstable: its instances restarted %d times during the rollout", st.To, n)
+		if last := in.Obs.LastExit[st.To]; last != "" {
+			why += " (last: " + last + ")"
+		}
+		return st.startRevert(in, out, why)
+	}
 	if st.ManualPause {
 		return st.hold(out) // the deadline clock restarts on resume
 	}
@@ -87,6 +94,25 @@ func Advance(st *State, in Input) Output {
 	default:
 		return st.rolling(in, out)
 	}
+}
+
+// MaxRolloutRestarts is how many restarts of the new revision's instances fail a rollout
+// (with its onFailure: back to the previous revision): a revision that crash-loops never
+// moves forward, paused or not.
+const MaxRolloutRestarts = 3
+
+// newRevision reports whether To's instances were all started by this rollout (not a
+// revision that was already running, warm or stable), so that their restarts are its.
+func (st *State) newRevision() bool {
+	if st.To == st.From || st.To == st.Stable {
+		return false
+	}
+	for _, w := range st.Warm {
+		if w.Revision == st.To {
+			return false
+		}
+	}
+	return true
 }
 
 // steady keeps the stable revision at full size and warm revisions up until their window ends.

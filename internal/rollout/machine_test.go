@@ -11,9 +11,10 @@ import (
 // sim plays the runtime: instances of a revision become available one tick after they are asked for,
 // unless the revision is broken.
 type sim struct {
-	now     time.Time
-	running map[int]int
-	broken  map[int]bool
+	now      time.Time
+	running  map[int]int
+	broken   map[int]bool
+	restarts map[int]int // restarts of a revision's instances so far
 }
 
 func newSim(running map[int]int) *sim {
@@ -21,7 +22,11 @@ func newSim(running map[int]int) *sim {
 }
 
 func (s *sim) obs() Observation {
-	o := Observation{Ready: map[int]int{}, Available: map[int]int{}, Total: map[int]int{}, Why: map[int]string{}}
+	o := Observation{Ready: map[int]int{}, Available: map[int]int{}, Total: map[int]int{}, Why: map[int]string{},
+		Restarts: s.restarts, LastExit: map[int]string{}}
+	for rev := range s.restarts {
+		o.LastExit[rev] = "hello-2-x: exited: exit status 2"
+	}
 	for rev, n := range s.running {
 		o.Total[rev] = n
 		if !s.broken[rev] {
@@ -267,5 +272,39 @@ func TestBlueGreenPrePromotionAnalysisGatesTheSwitch(t *testing.T) {
 		if st.Phase != c.want || out.Splits[0] != (Split{c.serving, 100}) || len(st.Verdicts) != 1 {
 			t.Errorf("%s: phase %s splits %v verdicts %v, want %s with revision %d serving", c.verdict, st.Phase, out.Splits, st.Verdicts, c.want, c.serving)
 		}
+	}
+}
+
+// A canary whose instances keep restarting is rolled back, paused or not, with its
+// restarts and last exit named; a warm revision's old restarts are not its rollout's.
+func TestACrashLoopingCanaryIsRolledBackEvenWhilePaused(t *testing.T) {
+	w := 10
+	sp := appSpec(spec.Strategy{Canary: &spec.Canary{Steps: []spec.CanaryStep{{Weight: &w}, {Pause: &spec.Pause{}}}}})
+	s := newSim(map[int]int{1: 4})
+	st := Start(&State{Stable: 1, Phase: Completed}, "hello", 2, sp, 4, s.now)
+	for i := 0; i < 10 && st.Phase != Paused; i++ {
+		s.step(t, st, sp, nil)
+	}
+	if st.Phase != Paused {
+		t.Fatalf("phase %s, want Paused at the pause step", st.Phase)
+	}
+	s.restarts = map[int]int{2: 2}
+	s.step(t, st, sp, nil)
+	if st.Phase != Paused {
+		t.Fatalf("two restarts: phase %s, want still Paused", st.Phase)
+	}
+	s.restarts = map[int]int{2: 3}
+	for i := 0; i < 5 && !st.Phase.Terminal(); i++ {
+		s.step(t, st, sp, nil)
+	}
+	if st.Phase != RolledBack || st.Stable != 1 || !strings.Contains(st.Message, "restarted 3 times") || !strings.Contains(st.Message, "exit status 2") {
+		t.Fatalf("phase %s stable %d message %q, want RolledBack to 1 naming 3 restarts and the last exit", st.Phase, st.Stable, st.Message)
+	}
+	// rolling back to a warm revision whose instances restarted long ago is not unstable
+	back := Start(&State{Stable: 2, Phase: Completed, Warm: []Warm{{Revision: 1, Until: s.now.Add(time.Hour)}}}, "hello", 1, sp, 4, s.now)
+	s.restarts = map[int]int{1: 5}
+	s.step(t, back, sp, nil)
+	if back.Phase == Reverting || back.Phase == RolledBack {
+		t.Fatalf("a rollout to a warm revision with old restarts: phase %s (%s), want it to go on", back.Phase, back.Message)
 	}
 }

@@ -147,6 +147,10 @@ type Observation struct {
 	// Why says, per revision, why its instances are not available: what a not-ready
 	// instance reports, or the runtime when there is no instance to ask.
 	Why map[int]string
+	// Restarts counts the restarts of a revision's instances; LastExit is how one of
+	// them last ended (its message).
+	Restarts map[int]int
+	LastExit map[int]string
 }
 
 // why is the reason the revision's instances give for not being available, as ": reason".

@@ -1,11 +1,17 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,5 +293,78 @@ func TestAnalysisQueriesAnExternalPrometheus(t *testing.T) {
 	}
 	if c := lastCheck(t, analysisOf(t, s), "error-rate"); c.Result != "fail" || c.Value == nil || *c.Value < 0.01 {
 		t.Fatalf("error-rate check %+v, want a failure over 1%%", c)
+	}
+}
+
+// TestSlowUploadsDoNotFailAHealthyCanary: nine clients dripping 10-byte bodies over 1.5s
+// each, all through the analysis of a healthy canary at 50%, do not roll it back: the
+// latency analysis judges is the instance's, not the client's upload.
+func TestSlowUploadsDoNotFailAHealthyCanary(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var slow atomic.Int64
+	for i := 0; i < 9; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := net.Dial("tcp", s.Gateway)
+				if err != nil {
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: hello\r\nContent-Length: 10\r\n\r\n")
+				for j := 0; j < 10; j++ {
+					time.Sleep(150 * time.Millisecond)
+					fmt.Fprint(c, "x")
+				}
+				if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+					resp.Body.Close()
+					slow.Add(1)
+				}
+				c.Close()
+			}
+		}()
+	}
+	out, code, res := deployCanary(t, s, 100, canarySpec(`RELEASE: "2"`, `    steps: [{weight: 50}, {analysis: {}}]
+    analysis: {interval: 3s, count: 3, checks: [{name: latency-p99, max: 1s}]}`))
+	close(stop)
+	wg.Wait()
+	t.Logf("%d slow uploads answered during the canary", slow.Load())
+	if code != 0 || !strings.Contains(out, "hello revision 2 serves") {
+		t.Fatalf("a healthy canary under slow uploads: exit %d, want 0 and promoted:\n%s", code, out)
+	}
+	if slow.Load() < 9 {
+		t.Errorf("only %d slow uploads were answered: the poisoning did not happen", slow.Load())
+	}
+	if res.Failed != 0 {
+		t.Errorf("%d normal requests failed: %v", res.Failed, res.Failures)
+	}
+}
+
+// TestACrashLoopingCanaryIsRolledBack: a canary whose instances crash a couple of
+// seconds after they start never moves past its first weight: the rollout fails on its
+// restarts, named with the last exit, while it would otherwise wait in a pause.
+func TestACrashLoopingCanaryIsRolledBack(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	const steps = `    steps: [{weight: 10}, {pause: 1m}, {weight: 50}, {pause: {}}]`
+	s.mustTend("deploy", "-f", writeSpec(t, dir, canarySpec(`RELEASE: "1"`, steps)))
+	out, err := s.tend("deploy", "-f", writeSpec(t, dir, canarySpec(`RELEASE: "2", FAULT_CRASH_AFTER: "2s"`, steps)))
+	if exitCode(err) != 2 || !strings.Contains(out, "restarted 3 times") {
+		t.Fatalf("deploy of a crash-looping canary: exit %d, want 2 (rolled back) naming its restarts:\n%s", exitCode(err), out)
+	}
+	if strings.Contains(out, "weight  50%") {
+		t.Errorf("the crash-looping canary reached weight 50:\n%s", out)
+	}
+	if st := s.status("hello"); st.Rollout.Phase != rollout.RolledBack || st.Rollout.Stable != 1 {
+		t.Errorf("rollout %s, stable %d; want RolledBack to revision 1", st.Rollout.Phase, st.Rollout.Stable)
 	}
 }
