@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -186,5 +187,49 @@ func TestPreviewIsByInvitation(t *testing.T) {
 		if rev, seen := get(token); rev != "2" || seen != "" {
 			t.Fatalf("the rollout's token reached revision %q (the instance saw %q), want revision 2 and no header", rev, seen)
 		}
+	}
+}
+
+// TestAHungInstanceIsTakenOutAndRestarted: one of three instances is SIGSTOPped under
+// load, with a spec that has no liveness probe: it leaves the rotation within its
+// readiness period, the default liveness check restarts it, and no request waits longer
+// than the route's response timeout (those sent to it before it left get 504).
+func TestAHungInstanceIsTakenOutAndRestarted(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	s.mustTend("deploy", "-f", writeSpec(t, dir, canarySpec(`RELEASE: "1"`, `    steps: [{weight: 10}]`)+"route: {timeouts: {response: 2s}}\n"))
+	victim := s.status("hello").Running[0]
+	l := startLoad(s, 100, 2*time.Minute)
+	time.Sleep(time.Second)
+	if err := syscall.Kill(victim.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(victim.PID, syscall.SIGCONT)
+	stopped := time.Now()
+	waitFor(t, 60*time.Second, "the hung instance to be restarted", func() error {
+		for _, in := range s.status("hello").Running {
+			if in.ID == victim.ID {
+				if in.PID == victim.PID || in.Restarts < 1 || in.State != "ready" {
+					return fmt.Errorf("%s: pid %d, %d restarts, %s (%s)", in.ID, in.PID, in.Restarts, in.State, in.Message)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("instance %s is gone", victim.ID)
+	})
+	t.Logf("restarted %s after the SIGSTOP", time.Since(stopped).Round(time.Second))
+	time.Sleep(time.Second)
+	r := l.Finish()
+	t.Logf("load: %d ok, %d failed; slowest success %s; failures %v", r.OK, r.Failed, r.Percentile(1), r.Failures)
+	if max := r.Percentile(1); max > 2500*time.Millisecond {
+		t.Errorf("a request took %s, want none longer than the 2s response timeout", max)
+	}
+	for _, f := range r.Failures {
+		if !strings.Contains(f, "code 504") {
+			t.Errorf("a failure other than the response timeout's 504: %s", f)
+		}
+	}
+	if r.Failed > 100 {
+		t.Errorf("%d requests failed: the hung instance stayed in rotation too long", r.Failed)
 	}
 }
