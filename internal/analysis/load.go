@@ -28,7 +28,9 @@ func (a *Analyzer) load(ctx context.Context, r rollout.AnalysisRequest, log *slo
 	if path == "" {
 		path = r.Route.PathPrefix
 	}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64},
+		// a redirect would take the preview token elsewhere: an answer is an answer
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	defer client.CloseIdleConnections()
 	tick := time.NewTicker(time.Second / time.Duration(l.RPS))
 	defer tick.Stop()

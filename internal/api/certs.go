@@ -15,7 +15,8 @@ type Certificate struct {
 	App    string `json:"app"`
 	Source string `json:"source"` // acme or file
 	// State is valid, pending (not obtained yet), failing (the last attempt failed;
-	// a valid certificate may still be served) or expired.
+	// a valid certificate may still be served), expired, or unclaimed (no route has the
+	// host: kept a week unserved, in case one does again).
 	State       string    `json:"state"`
 	Issuer      string    `json:"issuer,omitempty"`
 	NotAfter    time.Time `json:"notAfter,omitzero"`
@@ -35,6 +36,8 @@ func certificate(c store.Certificate, now time.Time) Certificate {
 		Obtained: c.Obtained, RenewAt: c.RenewAt, LastError: c.LastError, LastErrorAt: c.LastErrorAt,
 		Failures: c.Failures, CertFile: c.CertFile, OnDemand: c.OnDemand}
 	switch {
+	case !c.Unclaimed.IsZero():
+		out.State = "unclaimed" // no route has the host: kept a week, not served
 	case c.NotAfter.IsZero():
 		out.State = "pending"
 	case !now.Before(c.NotAfter):

@@ -114,3 +114,31 @@ func TestFileCertificatesFollowTheirFilesAndRoutes(t *testing.T) {
 		waitGone(t, s, h, 5*time.Second)
 	}
 }
+
+// The record of a host no route claims any more is kept (marked unclaimed, not served)
+// for a while, and claimed again as it was: a rollback to a revision without TLS and
+// back orders nothing.
+func TestAnUnclaimedHostKeepsItsRecordForAWhile(t *testing.T) {
+	defer func(d time.Duration) { unclaimedFor = d }(unclaimedFor)
+	unclaimedFor = time.Hour
+	s := openStore(t)
+	dir := t.TempDir()
+	now := time.Now()
+	certFile, keyFile := writePair(t, dir, "site", 1, []string{"a.test"}, now.Add(-time.Hour), now.Add(24*time.Hour))
+	route := store.Route{App: "web", Hosts: []string{"a.test"}, PathPrefix: "/", TLS: &store.RouteTLS{CertFile: certFile, KeyFile: keyFile}}
+	putRoute(t, s, route)
+	startManager(t, Options{Directory: "https://127.0.0.1:1/dir", Store: s, Logger: quietLogger()})
+	first := waitRecord(t, s, "a.test", 10*time.Second, func(c store.Certificate) bool { return c.CertPEM != "" })
+	plain := route
+	plain.TLS = nil
+	putRoute(t, s, plain)
+	gone := waitRecord(t, s, "a.test", 10*time.Second, func(c store.Certificate) bool { return !c.Unclaimed.IsZero() })
+	if gone.CertPEM != first.CertPEM {
+		t.Fatal("the unclaimed record lost its certificate")
+	}
+	putRoute(t, s, route)
+	back := waitRecord(t, s, "a.test", 10*time.Second, func(c store.Certificate) bool { return c.Unclaimed.IsZero() })
+	if back.CertPEM != first.CertPEM || !back.Obtained.Equal(first.Obtained) {
+		t.Errorf("claimed again, the record was replaced: obtained %s, first %s", back.Obtained, first.Obtained)
+	}
+}

@@ -61,6 +61,8 @@ var (
 	maxWait = time.Hour
 	// maxOrders is how many orders run at once (never two for one host).
 	maxOrders = 4
+	// unclaimedFor is how long the record of a host no route claims is kept (unserved).
+	unclaimedFor = 7 * 24 * time.Hour
 )
 
 // Solver makes the gateway answer an ACME challenge.
@@ -258,6 +260,12 @@ func (m *Manager) check(ctx context.Context, wg *sync.WaitGroup) time.Duration {
 			continue
 		}
 		rec, has := recs[h]
+		if has && !rec.Unclaimed.IsZero() { // claimed again
+			rec.Unclaimed = time.Time{}
+			if err := m.store.Put(ctx, store.CertKey(h), rec); err != nil {
+				m.log.Error("certs: write a certificate record", "host", h, "err", err)
+			}
+		}
 		switch {
 		case w.auto && isWildcard(h):
 			m.wildcard(ctx, w, rec, has)
@@ -280,8 +288,21 @@ func (m *Manager) check(ctx context.Context, wg *sync.WaitGroup) time.Duration {
 			wait = min(wait, pollInterval)
 		}
 	}
-	for h := range recs {
+	for h, rec := range recs {
 		if _, ok := wants[h]; ok || inflight[h] {
+			continue
+		}
+		if rec.Unclaimed.IsZero() && unclaimedFor > 0 {
+			rec.Unclaimed = now
+			if err := m.store.Put(ctx, store.CertKey(h), rec); err != nil {
+				m.log.Error("certs: mark the certificate of a host no route has", "host", h, "err", err)
+			} else {
+				m.log.Info("certs: no route claims this host any more; its certificate is kept a week, unserved, in case one does again", "host", h)
+			}
+			continue
+		}
+		if left := rec.Unclaimed.Add(unclaimedFor).Sub(now); left > 0 {
+			wait = min(wait, left)
 			continue
 		}
 		if err := m.store.Delete(ctx, store.CertKey(h)); err != nil {

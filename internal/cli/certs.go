@@ -16,7 +16,9 @@ func newCertsCmd(g *globals) *cobra.Command {
 host of every app whose route has tls:
 
   STATE    valid, pending (not obtained yet), failing (the last attempt failed: a valid
-           certificate is still served until it expires) or expired
+           certificate is still served until it expires), expired, or unclaimed (no
+           route has the host any more: kept a week, not served, so that a rollback and
+           a redeploy order nothing)
   SOURCE   acme (from the ACME CA, renewed by tend two thirds into its lifetime) or file
            (route.tls.cert and key, reloaded when the files change)
   RENEW    when tend next orders a new one (after a failure: the retry, with backoff)

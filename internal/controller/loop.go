@@ -200,6 +200,9 @@ func (l *appLoop) reconcile(ctx context.Context) {
 		}
 	}
 	before := l.st.Phase
+	if l.st.PreviewToken == "" && !l.st.Phase.Terminal() {
+		l.st.PreviewToken = newPreviewToken() // a rollout started by a tend that made none
+	}
 	out := rollout.Advance(l.st, in)
 	for _, e := range out.Events {
 		l.event(ctx, "rollout", l.st.To, e)

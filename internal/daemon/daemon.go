@@ -154,9 +154,17 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	// the certificate manager, started after the plane it answers challenges through,
 	// approves and orders the hosts the gateway wants on-demand certificates for
 	var certMgrRef atomic.Pointer[certs.Manager]
+	certsReady := make(chan struct{}) // closed once certMgrRef is set, or when Run returns
+	var readyOnce sync.Once
+	markCertsReady := func() { readyOnce.Do(func() { close(certsReady) }) }
 	var onDemand func(host, app string)
 	if cfg.HTTPSAddr != "" {
 		onDemand = func(host, app string) {
+			select { // a host wanted while the server starts waits for the manager
+			case <-certsReady:
+			case <-ctx.Done():
+				return
+			}
 			if m := certMgrRef.Load(); m != nil {
 				m.Want(host, app)
 			}
@@ -166,6 +174,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		AccessLog: cfg.AccessLog, LogLevel: cfg.LogLevel, Limits: cfg.GatewayLimits, PreviewFrom: cfg.PreviewFrom, Store: st, Logger: log, OnDemand: onDemand})
 	var stopPlane sync.Once
 	defer stopPlane.Do(func() { _ = plane.Release(context.Background()) })
+	defer markCertsReady() // before the plane stops: its on-demand calls wait for it
 	reg.MustRegister(plane.Collector())
 	rt, builder, err := openRuntime(ctx, cfg, dir, st, plane.Drain, log)
 	if err != nil {
@@ -196,6 +205,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	}
 	defer stopCerts()
 	certMgrRef.Store(certMgr)
+	markCertsReady()
 	alerts, err := openAlerting(cfg, dir, "http://"+apiLn.Addr().String(), token, mon, ctl, reg, log)
 	if err != nil {
 		return err

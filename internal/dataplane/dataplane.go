@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -269,9 +270,9 @@ func (p *Plane) takeGateway(ctx context.Context) error {
 		return nil
 	}
 	p.setListeners(files, info.Listen, info.ListenHTTPS)
-	if info.Executable != p.exe {
-		p.log.Info("the running gateway runs another executable; replacing it on the same sockets", "pid", info.PID,
-			"from", info.Executable.Path)
+	if info.Executable != p.exe || !slices.Equal(info.Settings, p.settings()) {
+		p.log.Info("the running gateway runs another executable or other settings; replacing it on the same sockets", "pid", info.PID,
+			"from", info.Executable.Path, "settings", info.Settings, "want", p.settings())
 		if err := p.spawnAndSwitch(ctx); err != nil {
 			return err
 		}
@@ -301,6 +302,10 @@ func (p *Plane) adoptStandalone(info gateway.Info) error {
 	if info.Executable != p.exe {
 		p.log.Warn("the gateway run on its own runs another tend executable: restart it (systemctl restart, say) to upgrade it",
 			"pid", info.PID, "executable", info.Executable.Path)
+	}
+	if !slices.Equal(info.Settings, p.settings()) {
+		p.log.Warn("the gateway run on its own has other limits or preview addresses than this server's: its own flags apply",
+			"pid", info.PID, "its", info.Settings, "ours", p.settings())
 	}
 	p.mu.Lock()
 	p.cur, p.addr, p.https, p.standalone, p.spawned = adoptProc(info.PID), info.Listen, info.ListenHTTPS, true, false
@@ -335,6 +340,11 @@ func (p *Plane) awaitStandalone(ctx context.Context, dead *proc) {
 		p.kick()
 		return
 	}
+}
+
+// settings are the gateway flags of this server's limits and preview addresses.
+func (p *Plane) settings() []string {
+	return gateway.ProcessOptions{Limits: p.o.Limits, PreviewFrom: p.o.PreviewFrom}.Settings()
 }
 
 // dropInherited closes the sockets a predecessor handed over: the running gateway holds
@@ -380,6 +390,7 @@ func (p *Plane) startFresh(ctx context.Context) error {
 		f, bound, err := bindOrInherit(inherited[name], addr)
 		if err != nil {
 			closeAll(files)
+			closeAll(inherited) // those not taken yet too (a second close does nothing)
 			flag := "--gateway"
 			if name == gateway.ListenerHTTPS {
 				flag = "--https"

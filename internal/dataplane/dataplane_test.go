@@ -321,4 +321,23 @@ func TestTheGatewayGetsTheServersLimits(t *testing.T) {
 	if answered != 2 {
 		t.Errorf("%d of 3 connections from one address were answered, want 2 (--max-conns-per-client 2)", answered)
 	}
+	// a server with other limits replaces the gateway it finds, on the same sockets
+	first := p.PID()
+	if err := p.Stop(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	next := dataplane.New(dataplane.Options{DataDir: dir, Addr: addr, Store: st, Limits: gateway.ServerOptions{MaxConnsPerClient: 3}})
+	if err := next.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer next.Stop(context.Background(), false)
+	if next.PID() == first {
+		t.Errorf("the next server with other limits adopted gateway %d as it was, want it replaced", first)
+	}
+	eventually(t, "the old gateway to stop", func() error {
+		if alive(first) {
+			return fmt.Errorf("pid %d still runs", first)
+		}
+		return nil
+	})
 }

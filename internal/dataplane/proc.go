@@ -52,10 +52,7 @@ func (p *Plane) spawn(ctx context.Context, listeners map[string]*os.File) (*proc
 	if p.o.LogLevel != "" {
 		args = append(args, "--log-level", p.o.LogLevel)
 	}
-	args = append(args, p.o.Limits.Flags()...)
-	for _, pf := range p.o.PreviewFrom {
-		args = append(args, "--preview-from", pf.String())
-	}
+	args = append(args, p.settings()...)
 	cmd := exec.Command(p.o.Executable, args...)
 	names := []string{gateway.ListenerHTTP}
 	if _, ok := listeners[gateway.ListenerHTTPS]; ok {

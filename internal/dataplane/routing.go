@@ -59,7 +59,7 @@ func (p *Plane) decode(rev int64, kvs map[string][]byte) gateway.Routing {
 			}
 		case strings.HasPrefix(k, store.CertsPrefix):
 			var c store.Certificate
-			if err = json.Unmarshal(kvs[k], &c); err == nil && c.CertPEM != "" {
+			if err = json.Unmarshal(kvs[k], &c); err == nil && c.CertPEM != "" && c.Unclaimed.IsZero() {
 				r.Certs = append(r.Certs, c)
 			}
 		default:

@@ -341,8 +341,10 @@ func (x *trip) send(bc *bconn) error {
 	var w *watch
 	err := waitResponseHead(bc)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && timeout > watchAfter {
-		w = x.c.watch(bc)
+		// the deadline before the watch: a watch that finds the client gone at once
+		// interrupts with a deadline of its own, which must not be overwritten
 		if err = bc.SetReadDeadline(x.start.Add(timeout)); err == nil {
+			w = x.c.watch(bc)
 			err = waitResponseHead(bc)
 		}
 	}

@@ -202,7 +202,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tend: no app is routed for host "+r.Host, http.StatusNotFound)
 		return
 	}
-	if rt.tls != nil && r.TLS == nil && rt.tls.Redirect && g.o.HTTPSPort != 0 && !rt.analysisLoad(r) {
+	if rt.tls != nil && r.TLS == nil && rt.tls.Redirect && g.o.HTTPSPort != 0 && !rt.previewOverPlain(r) {
 		g.redirectHTTPS(w, r)
 		return
 	}
@@ -247,7 +247,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !st.fast {
 		// ReverseProxy's callbacks find the state in the context
-		ctx, cancel := context.WithCancel(context.WithValue(r.Context(), stateKey{}, st))
+		ctx, cancel := context.WithCancel(context.WithValue(context.WithValue(r.Context(), stateKey{}, st), connectTimeoutKey{}, rt.connectTimeout))
 		defer cancel()
 		g.waitHead(st, cancel)
 		defer st.waiting.stop()

@@ -40,12 +40,16 @@ const (
 	DefaultConnectTimeout = 2 * time.Second
 )
 
+// connectTimeoutKey carries a request's connect timeout to ReverseProxy's dials (which
+// may outlive the request and its pooled state).
+type connectTimeoutKey struct{}
+
 // dialRoute dials an instance for ReverseProxy's transports, within the connect
 // timeout of the request's route.
 func dialRoute(ctx context.Context, network, addr string) (net.Conn, error) {
 	timeout := DefaultConnectTimeout
-	if st, ok := ctx.Value(stateKey{}).(*reqState); ok && st.route != nil {
-		timeout = st.route.connectTimeout
+	if d, ok := ctx.Value(connectTimeoutKey{}).(time.Duration); ok && d > 0 {
+		timeout = d
 	}
 	return (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext(ctx, network, addr)
 }
@@ -53,7 +57,6 @@ func dialRoute(ctx context.Context, network, addr string) (net.Conn, error) {
 // errResponseTimeout is an instance that sent no response head within the response timeout.
 var errResponseTimeout = errors.New("no response within the response timeout")
 
-// timedOut reports whether err is a timeout of a read or a round trip.
 // dialFailed reports whether err is a connection to an instance that could not be made
 // (refused, or not accepted within the connect timeout): the request was never sent.
 func dialFailed(err error) bool {
@@ -61,6 +64,7 @@ func dialFailed(err error) bool {
 	return errors.As(err, &oe) && oe.Op == "dial"
 }
 
+// timedOut reports whether err is a timeout of a read or a round trip.
 func timedOut(err error) bool {
 	var ne net.Error
 	return errors.Is(err, errResponseTimeout) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()

@@ -46,10 +46,10 @@ func remoteIP(remoteAddr string) string {
 	return host
 }
 
-// analysisLoad reports whether r is tend's own analysis load (the rollout's token, from
-// loopback), which is served over plain HTTP even where a route redirects to HTTPS.
-func (rt *appRoute) analysisLoad(r *http.Request) bool {
-	ip, err := netip.ParseAddr(remoteIP(r.RemoteAddr))
-	return err == nil && ip.Unmap().IsLoopback() && rt.previewToken != "" &&
-		subtle.ConstantTimeCompare([]byte(r.Header.Get(previewHeader)), []byte(rt.previewToken)) == 1
+// previewOverPlain reports whether r carries the rollout's preview token: it is served
+// over plain HTTP even where the route redirects to HTTPS, for tend's own analysis load
+// (which reaches the gateway on its plain listener) and a tester who asked for it; a
+// redirect would send the token to wherever the route's host resolves.
+func (rt *appRoute) previewOverPlain(r *http.Request) bool {
+	return rt.previewToken != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(previewHeader)), []byte(rt.previewToken)) == 1
 }

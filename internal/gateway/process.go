@@ -53,6 +53,16 @@ type ProcessOptions struct {
 	Limits ServerOptions
 }
 
+// Settings are the `tend gateway` flags of o's limits and preview addresses, as a server
+// starts a gateway with them and compares them with a running one's.
+func (o ProcessOptions) Settings() []string {
+	args := o.Limits.Flags()
+	for _, p := range o.PreviewFrom {
+		args = append(args, "--preview-from", p.String())
+	}
+	return args
+}
+
 // Info is what a gateway process says about itself on its control socket.
 type Info struct {
 	PID        int    `json:"pid"`
@@ -61,6 +71,9 @@ type Info struct {
 	Listen     string `json:"listen"`
 	// ListenHTTPS is the HTTPS listener's address ("": none).
 	ListenHTTPS string `json:"listenHTTPS,omitempty"`
+	// Settings are the flags that set its limits and preview addresses (Settings of its
+	// options): a server whose own differ replaces it.
+	Settings []string `json:"settings,omitempty"`
 	// Routing is the version of the routing it serves (0: none yet); RoutingAge is how
 	// long ago a server last confirmed it.
 	Routing    int64   `json:"routing"`
@@ -233,9 +246,17 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		return nil
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- gwSrv.Serve(ln) }()
+	go func() {
+		if err := gwSrv.Serve(ln); err != nil {
+			errc <- fmt.Errorf("serve %s: %w", p.addr, err)
+		}
+	}()
 	if sk, ok := socks[ListenerHTTPS]; ok {
-		go func() { errc <- gwSrv.ServeTLS(sk.ln, p.g.TLSConfig()) }()
+		go func() {
+			if err := gwSrv.ServeTLS(sk.ln, p.g.TLSConfig()); err != nil {
+				errc <- fmt.Errorf("serve HTTPS on %s: %w", p.https, err)
+			}
+		}()
 	}
 	log.Info("gateway serving", "addr", p.addr, "https", p.https, "pid", os.Getpid(), "version", o.Version)
 	if o.Ready != nil {
@@ -245,7 +266,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 	case <-ctx.Done():
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve %s: %w", p.addr, err)
+			return err
 		}
 	}
 	log.Info("gateway stopping: no new connections; requests in flight finish")
@@ -344,7 +365,7 @@ func (p *process) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, Info{PID: os.Getpid(), Version: p.o.Version, Executable: p.exe, Listen: p.addr,
-			ListenHTTPS: p.https, Routing: p.version.Load(), RoutingAge: p.age().Seconds(), Standalone: p.standalone})
+			ListenHTTPS: p.https, Settings: p.o.Settings(), Routing: p.version.Load(), RoutingAge: p.age().Seconds(), Standalone: p.standalone})
 	})
 	mux.HandleFunc("PUT /v1/routing", func(w http.ResponseWriter, r *http.Request) {
 		var rt Routing

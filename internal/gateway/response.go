@@ -420,8 +420,8 @@ func (x *trip) awaitChunk(bc *bconn) error {
 		_ = bc.SetReadDeadline(time.Time{})
 		return nil // data, or an error the chunk's read reports
 	}
+	_ = bc.SetReadDeadline(time.Time{}) // before the watch, whose interrupt must win
 	w := x.c.watch(bc)
-	_ = bc.SetReadDeadline(time.Time{})
 	_, _ = bc.br.Peek(1)
 	if w.stop(x.c) {
 		return errClientGone

@@ -137,6 +137,7 @@ func (g *Gateway) redirectHTTPS(w http.ResponseWriter, r *http.Request) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]") // [::1] without a port
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}

@@ -290,7 +290,7 @@ func (st *State) blueGreen(in Input, out Output) Output {
 	out.Splits = []Split{{st.From, 100}}
 	out.Preview = st.To
 	if avail < n {
-		st.Message = fmt.Sprintf("blue-green: %d/%d of revision %d ready (preview with header X-Tend-Preview: %s)", avail, n, st.To, st.PreviewToken)
+		st.Message = fmt.Sprintf("blue-green: %d/%d of revision %d ready (preview it with the header tend status shows)", avail, n, st.To)
 		if st.overDeadline(in) {
 			return st.startRevert(in, out, fmt.Sprintf("revision %d: %d of %d instances available after %s (progressDeadline)%s",
 				st.To, avail, n, in.Spec.Strategy.ProgressDeadline, in.Obs.why(st.To)))
@@ -302,7 +302,7 @@ func (st *State) blueGreen(in Input, out Output) Output {
 		if in.Verdict == nil {
 			out.Analyze = mergeAnalysis(bg.Analysis, nil)
 			st.ProgressAt = in.Now
-			st.Message = fmt.Sprintf("blue-green: analysing revision %d before the switch; it gets only preview traffic (X-Tend-Preview: %s) and analysis.load", st.To, st.PreviewToken)
+			st.Message = fmt.Sprintf("blue-green: analysing revision %d before the switch; it gets only preview traffic (the header tend status shows) and analysis.load", st.To)
 			return out
 		}
 		v := *in.Verdict
@@ -323,8 +323,8 @@ func (st *State) blueGreen(in Input, out Output) Output {
 	if bg == nil || !bg.AutoPromote {
 		st.Phase = Paused
 		st.PauseUntil = time.Time{}
-		st.Message = fmt.Sprintf("revision %d is ready beside revision %d; preview it with header X-Tend-Preview: %s, then run `tend promote %s`",
-			st.To, st.From, st.PreviewToken, st.App)
+		st.Message = fmt.Sprintf("revision %d is ready beside revision %d; preview it with the header tend status %s shows, then run `tend promote %s`",
+			st.To, st.From, st.App, st.App)
 		out.Events = append(out.Events, st.Message)
 		return out
 	}

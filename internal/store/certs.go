@@ -39,6 +39,10 @@ type Certificate struct {
 	LastError   string    `json:"lastError,omitempty"`
 	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
 	Failures    int       `json:"failures,omitempty"`
+	// Unclaimed is since when no route claims the host: the record is kept for a week
+	// (not served, not renewed), so that a rollback or a redeploy that claims it again
+	// orders nothing.
+	Unclaimed time.Time `json:"unclaimed,omitzero"`
 	// CertFile and KeyFile are the user's files (Source file), absolute.
 	CertFile string `json:"certFile,omitempty"`
 	KeyFile  string `json:"keyFile,omitempty"`

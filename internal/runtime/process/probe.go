@@ -36,10 +36,15 @@ func (in *instance) supervise(p *proc) error {
 	readyT := time.NewTimer(first)
 	defer readyT.Stop()
 	var liveC <-chan time.Time
+	var lt *time.Ticker
 	if live != nil {
-		lt := time.NewTicker(live.Interval)
+		lt = time.NewTicker(live.Interval)
 		defer lt.Stop()
-		liveC = lt.C
+		if !anyAnswer {
+			liveC = lt.C
+		}
+		// the default check starts once the instance was first ready: an app that takes
+		// long to start is not dead
 	}
 	isReady := false
 	okRun, failRun, liveFails := 0, 0, 0
@@ -58,6 +63,10 @@ func (in *instance) supervise(p *proc) error {
 				okRun, failRun = okRun+1, 0
 				if !isReady && okRun >= successThreshold(ready) {
 					isReady = true
+					if lt != nil && liveC == nil {
+						lt.Reset(live.Interval)
+						liveC = lt.C
+					}
 					in.register()
 					in.set(runtime.Ready, "")
 				}
@@ -116,8 +125,9 @@ var (
 
 // defaultLiveness is the liveness check of an instance whose spec has none: its
 // readiness probe, every 10s with a 2s timeout and 3 failures allowed, where any answer
-// counts as alive (an instance that is not ready is not dead): a process that stops
-// answering at all (hung, deadlocked, SIGSTOPped) is killed and restarted. A TCP
+// counts as alive (an instance that is not ready is not dead), from the instance's first
+// readiness on (an app that takes long to start is not dead either): a process that
+// stops answering at all (hung, deadlocked, SIGSTOPped) is killed and restarted. A TCP
 // readiness probe cannot tell a hung process (the kernel still accepts for it), so
 // without an HTTP or gRPC probe there is no default.
 func defaultLiveness(ready *spec.Probe) *spec.Probe {
