@@ -37,21 +37,26 @@ var (
 // that a route of app with tls.onDemand claims: unless the host has a record already,
 // it asks the route's approval URL (GET URL?host=HOST; 2xx approves, anything else
 // denies, remembered for a minute) and, once approved, records the host for an order.
-// It returns once decided.
-func (m *Manager) Want(host, app string) {
+// It returns once decided, whether the host was denied (it gets no certificate for now:
+// the gateway may fail its handshakes at once).
+func (m *Manager) Want(host, app string) (denied bool) {
 	if m.life.Err() != nil {
-		return // Run has ended
+		return false // Run has ended
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	if !gateway.OnDemandHost(host) {
 		m.log.Warn("certs: no on-demand certificate for a name that is not a DNS host name", "host", host, "app", app)
-		return
+		return true
 	}
 	now := time.Now()
 	m.mu.Lock()
-	if until, ok := m.denied[host]; (ok && now.Before(until)) || m.asking[host] {
+	if until, ok := m.denied[host]; ok && now.Before(until) {
 		m.mu.Unlock()
-		return
+		return true
+	}
+	if m.asking[host] {
+		m.mu.Unlock()
+		return false
 	}
 	m.asking[host] = true
 	m.mu.Unlock()
@@ -66,21 +71,21 @@ func (m *Manager) Want(host, app string) {
 	routes, err := store.List[store.Route](ctx, m.store, store.RoutesPrefix)
 	if err != nil {
 		m.log.Error("certs: read the routes for an on-demand certificate", "host", host, "err", err)
-		return
+		return false
 	}
 	recs, err := m.records(ctx)
 	if err != nil {
 		m.log.Error("certs: read the certificates for an on-demand certificate", "host", host, "err", err)
-		return
+		return false
 	}
 	if _, ok := recs[host]; ok {
 		m.Kick() // ordered, or being ordered
-		return
+		return false
 	}
 	r := newClaims(routes).onDemand(host)
 	if r == nil {
 		m.log.Info("certs: no route issues on-demand certificates for the host (any more)", "host", host, "app", app)
-		return
+		return true
 	}
 	if r.App != app {
 		m.log.Info("certs: the host's on-demand route is another app's now", "host", host, "app", r.App, "gatewaySaid", app)
@@ -94,26 +99,27 @@ func (m *Manager) Want(host, app string) {
 	}
 	if n >= maxOnDemand {
 		m.deny(host, app, fmt.Sprintf("the app has %d on-demand certificates, the most tend keeps for one app: list its lasting hosts in route.hosts, which do not count", n), slog.LevelWarn)
-		return
+		return true
 	}
 	if ok, why, failed := m.approve(ctx, r.TLS.OnDemand, host); !ok {
 		if ctx.Err() != nil && m.life.Err() != nil {
-			return // stopping: not the URL's answer
+			return false // stopping: not the URL's answer
 		}
 		level := slog.LevelInfo
 		if failed {
 			level = slog.LevelWarn
 		}
 		m.deny(host, app, why, level)
-		return
+		return true
 	}
 	rec := store.Certificate{Host: host, App: app, Source: store.CertFromACME, OnDemand: true}
 	if _, err := m.store.Commit(ctx, store.Op{Key: store.CertKey(host), Value: rec, IfAbsent: true}); err != nil {
 		m.log.Error("certs: write an on-demand certificate record", "host", host, "err", err)
-		return
+		return false
 	}
 	m.log.Info("certs: the approval URL approved an on-demand certificate; ordering it", "host", host, "app", app, "url", redact(r.TLS.OnDemand))
 	m.Kick()
+	return false
 }
 
 // approve asks the approval URL about host: approved on a 2xx answer within

@@ -157,17 +157,18 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	certsReady := make(chan struct{}) // closed once certMgrRef is set, or when Run returns
 	var readyOnce sync.Once
 	markCertsReady := func() { readyOnce.Do(func() { close(certsReady) }) }
-	var onDemand func(host, app string)
+	var onDemand func(host, app string) bool
 	if cfg.HTTPSAddr != "" {
-		onDemand = func(host, app string) {
+		onDemand = func(host, app string) bool {
 			select { // a host wanted while the server starts waits for the manager
 			case <-certsReady:
 			case <-ctx.Done():
-				return
+				return false
 			}
 			if m := certMgrRef.Load(); m != nil {
-				m.Want(host, app)
+				return m.Want(host, app)
 			}
+			return false
 		}
 	}
 	plane := dataplane.New(dataplane.Options{DataDir: dir, Addr: cfg.GatewayAddr, HTTPSAddr: cfg.HTTPSAddr, Inherited: gwInherited, Executable: cfg.GatewayExecutable,

@@ -46,7 +46,7 @@ type Options struct {
 	// OnDemand, when set, is called for each host a TLS client asked the gateway for,
 	// without a certificate, that a route of app with tls.onDemand claims (the
 	// certificate manager's Want): see ondemand.go.
-	OnDemand func(host, app string)
+	OnDemand func(host, app string) (denied bool)
 }
 
 // Plane is the server's side of the gateway process.
@@ -61,11 +61,12 @@ type Plane struct {
 	cur        *proc               // the gateway serving now
 	listeners  map[string]*os.File // duplicates of its listening sockets by name, for its successor
 	addr       string
-	https      string              // the HTTPS listener's address ("": none)
-	routing    gateway.Routing     // the store's, read before Start goes on
-	challenges []gateway.Challenge // ACME challenges the gateway answers, beside the store's routing
-	gen        int                 // counts gateways started or adopted, so that a new one gets a push
-	spawned    bool                // the first gateway was started by this server, not adopted
+	https      string               // the HTTPS listener's address ("": none)
+	routing    gateway.Routing      // the store's, read before Start goes on
+	challenges []gateway.Challenge  // ACME challenges the gateway answers, beside the store's routing
+	denied     map[string]time.Time // on-demand hosts refused, until when: the gateway fails their handshakes at once
+	gen        int                  // counts gateways started or adopted, so that a new one gets a push
+	spawned    bool                 // the first gateway was started by this server, not adopted
 	// standalone: the gateway runs on its own (under systemd, say): adopted and fed, never
 	// replaced, restarted or stopped by the server
 	standalone bool

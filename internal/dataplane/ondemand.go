@@ -72,7 +72,9 @@ func (p *Plane) wantLoop(ctx context.Context) {
 					delete(running, w.Host)
 					mu.Unlock()
 				}()
-				p.o.OnDemand(w.Host, w.App)
+				if p.o.OnDemand(w.Host, w.App) {
+					p.deny(ctx, w.Host)
+				}
 			})
 		}
 	}

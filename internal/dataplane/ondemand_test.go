@@ -31,7 +31,7 @@ func TestOnDemandHostsReachTheServerAndTheirCertificatesTheGateway(t *testing.T)
 	var mu sync.Mutex
 	calls := map[string]int{}
 	roots := map[string]*tls.Config{}
-	issue := func(host, app string) {
+	issue := func(host, app string) bool {
 		mu.Lock()
 		calls[host+" "+app]++
 		mu.Unlock()
@@ -44,6 +44,7 @@ func TestOnDemandHostsReachTheServerAndTheirCertificatesTheGateway(t *testing.T)
 			OnDemand: true, CertPEM: pair.CertPEM, KeyPEM: pair.KeyPEM}); err != nil {
 			t.Error(err)
 		}
+		return false
 	}
 	p := dataplane.New(dataplane.Options{DataDir: dir, Addr: addr, HTTPSAddr: https, Store: st, OnDemand: issue})
 	if err := p.Start(ctx); err != nil {

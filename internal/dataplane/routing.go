@@ -79,7 +79,34 @@ func (p *Plane) decode(rev int64, kvs map[string][]byte) gateway.Routing {
 func (p *Plane) snapshotLocked() gateway.Routing {
 	r := p.routing
 	r.Challenges = p.challenges
+	now := time.Now()
+	for h, until := range p.denied {
+		if now.Before(until) {
+			r.Denied = append(r.Denied, h)
+		} else {
+			delete(p.denied, h)
+		}
+	}
+	slices.Sort(r.Denied)
 	return r
+}
+
+// deniedFor is how long the gateway fails the handshakes of a host refused on demand
+// (the certificate manager asks the approval URL again after as long).
+const deniedFor = time.Minute
+
+// deny tells the gateway that host gets no on-demand certificate for now: its waiting
+// handshakes fail at once, and so do new ones for deniedFor.
+func (p *Plane) deny(ctx context.Context, host string) {
+	p.mu.Lock()
+	if p.denied == nil {
+		p.denied = map[string]time.Time{}
+	}
+	p.denied[host] = time.Now().Add(deniedFor)
+	p.mu.Unlock()
+	if _, err := p.pushNow(ctx); err != nil {
+		p.log.Debug("tell the gateway of a refused on-demand host", "host", host, "err", err)
+	}
 }
 
 // pushNow pushes the latest routing to the current gateway and returns its version.

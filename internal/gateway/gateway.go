@@ -50,8 +50,9 @@ type Gateway struct {
 	table   atomic.Pointer[table]
 	certs   atomic.Pointer[certSet]
 	certsMu sync.Mutex
-	certsCh chan struct{} // closed when the next routing's certificates are installed
-	wanted  *wantedSet    // hosts waiting for on-demand certificates
+	certsCh chan struct{}                   // closed when the next routing's certificates are installed
+	wanted  *wantedSet                      // hosts waiting for on-demand certificates
+	denied  atomic.Pointer[map[string]bool] // hosts refused on-demand certificates for now
 	proxy   *httputil.ReverseProxy
 	h2proxy *httputil.ReverseProxy // to instances of routes with protocol http2 (h2c: gRPC)
 	metrics *metrics

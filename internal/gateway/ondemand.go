@@ -23,8 +23,10 @@ var (
 	onDemandWait = 20 * time.Second
 	// wantedTTL is how long a host stays wanted without getting a certificate.
 	wantedTTL = 2 * time.Minute
-	// maxWanted bounds the hosts wanted at once: beyond, handshakes fail at once.
-	maxWanted = 1000
+	// maxWanted bounds the hosts wanted at once, and maxWantedPerClient those one client
+	// address made wanted: beyond, handshakes fail at once.
+	maxWanted          = 1000
+	maxWantedPerClient = 20
 )
 
 // WantedHost is a host a TLS client asked for, claimed by a route with tls.onDemand,
@@ -50,14 +52,16 @@ type wantedEntry struct {
 	app   string
 	seq   int64
 	since time.Time
+	ip    string // the client that made it wanted
 }
 
 func newWantedSet() *wantedSet {
 	return &wantedSet{hosts: map[string]wantedEntry{}, changed: make(chan struct{})}
 }
 
-// add records host as wanted by app; it is false when the set is full.
-func (w *wantedSet) add(host, app string, now time.Time) bool {
+// add records host as wanted by app for the client at ip; it is false when the set is
+// full, or holds as many hosts of that client as one may make wanted.
+func (w *wantedSet) add(host, app, ip string, now time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if e, ok := w.hosts[host]; ok && e.app == app && now.Sub(e.since) < wantedTTL {
@@ -67,8 +71,17 @@ func (w *wantedSet) add(host, app string, now time.Time) bool {
 	if len(w.hosts) >= maxWanted {
 		return false
 	}
+	mine := 0
+	for _, e := range w.hosts {
+		if e.ip == ip {
+			mine++
+		}
+	}
+	if mine >= maxWantedPerClient {
+		return false
+	}
 	w.lastSeq = max(w.lastSeq+1, now.UnixNano())
-	w.hosts[host] = wantedEntry{app: app, seq: w.lastSeq, since: now}
+	w.hosts[host] = wantedEntry{app: app, seq: w.lastSeq, since: now, ip: ip}
 	close(w.changed)
 	w.changed = make(chan struct{})
 	return true
@@ -204,11 +217,16 @@ func (g *Gateway) installCerts(s *certSet) {
 }
 
 // awaitOnDemand records name as wanted by app and waits for a routing with its
-// certificate, for onDemandWait at most.
-func (g *Gateway) awaitOnDemand(name, app string) (*tls.Certificate, error) {
-	if !g.wanted.add(name, app, time.Now()) {
+// certificate, for onDemandWait at most; a host the server refused fails at once.
+func (g *Gateway) awaitOnDemand(name, app, ip string) (*tls.Certificate, error) {
+	if g.isDenied(name) {
+		g.metrics.handshakes.WithLabelValues("on_demand_denied").Inc()
+		return nil, errNoCert
+	}
+	if !g.wanted.add(name, app, ip, time.Now()) {
 		g.metrics.handshakes.WithLabelValues("on_demand_full").Inc()
-		g.log.Warn("too many hosts wait for on-demand certificates: failing the handshake", "host", name, "app", app, "max", maxWanted)
+		g.log.Warn("too many hosts wait for on-demand certificates, in all or from this client: failing the handshake",
+			"host", name, "app", app, "client", ip, "max", maxWanted, "maxPerClient", maxWantedPerClient)
 		return nil, errNoCert
 	}
 	timer := time.NewTimer(onDemandWait)
@@ -218,6 +236,10 @@ func (g *Gateway) awaitOnDemand(name, app string) (*tls.Certificate, error) {
 		if c := g.certs.Load().lookup(name); c != nil {
 			return c, nil
 		}
+		if g.isDenied(name) {
+			g.metrics.handshakes.WithLabelValues("on_demand_denied").Inc()
+			return nil, errNoCert
+		}
 		select {
 		case <-changed:
 		case <-timer.C:
@@ -225,4 +247,30 @@ func (g *Gateway) awaitOnDemand(name, app string) (*tls.Certificate, error) {
 			return nil, errNoCert
 		}
 	}
+}
+
+// setDenied installs the hosts refused on-demand certificates for now, and forgets
+// them as wanted.
+func (g *Gateway) setDenied(hosts []string) {
+	m := make(map[string]bool, len(hosts))
+	for _, h := range hosts {
+		m[h] = true
+	}
+	g.denied.Store(&m)
+	if len(m) > 0 {
+		g.wanted.drop(func(h string) bool { return m[h] })
+	}
+}
+
+func (g *Gateway) isDenied(host string) bool {
+	m := g.denied.Load()
+	return m != nil && (*m)[host]
+}
+
+// clientIP is the address of the client of a TLS handshake ("" when unknown).
+func clientIP(hello *tls.ClientHelloInfo) string {
+	if hello.Conn == nil {
+		return ""
+	}
+	return remoteIP(hello.Conn.RemoteAddr().String())
 }

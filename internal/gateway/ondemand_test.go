@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -123,10 +124,10 @@ func TestWantedHostsAreBoundedAndExpire(t *testing.T) {
 	maxWanted, wantedTTL = 2, time.Minute
 	w := newWantedSet()
 	now := time.Now()
-	if !w.add("a.test", "x", now) || !w.add("a.test", "x", now) || !w.add("b.test", "x", now) {
+	if !w.add("a.test", "x", "10.0.0.1", now) || !w.add("a.test", "x", "10.0.0.1", now) || !w.add("b.test", "x", "10.0.0.2", now) {
 		t.Fatal("adding two hosts (one twice) failed")
 	}
-	if w.add("c.test", "x", now) {
+	if w.add("c.test", "x", "10.0.0.3", now) {
 		t.Error("a third host was added to a set of two at most")
 	}
 	list, _ := w.since(0, now)
@@ -137,7 +138,7 @@ func TestWantedHostsAreBoundedAndExpire(t *testing.T) {
 		t.Errorf("wanted after a.test: %+v, want b.test", after)
 	}
 	later := now.Add(time.Minute)
-	if !w.add("c.test", "x", later) {
+	if !w.add("c.test", "x", "10.0.0.3", later) {
 		t.Error("a host was refused once the others expired")
 	}
 	if list, _ := w.since(0, later); len(list) != 1 || list[0].Host != "c.test" {
@@ -201,7 +202,7 @@ func TestWantedEndpointLongPolls(t *testing.T) {
 	}()
 	time.Sleep(100 * time.Millisecond)
 	start = time.Now()
-	g.wanted.add("a.shop.test", "shop", time.Now())
+	g.wanted.add("a.shop.test", "shop", "10.0.0.1", time.Now())
 	r := <-polled
 	if r.err != nil || len(r.list) != 1 || r.list[0].Host != "a.shop.test" || r.list[0].App != "shop" || time.Since(start) > 2*time.Second {
 		t.Fatalf("long poll when a host is wanted: %+v %v after %s, want a.shop.test at once", r.list, r.err, time.Since(start))
@@ -223,5 +224,46 @@ func TestWantedEndpointLongPolls(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("GET /v1/wanted?%s: %d, want 400", q, resp.StatusCode)
 		}
+	}
+}
+
+// One client cannot fill the wanted set: beyond maxWantedPerClient hosts of its own, its
+// handshakes fail at once, and other clients' hosts are still taken.
+func TestOneClientCannotFillTheWantedHosts(t *testing.T) {
+	w := newWantedSet()
+	now := time.Now()
+	for i := 0; i < maxWantedPerClient; i++ {
+		if !w.add(fmt.Sprintf("h%d.test", i), "x", "10.0.0.1", now) {
+			t.Fatalf("host %d of one client refused, want %d taken", i, maxWantedPerClient)
+		}
+	}
+	if w.add("one-more.test", "x", "10.0.0.1", now) {
+		t.Errorf("host %d of one client taken, want refused", maxWantedPerClient+1)
+	}
+	if !w.add("other.test", "x", "10.0.0.2", now) {
+		t.Error("another client's host refused")
+	}
+}
+
+// A host the server refused fails its waiting handshake at once, and its next ones.
+func TestADeniedOnDemandHostFailsAtOnce(t *testing.T) {
+	g := New(Options{})
+	g.Apply(Routing{Routes: []store.Route{{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/",
+		TLS: &store.RouteTLS{Auto: true, OnDemand: "https://approve.test/"}}}})
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { _, err := g.awaitOnDemand("x.shop.test", "shop", "10.0.0.1"); done <- err }()
+	time.Sleep(100 * time.Millisecond)
+	g.Apply(Routing{Routes: []store.Route{{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/",
+		TLS: &store.RouteTLS{Auto: true, OnDemand: "https://approve.test/"}}}, Denied: []string{"x.shop.test"}})
+	if err := <-done; err == nil || time.Since(start) > 2*time.Second {
+		t.Fatalf("the waiting handshake of a denied host: %v after %s, want a failure at once", err, time.Since(start))
+	}
+	start = time.Now()
+	if _, err := g.awaitOnDemand("x.shop.test", "shop", "10.0.0.1"); err == nil || time.Since(start) > time.Second {
+		t.Errorf("a new handshake of a denied host: %v after %s, want a failure at once", err, time.Since(start))
+	}
+	if list, _ := g.wanted.since(0, time.Now()); len(list) != 0 {
+		t.Errorf("a denied host is still wanted: %+v", list)
 	}
 }

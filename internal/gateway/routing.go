@@ -26,6 +26,9 @@ type Routing struct {
 	// without a certificate yet are left out); Challenges the ACME challenges it answers.
 	Certs      []store.Certificate `json:"certs,omitempty"`
 	Challenges []Challenge         `json:"challenges,omitempty"`
+	// Denied are the hosts refused an on-demand certificate for now: their handshakes
+	// fail at once instead of waiting.
+	Denied []string `json:"denied,omitempty"`
 }
 
 // Challenge is an ACME challenge the gateway answers while the CA validates a host:
@@ -45,6 +48,7 @@ const routingFormat = 1
 
 // Apply installs r as the gateway's table.
 func (g *Gateway) Apply(r Routing) {
+	g.setDenied(r.Denied) // before the certificates, whose change wakes the waiting handshakes
 	g.setTLS(r.Certs, r.Challenges)
 	g.SetState(r.Routes, r.Endpoints)
 }

@@ -109,7 +109,7 @@ func (g *Gateway) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, err
 		return c, nil
 	}
 	if app, ok := g.table.Load().onDemandApp(name); ok {
-		return g.awaitOnDemand(name, app) // see ondemand.go
+		return g.awaitOnDemand(name, app, clientIP(hello)) // see ondemand.go
 	}
 	g.metrics.handshakes.WithLabelValues("unknown_host").Inc()
 	return nil, errNoCert
