@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,7 @@ type Store struct {
 	cancel  context.CancelFunc
 	kaDone  chan struct{}
 	leaseTT time.Duration
+	closing atomic.Bool // set by Close: etcd's listener errors after it are its stop's
 }
 
 // Open starts the embedded etcd (or connects to Endpoints) and grants the lease that
@@ -86,7 +88,7 @@ func (s *Store) startEmbedded(o Options) error {
 	cfg.Dir = dir
 	cfg.Name = "tend"
 	// etcd logs through zap: its errors go to tend's log, its chatter nowhere.
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(etcdLogger(o.Logger))
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(etcdLogger(o.Logger, &s.closing))
 	// unix sockets inside the data dir: no TCP port to collide with other etcds or parallel tests.
 	// etcd listens on a peer URL's Host but on a client URL's Host+Path, and compares
 	// advertised URLs in their parsed form, hence the two spellings.
@@ -149,6 +151,7 @@ func (s *Store) grantLease(ctx context.Context) error {
 // Close revokes nothing (registry keys of a crashed or stopped server expire with their
 // lease) and shuts the embedded etcd down.
 func (s *Store) Close() error {
+	s.closing.Store(true)
 	if s.cancel != nil {
 		s.cancel()
 		<-s.kaDone

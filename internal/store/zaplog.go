@@ -3,26 +3,30 @@ package store
 import (
 	"context"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
 // etcdLogger passes etcd's errors (and the fatal message it prints before it exits, on a
-// full disk for one) to tend's log; etcd's routine chatter is dropped.
-func etcdLogger(log *slog.Logger) *zap.Logger {
-	return zap.New(&slogCore{log: log.With("component", "etcd")})
+// full disk for one) to tend's log; etcd's routine chatter is dropped, and so are the
+// errors of its listeners closing once closing is set (a normal stop).
+func etcdLogger(log *slog.Logger, closing *atomic.Bool) *zap.Logger {
+	return zap.New(&slogCore{log: log.With("component", "etcd"), closing: closing})
 }
 
 type slogCore struct {
-	log    *slog.Logger
-	fields []zapcore.Field
+	log     *slog.Logger
+	closing *atomic.Bool
+	fields  []zapcore.Field
 }
 
 func (c *slogCore) Enabled(l zapcore.Level) bool { return l >= zapcore.ErrorLevel }
 
 func (c *slogCore) With(fields []zapcore.Field) zapcore.Core {
-	return &slogCore{log: c.log, fields: append(append([]zapcore.Field{}, c.fields...), fields...)}
+	return &slogCore{log: c.log, closing: c.closing, fields: append(append([]zapcore.Field{}, c.fields...), fields...)}
 }
 
 func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
@@ -42,7 +46,11 @@ func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	for k, v := range enc.Fields {
 		attrs = append(attrs, k, v)
 	}
-	c.log.Log(context.Background(), slog.LevelError, "etcd: "+e.Message, attrs...)
+	level := slog.LevelError
+	if c.closing != nil && c.closing.Load() && strings.Contains(e.Message, "serving") {
+		level = slog.LevelDebug // "setting up serving ... failed": its listeners closed by the stop
+	}
+	c.log.Log(context.Background(), level, "etcd: "+e.Message, attrs...)
 	return nil
 }
 
