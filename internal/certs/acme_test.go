@@ -224,3 +224,22 @@ func metricValue(t *testing.T, c prometheus.Collector, name, host string) float6
 	t.Fatalf("no %s{host=%q}", name, host)
 	return 0
 }
+
+// A certificate from another ACME directory than the server's (--acme-directory changed,
+// from a staging CA to production, say) is ordered again from the server's, though it
+// is not due; it is served until the new one comes.
+func TestACertificateOfAnotherDirectoryIsOrderedAgain(t *testing.T) {
+	gw := newFakeGateway(t)
+	p := acmetest.Start(t, acmetest.Options{HTTPPort: gw.httpPort, TLSPort: gw.tlsPort})
+	s := openStore(t)
+	old := acmetest.SelfSigned(t, acmetest.Cert{Hosts: []string{"app.test"}})
+	if err := s.Put(context.Background(), store.CertKey("app.test"), store.Certificate{Host: "app.test", App: "app", Source: store.CertFromACME,
+		CertPEM: old.CertPEM, KeyPEM: old.KeyPEM, NotBefore: old.Leaf.NotBefore, NotAfter: old.Leaf.NotAfter,
+		RenewAt: time.Now().Add(time.Hour), Directory: "https://staging.example/dir"}); err != nil {
+		t.Fatal(err)
+	}
+	putRoute(t, s, autoRoute("app.test"))
+	startManager(t, Options{Directory: p.Directory, CAFile: p.CAFile, Store: s, Solver: gw})
+	rec := waitRecord(t, s, "app.test", 30*time.Second, func(c store.Certificate) bool { return c.Directory == p.Directory })
+	verifyChain(t, rec, p.Roots(t), "app.test")
+}

@@ -271,7 +271,9 @@ func (m *Manager) check(ctx context.Context, wg *sync.WaitGroup) time.Duration {
 			m.wildcard(ctx, w, rec, has)
 		case w.auto:
 			// Not due yet: renewal two thirds into its life, or the backoff after a failure.
-			if has && rec.Source == store.CertFromACME && now.Before(rec.RenewAt) {
+			// another CA's certificate (--acme-directory changed) is replaced now; it is
+			// served until then
+			if has && rec.Source == store.CertFromACME && now.Before(rec.RenewAt) && (rec.Directory == "" || rec.Directory == m.dir) {
 				wait = min(wait, rec.RenewAt.Sub(now))
 				if rec.App != w.app || rec.OnDemand != w.onDemand { // the host moved to another app
 					rec.App, rec.OnDemand = w.app, w.onDemand
@@ -434,7 +436,7 @@ func (m *Manager) renew(ctx context.Context, w want, kind string) {
 			Host: w.host, App: w.app, Source: store.CertFromACME, OnDemand: w.onDemand,
 			CertPEM: string(cert.chainPEM), KeyPEM: string(cert.keyPEM),
 			Issuer: cert.leaf.Issuer.CommonName, NotBefore: cert.leaf.NotBefore, NotAfter: cert.leaf.NotAfter,
-			Obtained: now, RenewAt: renewAt(cert.leaf.NotBefore, cert.leaf.NotAfter),
+			Obtained: now, RenewAt: renewAt(cert.leaf.NotBefore, cert.leaf.NotAfter), Directory: m.dir,
 		}
 		m.log.Info("certs: obtained a certificate", "host", w.host, "issuer", rec.Issuer,
 			"notAfter", rec.NotAfter, "renewAt", rec.RenewAt)

@@ -24,9 +24,12 @@ type Certificate struct {
 	App    string `json:"app"`
 	Source string `json:"source"`
 	// CertPEM is the chain, leaf first; KeyPEM its private key (PKCS#8 or EC/RSA PEM).
-	CertPEM   string    `json:"certPEM,omitempty"`
-	KeyPEM    string    `json:"keyPEM,omitempty"`
-	Issuer    string    `json:"issuer,omitempty"` // the leaf's issuer common name
+	CertPEM string `json:"certPEM,omitempty"`
+	KeyPEM  string `json:"keyPEM,omitempty"`
+	Issuer  string `json:"issuer,omitempty"` // the leaf's issuer common name
+	// Directory is the ACME directory it was obtained from (Source acme): one from
+	// another directory than tend server's is ordered again.
+	Directory string    `json:"directory,omitempty"`
 	NotBefore time.Time `json:"notBefore,omitzero"`
 	NotAfter  time.Time `json:"notAfter,omitzero"`
 	// Obtained is when this certificate was issued to tend or read from its files.
