@@ -105,6 +105,10 @@ func (g *Gateway) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, err
 		g.metrics.handshakes.WithLabelValues("no_sni").Inc()
 		return nil, errNoSNI
 	}
+	if !sniName(name) {
+		g.metrics.handshakes.WithLabelValues("unknown_host").Inc()
+		return nil, errNoCert
+	}
 	if c := s.lookup(name); c != nil {
 		return c, nil
 	}
@@ -153,4 +157,23 @@ func addHSTS(h http.Header, value string) {
 	if value != "" && h.Get("Strict-Transport-Security") == "" {
 		h.Set("Strict-Transport-Security", value)
 	}
+}
+
+// sniName reports whether name (lowercase) is a host name a certificate can be for:
+// dot-separated labels of letters, digits, '-' and '_', none empty or over 63 bytes.
+func sniName(name string) bool {
+	if len(name) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }

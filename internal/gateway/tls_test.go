@@ -189,3 +189,31 @@ func TestTLSALPNChallengeIsAnsweredOnlyToAValidator(t *testing.T) {
 		t.Error("a browser got the challenge certificate, want the handshake refused")
 	}
 }
+
+// FuzzCertificateForSNI: whatever server name a client sends, the gateway either fails
+// the handshake or shows a certificate valid for that name: never another app's.
+func FuzzCertificateForSNI(f *testing.F) {
+	var certs []store.Certificate
+	for _, h := range []string{"app.test", "*.shop.test", "other.test"} {
+		p := acmetest.SelfSigned(f, acmetest.Cert{Hosts: []string{h}})
+		certs = append(certs, store.Certificate{Host: h, CertPEM: p.CertPEM, KeyPEM: p.KeyPEM})
+	}
+	g := New(Options{})
+	g.Apply(Routing{Certs: certs})
+	for _, seed := range []string{"app.test", "APP.test.", "a.shop.test", "a.b.shop.test", "shop.test", "other.test", "", "app.test\x00", "xapp.test"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		c, err := g.certificate(&tls.ClientHelloInfo{ServerName: name})
+		if err != nil {
+			return
+		}
+		leaf, perr := x509.ParseCertificate(c.Certificate[0])
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		if verr := leaf.VerifyHostname(strings.ToLower(strings.TrimSuffix(name, "."))); verr != nil {
+			t.Fatalf("SNI %q got the certificate for %v: %v", name, leaf.DNSNames, verr)
+		}
+	})
+}
