@@ -112,6 +112,7 @@ rc=0
   fuzz ./internal/spec FuzzParse || rc=1
   fuzz ./internal/gateway FuzzLookup || rc=1
   fuzz ./internal/gateway FuzzHeadAgreesWithNetHTTP || rc=1
+  fuzz ./internal/gateway FuzzCertificateForSNI || rc=1
   fuzz ./internal/api FuzzDecodeRequests || rc=1
   echo
   echo "## Gateway in-process (\`go test -bench . -benchmem ./internal/gateway\`)"

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -28,7 +29,11 @@ func (e FieldError) Error() string {
 		b.WriteString(" ")
 	}
 	if e.Field != "" {
-		b.WriteString(e.Field)
+		if strings.ContainsAny(e.Field, "\r\n") {
+			b.WriteString(strconv.Quote(e.Field)) // a key with a line break stays on its line
+		} else {
+			b.WriteString(e.Field)
+		}
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
