@@ -104,17 +104,23 @@ func (s *Store) startEmbedded(o Options) error {
 	cfg.InitialCluster = cfg.Name + "=" + peer.String()
 	cfg.AutoCompactionMode = "revision"
 	cfg.AutoCompactionRetention = "1000"
-	e, err := embed.StartEtcd(cfg)
+	// damage that makes etcd hang or panic is found first, and named
+	if err := checkDamage(dir); err != nil {
+		unlock()
+		return err
+	}
+	e, err := startEtcd(cfg)
 	if err != nil {
 		unlock()
-		return fmt.Errorf("start embedded etcd in %s: %w", dir, err)
+		return err
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-	case <-time.After(60 * time.Second):
-		e.Close()
+	case <-time.After(readyTimeout):
+		// no Close: on a store that never became ready it does not return either; the
+		// caller exits, which ends etcd's goroutines and releases its sockets
 		unlock()
-		return fmt.Errorf("embedded etcd in %s did not become ready within 60s", dir)
+		return &DamagedError{File: dir, What: fmt.Sprintf("did not become ready within %s (no error: damaged state etcd does not report)", readyTimeout), Dir: dir}
 	case err := <-e.Err():
 		e.Close()
 		unlock()
@@ -124,6 +130,25 @@ func (s *Store) startEmbedded(o Options) error {
 	s.unlock = unlock
 	s.etcdc = v3client.New(e.Server)
 	return nil
+}
+
+// readyTimeout bounds the embedded etcd's start-up, which is under a second or two on
+// a healthy store.
+const readyTimeout = 20 * time.Second
+
+// startEtcd starts the embedded etcd; a panic in its start-up (it has some on damaged
+// files) becomes a DamagedError.
+func startEtcd(cfg *embed.Config) (e *embed.Etcd, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, err = nil, &DamagedError{File: cfg.Dir, What: fmt.Sprintf("makes etcd fail at start-up (%v)", r), Dir: cfg.Dir}
+		}
+	}()
+	e, err = embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.Dir, err)
+	}
+	return e, nil
 }
 
 func (s *Store) grantLease(ctx context.Context) error {
