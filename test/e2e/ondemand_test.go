@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tendhq/tend/internal/acmetest"
 	"github.com/tendhq/tend/test/harness"
 )
 
@@ -20,17 +19,7 @@ import (
 // allows, waits in its first handshake for a certificate Pebble issues then, and gets it;
 // one for b.shop.test, which the URL denies, fails its handshake, and has no record.
 func TestTLSOnDemandIssuesAtTheFirstHandshake(t *testing.T) {
-	plain, err := harness.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	secure, err := harness.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, plainPort, _ := net.SplitHostPort(plain)
-	_, securePort, _ := net.SplitHostPort(secure)
-	pebble := acmetest.Start(t, acmetest.Options{HTTPPort: atoi(t, plainPort), TLSPort: atoi(t, securePort)})
+	plain, secure, pebble := pebbleFor(t, 0)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pebble.RootsPEM(t))
 

@@ -81,17 +81,9 @@ func servedSerial(t *testing.T, addr, host string, roots *x509.CertPool) string 
 // and the renewal (Pebble's certificates live 40s here) replaces the certificate under
 // HTTPS load without a failed request.
 func TestTLSAutoGetsACertificateFromAnACMECA(t *testing.T) {
-	plain, err := harness.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	secure, err := harness.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain, secure, pebble := pebbleFor(t, 40*time.Second)
 	_, plainPort, _ := net.SplitHostPort(plain)
 	_, securePort, _ := net.SplitHostPort(secure)
-	pebble := acmetest.Start(t, acmetest.Options{HTTPPort: atoi(t, plainPort), TLSPort: atoi(t, securePort), Validity: 40 * time.Second})
 	roots := x509.NewCertPool()
 	rootsPEM := pebble.RootsPEM(t)
 	roots.AppendCertsFromPEM(rootsPEM)
@@ -220,6 +212,23 @@ func TestTLSAutoGetsACertificateFromAnACMECA(t *testing.T) {
 	if c := validCert(t, s, "hello.test", 5*time.Second); !c.Obtained.After(first.Obtained) {
 		t.Errorf("tend certs says obtained %s, want after the first (%s)", c.Obtained, first.Obtained)
 	}
+}
+
+// pebbleFor picks the gateway's two addresses and starts Pebble validating against
+// them (http-01 on the plain one, tls-alpn-01 on the HTTPS one), issuing certificates
+// valid for validity (0: Pebble's default).
+func pebbleFor(t *testing.T, validity time.Duration) (plain, secure string, pebble *acmetest.Pebble) {
+	t.Helper()
+	var err error
+	if plain, err = harness.FreeAddr(); err != nil {
+		t.Fatal(err)
+	}
+	if secure, err = harness.FreeAddr(); err != nil {
+		t.Fatal(err)
+	}
+	_, plainPort, _ := net.SplitHostPort(plain)
+	_, securePort, _ := net.SplitHostPort(secure)
+	return plain, secure, acmetest.Start(t, acmetest.Options{HTTPPort: atoi(t, plainPort), TLSPort: atoi(t, securePort), Validity: validity})
 }
 
 func atoi(t *testing.T, s string) int {
