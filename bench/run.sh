@@ -113,6 +113,7 @@ rc=0
   fuzz ./internal/gateway FuzzLookup || rc=1
   fuzz ./internal/gateway FuzzHeadAgreesWithNetHTTP || rc=1
   fuzz ./internal/gateway FuzzCertificateForSNI || rc=1
+  fuzz ./internal/gateway FuzzApplyRouting || rc=1
   fuzz ./internal/api FuzzDecodeRequests || rc=1
   echo
   echo "## Gateway in-process (\`go test -bench . -benchmem ./internal/gateway\`)"

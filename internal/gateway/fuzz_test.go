@@ -1,6 +1,10 @@
 package gateway
 
 import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,6 +51,32 @@ func FuzzLookup(f *testing.F) {
 		}
 		if !ok {
 			tt.Fatalf("%q (%q) routed to %s, which does not claim it", host, h, r.app)
+		}
+	})
+}
+
+// FuzzApplyRouting: whatever routing a server pushes (or a damaged routing.json holds),
+// the gateway reads it or refuses it, and applying what it read never panics, nor does
+// routing a request by it. (No request is sent: the endpoints could be anywhere.)
+func FuzzApplyRouting(f *testing.F) {
+	f.Add([]byte(`{"format":1,"version":3,"routes":[{"app":"a","hosts":["a.test"],"pathPrefix":"/","splits":[{"revision":1,"weight":100}]}],"endpoints":[{"name":"a","address":"127.0.0.1","port":1,"metadata":{"revision":"1","instance":"x"}}]}`))
+	f.Add([]byte(`{"routes":[{"app":"a","pathPrefix":"","splits":[{"revision":1,"weight":-5},{"revision":2,"weight":1000}],"preview":2,"mirror":3,"mirrorPercent":250,"tls":{"auto":true,"onDemand":"x"}}],"certs":[{"host":"*.","certPEM":"junk"}],"challenges":[{"kind":"tls-alpn-01","host":"","certPEM":"x"}],"denied":[""]}`))
+	f.Add([]byte(`{"format":99}`))
+	f.Add([]byte(`nul`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(dir, "routing.json")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, _, ok, err := loadRouting(path)
+		if err != nil || !ok {
+			return
+		}
+		g := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		g.Apply(r)
+		if rt := g.table.Load().lookup("a.test", "/x"); rt != nil {
+			rt.choose(&reqHead{}, "127.0.0.1")
 		}
 	})
 }
