@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tendhq/tend/internal/alerting"
+	"github.com/tendhq/tend/internal/certs"
 	"github.com/tendhq/tend/internal/daemon"
 	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/monitor"
@@ -52,7 +53,7 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.api, "api", "127.0.0.1:7070", "address of the HTTP API")
 	cmd.Flags().StringVar(&f.gateway, "gateway", "127.0.0.1:8080", "address the gateway serves apps on")
 	cmd.Flags().StringVar(&f.https, "https", "", "address the gateway serves apps over HTTPS on (like :443); apps ask for it with route.tls in tend.yaml")
-	cmd.Flags().StringVar(&f.acmeDirectory, "acme-directory", "https://acme-v02.api.letsencrypt.org/directory", "ACME directory URL certificates for route.tls: auto come from (Let's Encrypt's staging, a private CA, ...)")
+	cmd.Flags().StringVar(&f.acmeDirectory, "acme-directory", certs.LetsEncrypt, "ACME directory URL certificates for route.tls: auto come from (Let's Encrypt's staging, a private CA, ...)")
 	cmd.Flags().StringVar(&f.acmeEmail, "acme-email", "", "contact address of tend's ACME account (the CA's expiry warnings go there)")
 	cmd.Flags().StringVar(&f.acmeCAFile, "acme-ca-file", "", "PEM file of roots to trust for the ACME server's own HTTPS, beside the system's (for a private ACME server)")
 	addLimitFlags(cmd, &f.gatewayLimits, "gateway-")

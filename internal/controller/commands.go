@@ -93,10 +93,7 @@ func inDir(dir, path string) string {
 func (c *Controller) readRules(app *spec.App) error {
 	app.Alerts.RuleFiles = nil
 	for i, r := range app.Alerts.Rules {
-		path := r
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(app.Dir, r)
-		}
+		path := inDir(app.Dir, r)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("%s: alerts.rules[%d]: %w", app.File, i, err)

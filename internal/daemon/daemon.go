@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -153,7 +152,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 			}))
 	// the certificate manager, started after the plane it answers challenges through,
 	// approves and orders the hosts the gateway wants on-demand certificates for
-	var certMgrRef atomic.Pointer[certs.Manager]
+	var certMgrRef *certs.Manager     // set before certsReady closes, read after
 	certsReady := make(chan struct{}) // closed once certMgrRef is set, or when Run returns
 	var readyOnce sync.Once
 	markCertsReady := func() { readyOnce.Do(func() { close(certsReady) }) }
@@ -165,7 +164,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 			case <-ctx.Done():
 				return false
 			}
-			if m := certMgrRef.Load(); m != nil {
+			if m := certMgrRef; m != nil {
 				return m.Want(host, app)
 			}
 			return false
@@ -205,7 +204,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		return err
 	}
 	defer stopCerts()
-	certMgrRef.Store(certMgr)
+	certMgrRef = certMgr
 	markCertsReady()
 	alerts, err := openAlerting(cfg, dir, "http://"+apiLn.Addr().String(), token, mon, ctl, reg, log)
 	if err != nil {

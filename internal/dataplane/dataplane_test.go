@@ -69,8 +69,12 @@ func routeBackend(t *testing.T, st *store.Store, name string) {
 }
 
 func get(addr string) (string, error) {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get("http://" + addr + "/")
+	return body(&http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}, "http://"+addr+"/")
+}
+
+// body is url's answer, or an error unless it is a 200.
+func body(c *http.Client, url string) (string, error) {
+	resp, err := c.Get(url)
 	if err != nil {
 		return "", err
 	}

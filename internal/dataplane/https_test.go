@@ -25,16 +25,7 @@ func getHTTPS(addr, host string, roots *x509.CertPool) (string, error) {
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		}}}
-	resp, err := c.Get("https://" + host + "/")
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return "", fmt.Errorf("%d %s", resp.StatusCode, b)
-	}
-	return string(b), err
+	return body(c, "https://"+host+"/")
 }
 
 func TestHTTPSOutlivesGatewayRestartsAndAdoption(t *testing.T) {

@@ -183,7 +183,7 @@ func (c *conn) answer() bool {
 	if rt == nil {
 		return c.writeError(start, http.StatusNotFound, "tend: no app is routed for host "+string(h.host))
 	}
-	if rt.h2 || rt.maintenance != nil || rt.tls != nil && c.toHTTPS(rt) {
+	if rt.h2 || rt.maintenance != nil || c.toHTTPS(rt) {
 		// net/http's path answers maintenance, redirects and HSTS: they are rare or opt-in
 		// and need no speed
 		c.toHTTP = true
@@ -454,7 +454,7 @@ func (c *conn) toHTTPS(rt *appRoute) bool {
 	if c.tls {
 		return rt.hsts != ""
 	}
-	return rt.tls.Redirect && c.g.o.HTTPSPort != 0
+	return rt.redirect
 }
 
 // request builds a net/http request of the head, for the rare paths that take one (mirroring).

@@ -203,7 +203,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tend: no app is routed for host "+r.Host, http.StatusNotFound)
 		return
 	}
-	if rt.tls != nil && r.TLS == nil && rt.tls.Redirect && g.o.HTTPSPort != 0 && !rt.previewOverPlain(r) {
+	if rt.redirect && r.TLS == nil && !rt.previewOverPlain(r) {
 		g.redirectHTTPS(w, r)
 		return
 	}
@@ -211,7 +211,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeMaintenance(w, rt, r.Header.Get("Accept"))
 		return
 	}
-	p := rt.choose((*httpRequest)(r), remoteIP(r.RemoteAddr))
+	p := rt.choose((*httpRequest)(r), r.RemoteAddr)
 	r.Header.Del(previewHeader) // for the gateway only: never the instance's
 	if rt.mirror != nil && p != rt.mirror && rand.IntN(100) < rt.mirrorPercent {
 		g.mirror(rt, r)
@@ -361,8 +361,8 @@ func (r *httpRequest) cookie(name string) (string, bool) {
 }
 
 // choose picks the pool for a request: preview header, match rules, then weights.
-func (rt *appRoute) choose(r requestHeaders, ip string) *pool {
-	if rt.preview != nil && rt.previewed(r.header(previewHeader), ip) {
+func (rt *appRoute) choose(r requestHeaders, remote string) *pool {
+	if rt.preview != nil && rt.previewed(r.header(previewHeader), remote) {
 		return rt.preview
 	}
 	for i := range rt.matches {

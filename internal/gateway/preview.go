@@ -13,18 +13,19 @@ import (
 // the header never reaches an instance.
 const previewHeader = "X-Tend-Preview"
 
-// previewed reports whether a request with X-Tend-Preview value from ip reaches rt's preview.
-func (rt *appRoute) previewed(value, ip string) bool {
+// previewed reports whether a request with X-Tend-Preview value from remote (an
+// address, with or without its port) reaches rt's preview.
+func (rt *appRoute) previewed(value, remote string) bool {
 	if value == "" {
 		return false
 	}
-	if rt.previewToken != "" && subtle.ConstantTimeCompare([]byte(value), []byte(rt.previewToken)) == 1 {
+	if rt.hasToken(value) {
 		return true
 	}
 	if value != "1" || len(rt.previewFrom) == 0 {
 		return false
 	}
-	addr, err := netip.ParseAddr(ip)
+	addr, err := netip.ParseAddr(remoteIP(remote))
 	if err != nil {
 		return false
 	}
@@ -37,7 +38,13 @@ func (rt *appRoute) previewed(value, ip string) bool {
 	return false
 }
 
-// remoteIP is the host of a net/http request's RemoteAddr.
+// hasToken reports whether value is the rollout's preview token (compared in constant time).
+func (rt *appRoute) hasToken(value string) bool {
+	return rt.previewToken != "" && subtle.ConstantTimeCompare([]byte(value), []byte(rt.previewToken)) == 1
+}
+
+// remoteIP is the host of an address with a port (a net/http request's RemoteAddr), or
+// the address itself.
 func remoteIP(remoteAddr string) string {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
@@ -51,5 +58,5 @@ func remoteIP(remoteAddr string) string {
 // (which reaches the gateway on its plain listener) and a tester who asked for it; a
 // redirect would send the token to wherever the route's host resolves.
 func (rt *appRoute) previewOverPlain(r *http.Request) bool {
-	return rt.previewToken != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(previewHeader)), []byte(rt.previewToken)) == 1
+	return rt.hasToken(r.Header.Get(previewHeader))
 }

@@ -50,6 +50,7 @@ type appRoute struct {
 	maintenance     *store.Maintenance
 	tls             *store.RouteTLS // served over HTTPS too
 	hsts            string          // Strict-Transport-Security over HTTPS ("": none)
+	redirect        bool            // plain HTTP gets 308 to the gateway's HTTPS listener
 }
 
 type split struct {
@@ -180,7 +181,8 @@ func (g *Gateway) appRoute(rt store.Route, backends []*backend) *appRoute {
 	}
 	sort.Slice(backends, func(i, j int) bool { return backends[i].hostport < backends[j].hostport })
 	r := &appRoute{app: rt.App, prefix: prefix, all: &pool{backends: backends}, byRev: map[int]*pool{},
-		metrics: g.metrics.app(rt.App), maxBody: rt.MaxBody, h2: rt.Protocol == "http2", maintenance: rt.Maintenance, tls: rt.TLS, hsts: hsts(rt.TLS), responseTimeout: g.o.ResponseTimeout, bodyTimeout: g.o.BodyTimeout,
+		metrics: g.metrics.app(rt.App), maxBody: rt.MaxBody, h2: rt.Protocol == "http2", maintenance: rt.Maintenance, tls: rt.TLS, hsts: hsts(rt.TLS),
+		redirect: rt.TLS != nil && rt.TLS.Redirect && g.o.HTTPSPort != 0, responseTimeout: g.o.ResponseTimeout, bodyTimeout: g.o.BodyTimeout,
 		connectTimeout: DefaultConnectTimeout}
 	if rt.ResponseTimeout > 0 {
 		r.responseTimeout = rt.ResponseTimeout

@@ -24,25 +24,42 @@ type certSet struct {
 	wild   map[string]*tls.Certificate // *.example.com by example.com
 	alpn   map[string]*tls.Certificate // tls-alpn-01 challenge certificates by host
 	tokens map[string]string           // http-01 key authorizations by token
+	// parsed keeps each record's pair with the PEM it came from, so that the next push
+	// parses only what changed (a push comes with every endpoint change and challenge)
+	parsed map[string]parsedCert
+}
+
+type parsedCert struct {
+	certPEM, keyPEM string
+	pair            *tls.Certificate
 }
 
 // setTLS installs the certificates and challenges of a routing.
 func (g *Gateway) setTLS(certs []store.Certificate, challenges []Challenge) {
+	prev := g.certs.Load()
 	s := &certSet{exact: map[string]*tls.Certificate{}, wild: map[string]*tls.Certificate{},
-		alpn: map[string]*tls.Certificate{}, tokens: map[string]string{}}
+		alpn: map[string]*tls.Certificate{}, tokens: map[string]string{}, parsed: map[string]parsedCert{}}
 	for _, c := range certs {
 		if c.CertPEM == "" {
 			continue
 		}
-		kp, err := tls.X509KeyPair([]byte(c.CertPEM), []byte(c.KeyPEM))
-		if err != nil {
-			g.log.Error("ignoring a certificate the gateway cannot use", "host", c.Host, "err", err)
-			continue
+		pc, ok := parsedCert{}, false
+		if prev != nil {
+			pc, ok = prev.parsed[c.Host]
 		}
+		if !ok || pc.certPEM != c.CertPEM || pc.keyPEM != c.KeyPEM {
+			kp, err := tls.X509KeyPair([]byte(c.CertPEM), []byte(c.KeyPEM))
+			if err != nil {
+				g.log.Error("ignoring a certificate the gateway cannot use", "host", c.Host, "err", err)
+				continue
+			}
+			pc = parsedCert{certPEM: c.CertPEM, keyPEM: c.KeyPEM, pair: &kp}
+		}
+		s.parsed[c.Host] = pc
 		if rest, ok := strings.CutPrefix(c.Host, "*."); ok {
-			s.wild[rest] = &kp
+			s.wild[rest] = pc.pair
 		} else {
-			s.exact[c.Host] = &kp
+			s.exact[c.Host] = pc.pair
 		}
 	}
 	for _, ch := range challenges {

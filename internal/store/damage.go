@@ -57,7 +57,8 @@ func checkDamage(dir string) error {
 			return &DamagedError{File: filepath.Join(walDir, n), What: "is empty", Dir: dir}
 		}
 	}
-	if err := verifyWAL(walDir); err != nil {
+	last, err := readWAL(walDir)
+	if err != nil {
 		return &DamagedError{File: walDir, What: "does not read back: " + err.Error(), Dir: dir}
 	}
 	if dbErr != nil {
@@ -67,10 +68,6 @@ func checkDamage(dir string) error {
 	if err != nil {
 		return &DamagedError{File: db, What: "is not a readable database: " + err.Error(), Dir: dir}
 	}
-	last, err := lastWALIndex(walDir)
-	if err != nil {
-		return &DamagedError{File: walDir, What: "does not read back: " + err.Error(), Dir: dir}
-	}
 	if applied > last {
 		// etcd waits for entries the log no longer has: it would hang at start-up
 		return &DamagedError{File: walDir, What: fmt.Sprintf("was cut short: it ends at entry %d, and the database has applied entries up to %d", last, applied), Dir: dir}
@@ -78,10 +75,12 @@ func checkDamage(dir string) error {
 	return nil
 }
 
-// lastWALIndex is the index of the last entry in the WAL (a torn last record left out).
-func lastWALIndex(walDir string) (last uint64, err error) {
+// readWAL reads every record of the WAL from its last snapshot on, checking their CRCs,
+// and returns the index of the last entry (a torn last record, which etcd repairs, is
+// left out).
+func readWAL(walDir string) (last uint64, err error) {
 	defer func() {
-		if r := recover(); r != nil {
+		if r := recover(); r != nil { // etcd's decoder panics on some garbage
 			err = fmt.Errorf("%v", r)
 		}
 	}()
@@ -122,27 +121,6 @@ func walFiles(walDir string) ([]string, error) {
 		}
 	}
 	return names, nil
-}
-
-// verifyWAL reads every record of the WAL from its last snapshot on, checking the CRCs
-// (a torn last record, which etcd repairs, passes).
-func verifyWAL(walDir string) (err error) {
-	defer func() {
-		if r := recover(); r != nil { // etcd's decoder panics on some garbage
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	lg := zap.NewNop()
-	snaps, err := wal.ValidSnapshotEntries(lg, walDir)
-	if err != nil {
-		return err
-	}
-	snap := &walpb.Snapshot{}
-	if len(snaps) > 0 {
-		snap = snaps[len(snaps)-1]
-	}
-	_, err = wal.Verify(lg, walDir, snap)
-	return err
 }
 
 // checkDB opens the database read-only, reads its buckets and returns the index of the
