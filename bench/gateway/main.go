@@ -208,6 +208,10 @@ func run(tendBin, proto, greeter string, size, rounds int, d time.Duration, conn
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	// as root, tend's instances run as users of their own and must enter the data dir in it
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		return err
+	}
 	restore, schedNote := fairScheduling()
 	defer restore()
 	self, _ := os.Executable()

@@ -53,6 +53,10 @@ func runDemo(ctx context.Context, f *serverFlags, source string, exit bool, out 
 		return err
 	}
 	defer os.RemoveAll(dir)
+	// instances running as users of their own (tend as root) enter the data dir in it
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return err
+	}
 	step := func(format string, a ...any) { fmt.Fprintf(out, "\n==> "+format+"\n", a...) }
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -117,7 +117,9 @@ Exit codes: 0 done; 1 error; 2 rollout failed, rolled back or aborted;
 	return root
 }
 
-// DefaultDataDir is $TEND_DATA, else $XDG_DATA_HOME/tend, else ~/.local/share/tend.
+// DefaultDataDir is $TEND_DATA, else $XDG_DATA_HOME/tend, else ~/.local/share/tend; for
+// root it is /var/lib/tend, where instances running as their own users can reach their
+// working dirs (root's home is closed to them), unless ~/.local/share/tend already exists.
 func DefaultDataDir() string {
 	if d := os.Getenv("TEND_DATA"); d != "" {
 		return d
@@ -126,7 +128,11 @@ func DefaultDataDir() string {
 		return filepath.Join(d, "tend")
 	}
 	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "tend")
+		d := filepath.Join(h, ".local", "share", "tend")
+		if _, err := os.Stat(d); err != nil && os.Geteuid() == 0 {
+			return "/var/lib/tend"
+		}
+		return d
 	}
 	return ".tend"
 }

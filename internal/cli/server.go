@@ -32,6 +32,7 @@ type serverFlags struct {
 	gatewayLimits      gateway.ServerOptions
 	previewFrom        []string
 	keepInstances      bool
+	instanceUser       string
 	accessLog          bool
 	logLevel           string
 	retention          time.Duration
@@ -59,6 +60,7 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	addLimitFlags(cmd, &f.gatewayLimits, "gateway-")
 	cmd.Flags().StringArrayVar(&f.previewFrom, "preview-from", nil, "client addresses (CIDR, like 10.1.0.0/16) whose X-Tend-Preview: 1 reaches a revision not yet promoted; anyone else needs the rollout's preview token (tend status shows it); repeatable")
 	cmd.Flags().StringVar(&f.etcd, "etcd-endpoints", "", "comma-separated external etcd endpoints (default: embedded etcd in the data dir)")
+	cmd.Flags().StringVar(&f.instanceUser, "instance-user", "auto", "whom instances run as: auto (a user of its own for each app when tend runs as root, else tend's user), app, a user name, or UID[:GID]")
 	cmd.Flags().BoolVar(&f.keepInstances, "keep-instances", false, "leave instances running when the server stops; the next server on this data dir re-adopts them")
 	cmd.Flags().BoolVar(&f.accessLog, "access-log", false, "log every gateway request as a JSON line (in DATA/gateway/gateway.log)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
@@ -95,7 +97,7 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 		return daemon.Config{}, err
 	}
 	cfg := daemon.Config{DataDir: dataDir, APIAddr: f.api, GatewayAddr: f.gateway, HTTPSAddr: f.https,
-		ACMEDirectory: f.acmeDirectory, ACMEEmail: f.acmeEmail, ACMECAFile: f.acmeCAFile, GatewayLimits: f.gatewayLimits, PreviewFrom: prefixes, KeepInstances: f.keepInstances,
+		ACMEDirectory: f.acmeDirectory, ACMEEmail: f.acmeEmail, ACMECAFile: f.acmeCAFile, GatewayLimits: f.gatewayLimits, PreviewFrom: prefixes, KeepInstances: f.keepInstances, InstanceUser: f.instanceUser,
 		Version: version(), AccessLog: f.accessLog, LogLevel: f.logLevel,
 		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
 		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, PrometheusURL: f.prometheusURL}
@@ -149,6 +151,13 @@ On SIGINT or SIGTERM it stops its instances gracefully (drain, SIGTERM, grace pe
 and then the gateway, unless --keep-instances is set: then both keep running. If the
 server crashes, instances and gateway keep running and serving, and the next server on
 the same data dir adopts them.
+
+When tend runs as root, each app's instances run as a user of their own (a uid from
+1500000000 up, kept in the store; --instance-user changes it): they can write their
+working dir and read nothing else of the data dir, so they cannot read DATA/token or
+another app's files, nor signal tend or each other. The data dir and its parents must
+then let others enter them (DATA becomes 0711; /var/lib/tend, the default data dir of
+root, does). As any other user, instances run as tend's user and can read what it can.
 
 To restart or upgrade without refusing a connection, replace the tend binary on disk and
 send SIGUSR2 to the server (its pid is in DATA/server.pid). It starts the new binary with

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/test/harness"
 )
 
 func freeAddr(t *testing.T) string {
@@ -24,6 +25,17 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// dataDir is a data dir in the test's temp dir, which instances running as users of
+// their own (the tests as root) can enter.
+func dataDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := harness.Enterable(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // start runs a server in-process and returns its info; it stops at cleanup.
@@ -58,7 +70,7 @@ func start(t *testing.T, dir string) Info {
 }
 
 func TestAPIRequiresTheTokenAndExplainsErrors(t *testing.T) {
-	dir := t.TempDir()
+	dir := dataDir(t)
 	info := start(t, dir)
 	st, err := os.Stat(filepath.Join(dir, "token"))
 	if err != nil || st.Mode().Perm() != 0o600 {
@@ -114,7 +126,7 @@ func TestAPIRequiresTheTokenAndExplainsErrors(t *testing.T) {
 }
 
 func TestSecondServerOnTheSameDataDirFails(t *testing.T) {
-	dir := t.TempDir()
+	dir := dataDir(t)
 	start(t, dir)
 	err := Run(context.Background(), Config{DataDir: dir, APIAddr: freeAddr(t), GatewayAddr: freeAddr(t)}, nil)
 	if err == nil || !strings.Contains(err.Error(), "in use by another tend server") {

@@ -26,7 +26,11 @@ func openRuntime(ctx context.Context, cfg Config, dir string, st *store.Store, d
 	builder := &build.Builder{Dir: filepath.Join(dir, "artifacts"), Logger: log}
 	switch cfg.Runtime {
 	case "", RuntimeProcess:
-		rt, err := process.New(ctx, process.Options{DataDir: dir, Store: st, Logger: log,
+		user, err := process.ParseUser(cfg.InstanceUser)
+		if err != nil {
+			return nil, nil, &ConfigError{err}
+		}
+		rt, err := process.New(ctx, process.Options{DataDir: dir, Store: st, Logger: log, User: user,
 			BeforeStop: func(ctx context.Context, inst runtime.Instance) error { return drain(ctx, inst.Addr) }})
 		if err != nil {
 			return nil, nil, fmt.Errorf("start the process runtime: %w", err)

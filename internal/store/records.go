@@ -17,7 +17,11 @@ const (
 	RoutesPrefix    = "/tend/routes/"
 	InstancesPrefix = "/tend/instances/"
 	EventsPrefix    = "/tend/events/"
-	ServicesPrefix  = "/services/"
+	// InstanceUsersPrefix holds the uid of each app whose instances run as a user of
+	// their own, and InstanceUIDsPrefix the app of each such uid (owned by the runtime).
+	InstanceUsersPrefix = "/tend/instance-users/"
+	InstanceUIDsPrefix  = "/tend/instance-uids/"
+	ServicesPrefix      = "/services/"
 )
 
 // AppKey holds the desired spec of an app (an AppRecord).
@@ -40,6 +44,12 @@ func RouteKey(app string) string { return RoutesPrefix + app }
 // InstanceKey holds the runtime's record of one instance (owned by the runtime),
 // kept without a lease so that a restarted server can re-adopt the instance.
 func InstanceKey(app, id string) string { return InstancesPrefix + app + "/" + id }
+
+// InstanceUserKey holds the uid an app's instances run as.
+func InstanceUserKey(app string) string { return InstanceUsersPrefix + app }
+
+// InstanceUIDKey holds the app a uid was given to, so that no two apps share one.
+func InstanceUIDKey(uid uint32) string { return fmt.Sprintf("%s%d", InstanceUIDsPrefix, uid) }
 
 // ServiceKey is the registry key of one endpoint of a service.
 func ServiceKey(name, address string) string { return ServicesPrefix + name + "/" + address }

@@ -71,6 +71,9 @@ func Start(c Config) (*Server, error) {
 			}
 		}
 	}
+	if err := Enterable(c.DataDir); err != nil {
+		return nil, err
+	}
 	s := &Server{Bin: c.Bin, DataDir: c.DataDir, API: c.API, Gateway: c.Gateway, done: make(chan struct{})}
 	args := append([]string{"server", "--data", c.DataDir, "--api", c.API, "--gateway", c.Gateway}, c.Args...)
 	s.cmd = exec.Command(c.Bin, args...)
@@ -265,4 +268,24 @@ func (s *Server) HandOver(timeout time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Enterable lets other users enter the dirs between the temp dir and dir (test temp dirs
+// are 0700), as instances running as users of their own must when tend runs as root.
+func Enterable(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Clean(os.TempDir())
+	for d := filepath.Dir(abs); strings.HasPrefix(d, tmp+string(filepath.Separator)); d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if err := os.Chmod(d, fi.Mode().Perm()|0o111); err != nil {
+			return fmt.Errorf("let instances enter %s: %w", d, err)
+		}
+	}
+	return nil
 }

@@ -3,6 +3,8 @@ package process
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,9 +18,20 @@ import (
 	"github.com/tendhq/tend/internal/store"
 )
 
-// markerVar is set in every instance's environment to the data dir that owns it, so that
-// processes a crashed server started but never recorded can be found and stopped.
-const markerVar = "TEND_DATA_DIR"
+// markerVar is set in every instance's environment to a mark of the data dir that owns
+// it (ownerMark), so that processes a crashed server started but never recorded can be
+// found and stopped. It is not the path: an instance has no business knowing where
+// tend keeps its state. oldMarkerVar, the path itself, is what tend set before.
+const (
+	markerVar    = "TEND_OWNER"
+	oldMarkerVar = "TEND_DATA_DIR"
+)
+
+// ownerMark names a data dir without saying where it is.
+func ownerMark(dataDir string) string {
+	h := sha256.Sum256([]byte(dataDir))
+	return hex.EncodeToString(h[:8])
+}
 
 // adopt takes over the instances recorded in the store, stops strays and removes
 // registry entries that no live instance accounts for.
@@ -116,7 +129,8 @@ func watchAdopted(ctx context.Context, pid int, start uint64) *proc {
 
 // stopStrays stops processes started for this data dir that no record accounts for.
 func (s *Supervisor) stopStrays(known map[int]bool) {
-	marker := []byte(markerVar + "=" + s.dataDir + "\x00")
+	marker := []byte(markerVar + "=" + s.owner + "\x00")
+	oldMarker := []byte(oldMarkerVar + "=" + s.dataDir + "\x00")
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	var wg sync.WaitGroup
 	for _, d := range dirs {
@@ -125,7 +139,7 @@ func (s *Supervisor) stopStrays(known map[int]bool) {
 			continue
 		}
 		env, err := os.ReadFile(filepath.Join(d, "environ"))
-		if err != nil || !bytes.Contains(env, marker) {
+		if err != nil || !bytes.Contains(env, marker) && !bytes.Contains(env, oldMarker) {
 			continue
 		}
 		s.log.Warn("stopping a stray instance process that no record accounts for", "pid", pid)

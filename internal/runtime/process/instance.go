@@ -195,12 +195,16 @@ func (in *instance) start() (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := in.s.workDir(in.rec.ID)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create working dir: %w", err)
+	cred, err := in.s.credential(in.s.ctx, t.App)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := in.s.makeWorkDir(in.rec.ID, cred)
+	if err != nil {
+		return nil, err
 	}
 	logPath := logs.Path(in.s.dataDir, t.App, in.rec.ID)
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
 		return nil, err
 	}
 	out, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
@@ -208,16 +212,21 @@ func (in *instance) start() (*proc, error) {
 		return nil, fmt.Errorf("open instance log: %w", err)
 	}
 	defer out.Close()
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}
+	home := os.Getenv("HOME")
+	if cred != nil {
+		// tend's home is not theirs to read
+		home = dir
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + os.TempDir()}
 	for k, v := range t.Env {
 		env = append(env, k+"="+v)
 	}
 	env = append(env, "PORT="+strconv.Itoa(port), "ADMIN_PORT="+strconv.Itoa(adminPort), "TEND_APP="+t.App, "TEND_REVISION="+strconv.Itoa(t.Revision),
-		"TEND_INSTANCE="+in.rec.ID, markerVar+"="+in.s.dataDir)
+		"TEND_INSTANCE="+in.rec.ID, markerVar+"="+in.s.owner)
 	cmd := exec.Command(t.Artifact, expandArgs(t.Args, env)...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: cred}
 	cmd.Env = env
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("exec %s: %w", t.Artifact, err)

@@ -328,15 +328,24 @@ func TestCrashedSupervisorIsReplacedAndAdoptsSamePIDs(t *testing.T) {
 			t.Fatalf("instance %d died with its supervisor", in.PID)
 		}
 	}
-	// a stray: started for this data dir, but no record accounts for it
-	stray := exec.Command(hello)
-	stray.Env = []string{"PORT=0", "ADMIN_PORT=0", markerVar + "=" + e.dir}
-	if err := stray.Start(); err != nil {
+	// strays: started for this data dir, but no record accounts for them; one marked
+	// as tend marks instances, one as tend did before it stopped putting the path there
+	abs, err := filepath.Abs(e.dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	e.pids.Store(stray.Process.Pid, true)
-	strayDone := make(chan struct{})
-	go func() { _ = stray.Wait(); close(strayDone) }()
+	var strays []chan struct{}
+	for _, mark := range []string{markerVar + "=" + ownerMark(abs), oldMarkerVar + "=" + abs} {
+		stray := exec.Command(hello)
+		stray.Env = []string{"PORT=0", "ADMIN_PORT=0", mark}
+		if err := stray.Start(); err != nil {
+			t.Fatal(err)
+		}
+		e.pids.Store(stray.Process.Pid, true)
+		done := make(chan struct{})
+		go func() { _ = stray.Wait(); close(done) }()
+		strays = append(strays, done)
+	}
 
 	s2 := e.supervisor(Options{})
 	after := e.readyCount(s2, 2)
@@ -349,10 +358,12 @@ func TestCrashedSupervisorIsReplacedAndAdoptsSamePIDs(t *testing.T) {
 			t.Errorf("instance %s (pid %d) was not re-adopted: now %+v", in.ID, in.PID, after)
 		}
 	}
-	select {
-	case <-strayDone:
-	case <-time.After(10 * time.Second):
-		t.Error("the stray process was not stopped")
+	for i, done := range strays {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("stray process %d was not stopped", i)
+		}
 	}
 	if err := s2.Close(context.Background(), true); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tendhq/tend/internal/logs"
@@ -34,6 +35,8 @@ type Options struct {
 	// LogMaxBytes rotates an instance log above this size (default 10 MiB; 3 old files kept).
 	LogMaxBytes int64
 	Backoff     Backoff
+	// User is whom instances run as (default: as tend).
+	User User
 }
 
 // Backoff is the restart delay policy: Initial, doubled at each restart up to Max, and
@@ -80,6 +83,10 @@ type Supervisor struct {
 	mu        sync.Mutex
 	instances map[string]*instance
 	subs      runtime.Subscribers
+
+	uidMu sync.Mutex
+	uids  map[string]uint32 // app → uid, with User.Mode PerApp
+	owner string            // markerVar's value: which data dir an instance belongs to
 }
 
 // New starts a supervisor on the data dir: it re-adopts the instances recorded in the
@@ -97,11 +104,14 @@ func New(ctx context.Context, o Options) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := openDataDir(dir, o.User); err != nil {
+		return nil, err
+	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Supervisor{o: o, log: o.Logger, dataDir: dir, ctx: sctx, cancel: cancel,
 		probe:     &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}},
 		limits:    newLimiter(o.Logger),
-		instances: map[string]*instance{}}
+		instances: map[string]*instance{}, uids: map[string]uint32{}, owner: ownerMark(dir)}
 	if err := s.adopt(ctx); err != nil {
 		cancel()
 		return nil, err
@@ -288,5 +298,22 @@ func newID(app string, rev int) string {
 var errStopped = errors.New("stopped")
 
 func (s *Supervisor) workDir(id string) string { return filepath.Join(s.dataDir, "instances", id) }
+
+// makeWorkDir creates an instance's working dir, 0700 and owned by whom it runs as.
+func (s *Supervisor) makeWorkDir(id string, cred *syscall.Credential) (string, error) {
+	dir := s.workDir(id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create working dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return "", fmt.Errorf("close working dir %s to others: %w", dir, err)
+	}
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return "", fmt.Errorf("give the working dir %s to uid %d: %w", dir, cred.Uid, err)
+		}
+	}
+	return dir, nil
+}
 
 func removeAll(dir string) { _ = os.RemoveAll(dir) }
