@@ -52,10 +52,10 @@ type Config struct {
 	EtcdEndpoints []string
 	// KeepInstances leaves instances running when the server stops, for a new server to re-adopt.
 	KeepInstances bool
-	// InstanceUser is whom local instances run as (process.ParseUser): "auto" by default.
-	InstanceUser string
 	Version       string
 	Logger        *slog.Logger
+	// InstanceUser is whom local instances run as (process.ParseUser): "auto" by default.
+	InstanceUser string
 	// LogLevel is the gateway process's log level ("": info).
 	LogLevel string
 	// GatewayExecutable runs the gateway process (`EXE gateway`); default: this
