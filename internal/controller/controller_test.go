@@ -26,17 +26,21 @@ func TestMain(m *testing.M) {
 
 // fakeRuntime makes every instance ready as soon as it is asked for.
 type fakeRuntime struct {
-	mu   sync.Mutex
-	sets map[int]runtime.Set
-	subs []chan string
+	mu        sync.Mutex
+	sets      map[int]runtime.Set
+	appliedAt map[int]time.Time // a revision's instances are ready since it was first applied
+	subs      []chan string
 }
 
 func (f *fakeRuntime) Apply(_ context.Context, s runtime.Set) error {
 	f.mu.Lock()
 	if f.sets == nil {
-		f.sets = map[int]runtime.Set{}
+		f.sets, f.appliedAt = map[int]runtime.Set{}, map[int]time.Time{}
 	}
 	f.sets[s.Revision] = s
+	if _, ok := f.appliedAt[s.Revision]; !ok {
+		f.appliedAt[s.Revision] = time.Now()
+	}
 	subs := f.subs
 	f.mu.Unlock()
 	for _, ch := range subs {
@@ -57,7 +61,7 @@ func (f *fakeRuntime) Instances(app string) []runtime.Instance {
 	for rev, s := range f.sets {
 		for i := 0; i < s.Replicas; i++ {
 			out = append(out, runtime.Instance{ID: fmt.Sprintf("%s-%d-%d", s.App, rev, i), App: s.App, Revision: rev,
-				State: runtime.Ready, ReadySince: time.Now().Add(-time.Hour)})
+				State: runtime.Ready, ReadySince: f.appliedAt[rev]})
 		}
 	}
 	return out
@@ -294,5 +298,34 @@ func TestOldRevisionsAndTheirArtifactsAreCollected(t *testing.T) {
 	defer b.mu.Unlock()
 	if !b.keep["sha256:/bin/v13"] || !b.keep["sha256:/bin/v12"] || b.keep["sha256:/bin/v1"] || len(b.keep) != len(h.Revisions) {
 		t.Fatalf("GC kept %v; want exactly the artifacts of the %d recorded revisions", b.keep, len(h.Revisions))
+	}
+}
+
+// A new revision's instances count for the strategy only after minReady of readiness.
+func TestMinReadyHoldsTheStrategyUntilInstancesStayedReady(t *testing.T) {
+	c, _, _ := newController(t)
+	const bg = `app: hello
+build: {binary: %s}
+instances: 2
+strategy:
+  blueGreen: {autoPromote: true, minReady: 600ms}
+`
+	for i, bin := range []string{"/bin/one", "/bin/two"} {
+		deployed := time.Now()
+		if _, err := c.Deploy(context.Background(), "/tmp/tend.yaml", []byte(fmt.Sprintf(bg, bin)), io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			waitPhase(t, c, rollout.Completed, 1)
+			continue
+		}
+		time.Sleep(300 * time.Millisecond)
+		if s, _ := c.Status(context.Background(), "hello"); s.Rollout.Stable != 1 {
+			t.Fatalf("revision 2 promoted %s after its deploy, before its instances were ready for minReady (600ms)", time.Since(deployed))
+		}
+		waitPhase(t, c, rollout.Completed, 2)
+		if d := time.Since(deployed); d < 600*time.Millisecond {
+			t.Errorf("promoted %s after the deploy, want at least minReady", d)
+		}
 	}
 }

@@ -156,8 +156,8 @@ func (l *appLoop) observe(now time.Time) rollout.Observation {
 		}
 		o.Ready[in.Revision]++
 		var minReady time.Duration
-		if r, ok := l.revisions[in.Revision]; ok && r.Spec.Strategy.Rolling != nil {
-			minReady = r.Spec.Strategy.Rolling.MinReady
+		if r, ok := l.revisions[in.Revision]; ok {
+			minReady = r.Spec.Strategy.MinReady()
 		}
 		if !in.ReadySince.IsZero() && now.Sub(in.ReadySince) >= minReady {
 			o.Available[in.Revision]++

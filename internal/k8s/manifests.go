@@ -156,8 +156,8 @@ func deployment(app *spec.App, o Options, meta metav1.ObjectMeta, sel map[string
 			},
 		},
 	}}
-	if r := app.Strategy.Rolling; r != nil && r.MinReady > 0 {
-		d.Spec.MinReadySeconds = seconds(r.MinReady)
+	if m := app.Strategy.MinReady(); m > 0 {
+		d.Spec.MinReadySeconds = seconds(m)
 	}
 	return d
 }

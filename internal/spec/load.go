@@ -223,6 +223,7 @@ func (d *decoder) strategy(n *yaml.Node, path string, s *Strategy) {
 				"autoPromote":      func(v *yaml.Node, f string) { s.BlueGreen.AutoPromote = d.boolean(v, f) },
 				"autoPromoteDelay": func(v *yaml.Node, f string) { s.BlueGreen.AutoPromoteDelay = d.duration(v, f) },
 				"analysis":         func(v *yaml.Node, f string) { s.BlueGreen.Analysis = d.analysis(v, f) },
+				"minReady":         func(v *yaml.Node, f string) { s.BlueGreen.MinReady = d.duration(v, f) },
 			}, nil)
 		},
 		"canary":           func(v *yaml.Node, f string) { s.Canary = d.canary(v, f) },
@@ -259,6 +260,7 @@ func (d *decoder) canary(n *yaml.Node, path string) *Canary {
 			}
 		},
 		"analysis": func(v *yaml.Node, f string) { c.Analysis = d.analysis(v, f) },
+		"minReady": func(v *yaml.Node, f string) { c.MinReady = d.duration(v, f) },
 		"mirror": func(v *yaml.Node, f string) {
 			m := d.intOrPercent(v, f)
 			if !m.Percent && m.Value != 0 {

@@ -150,6 +150,20 @@ type Strategy struct {
 	RollbackWindow time.Duration `json:"rollbackWindow"`
 }
 
+// MinReady is how long an instance of the new revision must stay ready, without a
+// restart, before the strategy counts it (0: as soon as it is ready).
+func (s Strategy) MinReady() time.Duration {
+	switch {
+	case s.BlueGreen != nil:
+		return s.BlueGreen.MinReady
+	case s.Canary != nil:
+		return s.Canary.MinReady
+	case s.Rolling != nil:
+		return s.Rolling.MinReady
+	}
+	return 0
+}
+
 // Kind names the strategy that is set: "rolling", "blueGreen" or "canary".
 func (s Strategy) Kind() string {
 	switch {
@@ -199,11 +213,15 @@ type BlueGreen struct {
 	// user traffic reaches it (pre-promotion): it sees only preview traffic (header
 	// X-Tend-Preview: 1) and analysis.load, so give it a load.
 	Analysis *Analysis `json:"analysis,omitempty"`
+	// MinReady is how long a new instance must stay ready before it counts as available.
+	MinReady time.Duration `json:"minReady,omitempty"`
 }
 
 // Canary moves traffic to the new revision in steps.
 type Canary struct {
 	Steps []CanaryStep `json:"steps"`
+	// MinReady is how long a canary instance must stay ready before a step counts it.
+	MinReady time.Duration `json:"minReady,omitempty"`
 	// Match sends requests that match any rule to the canary whatever the weight.
 	Match []Match `json:"match,omitempty"`
 	// Analysis holds the defaults for analysis steps.
