@@ -115,6 +115,7 @@ rc=0
   fuzz ./internal/gateway FuzzCertificateForSNI || rc=1
   fuzz ./internal/gateway FuzzApplyRouting || rc=1
   fuzz ./internal/api FuzzDecodeRequests || rc=1
+  fuzz ./internal/store FuzzDecodeRecord || rc=1
   echo
   echo "## Gateway in-process (\`go test -bench . -benchmem ./internal/gateway\`)"
   echo

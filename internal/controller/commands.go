@@ -171,7 +171,7 @@ func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, art 
 	// transaction: a crash leaves all of them or none
 	var ops []store.Op
 	if !found {
-		rev = store.Revision{App: app.App, Number: l.nextNumber(), Artifact: art.Digest, Path: art.Path,
+		rev = store.Revision{App: app.App, Number: l.nextNumber(), Artifact: art.Digest, Path: l.c.inDataDir(art.Path),
 			Version: art.Version, Commit: art.Commit, BuildTime: art.BuildTime, ConfigHash: hash, Spec: *app, CreatedAt: now}
 		// the revision number is taken only if nobody took it meanwhile
 		ops = append(ops, store.Op{Key: store.RevisionKey(app.App, rev.Number), Value: rev, IfAbsent: true})
@@ -457,4 +457,20 @@ func (c *Controller) command(ctx context.Context, app, what string, fn func(l *a
 		l.reconcile(ctx)
 		return nil
 	})
+}
+
+// inDataDir is path relative to the data dir when it lies in it (an artifact built by
+// the server), else path as it is (an image reference, or a test's executable).
+func (c *Controller) inDataDir(path string) string {
+	if c.o.DataDir == "" || !filepath.IsAbs(path) {
+		return path
+	}
+	dir, err := filepath.Abs(c.o.DataDir)
+	if err != nil {
+		return path
+	}
+	if rel, err := filepath.Rel(dir, path); err == nil && filepath.IsLocal(rel) {
+		return rel
+	}
+	return path
 }

@@ -50,6 +50,9 @@ type Options struct {
 	// HTTPS is true when the gateway has an HTTPS listener (tend server --https): a spec
 	// with route.tls is refused without one.
 	HTTPS bool
+	// DataDir is the server's data dir: revisions keep the path of an artifact built in
+	// it relative to it, so that the data dir can move.
+	DataDir string
 }
 
 // ErrUnknownApp is returned for an app that was never deployed.

@@ -199,7 +199,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err != nil {
 		return err
 	}
-	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Analyzer: analyzer, Registerer: reg, CheckRules: alerting.CheckRules,
+	ctl = controller.New(controller.Options{Store: st, Runtime: rt, DataDir: dir, Analyzer: analyzer, Registerer: reg, CheckRules: alerting.CheckRules,
 		Builder: builder, Logger: log, HTTPS: cfg.HTTPSAddr != ""})
 	certMgr, stopCerts, err := openCerts(ctx, cfg, st, plane, reg, log)
 	if err != nil {

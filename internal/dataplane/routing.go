@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -54,17 +53,17 @@ func (p *Plane) decode(rev int64, kvs map[string][]byte) gateway.Routing {
 		switch {
 		case strings.HasPrefix(k, store.RoutesPrefix):
 			var rt store.Route
-			if err = json.Unmarshal(kvs[k], &rt); err == nil {
+			if err = store.Decode(k, kvs[k], &rt); err == nil {
 				r.Routes = append(r.Routes, rt)
 			}
 		case strings.HasPrefix(k, store.CertsPrefix):
 			var c store.Certificate
-			if err = json.Unmarshal(kvs[k], &c); err == nil && c.CertPEM != "" && c.Unclaimed.IsZero() {
+			if err = store.Decode(k, kvs[k], &c); err == nil && c.CertPEM != "" && c.Unclaimed.IsZero() {
 				r.Certs = append(r.Certs, c)
 			}
 		default:
 			var ep store.Endpoint
-			if err = json.Unmarshal(kvs[k], &ep); err == nil {
+			if err = store.Decode(k, kvs[k], &ep); err == nil {
 				r.Endpoints = append(r.Endpoints, ep)
 			}
 		}

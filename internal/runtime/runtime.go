@@ -12,7 +12,8 @@ import (
 type Template struct {
 	App      string
 	Revision int
-	// Artifact is the path of the executable (process runtime) or an image reference (Kubernetes).
+	// Artifact is the path of the executable, relative to the data dir when it is in it
+	// (process runtime), or an image reference (Kubernetes).
 	Artifact  string
 	Env       map[string]string
 	Args      []string // with $VAR of the instance's environment expanded at start

@@ -29,7 +29,7 @@ func (s *Store) Commit(ctx context.Context, ops ...Op) (ok bool, err error) {
 		if op.IfAbsent {
 			conds = append(conds, clientv3.Compare(clientv3.CreateRevision(op.Key), "=", 0))
 		}
-		puts = append(puts, clientv3.OpPut(op.Key, string(b)))
+		puts = append(puts, clientv3.OpPut(op.Key, string(stamp(op.Key, b))))
 	}
 	r, err := s.etcdc.Txn(ctx).If(conds...).Then(puts...).Commit()
 	if err != nil {
@@ -49,7 +49,7 @@ func Newest[T any](ctx context.Context, s *Store, prefix string, n int) ([]T, er
 	out := make([]T, 0, len(r.Kvs))
 	for i := len(r.Kvs) - 1; i >= 0; i-- {
 		var v T
-		if json.Unmarshal(r.Kvs[i].Value, &v) == nil {
+		if Decode(string(r.Kvs[i].Key), r.Kvs[i].Value, &v) == nil {
 			out = append(out, v)
 		}
 	}

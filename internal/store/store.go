@@ -206,10 +206,7 @@ func (s *Store) Get(ctx context.Context, key string, v any) error {
 	if len(r.Kvs) == 0 {
 		return ErrNotFound
 	}
-	if err := json.Unmarshal(r.Kvs[0].Value, v); err != nil {
-		return fmt.Errorf("decode %s: %w", key, err)
-	}
-	return nil
+	return Decode(key, r.Kvs[0].Value, v)
 }
 
 // Put writes v as JSON under key.
@@ -220,7 +217,7 @@ func (s *Store) put(ctx context.Context, key string, v any, opts ...clientv3.OpO
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
-	if _, err := s.etcdc.Put(ctx, key, string(b), opts...); err != nil {
+	if _, err := s.etcdc.Put(ctx, key, string(stamp(key, b)), opts...); err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	return nil
@@ -249,8 +246,8 @@ func List[T any](ctx context.Context, s *Store, prefix string) ([]T, error) {
 	out := make([]T, 0, len(r.Kvs))
 	for _, kv := range r.Kvs {
 		var v T
-		if err := json.Unmarshal(kv.Value, &v); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
+		if err := Decode(string(kv.Key), kv.Value, &v); err != nil {
+			return nil, err
 		}
 		out = append(out, v)
 	}

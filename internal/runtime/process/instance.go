@@ -140,6 +140,8 @@ func (in *instance) run(adopted bool) {
 		reason := errStopped
 		if p != nil {
 			reason = in.supervise(p)
+		} else if err != nil {
+			reason = fmt.Errorf("start failed: %w", err)
 		}
 		stopAsked := false
 		select {
@@ -223,13 +225,13 @@ func (in *instance) start() (*proc, error) {
 	}
 	env = append(env, "PORT="+strconv.Itoa(port), "ADMIN_PORT="+strconv.Itoa(adminPort), "TEND_APP="+t.App, "TEND_REVISION="+strconv.Itoa(t.Revision),
 		"TEND_INSTANCE="+in.rec.ID, markerVar+"="+in.s.owner)
-	cmd := exec.Command(t.Artifact, expandArgs(t.Args, env)...)
+	cmd := exec.Command(in.s.artifact(t.Artifact), expandArgs(t.Args, env)...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: cred}
 	cmd.Env = env
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("exec %s: %w", t.Artifact, err)
+		return nil, fmt.Errorf("exec %s: %w", cmd.Path, err)
 	}
 	p := &proc{pid: cmd.Process.Pid, exited: make(chan struct{})}
 	go func() {

@@ -297,6 +297,14 @@ func newID(app string, rev int) string {
 
 var errStopped = errors.New("stopped")
 
+// artifact is where an instance's executable is: a relative path is in the data dir.
+func (s *Supervisor) artifact(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(s.dataDir, path)
+}
+
 func (s *Supervisor) workDir(id string) string { return filepath.Join(s.dataDir, "instances", id) }
 
 // makeWorkDir creates an instance's working dir, 0700 and owned by whom it runs as.
