@@ -72,10 +72,7 @@ compiles nothing and gives the same image digest.`,
 				cache = os.TempDir()
 			}
 			// a static executable: the image has no C library
-			if err := os.Setenv("CGO_ENABLED", "0"); err != nil {
-				return err
-			}
-			b := &build.Builder{Dir: filepath.Join(cache, "tend", "artifacts"), Logger: slog.New(slog.DiscardHandler)}
+			b := &build.Builder{Dir: filepath.Join(cache, "tend", "artifacts"), Env: []string{"CGO_ENABLED=0"}, Logger: slog.New(slog.DiscardHandler)}
 			art, err := b.Build(cmd.Context(), build.Request{App: app.App, Dir: app.Dir, Main: app.Build.Main,
 				Binary: app.Build.Binary, Version: app.Build.Version}, cmd.ErrOrStderr())
 			if err != nil {
