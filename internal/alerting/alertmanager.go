@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/alertmanager/featurecontrol"
 	"github.com/prometheus/alertmanager/inhibit"
 	"github.com/prometheus/alertmanager/marker"
-	"github.com/prometheus/alertmanager/nflog"
 	"github.com/prometheus/alertmanager/notify"
 	"github.com/prometheus/alertmanager/provider/mem"
 	"github.com/prometheus/alertmanager/silence"
@@ -92,13 +91,18 @@ func startAlertmanager(cfg *Config, dir, externalURL string, reg prometheus.Regi
 		}
 	}()
 
+	// damaged silences stop the server before anything runs; a damaged notification log
+	// is moved aside
+	silFile := filepath.Join(dir, "silences")
+	if err := checkSilences(silFile); err != nil {
+		return nil, err
+	}
 	nflogFile := filepath.Join(dir, "nflog")
-	nl, err := nflog.New(nflog.Options{SnapshotFile: nflogFile, Retention: retention, Logger: log.With("component", "nflog"), Metrics: reg})
+	nl, err := openNotificationLog(nflogFile, reg, log)
 	if err != nil {
-		return nil, fmt.Errorf("open the notification log %s: %w", nflogFile, err)
+		return nil, err
 	}
 	am.wg.Go(func() { nl.Maintenance(maintenance, nflogFile, am.stopc, nil) })
-	silFile := filepath.Join(dir, "silences")
 	silences, err := silence.New(silence.Options{SnapshotFile: silFile, Retention: retention, Logger: log.With("component", "silences"), Metrics: reg, EventRecorder: rec})
 	if err != nil {
 		return nil, fmt.Errorf("open the silences %s: %w", silFile, err)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -36,6 +37,10 @@ func openAlerting(cfg Config, dir, apiURL, token string, mon *monitor.Monitor, c
 		ConfigFile: cfg.AlertmanagerConfig, AlertmanagerURL: cfg.AlertmanagerURL, APIURL: apiURL, Token: token,
 		Storage: mon.DB(), Engine: mon.Engine(), Registerer: reg, Logger: log,
 	})
+	var damaged *alerting.DamagedError
+	if errors.As(err, &damaged) {
+		return nil, err // damaged state, not configuration: exit code 1, and the error says the way out
+	}
 	if err != nil {
 		return nil, &ConfigError{fmt.Errorf("alerting: %w", err)}
 	}

@@ -110,22 +110,36 @@ func Open(ctx context.Context, o Options) (*Manager, error) {
 		o.StaleAfter = 2 * time.Minute
 	}
 	m := &Manager{o: o, log: o.Logger, open: map[int]*Incident{}, quiet: map[int]time.Time{}}
-	all, err := store.List[Incident](ctx, o.Store, store.IncidentsPrefix)
+	recs, err := o.Store.Records(ctx, store.IncidentsPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("load incidents: %w", err)
 	}
+	all, maxID, err := m.decodeIncidents(recs, true)
+	if err != nil {
+		return nil, fmt.Errorf("load incidents: %w", err)
+	}
+	m.next = maxID
 	for i := range all {
-		m.next = max(m.next, all[i].ID)
 		if all[i].Open() {
 			m.open[all[i].ID] = &all[i]
 		}
 	}
-	err = o.Store.Get(ctx, store.RemediationKey, &m.rem)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		m.rem = Remediation{Enabled: true}
-	case err != nil:
+	recs, err = o.Store.Records(ctx, store.RemediationKey)
+	if err != nil {
 		return nil, fmt.Errorf("load the remediation state: %w", err)
+	}
+	m.rem = Remediation{Enabled: true}
+	for _, kv := range recs {
+		if kv.Key != store.RemediationKey {
+			continue
+		}
+		m.rem = Remediation{}
+		var newer *store.FormatError
+		if err := store.Decode(kv.Key, kv.Value, &m.rem); errors.As(err, &newer) {
+			return nil, fmt.Errorf("load the remediation state: %w", err)
+		} else if err != nil {
+			m.rem = m.damagedRemediation(kv, err)
+		}
 	}
 	m.actions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_remediation_actions_total",
 		Help: "Runbook steps, by app, runbook, kind and result (ok, failed, skipped, dry-run)."}, []string{"app", "runbook", "kind", "result"})
@@ -346,7 +360,11 @@ func (m *Manager) Get(ctx context.Context, id int) (*Incident, error) {
 
 // List returns incidents, newest first: the open ones, or all with all.
 func (m *Manager) List(ctx context.Context, all bool) ([]Incident, error) {
-	list, err := store.List[Incident](ctx, m.o.Store, store.IncidentsPrefix)
+	recs, err := m.o.Store.Records(ctx, store.IncidentsPrefix)
+	if err != nil {
+		return nil, err
+	}
+	list, _, err := m.decodeIncidents(recs, false) // Open logged those that do not decode
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +384,11 @@ func (m *Manager) load(ctx context.Context, id int) (*Incident, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("incident %d: %w (see tend incidents --all)", id, ErrNotFound)
 	}
-	return &in, err
+	if err != nil {
+		return nil, fmt.Errorf("incident %d: %w (its record does not decode; tend server kept a copy of it in %s at start-up)", id, err,
+			filepath.Join(m.o.Dir, DamagedDir, "incident-"+strconv.Itoa(id)+".json"))
+	}
+	return &in, nil
 }
 
 // save writes an incident; the caller holds m.mu.

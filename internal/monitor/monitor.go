@@ -73,6 +73,7 @@ type Monitor struct {
 	client *scrapeClient
 
 	storeFailing atomic.Bool
+	damaged      []DamagedBlock // moved aside at Open
 
 	mu     sync.Mutex
 	health map[string]*TargetHealth
@@ -113,9 +114,19 @@ func Open(o Options) (*Monitor, error) {
 	if o.MaxBytes > 0 {
 		opts.MaxBytes = o.MaxBytes
 	}
-	db, err := tsdb.Open(filepath.Clean(o.Dir), o.Logger.With("component", "tsdb"), nil, opts, nil)
+	dir := filepath.Clean(o.Dir)
+	damaged, err := moveDamagedBlocks(dir, o.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("open the metrics database %s: %w (move it away to start with empty metrics)", o.Dir, err)
+		return nil, err
+	}
+	reg := prometheus.NewRegistry() // the TSDB's own metrics: only read here, for its WAL repairs
+	db, err := tsdb.Open(dir, o.Logger.With("component", "tsdb"), reg, opts, nil)
+	if err != nil {
+		return nil, &DamagedError{Dir: dir, Err: err}
+	}
+	if walRepairs(reg) > 0 {
+		o.Logger.Warn("the metrics database's write-ahead log was damaged and was cut at the damage: the samples recorded after it are lost, the rest are kept; nothing to do",
+			"wal", filepath.Join(dir, "wal"))
 	}
 	engine := promql.NewEngine(promql.EngineOpts{
 		Logger:               o.Logger.With("component", "promql"),
@@ -125,9 +136,12 @@ func Open(o Options) (*Monitor, error) {
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
 	})
-	return &Monitor{o: o, log: o.Logger, db: db, engine: engine, client: newScrapeClient(o.Interval),
+	return &Monitor{o: o, log: o.Logger, db: db, engine: engine, client: newScrapeClient(o.Interval), damaged: damaged,
 		health: map[string]*TargetHealth{}, series: map[string][]seriesRef{}, meta: map[string]Metadata{}}, nil
 }
+
+// DamagedBlocks lists the blocks Open found damaged and moved aside.
+func (m *Monitor) DamagedBlocks() []DamagedBlock { return m.damaged }
 
 // DB is the metrics database, for the rules manager to read and to write ALERTS to.
 func (m *Monitor) DB() *tsdb.DB { return m.db }

@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,5 +63,78 @@ func TestADamagedDataDirStopsTheServerWithAClearMessage(t *testing.T) {
 				t.Errorf("a stack trace:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestDamagedSilencesStopTheServerAndMovingThemAsideStartsIt: tend server whose
+// Alertmanager silences file was cut short exits at once with code 1 and a message that
+// names the file and the way out; moving the file aside, as the message says, starts it
+// again on the same ports, without the silences.
+func TestDamagedSilencesStopTheServerAndMovingThemAsideStartsIt(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	token, err := os.ReadFile(filepath.Join(data, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sil := fmt.Sprintf(`{"matchers":[{"name":"app","value":"hello","isRegex":false,"isEqual":true}],"startsAt":%q,"endsAt":%q,"createdBy":"ops","comment":"maintenance"}`,
+		time.Now().UTC().Format(time.RFC3339), time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	req, _ := http.NewRequest("POST", "http://"+s.API+"/alertmanager/api/v2/silences", strings.NewReader(sil))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST a silence: %s", resp.Status)
+	}
+	s.stop()
+	file := filepath.Join(data, "alerting", "alertmanager", "silences")
+	st, err := os.Stat(file)
+	if err != nil || st.Size() == 0 {
+		t.Fatalf("the stopped server left no silences: %v", err)
+	}
+	if err := os.Truncate(file, st.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, tendBin, "server", "--data", data, "--api", s.API, "--gateway", s.Gateway).CombinedOutput()
+	took := time.Since(start)
+	if exitCode(err) != 1 || took > 10*time.Second {
+		t.Fatalf("tend server on damaged silences: %v after %s, want exit code 1 within 10 s:\n%s", err, took.Round(time.Millisecond), out)
+	}
+	var said string // the error, after the log lines of what started before the check
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "tend: ") {
+			said = l
+		}
+	}
+	t.Logf("| silences cut in half | exit 1 | %.1f s | %.200s |", took.Seconds(), said)
+	for _, want := range []string{file + " does not read back", "restore " + file, "mv " + file + " " + file + ".damaged"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the message does not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "goroutine ") || strings.Contains(string(out), "panic:") {
+		t.Errorf("a stack trace:\n%s", out)
+	}
+	if err := os.Rename(file, file+".damaged"); err != nil {
+		t.Fatal(err)
+	}
+	s2 := startServerWith(t, harness.Config{DataDir: data, API: s.API, Gateway: s.Gateway})
+	req, _ = http.NewRequest("GET", "http://"+s2.API+"/alertmanager/api/v2/silences", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "[]" {
+		t.Fatalf("silences after moving the file aside: %s %s, want none", resp.Status, body)
 	}
 }
