@@ -62,13 +62,31 @@ type Builder struct {
 func (b *Builder) Build(ctx context.Context, r Request, out io.Writer) (Artifact, error) {
 	b.gc.RLock()
 	defer b.gc.RUnlock()
-	if err := os.MkdirAll(filepath.Join(b.Dir, "sources"), 0o755); err != nil {
-		return Artifact{}, fmt.Errorf("create artifact dir: %w", err)
+	if err := b.makeDirs(); err != nil {
+		return Artifact{}, err
 	}
 	if r.Binary != "" {
 		return b.copyBinary(r)
 	}
 	return b.buildMain(ctx, r, out)
+}
+
+// makeDirs creates Dir 0711 and Dir/sources 0700: an instance running as a user of
+// its own reaches its executable by its path (a digest it cannot guess for another
+// app's), but cannot list artifacts or read the source index.
+func (b *Builder) makeDirs() error {
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{b.Dir, 0o711}, {filepath.Join(b.Dir, "sources"), 0o700}} {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return fmt.Errorf("create artifact dir: %w", err)
+		}
+		if err := os.Chmod(d.path, d.mode); err != nil {
+			return fmt.Errorf("set the mode of %s: %w", d.path, err)
+		}
+	}
+	return nil
 }
 
 func (b *Builder) goBin() string {

@@ -30,7 +30,7 @@ func openRuntime(ctx context.Context, cfg Config, dir string, st *store.Store, d
 		if err != nil {
 			return nil, nil, &ConfigError{err}
 		}
-		rt, err := process.New(ctx, process.Options{DataDir: dir, Store: st, Logger: log, User: user,
+		rt, err := process.New(ctx, process.Options{DataDir: dir, Store: st, Logger: log, User: user, Verify: build.Verify,
 			BeforeStop: func(ctx context.Context, inst runtime.Instance) error { return drain(ctx, inst.Addr) }})
 		if err != nil {
 			return nil, nil, fmt.Errorf("start the process runtime: %w", err)

@@ -35,9 +35,9 @@ health:
 	}
 	defer resp.Body.Close()
 	var got struct {
-		UID, GID                                                int
-		ReadToken, ListData, ListEtcd, WriteWorkdir, SignalTend string
-		ToldDataDir                                             bool
+		UID, GID                                                               int
+		ReadToken, ListData, ListEtcd, ListArtifacts, WriteWorkdir, SignalTend string
+		ToldDataDir                                                            bool
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ health:
 	if got.UID == 0 || got.GID == 0 {
 		t.Errorf("the instance runs as uid %d gid %d, want a user of its own", got.UID, got.GID)
 	}
-	for what, res := range map[string]string{"read DATA/token": got.ReadToken, "list DATA": got.ListData, "list DATA/etcd": got.ListEtcd, "signal tend server": got.SignalTend} {
+	for what, res := range map[string]string{"read DATA/token": got.ReadToken, "list DATA": got.ListData, "list DATA/etcd": got.ListEtcd, "list DATA/artifacts": got.ListArtifacts, "signal tend server": got.SignalTend} {
 		if res == "ok" {
 			t.Errorf("the instance could %s", what)
 		}

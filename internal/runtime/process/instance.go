@@ -189,6 +189,11 @@ func (in *instance) run(adopted bool) {
 // straight to its log file: no pipe, so the process outlives tend.
 func (in *instance) start() (*proc, error) {
 	t := in.rec.Template
+	if in.s.o.Verify != nil {
+		if err := in.s.o.Verify(in.s.artifact(t.Artifact)); err != nil {
+			return nil, err
+		}
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err

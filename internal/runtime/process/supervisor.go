@@ -37,6 +37,9 @@ type Options struct {
 	Backoff     Backoff
 	// User is whom instances run as (default: as tend).
 	User User
+	// Verify checks an artifact before an instance starts from it (the server wires
+	// build.Verify: missing or damaged artifacts say so and what to do); nil: no check.
+	Verify func(path string) error
 }
 
 // Backoff is the restart delay policy: Initial, doubled at each restart up to Max, and

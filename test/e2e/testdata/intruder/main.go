@@ -27,12 +27,13 @@ func main() {
 		_, readErr := os.ReadFile(filepath.Join(data, "token"))
 		_, listErr := os.ReadDir(data)
 		_, etcdErr := os.ReadDir(filepath.Join(data, "etcd"))
+		_, artifactsErr := os.ReadDir(filepath.Join(data, "artifacts"))
 		writeErr := os.WriteFile("scratch", []byte("mine"), 0o600)
 		pid, _ := strconv.Atoi(tend)
 		_, hasPath := os.LookupEnv("TEND_DATA_DIR")
 		json.NewEncoder(w).Encode(map[string]any{
 			"uid": os.Getuid(), "gid": os.Getgid(),
-			"readToken": attempt(readErr), "listData": attempt(listErr), "listEtcd": attempt(etcdErr),
+			"readToken": attempt(readErr), "listData": attempt(listErr), "listEtcd": attempt(etcdErr), "listArtifacts": attempt(artifactsErr),
 			"writeWorkdir": attempt(writeErr), "signalTend": attempt(syscall.Kill(pid, 0)),
 			"toldDataDir": hasPath,
 		})
