@@ -13,6 +13,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/tendhq/tend/internal/api/v1"
 	"io"
 	"log/slog"
 	"os"
@@ -20,7 +21,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/test/harness"
 )
 
@@ -45,7 +45,7 @@ func main() {
 // trial is one canary rollout and what came of it.
 type trial struct {
 	faulty   bool
-	phase    rollout.Phase
+	phase    v1.Phase
 	decided  time.Duration // rollout start → the verdict that ended it
 	finished time.Duration // rollout start → stable serving all traffic again (or the canary promoted)
 	command  time.Duration // tend deploy → exit
@@ -99,7 +99,7 @@ func run(w io.Writer, log *slog.Logger, root string, faulty, healthy, rps int) (
 			}
 			r := st.Rollout
 			t.phase, t.message, t.stable = r.Phase, r.Message, strconv.Itoa(r.From)
-			if r.FinishedAt != nil {
+			if !r.FinishedAt.IsZero() {
 				t.finished = r.FinishedAt.Sub(r.StartedAt)
 			}
 			if n := len(r.Verdicts); n > 0 {
@@ -132,7 +132,7 @@ func report(w io.Writer, trials []trial, rps int) int {
 		var userReq, userFailed, stableFailed int64
 		rolledBack := 0
 		for _, t := range bad {
-			if t.phase == rollout.RolledBack {
+			if t.phase == v1.RolledBack {
 				rolledBack++
 				decided, finished = append(decided, t.decided), append(finished, t.finished)
 			} else {
@@ -156,7 +156,7 @@ func report(w io.Writer, trials []trial, rps int) int {
 		var finished []time.Duration
 		var failed int64
 		for _, t := range good {
-			if t.phase == rollout.Completed {
+			if t.phase == v1.Completed {
 				promoted++
 				finished = append(finished, t.finished)
 			} else {
@@ -169,7 +169,7 @@ func report(w io.Writer, trials []trial, rps int) int {
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")
 		fmt.Fprintf(w, "| all traffic on the canary | %s |\n", harness.Dist(finished))
 		for _, t := range good {
-			if t.phase != rollout.Completed {
+			if t.phase != v1.Completed {
 				fmt.Fprintf(w, "\nA healthy canary ended %s: %s\n", t.phase, t.message)
 			}
 		}

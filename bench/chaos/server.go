@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tendhq/tend/internal/api/v1"
 	"io"
 	"net/http"
 	"os"
@@ -14,8 +15,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tendhq/tend/internal/controller"
-	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/test/harness"
 )
 
@@ -168,7 +167,7 @@ func (b *bench) killDuringRollout(s *harness.Server, dir, spec string, release i
 	}
 
 	// the rollout ends and the instances settle: every one ready, none unknown to tend
-	var end controller.Status
+	var end v1.App
 	settle := waitFor(2*time.Minute, func() error {
 		if end, err = s2.Status("hello"); err != nil {
 			return err
@@ -211,7 +210,7 @@ func (b *bench) killDuringRollout(s *harness.Server, dir, spec string, release i
 	switch {
 	case created == 0 && end.Rollout.Stable == prev.Rollout.Stable:
 		t.outcome = "not started (deploy got an error)"
-	case end.Rollout.Phase == rollout.Completed && end.Rollout.Stable == created:
+	case end.Rollout.Phase == v1.Completed && end.Rollout.Stable == created:
 		t.outcome = "resumed, completed"
 	case end.Rollout.Stable == prev.Rollout.Stable && end.Rollout.To == created:
 		t.outcome = "reverted (" + string(end.Rollout.Phase) + ")"
@@ -252,7 +251,7 @@ func revisions(s *harness.Server) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tend history: %w: %s", err, out)
 	}
-	var h controller.History
+	var h v1.History
 	if err := json.Unmarshal([]byte(out), &h); err != nil {
 		return nil, fmt.Errorf("decode tend history: %w: %s", err, tail(out, 200))
 	}

@@ -14,11 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tendhq/tend/internal/controller"
-	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/logs"
 	"github.com/tendhq/tend/internal/monitor"
-	"github.com/tendhq/tend/internal/rollout"
 )
 
 // Client talks to a tend server's API.
@@ -90,39 +88,58 @@ func (c *Client) getJSON(ctx context.Context, method, path string, body, out any
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode answer to %s %s: %w", method, path, err)
+		return fmt.Errorf("decode answer to %s %s: %w%s", method, path, err, olderServer(resp))
 	}
 	return nil
 }
 
+// olderServer says, for an answer that did not decode, when the server speaks another
+// version of the API than this client.
+func olderServer(resp *http.Response) string {
+	switch got := resp.Header.Get(v1.VersionHeader); got {
+	case strconv.Itoa(v1.Version):
+		return ""
+	case "":
+		return fmt.Sprintf(" (the tend server predates API version %d, which this CLI speaks: upgrade tend server, or use the CLI of its version)", v1.Version)
+	default:
+		return fmt.Sprintf(" (the tend server speaks API version %s, this CLI %d: use a CLI of the server's version)", got, v1.Version)
+	}
+}
+
+// APIVersion is the API version a server answer carries (0: a server before versions).
+func APIVersion(resp *http.Response) int {
+	n, _ := strconv.Atoi(resp.Header.Get(v1.VersionHeader))
+	return n
+}
+
 // Version asks the server for its version.
-func (c *Client) Version(ctx context.Context) (VersionInfo, error) {
-	var v VersionInfo
+func (c *Client) Version(ctx context.Context) (v1.VersionInfo, error) {
+	var v v1.VersionInfo
 	return v, c.getJSON(ctx, http.MethodGet, "/v1/version", nil, &v)
 }
 
 // Apps lists every app with its status.
-func (c *Client) Apps(ctx context.Context) ([]controller.Status, error) {
-	var v []controller.Status
+func (c *Client) Apps(ctx context.Context) ([]v1.App, error) {
+	var v []v1.App
 	return v, c.getJSON(ctx, http.MethodGet, "/v1/apps", nil, &v)
 }
 
 // Status reports one app.
-func (c *Client) Status(ctx context.Context, app string) (controller.Status, error) {
-	var v controller.Status
+func (c *Client) Status(ctx context.Context, app string) (v1.App, error) {
+	var v v1.App
 	return v, c.getJSON(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app), nil, &v)
 }
 
 // Gateway reports what the gateway routes now: per app, its splits and endpoints with
 // in-flight requests and ejections.
-func (c *Client) Gateway(ctx context.Context) ([]gateway.AppState, error) {
-	var v []gateway.AppState
+func (c *Client) Gateway(ctx context.Context) ([]v1.Route, error) {
+	var v []v1.Route
 	return v, c.getJSON(ctx, http.MethodGet, "/v1/gateway", nil, &v)
 }
 
 // History lists an app's revisions and recent events.
-func (c *Client) History(ctx context.Context, app string, limit int) (controller.History, error) {
-	var v controller.History
+func (c *Client) History(ctx context.Context, app string, limit int) (v1.History, error) {
+	var v v1.History
 	return v, c.getJSON(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/history?limit="+strconv.Itoa(limit), nil, &v)
 }
 
@@ -133,13 +150,13 @@ func (c *Client) Action(ctx context.Context, app, action string, req ActionReque
 }
 
 // Deploy sends a spec; build output goes to onLog as it happens.
-func (c *Client) Deploy(ctx context.Context, file, source string, onLog func(string)) (controller.DeployResult, error) {
+func (c *Client) Deploy(ctx context.Context, file, source string, onLog func(string)) (v1.DeployResult, error) {
 	resp, err := c.do(ctx, http.MethodPost, "/v1/deploy", DeployRequest{File: file, Source: source})
 	if err != nil {
-		return controller.DeployResult{}, err
+		return v1.DeployResult{}, err
 	}
 	defer resp.Body.Close()
-	var res *controller.DeployResult
+	var res *v1.DeployResult
 	err = decodeStream(resp.Body, func(l StreamLine) error {
 		switch {
 		case l.Error != "":
@@ -151,18 +168,22 @@ func (c *Client) Deploy(ctx context.Context, file, source string, onLog func(str
 		}
 		return nil
 	})
+	var answer *Error
+	if err != nil && !errors.As(err, &answer) {
+		return v1.DeployResult{}, fmt.Errorf("%w%s", err, olderServer(resp))
+	}
 	if err != nil {
-		return controller.DeployResult{}, err
+		return v1.DeployResult{}, err
 	}
 	if res == nil {
-		return controller.DeployResult{}, errors.New("the server ended the deploy without a result; see `tend history` and the server log")
+		return v1.DeployResult{}, errors.New("the server ended the deploy without a result; see `tend history` and the server log")
 	}
 	return *res, nil
 }
 
 // Watch calls fn with the app's rollout state now and at every change, until fn returns
 // an error (returned, except ErrStop) or ctx ends.
-func (c *Client) Watch(ctx context.Context, app string, fn func(rollout.State) error) error {
+func (c *Client) Watch(ctx context.Context, app string, fn func(v1.Rollout) error) error {
 	resp, err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/watch", nil)
 	if err != nil {
 		return err

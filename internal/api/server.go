@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/incident"
@@ -103,6 +104,7 @@ func (s *server) noRoom(w http.ResponseWriter) bool {
 func (s *server) auth(next http.Handler) http.Handler {
 	want := []byte("Bearer " + s.o.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(v1.VersionHeader, strconv.Itoa(v1.Version))
 		got := []byte(r.Header.Get("Authorization"))
 		ok := s.o.Token != "" && subtle.ConstantTimeCompare(got, want) == 1
 		if _, pass, basic := r.BasicAuth(); !ok && basic && s.o.Token != "" {
@@ -127,6 +129,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // thresholds are "< 1%", not "\u003c 1%"
 	_ = enc.Encode(v)
 }
 
@@ -150,13 +153,8 @@ func statusOf(err error) int {
 	return http.StatusUnprocessableEntity
 }
 
-// VersionInfo answers GET /v1/version.
-type VersionInfo struct {
-	Version string `json:"version"`
-}
-
 func (s *server) version(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, VersionInfo{Version: s.o.Version})
+	writeJSON(w, http.StatusOK, v1.VersionInfo{Version: s.o.Version, API: v1.Version})
 }
 
 func (s *server) gateway(w http.ResponseWriter, r *http.Request) {
@@ -164,7 +162,7 @@ func (s *server) gateway(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errors.New("this server has no gateway"))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.o.Gateway())
+	writeJSON(w, http.StatusOK, wireRoutes(s.o.Gateway()))
 }
 
 func (s *server) list(w http.ResponseWriter, r *http.Request) {
@@ -173,7 +171,11 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, apps)
+	out := make([]v1.App, len(apps))
+	for i, a := range apps {
+		out[i] = wireApp(a)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *server) status(w http.ResponseWriter, r *http.Request) {
@@ -182,7 +184,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, wireApp(st))
 }
 
 func (s *server) history(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +194,7 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, h)
+	writeJSON(w, http.StatusOK, wireHistory(h))
 }
 
 // DeployRequest is the body of POST /v1/deploy.
@@ -204,9 +206,9 @@ type DeployRequest struct {
 
 // StreamLine is one line of a streamed answer (deploy output, logs): exactly one field is set.
 type StreamLine struct {
-	Log    string                   `json:"log,omitempty"`
-	Result *controller.DeployResult `json:"result,omitempty"`
-	Error  string                   `json:"error,omitempty"`
+	Log    string           `json:"log,omitempty"`
+	Result *v1.DeployResult `json:"result,omitempty"`
+	Error  string           `json:"error,omitempty"`
 	// Code is the HTTP status the error would have had, so that the client can exit accordingly.
 	Code int `json:"code,omitempty"`
 }
@@ -226,7 +228,7 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 		st.send(StreamLine{Error: err.Error(), Code: statusOf(err)})
 		return
 	}
-	st.send(StreamLine{Result: &res})
+	st.send(StreamLine{Result: &v1.DeployResult{Revision: wireRevision(res.Revision), Created: res.Created, Unchanged: res.Unchanged}})
 }
 
 func (s *server) watch(w http.ResponseWriter, r *http.Request) {
@@ -237,7 +239,7 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request) {
 	}
 	st := newStream(w)
 	for state := range ch {
-		st.send(state)
+		st.send(wireRollout(state))
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tendhq/tend/internal/rollout"
+	"github.com/tendhq/tend/internal/api/v1"
 )
 
 func newAnalysisCmd(g *globals) *cobra.Command {
@@ -41,11 +41,11 @@ analysis.onFailure: pause).`,
 				runs = append(runs, *s.Rollout.Analysis)
 			}
 			out := struct {
-				App      string            `json:"app"`
-				Revision int               `json:"revision"`
-				Stable   int               `json:"stable"`
-				Phase    rollout.Phase     `json:"phase"`
-				Runs     []rollout.Verdict `json:"runs"`
+				App      string       `json:"app"`
+				Revision int          `json:"revision"`
+				Stable   int          `json:"stable"`
+				Phase    v1.Phase     `json:"phase"`
+				Runs     []v1.Verdict `json:"runs"`
 			}{s.App, s.Rollout.To, s.Rollout.From, s.Rollout.Phase, runs}
 			return render(cmd.OutOrStdout(), g.output, out, func(tw *tabwriter.Writer) {
 				fmt.Fprintf(tw, "App:\t%s, canary revision %d against stable revision %d (%s)\n", s.App, s.Rollout.To, s.Rollout.From, s.Rollout.Phase)

@@ -21,6 +21,7 @@ func render(w io.Writer, format string, v any, table func(tw *tabwriter.Writer))
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		return enc.Encode(v)
 	case "yaml":
 		// through JSON, so that YAML keys are the same camelCase names as the JSON ones

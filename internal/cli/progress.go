@@ -10,7 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tendhq/tend/internal/api"
-	"github.com/tendhq/tend/internal/rollout"
+	"github.com/tendhq/tend/internal/api/v1"
 )
 
 // follow shows the progress of the rollout to revision rev until it ends, and returns
@@ -18,8 +18,8 @@ import (
 func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer) error {
 	tty := isTerminal(w)
 	var last string
-	var final rollout.State
-	err := c.Watch(ctx, app, func(st rollout.State) error {
+	var final v1.Rollout
+	err := c.Watch(ctx, app, func(st v1.Rollout) error {
 		if st.To != rev && st.Stable != rev {
 			return nil // an older rollout's state, before ours started
 		}
@@ -34,7 +34,7 @@ func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer
 			}
 		}
 		final = st
-		if st.Phase.Terminal() || (st.Phase == rollout.Paused && st.PauseUntil.IsZero()) {
+		if st.Phase.Terminal() || (st.Phase == v1.Paused && st.PauseUntil.IsZero()) {
 			return api.ErrStop
 		}
 		return nil
@@ -46,9 +46,9 @@ func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer
 		return err
 	}
 	switch {
-	case final.Stable == rev && (final.Phase == rollout.Completed || final.Phase == rollout.RolledBack):
+	case final.Stable == rev && (final.Phase == v1.Completed || final.Phase == v1.RolledBack):
 		return nil // a deploy that completed, or a rollback that reached its revision
-	case final.Phase == rollout.Paused:
+	case final.Phase == v1.Paused:
 		return &exitCodeError{code: exitPaused, err: fmt.Errorf("rollout of %s revision %d is paused: %s", app, rev, final.Message)}
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -58,11 +58,11 @@ func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer
 }
 
 // endedAs says how a rollout that did not reach its revision ended.
-var endedAs = map[rollout.Phase]string{rollout.RolledBack: "was rolled back", rollout.Aborted: "was aborted",
-	rollout.Failed: "failed", rollout.Completed: "completed on another revision", rollout.Reverting: "is being reverted",
-	rollout.Progressing: "is still progressing"}
+var endedAs = map[v1.Phase]string{v1.RolledBack: "was rolled back", v1.Aborted: "was aborted",
+	v1.Failed: "failed", v1.Completed: "completed on another revision", v1.Reverting: "is being reverted",
+	v1.Progressing: "is still progressing"}
 
-func progressLine(st rollout.State) string {
+func progressLine(st v1.Rollout) string {
 	return fmt.Sprintf("%-11s rev %d→%d  ready %d/%d  weight %3d%%  %s", st.Phase, st.From, st.To, st.ReadyNew, st.Replicas, st.Weight, st.Message)
 }
 

@@ -8,8 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tendhq/tend/internal/controller"
-	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/api/v1"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -49,17 +48,17 @@ func newStatusCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func countReady(in []runtime.Instance, rev int) int {
+func countReady(in []v1.Instance, rev int) int {
 	n := 0
 	for _, i := range in {
-		if i.Revision == rev && i.State == runtime.Ready {
+		if i.Revision == rev && i.State == v1.Ready {
 			n++
 		}
 	}
 	return n
 }
 
-func appTable(tw *tabwriter.Writer, s controller.Status) {
+func appTable(tw *tabwriter.Writer, s v1.App) {
 	r := s.Rollout
 	fmt.Fprintf(tw, "App:\t%s\n", s.App)
 	if s.Current != nil {
@@ -97,7 +96,11 @@ func appTable(tw *tabwriter.Writer, s controller.Status) {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "INSTANCE\tREVISION\tSTATE\tADDRESS\tPID\tRESTARTS\tAGE\tLIMITS\tMESSAGE")
 	for _, i := range s.Running {
+		age := "-"
+		if !i.StartedAt.IsZero() {
+			age = time.Since(i.StartedAt).Round(time.Second).String()
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", i.ID, i.Revision, i.State, i.Addr, i.PID, i.Restarts,
-			time.Since(i.StartedAt).Round(time.Second), i.Limits, i.Message)
+			age, i.Limits, i.Message)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tendhq/tend/internal/api/v1"
 )
 
 func newVersionCmd(g *globals) *cobra.Command {
@@ -25,7 +27,14 @@ func newVersionCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "server: unreachable (%v)\n", err)
 				return nil
 			}
-			fmt.Fprintf(w, "server: %s\n", v.Version)
+			switch {
+			case v.API == v1.Version:
+				fmt.Fprintf(w, "server: %s, API version %d\n", v.Version, v.API)
+			case v.API == 0:
+				fmt.Fprintf(w, "server: %s, older than API version %d, which this client speaks: upgrade tend server\n", v.Version, v1.Version)
+			default:
+				fmt.Fprintf(w, "server: %s, API version %d; this client speaks %d: use a client of the server's version\n", v.Version, v.API, v1.Version)
+			}
 			return nil
 		},
 	}

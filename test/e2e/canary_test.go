@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/tendhq/tend/internal/api/v1"
 	"net"
 	"net/http"
 	"os"
@@ -15,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/test/harness"
 )
 
@@ -25,10 +25,10 @@ func canarySpec(env, canary string) string { return harness.HelloCanarySpec(hell
 const analysed = harness.AnalysedCanary
 
 // analysisOf returns `tend analysis hello -o json`.
-func analysisOf(t *testing.T, s *server) (runs []rollout.Verdict) {
+func analysisOf(t *testing.T, s *server) (runs []v1.Verdict) {
 	t.Helper()
 	var out struct {
-		Runs []rollout.Verdict `json:"runs"`
+		Runs []v1.Verdict `json:"runs"`
 	}
 	raw := s.mustTend("analysis", "hello", "-o", "json")
 	if err := json.Unmarshal([]byte(raw), &out); err != nil {
@@ -38,7 +38,7 @@ func analysisOf(t *testing.T, s *server) (runs []rollout.Verdict) {
 }
 
 // lastCheck finds a check in the last measurement of the last analysis run.
-func lastCheck(t *testing.T, runs []rollout.Verdict, name string) rollout.CheckResult {
+func lastCheck(t *testing.T, runs []v1.Verdict, name string) v1.Check {
 	t.Helper()
 	if len(runs) == 0 || len(runs[len(runs)-1].Measurements) == 0 {
 		t.Fatalf("no analysis measurements: %+v", runs)
@@ -50,7 +50,7 @@ func lastCheck(t *testing.T, runs []rollout.Verdict, name string) rollout.CheckR
 		}
 	}
 	t.Fatalf("no check %s in %+v", name, ms[len(ms)-1])
-	return rollout.CheckResult{}
+	return v1.Check{}
 }
 
 // deployCanary deploys release 1 plainly, then runs the deploy of the canary spec under
@@ -80,7 +80,7 @@ func TestCanaryWithErrorsIsRolledBackAutomatically(t *testing.T) {
 		t.Fatalf("deploy of a canary failing 5%% of requests: exit %d, want 2 (rolled back) with the error-rate check named:\n%s", code, out)
 	}
 	st := s.status("hello")
-	if st.Rollout.Phase != rollout.RolledBack || st.Rollout.Stable != 1 {
+	if st.Rollout.Phase != v1.RolledBack || st.Rollout.Stable != 1 {
 		t.Fatalf("rollout %s, stable %d; want RolledBack to revision 1", st.Rollout.Phase, st.Rollout.Stable)
 	}
 	c := lastCheck(t, analysisOf(t, s), "error-rate")
@@ -156,7 +156,7 @@ func TestQuietCanaryWaitsForTrafficAndLoadCompletesIt(t *testing.T) {
 	if code != 3 || !strings.Contains(out, "not enough traffic") || !strings.Contains(out, "50 more") {
 		t.Fatalf("a canary without traffic: exit %d, want 3 (paused, not failed) saying how many requests are missing:\n%s", code, out)
 	}
-	if st := s.status("hello"); st.Rollout.Phase != rollout.Paused || st.Rollout.Stable != 1 {
+	if st := s.status("hello"); st.Rollout.Phase != v1.Paused || st.Rollout.Stable != 1 {
 		t.Fatalf("rollout %s stable %d, want Paused with revision 1 still stable", st.Rollout.Phase, st.Rollout.Stable)
 	}
 	s.mustTend("abort", "hello")
@@ -364,7 +364,7 @@ func TestACrashLoopingCanaryIsRolledBack(t *testing.T) {
 	if strings.Contains(out, "weight  50%") {
 		t.Errorf("the crash-looping canary reached weight 50:\n%s", out)
 	}
-	if st := s.status("hello"); st.Rollout.Phase != rollout.RolledBack || st.Rollout.Stable != 1 {
+	if st := s.status("hello"); st.Rollout.Phase != v1.RolledBack || st.Rollout.Stable != 1 {
 		t.Errorf("rollout %s, stable %d; want RolledBack to revision 1", st.Rollout.Phase, st.Rollout.Stable)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tendhq/tend/internal/api/v1"
 	"io"
 	"net"
 	"net/http"
@@ -18,7 +19,6 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/api"
-	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/test/harness"
 )
 
@@ -200,7 +200,7 @@ func TestGatewayServesTheCanaryWhileTheServerIsDown(t *testing.T) {
 		t.Errorf("instances after the restart have PIDs %v, want the same as before %v", after, instances)
 	}
 	st := s2.status("hello")
-	if st.Rollout.Phase != rollout.Paused || st.Rollout.To != 2 || st.Rollout.Weight != 25 {
+	if st.Rollout.Phase != v1.Paused || st.Rollout.To != 2 || st.Rollout.Weight != 25 {
 		t.Errorf("rollout after the restart: phase %s, to %d, weight %d; want Paused at weight 25 towards revision 2", st.Rollout.Phase, st.Rollout.To, st.Rollout.Weight)
 	}
 	time.Sleep(2 * time.Second) // traffic through the gateway with the new server behind it

@@ -3,6 +3,7 @@ package e2e
 
 import (
 	"fmt"
+	"github.com/tendhq/tend/internal/api/v1"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/test/harness"
 )
 
@@ -87,7 +87,7 @@ func (s *server) mustTend(args ...string) string {
 }
 
 // status returns `tend status APP -o json`.
-func (s *server) status(app string) controller.Status {
+func (s *server) status(app string) v1.App {
 	s.t.Helper()
 	st, err := s.Status(app)
 	if err != nil {

@@ -2,13 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"github.com/tendhq/tend/internal/api/v1"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/test/harness"
 )
 
@@ -53,7 +53,7 @@ func TestThreeInstancesServeThroughTheGateway(t *testing.T) {
 	if st.Rollout.Stable != 1 || len(st.Running) != 3 {
 		t.Fatalf("status: stable %d, %d instances running, want 1 and 3", st.Rollout.Stable, len(st.Running))
 	}
-	var routes []gateway.AppState
+	var routes []v1.Route
 	out := s.mustTend("routes", "-o", "json")
 	if err := json.Unmarshal([]byte(out), &routes); err != nil {
 		t.Fatalf("routes -o json: %v\n%s", err, out)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tendhq/tend/internal/api/v1"
 	"io"
 	"net"
 	"net/http"
@@ -18,8 +19,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/tendhq/tend/internal/controller"
 )
 
 // Build compiles ./cmd/tend of the repository at root into dir and returns the binary's path.
@@ -95,6 +94,7 @@ func Start(c Config) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Crash()
+			KillGateway(c.DataDir)
 			return nil, fmt.Errorf("tend server did not answer within a minute: %v %s", err, out)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -176,8 +176,8 @@ func (s *Server) Tend(args ...string) (string, error) {
 }
 
 // Status is `tend status APP -o json`.
-func (s *Server) Status(app string) (controller.Status, error) {
-	var st controller.Status
+func (s *Server) Status(app string) (v1.App, error) {
+	var st v1.App
 	out, err := s.Tend("status", app, "-o", "json")
 	if err != nil {
 		return st, fmt.Errorf("tend status %s: %w: %s", app, err, out)

@@ -3,6 +3,7 @@ package kube
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/tendhq/tend/internal/api/v1"
 	"io"
 	"log"
 	"maps"
@@ -20,7 +21,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
-	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/test/harness"
 )
 
@@ -236,7 +236,7 @@ func scenario(t *testing.T, s *tendServer) []string {
 	case s.runtime == "kubernetes" && (code != 1 || !strings.Contains(out, "kubectl logs -n apps -l app.kubernetes.io/name=hello")):
 		t.Errorf("tend logs on kubernetes: exit %d, want 1 and where the logs are:\n%s", code, out)
 	}
-	var h controller.History
+	var h v1.History
 	out, err = s.Tend("history", "hello", "-o", "json")
 	if err != nil {
 		t.Fatalf("tend history: %v\n%s", err, out)
@@ -296,7 +296,7 @@ func instancesOf(t *testing.T, s *harness.Server, rev int) map[string]bool {
 // observe waits until no instance is starting or stopping and says what a user sees.
 func observe(t *testing.T, s *harness.Server) string {
 	t.Helper()
-	var st controller.Status
+	var st v1.App
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		var err error
