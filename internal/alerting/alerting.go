@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/tendhq/tend/internal/incident"
 )
 
 // DefaultInterval is how often the rules are evaluated. Prometheus' default is a minute;
@@ -45,10 +47,11 @@ type Options struct {
 	ConfigFile string
 	// AlertmanagerURL sends alerts to an external Alertmanager instead of the embedded one.
 	AlertmanagerURL string
-	// APIURL is tend's API (http://host:port), where the embedded Alertmanager sends
-	// incident alerts and what alerts link to; Token authenticates it.
+	// APIURL is tend's API (http://host:port), what alerts link to.
 	APIURL string
-	Token  string
+	// Incidents receives the embedded Alertmanager's notifications for tend's incident
+	// receiver (nil: none are delivered).
+	Incidents chan<- incident.Notification
 	// Apps lists the apps' own rules; polled every Interval (nil: none).
 	Apps func(ctx context.Context) ([]AppRules, error)
 	// Storage and Engine are the monitor's TSDB and PromQL engine.
@@ -94,14 +97,14 @@ func Open(o Options) (*Alerting, error) {
 	}
 	a := &Alerting{o: o, log: o.Logger, done: make(chan struct{}), digest: appsDigest(nil)}
 	if o.AlertmanagerURL == "" {
-		cfg, err := LoadConfig(o.ConfigFile, o.APIURL+"/v1/incidents/alerts", o.Token)
+		cfg, err := LoadConfig(o.ConfigFile)
 		if err != nil {
 			return nil, err
 		}
 		for _, w := range cfg.Warnings {
 			a.log.Warn("alertmanager config: " + w)
 		}
-		a.am, err = startAlertmanager(cfg, filepath.Join(o.Dir, "alertmanager"), o.APIURL+Prefix, o.Registerer, o.Logger)
+		a.am, err = startAlertmanager(cfg, filepath.Join(o.Dir, "alertmanager"), o.APIURL+Prefix, o.Incidents, o.Registerer, o.Logger)
 		if err != nil {
 			return nil, err
 		}

@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/tsdb"
 	"go.uber.org/goleak"
+
+	"github.com/tendhq/tend/internal/incident"
 )
 
 // webhook records the Alertmanager payloads it receives.
@@ -43,7 +45,42 @@ func (h *webhook) got() ([]map[string]any, []string) {
 	return append([]map[string]any(nil), h.payloads...), append([]string(nil), h.auth...)
 }
 
-func openTestAlerting(t *testing.T, rules, amConfig string, incidents string) *Alerting {
+// inbox takes what the embedded Alertmanager hands to the incident manager.
+type inbox struct {
+	ch   chan incident.Notification
+	mu   sync.Mutex
+	msgs []incident.Message
+}
+
+func newInbox(t *testing.T) *inbox {
+	in := &inbox{ch: make(chan incident.Notification)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case n := <-in.ch:
+				in.mu.Lock()
+				in.msgs = append(in.msgs, n.Message)
+				in.mu.Unlock()
+				n.Done <- nil
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return in
+}
+
+func (in *inbox) got() []incident.Message {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]incident.Message(nil), in.msgs...)
+}
+
+func openTestAlerting(t *testing.T, rules, amConfig string, incidents chan<- incident.Notification) *Alerting {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := tsdb.Open(filepath.Join(dir, "metrics"), nil, nil, tsdb.DefaultOptions(), nil)
@@ -60,7 +97,7 @@ func openTestAlerting(t *testing.T, rules, amConfig string, incidents string) *A
 		}
 	}
 	a, err := Open(Options{Dir: filepath.Join(dir, "alerting"), RuleFiles: []string{rf}, Interval: 200 * time.Millisecond,
-		ConfigFile: cf, APIURL: incidents, Token: "tok", Storage: db, Engine: engine, Registerer: prometheus.NewRegistry()})
+		ConfigFile: cf, APIURL: "http://127.0.0.1:7070", Incidents: incidents, Storage: db, Engine: engine, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,18 +108,17 @@ func openTestAlerting(t *testing.T, rules, amConfig string, incidents string) *A
 
 func TestRuleFiresThroughAlertmanagerToWebhookAndIncidents(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
-	user, tend := &webhook{}, &webhook{}
-	userSrv, tendSrv := httptest.NewServer(user), httptest.NewServer(tend)
+	user, tend := &webhook{}, newInbox(t)
+	userSrv := httptest.NewServer(user)
 	defer userSrv.Close()
-	defer tendSrv.Close()
 	rules := "groups:\n- name: g\n  rules:\n  - alert: AlwaysOn\n    expr: vector(1)\n    labels: {severity: critical, app: hello}\n    annotations: {summary: always}\n"
 	am := fmt.Sprintf("route:\n  receiver: user\n  group_by: [alertname]\n  group_wait: 100ms\nreceivers:\n- name: user\n  webhook_configs:\n  - url: %s/hook\n", userSrv.URL)
-	a := openTestAlerting(t, rules, am, tendSrv.URL)
+	a := openTestAlerting(t, rules, am, tend.ch)
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		u, _ := user.got()
-		i, auth := tend.got()
+		i := tend.got()
 		if len(u) > 0 && len(i) > 0 {
 			if u[0]["version"] != "4" || u[0]["status"] != "firing" || u[0]["receiver"] != "user" {
 				t.Fatalf("user webhook payload: %v", u[0])
@@ -92,8 +128,8 @@ func TestRuleFiresThroughAlertmanagerToWebhookAndIncidents(t *testing.T) {
 			if labels["alertname"] != "AlwaysOn" || labels["app"] != "hello" {
 				t.Fatalf("alert labels: %v", labels)
 			}
-			if i[0]["receiver"] != IncidentReceiver || auth[0] != "Bearer tok" {
-				t.Fatalf("incident webhook: receiver %v, auth %q", i[0]["receiver"], auth[0])
+			if i[0].Receiver != IncidentReceiver || i[0].Status != "firing" || i[0].GroupKey == "" || len(i[0].Alerts) != 1 || i[0].Alerts[0].Labels["alertname"] != "AlwaysOn" {
+				t.Fatalf("the incident manager got %+v", i[0])
 			}
 			// what incidents ask to find alerts that ended unseen
 			fp := alerts[0].(map[string]any)["fingerprint"].(string)

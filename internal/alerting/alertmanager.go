@@ -31,6 +31,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/route"
 	"github.com/prometheus/common/version"
+
+	"github.com/tendhq/tend/internal/incident"
 )
 
 // Prefix is where the embedded Alertmanager's API is served in tend's API.
@@ -69,7 +71,7 @@ func announceVersion() {
 	}
 }
 
-func startAlertmanager(cfg *Config, dir, externalURL string, reg prometheus.Registerer, log *slog.Logger) (*alertmanager, error) {
+func startAlertmanager(cfg *Config, dir, externalURL string, incidents chan<- incident.Notification, reg prometheus.Registerer, log *slog.Logger) (*alertmanager, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -129,6 +131,14 @@ func startAlertmanager(cfg *Config, dir, externalURL string, reg prometheus.Regi
 	receivers := map[string][]notify.Integration{}
 	for _, rcv := range cfg.Parsed.Receivers {
 		if !used[rcv.Name] {
+			continue
+		}
+		if rcv.Name == IncidentReceiver {
+			receivers[rcv.Name] = nil // a stage that delivers nowhere, without an inbox
+			if incidents != nil {
+				n := &toIncidents{inbox: incidents, tmpl: tmpl, log: log.With("component", "notify")}
+				receivers[rcv.Name] = []notify.Integration{notify.NewIntegration(n, n, "tend-incidents", 0, rcv.Name)}
+			}
 			continue
 		}
 		ints, err := receiver.BuildReceiverIntegrations(rcv, tmpl, log.With("component", "notify"))

@@ -12,8 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// IncidentReceiver is the receiver tend adds to every Alertmanager configuration: a
-// webhook to tend's own API that turns alert groups into incidents. It sits first under
+// IncidentReceiver is the receiver tend adds to every Alertmanager configuration: it
+// hands alert groups to the incident manager in the server's process (toIncidents). It sits first under
 // the root route with continue: true, so every group reaches it and the user's routes as
 // before.
 const IncidentReceiver = "tend-incidents"
@@ -47,9 +47,8 @@ type Config struct {
 // LoadConfig reads an Alertmanager configuration file (DefaultConfig when path is
 // empty). Everything is parsed by Alertmanager's config package, with one exception
 // kept for the seed's file: email_configs written with subject and body, which
-// Alertmanager refuses, are read as headers.Subject and text, with a warning. Incident
-// alerts go to incidentURL with the API token.
-func LoadConfig(path, incidentURL, token string) (*Config, error) {
+// Alertmanager refuses, are read as headers.Subject and text, with a warning.
+func LoadConfig(path string) (*Config, error) {
 	name := path
 	src := []byte(DefaultConfig)
 	if path == "" {
@@ -84,7 +83,7 @@ func LoadConfig(path, incidentURL, token string) (*Config, error) {
 			}
 		}
 	}
-	if err := addIncidentReceiver(root, incidentURL, token); err != nil {
+	if err := addIncidentReceiver(root); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var buf bytes.Buffer
@@ -133,18 +132,12 @@ func standardEmail(email *yaml.Node) ([]string, error) {
 	return warnings, nil
 }
 
-// addIncidentReceiver adds tend's webhook receiver and a first child route to it that
-// matches everything and continues to the user's routes.
-func addIncidentReceiver(root *yaml.Node, url, token string) error {
+// addIncidentReceiver adds tend's receiver (its integration is toIncidents, added when
+// the Alertmanager starts) and a first child route to it that matches everything and
+// continues to the user's routes.
+func addIncidentReceiver(root *yaml.Node) error {
 	var recv, route yaml.Node
-	if err := yaml.Unmarshal([]byte(fmt.Sprintf(`name: %s
-webhook_configs:
-- url: %q
-  send_resolved: true
-  max_alerts: 0
-  http_config:
-    authorization: {credentials: %q}
-`, IncidentReceiver, url, token)), &recv); err != nil {
+	if err := yaml.Unmarshal([]byte("name: "+IncidentReceiver+"\n"), &recv); err != nil {
 		return err
 	}
 	if err := yaml.Unmarshal([]byte(fmt.Sprintf("{receiver: %s, continue: true}", IncidentReceiver)), &route); err != nil {

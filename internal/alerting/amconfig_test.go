@@ -8,7 +8,7 @@ import (
 )
 
 func TestSeedAlertmanagerConfigLoadsWithWarnings(t *testing.T) {
-	cfg, err := LoadConfig("testdata/alertmanager-config.yaml", "http://127.0.0.1:7070/api/v1/incidents/alerts", "secret")
+	cfg, err := LoadConfig("testdata/alertmanager-config.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestAlertmanagerConfigErrorsNameTheUsersLine(t *testing.T) {
 			if err := os.WriteFile(f, []byte(tc.yaml), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := LoadConfig(f, "http://127.0.0.1:1/", "t")
+			_, err := LoadConfig(f)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), f) {
 				t.Fatalf("err = %v, want it to name %s and say %q", err, f, tc.want)
 			}

@@ -26,7 +26,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // openAlerting starts evaluating rules on the embedded metrics and routing their alerts
 // (embedded Alertmanager unless cfg.AlertmanagerURL); incident alerts come back to the
 // API at apiURL.
-func openAlerting(cfg Config, dir, apiURL, token string, mon *monitor.Monitor, ctl *controller.Controller, reg prometheus.Registerer, log *slog.Logger) (*alerting.Alerting, error) {
+func openAlerting(cfg Config, dir, apiURL string, inbox chan<- incident.Notification, mon *monitor.Monitor, ctl *controller.Controller, reg prometheus.Registerer, log *slog.Logger) (*alerting.Alerting, error) {
 	if cfg.AlertmanagerURL != "" {
 		if _, err := parseHTTPURL(cfg.AlertmanagerURL); err != nil {
 			return nil, &ConfigError{fmt.Errorf("--alertmanager-url: %w", err)}
@@ -34,7 +34,7 @@ func openAlerting(cfg Config, dir, apiURL, token string, mon *monitor.Monitor, c
 	}
 	a, err := alerting.Open(alerting.Options{Apps: appRules(ctl),
 		Dir: filepath.Join(dir, "alerting"), RuleFiles: cfg.RuleFiles, Builtin: !cfg.NoBuiltinRules, Interval: cfg.RuleInterval,
-		ConfigFile: cfg.AlertmanagerConfig, AlertmanagerURL: cfg.AlertmanagerURL, APIURL: apiURL, Token: token,
+		ConfigFile: cfg.AlertmanagerConfig, AlertmanagerURL: cfg.AlertmanagerURL, APIURL: apiURL, Incidents: inbox,
 		Storage: mon.DB(), Engine: mon.Engine(), Registerer: reg, Logger: log,
 	})
 	var damaged *alerting.DamagedError
@@ -70,12 +70,12 @@ func appRules(ctl *controller.Controller) func(context.Context) ([]alerting.AppR
 }
 
 // openIncidents loads the incident configuration and the incidents in the store.
-func openIncidents(ctx context.Context, cfg Config, dir string, st *store.Store, ctl *controller.Controller, alerts *alerting.Alerting, reg prometheus.Registerer, log *slog.Logger) (*incident.Manager, error) {
+func openIncidents(ctx context.Context, cfg Config, dir string, st *store.Store, ctl *controller.Controller, alerts *alerting.Alerting, inbox <-chan incident.Notification, reg prometheus.Registerer, log *slog.Logger) (*incident.Manager, error) {
 	c, err := incident.LoadConfig(cfg.IncidentsConfig)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	return incident.Open(ctx, incident.Options{Store: st, Config: c, Actions: actions{ctl}, Dir: filepath.Join(dir, "incidents"), Firing: alerts.Firing,
+	return incident.Open(ctx, incident.Options{Store: st, Config: c, Actions: actions{ctl}, Dir: filepath.Join(dir, "incidents"), Firing: alerts.Firing, Inbox: inbox,
 		Registerer: reg, Logger: log.With("component", "incidents")})
 }
 

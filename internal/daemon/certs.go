@@ -12,23 +12,20 @@ import (
 	"github.com/tendhq/tend/internal/store"
 )
 
-// openCerts starts the certificate manager when the gateway serves HTTPS (nil
+// openCerts makes the certificate manager when the gateway serves HTTPS (nil
 // otherwise): it obtains and renews the routes' certificates, and the gateway answers
 // the ACME challenges.
-func openCerts(ctx context.Context, cfg Config, st *store.Store, plane *dataplane.Plane, reg prometheus.Registerer, log *slog.Logger) (*certs.Manager, func(), error) {
+func openCerts(cfg Config, st *store.Store, plane *dataplane.Plane, reg prometheus.Registerer, log *slog.Logger) (*certs.Manager, error) {
 	if cfg.HTTPSAddr == "" {
-		return nil, func() {}, nil
+		return nil, nil
 	}
 	m, err := certs.New(certs.Options{Directory: cfg.ACMEDirectory, Email: cfg.ACMEEmail, CAFile: cfg.ACMECAFile,
 		Store: st, Solver: plane, Logger: log})
 	if err != nil {
-		return nil, nil, fmt.Errorf("certificates: %w", err)
+		return nil, fmt.Errorf("certificates: %w", err)
 	}
 	reg.MustRegister(m.Collector())
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() { defer close(done); m.Run(runCtx) }()
-	return m, func() { cancel(); <-done }, nil
+	return m, nil
 }
 
 // certList is the API's view of the certificates (nil without HTTPS).

@@ -1,0 +1,286 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tendhq/tend/internal/alerting"
+	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/certs"
+	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/internal/dataplane"
+	"github.com/tendhq/tend/internal/disk"
+	"github.com/tendhq/tend/internal/incident"
+	"github.com/tendhq/tend/internal/monitor"
+	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/ui"
+)
+
+// server holds the parts of one tend server; each method below is a start, run or
+// stop of a part in Run's order table.
+type server struct {
+	cfg         Config
+	dir         string
+	log         *slog.Logger
+	token       string
+	apiLn       net.Listener
+	gwInherited map[string]*os.File
+	reg         *prometheus.Registry
+
+	st        *store.Store
+	room      *disk.Guard
+	plane     *dataplane.Plane
+	served    bool // the plane started: a stop that abandons the start keeps only what it adopted
+	rt        runtime.Runtime
+	builder   controller.Builder
+	mon       *monitor.Monitor
+	targets   *targets
+	ctl       *controller.Controller
+	certMgr   *certs.Manager
+	alerts    *alerting.Alerting
+	incidents *incident.Manager
+	// inbox carries the embedded Alertmanager's notifications to the incident manager
+	inbox  chan incident.Notification
+	apiSrv *http.Server
+
+	// certsReady closes once certMgr is set (or the server stops): the gateway's
+	// on-demand approvals, which may come while the server starts, wait for it
+	certsReady chan struct{}
+	readyOnce  sync.Once
+}
+
+func (s *server) markCertsReady() { s.readyOnce.Do(func() { close(s.certsReady) }) }
+
+func (s *server) openStore(ctx context.Context) (err error) {
+	s.st, err = store.Open(ctx, store.Options{DataDir: s.dir, Endpoints: s.cfg.EtcdEndpoints, Logger: s.log})
+	return err
+}
+
+func (s *server) closeStore(context.Context, ending) error { return s.st.Close() }
+
+// openRoom starts watching the data dir's free space, exported as metrics.
+func (s *server) openRoom(context.Context) error {
+	s.room = disk.New(s.dir, s.log)
+	_ = s.room.Check()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_data_dir_free_bytes", Help: "Free space on the data dir's filesystem at the last check."},
+			func() float64 { return float64(s.room.Free()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_data_dir_full", Help: "1 while the data dir's filesystem is full and deploys are refused."},
+			func() float64 {
+				if s.room.Full() {
+					return 1
+				}
+				return 0
+			}))
+	return nil
+}
+
+func (s *server) runRoom(ctx context.Context) error {
+	s.room.Run(ctx, time.Second)
+	return nil
+}
+
+// newPlane prepares the gateway process's supervisor; it starts serving at
+// startPlane, after the runtime, whose drains it already serves.
+func (s *server) newPlane(ctx context.Context) error {
+	var onDemand func(host, app string) bool
+	if s.cfg.HTTPSAddr != "" {
+		onDemand = func(host, app string) bool {
+			select { // a host wanted while the server starts waits for the manager
+			case <-s.certsReady:
+			case <-ctx.Done():
+				return false
+			}
+			if m := s.certMgr; m != nil {
+				return m.Want(host, app)
+			}
+			return false
+		}
+	}
+	s.plane = dataplane.New(dataplane.Options{DataDir: s.dir, Addr: s.cfg.GatewayAddr, HTTPSAddr: s.cfg.HTTPSAddr, Inherited: s.gwInherited,
+		Executable: s.cfg.GatewayExecutable, AccessLog: s.cfg.AccessLog, LogLevel: s.cfg.LogLevel, Limits: s.cfg.GatewayLimits,
+		PreviewFrom: s.cfg.PreviewFrom, Store: s.st, Logger: s.log, OnDemand: onDemand})
+	s.reg.MustRegister(s.plane.Collector())
+	return nil
+}
+
+// stopPlane stops the gateway after the instances drained through it, or leaves it
+// serving its last routing for instances that keep running.
+func (s *server) stopPlane(ctx context.Context, how ending) error {
+	s.markCertsReady() // on-demand approvals in flight end before the plane stops
+	switch {
+	case how == abandoned || !s.served:
+		return s.plane.Release(ctx)
+	case how == stopAll:
+		return s.plane.Stop(ctx, false)
+	}
+	return s.plane.Stop(ctx, true)
+}
+
+func (s *server) openRuntime(ctx context.Context) (err error) {
+	s.rt, s.builder, err = openRuntime(ctx, s.cfg, s.dir, s.st, s.plane.Drain, s.log)
+	return err
+}
+
+// closeRuntime stops the instances (they leave the registry and drain through the
+// gateway, which still runs), or releases them to the next server.
+func (s *server) closeRuntime(ctx context.Context, how ending) error {
+	if how != stopAll {
+		if err := s.rt.Close(ctx, false); err != nil {
+			return fmt.Errorf("release instances: %w", err)
+		}
+		return nil
+	}
+	if err := s.rt.Close(ctx, true); err != nil {
+		return fmt.Errorf("stop instances: %w", err)
+	}
+	// nothing of this server stays routable: drop whatever is left on its lease at once
+	if err := s.st.RevokeLease(ctx); err != nil {
+		s.log.Warn("revoke the registry lease", "err", err)
+	}
+	return nil
+}
+
+// startPlane makes the gateway serve, once it has the store's routes: a freshly
+// started (or handed-over) server never answers "no app is routed" for an app it has
+// not read yet.
+func (s *server) startPlane(ctx context.Context) error {
+	if err := s.plane.Start(ctx); err != nil {
+		return fmt.Errorf("start the gateway: %w", err)
+	}
+	s.served = true
+	return nil
+}
+
+func (s *server) gatherers() prometheus.Gatherers {
+	return prometheus.Gatherers{s.reg, s.plane.Gatherer()}
+}
+
+// loadTargets reads what the monitor scrapes (the runtime's instances, labelled from
+// the store), which runTargets follows.
+func (s *server) loadTargets(ctx context.Context) error {
+	s.targets = newTargets(s.rt, s.st, s.log)
+	return s.targets.Load(ctx)
+}
+
+func (s *server) openMonitor(context.Context) (err error) {
+	s.mon, err = openMonitor(s.cfg, s.dir, s.gatherers(), s.targets.List, s.log)
+	return err
+}
+
+func (s *server) runMonitor(ctx context.Context) error {
+	s.mon.Run(ctx)
+	return nil
+}
+
+func (s *server) closeMonitor(context.Context, ending) error { return s.mon.Close() }
+
+func (s *server) runTargets(ctx context.Context) error { return s.targets.Run(ctx) }
+
+func (s *server) newController(context.Context) error {
+	analyzer, err := newAnalyzer(s.cfg, s.mon, "http://"+s.plane.Addr(), s.log)
+	if err != nil {
+		return err
+	}
+	s.ctl = controller.New(controller.Options{Store: s.st, Runtime: s.rt, DataDir: s.dir, Analyzer: analyzer, Registerer: s.reg,
+		CheckRules: alerting.CheckRules, Builder: s.builder, Logger: s.log, HTTPS: s.cfg.HTTPSAddr != ""})
+	return nil
+}
+
+func (s *server) runController(ctx context.Context) error { return s.ctl.Run(ctx) }
+
+// openCerts starts the certificate manager when the gateway serves HTTPS.
+func (s *server) openCerts(context.Context) (err error) {
+	s.certMgr, err = openCerts(s.cfg, s.st, s.plane, s.reg, s.log)
+	if err != nil {
+		return err
+	}
+	s.markCertsReady()
+	return nil
+}
+
+// runCerts orders and renews certificates; it returns once no order is left
+// half-written, before the store closes.
+func (s *server) runCerts(ctx context.Context) error {
+	if s.certMgr != nil {
+		s.certMgr.Run(ctx)
+	}
+	return nil
+}
+
+func (s *server) openAlerting(context.Context) (err error) {
+	s.alerts, err = openAlerting(s.cfg, s.dir, "http://"+s.apiLn.Addr().String(), s.inbox, s.mon, s.ctl, s.reg, s.log)
+	return err
+}
+
+func (s *server) runAlerting(ctx context.Context) error {
+	s.alerts.Run(ctx)
+	return nil
+}
+
+// closeAlerting writes the last ALERTS to the metrics database and the Alertmanager's
+// silences to disk.
+func (s *server) closeAlerting(context.Context, ending) error {
+	s.alerts.Close()
+	return nil
+}
+
+func (s *server) openIncidents(ctx context.Context) (err error) {
+	s.incidents, err = openIncidents(ctx, s.cfg, s.dir, s.st, s.ctl, s.alerts, s.inbox, s.reg, s.log)
+	return err
+}
+
+// runIncidents returns once the runbooks running finished, before the store closes.
+func (s *server) runIncidents(ctx context.Context) error {
+	s.incidents.Run(ctx)
+	return nil
+}
+
+// openAPI builds the API, the dashboard and tend's own /metrics on the API listener.
+func (s *server) openAPI(context.Context) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.gatherers(), promhttp.HandlerOpts{}))
+	// the dashboard's files need no token; the data its script reads does
+	dash := ui.Handler()
+	mux.Handle("GET /{$}", dash)
+	mux.Handle("GET /ui/", dash)
+	var noLogs func(string) string
+	if s.cfg.Runtime == RuntimeKubernetes {
+		noLogs = func(app string) string {
+			return fmt.Sprintf("the kubernetes runtime's pods log on their nodes, not here: kubectl logs -n %s -l app.kubernetes.io/name=%s --prefix", s.cfg.Namespace, app)
+		}
+	}
+	mux.Handle("/", api.Handler(api.Options{Controller: s.ctl, Token: s.token, DataDir: s.dir, NoLogs: noLogs, Version: s.cfg.Version, Logger: s.log,
+		Gateway: s.plane.State, Room: s.room.Check, Prometheus: s.mon.Handler(s.cfg.Version), Alertmanager: s.alerts.Handler(),
+		Incidents: s.incidents, Certs: certList(s.certMgr)}))
+	// idle kept connections close after 2 minutes (CLI and dashboard reconnect at once)
+	s.apiSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	return nil
+}
+
+// serveAPI serves until the server stops (closeAPI then lets requests finish).
+func (s *server) serveAPI(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- serve(s.apiSrv, s.apiLn) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// closeAPI takes no new commands; on a hand-over, API requests wait in the listening
+// socket's queue for the new server.
+func (s *server) closeAPI(ctx context.Context, _ ending) error { return s.apiSrv.Shutdown(ctx) }
