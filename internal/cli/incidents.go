@@ -90,7 +90,10 @@ resolves it when every alert of the group resolves. Without --all only open inci
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.Status, in.Severity, in.App,
 						in.CreatedAt.Local().Format(time.DateTime), age(in), in.Title)
 				}
-				if len(list) == 0 {
+				switch {
+				case len(list) == 0 && all:
+					fmt.Fprintln(tw, "(no incidents)")
+				case len(list) == 0:
 					fmt.Fprintln(tw, "(no open incidents; --all lists resolved ones too)")
 				}
 			})

@@ -531,7 +531,11 @@ func TestBadAlertingConfigStopsTheServerWithItsLine(t *testing.T) {
 			defer cancel()
 			api, _ := freeAddr()
 			gw, _ := freeAddr()
-			out, err := exec.CommandContext(ctx, tendBin, append([]string{"server", "--data", t.TempDir(), "--api", api, "--gateway", gw}, tc.args...)...).CombinedOutput()
+			data := t.TempDir()
+			if err := harness.Enterable(data); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.CommandContext(ctx, tendBin, append([]string{"server", "--data", data, "--api", api, "--gateway", gw}, tc.args...)...).CombinedOutput()
 			if ctx.Err() != nil {
 				t.Fatalf("the server did not stop within a minute:\n%s", out)
 			}
