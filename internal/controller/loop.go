@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,7 +77,7 @@ func newAppLoop(ctx context.Context, c *Controller, app string) (*appLoop, error
 		return nil, err
 	default:
 		l.st = &st
-		l.lastState, _ = json.Marshal(st)
+		l.lastState, _ = store.Encode(store.RolloutKey(l.app), st)
 	}
 	l.snapshot = *l.st
 	return l, nil
@@ -318,14 +317,14 @@ func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 			}
 		}
 	}
-	b, _ := json.Marshal(route)
-	if string(b) == string(l.lastRoute) {
-		return
-	}
 	if len(route.Splits) == 0 {
 		route.Splits = []store.Split{{Revision: -1, Weight: 100}} // nothing may serve: route to no revision
 	}
-	if err := l.c.o.Store.Put(ctx, store.RouteKey(l.app), route); err != nil {
+	b, err := store.Encode(store.RouteKey(l.app), route)
+	if err != nil || string(b) == string(l.lastRoute) {
+		return
+	}
+	if err := l.c.o.Store.PutEncoded(ctx, store.RouteKey(l.app), b); err != nil {
 		l.log.Error("write route", "err", err)
 		return
 	}
@@ -334,11 +333,11 @@ func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 
 // saveState stores the rollout state when it changed and tells watchers.
 func (l *appLoop) saveState(ctx context.Context) {
-	b, _ := json.Marshal(l.st)
-	if string(b) == string(l.lastState) {
+	b, err := store.Encode(store.RolloutKey(l.app), l.st)
+	if err != nil || string(b) == string(l.lastState) {
 		return
 	}
-	if err := l.c.o.Store.Put(ctx, store.RolloutKey(l.app), l.st); err != nil {
+	if err := l.c.o.Store.PutEncoded(ctx, store.RolloutKey(l.app), b); err != nil {
 		l.log.Error("save rollout state", "err", err)
 		return
 	}

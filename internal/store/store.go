@@ -212,12 +212,31 @@ func (s *Store) Get(ctx context.Context, key string, v any) error {
 // Put writes v as JSON under key.
 func (s *Store) Put(ctx context.Context, key string, v any) error { return s.put(ctx, key, v) }
 
-func (s *Store) put(ctx context.Context, key string, v any, opts ...clientv3.OpOption) error {
+// Encode is v as the store writes it under key: JSON, with the record's format. A
+// caller that compares records to skip unchanged writes compares these, and writes
+// them with PutEncoded, encoding once.
+func Encode(key string, v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
+		return nil, fmt.Errorf("encode %s: %w", key, err)
 	}
-	if _, err := s.etcdc.Put(ctx, key, string(stamp(key, b)), opts...); err != nil {
+	return stamp(key, b), nil
+}
+
+// PutEncoded writes a record Encode made for key.
+func (s *Store) PutEncoded(ctx context.Context, key string, b []byte) error {
+	if _, err := s.etcdc.Put(ctx, key, string(b)); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *Store) put(ctx context.Context, key string, v any, opts ...clientv3.OpOption) error {
+	b, err := Encode(key, v)
+	if err != nil {
+		return err
+	}
+	if _, err := s.etcdc.Put(ctx, key, string(b), opts...); err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	return nil
