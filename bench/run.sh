@@ -105,6 +105,8 @@ rc=0
   echo
   go run ./bench/chaos -trials "$TRIALS" -instance-kills "$KILLS" -crash-trials "$CRASHES" -gateway-kills "$GW_KILLS" -gateway-gap "$GW_GAP" -hostile-conns "$HOSTILE" || rc=1
   echo
+  tail -n +2 bench/damage.md
+  echo
   echo "## Fuzzing (\`go test -fuzz\`)"
   echo
   echo "| target | time | execs | new corpus entries | failures |"
