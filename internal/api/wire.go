@@ -32,7 +32,7 @@ func wireApp(s controller.Status) v1.App {
 }
 
 func wireRollout(st rollout.State) v1.Rollout {
-	r := v1.Rollout{Strategy: v1.Strategy(st.Strategy), Stable: st.Stable, From: st.From, To: st.To, Replicas: st.Replicas,
+	r := v1.Rollout{App: st.App, Strategy: v1.Strategy(st.Strategy), Stable: st.Stable, From: st.From, To: st.To, Replicas: st.Replicas,
 		Phase: v1.Phase(st.Phase), Step: st.Step, Weight: st.Weight, NewReplicas: st.NewReplicas, OldReplicas: st.OldReplicas,
 		ReadyNew: st.ReadyNew, PauseUntil: st.PauseUntil, ManualPause: st.ManualPause, StepStarted: st.StepStarted,
 		RollbackWindow: v1.Duration(st.RollbackWindow), Message: st.Message, StartedAt: st.StartedAt, ProgressAt: st.ProgressAt,
@@ -110,10 +110,10 @@ var (
 	timeType     = reflect.TypeFor[time.Time]()
 )
 
-// document turns a spec value into what its JSON would be, but with durations as Go
-// duration strings and unset fields (zero, nil, empty) left out: the spec as a person
-// reads it. A value a pointer, a list or a map holds is kept even when zero (weight: 0,
-// an empty env value). nil means "leave out".
+// document turns a spec value into what its JSON is, but with durations as Go
+// duration strings: the spec as a person reads it. As encoding/json does, a field is
+// left out only when its tag says omitempty or omitzero and it is zero (a false
+// redirect or a maxSurge of 0 stay: they are not the defaults). nil means "leave out".
 func document(v reflect.Value, held bool) any {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
@@ -123,7 +123,7 @@ func document(v reflect.Value, held bool) any {
 		return document(v.Elem(), true)
 	}
 	if v.IsZero() && !held {
-		return nil
+		return nil // only for fields that may be left out (see the struct case)
 	}
 	switch {
 	case v.Type() == durationType:
@@ -136,14 +136,15 @@ func document(v reflect.Value, held bool) any {
 		out := map[string]any{}
 		for i := 0; i < v.NumField(); i++ {
 			f := v.Type().Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if !f.IsExported() || name == "-" {
 				continue
 			}
 			if name == "" {
 				name = f.Name
 			}
-			if d := document(v.Field(i), false); d != nil {
+			omit := strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,")
+			if d := document(v.Field(i), !omit); d != nil {
 				out[name] = d
 			}
 		}

@@ -157,7 +157,9 @@ When tend runs as root, each app's instances run as a user of their own (a uid f
 working dir and read nothing else of the data dir, so they cannot read DATA/token or
 another app's files, nor signal tend or each other. The data dir and its parents must
 then let others enter them (DATA becomes 0711; /var/lib/tend, the default data dir of
-root, does). As any other user, instances run as tend's user and can read what it can.
+root, does); if they do not, auto runs instances as tend's user with a warning, and an
+explicit --instance-user refuses to start. As any other user, instances run as tend's
+user and can read what it can.
 
 To restart or upgrade without refusing a connection, replace the tend binary on disk and
 send SIGUSR2 to the server (its pid is in DATA/server.pid). It starts the new binary with

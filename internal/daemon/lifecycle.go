@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+	"time"
 )
 
 // part is one piece of the server in its order table: parts start in the table's
@@ -57,9 +57,10 @@ func newLifecycle(log *slog.Logger, parts ...part) *lifecycle {
 	return &lifecycle{parts: parts, log: log, errc: make(chan error, 1)}
 }
 
-// start starts every part in order, each one's run as soon as it started. ctx is for
-// the start functions; runs get contexts of their own, ended by stop. On an error the
-// parts already started stay started: the caller stops them (with abandoned).
+// start starts every part in order, then their runs: no part works (a controller
+// resuming rollouts, say) before every part could open. ctx is for the start
+// functions; runs get contexts of their own, ended by stop. On an error the parts
+// already started stay started and nothing runs: the caller stops them (abandoned).
 func (l *lifecycle) start(ctx context.Context) error {
 	for _, p := range l.parts {
 		if p.start != nil {
@@ -68,22 +69,26 @@ func (l *lifecycle) start(ctx context.Context) error {
 			}
 		}
 		rp := runningPart{part: p, cancel: func() {}, done: make(chan struct{})}
-		if p.run == nil {
-			close(rp.done)
-		} else {
-			var runCtx context.Context
-			runCtx, rp.cancel = context.WithCancel(context.WithoutCancel(ctx))
-			go func() {
-				defer close(rp.done)
-				if err := p.run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-					select {
-					case l.errc <- fmt.Errorf("%s: %w", p.name, err):
-					default:
-					}
-				}
-			}()
-		}
+		close(rp.done) // nothing runs until every part started
 		l.started = append(l.started, rp)
+	}
+	for i := range l.started {
+		rp := &l.started[i]
+		if rp.run == nil {
+			continue
+		}
+		var runCtx context.Context
+		runCtx, rp.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		rp.done = make(chan struct{})
+		go func(p part, done chan struct{}) {
+			defer close(done)
+			if err := p.run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				select {
+				case l.errc <- fmt.Errorf("%s: %w", p.name, err):
+				default:
+				}
+			}
+		}(rp.part, rp.done)
 	}
 	return nil
 }
@@ -92,24 +97,37 @@ func (l *lifecycle) start(ctx context.Context) error {
 func (l *lifecycle) failed() <-chan error { return l.errc }
 
 // stop stops the started parts in reverse order: it ends a part's run, waits for it,
-// then calls its stop. Errors are logged: every part gets its stop. It returns once
-// all are stopped, or when ctx ends while a run does not return.
+// then calls its stop. Errors are logged: every part gets its stop. A part whose run
+// does not return before ctx ends is left behind (its stop is not called under it);
+// once ctx ended, the remaining stops get lateStop each.
 func (l *lifecycle) stop(ctx context.Context, how ending) {
-	var once sync.Once
 	for i := len(l.started) - 1; i >= 0; i-- {
 		p := l.started[i]
 		p.cancel()
 		select {
 		case <-p.done:
-		case <-ctx.Done():
-			once.Do(func() { l.log.Error("a part of the server did not stop in time", "part", p.name, "err", ctx.Err()) })
-			continue
-		}
-		if p.stop != nil {
-			if err := p.stop(ctx, how); err != nil {
-				l.log.Error("stop "+p.name, "err", err)
+		default:
+			select {
+			case <-p.done:
+			case <-ctx.Done():
+				l.log.Error("a part of the server did not stop in time", "part", p.name, "err", ctx.Err())
+				continue
 			}
 		}
+		if p.stop == nil {
+			continue
+		}
+		stopCtx, cancel := ctx, context.CancelFunc(func() {})
+		if ctx.Err() != nil {
+			stopCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), lateStop)
+		}
+		if err := p.stop(stopCtx, how); err != nil {
+			l.log.Error("stop "+p.name, "err", err)
+		}
+		cancel()
 	}
 	l.started = nil
 }
+
+// lateStop is what a part's stop gets once the server's stop deadline passed.
+const lateStop = 5 * time.Second

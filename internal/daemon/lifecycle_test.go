@@ -47,11 +47,16 @@ func TestPartsStartInOrderAndStopInReverseAfterTheirRuns(t *testing.T) {
 func TestAFailedStartStopsOnlyWhatStarted(t *testing.T) {
 	var j journal
 	boom := errors.New("boom")
-	l := newLifecycle(slog.New(slog.DiscardHandler), j.part("store", nil, false), j.part("runtime", boom, true), j.part("api", nil, true))
+	l := newLifecycle(slog.New(slog.DiscardHandler), j.part("store", nil, true), j.part("runtime", boom, true), j.part("api", nil, true))
 	if err := l.start(context.Background()); !errors.Is(err, boom) {
 		t.Fatalf("start: %v, want the runtime's error", err)
 	}
-	l.stop(context.Background(), abandoned)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l.stop(ctx, abandoned)
+	if ctx.Err() != nil {
+		t.Fatal("stopping after a failed start waited for runs that never ran")
+	}
 	want := []string{"start store", "start runtime", "stop store (abandoned)"}
 	if !reflect.DeepEqual(j.lines, want) {
 		t.Errorf("got  %q\nwant %q", j.lines, want)

@@ -27,6 +27,7 @@ type format struct {
 // is at format 1.
 var formats = []format{
 	{prefix: RevisionsRoot, current: 2, up: map[int]func(map[string]any) error{1: revisionPathInDataDir}},
+	{prefix: InstancesPrefix, current: 2, up: map[int]func(map[string]any) error{1: instanceArtifactInDataDir}},
 }
 
 // formatOf is the format of records under key, and false for keys that have none.
@@ -142,15 +143,36 @@ func Decode(key string, raw []byte, v any) error {
 // data dir is relative to it (artifacts/HEX/APP), so that a data dir restored or moved
 // elsewhere still finds its executables. Format 1 held the absolute path.
 func revisionPathInDataDir(rec map[string]any) error {
-	path, _ := rec["path"].(string)
-	digest, _ := rec["artifact"].(string)
-	app, _ := rec["app"].(string)
-	hex, ok := strings.CutPrefix(digest, "sha256:")
-	if !ok || app == "" {
-		return nil // an image reference, or no artifact
-	}
-	if rel := "artifacts/" + hex + "/" + app; strings.HasSuffix(path, "/"+rel) {
-		rec["path"] = rel
+	if path, ok := rec["path"].(string); ok {
+		rec["path"] = artifactInDataDir(path)
 	}
 	return nil
+}
+
+// instanceArtifactInDataDir is format 2 of the runtime's instance records: the
+// template's artifact is relative to the data dir too, so that an instance restarted
+// after a move starts from the moved executable.
+func instanceArtifactInDataDir(rec map[string]any) error {
+	if t, ok := rec["template"].(map[string]any); ok {
+		if path, ok := t["Artifact"].(string); ok {
+			t["Artifact"] = artifactInDataDir(path)
+		}
+	}
+	return nil
+}
+
+// artifactInDataDir is an absolute path of the form .../artifacts/HEX/NAME, with HEX a
+// sha256, as the part from artifacts on; any other path as it is (an image reference, a
+// test's executable).
+func artifactInDataDir(path string) string {
+	i := strings.LastIndex(path, "/artifacts/")
+	if !strings.HasPrefix(path, "/") || i < 0 {
+		return path
+	}
+	rel := path[i+1:]
+	parts := strings.Split(rel, "/")
+	if len(parts) != 3 || len(parts[1]) != 64 || strings.Trim(parts[1], "0123456789abcdef") != "" || parts[2] == "" {
+		return path
+	}
+	return rel
 }

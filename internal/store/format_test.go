@@ -13,7 +13,7 @@ import (
 // A revision written by tend before record formats (format 1, no "v") holds the
 // absolute path of its artifact; it reads as format 2, with the path in the data dir.
 func TestOldRecordsAreUpgradedAndNewOnesStamped(t *testing.T) {
-	const hex = "0d5f6c9e2b"
+	const hex = "0d5f6c9e2b7a0d5f6c9e2b7a0d5f6c9e2b7a0d5f6c9e2b7a0d5f6c9e2b7a0d5f"
 	old := `{"app":"hello","number":3,"artifact":"sha256:` + hex + `","path":"/var/lib/old-place/artifacts/` + hex + `/hello","configHash":"x","spec":{"app":"hello"},"createdAt":"2026-11-01T10:00:00Z"}`
 	var rev Revision
 	if err := Decode(RevisionKey("hello", 3), []byte(old), &rev); err != nil {
@@ -21,6 +21,12 @@ func TestOldRecordsAreUpgradedAndNewOnesStamped(t *testing.T) {
 	}
 	if rev.Path != "artifacts/"+hex+"/hello" || rev.Number != 3 || rev.Spec.App != "hello" || !rev.CreatedAt.Equal(time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)) {
 		t.Errorf("format 1 revision read as %+v, want its fields and the path artifacts/%s/hello", rev, hex)
+	}
+	// an instance record of format 1 restarts from the artifact in the data dir too
+	inst := `{"app":"hello","id":"hello-3-abcd","template":{"App":"hello","Revision":3,"Artifact":"/var/lib/old-place/artifacts/` + hex + `/hello"}}`
+	var rec map[string]any
+	if err := Decode(InstanceKey("hello", "hello-3-abcd"), []byte(inst), &rec); err != nil || rec["template"].(map[string]any)["Artifact"] != "artifacts/"+hex+"/hello" {
+		t.Errorf("format 1 instance record read as %v, %v", rec, err)
 	}
 	// an image reference is not a path in the data dir
 	img := `{"app":"hello","number":4,"artifact":"sha256:` + hex + `","path":"registry.example.com/hello@sha256:` + hex + `"}`

@@ -19,6 +19,7 @@ type App struct {
 
 // Rollout is an app's current or last rollout, from revision From to revision To.
 type Rollout struct {
+	App      string   `json:"app"`
 	Strategy Strategy `json:"strategy"`
 	// Stable is the revision that serves when no rollout runs.
 	Stable int `json:"stable"`

@@ -61,6 +61,10 @@ func (s *Supervisor) adopt(ctx context.Context) error {
 			known[r.PID] = true
 			adopted[r.ID] = true
 			in.limits = s.limits.describe(r.Template.Resources)
+			if uid, err := procUID(r.PID); err == nil && s.o.User.separate() && uid == uint32(os.Geteuid()) {
+				s.log.Warn("an adopted instance runs as tend's user, started so by an older tend; it runs as a user of its own from its next start (tend restart APP replaces it now)",
+					"app", r.App, "instance", r.ID, "pid", r.PID)
+			}
 		} else {
 			in.rec.Restarts++
 			in.message = "its process ended while tend was down; restarting"
@@ -76,6 +80,24 @@ func (s *Supervisor) adopt(ctx context.Context) error {
 	s.stopStrays(known)
 	s.cleanRegistry(ctx, adopted)
 	return nil
+}
+
+// procUID is the real uid pid runs as.
+func procUID(pid int) (uint32, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Uid:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				n, err := strconv.ParseUint(f[0], 10, 32)
+				return uint32(n), err
+			}
+		}
+	}
+	return 0, fmt.Errorf("no Uid in /proc/%d/status", pid)
 }
 
 // processMatches reports whether pid runs and is the process that started at startTime.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -107,7 +108,7 @@ func New(ctx context.Context, o Options) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := openDataDir(dir, o.User); err != nil {
+	if o.User, err = openDataDir(dir, o.User, o.Logger); err != nil {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -320,7 +321,15 @@ func (s *Supervisor) makeWorkDir(id string, cred *syscall.Credential) (string, e
 		return "", fmt.Errorf("close working dir %s to others: %w", dir, err)
 	}
 	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		// the dir and what it holds: a restart keeps the dir, whose files an earlier run
+		// may have made as another user (an older tend ran instances as root)
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(path, int(cred.Uid), int(cred.Gid))
+		})
+		if err != nil {
 			return "", fmt.Errorf("give the working dir %s to uid %d: %w", dir, cred.Uid, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -33,6 +34,9 @@ type User struct {
 	Mode     UserMode
 	UID, GID uint32 // for Fixed
 	Name     string // as given, for messages
+	// Auto is set when the mode was chosen by default: a data dir instances cannot
+	// reach then runs them as tend, with a warning, instead of refusing to start.
+	Auto bool
 }
 
 // appUIDs is the range per-app uids are taken from: far above the ranges Debian gives
@@ -53,7 +57,7 @@ func ParseUser(s string) (User, error) {
 	switch s {
 	case "", "auto":
 		if euid == 0 {
-			return User{Mode: PerApp, Name: "app"}, nil
+			return User{Mode: PerApp, Name: "auto", Auto: true}, nil
 		}
 		return User{Mode: AsTend, Name: "auto"}, nil
 	case "app":
@@ -165,7 +169,7 @@ func (s *Supervisor) appUID(ctx context.Context, app string) (uint32, error) {
 		return 0, fmt.Errorf("read the uid of %s: %w", app, err)
 	}
 	h := fnv.New32a()
-	h.Write([]byte(app))
+	h.Write([]byte(s.owner + "/" + app)) // same-named apps of two data dirs get different uids
 	start := h.Sum32() % appUIDSpan
 	for i := uint32(0); i < 256; i++ {
 		uid := appUIDBase + (start+i)%appUIDSpan
@@ -195,36 +199,60 @@ func (s *Supervisor) appUID(ctx context.Context, app string) (uint32, error) {
 // openDataDir makes the data dir enterable by instances that run as other users: DATA
 // and DATA/instances become 0711 (enter, not list), so an instance reaches its working
 // dir and its artifact by path and nothing else; what tend keeps there stays 0700 or
-// 0600. Every ancestor must let others enter too, which tend does not change.
-func openDataDir(dataDir string, u User) error {
+// 0600, and what an older tend left more open is closed. Every ancestor must let others
+// enter too, which tend does not change: without, it refuses, or with --instance-user
+// auto runs instances as tend and says so. It returns whom instances run as.
+func openDataDir(dataDir string, u User, log *slog.Logger) (User, error) {
 	if !u.separate() {
-		return nil
-	}
-	for _, d := range []string{dataDir, filepath.Join(dataDir, "instances")} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			return fmt.Errorf("create %s: %w", d, err)
-		}
-		if err := os.Chmod(d, 0o711); err != nil {
-			return fmt.Errorf("let instances enter %s: %w", d, err)
-		}
-	}
-	// instance logs are tend's to read: an instance writes its own through the
-	// descriptor tend opens for it
-	if err := os.Chmod(filepath.Join(dataDir, "logs"), 0o700); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("close %s to instances: %w", filepath.Join(dataDir, "logs"), err)
+		return u, nil
 	}
 	for d := filepath.Dir(dataDir); ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
 		if err != nil {
-			return fmt.Errorf("instances run as their own users and must reach %s: %w", dataDir, err)
+			return u, fmt.Errorf("instances run as their own users and must reach %s: %w", dataDir, err)
 		}
 		if fi.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("instances run as their own users (--instance-user %s) and cannot reach the data dir %s: %s is mode %04o, which others may not enter. "+
+			err := fmt.Errorf("instances run as their own users (--instance-user %s) and cannot reach the data dir %s: %s is mode %04o, which others may not enter. "+
 				"Use a data dir they can reach (--data /var/lib/tend), let others enter it (chmod o+x %s), or run instances as tend's user (--instance-user root)",
 				u.Name, dataDir, d, fi.Mode().Perm(), d)
+			if !u.Auto {
+				return u, err
+			}
+			log.Warn("instances run as tend's user, and can read its data dir and API token: "+err.Error(), "dataDir", dataDir)
+			return User{Mode: AsTend, Name: "auto"}, nil
 		}
 		if d == filepath.Dir(d) {
-			return nil
+			break
 		}
 	}
+	modes := []struct {
+		path  string
+		mode  os.FileMode
+		isNew bool // created when missing
+	}{
+		{dataDir, 0o711, true}, {filepath.Join(dataDir, "instances"), 0o711, true},
+		// instance logs are tend's to read: an instance writes its own through the
+		// descriptor tend opens for it
+		{filepath.Join(dataDir, "logs"), 0o700, false},
+		// an instance reaches its executable by a path it is given, and lists nothing
+		{filepath.Join(dataDir, "artifacts"), 0o711, false}, {filepath.Join(dataDir, "artifacts", "sources"), 0o700, false},
+	}
+	for _, m := range modes {
+		if m.isNew {
+			if err := os.MkdirAll(m.path, m.mode); err != nil {
+				return u, fmt.Errorf("create %s: %w", m.path, err)
+			}
+		}
+		if err := os.Chmod(m.path, m.mode); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return u, fmt.Errorf("set the mode of %s for instances of their own users: %w", m.path, err)
+		}
+	}
+	// working dirs an older tend made 0755
+	wds, _ := os.ReadDir(filepath.Join(dataDir, "instances"))
+	for _, wd := range wds {
+		if wd.IsDir() {
+			_ = os.Chmod(filepath.Join(dataDir, "instances", wd.Name()), 0o700)
+		}
+	}
+	return u, nil
 }

@@ -3,6 +3,7 @@ package process
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -129,7 +130,7 @@ func TestADataDirInstancesCannotReachIsRefusedWithTheWayOut(t *testing.T) {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	err := openDataDir(data, User{Mode: PerApp, Name: "app"})
+	_, err := openDataDir(data, User{Mode: PerApp, Name: "app"}, slog.Default())
 	if err == nil {
 		t.Fatal("a data dir under a 0700 dir was accepted for instances of other users")
 	}
@@ -138,8 +139,15 @@ func TestADataDirInstancesCannotReachIsRefusedWithTheWayOut(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
-	if err := openDataDir(data, User{}); err != nil {
+	if _, err := openDataDir(data, User{}, slog.Default()); err != nil {
 		t.Errorf("as tend's user the data dir needs nothing: %v", err)
+	}
+	// chosen by default (auto), an unreachable data dir runs instances as tend, untouched
+	if u, err := openDataDir(data, User{Mode: PerApp, Name: "auto", Auto: true}, slog.Default()); err != nil || u.separate() {
+		t.Errorf("auto on a data dir instances cannot reach: %+v, %v; want instances as tend", u, err)
+	}
+	if fi, _ := os.Stat(data); fi.Mode().Perm() != 0o700 {
+		t.Errorf("the refused data dir's mode was changed to %04o", fi.Mode().Perm())
 	}
 	// the test's own temp dirs are 0700 too
 	for _, d := range []string{closed, filepath.Dir(closed), filepath.Dir(filepath.Dir(closed))} {
@@ -152,7 +160,7 @@ func TestADataDirInstancesCannotReachIsRefusedWithTheWayOut(t *testing.T) {
 			t.Skipf("%s above the test's temp dir is closed to others", d)
 		}
 	}
-	if err := openDataDir(data, User{Mode: PerApp, Name: "app"}); err != nil {
+	if _, err := openDataDir(data, User{Mode: PerApp, Name: "app"}, slog.Default()); err != nil {
 		t.Fatalf("an enterable path was refused: %v", err)
 	}
 	if fi, _ := os.Stat(filepath.Join(data, "instances")); fi == nil || fi.Mode().Perm() != 0o711 {
