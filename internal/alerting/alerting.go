@@ -18,8 +18,6 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
-
-	"github.com/tendhq/tend/internal/incident"
 )
 
 // DefaultInterval is how often the rules are evaluated. Prometheus' default is a minute;
@@ -51,7 +49,7 @@ type Options struct {
 	APIURL string
 	// Incidents receives the embedded Alertmanager's notifications for tend's incident
 	// receiver (nil: none are delivered).
-	Incidents chan<- incident.Notification
+	Incidents chan<- Notification
 	// Apps lists the apps' own rules; polled every Interval (nil: none).
 	Apps func(ctx context.Context) ([]AppRules, error)
 	// Storage and Engine are the monitor's TSDB and PromQL engine.

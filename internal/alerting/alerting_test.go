@@ -19,8 +19,6 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/tsdb"
 	"go.uber.org/goleak"
-
-	"github.com/tendhq/tend/internal/incident"
 )
 
 // webhook records the Alertmanager payloads it receives.
@@ -47,13 +45,13 @@ func (h *webhook) got() ([]map[string]any, []string) {
 
 // inbox takes what the embedded Alertmanager hands to the incident manager.
 type inbox struct {
-	ch   chan incident.Notification
+	ch   chan Notification
 	mu   sync.Mutex
-	msgs []incident.Message
+	msgs []Group
 }
 
 func newInbox(t *testing.T) *inbox {
-	in := &inbox{ch: make(chan incident.Notification)}
+	in := &inbox{ch: make(chan Notification)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -62,7 +60,7 @@ func newInbox(t *testing.T) *inbox {
 			select {
 			case n := <-in.ch:
 				in.mu.Lock()
-				in.msgs = append(in.msgs, n.Message)
+				in.msgs = append(in.msgs, n.Group)
 				in.mu.Unlock()
 				n.Done <- nil
 			case <-ctx.Done():
@@ -74,13 +72,13 @@ func newInbox(t *testing.T) *inbox {
 	return in
 }
 
-func (in *inbox) got() []incident.Message {
+func (in *inbox) got() []Group {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return append([]incident.Message(nil), in.msgs...)
+	return append([]Group(nil), in.msgs...)
 }
 
-func openTestAlerting(t *testing.T, rules, amConfig string, incidents chan<- incident.Notification) *Alerting {
+func openTestAlerting(t *testing.T, rules, amConfig string, incidents chan<- Notification) *Alerting {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := tsdb.Open(filepath.Join(dir, "metrics"), nil, nil, tsdb.DefaultOptions(), nil)
@@ -128,7 +126,7 @@ func TestRuleFiresThroughAlertmanagerToWebhookAndIncidents(t *testing.T) {
 			if labels["alertname"] != "AlwaysOn" || labels["app"] != "hello" {
 				t.Fatalf("alert labels: %v", labels)
 			}
-			if i[0].Receiver != IncidentReceiver || i[0].Status != "firing" || i[0].GroupKey == "" || len(i[0].Alerts) != 1 || i[0].Alerts[0].Labels["alertname"] != "AlwaysOn" {
+			if i[0].Receiver != IncidentReceiver || i[0].Status != "firing" || i[0].Key == "" || len(i[0].Alerts) != 1 || i[0].Alerts[0].Labels["alertname"] != "AlwaysOn" {
 				t.Fatalf("the incident manager got %+v", i[0])
 			}
 			// what incidents ask to find alerts that ended unseen

@@ -31,8 +31,6 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/route"
 	"github.com/prometheus/common/version"
-
-	"github.com/tendhq/tend/internal/incident"
 )
 
 // Prefix is where the embedded Alertmanager's API is served in tend's API.
@@ -71,7 +69,7 @@ func announceVersion() {
 	}
 }
 
-func startAlertmanager(cfg *Config, dir, externalURL string, incidents chan<- incident.Notification, reg prometheus.Registerer, log *slog.Logger) (*alertmanager, error) {
+func startAlertmanager(cfg *Config, dir, externalURL string, incidents chan<- Notification, reg prometheus.Registerer, log *slog.Logger) (*alertmanager, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}

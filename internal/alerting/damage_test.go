@@ -134,20 +134,31 @@ func cutInHalf(t *testing.T, f string) {
 	}
 }
 
+// stateDamages are the ways the tests damage a state file (nil: none).
+var stateDamages = []struct {
+	name   string
+	damage func(t *testing.T, f string)
+}{{"no damage", nil}, {"garbled", garble}, {"cut in half", cutInHalf}}
+
+// healthyStateDir is an alerting dir whose state files hold a notification and
+// silences, written by an alerting that ran and stopped.
+func healthyStateDir(t *testing.T) *stateDir {
+	t.Helper()
+	hook := &webhook{}
+	srv := httptest.NewServer(hook)
+	t.Cleanup(srv.Close)
+	s := newStateDir(t, srv.URL)
+	s.healthy(hook)
+	return s
+}
+
 // Damaged silences stop alerting from starting with an error that names the file and
 // the way out, and leave the file as it is; moving it aside, as the error says, starts
 // alerting without silences. Healthy silences come back after a restart.
 func TestDamagedSilencesStopTheStartAndSayWhatToDo(t *testing.T) {
-	for _, d := range []struct {
-		name   string
-		damage func(t *testing.T, f string)
-	}{{"no damage", nil}, {"garbled", garble}, {"cut in half", cutInHalf}} {
+	for _, d := range stateDamages {
 		t.Run(d.name, func(t *testing.T) {
-			hook := &webhook{}
-			srv := httptest.NewServer(hook)
-			defer srv.Close()
-			s := newStateDir(t, srv.URL)
-			s.healthy(hook)
+			s := healthyStateDir(t)
 			file := filepath.Join(s.dir, "alertmanager", "silences")
 			if d.damage == nil {
 				a, err := s.open(slog.New(slog.DiscardHandler))
@@ -197,16 +208,9 @@ func TestDamagedSilencesStopTheStartAndSayWhatToDo(t *testing.T) {
 // A damaged notification log is moved aside with a warning that names it and its copy;
 // alerting starts, with its silences, and writes a new log at stop.
 func TestADamagedNotificationLogIsMovedAsideAndAlertingStarts(t *testing.T) {
-	for _, d := range []struct {
-		name   string
-		damage func(t *testing.T, f string)
-	}{{"no damage", nil}, {"garbled", garble}, {"cut in half", cutInHalf}} {
+	for _, d := range stateDamages {
 		t.Run(d.name, func(t *testing.T) {
-			hook := &webhook{}
-			srv := httptest.NewServer(hook)
-			defer srv.Close()
-			s := newStateDir(t, srv.URL)
-			s.healthy(hook)
+			s := healthyStateDir(t)
 			file := filepath.Join(s.dir, "alertmanager", "nflog")
 			if d.damage != nil {
 				d.damage(t, file)

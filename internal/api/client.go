@@ -106,12 +106,6 @@ func olderServer(resp *http.Response) string {
 	}
 }
 
-// APIVersion is the API version a server answer carries (0: a server before versions).
-func APIVersion(resp *http.Response) int {
-	n, _ := strconv.Atoi(resp.Header.Get(v1.VersionHeader))
-	return n
-}
-
 // Version asks the server for its version.
 func (c *Client) Version(ctx context.Context) (v1.VersionInfo, error) {
 	var v v1.VersionInfo

@@ -26,7 +26,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // openAlerting starts evaluating rules on the embedded metrics and routing their alerts
 // (embedded Alertmanager unless cfg.AlertmanagerURL); incident alerts come back to the
 // API at apiURL.
-func openAlerting(cfg Config, dir, apiURL string, inbox chan<- incident.Notification, mon *monitor.Monitor, ctl *controller.Controller, reg prometheus.Registerer, log *slog.Logger) (*alerting.Alerting, error) {
+func openAlerting(cfg Config, dir, apiURL string, inbox chan<- alerting.Notification, mon *monitor.Monitor, ctl *controller.Controller, reg prometheus.Registerer, log *slog.Logger) (*alerting.Alerting, error) {
 	if cfg.AlertmanagerURL != "" {
 		if _, err := parseHTTPURL(cfg.AlertmanagerURL); err != nil {
 			return nil, &ConfigError{fmt.Errorf("--alertmanager-url: %w", err)}
@@ -70,12 +70,12 @@ func appRules(ctl *controller.Controller) func(context.Context) ([]alerting.AppR
 }
 
 // openIncidents loads the incident configuration and the incidents in the store.
-func openIncidents(ctx context.Context, cfg Config, dir string, st *store.Store, ctl *controller.Controller, alerts *alerting.Alerting, inbox <-chan incident.Notification, reg prometheus.Registerer, log *slog.Logger) (*incident.Manager, error) {
+func openIncidents(ctx context.Context, cfg Config, dir string, st *store.Store, ctl *controller.Controller, alerts *alerting.Alerting, reg prometheus.Registerer, log *slog.Logger) (*incident.Manager, error) {
 	c, err := incident.LoadConfig(cfg.IncidentsConfig)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	return incident.Open(ctx, incident.Options{Store: st, Config: c, Actions: actions{ctl}, Dir: filepath.Join(dir, "incidents"), Firing: alerts.Firing, Inbox: inbox,
+	return incident.Open(ctx, incident.Options{Store: st, Config: c, Actions: actions{ctl}, Dir: filepath.Join(dir, "incidents"), Firing: alerts.Firing,
 		Registerer: reg, Logger: log.With("component", "incidents")})
 }
 
@@ -121,4 +121,28 @@ func (a actions) Instances(app string) []incident.Instance {
 		out = append(out, incident.Instance{ID: in.ID, AdminAddr: in.AdminAddr})
 	}
 	return out
+}
+
+// deliverAlerts hands the embedded Alertmanager's notifications to the incident manager
+// until ctx ends, and tells the Alertmanager whether each was taken.
+func deliverAlerts(ctx context.Context, inbox <-chan alerting.Notification, m *incident.Manager, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-inbox:
+			g := n.Group
+			msg := incident.Message{Version: "4", GroupKey: g.Key, Status: g.Status, Receiver: g.Receiver, GroupLabels: g.GroupLabels,
+				CommonLabels: g.CommonLabels, CommonAnnotations: g.CommonAnnotations, ExternalURL: g.ExternalURL, Alerts: make([]incident.Alert, len(g.Alerts))}
+			for i, a := range g.Alerts {
+				msg.Alerts[i] = incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels, Annotations: a.Annotations,
+					StartsAt: a.StartsAt, EndsAt: a.EndsAt}
+			}
+			err := m.Receive(ctx, msg)
+			if err != nil {
+				log.Error("take an Alertmanager notification; it is sent again", "group", g.Key, "err", err)
+			}
+			n.Done <- err
+		}
+	}
 }

@@ -22,7 +22,7 @@ import (
 
 	"github.com/tendhq/tend/internal/gateway"
 
-	"github.com/tendhq/tend/internal/incident"
+	"github.com/tendhq/tend/internal/alerting"
 )
 
 // Config is what `tend server` takes on its command line.
@@ -124,7 +124,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		return err
 	}
 	s := &server{cfg: cfg, dir: dir, log: log, token: token, apiLn: apiLn, gwInherited: gwInherited,
-		reg: prometheus.NewRegistry(), certsReady: make(chan struct{}), inbox: make(chan incident.Notification)}
+		reg: prometheus.NewRegistry(), certsReady: make(chan struct{}), inbox: make(chan alerting.Notification)}
 	defer s.markCertsReady() // on-demand handshakes that wait for the manager end with the server
 
 	// the order table: started top to bottom, stopped bottom to top
@@ -140,6 +140,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		part{name: "certificates", start: s.openCerts, run: s.runCerts},
 		part{name: "alerting", start: s.openAlerting, run: s.runAlerting, stop: s.closeAlerting},
 		part{name: "incidents", start: s.openIncidents, run: s.runIncidents},
+		part{name: "alert delivery", run: s.runAlertDelivery},
 		part{name: "API", start: s.openAPI, run: s.serveAPI, stop: s.closeAPI},
 	)
 	if err := life.start(ctx); err != nil {

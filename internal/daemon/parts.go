@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -41,7 +42,6 @@ type server struct {
 	st        *store.Store
 	room      *disk.Guard
 	plane     *dataplane.Plane
-	served    bool // the plane started: a stop that abandons the start keeps only what it adopted
 	rt        runtime.Runtime
 	builder   controller.Builder
 	mon       *monitor.Monitor
@@ -51,7 +51,7 @@ type server struct {
 	alerts    *alerting.Alerting
 	incidents *incident.Manager
 	// inbox carries the embedded Alertmanager's notifications to the incident manager
-	inbox  chan incident.Notification
+	inbox  chan alerting.Notification
 	apiSrv *http.Server
 
 	// certsReady closes once certMgr is set (or the server stops): the gateway's
@@ -119,10 +119,10 @@ func (s *server) newPlane(ctx context.Context) error {
 // serving its last routing for instances that keep running.
 func (s *server) stopPlane(ctx context.Context, how ending) error {
 	s.markCertsReady() // on-demand approvals in flight end before the plane stops
-	switch {
-	case how == abandoned || !s.served:
+	switch how {
+	case abandoned: // a start that failed keeps only the gateway it adopted
 		return s.plane.Release(ctx)
-	case how == stopAll:
+	case stopAll:
 		return s.plane.Stop(ctx, false)
 	}
 	return s.plane.Stop(ctx, true)
@@ -159,7 +159,6 @@ func (s *server) startPlane(ctx context.Context) error {
 	if err := s.plane.Start(ctx); err != nil {
 		return fmt.Errorf("start the gateway: %w", err)
 	}
-	s.served = true
 	return nil
 }
 
@@ -174,8 +173,11 @@ func (s *server) loadTargets(ctx context.Context) error {
 	return s.targets.Load(ctx)
 }
 
+// openMonitor opens the embedded metrics database in DATA/metrics; it scrapes what
+// the targets list.
 func (s *server) openMonitor(context.Context) (err error) {
-	s.mon, err = openMonitor(s.cfg, s.dir, s.gatherers(), s.targets.List, s.log)
+	s.mon, err = monitor.Open(monitor.Options{Dir: filepath.Join(s.dir, "metrics"), Retention: s.cfg.Retention, MaxBytes: s.cfg.RetentionBytes,
+		Interval: s.cfg.ScrapeInterval, Self: s.gatherers(), Logger: s.log, Targets: s.targets.List})
 	return err
 }
 
@@ -237,13 +239,20 @@ func (s *server) closeAlerting(context.Context, ending) error {
 }
 
 func (s *server) openIncidents(ctx context.Context) (err error) {
-	s.incidents, err = openIncidents(ctx, s.cfg, s.dir, s.st, s.ctl, s.alerts, s.inbox, s.reg, s.log)
+	s.incidents, err = openIncidents(ctx, s.cfg, s.dir, s.st, s.ctl, s.alerts, s.reg, s.log)
 	return err
 }
 
 // runIncidents returns once the runbooks running finished, before the store closes.
 func (s *server) runIncidents(ctx context.Context) error {
 	s.incidents.Run(ctx)
+	return nil
+}
+
+// runAlertDelivery hands the embedded Alertmanager's alert groups to the incident
+// manager; it stops before the manager does.
+func (s *server) runAlertDelivery(ctx context.Context) error {
+	deliverAlerts(ctx, s.inbox, s.incidents, s.log.With("component", "incidents"))
 	return nil
 }
 

@@ -64,9 +64,6 @@ type Options struct {
 	// and the Alertmanager, which keeps alerts in memory, will never say so.
 	Firing     func(fingerprint string) (firing, ok bool)
 	StaleAfter time.Duration
-	// Inbox brings the embedded Alertmanager's notifications, taken by Run (nil: they
-	// come only through Receive, from the API's webhook).
-	Inbox <-chan Notification
 }
 
 // Manager owns incidents: it opens them from Alertmanager notifications, escalates them,
@@ -160,9 +157,9 @@ func Open(ctx context.Context, o Options) (*Manager, error) {
 // Config is the configuration the manager runs with.
 func (m *Manager) Config() *Config { return m.o.Config }
 
-// Run takes the notifications of Inbox, escalates unacknowledged incidents,
-// re-triggers acknowledgements that timed out and judges runbook runs, once a second
-// until ctx ends; then it waits for running runbooks.
+// Run escalates unacknowledged incidents, re-triggers acknowledgements that timed out
+// and judges runbook runs, once a second until ctx ends; then it waits for running
+// runbooks.
 func (m *Manager) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -176,12 +173,6 @@ func (m *Manager) Run(ctx context.Context) {
 			return
 		case now := <-t.C:
 			m.tick(ctx, now)
-		case n := <-m.o.Inbox:
-			err := m.Receive(ctx, n.Message)
-			if err != nil {
-				m.log.Error("take an Alertmanager notification; it is sent again", "group", n.Message.GroupKey, "err", err)
-			}
-			n.Done <- err
 		}
 	}
 }

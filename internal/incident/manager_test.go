@@ -480,39 +480,3 @@ func TestAnIncidentWhoseAlertsEndedUnseenIsResolved(t *testing.T) {
 		t.Fatalf("status %s, timeline %s", in.Status, kinds(in))
 	}
 }
-
-// The embedded Alertmanager hands notifications over Inbox; Run takes them and says
-// whether they were kept.
-func TestNotificationsOfTheInboxOpenIncidents(t *testing.T) {
-	dir := t.TempDir()
-	st, err := store.Open(context.Background(), store.Options{DataDir: filepath.Join(dir, "data")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	inbox := make(chan Notification)
-	m, err := Open(context.Background(), Options{Store: st, Config: &Config{}, Actions: &fakeActions{}, Dir: filepath.Join(dir, "incidents"), Inbox: inbox})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	for _, n := range []Message{msg("g1", "firing", map[string]string{"alertname": "Down", "app": "hello"}), {Status: "firing"}} {
-		result := make(chan error, 1)
-		inbox <- Notification{Message: n, Done: result}
-		select {
-		case err := <-result:
-			if (err == nil) != (n.GroupKey != "") {
-				t.Errorf("notification %q: %v", n.GroupKey, err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("no answer on Done")
-		}
-	}
-	list, err := m.List(context.Background(), false)
-	if err != nil || len(list) != 1 || list[0].Key != "g1" {
-		t.Fatalf("incidents: %+v %v, want g1's", list, err)
-	}
-}

@@ -14,11 +14,3 @@ type Message struct {
 	ExternalURL       string            `json:"externalURL"`
 	Alerts            []Alert           `json:"alerts"`
 }
-
-// Notification is an Alertmanager notification handed over in the server's own process
-// (the embedded Alertmanager's incident receiver): Done gets what Receive returned, so
-// that a notification the store did not take is sent again.
-type Notification struct {
-	Message Message
-	Done    chan<- error
-}

@@ -61,7 +61,7 @@ func (s *Supervisor) adopt(ctx context.Context) error {
 			known[r.PID] = true
 			adopted[r.ID] = true
 			in.limits = s.limits.describe(r.Template.Resources)
-			if uid, err := procUID(r.PID); err == nil && s.o.User.separate() && uid == uint32(os.Geteuid()) {
+			if uid, err := procUID(r.PID); s.o.User.separate() && err == nil && uid == uint32(os.Geteuid()) {
 				s.log.Warn("an adopted instance runs as tend's user, started so by an older tend; it runs as a user of its own from its next start (tend restart APP replaces it now)",
 					"app", r.App, "instance", r.ID, "pid", r.PID)
 			}
@@ -82,22 +82,30 @@ func (s *Supervisor) adopt(ctx context.Context) error {
 	return nil
 }
 
+// procStatusField is a field of /proc/PID/status ("Uid", "Groups", ...), its values
+// separated by single spaces.
+func procStatusField(pid int, field string) (string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strings.Join(strings.Fields(v), " "), nil
+		}
+	}
+	return "", fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
 // procUID is the real uid pid runs as.
 func procUID(pid int) (uint32, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	v, err := procStatusField(pid, "Uid")
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Uid:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				n, err := strconv.ParseUint(f[0], 10, 32)
-				return uint32(n), err
-			}
-		}
-	}
-	return 0, fmt.Errorf("no Uid in /proc/%d/status", pid)
+	real, _, _ := strings.Cut(v, " ")
+	n, err := strconv.ParseUint(real, 10, 32)
+	return uint32(n), err
 }
 
 // processMatches reports whether pid runs and is the process that started at startTime.

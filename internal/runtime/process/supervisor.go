@@ -320,9 +320,10 @@ func (s *Supervisor) makeWorkDir(id string, cred *syscall.Credential) (string, e
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return "", fmt.Errorf("close working dir %s to others: %w", dir, err)
 	}
-	if cred != nil {
-		// the dir and what it holds: a restart keeps the dir, whose files an earlier run
-		// may have made as another user (an older tend ran instances as root)
+	if fi, err := os.Stat(dir); cred != nil && (err != nil || fi.Sys().(*syscall.Stat_t).Uid != cred.Uid) {
+		// the dir and what it holds, once: a restart keeps the dir, whose files an earlier
+		// run may have made as another user (an older tend ran instances as root); a dir
+		// already the instance's holds only what the instance made
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err

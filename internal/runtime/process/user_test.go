@@ -17,17 +17,11 @@ import (
 // procStatus reads a field of /proc/PID/status, like "Uid".
 func procStatus(t *testing.T, pid int, field string) string {
 	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	v, err := procStatusField(pid, field)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			return strings.Join(strings.Fields(v), " ")
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", field, pid)
-	return ""
+	return v
 }
 
 func TestInstancesOfEachAppRunAsAUserOfTheirOwn(t *testing.T) {

@@ -1,27 +1,14 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"path/filepath"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tendhq/tend/internal/analysis"
 	"github.com/tendhq/tend/internal/monitor"
 )
-
-// openMonitor opens the embedded metrics database in DATA/metrics; it scrapes what
-// targets lists.
-func openMonitor(cfg Config, dir string, self prometheus.Gatherer, targets func(context.Context) []monitor.Target, log *slog.Logger) (*monitor.Monitor, error) {
-	return monitor.Open(monitor.Options{
-		Dir: filepath.Join(dir, "metrics"), Retention: cfg.Retention, MaxBytes: cfg.RetentionBytes,
-		Interval: cfg.ScrapeInterval, Self: self, Logger: log, Targets: targets,
-	})
-}
 
 // newAnalyzer judges canaries from the embedded monitor, or from the Prometheus at
 // cfg.PrometheusURL when one is given.
