@@ -39,6 +39,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -114,7 +115,7 @@ func serveRole(role, listen, backend string, size int, certFile, keyFile string,
 		if h2Backend {
 			proto = "http2"
 		}
-		rt := gateway.Routing{Routes: []store.Route{{App: "bench", PathPrefix: "/", Protocol: proto, Splits: []store.Split{{Revision: 1, Weight: 100}}}},
+		rt := gateway.Routing{Routes: []route.Route{{App: "bench", PathPrefix: "/", Protocol: proto, Splits: []route.Split{{Revision: 1, Weight: 100}}}},
 			Endpoints: []store.Endpoint{{Name: "bench", Address: host, Port: p, Metadata: map[string]string{"revision": "1", "instance": "b"}}}}
 		if certFile != "" {
 			cert, _ := os.ReadFile(certFile)

@@ -14,6 +14,7 @@ import (
 	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/spec"
@@ -75,7 +76,7 @@ strategy:
 	h := controller.History{Revisions: []store.Revision{rev, {App: "hello", Number: 1, Artifact: "sha256:99aa", Path: "artifacts/99aa/hello", ConfigHash: "beef",
 		Spec: spec.App{App: "hello", Instances: 3}, CreatedAt: at("2026-11-30T12:00:00Z")}}, Stable: 1,
 		Events: []store.Event{{App: "hello", At: at("2026-12-01T09:00:05Z"), Kind: "rollout.started", Revision: 2, Message: "canary to revision 2"}}}
-	routes := []gateway.AppState{{App: "hello", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 90}, {Revision: 2, Weight: 10}},
+	routes := []gateway.AppState{{App: "hello", PathPrefix: "/", Splits: []route.Split{{Revision: 1, Weight: 90}, {Revision: 2, Weight: 10}},
 		Endpoints: []gateway.EndpointState{{Address: "127.0.0.1:40001", Revision: 1, Instance: "hello-1-abcd", InFlight: 2}, {Address: "127.0.0.1:40003", Revision: 2, Instance: "hello-2-efgh", Ejected: true}}}}
 	return st, h, routes
 }

@@ -11,11 +11,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tendhq/tend/internal/acmetest"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
-func autoRoute(hosts ...string) store.Route {
-	return store.Route{App: "app", Hosts: hosts, PathPrefix: "/", TLS: &store.RouteTLS{Auto: true}}
+func autoRoute(hosts ...string) route.Route {
+	return route.Route{App: "app", Hosts: hosts, PathPrefix: "/", TLS: &route.TLS{Auto: true}}
 }
 
 func TestObtainsACertificateAndKeepsItAcrossRestarts(t *testing.T) {

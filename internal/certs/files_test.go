@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -61,7 +62,7 @@ func TestFileCertificatesFollowTheirFilesAndRoutes(t *testing.T) {
 	now := time.Now()
 	hosts := []string{"a.test", "b.test"}
 	certFile, keyFile := writePair(t, dir, "site", 1, hosts, now.Add(-time.Hour), now.Add(24*time.Hour))
-	putRoute(t, s, store.Route{App: "web", Hosts: hosts, PathPrefix: "/", TLS: &store.RouteTLS{CertFile: certFile, KeyFile: keyFile}})
+	putRoute(t, s, route.Route{App: "web", Hosts: hosts, PathPrefix: "/", TLS: &route.TLS{CertFile: certFile, KeyFile: keyFile}})
 	m, _ := startManager(t, Options{Directory: "https://127.0.0.1:1/dir", Store: s, Logger: quietLogger()})
 
 	serialOf := func(c store.Certificate) int64 {
@@ -125,7 +126,7 @@ func TestAnUnclaimedHostKeepsItsRecordForAWhile(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
 	certFile, keyFile := writePair(t, dir, "site", 1, []string{"a.test"}, now.Add(-time.Hour), now.Add(24*time.Hour))
-	route := store.Route{App: "web", Hosts: []string{"a.test"}, PathPrefix: "/", TLS: &store.RouteTLS{CertFile: certFile, KeyFile: keyFile}}
+	route := route.Route{App: "web", Hosts: []string{"a.test"}, PathPrefix: "/", TLS: &route.TLS{CertFile: certFile, KeyFile: keyFile}}
 	putRoute(t, s, route)
 	startManager(t, Options{Directory: "https://127.0.0.1:1/dir", Store: s, Logger: quietLogger()})
 	first := waitRecord(t, s, "a.test", 10*time.Second, func(c store.Certificate) bool { return c.CertPEM != "" })

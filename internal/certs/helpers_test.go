@@ -22,6 +22,7 @@ import (
 
 	"github.com/tendhq/tend/internal/acmetest"
 	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -208,7 +209,7 @@ func startManager(t *testing.T, o Options) (*Manager, func()) {
 	return m, stop
 }
 
-func putRoute(t *testing.T, s *store.Store, r store.Route) {
+func putRoute(t *testing.T, s *store.Store, r route.Route) {
 	t.Helper()
 	if err := s.Put(context.Background(), store.RouteKey(r.App), r); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/crypto/acme"
 
 	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -237,7 +238,7 @@ func (m *Manager) check(ctx context.Context, wg *sync.WaitGroup) time.Duration {
 	inflight := maps.Clone(m.inflight)
 	m.mu.Unlock()
 
-	routes, err := store.List[store.Route](ctx, m.store, store.RoutesPrefix)
+	routes, err := store.List[route.Route](ctx, m.store, store.RoutesPrefix)
 	if err != nil {
 		m.log.Error("certs: read the routes", "err", err)
 		return 5 * time.Second
@@ -326,7 +327,7 @@ func (m *Manager) check(ctx context.Context, wg *sync.WaitGroup) time.Duration {
 // host whose record a route of its app with tls.onDemand still claims. A host of two
 // routes takes the first route's TLS (in key order). The wildcard hosts of a route with
 // tls.onDemand are patterns of names, not names to order.
-func (m *Manager) wants(routes []store.Route, recs map[string]store.Certificate) map[string]want {
+func (m *Manager) wants(routes []route.Route, recs map[string]store.Certificate) map[string]want {
 	wants := map[string]want{}
 	for _, r := range routes {
 		if r.TLS == nil || (!r.TLS.Auto && r.TLS.CertFile == "" && r.TLS.KeyFile == "") {

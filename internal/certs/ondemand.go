@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -68,7 +69,7 @@ func (m *Manager) Want(host, app string) (denied bool) {
 
 	ctx, cancel := context.WithTimeout(m.life, 30*time.Second)
 	defer cancel()
-	routes, err := store.List[store.Route](ctx, m.store, store.RoutesPrefix)
+	routes, err := store.List[route.Route](ctx, m.store, store.RoutesPrefix)
 	if err != nil {
 		m.log.Error("certs: read the routes for an on-demand certificate", "host", host, "err", err)
 		return false
@@ -186,18 +187,18 @@ func redact(raw string) string {
 // claims says which route claims a host, as the gateway routes: the routes listing the
 // exact name, else those of the longest wildcard suffix, else those without hosts.
 type claims struct {
-	exact    map[string][]*store.Route
+	exact    map[string][]*route.Route
 	wild     []wildClaim // longest suffix first
-	fallback []*store.Route
+	fallback []*route.Route
 }
 
 type wildClaim struct {
 	suffix string // ".example.com"
-	routes []*store.Route
+	routes []*route.Route
 }
 
-func newClaims(routes []store.Route) *claims {
-	c := &claims{exact: map[string][]*store.Route{}}
+func newClaims(routes []route.Route) *claims {
+	c := &claims{exact: map[string][]*route.Route{}}
 	for i := range routes {
 		r := &routes[i]
 		if len(r.Hosts) == 0 {
@@ -217,20 +218,20 @@ func newClaims(routes []store.Route) *claims {
 	return c
 }
 
-func (c *claims) addWild(suffix string, r *store.Route) {
+func (c *claims) addWild(suffix string, r *route.Route) {
 	for i := range c.wild {
 		if c.wild[i].suffix == suffix {
 			c.wild[i].routes = append(c.wild[i].routes, r)
 			return
 		}
 	}
-	c.wild = append(c.wild, wildClaim{suffix: suffix, routes: []*store.Route{r}})
+	c.wild = append(c.wild, wildClaim{suffix: suffix, routes: []*route.Route{r}})
 }
 
 // onDemand is the route with tls.onDemand that would have a certificate issued for
 // host (nil: none): among the routes claiming host, one with tls.auto and onDemand. A
 // wildcard *.example.com gives certificates to the names of one label more only.
-func (c *claims) onDemand(host string) *store.Route {
+func (c *claims) onDemand(host string) *route.Route {
 	if rs, ok := c.exact[host]; ok {
 		return onDemandOf(rs)
 	}
@@ -245,7 +246,7 @@ func (c *claims) onDemand(host string) *store.Route {
 	return onDemandOf(c.fallback)
 }
 
-func onDemandOf(rs []*store.Route) *store.Route {
+func onDemandOf(rs []*route.Route) *route.Route {
 	for _, r := range rs {
 		if r.TLS != nil && r.TLS.Auto && r.TLS.OnDemand != "" {
 			return r

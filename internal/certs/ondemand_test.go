@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/acmetest"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -47,8 +48,8 @@ func (a *approver) count(host string) int {
 	return a.asked[host]
 }
 
-func onDemandRoute(app, approvalURL string, hosts ...string) store.Route {
-	return store.Route{App: app, Hosts: hosts, PathPrefix: "/", TLS: &store.RouteTLS{Auto: true, OnDemand: approvalURL}}
+func onDemandRoute(app, approvalURL string, hosts ...string) route.Route {
+	return route.Route{App: app, Hosts: hosts, PathPrefix: "/", TLS: &route.TLS{Auto: true, OnDemand: approvalURL}}
 }
 
 func TestOnDemandCertificatesForApprovedHostsOnly(t *testing.T) {
@@ -60,7 +61,7 @@ func TestOnDemandCertificatesForApprovedHostsOnly(t *testing.T) {
 	// shop takes every host no other app claims; site lists its own; the wildcard of
 	// shops is a pattern of names, never ordered itself
 	putRoute(t, s, onDemandRoute("shop", ap.URL+"/allow?key=secret"))
-	putRoute(t, s, store.Route{App: "site", Hosts: []string{"site.test"}, PathPrefix: "/"})
+	putRoute(t, s, route.Route{App: "site", Hosts: []string{"site.test"}, PathPrefix: "/"})
 	putRoute(t, s, onDemandRoute("shops", ap.URL+"/allow", "*.shops.test"))
 	m, _ := startManager(t, Options{Directory: p.Directory, CAFile: p.CAFile, Store: s, Solver: gw})
 
@@ -117,15 +118,15 @@ func TestOnDemandCertificatesForApprovedHostsOnly(t *testing.T) {
 	}
 
 	// a route of another app claiming the host now: the record goes
-	putRoute(t, s, store.Route{App: "site", Hosts: []string{"site.test", "ok.test"}, PathPrefix: "/"})
+	putRoute(t, s, route.Route{App: "site", Hosts: []string{"site.test", "ok.test"}, PathPrefix: "/"})
 	waitGone(t, s, "ok.test", 10*time.Second)
 }
 
 func TestOnDemandRecordsLiveWithTheirRoute(t *testing.T) {
-	routes := []store.Route{
+	routes := []route.Route{
 		onDemandRoute("shops", "https://approve.test/", "*.shops.test", "shops.test"),
 		onDemandRoute("any", "https://approve.test/"),
-		{App: "plain", Hosts: []string{"plain.test"}, PathPrefix: "/", TLS: &store.RouteTLS{Auto: true}},
+		{App: "plain", Hosts: []string{"plain.test"}, PathPrefix: "/", TLS: &route.TLS{Auto: true}},
 	}
 	od := func(host, app string) store.Certificate {
 		return store.Certificate{Host: host, App: app, Source: store.CertFromACME, OnDemand: true}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/certs"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/spec"
@@ -305,10 +306,10 @@ func (c *Controller) Scale(ctx context.Context, app string, n int) error {
 // and a Retry-After of retryAfter seconds while the instances keep running) or takes it out.
 func (c *Controller) Maintenance(ctx context.Context, app string, on bool, message string, retryAfter int) error {
 	what := "maintenance off"
-	var m *store.Maintenance
+	var m *route.Maintenance
 	if on {
 		what = "maintenance on"
-		m = &store.Maintenance{Message: message, RetryAfter: retryAfter, Since: time.Now().UTC()}
+		m = &route.Maintenance{Message: message, RetryAfter: retryAfter, Since: time.Now().UTC()}
 	}
 	return c.command(ctx, app, what, func(l *appLoop) error {
 		prev := l.rec.Maintenance

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tendhq/tend/internal/build"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/store"
@@ -161,7 +162,7 @@ func TestDeployCreatesRevisionsOnlyForNewArtifactsOrConfig(t *testing.T) {
 	if rt.replicas(1) != 2 || rt.replicas(2) != 2 {
 		t.Fatalf("replicas: rev1 %d rev2 %d, want both 2 (revision 1 warm for rollback)", rt.replicas(1), rt.replicas(2))
 	}
-	var route store.Route
+	var route route.Route
 	if err := st.Get(context.Background(), store.RouteKey("hello"), &route); err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/spec"
@@ -283,44 +285,42 @@ func newPreviewToken() string {
 
 // routeTLS is the route record's TLS of a spec (nil: plain HTTP only), with the files'
 // paths absolute.
-func routeTLS(sp *spec.App) *store.RouteTLS {
+func routeTLS(sp *spec.App) *route.TLS {
 	t := sp.Route.TLS
 	if t == nil {
 		return nil
 	}
-	return &store.RouteTLS{Auto: t.Auto, CertFile: inDir(sp.Dir, t.Cert), KeyFile: inDir(sp.Dir, t.Key), Redirect: t.Redirect, HSTS: t.HSTS,
+	return &route.TLS{Auto: t.Auto, CertFile: inDir(sp.Dir, t.Cert), KeyFile: inDir(sp.Dir, t.Key), Redirect: t.Redirect, HSTS: t.HSTS,
 		OnDemand: t.OnDemand}
 }
 
 // writeRoute publishes the decision's traffic split for the gateway, when it changed.
 func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 	sp := l.rec.Spec
-	route := store.Route{App: l.app, Hosts: sp.Route.Hosts, PathPrefix: sp.Route.PathPrefix, Preview: out.Preview,
+	rt := route.Route{App: l.app, Hosts: sp.Route.Hosts, PathPrefix: sp.Route.PathPrefix, Preview: out.Preview,
 		PreviewToken: previewToken(out.Preview, l.st.PreviewToken),
 		MaxBody:      sp.Route.MaxBodyBytes, Protocol: protocol(sp.Route.Protocol), Maintenance: l.rec.Maintenance, ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body, ConnectTimeout: sp.Route.Timeouts.Connect,
 		TLS: routeTLS(&sp)}
-	for _, s := range out.Splits {
-		route.Splits = append(route.Splits, store.Split{Revision: s.Revision, Weight: s.Weight})
-	}
+	rt.Splits = slices.Clone(out.Splits)
 	if out.MatchCanary {
 		if r, ok := l.revisions[l.st.To]; ok && r.Spec.Strategy.Canary != nil {
 			if pct := r.Spec.Strategy.Canary.Mirror; pct > 0 {
-				route.Mirror, route.MirrorPercent = l.st.To, pct
+				rt.Mirror, rt.MirrorPercent = l.st.To, pct
 			}
 			for _, m := range r.Spec.Strategy.Canary.Match {
 				for k, v := range m.Header {
-					route.Matches = append(route.Matches, store.MatchRule{Kind: "header", Name: k, Value: v, Revision: l.st.To})
+					rt.Matches = append(rt.Matches, route.Match{Kind: "header", Name: k, Value: v, Revision: l.st.To})
 				}
 				for k, v := range m.Cookie {
-					route.Matches = append(route.Matches, store.MatchRule{Kind: "cookie", Name: k, Value: v, Revision: l.st.To})
+					rt.Matches = append(rt.Matches, route.Match{Kind: "cookie", Name: k, Value: v, Revision: l.st.To})
 				}
 			}
 		}
 	}
-	if len(route.Splits) == 0 {
-		route.Splits = []store.Split{{Revision: -1, Weight: 100}} // nothing may serve: route to no revision
+	if len(rt.Splits) == 0 {
+		rt.Splits = []route.Split{{Revision: -1, Weight: 100}} // nothing may serve: route to no revision
 	}
-	b, err := store.Encode(store.RouteKey(l.app), route)
+	b, err := store.Encode(store.RouteKey(l.app), rt)
 	if err != nil || string(b) == string(l.lastRoute) {
 		return
 	}

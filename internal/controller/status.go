@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/store"
@@ -20,7 +21,7 @@ type Status struct {
 	Current   *store.Revision    `json:"revision,omitempty"`
 	Running   []runtime.Instance `json:"running"`
 	// Maintenance is set while `tend maintenance APP on` holds (the gateway answers 503).
-	Maintenance *store.Maintenance `json:"maintenance,omitempty"`
+	Maintenance *route.Maintenance `json:"maintenance,omitempty"`
 }
 
 // Status reports one app.

@@ -19,6 +19,7 @@ import (
 	"github.com/tendhq/tend/internal/cli"
 	"github.com/tendhq/tend/internal/dataplane"
 	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -59,7 +60,7 @@ func routeBackend(t *testing.T, st *store.Store, name string) {
 	host, port, _ := net.SplitHostPort(b.Listener.Addr().String())
 	p, _ := strconv.Atoi(port)
 	ctx := context.Background()
-	if err := st.Put(ctx, store.RouteKey("hello"), store.Route{App: "hello", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 100}}}); err != nil {
+	if err := st.Put(ctx, store.RouteKey("hello"), route.Route{App: "hello", PathPrefix: "/", Splits: []route.Split{{Revision: 1, Weight: 100}}}); err != nil {
 		t.Fatal(err)
 	}
 	ep := store.Endpoint{Name: "hello", Address: host, Port: p, Metadata: map[string]string{"revision": "1", "instance": name}}

@@ -15,6 +15,7 @@ import (
 	"github.com/tendhq/tend/internal/acmetest"
 	"github.com/tendhq/tend/internal/dataplane"
 	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -36,8 +37,8 @@ func TestHTTPSOutlivesGatewayRestartsAndAdoption(t *testing.T) {
 	pair := acmetest.SelfSigned(t, acmetest.Cert{Hosts: []string{"hello.test"}})
 	certPEM, keyPEM, roots := pair.CertPEM, pair.KeyPEM, pair.Roots()
 	ctx := context.Background()
-	if err := st.Put(ctx, store.RouteKey("hello"), store.Route{App: "hello", Hosts: []string{"hello.test"}, PathPrefix: "/",
-		TLS: &store.RouteTLS{Auto: true}}); err != nil {
+	if err := st.Put(ctx, store.RouteKey("hello"), route.Route{App: "hello", Hosts: []string{"hello.test"}, PathPrefix: "/",
+		TLS: &route.TLS{Auto: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Put(ctx, store.CertKey("hello.test"), store.Certificate{Host: "hello.test", App: "hello", Source: store.CertFromACME,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tendhq/tend/internal/acmetest"
 	"github.com/tendhq/tend/internal/dataplane"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -24,8 +25,8 @@ func TestOnDemandHostsReachTheServerAndTheirCertificatesTheGateway(t *testing.T)
 	st := openStore(t, dir)
 	addr, https := freeAddr(t), freeAddr(t)
 	ctx := context.Background()
-	if err := st.Put(ctx, store.RouteKey("shop"), store.Route{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/",
-		TLS: &store.RouteTLS{Auto: true, OnDemand: "https://approve.test/"}}); err != nil {
+	if err := st.Put(ctx, store.RouteKey("shop"), route.Route{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/",
+		TLS: &route.TLS{Auto: true, OnDemand: "https://approve.test/"}}); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/gateway"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -47,12 +48,12 @@ func (p *Plane) decode(rev int64, kvs map[string][]byte) gateway.Routing {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	r := gateway.Routing{Version: rev, Routes: []store.Route{}, Endpoints: []store.Endpoint{}}
+	r := gateway.Routing{Version: rev, Routes: []route.Route{}, Endpoints: []store.Endpoint{}}
 	for _, k := range keys {
 		var err error
 		switch {
 		case strings.HasPrefix(k, store.RoutesPrefix):
-			var rt store.Route
+			var rt route.Route
 			if err = store.Decode(k, kvs[k], &rt); err == nil {
 				r.Routes = append(r.Routes, rt)
 			}

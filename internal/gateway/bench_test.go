@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -19,8 +20,8 @@ func BenchmarkGateway(b *testing.B) {
 	defer backend.Close()
 	ep := (&backendServer{Server: backend}).endpoint("hello", 1)
 	g := New(Options{})
-	g.SetState([]store.Route{{App: "hello", Hosts: []string{"hello.localhost"}, PathPrefix: "/",
-		Splits: []store.Split{{Revision: 1, Weight: 90}, {Revision: 2, Weight: 10}}}}, []store.Endpoint{ep})
+	g.SetState([]route.Route{{App: "hello", Hosts: []string{"hello.localhost"}, PathPrefix: "/",
+		Splits: []route.Split{{Revision: 1, Weight: 90}, {Revision: 2, Weight: 10}}}}, []store.Endpoint{ep})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -61,7 +62,7 @@ func BenchmarkServeHTTPInProcess(b *testing.B) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
 	defer backend.Close()
 	g := New(Options{})
-	g.SetState([]store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{(&backendServer{Server: backend}).endpoint("hello", 1)})
+	g.SetState([]route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{(&backendServer{Server: backend}).endpoint("hello", 1)})
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -68,10 +69,10 @@ func (rec *recorder) requests() []string {
 	return slices.Clone(rec.seen)
 }
 
-var appRoutes = []store.Route{{App: "app", Hosts: []string{"app.test"}, PathPrefix: "/"}}
+var appRoutes = []route.Route{{App: "app", Hosts: []string{"app.test"}, PathPrefix: "/"}}
 
 // serveNetHTTP serves g with net/http's server alone, as the gateway did before the loop.
-func serveNetHTTP(t *testing.T, g *Gateway, routes []store.Route, eps []store.Endpoint) string {
+func serveNetHTTP(t *testing.T, g *Gateway, routes []route.Route, eps []store.Endpoint) string {
 	t.Helper()
 	srv := &http.Server{Handler: g, Protocols: new(http.Protocols), MaxHeaderBytes: MaxHeaderBytes}
 	// as NewServer's: HTTP/1 and HTTP/2 by prior knowledge
@@ -82,7 +83,7 @@ func serveNetHTTP(t *testing.T, g *Gateway, routes []store.Route, eps []store.En
 
 // serveOn gives g its state and serves it with serve on a new 127.0.0.1 listener until
 // the test ends (then stop); it returns the listener's address.
-func serveOn(t *testing.T, g *Gateway, routes []store.Route, eps []store.Endpoint, serve func(net.Listener) error, stop func() error) string {
+func serveOn(t *testing.T, g *Gateway, routes []route.Route, eps []store.Endpoint, serve func(net.Listener) error, stop func() error) string {
 	t.Helper()
 	g.SetState(routes, eps)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -286,13 +287,13 @@ func thirds(s string) []string {
 }
 
 // startServer serves g with NewServer, as tend gateway does, and returns the server and its address.
-func startServer(t *testing.T, g *Gateway, routes []store.Route, eps []store.Endpoint) (*Server, string) {
+func startServer(t *testing.T, g *Gateway, routes []route.Route, eps []store.Endpoint) (*Server, string) {
 	t.Helper()
 	return startServerWith(t, g, routes, eps, ServerOptions{})
 }
 
 // startServerWith is startServer with options.
-func startServerWith(t *testing.T, g *Gateway, routes []store.Route, eps []store.Endpoint, o ServerOptions) (*Server, string) {
+func startServerWith(t *testing.T, g *Gateway, routes []route.Route, eps []store.Endpoint, o ServerOptions) (*Server, string) {
 	t.Helper()
 	srv := NewServer(g, o)
 	return srv, serveOn(t, g, routes, eps, srv.Serve, srv.Close)

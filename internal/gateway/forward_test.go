@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -21,7 +22,7 @@ func TestFastPathDropsHopByHopHeadersAndAppendsForwardedFor(t *testing.T) {
 		w.Header().Set("Connection", "X-Secret-Hop")
 		fmt.Fprint(w, "ok")
 	})
-	url := serve(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	url := serve(t, New(Options{}), []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	code, body, h := do(t, "GET", url, "Connection", "X-Private", "X-Private", "p", "Keep-Alive", "300",
 		"X-Forwarded-For", "203.0.113.7", "Te", "trailers", "X-Keep", "k")
 	if code != 200 || body != "ok" {
@@ -43,7 +44,7 @@ func TestFastPathDropsHopByHopHeadersAndAppendsForwardedFor(t *testing.T) {
 func TestFastPathReconnectsWhenTheBackendClosedAKeptConnection(t *testing.T) {
 	b := startBackend(t, "b", nil)
 	g := New(Options{})
-	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	url := serve(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	for i := 0; i < 5; i++ {
 		if code, body, _ := do(t, "GET", url); code != 200 || body != "b" {
 			t.Fatalf("request %d: %d %q", i, code, body)
@@ -62,7 +63,7 @@ func TestFastPathKeepsConnectionsAndPostTakesTheProxy(t *testing.T) {
 		fmt.Fprintf(w, "%s %s", r.Method, body)
 	})
 	g := New(Options{})
-	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	url := serve(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	for i := 0; i < 20; i++ {
 		if code, body, _ := do(t, "GET", url); code != 200 || body != "GET " {
 			t.Fatalf("GET %d: %d %q", i, code, body)
@@ -97,7 +98,7 @@ func TestFastPathGivesUpWhenTheClientLeaves(t *testing.T) {
 		case <-time.After(10 * time.Second):
 		}
 	})
-	url := serve(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	url := serve(t, New(Options{}), []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)

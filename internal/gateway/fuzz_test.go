@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/gateway/route"
 )
 
 // FuzzLookup checks route matching on any host and path: it never panics, and a match
 // obeys its route: the path starts with the route's prefix, and the host is one of the
 // route's hosts, matches its wildcard, or the route claims no host.
 func FuzzLookup(f *testing.F) {
-	routes := []store.Route{
+	routes := []route.Route{
 		{App: "api", Hosts: []string{"example.com"}, PathPrefix: "/api"},
 		{App: "web", Hosts: []string{"example.com"}, PathPrefix: "/"},
 		{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/"},

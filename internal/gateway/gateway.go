@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -470,7 +471,7 @@ func (g *Gateway) ejected(rt *appRoute, b *backend) {
 }
 
 // SetState builds a table from routes and endpoints and installs it atomically.
-func (g *Gateway) SetState(routes []store.Route, endpoints []store.Endpoint) {
+func (g *Gateway) SetState(routes []route.Route, endpoints []store.Endpoint) {
 	g.table.Store(g.build(routes, endpoints))
 }
 
@@ -502,7 +503,7 @@ func (g *Gateway) Drain(ctx context.Context, hostport string) error {
 type AppState struct {
 	App        string          `json:"app"`
 	PathPrefix string          `json:"pathPrefix"`
-	Splits     []store.Split   `json:"splits,omitempty"`
+	Splits     []route.Split   `json:"splits,omitempty"`
 	Endpoints  []EndpointState `json:"endpoints"`
 }
 
@@ -523,7 +524,7 @@ func (g *Gateway) Snapshot() []AppState {
 		s := AppState{App: rt.app, PathPrefix: rt.prefix}
 		prev := 0
 		for _, sp := range rt.splits {
-			s.Splits = append(s.Splits, store.Split{Revision: sp.revision, Weight: sp.upTo - prev})
+			s.Splits = append(s.Splits, route.Split{Revision: sp.revision, Weight: sp.upTo - prev})
 			prev = sp.upTo
 		}
 		for _, b := range rt.all.backends {

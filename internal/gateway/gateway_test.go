@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -57,7 +58,7 @@ func (b *backendServer) endpoint(app string, rev int) store.Endpoint {
 }
 
 // serve puts a gateway in front of the given state and returns its URL.
-func serve(t *testing.T, g *Gateway, routes []store.Route, eps []store.Endpoint) string {
+func serve(t *testing.T, g *Gateway, routes []route.Route, eps []store.Endpoint) string {
 	t.Helper()
 	_, addr := startServer(t, g, routes, eps)
 	return "http://" + addr
@@ -87,8 +88,8 @@ func TestRoutesByHostPathAndDefault(t *testing.T) {
 	web := startBackend(t, "web", nil)
 	shop := startBackend(t, "shop", nil)
 	fallback := startBackend(t, "any", nil)
-	url := serve(t, New(Options{}), []store.Route{
-		{App: "api", Hosts: []string{"example.com"}, PathPrefix: "/api", Splits: []store.Split{{Revision: 1, Weight: 100}}},
+	url := serve(t, New(Options{}), []route.Route{
+		{App: "api", Hosts: []string{"example.com"}, PathPrefix: "/api", Splits: []route.Split{{Revision: 1, Weight: 100}}},
 		{App: "web", Hosts: []string{"example.com"}, PathPrefix: "/"},
 		{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/"},
 		{App: "any", PathPrefix: "/"},
@@ -111,9 +112,9 @@ func TestRoutesByHostPathAndDefault(t *testing.T) {
 func TestWeightsMatchesAndPreview(t *testing.T) {
 	v1 := startBackend(t, "v1", nil)
 	v2 := startBackend(t, "v2", nil)
-	url := serve(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/",
-		Splits:  []store.Split{{Revision: 1, Weight: 80}, {Revision: 2, Weight: 20}},
-		Matches: []store.MatchRule{{Kind: "header", Name: "X-Canary", Value: "yes", Revision: 2}, {Kind: "cookie", Name: "canary", Value: "1", Revision: 2}},
+	url := serve(t, New(Options{}), []route.Route{{App: "hello", PathPrefix: "/",
+		Splits:  []route.Split{{Revision: 1, Weight: 80}, {Revision: 2, Weight: 20}},
+		Matches: []route.Match{{Kind: "header", Name: "X-Canary", Value: "yes", Revision: 2}, {Kind: "cookie", Name: "canary", Value: "1", Revision: 2}},
 		Preview: 2, PreviewToken: "s3cret",
 	}}, []store.Endpoint{v1.endpoint("hello", 1), v2.endpoint("hello", 2)})
 	counts := map[string]int{}
@@ -136,14 +137,14 @@ func TestWeightsMatchesAndPreview(t *testing.T) {
 func TestEmptyRevisionFallsBackAndNoInstanceIs503(t *testing.T) {
 	v1 := startBackend(t, "v1", nil)
 	g := New(Options{})
-	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 50}, {Revision: 2, Weight: 50}}}},
+	url := serve(t, g, []route.Route{{App: "hello", PathPrefix: "/", Splits: []route.Split{{Revision: 1, Weight: 50}, {Revision: 2, Weight: 50}}}},
 		[]store.Endpoint{v1.endpoint("hello", 1)})
 	for i := 0; i < 50; i++ {
 		if code, body, _ := do(t, "GET", url); code != 200 || body != "v1" {
 			t.Fatalf("%d %q: a split revision without instances must fall back to the other", code, body)
 		}
 	}
-	g.SetState([]store.Route{{App: "hello", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 100}}}}, nil)
+	g.SetState([]route.Route{{App: "hello", PathPrefix: "/", Splits: []route.Split{{Revision: 1, Weight: 100}}}}, nil)
 	if code, body, _ := do(t, "GET", url); code != 503 || !strings.Contains(body, "hello has no ready instance") {
 		t.Fatalf("no instances: %d %q, want 503 naming the app", code, body)
 	}
@@ -157,7 +158,7 @@ func TestP2CSpreadsLoadOverInstances(t *testing.T) {
 		bs = append(bs, b)
 		eps = append(eps, b.endpoint("hello", 1))
 	}
-	url := serve(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/"}}, eps)
+	url := serve(t, New(Options{}), []route.Route{{App: "hello", PathPrefix: "/"}}, eps)
 	for i := 0; i < 400; i++ {
 		do(t, "GET", url)
 	}
@@ -175,7 +176,7 @@ func TestRetryOnDeadInstanceAndEjection(t *testing.T) {
 	dead.Close() // connection refused from now on
 	reg := prometheus.NewRegistry()
 	g := New(Options{Registerer: reg})
-	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{live.endpoint("hello", 1), deadEP})
+	url := serve(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{live.endpoint("hello", 1), deadEP})
 	for i := 0; i < 100; i++ {
 		if code, body, _ := do(t, "GET", url); code != 200 || body != "live" {
 			t.Fatalf("request %d: %d %q; a GET to a dead instance must be retried on another", i, code, body)
@@ -189,7 +190,7 @@ func TestRetryOnDeadInstanceAndEjection(t *testing.T) {
 	}
 	// POST has a body and is not idempotent: no retry, a 502
 	var saw502 bool
-	g.SetState([]store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{deadEP})
+	g.SetState([]route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{deadEP})
 	resp, err := http.Post(url, "text/plain", strings.NewReader("x"))
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +209,7 @@ func TestNeverMoreThanHalfEjected(t *testing.T) {
 		eps = append(eps, b.endpoint("hello", 1))
 	}
 	g := New(Options{})
-	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, eps)
+	url := serve(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, eps)
 	for i := 0; i < 200; i++ {
 		do(t, "GET", url)
 	}
@@ -227,7 +228,7 @@ func TestForwardedHeadersAndRequestID(t *testing.T) {
 	var got http.Header
 	var host string
 	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) { got, host = r.Header.Clone(), r.Host })
-	url := serve(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	url := serve(t, New(Options{}), []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	do(t, "GET", url, "Host", "hello.localhost")
 	if got.Get("X-Forwarded-For") != "127.0.0.1" || got.Get("X-Forwarded-Proto") != "http" || got.Get("X-Request-Id") == "" || host != "hello.localhost" {
 		t.Errorf("backend saw host %q headers %v", host, got)
@@ -247,7 +248,7 @@ func TestServerSentEventsStreamUnbuffered(t *testing.T) {
 		<-release
 		fmt.Fprint(w, "data: second\n\n")
 	})
-	url := serve(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	url := serve(t, New(Options{}), []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +278,7 @@ func TestWebSocketUpgradePassesThrough(t *testing.T) {
 		rw.WriteString("echo " + line)
 		rw.Flush()
 	})
-	url := serve(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	url := serve(t, New(Options{}), []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +308,7 @@ func TestDrainWaitsForInFlightRequests(t *testing.T) {
 	})
 	g := New(Options{})
 	ep := b.endpoint("hello", 1)
-	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{ep})
+	url := serve(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{ep})
 	result := make(chan string, 1)
 	go func() {
 		resp, err := http.Get(url)
@@ -320,7 +321,7 @@ func TestDrainWaitsForInFlightRequests(t *testing.T) {
 		result <- string(body)
 	}()
 	<-started
-	g.SetState([]store.Route{{App: "hello", PathPrefix: "/"}}, nil) // the instance left the registry
+	g.SetState([]route.Route{{App: "hello", PathPrefix: "/"}}, nil) // the instance left the registry
 	drained := make(chan error, 1)
 	go func() { drained <- g.Drain(context.Background(), ep.HostPort()) }()
 	select {

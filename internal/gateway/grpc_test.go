@@ -18,6 +18,7 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -75,7 +76,7 @@ func TestGRPCCallsAndStreamsPassThroughTheGateway(t *testing.T) {
 	svc, ep := startGRPC(t, "echo")
 	reg := prometheus.NewRegistry()
 	g := New(Options{Registerer: reg})
-	_, addr := startServer(t, g, []store.Route{{App: "echo", PathPrefix: "/", Protocol: "http2"}}, []store.Endpoint{ep})
+	_, addr := startServer(t, g, []route.Route{{App: "echo", PathPrefix: "/", Protocol: "http2"}}, []store.Endpoint{ep})
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithAuthority("echo"))
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +140,7 @@ func TestGRPCCallsAndStreamsPassThroughTheGateway(t *testing.T) {
 
 func TestHTTP2ByPriorKnowledgeOnThePlainListener(t *testing.T) {
 	b := startBackend(t, "b", nil)
-	url := serve(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	url := serve(t, New(Options{}), []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	tr := &http.Transport{Protocols: new(http.Protocols)}
 	tr.Protocols.SetUnencryptedHTTP2(true)
 	defer tr.CloseIdleConnections()

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -68,7 +69,7 @@ func TestMalformedBodiesAreTheClientsFaultNotTheInstances(t *testing.T) {
 	})
 	reg := prometheus.NewRegistry()
 	g := New(Options{Registerer: reg})
-	_, addr := startServer(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	_, addr := startServer(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	for i := 0; i < 3*ejectAfter; i++ {
 		resp := rawExchange(t, addr, "POST /upload HTTP/1.1\r\nHost: hello\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n\r\n")
 		if resp.StatusCode != http.StatusBadRequest {
@@ -99,7 +100,7 @@ func TestAnInstanceSilentPastTheResponseTimeoutGets504(t *testing.T) {
 	})
 	defer close(release)
 	g := New(Options{ResponseTimeout: 300 * time.Millisecond})
-	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	url := serve(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	// a GET takes the connection loop, a POST with a body net/http's server
 	if code, body, _ := do(t, "GET", url); code != http.StatusGatewayTimeout || !strings.Contains(body, "did not answer in time") {
 		t.Errorf("GET to a silent instance: %d %q, want 504", code, body)
@@ -121,7 +122,7 @@ func TestASlowBodyGets408AndIsNotCountedAgainstTheInstance(t *testing.T) {
 	})
 	reg := prometheus.NewRegistry()
 	g := New(Options{Registerer: reg, BodyTimeout: 300 * time.Millisecond})
-	_, addr := startServer(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	_, addr := startServer(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	// 10 bytes announced, 3 sent, then nothing
 	resp := rawExchange(t, addr, "POST / HTTP/1.1\r\nHost: hello\r\nContent-Length: 10\r\n\r\nabc")
 	if resp.StatusCode != http.StatusRequestTimeout {
@@ -134,7 +135,7 @@ func TestASlowBodyGets408AndIsNotCountedAgainstTheInstance(t *testing.T) {
 
 func TestHugeRequestHeadersGet431(t *testing.T) {
 	b := startBackend(t, "b", nil)
-	_, addr := startServer(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	_, addr := startServer(t, New(Options{}), []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	big := strings.Repeat("x", 64<<10)
 	resp := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: hello\r\nX-Big: "+big+"\r\n\r\n")
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
@@ -164,7 +165,7 @@ func TestARoutesMaxBodyAndTimeoutsOverrideTheDefaults(t *testing.T) {
 	})
 	defer close(release)
 	g := New(Options{}) // defaults: 60s; the route says 300ms
-	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/", MaxBody: 1 << 20, ResponseTimeout: 300 * time.Millisecond}},
+	url := serve(t, g, []route.Route{{App: "hello", PathPrefix: "/", MaxBody: 1 << 20, ResponseTimeout: 300 * time.Millisecond}},
 		[]store.Endpoint{b.endpoint("hello", 1)})
 	post := func(path string, body io.Reader, size int64) (int, string) {
 		req, _ := http.NewRequest("POST", url+path, body)
@@ -203,7 +204,7 @@ func TestConnectionsOverACapAreClosedAtOnce(t *testing.T) {
 	b := startBackend(t, "b", nil)
 	reg := prometheus.NewRegistry()
 	g := New(Options{Registerer: reg})
-	srv, addr := startServerWith(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)},
+	srv, addr := startServerWith(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)},
 		ServerOptions{MaxConnsPerClient: 3})
 	// three kept connections, one of them handed to net/http's server (a POST)
 	var held []net.Conn
@@ -258,7 +259,7 @@ func TestABodyTrickledAByteAtATimeGets408(t *testing.T) {
 		fmt.Fprint(w, "ok")
 	})
 	g := New(Options{BodyTimeout: 500 * time.Millisecond})
-	_, addr := startServer(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	_, addr := startServer(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +300,7 @@ func TestASlowUploadAndASlowAnswerToItAreNotCut(t *testing.T) {
 		fmt.Fprintf(w, "read %d", n)
 	})
 	g := New(Options{BodyTimeout: 400 * time.Millisecond, ResponseTimeout: 1500 * time.Millisecond})
-	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
+	url := serve(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 1)})
 	pr, pw := io.Pipe()
 	go func() {
 		// 10 pieces of 200 bytes 200ms apart: 2s of upload (longer than the response
@@ -325,7 +326,7 @@ func TestASlowUploadAndASlowAnswerToItAreNotCut(t *testing.T) {
 // loop, the fast path and ReverseProxy's (a nanosecond is too short for any dial).
 func TestARoutesConnectTimeoutBoundsNewConnections(t *testing.T) {
 	b := startBackend(t, "b", nil)
-	routes := []store.Route{{App: "app", Hosts: []string{"app.test"}, PathPrefix: "/", ConnectTimeout: time.Nanosecond},
+	routes := []route.Route{{App: "app", Hosts: []string{"app.test"}, PathPrefix: "/", ConnectTimeout: time.Nanosecond},
 		{App: "ok", Hosts: []string{"ok.test"}, PathPrefix: "/"}}
 	eps := []store.Endpoint{b.endpoint("app", 1), b.endpoint("ok", 1)}
 	for name, url := range map[string]string{"loop": serve(t, New(Options{}), routes, eps), "net/http": serveNetHTTP(t, New(Options{}), routes, eps)} {

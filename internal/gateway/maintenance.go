@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/gateway/route"
 )
 
 // An app in maintenance (`tend maintenance APP on`) is answered by the gateway itself:
@@ -15,7 +15,7 @@ import (
 // for clients that ask for it. Its instances keep running and get nothing.
 
 // maintenancePage is the answer's content type and body for a client that accepts accept.
-func maintenancePage(app string, m *store.Maintenance, accept string) (string, []byte) {
+func maintenancePage(app string, m *route.Maintenance, accept string) (string, []byte) {
 	msg := m.Message
 	if msg == "" {
 		msg = app + " is down for maintenance; please try again later."

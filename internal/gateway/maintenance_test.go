@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
 func TestAnAppInMaintenanceIsAnsweredByTheGateway(t *testing.T) {
 	b := startBackend(t, "b", nil)
-	m := &store.Maintenance{Message: "Back at <14:00> UTC", RetryAfter: 300}
-	url := serve(t, New(Options{}), []store.Route{{App: "hello", PathPrefix: "/", Maintenance: m}}, []store.Endpoint{b.endpoint("hello", 1)})
+	m := &route.Maintenance{Message: "Back at <14:00> UTC", RetryAfter: 300}
+	url := serve(t, New(Options{}), []route.Route{{App: "hello", PathPrefix: "/", Maintenance: m}}, []store.Endpoint{b.endpoint("hello", 1)})
 	get := func(method, accept string) (*http.Response, string) {
 		req, _ := http.NewRequest(method, url+"/", strings.NewReader(""))
 		req.Header.Set("Accept", accept)

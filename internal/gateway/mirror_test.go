@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -20,8 +21,8 @@ func TestMirrorCopiesStableRequestsToTheCanaryAndDiscardsItsAnswers(t *testing.T
 	})
 	reg := prometheus.NewRegistry()
 	g := New(Options{Registerer: reg})
-	url := serve(t, g, []store.Route{{App: "hello", PathPrefix: "/",
-		Splits: []store.Split{{Revision: 1, Weight: 100}}, Mirror: 2, MirrorPercent: 100,
+	url := serve(t, g, []route.Route{{App: "hello", PathPrefix: "/",
+		Splits: []route.Split{{Revision: 1, Weight: 100}}, Mirror: 2, MirrorPercent: 100,
 	}}, []store.Endpoint{stable.endpoint("hello", 1), canary.endpoint("hello", 2)})
 	defer g.mirrorClient.CloseIdleConnections()
 	for i := 0; i < 20; i++ {

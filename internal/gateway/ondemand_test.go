@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -22,9 +23,9 @@ import (
 // with tls.auto alone.
 func onDemandRouting(b *backendServer, certs ...store.Certificate) Routing {
 	return Routing{
-		Routes: []store.Route{
-			{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/", TLS: &store.RouteTLS{Auto: true, OnDemand: "http://approve.test/allow"}},
-			{App: "plain", Hosts: []string{"plain.test"}, PathPrefix: "/", TLS: &store.RouteTLS{Auto: true}},
+		Routes: []route.Route{
+			{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/", TLS: &route.TLS{Auto: true, OnDemand: "http://approve.test/allow"}},
+			{App: "plain", Hosts: []string{"plain.test"}, PathPrefix: "/", TLS: &route.TLS{Auto: true}},
 		},
 		Endpoints: []store.Endpoint{b.endpoint("shop", 1), b.endpoint("plain", 1)},
 		Certs:     certs,
@@ -148,10 +149,10 @@ func TestWantedHostsAreBoundedAndExpire(t *testing.T) {
 
 func TestOnDemandClaims(t *testing.T) {
 	g := New(Options{})
-	od := &store.RouteTLS{Auto: true, OnDemand: "https://approve.test/"}
-	g.SetState([]store.Route{
+	od := &route.TLS{Auto: true, OnDemand: "https://approve.test/"}
+	g.SetState([]route.Route{
 		{App: "shops", Hosts: []string{"*.shops.test"}, PathPrefix: "/", TLS: od},
-		{App: "api", Hosts: []string{"*.api.shops.test", "www.shops.test"}, PathPrefix: "/", TLS: &store.RouteTLS{Auto: true}},
+		{App: "api", Hosts: []string{"*.api.shops.test", "www.shops.test"}, PathPrefix: "/", TLS: &route.TLS{Auto: true}},
 		{App: "any", PathPrefix: "/", TLS: od},
 	}, nil)
 	for host, want := range map[string]string{
@@ -248,14 +249,14 @@ func TestOneClientCannotFillTheWantedHosts(t *testing.T) {
 // A host the server refused fails its waiting handshake at once, and its next ones.
 func TestADeniedOnDemandHostFailsAtOnce(t *testing.T) {
 	g := New(Options{})
-	g.Apply(Routing{Routes: []store.Route{{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/",
-		TLS: &store.RouteTLS{Auto: true, OnDemand: "https://approve.test/"}}}})
+	g.Apply(Routing{Routes: []route.Route{{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/",
+		TLS: &route.TLS{Auto: true, OnDemand: "https://approve.test/"}}}})
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() { _, err := g.awaitOnDemand("x.shop.test", "shop", "10.0.0.1"); done <- err }()
 	time.Sleep(100 * time.Millisecond)
-	g.Apply(Routing{Routes: []store.Route{{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/",
-		TLS: &store.RouteTLS{Auto: true, OnDemand: "https://approve.test/"}}}, Denied: []string{"x.shop.test"}})
+	g.Apply(Routing{Routes: []route.Route{{App: "shop", Hosts: []string{"*.shop.test"}, PathPrefix: "/",
+		TLS: &route.TLS{Auto: true, OnDemand: "https://approve.test/"}}}, Denied: []string{"x.shop.test"}})
 	if err := <-done; err == nil || time.Since(start) > 2*time.Second {
 		t.Fatalf("the waiting handshake of a denied host: %v after %s, want a failure at once", err, time.Since(start))
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -22,7 +23,7 @@ func TestPreviewNeedsTheRolloutsTokenAndNeverReachesTheInstance(t *testing.T) {
 		}
 	}
 	stable, canary := startBackend(t, "stable", answer("stable")), startBackend(t, "canary", answer("canary"))
-	routes := []store.Route{{App: "app", Hosts: []string{"app.test"}, PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 100}},
+	routes := []route.Route{{App: "app", Hosts: []string{"app.test"}, PathPrefix: "/", Splits: []route.Split{{Revision: 1, Weight: 100}},
 		Preview: 2, PreviewToken: "0123456789abcdef"}}
 	eps := []store.Endpoint{stable.endpoint("app", 1), canary.endpoint("app", 2)}
 	cases := []struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -70,7 +71,7 @@ func TestProcessServesPushedRoutingAndKeepsItAcrossARestart(t *testing.T) {
 	}
 	c := NewClient(dir)
 	defer c.CloseIdle()
-	r := Routing{Version: 7, Routes: []store.Route{{App: "hello", PathPrefix: "/", Splits: []store.Split{{Revision: 1, Weight: 100}}}},
+	r := Routing{Version: 7, Routes: []route.Route{{App: "hello", PathPrefix: "/", Splits: []route.Split{{Revision: 1, Weight: 100}}}},
 		Endpoints: []store.Endpoint{b.endpoint("hello", 1)}}
 	if err := c.Push(context.Background(), r); err != nil {
 		t.Fatal(err)
@@ -185,7 +186,7 @@ func TestProcessDrainsAnInstanceTheServerRemoved(t *testing.T) {
 	runProcess(t, dir)
 	c := NewClient(dir)
 	defer c.CloseIdle()
-	route := []store.Route{{App: "hello", PathPrefix: "/"}}
+	route := []route.Route{{App: "hello", PathPrefix: "/"}}
 	if err := c.Push(context.Background(), Routing{Version: 1, Routes: route, Endpoints: []store.Endpoint{b.endpoint("hello", 1)}}); err != nil {
 		t.Fatal(err)
 	}

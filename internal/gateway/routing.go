@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -20,7 +21,7 @@ type Routing struct {
 	// reads older formats.
 	Format    int              `json:"format"`
 	Version   int64            `json:"version"`
-	Routes    []store.Route    `json:"routes"`
+	Routes    []route.Route    `json:"routes"`
 	Endpoints []store.Endpoint `json:"endpoints"`
 	// Certs are the certificates the HTTPS listener serves, chosen by SNI (records
 	// without a certificate yet are left out); Challenges the ACME challenges it answers.

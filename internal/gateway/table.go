@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -47,10 +48,10 @@ type appRoute struct {
 	bodyTimeout     time.Duration
 	connectTimeout  time.Duration
 	h2              bool // instances speak HTTP/2 without TLS (protocol http2: gRPC)
-	maintenance     *store.Maintenance
-	tls             *store.RouteTLS // served over HTTPS too
-	hsts            string          // Strict-Transport-Security over HTTPS ("": none)
-	redirect        bool            // plain HTTP gets 308 to the gateway's HTTPS listener
+	maintenance     *route.Maintenance
+	tls             *route.TLS // served over HTTPS too
+	hsts            string     // Strict-Transport-Security over HTTPS ("": none)
+	redirect        bool       // plain HTTP gets 308 to the gateway's HTTPS listener
 }
 
 type split struct {
@@ -107,7 +108,7 @@ func normalHost(h string) string {
 
 // build makes a table from routes and registry endpoints, reusing backends (and so
 // their in-flight counts and ejection state) from the previous table.
-func (g *Gateway) build(routes []store.Route, endpoints []store.Endpoint) *table {
+func (g *Gateway) build(routes []route.Route, endpoints []store.Endpoint) *table {
 	byApp := map[string][]*backend{}
 	seen := map[string]bool{}
 	for _, ep := range endpoints {
@@ -148,7 +149,7 @@ func (g *Gateway) build(routes []store.Route, endpoints []store.Endpoint) *table
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		add(g.appRoute(store.Route{App: name, PathPrefix: "/"}, byApp[name]), []string{name})
+		add(g.appRoute(route.Route{App: name, PathPrefix: "/"}, byApp[name]), []string{name})
 	}
 	sortRoutes := func(rs []*appRoute) {
 		sort.SliceStable(rs, func(i, j int) bool { return len(rs[i].prefix) > len(rs[j].prefix) })
@@ -174,7 +175,7 @@ func (t *table) addWildcard(suffix string, r *appRoute) {
 	t.wildcards = append(t.wildcards, wildcard{suffix: suffix, routes: []*appRoute{r}})
 }
 
-func (g *Gateway) appRoute(rt store.Route, backends []*backend) *appRoute {
+func (g *Gateway) appRoute(rt route.Route, backends []*backend) *appRoute {
 	prefix := rt.PathPrefix
 	if prefix == "" {
 		prefix = "/"
@@ -262,7 +263,7 @@ func (g *Gateway) retireBackends(live map[string]bool) {
 }
 
 // hsts is the Strict-Transport-Security value of a route's TLS settings ("": none).
-func hsts(t *store.RouteTLS) string {
+func hsts(t *route.TLS) string {
 	if t == nil || t.HSTS <= 0 {
 		return ""
 	}

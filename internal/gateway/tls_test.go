@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tendhq/tend/internal/acmetest"
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -73,8 +74,8 @@ func TestHTTPSChoosesTheCertificateBySNIAndSpeaksH2AndHTTP1(t *testing.T) {
 	appCert, appKey, appRoots := testCert(t, "app.test")
 	otherCert, otherKey, _ := testCert(t, "other.test")
 	_, secure := startTLS(t, g, Routing{
-		Routes: []store.Route{{App: "app", Hosts: []string{"app.test"}, PathPrefix: "/", TLS: &store.RouteTLS{Auto: true}},
-			{App: "other", Hosts: []string{"other.test"}, PathPrefix: "/", TLS: &store.RouteTLS{Auto: true}}},
+		Routes: []route.Route{{App: "app", Hosts: []string{"app.test"}, PathPrefix: "/", TLS: &route.TLS{Auto: true}},
+			{App: "other", Hosts: []string{"other.test"}, PathPrefix: "/", TLS: &route.TLS{Auto: true}}},
 		Endpoints: []store.Endpoint{b.endpoint("app", 1), other.endpoint("other", 1)},
 		Certs: []store.Certificate{{Host: "app.test", CertPEM: appCert, KeyPEM: appKey},
 			{Host: "other.test", CertPEM: otherCert, KeyPEM: otherKey}},
@@ -125,8 +126,8 @@ func TestPlainHTTPIsRedirectedButACMEChallengesAreAnswered(t *testing.T) {
 	})
 	cert, key, roots := testCert(t, "app.test")
 	plain, secure := startTLS(t, g, Routing{
-		Routes: []store.Route{{App: "app", Hosts: []string{"app.test"}, PathPrefix: "/",
-			TLS: &store.RouteTLS{Auto: true, Redirect: true, HSTS: 365 * 24 * time.Hour}},
+		Routes: []route.Route{{App: "app", Hosts: []string{"app.test"}, PathPrefix: "/",
+			TLS: &route.TLS{Auto: true, Redirect: true, HSTS: 365 * 24 * time.Hour}},
 			{App: "plain", Hosts: []string{"plain.test"}, PathPrefix: "/"}},
 		Endpoints:  []store.Endpoint{b.endpoint("app", 1), b.endpoint("plain", 1)},
 		Certs:      []store.Certificate{{Host: "app.test", CertPEM: cert, KeyPEM: key}},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/spec"
 )
 
@@ -123,7 +124,7 @@ func (st *State) steady(out Output) Output {
 	}
 	if st.Stable != 0 {
 		out.Replicas[st.Stable] = st.Replicas
-		out.Splits = []Split{{st.Stable, 100}}
+		out.Splits = []route.Split{{Revision: st.Stable, Weight: 100}}
 	}
 	return out
 }
@@ -151,7 +152,7 @@ func (st *State) hold(out Output) Output {
 		out.Preview = st.To
 	default:
 		out.Replicas[st.To] = st.Replicas
-		out.Splits = []Split{{st.To, 100}}
+		out.Splits = []route.Split{{Revision: st.To, Weight: 100}}
 	}
 	delete(out.Replicas, 0)
 	return out
@@ -185,26 +186,26 @@ func (st *State) pruneWarm(now time.Time) {
 }
 
 // weighted splits traffic between From and To by st.Weight.
-func (st *State) weighted() []Split {
+func (st *State) weighted() []route.Split {
 	if st.From == 0 {
-		return []Split{{st.To, 100}}
+		return []route.Split{{Revision: st.To, Weight: 100}}
 	}
 	if st.Weight <= 0 {
-		return []Split{{st.From, 100}}
+		return []route.Split{{Revision: st.From, Weight: 100}}
 	}
 	if st.Weight >= 100 {
-		return []Split{{st.To, 100}}
+		return []route.Split{{Revision: st.To, Weight: 100}}
 	}
-	return []Split{{st.From, 100 - st.Weight}, {st.To, st.Weight}}
+	return []route.Split{{Revision: st.From, Weight: 100 - st.Weight}, {Revision: st.To, Weight: st.Weight}}
 }
 
 // splitsByReady shares traffic in proportion to ready instances, as a rolling update does.
-func (st *State) splitsByReady(oldReady, newReady int) []Split {
+func (st *State) splitsByReady(oldReady, newReady int) []route.Split {
 	switch {
 	case st.From == 0 || (oldReady == 0 && newReady > 0):
-		return []Split{{st.To, 100}}
+		return []route.Split{{Revision: st.To, Weight: 100}}
 	case newReady == 0:
-		return []Split{{st.From, 100}}
+		return []route.Split{{Revision: st.From, Weight: 100}}
 	}
 	w := (100*newReady + (oldReady+newReady)/2) / (oldReady + newReady)
 	st.Weight = w
@@ -217,7 +218,7 @@ func (st *State) initial(in Input, out Output) Output {
 	st.NewReplicas = st.Replicas
 	st.noteProgress(in, ready)
 	out.Replicas = map[int]int{st.To: st.Replicas}
-	out.Splits = []Split{{st.To, 100}}
+	out.Splits = []route.Split{{Revision: st.To, Weight: 100}}
 	if ready >= st.Replicas {
 		return st.complete(in.Now, out, fmt.Sprintf("revision %d is serving with %d instances", st.To, st.Replicas))
 	}
@@ -268,7 +269,7 @@ func (st *State) rolling(in Input, out Output) Output {
 	st.Message = fmt.Sprintf("rolling: %d/%d new ready, %d old left", newAvail, n, st.OldReplicas)
 	if newAvail >= n && st.OldReplicas == 0 {
 		out.Replicas[st.To] = n
-		out.Splits = []Split{{st.To, 100}}
+		out.Splits = []route.Split{{Revision: st.To, Weight: 100}}
 		return st.complete(in.Now, out, fmt.Sprintf("revision %d replaced revision %d", st.To, st.From))
 	}
 	if st.overDeadline(in) {
@@ -287,7 +288,7 @@ func (st *State) blueGreen(in Input, out Output) Output {
 	out.Replicas = st.warmReplicas()
 	out.Replicas[st.From] = n
 	out.Replicas[st.To] = n
-	out.Splits = []Split{{st.From, 100}}
+	out.Splits = []route.Split{{Revision: st.From, Weight: 100}}
 	out.Preview = st.To
 	if avail < n {
 		st.Message = fmt.Sprintf("blue-green: %d/%d of revision %d ready (preview it with the header tend status shows)", avail, n, st.To)
@@ -339,7 +340,7 @@ func (st *State) blueGreen(in Input, out Output) Output {
 func (st *State) switchTraffic(now time.Time, out Output) Output {
 	st.Step = 1
 	st.Weight = 100
-	out.Splits = []Split{{st.To, 100}}
+	out.Splits = []route.Split{{Revision: st.To, Weight: 100}}
 	out.Preview = 0
 	return st.complete(now, out, fmt.Sprintf("switched all traffic from revision %d to revision %d", st.From, st.To))
 }
@@ -534,7 +535,7 @@ func (st *State) revert(in Input, out Output) Output {
 		st.Weight = 0
 		st.Stable = st.From
 		st.finish(in.Now, st.Message)
-		out.Splits = []Split{{st.From, 100}}
+		out.Splits = []route.Split{{Revision: st.From, Weight: 100}}
 		out.Events = append(out.Events, fmt.Sprintf("revision %d is serving again", st.From))
 		return out
 	}

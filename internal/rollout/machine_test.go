@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/spec"
 )
 
@@ -134,21 +135,21 @@ func TestBlueGreenWaitsForPromoteThenSwitchesAndKeepsOldWarm(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		out = s.step(t, st, sp, nil)
 	}
-	if st.Phase != Paused || out.Preview != 2 || out.Splits[0] != (Split{1, 100}) {
+	if st.Phase != Paused || out.Preview != 2 || out.Splits[0] != (route.Split{Revision: 1, Weight: 100}) {
 		t.Fatalf("phase %s preview %d splits %v, want Paused with preview 2 and all traffic on 1", st.Phase, out.Preview, out.Splits)
 	}
 	if err := Promote(st, false, s.obs(), s.now); err != nil {
 		t.Fatal(err)
 	}
 	out = s.step(t, st, sp, nil)
-	if st.Phase != Completed || out.Splits[0] != (Split{2, 100}) || out.Replicas[1] != 4 {
+	if st.Phase != Completed || out.Splits[0] != (route.Split{Revision: 2, Weight: 100}) || out.Replicas[1] != 4 {
 		t.Fatalf("after promote: phase %s splits %v replicas %v, want Completed, all on 2, 1 kept warm", st.Phase, out.Splits, out.Replicas)
 	}
 	if !Rollback(st, 1, s.obs(), s.now) {
 		t.Fatal("rollback to the warm revision was not a route switch")
 	}
 	out = s.step(t, st, sp, nil)
-	if st.Stable != 1 || out.Splits[0] != (Split{1, 100}) || out.Replicas[2] != 4 {
+	if st.Stable != 1 || out.Splits[0] != (route.Split{Revision: 1, Weight: 100}) || out.Replicas[2] != 4 {
 		t.Fatalf("after rollback: stable %d splits %v replicas %v, want 1 serving and 2 warm", st.Stable, out.Splits, out.Replicas)
 	}
 	s.now = s.now.Add(11 * time.Minute)
@@ -225,7 +226,7 @@ func TestAbortReturnsTrafficToStable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := s.step(t, st, sp, nil)
-	if st.Stable != 1 || out.Replicas[2] != 0 || out.Splits[0] != (Split{1, 100}) {
+	if st.Stable != 1 || out.Replicas[2] != 0 || out.Splits[0] != (route.Split{Revision: 1, Weight: 100}) {
 		t.Fatalf("after abort: stable %d replicas %v splits %v", st.Stable, out.Replicas, out.Splits)
 	}
 	if err := Abort(st, s.now); err == nil {
@@ -262,14 +263,14 @@ func TestBlueGreenPrePromotionAnalysisGatesTheSwitch(t *testing.T) {
 		for i := 0; i < 10 && out.Analyze == nil; i++ {
 			out = s.step(t, st, sp, nil)
 		}
-		if out.Analyze == nil || out.Splits[0] != (Split{1, 100}) || out.Preview != 2 {
+		if out.Analyze == nil || out.Splits[0] != (route.Split{Revision: 1, Weight: 100}) || out.Preview != 2 {
 			t.Fatalf("%s: analyze %v splits %v preview %d, want an analysis while all traffic stays on 1 and 2 is previewable", c.verdict, out.Analyze, out.Splits, out.Preview)
 		}
 		out = s.step(t, st, sp, &Verdict{Result: c.verdict, Message: "numbers"})
 		for i := 0; i < 5 && !st.Phase.Terminal() && st.Phase != Paused; i++ {
 			out = s.step(t, st, sp, nil)
 		}
-		if st.Phase != c.want || out.Splits[0] != (Split{c.serving, 100}) || len(st.Verdicts) != 1 {
+		if st.Phase != c.want || out.Splits[0] != (route.Split{Revision: c.serving, Weight: 100}) || len(st.Verdicts) != 1 {
 			t.Errorf("%s: phase %s splits %v verdicts %v, want %s with revision %d serving", c.verdict, st.Phase, out.Splits, st.Verdicts, c.want, c.serving)
 		}
 	}

@@ -4,6 +4,7 @@ package rollout
 import (
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/spec"
 )
 
@@ -165,15 +166,9 @@ func (o Observation) why(rev int) string {
 // listed go to zero), and the traffic split.
 type Decision struct {
 	Replicas map[int]int
-	Splits   []Split
+	Splits   []route.Split
 	// Preview is the revision reached with header X-Tend-Preview: the rollout's token (0: none).
 	Preview int
 	// MatchCanary sends requests matching the canary rules to To.
 	MatchCanary bool
-}
-
-// Split is one revision's share of traffic in percent.
-type Split struct {
-	Revision int
-	Weight   int
 }

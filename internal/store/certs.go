@@ -62,19 +62,3 @@ type ACMEAccount struct {
 	KeyPEM    string `json:"keyPEM"`
 	URI       string `json:"uri"`
 }
-
-// RouteTLS is how the gateway serves an app over HTTPS.
-type RouteTLS struct {
-	// Auto: certificates from the ACME CA; otherwise CertFile and KeyFile (absolute).
-	Auto     bool   `json:"auto,omitempty"`
-	CertFile string `json:"certFile,omitempty"`
-	KeyFile  string `json:"keyFile,omitempty"`
-	// Redirect answers plain HTTP with 308 to HTTPS (ACME challenges excepted).
-	Redirect bool `json:"redirect,omitempty"`
-	// HSTS is the Strict-Transport-Security max-age sent over HTTPS (0: no header).
-	HSTS time.Duration `json:"hsts,omitempty"`
-	// OnDemand (with Auto) is the approval URL of on-demand certificates: a host the route
-	// claims without listing it (a wildcard's, or any when it has no hosts) gets a
-	// certificate at its first TLS handshake if GET OnDemand?host=HOST answers 2xx.
-	OnDemand string `json:"onDemand,omitempty"`
-}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tendhq/tend/internal/gateway/route"
 )
 
 // A revision written by tend before record formats (format 1, no "v") holds the
@@ -106,7 +108,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(IncidentKey(1), []byte(`{"v":3}`))
 	f.Add(InstanceUserKey("a"), []byte(`{"v":1e3,"app":"a"}`))
 	f.Fuzz(func(t *testing.T, key string, raw []byte) {
-		for _, v := range []any{&Revision{}, &AppRecord{}, &Route{}, &Endpoint{}, &map[string]any{}} {
+		for _, v := range []any{&Revision{}, &AppRecord{}, &route.Route{}, &Endpoint{}, &map[string]any{}} {
 			if Decode(key, raw, v) != nil {
 				continue
 			}

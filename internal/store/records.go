@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/spec"
 )
 
@@ -68,15 +69,7 @@ type AppRecord struct {
 	Instances int `json:"instances,omitempty"`
 	// Maintenance, set by `tend maintenance APP on`, makes the gateway answer 503 while the
 	// instances keep running; deploys keep it.
-	Maintenance *Maintenance `json:"maintenance,omitempty"`
-}
-
-// Maintenance is what the gateway answers for an app in maintenance.
-type Maintenance struct {
-	Message string `json:"message,omitempty"`
-	// RetryAfter is the Retry-After the clients get, in seconds (0: none).
-	RetryAfter int       `json:"retryAfter,omitempty"`
-	Since      time.Time `json:"since"`
+	Maintenance *route.Maintenance `json:"maintenance,omitempty"`
 }
 
 // Revision is an immutable, numbered build of an app.
@@ -108,53 +101,6 @@ type Endpoint struct {
 
 // HostPort is the dialable address of the endpoint.
 func (e Endpoint) HostPort() string { return fmt.Sprintf("%s:%d", e.Address, e.Port) }
-
-// Route is how the gateway sends requests to an app's revisions. The controller
-// writes it; the gateway watches it.
-type Route struct {
-	App        string   `json:"app"`
-	Hosts      []string `json:"hosts,omitempty"`
-	PathPrefix string   `json:"pathPrefix"`
-	// Splits share traffic among revisions by weight (weights sum to 100). An empty list sends
-	// traffic to every registered endpoint of the app regardless of revision.
-	Splits []Split `json:"splits,omitempty"`
-	// Matches send a request matching any rule to Revision, whatever the weights.
-	Matches []MatchRule `json:"matches,omitempty"`
-	// Preview is the revision that requests with header X-Tend-Preview: PreviewToken reach
-	// (0: none; without a token, none either).
-	Preview      int    `json:"preview,omitempty"`
-	PreviewToken string `json:"previewToken,omitempty"`
-	// Mirror copies MirrorPercent of the GET and HEAD requests served by other revisions
-	// to revision Mirror; its answers are discarded (0: no mirroring).
-	Mirror        int `json:"mirror,omitempty"`
-	MirrorPercent int `json:"mirrorPercent,omitempty"`
-	// MaxBody bounds a request body in bytes (0: no limit); ResponseTimeout and
-	// BodyTimeout override the gateway's defaults (0: the default).
-	MaxBody int64 `json:"maxBody,omitempty"`
-	// Maintenance, when set, is answered (503) instead of sending requests to instances.
-	Maintenance *Maintenance `json:"maintenance,omitempty"`
-	// Protocol is how the gateway talks to the instances: "" (HTTP/1.1) or "http2" (h2c, for gRPC).
-	Protocol string `json:"protocol,omitempty"`
-	// TLS, when set, serves the app over HTTPS too (certificates by Host, CertKey).
-	TLS             *RouteTLS     `json:"tls,omitempty"`
-	ResponseTimeout time.Duration `json:"responseTimeout,omitempty"`
-	ConnectTimeout  time.Duration `json:"connectTimeout,omitempty"`
-	BodyTimeout     time.Duration `json:"bodyTimeout,omitempty"`
-}
-
-// Split is one revision's share of traffic.
-type Split struct {
-	Revision int `json:"revision"`
-	Weight   int `json:"weight"`
-}
-
-// MatchRule matches a header or a cookie (Kind "header" or "cookie") with an exact value.
-type MatchRule struct {
-	Kind     string `json:"kind"`
-	Name     string `json:"name"`
-	Value    string `json:"value"`
-	Revision int    `json:"revision"`
-}
 
 // Event is one line in an app's history: what happened, to which revision, and why.
 type Event struct {
