@@ -23,6 +23,8 @@ const (
 	InstanceUsersPrefix = "/tend/instance-users/"
 	InstanceUIDsPrefix  = "/tend/instance-uids/"
 	ServicesPrefix      = "/services/"
+	// SecretsPrefix holds the sealed versions of apps' secrets (owned by package secret).
+	SecretsPrefix = "/tend/secrets/"
 )
 
 // AppKey holds the desired spec of an app (an AppRecord).
@@ -51,6 +53,18 @@ func InstanceUserKey(app string) string { return InstanceUsersPrefix + app }
 
 // InstanceUIDKey holds the app a uid was given to, so that no two apps share one.
 func InstanceUIDKey(uid uint32) string { return fmt.Sprintf("%s%d", InstanceUIDsPrefix, uid) }
+
+// SecretKey holds one sealed version of an app's secret; versions are zero-padded so
+// keys sort by number.
+func SecretKey(app, name string, version int) string {
+	return fmt.Sprintf("%s%08d", SecretVersionsPrefix(app, name), version)
+}
+
+// SecretVersionsPrefix lists the versions of one secret.
+func SecretVersionsPrefix(app, name string) string { return SecretsPrefixOf(app) + name + "/" }
+
+// SecretsPrefixOf lists every secret of an app.
+func SecretsPrefixOf(app string) string { return SecretsPrefix + app + "/" }
 
 // ServiceKey is the registry key of one endpoint of a service.
 func ServiceKey(name, address string) string { return ServicesPrefix + name + "/" + address }

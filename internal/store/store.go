@@ -174,9 +174,11 @@ func (s *Store) grantLease(ctx context.Context) error {
 }
 
 // Close revokes nothing (registry keys of a crashed or stopped server expire with their
-// lease) and shuts the embedded etcd down.
+// lease) and shuts the embedded etcd down. Closing twice does nothing the second time.
 func (s *Store) Close() error {
-	s.closing.Store(true)
+	if s.closing.Swap(true) {
+		return nil
+	}
 	if s.cancel != nil {
 		s.cancel()
 		<-s.kaDone
@@ -254,6 +256,15 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	return nil
+}
+
+// DeletePrefix removes every key under prefix and says how many there were.
+func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int64, error) {
+	r, err := s.etcdc.Delete(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return 0, fmt.Errorf("delete %s: %w", prefix, err)
+	}
+	return r.Deleted, nil
 }
 
 // List decodes every value under prefix, in key order, into a new T.
