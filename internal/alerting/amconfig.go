@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
-	"strconv"
 
 	amconfig "github.com/prometheus/alertmanager/config"
+	"github.com/tendhq/tend/internal/yamldoc"
 	"gopkg.in/yaml.v3"
 )
 
@@ -60,14 +59,14 @@ func LoadConfig(path string) (*Config, error) {
 		}
 		src = b
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	doc, err := yamldoc.Parse(name, src)
+	if err != nil {
+		return nil, err
 	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+	root := doc.Root
+	if root == nil || root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s: an Alertmanager config is a YAML mapping with route and receivers", name)
 	}
-	root := doc.Content[0]
 	cfg := &Config{}
 	for _, recv := range items(value(root, "receivers")) {
 		if value(recv, "name") != nil && value(recv, "name").Value == IncidentReceiver {
@@ -89,13 +88,13 @@ func LoadConfig(path string) (*Config, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
+	if err := enc.Encode(root); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	cfg.Text = buf.Bytes()
 	parsed, err := amconfig.Load(string(cfg.Text))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s (fields as in https://prometheus.io/docs/alerting/latest/configuration/)", name, originalLines(err, &doc, cfg.Text))
+		return nil, fmt.Errorf("%w (fields as in https://prometheus.io/docs/alerting/latest/configuration/)", inUsersFile(err, name, root, cfg.Text))
 	}
 	cfg.Parsed = parsed
 	return cfg, nil
@@ -180,33 +179,40 @@ func addIncidentReceiver(root *yaml.Node) error {
 	return errors.New("no route: an Alertmanager config needs a route with a receiver")
 }
 
-var lineRef = regexp.MustCompile(`line (\d+)`)
-
-// originalLines turns the line numbers in Alertmanager's error, which refer to the
-// rewritten text, back into the user's file's lines.
-func originalLines(err error, edited *yaml.Node, text []byte) string {
-	var reread yaml.Node
-	if yaml.Unmarshal(text, &reread) != nil {
-		return err.Error()
+// inUsersFile places Alertmanager's error about text, the rewriting of the user's file
+// whose nodes are edited, at the lines and columns of the user's file.
+func inUsersFile(err error, name string, edited *yaml.Node, text []byte) error {
+	rewritten, perr := yamldoc.Parse(name, text)
+	if perr != nil {
+		return fmt.Errorf("%s: %w", name, err) // cannot be: text is yaml.v3's own encoding
 	}
-	lines := map[int]int{}
+	type pos struct{ line, col int }
+	user := map[pos]*yaml.Node{} // by position in text
 	var walk func(a, b *yaml.Node)
 	walk = func(a, b *yaml.Node) {
-		if a.Line > 0 {
-			lines[b.Line] = a.Line
+		if p := (pos{b.Line, b.Column}); user[p] == nil || user[p].Line == 0 {
+			user[p] = a
 		}
 		for i := 0; i < len(a.Content) && i < len(b.Content); i++ {
 			walk(a.Content[i], b.Content[i])
 		}
 	}
-	walk(edited, &reread)
-	return lineRef.ReplaceAllStringFunc(err.Error(), func(s string) string {
-		n, _ := strconv.Atoi(s[5:])
-		if o, ok := lines[n]; ok {
-			return "line " + strconv.Itoa(o)
+	walk(edited, rewritten.Root)
+	es := rewritten.Wrap(err)
+	for _, e := range es {
+		if e.Line == 0 {
+			continue
 		}
-		return s
-	})
+		if n := user[pos{e.Line, e.Col}]; n != nil && n.Line > 0 {
+			e.Line, e.Col = n.Line, n.Column
+		} else {
+			e.Line, e.Col = 0, 0 // in what tend added
+		}
+		// paths in the rewritten text are not the user's (the root route is a child
+		// route there), and Alertmanager's messages name the field
+		e.Field = ""
+	}
+	return es
 }
 
 // value is the value under key in a YAML mapping, or nil.

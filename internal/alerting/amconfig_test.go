@@ -48,7 +48,7 @@ func TestSeedAlertmanagerConfigLoadsWithWarnings(t *testing.T) {
 
 func TestAlertmanagerConfigErrorsNameTheUsersLine(t *testing.T) {
 	for name, tc := range map[string]struct{ yaml, want string }{
-		"unknown field":    {"route:\n  receiver: a\nreceivers:\n- name: a\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n    colour: red\n", "line 7: field colour not found"},
+		"unknown field":    {"route:\n  receiver: a\nreceivers:\n- name: a\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n    colour: red\n", ":7:5: field colour not found in type webhook.plain"},
 		"unknown receiver": {"route:\n  receiver: nobody\nreceivers:\n- name: a\n", `undefined receiver "nobody"`},
 		"subject twice":    {"route:\n  receiver: a\nreceivers:\n- name: a\n  email_configs:\n  - to: x@example.com\n    subject: s\n    headers: {Subject: t}\n", ":7: email_configs has both subject and headers.Subject"},
 		"tend's name":      {"route:\n  receiver: tend-incidents\nreceivers:\n- name: tend-incidents\n", "is tend's own"},
@@ -62,6 +62,42 @@ func TestAlertmanagerConfigErrorsNameTheUsersLine(t *testing.T) {
 			_, err := LoadConfig(f)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), f) {
 				t.Fatalf("err = %v, want it to name %s and say %q", err, f, tc.want)
+			}
+		})
+	}
+}
+
+// Alertmanager reads tend's rewriting of the file, in which the user's root route is a
+// child route: its errors still name the user's line and column.
+func TestAlertmanagerConfigErrorsAreAtTheUsersLineAndColumn(t *testing.T) {
+	const suffix = " (fields as in https://prometheus.io/docs/alerting/latest/configuration/)"
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"in a receiver":      {"route:\n  receiver: a\nreceivers:\n- name: a\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n    colour: red\n", ":7:5: field colour not found in type webhook.plain" + suffix},
+		"in the root route":  {"route:\n  receiver: a\n  colour: red\nreceivers:\n- name: a\n", ":3:3: field colour not found in type config.plain" + suffix},
+		"syntax error":       {"route:\n  receiver: a\n- name: a\n", ":3:1: not valid YAML: did not find expected key"},
+		"without a position": {"route:\n  receiver: nobody\nreceivers:\n- name: a\n", `: undefined receiver "nobody" used in route` + suffix},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "am.yml")
+			if err := os.WriteFile(f, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := LoadConfig(f); err == nil || err.Error() != f+tc.want {
+				t.Fatalf("error:\n got %v\nwant %s", err, f+tc.want)
+			}
+		})
+	}
+}
+
+func TestRuleFileYAMLErrorsNameLineColumnAndField(t *testing.T) {
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"unknown field": {"groups:\n- name: g\n  rules:\n  - alert: X\n    expr: up\n    colour: red\n", "r.yml:6:5: groups[0].rules[0].colour: field colour not found in type rulefmt.Rule"},
+		"misindented":   {"groups:\n- name: g\n  rules:\n  - alert: X\n    expr: up\n   for: 1m\n", "r.yml:6:1: not valid YAML: did not find expected key"},
+		"bad query":     {"groups:\n- name: g\n  rules:\n  - alert: X\n    expr: rate(x[5m] > 1\n", `r.yml: 5:11: group "g", rule 1, "X": could not parse expression: 1:15: parse error: unclosed left parenthesis`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := CheckRules("r.yml", []byte(tc.yaml)); err == nil || err.Error() != tc.want {
+				t.Fatalf("error:\n got %v\nwant %s", err, tc.want)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/tendhq/tend/internal/yamldoc"
 	"gopkg.in/yaml.v3"
 )
 
@@ -27,13 +28,29 @@ type AppRules struct {
 	Files [][]byte
 }
 
-// CheckRules parses one rule file as the rules manager will; errors name the file.
+// CheckRules parses one rule file as the rules manager will; errors name the file, and
+// YAML errors their line, column and field.
 func CheckRules(name string, content []byte) error {
 	_, errs := rulefmt.Parse(content, false, model.UTF8Validation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
-	for i := range errs {
-		errs[i] = fmt.Errorf("%s: %w", name, errs[i])
+	if len(errs) == 0 {
+		return nil
 	}
-	return errors.Join(errs...)
+	doc, err := yamldoc.Parse(name, content)
+	switch {
+	case errors.Is(err, yamldoc.ErrSecondDocument):
+		doc = &yamldoc.Doc{File: name} // the rules manager reads the first document only
+	case err != nil:
+		return err // a syntax error, at its line (rulefmt counts some from 0)
+	}
+	var all yamldoc.Errors
+	for _, e := range errs {
+		for _, w := range doc.Wrap(e) {
+			if len(all) == 0 || w.Error() != all[len(all)-1].Error() { // rulefmt reads the file twice
+				all = append(all, w)
+			}
+		}
+	}
+	return all
 }
 
 // appsDigest summarises what the rule set is made of, so that an unchanged set is

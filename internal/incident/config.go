@@ -1,15 +1,12 @@
 package incident
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/tendhq/tend/internal/yamldoc"
 )
 
 // Config is the server's incident configuration (`tend server --incidents FILE`):
@@ -162,7 +159,7 @@ func Matches(match, labels map[string]string) bool {
 }
 
 // LoadConfig reads an incident configuration; an empty path gives the defaults (no
-// runbooks, no escalation). Errors name the file, the line and the field.
+// runbooks, no escalation). Errors name the file, the line and column, and the field.
 func LoadConfig(path string) (*Config, error) {
 	c := &Config{}
 	if path != "" {
@@ -170,15 +167,12 @@ func LoadConfig(path string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read the incident config: %w", err)
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: %w", path, err)
+		doc, err := yamldoc.Decode(path, b, c)
+		if err != nil {
+			return nil, err
 		}
-		var doc yaml.Node
-		_ = yaml.Unmarshal(b, &doc)
-		if err := c.validate(&doc); err != nil {
-			return nil, fmt.Errorf("%s:%w", path, err)
+		if err := c.validate(doc); err != nil {
+			return nil, err
 		}
 	}
 	if c.Remediation.ActionsPerHour == 0 {
@@ -200,80 +194,63 @@ func LoadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
-// validate checks what YAML's types cannot; errors start with the line.
-func (c *Config) validate(doc *yaml.Node) error {
-	var root *yaml.Node
-	if len(doc.Content) > 0 {
-		root = doc.Content[0]
-	}
-	line := func(path ...any) int {
-		n := root
-		for _, p := range path {
-			switch p := p.(type) {
-			case string:
-				n = value(n, p)
-			case int:
-				if n == nil || n.Kind != yaml.SequenceNode || p >= len(n.Content) {
-					return 0
-				}
-				n = n.Content[p]
-			}
-			if n == nil {
-				return 0
-			}
-		}
-		return n.Line
+// validate checks what YAML's types cannot; errors are at the field in doc, or at its
+// nearest parent when it was left out.
+func (c *Config) validate(doc *yamldoc.Doc) error {
+	at := func(path []any, format string, args ...any) error {
+		e := doc.Errorf(path, format, args...)
+		e.Field = "" // the messages name the field, and the policy or runbook by its name
+		return e
 	}
 	if c.Remediation.ActionsPerHour < 0 {
-		return fmt.Errorf("%d: remediation.actionsPerHour must be 0 (default 3) or more", line("remediation", "actionsPerHour"))
+		return at([]any{"remediation", "actionsPerHour"}, "remediation.actionsPerHour must be 0 (default 3) or more")
 	}
 	names := map[string]bool{}
 	for i, p := range c.Escalation {
 		if p.Name == "" {
-			return fmt.Errorf("%d: escalation[%d].name is missing", line("escalation", i), i)
+			return at([]any{"escalation", i, "name"}, "escalation[%d].name is missing", i)
 		}
 		if len(p.Levels) == 0 {
-			return fmt.Errorf("%d: escalation %q needs levels: [{after: 0s, webhook: URL}]", line("escalation", i), p.Name)
+			return at([]any{"escalation", i, "levels"}, "escalation %q needs levels: [{after: 0s, webhook: URL}]", p.Name)
 		}
 		for j, l := range p.Levels {
 			if err := checkURL(l.Webhook); err != nil {
-				return fmt.Errorf("%d: escalation %q levels[%d].webhook: %w", line("escalation", i, "levels", j), p.Name, j, err)
+				return at([]any{"escalation", i, "levels", j, "webhook"}, "escalation %q levels[%d].webhook: %w", p.Name, j, err)
 			}
 			if j > 0 && l.After < p.Levels[j-1].After {
-				return fmt.Errorf("%d: escalation %q levels[%d].after (%s) comes before the level above it", line("escalation", i, "levels", j), p.Name, j, l.After)
+				return at([]any{"escalation", i, "levels", j, "after"}, "escalation %q levels[%d].after (%s) comes before the level above it", p.Name, j, l.After)
 			}
 		}
 	}
 	for i, rb := range c.Runbooks {
-		at := line("runbooks", i)
 		if rb.Name == "" {
-			return fmt.Errorf("%d: runbooks[%d].name is missing", at, i)
+			return at([]any{"runbooks", i, "name"}, "runbooks[%d].name is missing", i)
 		}
 		if names[rb.Name] {
-			return fmt.Errorf("%d: a second runbook named %q", at, rb.Name)
+			return at([]any{"runbooks", i, "name"}, "a second runbook named %q", rb.Name)
 		}
 		names[rb.Name] = true
 		if len(rb.Match) == 0 {
-			return fmt.Errorf("%d: runbook %q needs match: {alertname: ...}; a runbook for every alert is too broad to be safe", at, rb.Name)
+			return at([]any{"runbooks", i, "match"}, "runbook %q needs match: {alertname: ...}; a runbook for every alert is too broad to be safe", rb.Name)
 		}
 		if len(rb.Steps) == 0 {
-			return fmt.Errorf("%d: runbook %q has no steps", at, rb.Name)
+			return at([]any{"runbooks", i, "steps"}, "runbook %q has no steps", rb.Name)
 		}
 		for j, s := range rb.Steps {
-			sl := line("runbooks", i, "steps", j)
+			step := func(field ...any) []any { return append([]any{"runbooks", i, "steps", j}, field...) }
 			switch {
 			case s.actions() != 1:
-				return fmt.Errorf("%d: runbook %q steps[%d] needs exactly one of rollback, restart, scale, profile, command, webhook", sl, rb.Name, j)
+				return at(step(), "runbook %q steps[%d] needs exactly one of rollback, restart, scale, profile, command, webhook", rb.Name, j)
 			case s.Scale != nil && (s.Scale.To < 0 || (s.Scale.To == 0) == (s.Scale.By == 0)):
-				return fmt.Errorf("%d: runbook %q steps[%d].scale needs to: N (N ≥ 1) or by: ±N", sl, rb.Name, j)
+				return at(step("scale"), "runbook %q steps[%d].scale needs to: N (N ≥ 1) or by: ±N", rb.Name, j)
 			case s.Command != nil && len(s.Command.Argv) == 0:
-				return fmt.Errorf("%d: runbook %q steps[%d].command.argv is empty", sl, rb.Name, j)
+				return at(step("command", "argv"), "runbook %q steps[%d].command.argv is empty", rb.Name, j)
 			case s.Webhook != nil:
 				if err := checkURL(s.Webhook.URL); err != nil {
-					return fmt.Errorf("%d: runbook %q steps[%d].webhook.url: %w", sl, rb.Name, j, err)
+					return at(step("webhook", "url"), "runbook %q steps[%d].webhook.url: %w", rb.Name, j, err)
 				}
 			case s.Profile != nil && s.Profile.CPU == 0 && !s.Profile.Heap && !s.Profile.Goroutines:
-				return fmt.Errorf("%d: runbook %q steps[%d].profile captures nothing: set cpu: 10s, heap: true or goroutines: true", sl, rb.Name, j)
+				return at(step("profile"), "runbook %q steps[%d].profile captures nothing: set cpu: 10s, heap: true or goroutines: true", rb.Name, j)
 			}
 		}
 	}
@@ -284,18 +261,6 @@ func checkURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("want an http(s) URL, got %q", s)
-	}
-	return nil
-}
-
-func value(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
 	}
 	return nil
 }

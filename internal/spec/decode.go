@@ -9,23 +9,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tendhq/tend/internal/yamldoc"
 	"gopkg.in/yaml.v3"
 )
 
 // decoder walks YAML nodes into an App, collecting every error with its position.
 type decoder struct {
-	file string
+	// doc is the spec's YAML (nil for a spec built in code), for errors found after
+	// decoding.
+	doc  *yamldoc.Doc
 	errs Errors
-	// pos remembers where each field was written, for errors found after decoding.
-	pos map[string]*yaml.Node
 }
 
 func (d *decoder) errorf(n *yaml.Node, field, format string, a ...any) {
-	e := FieldError{File: d.file, Field: field, Msg: fmt.Sprintf(format, a...)}
-	if n != nil {
-		e.Line, e.Col = n.Line, n.Column
-	}
-	d.errs = append(d.errs, e)
+	d.errs = append(d.errs, &yamldoc.Error{File: d.doc.File, Line: n.Line, Col: n.Column, Field: field, Msg: fmt.Sprintf(format, a...)})
 }
 
 func join(path, field string) string {
@@ -51,15 +48,15 @@ func kindName(n *yaml.Node) string {
 }
 
 // fields decodes a mapping: each known key goes to its handler; unknown and duplicate
-// keys are errors. later maps keys that a later tend release will accept.
-func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(v *yaml.Node, field string), later map[string]string) bool {
+// keys are errors. later maps keys that a later tend release will accept. It returns
+// the keys written.
+func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(v *yaml.Node, field string), later map[string]string) map[string]bool {
 	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
-		if n.Tag == "!!null" {
-			return false
+		if n.Tag != "!!null" {
+			d.errorf(n, path, "want a mapping of fields, got %s", kindName(n))
 		}
-		d.errorf(n, path, "want a mapping of fields, got %s", kindName(n))
-		return false
+		return nil
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -70,7 +67,6 @@ func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(v *
 			continue
 		}
 		seen[k.Value] = true
-		d.pos[field] = v
 		if h, ok := handlers[k.Value]; ok {
 			h(v, field)
 			continue
@@ -89,7 +85,7 @@ func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(v *
 			d.errorf(k, field, "unknown field (known: %s)", strings.Join(sortedCopy(known), ", "))
 		}
 	}
-	return true
+	return seen
 }
 
 func resolve(n *yaml.Node) *yaml.Node {
@@ -179,9 +175,7 @@ func (d *decoder) stringList(n *yaml.Node, field string) []string {
 	}
 	out := make([]string, 0, len(n.Content))
 	for i, item := range n.Content {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		d.pos[f] = item
-		out = append(out, d.str(item, f))
+		out = append(out, d.str(item, fmt.Sprintf("%s[%d]", field, i)))
 	}
 	return out
 }
@@ -197,7 +191,6 @@ func (d *decoder) stringMap(n *yaml.Node, field string) map[string]string {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolve(n.Content[i+1])
 		f := join(field, k.Value)
-		d.pos[f] = k
 		if _, dup := out[k.Value]; dup {
 			d.errorf(k, f, "appears twice; keep one")
 			continue

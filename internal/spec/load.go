@@ -1,15 +1,16 @@
 package spec
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/tendhq/tend/internal/yamldoc"
 	"gopkg.in/yaml.v3"
 )
 
@@ -33,63 +34,65 @@ func Load(path string) (*App, error) {
 // Parse decodes, defaults and validates a spec; name stands for the file in messages.
 // All problems are reported at once, as Errors.
 func Parse(name string, data []byte) (*App, error) {
-	d := &decoder{file: name, pos: map[string]*yaml.Node{}}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, Errors{{File: name, Msg: "the spec is empty: it needs at least app and build"}}
+	doc, err := yamldoc.Parse(name, data)
+	if err != nil {
+		var e *yamldoc.Error
+		if errors.As(err, &e) && errors.Is(e, yamldoc.ErrSecondDocument) {
+			e.Msg = "a second YAML document (---): a spec file holds one app"
 		}
-		return nil, Errors{yamlError(name, err)}
+		return nil, err
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, Errors{{File: name, Line: extra.Line, Col: extra.Column, Msg: "a second YAML document (---): a spec file holds one app"}}
-	} else if !errors.Is(err, io.EOF) {
-		return nil, Errors{yamlError(name, err)}
+	if doc.Root == nil {
+		return nil, Errors{{File: name, Msg: "the spec is empty: it needs at least app and build"}}
 	}
+	d := &decoder{doc: doc}
 	a := &App{}
-	root := &doc
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		root = doc.Content[0]
-	}
+	root := doc.Root
 	if root.Kind != yaml.MappingNode {
 		d.errorf(root, "", "want a mapping with app, build, instances, ...; got %s", kindName(root))
 		return nil, d.errs
 	}
 	d.app(root, a)
 	if len(d.errs) > 0 {
-		return nil, d.errs.sorted()
+		d.errs.Sort()
+		return nil, d.errs
 	}
 	a.setDefaults()
 	d.validate(a)
 	if len(d.errs) > 0 {
-		return nil, d.errs.sorted()
+		d.errs.Sort()
+		return nil, d.errs
 	}
-	a.pos = d.pos
+	a.doc = doc
 	return a, nil
 }
 
 // FieldError is a problem with field (a dotted path like route.tls.cert) found after
 // parsing, at the field's position in the file (or its closest parent's).
-func (a *App) FieldError(field, format string, args ...any) FieldError {
-	d := &decoder{file: a.File, pos: a.pos}
-	d.at(field, format, args...)
-	return d.errs[0]
-}
-
-// yamlError turns a YAML syntax error into a FieldError; yaml.v3 reports "yaml: line N: ...".
-func yamlError(name string, err error) FieldError {
-	e := FieldError{File: name, Msg: "not valid YAML: " + err.Error()}
-	var line int
-	if _, scanErr := fmt.Sscanf(err.Error(), "yaml: line %d:", &line); scanErr == nil {
-		e.Line, e.Col = line, 1
-	}
+func (a *App) FieldError(field, format string, args ...any) *yamldoc.Error {
+	e := a.doc.Errorf(fieldPath(field), format, args...)
+	e.File = a.File
 	return e
 }
 
+var fieldPart = regexp.MustCompile(`\[(\d+)\]|[^.\[]+`)
+
+// fieldPath splits a dotted field like strategy.canary.steps[0].weight into the path
+// yamldoc looks up.
+func fieldPath(field string) []any {
+	var path []any
+	for _, m := range fieldPart.FindAllStringSubmatch(field, -1) {
+		if i, err := strconv.Atoi(m[1]); err == nil {
+			path = append(path, i)
+		} else {
+			path = append(path, m[0])
+		}
+	}
+	return path
+}
+
 func (d *decoder) app(n *yaml.Node, a *App) {
-	d.fields(n, "", map[string]func(*yaml.Node, string){
+	written := d.fields(n, "", map[string]func(*yaml.Node, string){
 		"app":   func(v *yaml.Node, f string) { a.App = d.str(v, f) },
 		"build": func(v *yaml.Node, f string) { d.build(v, f, &a.Build) },
 		"instances": func(v *yaml.Node, f string) {
@@ -127,7 +130,7 @@ func (d *decoder) app(n *yaml.Node, a *App) {
 		"secrets":   "secret values (tend secret set) arrive with a later tend release; use env for now",
 	})
 	for _, req := range []string{"app", "build"} {
-		if _, ok := d.pos[req]; !ok {
+		if !written[req] {
 			d.errorf(n, req, "required field is missing")
 		}
 	}
@@ -206,14 +209,12 @@ func (d *decoder) strategy(n *yaml.Node, path string, s *Strategy) {
 	d.fields(n, path, map[string]func(*yaml.Node, string){
 		"rolling": func(v *yaml.Node, f string) {
 			s.Rolling = &Rolling{}
-			d.fields(v, f, map[string]func(*yaml.Node, string){
+			written := d.fields(v, f, map[string]func(*yaml.Node, string){
 				"maxSurge":       func(v *yaml.Node, f string) { s.Rolling.MaxSurge = d.intOrPercent(v, f) },
 				"maxUnavailable": func(v *yaml.Node, f string) { s.Rolling.MaxUnavailable = d.intOrPercent(v, f) },
 				"minReady":       func(v *yaml.Node, f string) { s.Rolling.MinReady = d.duration(v, f) },
 			}, nil)
-			_, surge := d.pos[f+".maxSurge"]
-			_, unavailable := d.pos[f+".maxUnavailable"]
-			if !surge && !unavailable { // rolling: {} is the default rolling update
+			if !written["maxSurge"] && !written["maxUnavailable"] { // rolling: {} is the default rolling update
 				s.Rolling.MaxSurge = IntOrPercent{Value: DefaultMaxSurgePercent, Percent: true}
 			}
 		},

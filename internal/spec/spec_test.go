@@ -71,7 +71,7 @@ var badSpecs = map[string]string{
 	"two_strategies.bad.yaml":             "testdata/two_strategies.bad.yaml:17:14: strategy.blueGreen: choose one strategy: rolling and blueGreen are both set",
 	"typo_field.bad.yaml":                 "testdata/typo_field.bad.yaml:4:1: instanses: unknown field; did you mean \"instances\"?",
 	"unknown_field.bad.yaml":              "testdata/unknown_field.bad.yaml:5:1: replicas: unknown field; did you mean \"instances\"?",
-	"yaml_syntax.bad.yaml":                "testdata/yaml_syntax.bad.yaml:3:1: not valid YAML: yaml: line 3: did not find expected ',' or ']'",
+	"yaml_syntax.bad.yaml":                "testdata/yaml_syntax.bad.yaml:4:1: not valid YAML: did not find expected ',' or ']'",
 }
 
 func TestBadSpecsFailWithPositionAndField(t *testing.T) {
@@ -284,5 +284,35 @@ func TestShortFormsGetTheDocumentedDefaults(t *testing.T) {
 	}
 	if _, err := Parse("tend.yaml", []byte("app: hello\nbuild: {main: ./}\nstrategy: {rolling: {maxSurge: 0, maxUnavailable: 0}}\n")); err == nil {
 		t.Error("maxSurge and maxUnavailable both written as 0 were accepted")
+	}
+}
+
+// Errors found after parsing (the controller's, about certificate files) point at the
+// field, or at its nearest parent when the field was left out.
+func TestFieldErrorPointsAtTheFieldOrItsParent(t *testing.T) {
+	a, err := Parse("tend.yaml", []byte("app: hello\nbuild: {main: .}\nroute:\n  hosts: [a.example.com, b.example.com]\n  tls: {cert: c.pem, key: k.pem}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.File = "/srv/hello/tend.yaml"
+	for _, tc := range []struct{ field, want string }{
+		{"route.tls.cert", "/srv/hello/tend.yaml:5:15: route.tls.cert: no such file"},
+		{"route.hosts[1]", "/srv/hello/tend.yaml:4:26: route.hosts[1]: no such file"},
+		{"route.tls.onDemand", "/srv/hello/tend.yaml:5:8: route.tls.onDemand: no such file"},
+		{"health.readiness", "/srv/hello/tend.yaml:1:1: health.readiness: no such file"},
+	} {
+		if got := a.FieldError(tc.field, "no such file").Error(); got != tc.want {
+			t.Errorf("FieldError(%s):\n got %s\nwant %s", tc.field, got, tc.want)
+		}
+	}
+	if got := (&App{File: "tend.yaml"}).FieldError("route.tls", "no HTTPS").Error(); got != "tend.yaml: route.tls: no HTTPS" {
+		t.Errorf("FieldError of a spec built in code: %s", got)
+	}
+}
+
+func TestSyntaxErrorOnLineTwoIsReportedThere(t *testing.T) {
+	_, err := Parse("tend.yaml", []byte("app: hello\n- build\n"))
+	if want := "tend.yaml:2:1: not valid YAML: did not find expected key"; err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
 	}
 }

@@ -4,15 +4,15 @@ package spec
 import (
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/tendhq/tend/internal/yamldoc"
 )
 
 // App is one service as its tend.yaml describes it. After Load it carries defaults
 // (see defaults.go) and has passed validation.
 type App struct {
-	// pos is where each field was written (nil for a spec built in code), for errors
-	// found after parsing (FieldError).
-	pos       map[string]*yaml.Node
+	// doc is the YAML the spec was parsed from (nil for a spec built in code), for
+	// errors found after parsing (FieldError).
+	doc       *yamldoc.Doc
 	App       string            `json:"app"`
 	Build     Build             `json:"build"`
 	Instances int               `json:"instances"`
