@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/incident"
 	"github.com/tendhq/tend/test/harness"
 )
@@ -146,7 +147,7 @@ func run(w io.Writer, log *slog.Logger, root string, runs, rps int) (int, error)
 				}
 			}
 			if t.resolved == 0 && t.rollback != 0 {
-				if in, ok := lastIncident(s); ok && in.Status == incident.Resolved && in.CreatedAt.After(first) {
+				if in, ok := lastIncident(s); ok && in.Status == v1.IncidentResolved && in.CreatedAt.After(first) {
 					t.resolved = in.ResolvedAt.Sub(first)
 				}
 			}
@@ -166,14 +167,14 @@ func run(w io.Writer, log *slog.Logger, root string, runs, rps int) (int, error)
 	return report(w, trials, rps), nil
 }
 
-func lastIncident(s *harness.Server) (incident.Incident, bool) {
+func lastIncident(s *harness.Server) (v1.Incident, bool) {
 	out, err := s.Tend("incidents", "--all", "-o", "json")
 	if err != nil {
-		return incident.Incident{}, false
+		return v1.Incident{}, false
 	}
-	var list []incident.Incident
+	var list []v1.Incident
 	if json.Unmarshal([]byte(out), &list) != nil || len(list) == 0 {
-		return incident.Incident{}, false
+		return v1.Incident{}, false
 	}
 	return list[0], true
 }

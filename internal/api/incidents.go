@@ -8,20 +8,9 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/incident"
 )
-
-// IncidentRequest is the body of POST /v1/incidents/{id}/{ack|resolve|comment}.
-type IncidentRequest struct {
-	By   string `json:"by,omitempty"`
-	Text string `json:"text,omitempty"`
-}
-
-// RemediationRequest is the body of PUT /v1/remediation.
-type RemediationRequest struct {
-	Enabled bool   `json:"enabled"`
-	By      string `json:"by,omitempty"`
-}
 
 func (s *server) routeIncidents(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/incidents/alerts", s.incidentAlerts)
@@ -66,7 +55,7 @@ func (s *server) incidents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, wireIncidents(list))
 }
 
 func (s *server) incidentID(w http.ResponseWriter, r *http.Request) (int, bool) {
@@ -94,7 +83,7 @@ func (s *server) getIncident(w http.ResponseWriter, r *http.Request) (*incident.
 
 func (s *server) incident(w http.ResponseWriter, r *http.Request) {
 	if in, ok := s.getIncident(w, r); ok {
-		writeJSON(w, http.StatusOK, in)
+		writeJSON(w, http.StatusOK, wireIncident(in))
 	}
 }
 
@@ -131,19 +120,19 @@ func (s *server) incidentAction(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req IncidentRequest
+	var req v1.IncidentRequest
 	if err := decode(r.Body, 1<<20, &req); err != nil && !errors.Is(err, io.EOF) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: want JSON like {\"by\": \"ana\", \"text\": \"...\"}: %w", err))
 		return
 	}
 	var in *incident.Incident
 	var err error
-	switch a := r.PathValue("action"); a {
-	case "ack":
+	switch a := v1.IncidentAction(r.PathValue("action")); a {
+	case v1.IncidentAck:
 		in, err = s.o.Incidents.Ack(r.Context(), id, req.By, req.Text)
-	case "resolve":
+	case v1.IncidentResolve:
 		in, err = s.o.Incidents.Resolve(r.Context(), id, req.By, req.Text)
-	case "comment":
+	case v1.IncidentComment:
 		in, err = s.o.Incidents.Comment(r.Context(), id, req.By, req.Text)
 	default:
 		writeError(w, http.StatusNotFound, fmt.Errorf("unknown incident action %q: want ack, resolve or comment", a))
@@ -153,7 +142,7 @@ func (s *server) incidentAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, incidentStatus(err), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, in)
+	writeJSON(w, http.StatusOK, wireIncident(in))
 }
 
 func (s *server) runbooks(w http.ResponseWriter, r *http.Request) {
@@ -162,22 +151,15 @@ func (s *server) runbooks(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, RunbooksAnswer{Runbooks: stats, Limits: s.o.Incidents.Config().Remediation, Remediation: s.o.Incidents.Remediation()})
-}
-
-// RunbooksAnswer answers GET /v1/runbooks.
-type RunbooksAnswer struct {
-	Runbooks    []incident.RunbookStats `json:"runbooks"`
-	Limits      incident.Limits         `json:"limits"`
-	Remediation incident.Remediation    `json:"remediation"`
+	writeJSON(w, http.StatusOK, wireRunbooks(stats, s.o.Incidents.Config().Remediation, s.o.Incidents.Remediation()))
 }
 
 func (s *server) remediation(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.o.Incidents.Remediation())
+	writeJSON(w, http.StatusOK, wireRemediation(s.o.Incidents.Remediation()))
 }
 
 func (s *server) setRemediation(w http.ResponseWriter, r *http.Request) {
-	var req RemediationRequest
+	var req v1.RemediationRequest
 	if err := decode(r.Body, 1<<20, &req); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: want JSON like {\"enabled\": false, \"by\": \"ana\"}: %w", err))
 		return
@@ -187,5 +169,5 @@ func (s *server) setRemediation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rem)
+	writeJSON(w, http.StatusOK, wireRemediation(rem))
 }

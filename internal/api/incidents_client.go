@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/tendhq/tend/internal/incident"
+	"github.com/tendhq/tend/internal/api/v1"
 )
 
 // Incidents lists incidents, newest first: the open ones, or every one with all.
-func (c *Client) Incidents(ctx context.Context, all bool) ([]incident.Incident, error) {
-	var v []incident.Incident
+func (c *Client) Incidents(ctx context.Context, all bool) ([]v1.Incident, error) {
+	var v []v1.Incident
 	path := "/v1/incidents"
 	if all {
 		path += "?all=1"
@@ -20,15 +20,15 @@ func (c *Client) Incidents(ctx context.Context, all bool) ([]incident.Incident, 
 }
 
 // Incident returns one incident with its timeline.
-func (c *Client) Incident(ctx context.Context, id int) (*incident.Incident, error) {
-	var v incident.Incident
+func (c *Client) Incident(ctx context.Context, id int) (*v1.Incident, error) {
+	var v v1.Incident
 	return &v, c.getJSON(ctx, http.MethodGet, "/v1/incidents/"+strconv.Itoa(id), nil, &v)
 }
 
 // IncidentAction acknowledges, resolves or comments on an incident.
-func (c *Client) IncidentAction(ctx context.Context, id int, action string, req IncidentRequest) (*incident.Incident, error) {
-	var v incident.Incident
-	return &v, c.getJSON(ctx, http.MethodPost, "/v1/incidents/"+strconv.Itoa(id)+"/"+action, req, &v)
+func (c *Client) IncidentAction(ctx context.Context, id int, action v1.IncidentAction, req v1.IncidentRequest) (*v1.Incident, error) {
+	var v v1.Incident
+	return &v, c.getJSON(ctx, http.MethodPost, "/v1/incidents/"+strconv.Itoa(id)+"/"+string(action), req, &v)
 }
 
 // Postmortem returns an incident's postmortem draft in Markdown.
@@ -43,21 +43,21 @@ func (c *Client) Postmortem(ctx context.Context, id int) (string, error) {
 }
 
 // Runbooks lists the runbooks with their measured success rates.
-func (c *Client) Runbooks(ctx context.Context) (RunbooksAnswer, error) {
-	var v RunbooksAnswer
+func (c *Client) Runbooks(ctx context.Context) (v1.Runbooks, error) {
+	var v v1.Runbooks
 	return v, c.getJSON(ctx, http.MethodGet, "/v1/runbooks", nil, &v)
 }
 
 // Remediation reports the remediation switch; SetRemediation flips it.
-func (c *Client) Remediation(ctx context.Context) (incident.Remediation, error) {
-	var v incident.Remediation
+func (c *Client) Remediation(ctx context.Context) (v1.Remediation, error) {
+	var v v1.Remediation
 	return v, c.getJSON(ctx, http.MethodGet, "/v1/remediation", nil, &v)
 }
 
 // SetRemediation turns automated remediation on or off.
-func (c *Client) SetRemediation(ctx context.Context, on bool, by string) (incident.Remediation, error) {
-	var v incident.Remediation
-	return v, c.getJSON(ctx, http.MethodPut, "/v1/remediation", RemediationRequest{Enabled: on, By: by}, &v)
+func (c *Client) SetRemediation(ctx context.Context, on bool, by string) (v1.Remediation, error) {
+	var v v1.Remediation
+	return v, c.getJSON(ctx, http.MethodPut, "/v1/remediation", v1.RemediationRequest{Enabled: on, By: by}, &v)
 }
 
 // Alert is an alert as the Alertmanager's API v2 lists it.

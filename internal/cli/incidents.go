@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/incident"
 )
 
@@ -104,7 +105,7 @@ resolves it when every alert of the group resolves. Without --all only open inci
 	return cmd
 }
 
-func age(in incident.Incident) string {
+func age(in v1.Incident) string {
 	end := time.Now()
 	if in.ResolvedAt != nil {
 		end = *in.ResolvedAt
@@ -149,9 +150,9 @@ func newIncidentCmd(g *globals) *cobra.Command {
 		},
 	}
 	addOutputFlag(show, g)
-	action := func(verb, short string) *cobra.Command {
+	action := func(verb v1.IncidentAction, short string) *cobra.Command {
 		c := &cobra.Command{
-			Use:   verb + " ID",
+			Use:   string(verb) + " ID",
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
@@ -159,7 +160,7 @@ func newIncidentCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				in, err := c.IncidentAction(cmd.Context(), n, verb, api.IncidentRequest{By: firstOf(by, whoami()), Text: text})
+				in, err := c.IncidentAction(cmd.Context(), n, verb, v1.IncidentRequest{By: firstOf(by, whoami()), Text: text})
 				if err != nil {
 					return err
 				}
@@ -171,7 +172,7 @@ func newIncidentCmd(g *globals) *cobra.Command {
 		c.Flags().StringVar(&by, "by", "", "who you are (default: your user name)")
 		return c
 	}
-	comment := action("comment", "Add a note to the timeline")
+	comment := action(v1.IncidentComment, "Add a note to the timeline")
 	_ = comment.MarkFlagRequired("message")
 	postmortem := &cobra.Command{
 		Use:   "postmortem ID",
@@ -190,12 +191,12 @@ func newIncidentCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(show, action("ack", "Acknowledge: stop escalating (until the policy's ackTimeout)"),
-		action("resolve", "Resolve by hand (if its alerts still fire, the next notification opens a new incident)"), comment, postmortem)
+	cmd.AddCommand(show, action(v1.IncidentAck, "Acknowledge: stop escalating (until the policy's ackTimeout)"),
+		action(v1.IncidentResolve, "Resolve by hand (if its alerts still fire, the next notification opens a new incident)"), comment, postmortem)
 	return cmd
 }
 
-func printIncident(tw *tabwriter.Writer, in *incident.Incident) {
+func printIncident(tw *tabwriter.Writer, in *v1.Incident) {
 	fmt.Fprintf(tw, "Incident %d\t%s\n", in.ID, in.Title)
 	fmt.Fprintf(tw, "Status\t%s\n", in.Status)
 	fmt.Fprintf(tw, "Severity\t%s\n", in.Severity)
@@ -203,8 +204,8 @@ func printIncident(tw *tabwriter.Writer, in *incident.Incident) {
 		fmt.Fprintf(tw, "App\t%s (revision %s)\n", in.App, firstOf(in.Revision, "?"))
 	}
 	fmt.Fprintf(tw, "Opened\t%s (%s)\n", in.CreatedAt.Local().Format(time.DateTime), age(*in))
-	if in.AckedAt != nil {
-		fmt.Fprintf(tw, "Acknowledged\t%s by %s\n", in.AckedAt.Local().Format(time.DateTime), in.AckedBy)
+	if in.AcknowledgedAt != nil {
+		fmt.Fprintf(tw, "Acknowledged\t%s by %s\n", in.AcknowledgedAt.Local().Format(time.DateTime), in.AcknowledgedBy)
 	}
 	if in.Escalation != "" {
 		fmt.Fprintf(tw, "Escalation\t%s, %d levels paged\n", in.Escalation, in.Level)
@@ -278,7 +279,7 @@ limit stopped (kill switch, hourly limit, rollout in progress) and dry runs are 
 				for _, s := range ans.Runbooks {
 					var steps []string
 					for _, st := range s.Runbook.Steps {
-						steps = append(steps, st.Kind())
+						steps = append(steps, string(st.Kind))
 					}
 					conf := "-"
 					if s.Confidence >= 0 {
@@ -321,7 +322,7 @@ timelines) until "on". The switch is kept in the store: it survives restarts.`,
 			if err != nil {
 				return err
 			}
-			var rem incident.Remediation
+			var rem v1.Remediation
 			if len(args) == 0 {
 				rem, err = c.Remediation(cmd.Context())
 			} else {

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/api"
-	"github.com/tendhq/tend/internal/incident"
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/test/harness"
 )
 
@@ -65,9 +65,9 @@ receivers:
 `, url)
 }
 
-func incidentsOf(t *testing.T, s *server) []incident.Incident {
+func incidentsOf(t *testing.T, s *server) []v1.Incident {
 	t.Helper()
-	var list []incident.Incident
+	var list []v1.Incident
 	out := s.mustTend("incidents", "--all", "-o", "json")
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("tend incidents -o json: %v\n%s", err, out)
@@ -75,10 +75,10 @@ func incidentsOf(t *testing.T, s *server) []incident.Incident {
 	return list
 }
 
-func timelineKinds(in incident.Incident) []string {
+func timelineKinds(in v1.Incident) []string {
 	var k []string
 	for _, e := range in.Timeline {
-		k = append(k, e.Kind)
+		k = append(k, string(e.Kind))
 	}
 	return k
 }
@@ -158,14 +158,14 @@ func TestHighErrorRateOpensIncidentRollsBackAndResolves(t *testing.T) {
 		}
 		return nil
 	})
-	var in incident.Incident
+	var in v1.Incident
 	waitFor(t, 90*time.Second, "the incident to resolve", func() error {
 		list := incidentsOf(t, s)
 		if len(list) == 0 {
 			return fmt.Errorf("no incident")
 		}
 		in = list[len(list)-1]
-		if in.Status != incident.Resolved {
+		if in.Status != v1.IncidentResolved {
 			return fmt.Errorf("incident %d is %s: %v", in.ID, in.Status, timelineKinds(in))
 		}
 		return nil
@@ -211,7 +211,7 @@ func TestHighErrorRateOpensIncidentRollsBackAndResolves(t *testing.T) {
 		}
 		return fmt.Errorf("not yet")
 	})
-	var rb api.RunbooksAnswer
+	var rb v1.Runbooks
 	if err := json.Unmarshal([]byte(s.mustTend("runbooks", "-o", "json")), &rb); err != nil || len(rb.Runbooks) != 1 || rb.Runbooks[0].Succeeded != 1 || rb.Runbooks[0].Confidence != 1 {
 		t.Fatalf("runbooks: %+v %v", rb, err)
 	}
@@ -228,11 +228,11 @@ func TestHighErrorRateOpensIncidentRollsBackAndResolves(t *testing.T) {
 	// restart tend: the incident and its timeline are still there
 	s.stop()
 	s2 := startServer(t, s.DataDir, "--alertmanager-config", writeFile(t, "am.yaml", webhookConfig(hook.URL)), "--incidents", incidents)
-	var again incident.Incident
+	var again v1.Incident
 	if err := json.Unmarshal([]byte(s2.mustTend("incident", "show", fmt.Sprint(in.ID), "-o", "json")), &again); err != nil {
 		t.Fatal(err)
 	}
-	if len(again.Timeline) != len(in.Timeline) || again.Status != incident.Resolved {
+	if len(again.Timeline) != len(in.Timeline) || again.Status != v1.IncidentResolved {
 		t.Fatalf("after a restart the incident has %d timeline entries (%s), want %d", len(again.Timeline), again.Status, len(in.Timeline))
 	}
 	if out := s2.mustTend("incident", "show", fmt.Sprint(in.ID)); !strings.Contains(out, "roll back on high error rate") || !strings.Contains(out, "alert-fired") {
@@ -523,8 +523,8 @@ func TestBadAlertingConfigStopsTheServerWithItsLine(t *testing.T) {
 		want string
 	}{
 		"rules":        {[]string{"--rules", rules}, rules + ": 5:"},
-		"alertmanager": {[]string{"--alertmanager-config", am}, "line 7: field colour not found"},
-		"incidents":    {[]string{"--incidents", inc}, inc + `:5: runbook "x" steps[0] needs exactly one of`},
+		"alertmanager": {[]string{"--alertmanager-config", am}, am + ":7:5: field colour not found"},
+		"incidents":    {[]string{"--incidents", inc}, inc + `:5:5: runbook "x" steps[0] needs exactly one of`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -568,7 +568,7 @@ runbooks:
 	if out := s.mustTend("remediation", "off", "--by", "ana"); !strings.Contains(out, "remediation is off (set by ana") {
 		t.Fatalf("tend remediation off:\n%s", out)
 	}
-	var in incident.Incident
+	var in v1.Incident
 	waitFor(t, 60*time.Second, "the incident", func() error {
 		list := incidentsOf(t, s)
 		if len(list) == 0 {
@@ -608,7 +608,7 @@ runbooks:
 			t.Fatalf("level 2 was paged although level 1 acknowledged: %s", p.Raw)
 		}
 	}
-	var rem incident.Remediation
+	var rem v1.Remediation
 	if err := json.Unmarshal([]byte(s.mustTend("remediation", "-o", "json")), &rem); err != nil || rem.Enabled || rem.ChangedBy != "ana" {
 		t.Fatalf("tend remediation -o json: %+v %v", rem, err)
 	}

@@ -19,14 +19,14 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/acmetest"
-	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/test/harness"
 )
 
 // certs is `tend certs -o json`.
-func (s *server) certs() []api.Certificate {
+func (s *server) certs() []v1.Certificate {
 	s.t.Helper()
-	var out []api.Certificate
+	var out []v1.Certificate
 	if err := json.Unmarshal([]byte(s.mustTend("certs", "-o", "json")), &out); err != nil {
 		s.t.Fatalf("tend certs -o json: %v", err)
 	}
@@ -34,9 +34,9 @@ func (s *server) certs() []api.Certificate {
 }
 
 // validCert waits until host's certificate is valid and returns its record.
-func validCert(t *testing.T, s *server, host string, d time.Duration) api.Certificate {
+func validCert(t *testing.T, s *server, host string, d time.Duration) v1.Certificate {
 	t.Helper()
-	var got api.Certificate
+	var got v1.Certificate
 	waitFor(t, d, "a valid certificate for "+host, func() error {
 		for _, c := range s.certs() {
 			if c.Host == host {
