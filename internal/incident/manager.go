@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -222,13 +224,10 @@ func (m *Manager) Receive(ctx context.Context, msg Message) error {
 	if msg.Status == "resolved" && in.Open() {
 		m.resolve(in, now, "", "every alert of the group resolved")
 	}
-	if err := m.save(ctx, in); err != nil {
-		return err
-	}
 	if in.Open() {
-		m.startRunbooks(in, fired)
+		m.startRunbooks(in, fired) // before the save, which then holds the entries it added
 	}
-	return nil
+	return m.save(ctx, in)
 }
 
 func (m *Manager) newIncident(msg Message, now time.Time) *Incident {
@@ -489,7 +488,18 @@ func cmpOr(a, b string) string {
 func (m *Manager) Remediation() Remediation {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.rem
+	return m.rem.clone()
+}
+
+// clone is a copy that shares no map or slice with r, for a caller outside the lock.
+func (r Remediation) clone() Remediation {
+	c := r
+	c.Actions = make(map[string][]time.Time, len(r.Actions))
+	for app, at := range r.Actions {
+		c.Actions[app] = slices.Clone(at)
+	}
+	c.LastRun = maps.Clone(r.LastRun)
+	return c
 }
 
 // SetRemediation turns remediation on or off for every runbook (the kill switch).
@@ -498,7 +508,7 @@ func (m *Manager) SetRemediation(ctx context.Context, on bool, by string) (Remed
 	defer m.mu.Unlock()
 	m.rem.Enabled, m.rem.ChangedBy, m.rem.ChangedAt = on, by, time.Now()
 	if err := m.o.Store.Put(ctx, store.RemediationKey, m.rem); err != nil {
-		return m.rem, fmt.Errorf("save the remediation state: %w", err)
+		return m.rem.clone(), fmt.Errorf("save the remediation state: %w", err)
 	}
-	return m.rem, nil
+	return m.rem.clone(), nil
 }
