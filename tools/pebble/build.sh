@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="/usr/local/go/bin:$PATH"
 version=$(go list -m -f '{{.Version}}' github.com/letsencrypt/pebble/v2)
+# .Dir is empty until the module is in the module cache: download it first
+go mod download github.com/letsencrypt/pebble/v2
 dir=$(go list -m -f '{{.Dir}}' github.com/letsencrypt/pebble/v2)
 out="${XDG_CACHE_HOME:-$HOME/.cache}/tend/pebble/$version"
 mkdir -p "$out"
