@@ -12,16 +12,23 @@ import (
 	"github.com/tendhq/tend/internal/incident"
 )
 
-func (s *server) routeIncidents(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/incidents/alerts", s.incidentAlerts)
-	mux.HandleFunc("GET /v1/incidents", s.incidents)
-	mux.HandleFunc("GET /v1/incidents/{id}", s.incident)
-	mux.HandleFunc("GET /v1/incidents/{id}/postmortem", s.postmortem)
-	mux.HandleFunc("GET /v1/incidents/{id}/files/{name}", s.incidentFile)
-	mux.HandleFunc("POST /v1/incidents/{id}/{action}", s.incidentAction)
-	mux.HandleFunc("GET /v1/runbooks", s.runbooks)
-	mux.HandleFunc("GET /v1/remediation", s.remediation)
-	mux.HandleFunc("PUT /v1/remediation", s.setRemediation)
+// routeIncidents registers the incident routes.
+func (s *server) routeIncidents(r *router) {
+	r.handle("POST /v1/incidents/alerts", s.incidentAlerts, op{summary: "take the embedded Alertmanager's webhook notification (version 4, in the Alertmanager's format)",
+		request: jsonOf(map[string]any{}), response: noContent})
+	r.handle("GET /v1/incidents", s.incidents, op{summary: "the open incidents, newest first",
+		params: []param{{name: "all", desc: "1: the resolved ones too", value: onOff}}, response: jsonOf([]v1.Incident{})})
+	r.handle("GET /v1/incidents/{id}", s.incident, op{summary: "an incident", response: jsonOf(v1.Incident{})})
+	r.handle("GET /v1/incidents/{id}/postmortem", s.postmortem, op{summary: "an incident's postmortem draft", response: raw("text/markdown")})
+	r.handle("GET /v1/incidents/{id}/files/{name}", s.incidentFile, op{summary: "a file a runbook captured for an incident (a profile)",
+		response: raw("application/octet-stream")})
+	r.handle("POST /v1/incidents/{id}/{action}", s.incidentAction, op{summary: "acknowledge, resolve or comment on an incident",
+		params:  []param{{name: "action", desc: "what to do", value: v1.IncidentAction("")}},
+		request: jsonOf(v1.IncidentRequest{}).orNone(), response: jsonOf(v1.Incident{})})
+	r.handle("GET /v1/runbooks", s.runbooks, op{summary: "the runbooks with their record, the remediation limits and state", response: jsonOf(v1.Runbooks{})})
+	r.handle("GET /v1/remediation", s.remediation, op{summary: "the remediation switch and the actions taken", response: jsonOf(v1.Remediation{})})
+	r.handle("PUT /v1/remediation", s.setRemediation, op{summary: "turn automated remediation on or off",
+		request: jsonOf(v1.RemediationRequest{}), response: jsonOf(v1.Remediation{})})
 }
 
 func incidentStatus(err error) int {

@@ -49,12 +49,16 @@ type Options struct {
 	Incidents *incident.Manager
 	// Certs lists the gateway's certificate records (nil: no HTTPS listener).
 	Certs func(context.Context) ([]store.Certificate, error)
+	// Secrets keeps apps' secrets (nil: none).
+	Secrets Secrets
 }
 
 type server struct {
 	o   Options
 	c   *controller.Controller
 	log *slog.Logger
+	// endpoints are the /v1 routes, as routes registered them.
+	endpoints []endpoint
 }
 
 // Handler returns the API. Every route needs "Authorization: Bearer <token>".
@@ -63,27 +67,48 @@ func Handler(o Options) http.Handler {
 		o.Logger = slog.Default()
 	}
 	s := &server{o: o, c: o.Controller, log: o.Logger}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/version", s.version)
-	mux.HandleFunc("GET /v1/apps", s.list)
-	mux.HandleFunc("POST /v1/deploy", s.deploy)
-	mux.HandleFunc("GET /v1/apps/{app}", s.status)
-	mux.HandleFunc("GET /v1/apps/{app}/history", s.history)
-	mux.HandleFunc("GET /v1/apps/{app}/watch", s.watch)
-	mux.HandleFunc("GET /v1/apps/{app}/logs", s.logs)
-	mux.HandleFunc("POST /v1/apps/{app}/{action}", s.action)
-	mux.HandleFunc("GET /v1/gateway", s.gateway)
-	mux.HandleFunc("GET /v1/certs", s.certs)
-	if o.Prometheus != nil {
-		mux.Handle("/prometheus/", http.StripPrefix("/prometheus", o.Prometheus))
+	return s.auth(s.routes())
+}
+
+// routes registers every route. A /v1 route goes through the router, which records it
+// for the OpenAPI description (GET /v1/openapi.json): its pattern, its handler, and
+// what it takes and answers.
+func (s *server) routes() *http.ServeMux {
+	r := &router{mux: http.NewServeMux()}
+	r.handle("GET /v1/version", s.version, op{summary: "the server's version and API version", response: jsonOf(v1.VersionInfo{})})
+	r.handle("GET /v1/apps", s.list, op{summary: "every app with its status", response: jsonOf([]v1.App{})})
+	r.handle("POST /v1/deploy", s.deploy, op{summary: "build a spec and roll it out: the build's output, then the result or the error",
+		request: jsonOf(DeployRequest{}), response: streamOf(StreamLine{})})
+	r.handle("GET /v1/apps/{app}", s.status, op{summary: "an app's status", response: jsonOf(v1.App{})})
+	r.handle("GET /v1/apps/{app}/history", s.history, op{summary: "an app's revisions, newest first, and its latest events, oldest first",
+		params: []param{{name: "limit", desc: "the most events (default 50)", value: 0}}, response: jsonOf(v1.History{})})
+	r.handle("GET /v1/apps/{app}/watch", s.watch, op{summary: "an app's rollout now, then at every change, until the client goes away",
+		response: streamOf(v1.Rollout{})})
+	r.handle("GET /v1/apps/{app}/logs", s.logs, op{summary: "an app's log lines, merged by time; an error line ends the stream when reading fails",
+		params: []param{{name: "instance", desc: "only this instance's lines", value: ""},
+			{name: "tail", desc: "the last lines of each instance to start with (default 100)", value: 0},
+			{name: "follow", desc: "1: go on with new lines until the client goes away", value: onOff}},
+		response: streamOf(logs.Line{}, StreamLine{})})
+	r.handle("POST /v1/apps/{app}/{action}", s.action, op{summary: "act on an app's rollout or instances",
+		params:  []param{{name: "action", desc: "what to do", value: schema{"type": "string", "enum": []string{"promote", "abort", "pause", "resume", "restart", "scale", "rollback", "maintenance", "redeploy"}}}},
+		request: jsonOf(ActionRequest{}).orNone(), response: jsonOf(ActionResult{})})
+	r.handle("GET /v1/gateway", s.gateway, op{summary: "how the gateway routes each app now (404: no gateway)", response: jsonOf([]v1.Route{})})
+	r.handle("GET /v1/certs", s.certs, op{summary: "the gateway's certificates (404: no HTTPS listener)", response: jsonOf([]v1.Certificate{})})
+	if s.o.Prometheus != nil {
+		r.mux.Handle("/prometheus/", http.StripPrefix("/prometheus", s.o.Prometheus))
 	}
-	if o.Alertmanager != nil {
-		mux.Handle("/alertmanager/", o.Alertmanager)
+	if s.o.Alertmanager != nil {
+		r.mux.Handle("/alertmanager/", s.o.Alertmanager)
 	}
-	if o.Incidents != nil {
-		s.routeIncidents(mux)
+	if s.o.Incidents != nil {
+		s.routeIncidents(r)
 	}
-	return s.auth(mux)
+	if s.o.Secrets != nil {
+		s.routeSecrets(r)
+	}
+	r.handle("GET /v1/openapi.json", s.openapi, op{summary: "this description of the API (OpenAPI 3.1)", response: jsonOf(map[string]any{})})
+	s.endpoints = r.endpoints
+	return r.mux
 }
 
 // noRoom answers 507 Insufficient Storage and reports true while the data dir is full.
@@ -289,7 +314,7 @@ func (s *server) action(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action := r.PathValue("action")
-	if (action == "scale" || action == "restart") && s.noRoom(w) {
+	if (action == "scale" || action == "restart" || action == "redeploy") && s.noRoom(w) {
 		return // new instances need room for their logs
 	}
 	ctx := r.Context()
@@ -327,8 +352,20 @@ func (s *server) action(w http.ResponseWriter, r *http.Request) {
 		if req.On {
 			res.Message = "in maintenance: the gateway answers 503; the instances keep running"
 		}
+	case "redeploy":
+		var d controller.DeployResult
+		d, err = s.c.Redeploy(ctx, app, io.Discard)
+		res.Revision = d.Revision.Number
+		switch {
+		case d.Unchanged:
+			res.Message = "revision " + strconv.Itoa(res.Revision) + " is what the spec and its secrets make: nothing to roll out"
+		case d.Created:
+			res.Message = "rolling out revision " + strconv.Itoa(res.Revision) + " (tend status " + app + " follows it)"
+		default:
+			res.Message = "rolling out revision " + strconv.Itoa(res.Revision)
+		}
 	default:
-		writeError(w, http.StatusNotFound, errors.New("unknown action "+strconv.Quote(action)+": want one of promote, abort, pause, resume, restart, scale, rollback, maintenance"))
+		writeError(w, http.StatusNotFound, errors.New("unknown action "+strconv.Quote(action)+": want one of promote, abort, pause, resume, restart, scale, rollback, maintenance, redeploy"))
 		return
 	}
 	if err != nil {

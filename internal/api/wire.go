@@ -76,13 +76,17 @@ func wireInstance(in runtime.Instance) v1.Instance {
 func wireRevision(r store.Revision) v1.Revision {
 	spec, _ := document(reflect.ValueOf(r.Spec), true).(map[string]any)
 	return v1.Revision{App: r.App, Number: r.Number, Artifact: r.Artifact, Path: r.Path, Version: r.Version, Commit: r.Commit,
-		BuildTime: r.BuildTime, ConfigHash: r.ConfigHash, Spec: spec, CreatedAt: r.CreatedAt}
+		BuildTime: r.BuildTime, ConfigHash: r.ConfigHash, Spec: spec, Secrets: r.Secrets, CreatedAt: r.CreatedAt}
 }
 
 func wireHistory(h controller.History) v1.History {
 	out := v1.History{Revisions: make([]v1.Revision, len(h.Revisions)), Stable: h.Stable, Events: make([]v1.Event, len(h.Events))}
 	for i, r := range h.Revisions {
 		out.Revisions[i] = wireRevision(r)
+		// the history is newest first: the revision before r is the next one listed
+		if i+1 < len(h.Revisions) {
+			out.Revisions[i].Changes = revisionChanges(h.Revisions[i+1], r)
+		}
 	}
 	for i, e := range h.Events {
 		out.Events[i] = v1.Event{App: e.App, At: e.At, Kind: e.Kind, Revision: e.Revision, Message: e.Message}

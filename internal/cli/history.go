@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -25,13 +26,17 @@ func newHistoryCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return render(cmd.OutOrStdout(), g.output, h, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "REVISION\tSERVING\tVERSION\tCOMMIT\tARTIFACT\tCREATED")
+				fmt.Fprintln(tw, "REVISION\tSERVING\tVERSION\tCOMMIT\tARTIFACT\tCREATED\tCHANGES")
 				for _, r := range h.Revisions {
 					mark := ""
 					if r.Number == h.Stable {
 						mark = "*"
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.19s\t%s\n", r.Number, mark, r.Version, r.Commit, r.Artifact, r.CreatedAt.Format(time.DateTime))
+					changes := strings.Join(r.Changes, "; ")
+					if changes == "" {
+						changes = "-"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.19s\t%s\t%s\n", r.Number, mark, r.Version, r.Commit, r.Artifact, r.CreatedAt.Format(time.DateTime), changes)
 				}
 				fmt.Fprintln(tw)
 				fmt.Fprintln(tw, "TIME\tREVISION\tKIND\tEVENT")

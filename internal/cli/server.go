@@ -33,6 +33,7 @@ type serverFlags struct {
 	previewFrom        []string
 	keepInstances      bool
 	instanceUser       string
+	secretsKeyFile     string
 	accessLog          bool
 	logLevel           string
 	retention          time.Duration
@@ -60,6 +61,7 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	addLimitFlags(cmd, &f.gatewayLimits, "gateway-")
 	cmd.Flags().StringArrayVar(&f.previewFrom, "preview-from", nil, "client addresses (CIDR, like 10.1.0.0/16) whose X-Tend-Preview: 1 reaches a revision not yet promoted; anyone else needs the rollout's preview token (tend status shows it); repeatable")
 	cmd.Flags().StringVar(&f.etcd, "etcd-endpoints", "", "comma-separated external etcd endpoints (default: embedded etcd in the data dir)")
+	cmd.Flags().StringVar(&f.secretsKeyFile, "secrets-key-file", "", "the key apps' secrets are sealed with (tend-secrets-key-1:BASE64, mode 0600); default DATA/secrets.key, made on the first tend secret set")
 	cmd.Flags().StringVar(&f.instanceUser, "instance-user", "auto", "whom instances run as: auto (a user of its own for each app when tend runs as root, else tend's user), app, a user name, or UID[:GID]")
 	cmd.Flags().BoolVar(&f.keepInstances, "keep-instances", false, "leave instances running when the server stops; the next server on this data dir re-adopts them")
 	cmd.Flags().BoolVar(&f.accessLog, "access-log", false, "log every gateway request as a JSON line (in DATA/gateway/gateway.log)")
@@ -97,7 +99,7 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 		return daemon.Config{}, err
 	}
 	cfg := daemon.Config{DataDir: dataDir, APIAddr: f.api, GatewayAddr: f.gateway, HTTPSAddr: f.https,
-		ACMEDirectory: f.acmeDirectory, ACMEEmail: f.acmeEmail, ACMECAFile: f.acmeCAFile, GatewayLimits: f.gatewayLimits, PreviewFrom: prefixes, KeepInstances: f.keepInstances, InstanceUser: f.instanceUser,
+		ACMEDirectory: f.acmeDirectory, ACMEEmail: f.acmeEmail, ACMECAFile: f.acmeCAFile, GatewayLimits: f.gatewayLimits, PreviewFrom: prefixes, KeepInstances: f.keepInstances, InstanceUser: f.instanceUser, SecretsKeyFile: f.secretsKeyFile,
 		Version: version(), AccessLog: f.accessLog, LogLevel: f.logLevel,
 		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
 		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, PrometheusURL: f.prometheusURL}

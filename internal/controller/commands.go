@@ -54,7 +54,11 @@ func (c *Controller) Deploy(ctx context.Context, file string, source []byte, out
 	if err := c.checkTLS(app); err != nil {
 		return DeployResult{}, &InvalidSpecError{Err: err}
 	}
-	res, err := c.buildAndRecord(ctx, app, source, out)
+	secrets, err := c.secretVersions(ctx, app)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	res, err := c.buildAndRecord(ctx, app, source, secrets, out)
 	if err == nil && res.Created {
 		c.collectArtifacts(ctx)
 	}
@@ -111,7 +115,7 @@ func (c *Controller) readRules(app *spec.App) error {
 
 // buildAndRecord builds the artifact and records the revision; artifact collection
 // waits while any deploy is between the two.
-func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, source []byte, out io.Writer) (DeployResult, error) {
+func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, source []byte, secrets map[string]int, out io.Writer) (DeployResult, error) {
 	c.artifacts.RLock()
 	defer c.artifacts.RUnlock()
 	art, err := c.o.Builder.Build(ctx, build.Request{App: app.App, Dir: app.Dir, Main: app.Build.Main,
@@ -125,7 +129,7 @@ func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, source [
 	}
 	var res DeployResult
 	err = l.do(ctx, func(ctx context.Context) error {
-		res, err = l.deploy(ctx, app, string(source), art)
+		res, err = l.deploy(ctx, app, string(source), secrets, art)
 		return err
 	})
 	return res, err
@@ -158,8 +162,8 @@ func (c *Controller) collectArtifacts(ctx context.Context) {
 	}
 }
 
-func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, art build.Artifact) (DeployResult, error) {
-	hash := app.Hash()
+func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, secrets map[string]int, art build.Artifact) (DeployResult, error) {
+	hash := revisionHash(app, secrets)
 	var rev store.Revision
 	found := false
 	for _, r := range l.revisions {
@@ -173,7 +177,7 @@ func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, art 
 	var ops []store.Op
 	if !found {
 		rev = store.Revision{App: app.App, Number: l.nextNumber(), Artifact: art.Digest, Path: l.c.inDataDir(art.Path),
-			Version: art.Version, Commit: art.Commit, BuildTime: art.BuildTime, ConfigHash: hash, Spec: *app, CreatedAt: now}
+			Version: art.Version, Commit: art.Commit, BuildTime: art.BuildTime, ConfigHash: hash, Spec: *app, Secrets: secrets, CreatedAt: now}
 		// the revision number is taken only if nobody took it meanwhile
 		ops = append(ops, store.Op{Key: store.RevisionKey(app.App, rev.Number), Value: rev, IfAbsent: true})
 	}
@@ -224,6 +228,16 @@ func (l *appLoop) nextNumber() int {
 	return n + 1
 }
 
+// running is the revisions that have, or may soon have, instances: the stable one,
+// those of the last rollout, and warm ones.
+func (l *appLoop) running() map[int]bool {
+	inUse := map[int]bool{l.st.Stable: true, l.st.From: true, l.st.To: true}
+	for _, w := range l.st.Warm {
+		inUse[w.Revision] = true
+	}
+	return inUse
+}
+
 // prune forgets the oldest revisions beyond keepRevisions, never one that may still run.
 func (l *appLoop) prune(ctx context.Context) {
 	nums := make([]int, 0, len(l.revisions))
@@ -231,10 +245,7 @@ func (l *appLoop) prune(ctx context.Context) {
 		nums = append(nums, n)
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(nums)))
-	inUse := map[int]bool{l.st.Stable: true, l.st.From: true, l.st.To: true}
-	for _, w := range l.st.Warm {
-		inUse[w.Revision] = true
-	}
+	inUse := l.running()
 	for _, n := range nums[min(len(nums), keepRevisions):] {
 		if inUse[n] {
 			continue
@@ -245,6 +256,7 @@ func (l *appLoop) prune(ctx context.Context) {
 		}
 		delete(l.revisions, n)
 	}
+	l.pruneSecrets(ctx)
 }
 
 // Promote moves a paused rollout on (full skips the remaining canary steps).

@@ -24,6 +24,15 @@ type Builder interface {
 	Build(ctx context.Context, r build.Request, out io.Writer) (build.Artifact, error)
 }
 
+// Secrets knows the versions of apps' secrets (package secret's Vault).
+type Secrets interface {
+	// Current is the newest version of each named secret; one that is not set is a
+	// *secret.MissingError.
+	Current(ctx context.Context, app string, names []string) (map[string]int, error)
+	// Prune forgets the versions that are neither the newest nor in keep.
+	Prune(ctx context.Context, app string, keep map[string]map[int]bool) error
+}
+
 // Analyzer judges a canary during an analysis step. It blocks for as long as the
 // analysis takes (its interval and count), reports each measurement through r.Report,
 // and returns the verdict with its reasons.
@@ -53,6 +62,8 @@ type Options struct {
 	// DataDir is the server's data dir: revisions keep the path of an artifact built in
 	// it relative to it, so that the data dir can move.
 	DataDir string
+	// Secrets keeps apps' secrets; nil: a spec that uses one is refused.
+	Secrets Secrets
 }
 
 // ErrUnknownApp is returned for an app that was never deployed.

@@ -48,6 +48,9 @@ type Config struct {
 	Logger        *slog.Logger
 	// InstanceUser is whom local instances run as (process.ParseUser): "auto" by default.
 	InstanceUser string
+	// SecretsKeyFile is the key apps' secrets are sealed with ("": DATA/secrets.key,
+	// made on the first secret).
+	SecretsKeyFile string
 	// LogLevel is the gateway process's log level ("": info).
 	LogLevel string
 	// GatewayExecutable runs the gateway process (`EXE gateway`); default: this

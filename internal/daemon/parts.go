@@ -24,6 +24,7 @@ import (
 	"github.com/tendhq/tend/internal/incident"
 	"github.com/tendhq/tend/internal/monitor"
 	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/secret"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/ui"
 )
@@ -40,6 +41,7 @@ type server struct {
 	reg         *prometheus.Registry
 
 	st        *store.Store
+	secrets   *secret.Vault
 	room      *disk.Guard
 	plane     *dataplane.Plane
 	rt        runtime.Runtime
@@ -64,7 +66,18 @@ func (s *server) markCertsReady() { s.readyOnce.Do(func() { close(s.certsReady) 
 
 func (s *server) openStore(ctx context.Context) (err error) {
 	s.st, err = store.Open(ctx, store.Options{DataDir: s.dir, Endpoints: s.cfg.EtcdEndpoints, Logger: s.log})
-	return err
+	if err != nil {
+		return err
+	}
+	s.secrets = secret.Open(s.st, s.dir, s.cfg.SecretsKeyFile)
+	switch {
+	case s.secrets.Err() != nil:
+		// what runs keeps running; what needs a secret's value says why
+		s.log.Error("the secrets key does not load: instances that use secrets will not start, and tend secret set is refused", "err", s.secrets.Err())
+	case s.secrets.Keys().Unfinished():
+		s.log.Warn("a secrets key rotation did not finish: run tend secret rotate-key again", "next", s.secrets.Keys().Path()+".next")
+	}
+	return nil
 }
 
 func (s *server) closeStore(context.Context, ending) error { return s.st.Close() }
@@ -129,7 +142,7 @@ func (s *server) stopPlane(ctx context.Context, how ending) error {
 }
 
 func (s *server) openRuntime(ctx context.Context) (err error) {
-	s.rt, s.builder, err = openRuntime(ctx, s.cfg, s.dir, s.st, s.plane.Drain, s.log)
+	s.rt, s.builder, err = openRuntime(ctx, s.cfg, s.dir, s.st, s.plane.Drain, s.secrets.Values, s.log)
 	return err
 }
 
@@ -196,7 +209,7 @@ func (s *server) newController(context.Context) error {
 		return err
 	}
 	s.ctl = controller.New(controller.Options{Store: s.st, Runtime: s.rt, DataDir: s.dir, Analyzer: analyzer, Registerer: s.reg,
-		CheckRules: alerting.CheckRules, Builder: s.builder, Logger: s.log, HTTPS: s.cfg.HTTPSAddr != ""})
+		CheckRules: alerting.CheckRules, Builder: s.builder, Logger: s.log, HTTPS: s.cfg.HTTPSAddr != "", Secrets: s.secrets})
 	return nil
 }
 
@@ -272,7 +285,7 @@ func (s *server) openAPI(context.Context) error {
 	}
 	mux.Handle("/", api.Handler(api.Options{Controller: s.ctl, Token: s.token, DataDir: s.dir, NoLogs: noLogs, Version: s.cfg.Version, Logger: s.log,
 		Gateway: s.plane.State, Room: s.room.Check, Prometheus: s.mon.Handler(s.cfg.Version), Alertmanager: s.alerts.Handler(),
-		Incidents: s.incidents, Certs: certList(s.certMgr)}))
+		Incidents: s.incidents, Certs: certList(s.certMgr), Secrets: s.secrets}))
 	// idle kept connections close after 2 minutes (CLI and dashboard reconnect at once)
 	s.apiSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	return nil

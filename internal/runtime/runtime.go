@@ -14,12 +14,33 @@ type Template struct {
 	Revision int
 	// Artifact is the path of the executable, relative to the data dir when it is in it
 	// (process runtime), or an image reference (Kubernetes).
-	Artifact  string
-	Env       map[string]string
-	Args      []string // with $VAR of the instance's environment expanded at start
+	Artifact string
+	Env      map[string]string
+	// Secrets are the variables that hold a secret: variable → the secret's name and
+	// version. The runtime opens the values at start; they are never in a Template.
+	Secrets   map[string]SecretRef
+	Args      []string // with $VAR of the instance's environment expanded at start (secrets excepted)
 	Health    spec.Health
 	Resources spec.Resources
 	Shutdown  spec.Shutdown
+}
+
+// SecretRef names one version of one of an app's secrets.
+type SecretRef struct {
+	Name    string
+	Version int
+}
+
+// SecretVersions is the version of each secret refs use (name → version).
+func SecretVersions(refs map[string]SecretRef) map[string]int {
+	if len(refs) == 0 {
+		return nil
+	}
+	out := make(map[string]int, len(refs))
+	for _, r := range refs {
+		out[r.Name] = r.Version
+	}
+	return out
 }
 
 // Set is the desired number of instances of one revision. Like a ReplicaSet, it is

@@ -182,3 +182,12 @@ func (k *Keys) byID(id string) (key, error) {
 	}
 	return key{}, fmt.Errorf("a secret was sealed with key %s, and %s holds key %s: start tend server with the key it was sealed with (--secrets-key-file), or set the secret again", id, k.path, k.current.id)
 }
+
+// NewKeyFile writes a new random key to path (0600) for tend server
+// --secrets-key-file; it refuses to replace a file that exists.
+func NewKeyFile(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s exists: a key that seals secrets is never overwritten; choose another path", path)
+	}
+	return writeKeyFile(path, generateKey())
+}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,22 +17,12 @@ import (
 
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
 // MaxSize bounds a secret's value (a password, a key, a small certificate bundle).
 const MaxSize = 256 << 10
-
-var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,62}$`)
-
-// CheckName refuses a name that cannot be a secret's: letters, digits, '_', '.' and '-',
-// starting with a letter, at most 63.
-func CheckName(name string) error {
-	if !nameRE.MatchString(name) {
-		return fmt.Errorf("secret name %q: want letters, digits, '_', '.' or '-', starting with a letter, at most 63 (e.g. db-url)", name)
-	}
-	return nil
-}
 
 // sealed is a stored version of a secret: never the value, only its sealed box.
 type sealed struct {
@@ -63,7 +52,10 @@ type Vault struct {
 	mu    sync.Mutex
 	store *store.Store
 	keys  *Keys
-	now   func() time.Time
+	// keysErr is why the keys did not load: names and versions are still listed, and
+	// deploys recorded, but no value is sealed or opened.
+	keysErr error
+	now     func() time.Time
 }
 
 // New is a vault over st with keys.
@@ -71,7 +63,20 @@ func New(st *store.Store, keys *Keys) *Vault {
 	return &Vault{store: st, keys: keys, now: time.Now}
 }
 
-// Keys is the vault's keys.
+// Open is a vault over st with the keys of LoadKeys(dataDir, file). Keys that do not
+// load leave a vault that says why at each use of a value (Err), so that a server with a
+// damaged key file still starts and serves what runs.
+func Open(st *store.Store, dataDir, file string) *Vault {
+	keys, err := LoadKeys(dataDir, file)
+	v := New(st, keys)
+	v.keysErr = err
+	return v
+}
+
+// Err is why the keys did not load (nil when they did).
+func (v *Vault) Err() error { return v.keysErr }
+
+// Keys is the vault's keys (nil when they did not load).
 func (v *Vault) Keys() *Keys { return v.keys }
 
 // additional binds a box to its app, name and version, so that a box copied to another
@@ -112,11 +117,14 @@ func (v *Vault) open(s sealed) ([]byte, error) {
 
 // Set stores value as the next version of app's secret name and returns that version.
 func (v *Vault) Set(ctx context.Context, app, name string, value []byte) (int, error) {
-	if err := CheckName(name); err != nil {
+	if err := spec.CheckSecretName(name); err != nil {
 		return 0, err
 	}
 	if len(value) > MaxSize {
 		return 0, fmt.Errorf("secret %s is %d bytes; the limit is %d", name, len(value), MaxSize)
+	}
+	if v.keysErr != nil {
+		return 0, v.keysErr
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -236,6 +244,9 @@ func contains(list []string, s string) bool {
 
 // Values opens the given versions (name → version) of app's secrets.
 func (v *Vault) Values(ctx context.Context, app string, versions map[string]int) (map[string][]byte, error) {
+	if v.keysErr != nil {
+		return nil, v.keysErr
+	}
 	out := make(map[string][]byte, len(versions))
 	for name, ver := range versions {
 		var s sealed
@@ -287,6 +298,9 @@ const rotateBatch = 100
 // one. An interrupted rotation is finished by the next: the new key is written first
 // (DATA/secrets.key.next), and values open with either key until the end.
 func (v *Vault) RotateKey(ctx context.Context) (resealed int, err error) {
+	if v.keysErr != nil {
+		return 0, v.keysErr
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	k := v.keys

@@ -101,9 +101,10 @@ func (d *decoder) app(n *yaml.Node, a *App) {
 				d.errorf(v, f, "want between 1 and 1000 instances, got %d", a.Instances)
 			}
 		},
-		"route": func(v *yaml.Node, f string) { d.route(v, f, &a.Route) },
-		"env":   func(v *yaml.Node, f string) { a.Env = d.stringMap(v, f) },
-		"args":  func(v *yaml.Node, f string) { a.Args = d.stringList(v, f) },
+		"route":   func(v *yaml.Node, f string) { d.route(v, f, &a.Route) },
+		"env":     func(v *yaml.Node, f string) { d.env(v, f, a) },
+		"secrets": func(v *yaml.Node, f string) { a.Secrets = d.stringList(v, f) },
+		"args":    func(v *yaml.Node, f string) { a.Args = d.stringList(v, f) },
 		"health": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
 				"readiness": func(v *yaml.Node, f string) { a.Health.Readiness = d.probe(v, f) },
@@ -127,7 +128,6 @@ func (d *decoder) app(n *yaml.Node, a *App) {
 		"alerts":   func(v *yaml.Node, f string) { a.Alerts = d.alerts(v, f) },
 	}, map[string]string{
 		"autoscale": "autoscaling arrives with a later tend release; remove it for now",
-		"secrets":   "secret values (tend secret set) arrive with a later tend release; use env for now",
 	})
 	for _, req := range []string{"app", "build"} {
 		if !written[req] {

@@ -18,6 +18,11 @@ type App struct {
 	Instances int               `json:"instances"`
 	Route     Route             `json:"route"`
 	Env       map[string]string `json:"env,omitempty"`
+	// SecretEnv are the variables of env: that hold a secret ({secret: NAME}): variable →
+	// secret name. Secrets are the secrets given as variables of their own name. Values
+	// are never in the spec: tend secret set keeps them, sealed.
+	SecretEnv map[string]string `json:"secretEnv,omitempty"`
+	Secrets   []string          `json:"secrets,omitempty"`
 	// Args are the instance's command-line arguments; $PORT, $ADMIN_PORT and the other
 	// variables of the instance's environment are expanded in them at start, for
 	// programs that take their port as a flag (-port=$PORT).

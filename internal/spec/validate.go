@@ -72,6 +72,7 @@ func (d *decoder) validate(a *App) {
 			d.at([]any{"env", yamldoc.Key(k)}, "contains a NUL byte, which no process environment can hold: remove it")
 		}
 	}
+	d.validateSecrets(a)
 	for i, arg := range a.Args {
 		if strings.ContainsRune(arg, 0) {
 			d.at([]any{"args", i}, "contains a NUL byte, which no command line can hold: remove it")
@@ -160,11 +161,12 @@ func (d *decoder) validateStrategy(a *App) {
 func (a *App) Hash() string {
 	b, _ := json.Marshal(struct {
 		Env       map[string]string
-		Args      []string `json:",omitempty"` // omitted: hashes from before args stay the same
+		Args      []string          `json:",omitempty"` // omitted: hashes from before args stay the same
+		Secrets   map[string]string `json:",omitempty"` // likewise
 		Health    Health
 		Resources Resources
 		Shutdown  Shutdown
-	}{a.Env, a.Args, a.Health, a.Resources, a.Shutdown})
+	}{a.Env, a.Args, a.SecretVars(), a.Health, a.Resources, a.Shutdown})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

@@ -98,9 +98,12 @@ type Revision struct {
 	Commit    string `json:"commit,omitempty"`
 	BuildTime string `json:"buildTime,omitempty"`
 	// ConfigHash covers everything but the artifact that makes instances differ (env, health, resources).
-	ConfigHash string    `json:"configHash"`
-	Spec       spec.App  `json:"spec"`
-	CreatedAt  time.Time `json:"createdAt"`
+	ConfigHash string   `json:"configHash"`
+	Spec       spec.App `json:"spec"`
+	// Secrets are the versions of the secrets the revision runs with (name → version):
+	// a rollback gives instances the values they had.
+	Secrets   map[string]int `json:"secrets,omitempty"`
+	CreatedAt time.Time      `json:"createdAt"`
 }
 
 // Endpoint is one routable address of a service in the registry: the seed's

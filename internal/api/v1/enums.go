@@ -8,6 +8,9 @@ const (
 	Rolling   Strategy = "rolling"   // a few instances at a time
 	BlueGreen Strategy = "blueGreen" // the new revision at full size beside the old, then a switch
 	Canary    Strategy = "canary"    // traffic moves in steps
+	// Initial is the strategy of an app's first rollout, which has no revision to
+	// replace: a Rollout has it, an App never.
+	Initial Strategy = "initial"
 )
 
 // Phase is where a rollout is.

@@ -19,8 +19,9 @@ type App struct {
 
 // Rollout is an app's current or last rollout, from revision From to revision To.
 type Rollout struct {
-	App      string   `json:"app"`
-	Strategy Strategy `json:"strategy"`
+	App string `json:"app"`
+	// Strategy is absent for an app that was never rolled out.
+	Strategy Strategy `json:"strategy,omitempty"`
 	// Stable is the revision that serves when no rollout runs.
 	Stable int `json:"stable"`
 	From   int `json:"from"`
@@ -128,8 +129,14 @@ type Revision struct {
 	ConfigHash string `json:"configHash"`
 	// Spec is the app's tend.yaml as tend read it: the spec's fields, durations as
 	// strings, unset ones absent.
-	Spec      map[string]any `json:"spec"`
-	CreatedAt time.Time      `json:"createdAt"`
+	Spec map[string]any `json:"spec"`
+	// Secrets are the versions of the secrets it runs with (name → version), never values.
+	Secrets map[string]int `json:"secrets,omitempty"`
+	// Changes say what differs from the revision before it in the history ("artifact
+	// sha256:0d5f6c9e2b3a → sha256:77aa01bc9d3e", "env LOG_LEVEL: info → debug",
+	// "secret db-url v2 → v3"); none for the first.
+	Changes   []string  `json:"changes,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // Maintenance is an app held in maintenance by `tend maintenance APP on`.

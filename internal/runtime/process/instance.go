@@ -230,7 +230,14 @@ func (in *instance) start() (*proc, error) {
 	}
 	env = append(env, "PORT="+strconv.Itoa(port), "ADMIN_PORT="+strconv.Itoa(adminPort), "TEND_APP="+t.App, "TEND_REVISION="+strconv.Itoa(t.Revision),
 		"TEND_INSTANCE="+in.rec.ID, markerVar+"="+in.s.owner)
-	cmd := exec.Command(in.s.artifact(t.Artifact), expandArgs(t.Args, env)...)
+	// secrets are not expanded in the arguments, which ps shows to every user
+	args := expandArgs(t.Args, env)
+	secrets, err := in.s.secrets(t)
+	if err != nil {
+		return nil, err
+	}
+	env = append(env, secrets...)
+	cmd := exec.Command(in.s.artifact(t.Artifact), args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: cred}

@@ -2,6 +2,7 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +42,9 @@ type Options struct {
 	// Verify checks an artifact before an instance starts from it (the server wires
 	// build.Verify: missing or damaged artifacts say so and what to do); nil: no check.
 	Verify func(path string) error
+	// Secrets opens the given versions (name → version) of an app's secrets for an
+	// instance's environment; nil: a template with secrets does not start.
+	Secrets func(ctx context.Context, app string, versions map[string]int) (map[string][]byte, error)
 }
 
 // Backoff is the restart delay policy: Initial, doubled at each restart up to Max, and
@@ -307,6 +311,29 @@ func (s *Supervisor) artifact(path string) string {
 		return path
 	}
 	return filepath.Join(s.dataDir, path)
+}
+
+// secrets is the environment entries of t's secrets, opened now.
+func (s *Supervisor) secrets(t runtime.Template) ([]string, error) {
+	if len(t.Secrets) == 0 {
+		return nil, nil
+	}
+	if s.o.Secrets == nil {
+		return nil, fmt.Errorf("revision %d of %s uses secrets, and this server has none", t.Revision, t.App)
+	}
+	values, err := s.o.Secrets(s.ctx, t.App, runtime.SecretVersions(t.Secrets))
+	if err != nil {
+		return nil, err
+	}
+	env := make([]string, 0, len(t.Secrets))
+	for k, ref := range t.Secrets {
+		v := values[ref.Name]
+		if bytes.IndexByte(v, 0) >= 0 {
+			return nil, fmt.Errorf("secret %s v%d holds a NUL byte, which no environment variable can: give it as a file, or set it again without one", ref.Name, ref.Version)
+		}
+		env = append(env, k+"="+string(v))
+	}
+	return env, nil
 }
 
 func (s *Supervisor) workDir(id string) string { return filepath.Join(s.dataDir, "instances", id) }

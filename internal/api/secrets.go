@@ -1,0 +1,118 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/tendhq/tend/internal/api/v1"
+	"github.com/tendhq/tend/internal/secret"
+	"github.com/tendhq/tend/internal/spec"
+)
+
+// Secrets is what the API asks of the server's secrets (package secret's Vault).
+type Secrets interface {
+	Set(ctx context.Context, app, name string, value []byte) (int, error)
+	List(ctx context.Context, app string) ([]secret.Info, error)
+	Remove(ctx context.Context, app, name string) (bool, error)
+	RotateKey(ctx context.Context) (int, error)
+	Keys() *secret.Keys
+}
+
+func (s *server) routeSecrets(r *router) {
+	r.handle("GET /v1/apps/{app}/secrets", s.listSecrets, op{summary: "an app's secrets: names, versions and the revisions that use them, never values",
+		response: jsonOf([]v1.Secret{})})
+	r.handle("PUT /v1/apps/{app}/secrets/{name}", s.setSecret, op{summary: "set the next version of a secret (the app need not be deployed yet); nothing restarts",
+		request: jsonOf(v1.SecretValue{}), response: jsonOf(v1.SecretSet{})})
+	r.handle("DELETE /v1/apps/{app}/secrets/{name}", s.removeSecret, op{summary: "remove every version of a secret (409 while a running revision uses it)",
+		response: noContent})
+	r.handle("POST /v1/secrets/rotate-key", s.rotateSecretsKey, op{summary: "seal every stored secret again with a new key",
+		response: jsonOf(v1.KeyRotation{})})
+}
+
+// secretNameOK answers 400 for a name that cannot be a secret's.
+func secretNameOK(w http.ResponseWriter, name string) bool {
+	if err := spec.CheckSecretName(name); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return false
+	}
+	return true
+}
+
+func (s *server) listSecrets(w http.ResponseWriter, r *http.Request) {
+	app := r.PathValue("app")
+	infos, err := s.o.Secrets.List(r.Context(), app)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	uses, err := s.c.SecretUses(r.Context(), app)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wireSecrets(infos, uses))
+}
+
+func (s *server) setSecret(w http.ResponseWriter, r *http.Request) {
+	app, name := r.PathValue("app"), r.PathValue("name")
+	if !secretNameOK(w, name) {
+		return
+	}
+	var body v1.SecretValue
+	// base64 makes 4 bytes of 3: room for the largest value and the JSON around it
+	if err := decode(r.Body, secret.MaxSize*4/3+1024, &body); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: want JSON like {\"value\": \"BASE64\"} (tend secret set reads the value from stdin): %w", err))
+		return
+	}
+	if len(body.Value) > secret.MaxSize {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("secret %s is %d bytes; the limit is %d", name, len(body.Value), secret.MaxSize))
+		return
+	}
+	n, err := s.o.Secrets.Set(r.Context(), app, name, body.Value)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err) // the key or the store: see the server's log
+		return
+	}
+	s.log.Info("secret set", "app", app, "secret", name, "version", n) // never the value
+	writeJSON(w, http.StatusOK, v1.SecretSet{App: app, Name: name, Version: n})
+}
+
+func (s *server) removeSecret(w http.ResponseWriter, r *http.Request) {
+	app, name := r.PathValue("app"), r.PathValue("name")
+	if !secretNameOK(w, name) {
+		return
+	}
+	uses, err := s.c.SecretUses(r.Context(), app)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	for _, u := range uses[name] {
+		if u.Running {
+			writeError(w, http.StatusConflict, fmt.Errorf("secret %s of %s is used by revision %d (v%d), which runs: deploy a spec without it first, then remove it", name, app, u.Revision, u.Version))
+			return
+		}
+	}
+	ok, err := s.o.Secrets.Remove(r.Context(), app, name)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Errorf("%s has no secret %s (tend secret list %s shows them)", app, name, app))
+		return
+	}
+	s.log.Info("secret removed", "app", app, "secret", name)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) rotateSecretsKey(w http.ResponseWriter, r *http.Request) {
+	n, err := s.o.Secrets.RotateKey(r.Context())
+	if err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
+	s.log.Info("secrets key rotated", "resealed", n)
+	writeJSON(w, http.StatusOK, v1.KeyRotation{Resealed: n, Key: s.o.Secrets.Keys().Path()})
+}

@@ -1,0 +1,220 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tendhq/tend/internal/api/v1"
+)
+
+// secretSpec is a tend.yaml for testdata/envreport with DATABASE_URL from secret
+// db-url, and extra appended.
+func secretSpec(t *testing.T, dir, extra string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	src := filepath.Join(filepath.Dir(file), "testdata", "envreport")
+	return writeSpec(t, dir, fmt.Sprintf(`app: shop
+build: {main: %s}
+instances: 1
+env:
+  REPORT_VARS: DATABASE_URL,LOG_LEVEL
+  LOG_LEVEL: info
+  DATABASE_URL: {secret: db-url}
+health:
+  readiness: {http: /ready, interval: 300ms, timeout: 250ms}
+%s`, src, extra))
+}
+
+// setSecret is `tend secret set APP NAME` with value on stdin.
+func (s *server) setSecret(app, name, value string, flags ...string) string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := s.Command(ctx, append([]string{"secret", "set", app, name}, flags...)...)
+	cmd.Stdin = strings.NewReader(value + "\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tend secret set %s %s: %v\n%s", app, name, err, out)
+	}
+	return string(out)
+}
+
+// reported is what the ready instance of revision rev of shop was given.
+func (s *server) reported(rev int) map[string]string {
+	s.t.Helper()
+	var got map[string]string
+	waitFor(s.t, time.Minute, fmt.Sprintf("a ready instance of revision %d", rev), func() error {
+		for _, in := range s.status("shop").Running {
+			if in.Revision != rev || in.State != v1.Ready {
+				continue
+			}
+			resp, err := http.Get("http://" + in.Addr + "/")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			return json.NewDecoder(resp.Body).Decode(&got)
+		}
+		return fmt.Errorf("none yet")
+	})
+	return got
+}
+
+func randomValue(what string) string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "postgres://shop:" + what + "-" + hex.EncodeToString(b) + "@db.internal/shop"
+}
+
+// A secret set through stdin reaches the instance's environment and nothing else: not
+// the data dir, the server's log, the API, ps or the dashboard. A rollback gives the
+// instance the value its revision was deployed with.
+func TestSecretsReachInstancesAndNothingElse(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	dir := t.TempDir()
+	first, second := randomValue("first"), randomValue("second")
+
+	if out := s.setSecret("shop", "db-url", first); !strings.Contains(out, "v1") {
+		t.Errorf("set said:\n%s", out)
+	}
+	s.mustTend("deploy", "-f", secretSpec(t, dir, ""))
+	if got := s.reported(1); got["DATABASE_URL"] != first || got["LOG_LEVEL"] != "info" {
+		t.Fatalf("revision 1's instance got %v, want DATABASE_URL the first value", got)
+	}
+
+	// a new version changes nothing until a deploy, which makes a revision of it
+	s.setSecret("shop", "db-url", second)
+	if st := s.status("shop"); st.Rollout.Stable != 1 {
+		t.Fatalf("setting a secret moved the app to revision %d", st.Rollout.Stable)
+	}
+	s.mustTend("deploy", "-f", secretSpec(t, dir, ""))
+	if got := s.reported(2); got["DATABASE_URL"] != second {
+		t.Fatalf("revision 2's instance got %v, want the second value", got)
+	}
+	history := s.mustTend("history", "shop")
+	if !strings.Contains(history, "secret db-url v1 → v2") {
+		t.Errorf("tend history does not say what changed:\n%s", history)
+	}
+	list := s.mustTend("secret", "list", "shop", "-o", "json")
+	var secrets []v1.Secret
+	if err := json.Unmarshal([]byte(list), &secrets); err != nil || len(secrets) != 1 || secrets[0].Version != 2 || len(secrets[0].UsedBy) != 2 {
+		t.Errorf("tend secret list: %v\n%s", err, list)
+	}
+	out, err := s.tend("secret", "rm", "shop", "db-url")
+	if err == nil || !strings.Contains(out, "revision 2 (v2), which runs") {
+		t.Errorf("removing a secret a running revision uses: %v\n%s", err, out)
+	}
+
+	// the rollback restores the value revision 1 ran with
+	s.mustTend("rollback", "shop")
+	if got := s.reported(1); got["DATABASE_URL"] != first {
+		t.Fatalf("after the rollback the instance got %v, want the first value", got)
+	}
+
+	// where the values must not be
+	seen := map[string]string{
+		"tend status -o json":      s.mustTend("status", "shop", "-o", "json"),
+		"tend status -o yaml":      s.mustTend("status", "shop", "-o", "yaml"),
+		"tend history -o json":     s.mustTend("history", "shop", "-o", "json"),
+		"tend secret list -o json": list,
+		"tend routes -o json":      s.mustTend("routes", "-o", "json"),
+		"the server's log":         s.Log(),
+	}
+	for _, path := range []string{"/v1/apps", "/v1/apps/shop", "/v1/apps/shop/history", "/v1/apps/shop/secrets", "/", "/ui/app.js"} {
+		seen["GET "+path] = apiGet(t, s, path)
+	}
+	ps, err := exec.Command("ps", "-eo", "pid,args").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ps: %v", err)
+	}
+	seen["ps -eo pid,args"] = string(ps)
+	if !strings.Contains(seen["ps -eo pid,args"], "server") || !strings.Contains(seen["GET /v1/apps/shop"], "db-url") {
+		t.Fatal("the places searched are not what they should be (no tend server in ps, no secret name in the status)")
+	}
+	for where, text := range seen {
+		for _, v := range []string{first, second} {
+			if strings.Contains(text, v) {
+				t.Errorf("a secret value is in %s", where)
+			}
+		}
+	}
+	files := 0
+	_ = filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		files++
+		for _, v := range []string{first, second} {
+			if bytes.Contains(b, []byte(v)) {
+				t.Errorf("a secret value is in %s", path)
+			}
+		}
+		return nil
+	})
+	if files < 10 {
+		t.Errorf("searched %d files of the data dir; the etcd files should be among them", files)
+	}
+}
+
+// apiGet is GET path on the API with the token, the body as text.
+func apiGet(t *testing.T, s *server, path string) string {
+	t.Helper()
+	token, err := os.ReadFile(filepath.Join(s.DataDir, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.API+path, nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%s", path, resp.Status, b)
+	}
+	return string(b)
+}
+
+// A spec that names a secret nobody set is refused at its line with the command to
+// run, and nothing changes.
+func TestADeployNamingAMissingSecretChangesNothing(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	s.setSecret("shop", "db-url", randomValue("only"))
+	s.mustTend("deploy", "-f", secretSpec(t, dir, ""))
+	before := s.mustTend("history", "shop", "-o", "json")
+
+	spec := secretSpec(t, dir, "secrets: [API_KEY]\n")
+	out, err := s.tend("deploy", "-f", spec)
+	if code := exitCode(err); code != 4 {
+		t.Fatalf("deploy with a missing secret exited %d, want 4:\n%s", code, out)
+	}
+	if !regexp.MustCompile(regexp.QuoteMeta(spec)+`:\d+:\d+: secrets\[0\]`).MatchString(out) || !strings.Contains(out, "tend secret set shop API_KEY") {
+		t.Errorf("the refusal does not name the line and the command to run:\n%s", out)
+	}
+	if after := s.mustTend("history", "shop", "-o", "json"); after != before {
+		t.Errorf("a refused deploy changed the history:\n%s\nwas\n%s", after, before)
+	}
+}
