@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/api/v1"
-	"github.com/tendhq/tend/internal/logs"
 	"github.com/tendhq/tend/internal/monitor"
 )
 
@@ -71,7 +70,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (*http.R
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
-		var eb ErrorBody
+		var eb v1.ErrorBody
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
 			eb.Error = fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
@@ -138,20 +137,20 @@ func (c *Client) History(ctx context.Context, app string, limit int) (v1.History
 }
 
 // Action runs promote, abort, pause, resume, restart, scale or rollback on an app.
-func (c *Client) Action(ctx context.Context, app, action string, req ActionRequest) (ActionResult, error) {
-	var v ActionResult
+func (c *Client) Action(ctx context.Context, app, action string, req v1.ActionRequest) (v1.ActionResult, error) {
+	var v v1.ActionResult
 	return v, c.getJSON(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(app)+"/"+action, req, &v)
 }
 
 // Deploy sends a spec; build output goes to onLog as it happens.
 func (c *Client) Deploy(ctx context.Context, file, source string, onLog func(string)) (v1.DeployResult, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/v1/deploy", DeployRequest{File: file, Source: source})
+	resp, err := c.do(ctx, http.MethodPost, "/v1/deploy", v1.DeployRequest{File: file, Source: source})
 	if err != nil {
 		return v1.DeployResult{}, err
 	}
 	defer resp.Body.Close()
 	var res *v1.DeployResult
-	err = decodeStream(resp.Body, func(l StreamLine) error {
+	err = decodeStream(resp.Body, func(l v1.StreamLine) error {
 		switch {
 		case l.Error != "":
 			return &Error{Code: l.Code, Message: l.Error}
@@ -194,7 +193,7 @@ func (c *Client) Watch(ctx context.Context, app string, fn func(v1.Rollout) erro
 var ErrStop = errors.New("stop")
 
 // Logs streams an app's log lines to fn.
-func (c *Client) Logs(ctx context.Context, app, instance string, tail int, follow bool, fn func(logs.Line) error) error {
+func (c *Client) Logs(ctx context.Context, app, instance string, tail int, follow bool, fn func(v1.LogLine) error) error {
 	q := url.Values{}
 	q.Set("instance", instance)
 	q.Set("tail", strconv.Itoa(tail))

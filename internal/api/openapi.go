@@ -18,7 +18,6 @@ import (
 	"strings"
 
 	"github.com/tendhq/tend/internal/api/v1"
-	"github.com/tendhq/tend/internal/logs"
 )
 
 // router registers the /v1 routes on a mux and keeps them for the description.
@@ -47,7 +46,7 @@ type op struct {
 	// does not describe.
 	params   []param
 	request  body // its request body (the zero body: none)
-	response body // its answer when it succeeds; errors are ErrorBody
+	response body // its answer when it succeeds; errors are v1.ErrorBody
 }
 
 // param is a path parameter when the path has {name}, else a query parameter; value is
@@ -135,7 +134,7 @@ func openAPI(endpoints []endpoint) (map[string]any, error) {
 		}
 		paths[e.path][strings.ToLower(e.method)] = o
 	}
-	errorBody, err := g.schemaOf(reflect.TypeFor[ErrorBody]())
+	errorBody, err := g.schemaOf(reflect.TypeFor[v1.ErrorBody]())
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +270,6 @@ var (
 	v1Duration   = reflect.TypeFor[v1.Duration]()
 	marshalers   = []reflect.Type{reflect.TypeFor[json.Marshaler](), reflect.TypeFor[encoding.TextMarshaler]()}
 	goDuration   = `^(0|-?([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+)$`
-	schemaNames  = map[reflect.Type]string{reflect.TypeFor[logs.Line](): "LogLine"} // where the Go name says too little
 	integerKinds = []reflect.Kind{reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64}
 )
@@ -334,7 +332,7 @@ func (g *generator) schemaOf(t reflect.Type) (schema, error) {
 
 // component describes the named type t once, in components/schemas, and refers to it.
 func (g *generator) component(t reflect.Type, describe func() (schema, error)) (schema, error) {
-	name := cmp.Or(schemaNames[t], t.Name())
+	name := t.Name()
 	ref := schema{"$ref": "#/components/schemas/" + name}
 	if other, ok := g.named[name]; ok {
 		if other != t {

@@ -319,7 +319,7 @@ func TestTheAnswersMatchTheDescription(t *testing.T) {
 		{"DELETE", "/v1/apps/hello/secrets/db-url", "", 204, 0},
 		{"DELETE", "/v1/apps/hello/secrets/db-url", "", 404, 0},
 		{"PUT", "/v1/apps/hello/secrets/bad%2Fname", `{"value": ""}`, 400, 0},
-		// errors: their bodies are ErrorBody
+		// errors: their bodies are v1.ErrorBody
 		{"GET", "/v1/apps/nope", "", 404, 0},
 		{"GET", "/v1/apps/nope/watch", "", 404, 0},
 		{"GET", "/v1/incidents/7", "", 404, 0},

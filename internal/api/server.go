@@ -78,7 +78,7 @@ func (s *server) routes() *http.ServeMux {
 	r.handle("GET /v1/version", s.version, op{summary: "the server's version and API version", response: jsonOf(v1.VersionInfo{})})
 	r.handle("GET /v1/apps", s.list, op{summary: "every app with its status", response: jsonOf([]v1.App{})})
 	r.handle("POST /v1/deploy", s.deploy, op{summary: "build a spec and roll it out: the build's output, then the result or the error",
-		request: jsonOf(DeployRequest{}), response: streamOf(StreamLine{})})
+		request: jsonOf(v1.DeployRequest{}), response: streamOf(v1.StreamLine{})})
 	r.handle("GET /v1/apps/{app}", s.status, op{summary: "an app's status", response: jsonOf(v1.App{})})
 	r.handle("GET /v1/apps/{app}/history", s.history, op{summary: "an app's revisions, newest first, and its latest events, oldest first",
 		params: []param{{name: "limit", desc: "the most events (default 50)", value: 0}}, response: jsonOf(v1.History{})})
@@ -88,10 +88,10 @@ func (s *server) routes() *http.ServeMux {
 		params: []param{{name: "instance", desc: "only this instance's lines", value: ""},
 			{name: "tail", desc: "the last lines of each instance to start with (default 100)", value: 0},
 			{name: "follow", desc: "1: go on with new lines until the client goes away", value: onOff}},
-		response: streamOf(logs.Line{}, StreamLine{})})
+		response: streamOf(v1.LogLine{}, v1.StreamLine{})})
 	r.handle("POST /v1/apps/{app}/{action}", s.action, op{summary: "act on an app's rollout or instances",
 		params:  []param{{name: "action", desc: "what to do", value: schema{"type": "string", "enum": []string{"promote", "abort", "pause", "resume", "restart", "scale", "rollback", "maintenance", "redeploy"}}}},
-		request: jsonOf(ActionRequest{}).orNone(), response: jsonOf(ActionResult{})})
+		request: jsonOf(v1.ActionRequest{}).orNone(), response: jsonOf(v1.ActionResult{})})
 	r.handle("GET /v1/gateway", s.gateway, op{summary: "how the gateway routes each app now (404: no gateway)", response: jsonOf([]v1.Route{})})
 	r.handle("GET /v1/certs", s.certs, op{summary: "the gateway's certificates (404: no HTTPS listener)", response: jsonOf([]v1.Certificate{})})
 	if s.o.Prometheus != nil {
@@ -144,11 +144,6 @@ func (s *server) auth(next http.Handler) http.Handler {
 	})
 }
 
-// ErrorBody is the JSON body of every error answer.
-type ErrorBody struct {
-	Error string `json:"error"`
-}
-
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -159,7 +154,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, code, ErrorBody{Error: err.Error()})
+	writeJSON(w, code, v1.ErrorBody{Error: err.Error()})
 }
 
 // statusOf maps an error to the HTTP status that tells a script what went wrong.
@@ -222,27 +217,11 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wireHistory(h))
 }
 
-// DeployRequest is the body of POST /v1/deploy.
-type DeployRequest struct {
-	// File is the spec's absolute path: relative paths in the spec resolve against its directory.
-	File   string `json:"file"`
-	Source string `json:"source"`
-}
-
-// StreamLine is one line of a streamed answer (deploy output, logs): exactly one field is set.
-type StreamLine struct {
-	Log    string           `json:"log,omitempty"`
-	Result *v1.DeployResult `json:"result,omitempty"`
-	Error  string           `json:"error,omitempty"`
-	// Code is the HTTP status the error would have had, so that the client can exit accordingly.
-	Code int `json:"code,omitempty"`
-}
-
 func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 	if s.noRoom(w) {
 		return // a build needs room for its artifact
 	}
-	var req DeployRequest
+	var req v1.DeployRequest
 	if err := decode(r.Body, 4<<20, &req); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("bad deploy request: want JSON {\"file\": PATH, \"source\": YAML}: %w", err))
 		return
@@ -250,10 +229,10 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 	st := newStream(w)
 	res, err := s.c.Deploy(r.Context(), req.File, []byte(req.Source), st.logWriter())
 	if err != nil {
-		st.send(StreamLine{Error: err.Error(), Code: statusOf(err)})
+		st.send(v1.StreamLine{Error: err.Error(), Code: statusOf(err)})
 		return
 	}
-	st.send(StreamLine{Result: &v1.DeployResult{Revision: wireRevision(res.Revision), Created: res.Created, Unchanged: res.Unchanged}})
+	st.send(v1.StreamLine{Result: &v1.DeployResult{Revision: wireRevision(res.Revision), Created: res.Created, Unchanged: res.Unchanged}})
 }
 
 func (s *server) watch(w http.ResponseWriter, r *http.Request) {
@@ -282,33 +261,15 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) {
 	tail, _ := strconv.Atoi(q.Get("tail"))
 	query := logs.Query{App: app, Instance: q.Get("instance"), Tail: tail, Follow: q.Get("follow") == "1"}
 	st := newStream(w)
-	err := logs.Read(r.Context(), s.o.DataDir, query, func(l logs.Line) error { return st.send(l) })
+	err := logs.Read(r.Context(), s.o.DataDir, query, func(l logs.Line) error { return st.send(v1.LogLine{Instance: l.Instance, Text: l.Text, At: l.At}) })
 	if err != nil && !errors.Is(err, context.Canceled) {
-		st.send(StreamLine{Error: err.Error()})
+		st.send(v1.StreamLine{Error: err.Error()})
 	}
-}
-
-// ActionRequest is the body of POST /v1/apps/{app}/{action}.
-type ActionRequest struct {
-	Full      bool `json:"full,omitempty"`      // promote: skip the remaining canary steps
-	To        int  `json:"to,omitempty"`        // rollback: the revision (0: the previous one)
-	Instances int  `json:"instances,omitempty"` // scale
-	// maintenance: On puts the app in maintenance with Message and a Retry-After of
-	// RetryAfterSeconds; without On it ends
-	On                bool   `json:"on,omitempty"`
-	Message           string `json:"message,omitempty"`
-	RetryAfterSeconds int    `json:"retryAfterSeconds,omitempty"`
-}
-
-// ActionResult answers an action.
-type ActionResult struct {
-	Message  string `json:"message"`
-	Revision int    `json:"revision,omitempty"`
 }
 
 func (s *server) action(w http.ResponseWriter, r *http.Request) {
 	app := r.PathValue("app")
-	var req ActionRequest
+	var req v1.ActionRequest
 	if err := decode(r.Body, 1<<20, &req); err != nil && !errors.Is(err, io.EOF) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: want JSON like {\"to\": 3}: %w", err))
 		return
@@ -318,7 +279,7 @@ func (s *server) action(w http.ResponseWriter, r *http.Request) {
 		return // new instances need room for their logs
 	}
 	ctx := r.Context()
-	var res ActionResult
+	var res v1.ActionResult
 	var err error
 	switch action {
 	case "promote":
@@ -416,7 +377,7 @@ func (s *stream) send(v any) error {
 	return s.rc.Flush()
 }
 
-// logWriter turns written bytes into StreamLine{Log} values, one per line.
+// logWriter turns written bytes into v1.StreamLine{Log} values, one per line.
 func (s *stream) logWriter() io.Writer { return &lineWriter{s: s} }
 
 type lineWriter struct {
@@ -431,7 +392,7 @@ func (lw *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			return len(p), nil
 		}
-		if err := lw.s.send(StreamLine{Log: string(lw.buf[:i])}); err != nil {
+		if err := lw.s.send(v1.StreamLine{Log: string(lw.buf[:i])}); err != nil {
 			return 0, err
 		}
 		lw.buf = lw.buf[i+1:]

@@ -5,11 +5,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
 )
 
 // runAction sends an action to the server and prints its answer.
-func runAction(cmd *cobra.Command, g *globals, app, action string, req api.ActionRequest) error {
+func runAction(cmd *cobra.Command, g *globals, app, action string, req v1.ActionRequest) error {
 	c, err := g.client()
 	if err != nil {
 		return err
@@ -29,7 +29,7 @@ func actionCmd(g *globals, action, short string) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runAction(cmd, g, args[0], action, api.ActionRequest{})
+			return runAction(cmd, g, args[0], action, v1.ActionRequest{})
 		},
 	}
 }

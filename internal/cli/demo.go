@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/daemon"
 )
 
@@ -132,7 +133,7 @@ strategy:
 	}
 	sample(ctx, out, info.Gateway, 3)
 	step("rolling back: revision 1 is still warm, so this is a route switch")
-	res, err := c.Action(ctx, "hello", "rollback", api.ActionRequest{})
+	res, err := c.Action(ctx, "hello", "rollback", v1.ActionRequest{})
 	if err != nil {
 		return err
 	}

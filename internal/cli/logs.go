@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tendhq/tend/internal/logs"
+	"github.com/tendhq/tend/internal/api/v1"
 )
 
 func newLogsCmd(g *globals) *cobra.Command {
@@ -24,7 +24,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			return c.Logs(cmd.Context(), args[0], instance, tail, followFlag, func(l logs.Line) error {
+			return c.Logs(cmd.Context(), args[0], instance, tail, followFlag, func(l v1.LogLine) error {
 				_, err := fmt.Fprintf(w, "%s  %s\n", l.Instance, l.Text)
 				return err
 			})

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
 )
 
 func newMaintenanceCmd(g *globals) *cobra.Command {
@@ -23,7 +23,7 @@ the maintenance. tend maintenance APP off sends requests to the instances again.
   tend maintenance hello off`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := api.ActionRequest{Message: message, RetryAfterSeconds: int(retryAfter.Round(time.Second) / time.Second)}
+			req := v1.ActionRequest{Message: message, RetryAfterSeconds: int(retryAfter.Round(time.Second) / time.Second)}
 			switch args[1] {
 			case "on":
 				req.On = true

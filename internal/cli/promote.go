@@ -3,7 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
 )
 
 func newPromoteCmd(g *globals) *cobra.Command {
@@ -15,7 +15,7 @@ func newPromoteCmd(g *globals) *cobra.Command {
   tend promote hello --full   # skip the remaining canary steps`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runAction(cmd, g, args[0], "promote", api.ActionRequest{Full: full})
+			return runAction(cmd, g, args[0], "promote", v1.ActionRequest{Full: full})
 		},
 	}
 	cmd.Flags().BoolVar(&full, "full", false, "skip the remaining canary steps and promote at once")

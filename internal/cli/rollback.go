@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
 )
 
 func newRollbackCmd(g *globals) *cobra.Command {
@@ -25,7 +25,7 @@ effect at once; after it, tend rolls the revision out again (rolling).`,
 			if err != nil {
 				return err
 			}
-			res, err := c.Action(cmd.Context(), args[0], "rollback", api.ActionRequest{To: to})
+			res, err := c.Action(cmd.Context(), args[0], "rollback", v1.ActionRequest{To: to})
 			if err != nil {
 				return err
 			}

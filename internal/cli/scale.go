@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
 )
 
 func newScaleCmd(g *globals) *cobra.Command {
@@ -20,7 +20,7 @@ func newScaleCmd(g *globals) *cobra.Command {
 			if err != nil || n < 1 {
 				return &exitCodeError{code: exitInvalid, err: fmt.Errorf("instances: want a whole number ≥ 1, got %q", args[1])}
 			}
-			return runAction(cmd, g, args[0], "scale", api.ActionRequest{Instances: n})
+			return runAction(cmd, g, args[0], "scale", v1.ActionRequest{Instances: n})
 		},
 	}
 }

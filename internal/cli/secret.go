@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/secret"
 	"github.com/tendhq/tend/internal/spec"
 )
@@ -81,7 +81,7 @@ The app need not be deployed yet: set its secrets, then deploy.`,
 				})
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "secret %s of %s is at v%d; deploying %s again\n", name, app, res.Version, app)
-			act, err := c.Action(cmd.Context(), app, "redeploy", api.ActionRequest{})
+			act, err := c.Action(cmd.Context(), app, "redeploy", v1.ActionRequest{})
 			if err != nil {
 				return fmt.Errorf("secret %s is set (v%d), but the redeploy failed: %w; run tend deploy", name, res.Version, err)
 			}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/test/harness"
 )
 
@@ -82,7 +83,7 @@ func TestAPIRequiresTheTokenAndExplainsErrors(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var eb api.ErrorBody
+	var eb v1.ErrorBody
 	if resp.StatusCode != 401 || json.Unmarshal(body, &eb) != nil || !strings.Contains(eb.Error, "TEND_TOKEN") {
 		t.Fatalf("without a token: %d %s", resp.StatusCode, body)
 	}
@@ -102,7 +103,7 @@ func TestAPIRequiresTheTokenAndExplainsErrors(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != 400 || !strings.Contains(ae.Message, "/tmp/tend.yaml:2:12: instances") {
 		t.Fatalf("invalid spec: %v, want a 400 naming file, line and field", err)
 	}
-	if _, err := c.Action(ctx, "nope", "promote", api.ActionRequest{}); !api.NotFound(err) {
+	if _, err := c.Action(ctx, "nope", "promote", v1.ActionRequest{}); !api.NotFound(err) {
 		t.Fatalf("promote an unknown app: %v", err)
 	}
 	resp, err = http.Get(info.API + "/metrics")

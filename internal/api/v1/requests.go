@@ -1,0 +1,51 @@
+package v1
+
+import "time"
+
+// ErrorBody is the JSON body of every error answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// DeployRequest is the body of POST /v1/deploy.
+type DeployRequest struct {
+	// File is the spec's absolute path: relative paths in the spec resolve against its directory.
+	File   string `json:"file"`
+	Source string `json:"source"`
+}
+
+// StreamLine is one line of a streamed answer (deploy output, logs): exactly one field is set.
+type StreamLine struct {
+	Log    string        `json:"log,omitempty"`
+	Result *DeployResult `json:"result,omitempty"`
+	Error  string        `json:"error,omitempty"`
+	// Code is the HTTP status the error would have had, so that the client can exit accordingly.
+	Code int `json:"code,omitempty"`
+}
+
+// ActionRequest is the body of POST /v1/apps/{app}/{action}.
+type ActionRequest struct {
+	Full      bool `json:"full,omitempty"`      // promote: skip the remaining canary steps
+	To        int  `json:"to,omitempty"`        // rollback: the revision (0: the previous one)
+	Instances int  `json:"instances,omitempty"` // scale
+	// maintenance: On puts the app in maintenance with Message and a Retry-After of
+	// RetryAfterSeconds; without On it ends
+	On                bool   `json:"on,omitempty"`
+	Message           string `json:"message,omitempty"`
+	RetryAfterSeconds int    `json:"retryAfterSeconds,omitempty"`
+}
+
+// ActionResult answers an action.
+type ActionResult struct {
+	Message  string `json:"message"`
+	Revision int    `json:"revision,omitempty"`
+}
+
+// LogLine is one line of an instance's log (GET /v1/apps/{app}/logs).
+type LogLine struct {
+	Instance string `json:"instance"`
+	Text     string `json:"text"`
+	// At is the line's "time" field when it is slog JSON, else when tend read it (for
+	// lines already in a file: the file's modification time).
+	At time.Time `json:"at"`
+}
