@@ -2,19 +2,19 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/tendhq/tend/internal/api/v1"
+	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/secret"
-	"github.com/tendhq/tend/internal/spec"
 )
 
 // Secrets is what the API asks of the server's secrets (package secret's Vault).
 type Secrets interface {
 	Set(ctx context.Context, app, name string, value []byte) (int, error)
 	List(ctx context.Context, app string) ([]secret.Info, error)
-	Remove(ctx context.Context, app, name string) (bool, error)
 	RotateKey(ctx context.Context) (int, error)
 	Keys() *secret.Keys
 }
@@ -30,20 +30,23 @@ func (s *server) routeSecrets(r *router) {
 		response: jsonOf(v1.KeyRotation{})})
 }
 
-// secretNameOK answers 400 for a name that cannot be a secret's.
-func secretNameOK(w http.ResponseWriter, name string) bool {
-	if err := spec.CheckSecretName(name); err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return false
+// secretStatus is the HTTP status of a secret operation's error.
+func secretStatus(err error) int {
+	var inUse *controller.SecretInUseError
+	switch {
+	case errors.Is(err, secret.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.As(err, &inUse):
+		return http.StatusConflict
 	}
-	return true
+	return statusOf(err)
 }
 
 func (s *server) listSecrets(w http.ResponseWriter, r *http.Request) {
 	app := r.PathValue("app")
 	infos, err := s.o.Secrets.List(r.Context(), app)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
+		writeError(w, secretStatus(err), err)
 		return
 	}
 	uses, err := s.c.SecretUses(r.Context(), app)
@@ -56,22 +59,15 @@ func (s *server) listSecrets(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) setSecret(w http.ResponseWriter, r *http.Request) {
 	app, name := r.PathValue("app"), r.PathValue("name")
-	if !secretNameOK(w, name) {
-		return
-	}
 	var body v1.SecretValue
 	// base64 makes 4 bytes of 3: room for the largest value and the JSON around it
 	if err := decode(r.Body, secret.MaxSize*4/3+1024, &body); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: want JSON like {\"value\": \"BASE64\"} (tend secret set reads the value from stdin): %w", err))
 		return
 	}
-	if len(body.Value) > secret.MaxSize {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("secret %s is %d bytes; the limit is %d", name, len(body.Value), secret.MaxSize))
-		return
-	}
 	n, err := s.o.Secrets.Set(r.Context(), app, name, body.Value)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err) // the key or the store: see the server's log
+		writeError(w, secretStatus(err), err)
 		return
 	}
 	s.log.Info("secret set", "app", app, "secret", name, "version", n) // never the value
@@ -80,23 +76,9 @@ func (s *server) setSecret(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) removeSecret(w http.ResponseWriter, r *http.Request) {
 	app, name := r.PathValue("app"), r.PathValue("name")
-	if !secretNameOK(w, name) {
-		return
-	}
-	uses, err := s.c.SecretUses(r.Context(), app)
+	ok, err := s.c.RemoveSecret(r.Context(), app, name)
 	if err != nil {
-		writeError(w, statusOf(err), err)
-		return
-	}
-	for _, u := range uses[name] {
-		if u.Running {
-			writeError(w, http.StatusConflict, fmt.Errorf("secret %s of %s is used by revision %d (v%d), which runs: deploy a spec without it first, then remove it", name, app, u.Revision, u.Version))
-			return
-		}
-	}
-	ok, err := s.o.Secrets.Remove(r.Context(), app, name)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
+		writeError(w, secretStatus(err), err)
 		return
 	}
 	if !ok {
@@ -110,7 +92,7 @@ func (s *server) removeSecret(w http.ResponseWriter, r *http.Request) {
 func (s *server) rotateSecretsKey(w http.ResponseWriter, r *http.Request) {
 	n, err := s.o.Secrets.RotateKey(r.Context())
 	if err != nil {
-		writeError(w, http.StatusConflict, err)
+		writeError(w, http.StatusInternalServerError, err) // the key or the store: nothing half-done stays unreadable
 		return
 	}
 	s.log.Info("secrets key rotated", "resealed", n)

@@ -315,7 +315,7 @@ func (s *server) action(w http.ResponseWriter, r *http.Request) {
 		}
 	case "redeploy":
 		var d controller.DeployResult
-		d, err = s.c.Redeploy(ctx, app, io.Discard)
+		d, err = s.c.Redeploy(ctx, app)
 		res.Revision = d.Revision.Number
 		switch {
 		case d.Unchanged:

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/tendhq/tend/internal/k8s"
@@ -44,6 +47,14 @@ the Gateway's namespace instead of ingress-nginx.`,
 			y, err := k8s.YAML(k8s.Manifests(app, k8s.Options{Image: image, Namespace: namespace, Gateway: gateway}))
 			if err != nil {
 				return err
+			}
+			if names := app.SecretNames(); len(names) > 0 {
+				var lits []string
+				for _, n := range names {
+					lits = append(lits, "--from-literal="+n+"=...")
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "tend: the pods read secrets %s from the Secret %s, which these manifests do not hold (tend never writes values out): kubectl create secret generic %s %s\n",
+					strings.Join(names, ", "), k8s.SecretName(app.App), k8s.SecretName(app.App), strings.Join(lits, " "))
 			}
 			_, err = cmd.OutOrStdout().Write(y)
 			return err

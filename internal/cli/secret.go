@@ -122,14 +122,21 @@ func readSecret(cmd *cobra.Command, name, fromFile string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read the value: %w", err)
 		}
+		if len(b) == 0 {
+			return nil, &exitCodeError{code: exitInvalid, err: fmt.Errorf("an empty value for %s: nothing was set", name)}
+		}
 		return b, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(in, secret.MaxSize+2))
+	// the largest value, its newline, and one byte more to tell a longer one
+	b, err := io.ReadAll(io.LimitReader(in, secret.MaxSize+3))
 	if err != nil {
 		return nil, fmt.Errorf("read the value from stdin: %w", err)
 	}
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	b = bytes.TrimSuffix(b, []byte("\r"))
+	if len(b) > secret.MaxSize {
+		return nil, &exitCodeError{code: exitInvalid, err: fmt.Errorf("the value of %s is over %d bytes, the limit: nothing was set", name, secret.MaxSize)}
+	}
 	if len(b) == 0 {
 		return nil, &exitCodeError{code: exitInvalid, err: fmt.Errorf("stdin gave an empty value for %s: pipe the value in (printf %%s \"$VALUE\" | tend secret set APP %s) or use --from-file", name, name)}
 	}

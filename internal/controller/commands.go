@@ -54,11 +54,11 @@ func (c *Controller) Deploy(ctx context.Context, file string, source []byte, out
 	if err := c.checkTLS(app); err != nil {
 		return DeployResult{}, &InvalidSpecError{Err: err}
 	}
-	secrets, err := c.secretVersions(ctx, app)
-	if err != nil {
+	// a first look, before the build: the versions recorded are read again in the loop
+	if _, err := c.secretVersions(ctx, app); err != nil {
 		return DeployResult{}, err
 	}
-	res, err := c.buildAndRecord(ctx, app, source, secrets, out)
+	res, err := c.buildAndRecord(ctx, app, source, out)
 	if err == nil && res.Created {
 		c.collectArtifacts(ctx)
 	}
@@ -115,7 +115,7 @@ func (c *Controller) readRules(app *spec.App) error {
 
 // buildAndRecord builds the artifact and records the revision; artifact collection
 // waits while any deploy is between the two.
-func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, source []byte, secrets map[string]int, out io.Writer) (DeployResult, error) {
+func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, source []byte, out io.Writer) (DeployResult, error) {
 	c.artifacts.RLock()
 	defer c.artifacts.RUnlock()
 	art, err := c.o.Builder.Build(ctx, build.Request{App: app.App, Dir: app.Dir, Main: app.Build.Main,
@@ -129,6 +129,12 @@ func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, source [
 	}
 	var res DeployResult
 	err = l.do(ctx, func(ctx context.Context) error {
+		// in the loop, so that no remove, prune or other deploy of the app comes between
+		// reading the versions and recording them
+		secrets, err := c.secretVersions(ctx, app)
+		if err != nil {
+			return err
+		}
 		res, err = l.deploy(ctx, app, string(source), secrets, art)
 		return err
 	})
@@ -362,6 +368,12 @@ func (l *appLoop) rollback(ctx context.Context, to int) (int, error) {
 	now := time.Now()
 	if rollout.Rollback(l.st, to, l.observe(now), now) {
 		return to, nil
+	}
+	if l.c.o.Secrets != nil && len(rev.Secrets) > 0 {
+		// new instances open the revision's versions: refuse before anything moves
+		if err := l.c.o.Secrets.Check(ctx, l.app, rev.Secrets); err != nil {
+			return 0, fmt.Errorf("revision %d cannot start again: %w", to, err)
+		}
 	}
 	sp := rev.Spec
 	sp.Strategy = spec.Strategy{ProgressDeadline: sp.Strategy.ProgressDeadline, RollbackWindow: sp.Strategy.RollbackWindow}

@@ -29,8 +29,12 @@ type Secrets interface {
 	// Current is the newest version of each named secret; one that is not set is a
 	// *secret.MissingError.
 	Current(ctx context.Context, app string, names []string) (map[string]int, error)
+	// Check says whether the given versions are still stored (a *secret.GoneError).
+	Check(ctx context.Context, app string, versions map[string]int) error
 	// Prune forgets the versions that are neither the newest nor in keep.
 	Prune(ctx context.Context, app string, keep map[string]map[int]bool) error
+	// Remove deletes every version of a secret.
+	Remove(ctx context.Context, app, name string) (bool, error)
 }
 
 // Analyzer judges a canary during an analysis step. It blocks for as long as the

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
+	"slices"
 	"sort"
 
+	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/secret"
 	"github.com/tendhq/tend/internal/spec"
@@ -23,12 +25,12 @@ func (c *Controller) secretVersions(ctx context.Context, app *spec.App) (map[str
 		return nil, nil
 	}
 	if c.o.Secrets == nil {
-		return nil, &InvalidSpecError{Err: app.FieldError(app.SecretField(names[0]), "this tend server keeps no secrets")}
+		return nil, &InvalidSpecError{Err: app.FieldError(app.SecretField(names[0]), "this tend server was started without secrets: restart it with tend server")}
 	}
 	versions, err := c.o.Secrets.Current(ctx, app.App, names)
 	var missing *secret.MissingError
 	if errors.As(err, &missing) {
-		return nil, &InvalidSpecError{Err: app.FieldError(app.SecretField(missing.Names[0]), "%v", err)}
+		return nil, &InvalidSpecError{Err: app.FieldError(app.SecretField(missing.Names[0]), "%w", err)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the secrets of %s: %w", app.App, err)
@@ -108,7 +110,7 @@ func (c *Controller) SecretUses(ctx context.Context, app string) (map[string][]S
 	}
 	out := map[string][]SecretUse{}
 	err = l.do(ctx, func(context.Context) error {
-		running := l.running()
+		running := l.withInstances()
 		for _, r := range l.revisions {
 			for name, v := range r.Secrets {
 				out[name] = append(out[name], SecretUse{Revision: r.Number, Version: v, Running: running[r.Number]})
@@ -122,20 +124,84 @@ func (c *Controller) SecretUses(ctx context.Context, app string) (map[string][]S
 	return out, err
 }
 
-// Redeploy deploys the app's spec as it was last deployed, built again: a new revision
-// when a secret it uses was set since.
-func (c *Controller) Redeploy(ctx context.Context, app string, out io.Writer) (DeployResult, error) {
+// withInstances is the revisions that have, or may soon have, instances: the stable
+// one, those of a rollout in progress, and warm ones (a completed rollout's From only
+// while it is warm).
+func (l *appLoop) withInstances() map[int]bool {
+	out := map[int]bool{l.st.Stable: true}
+	if !l.st.Phase.Terminal() {
+		out[l.st.From], out[l.st.To] = true, true
+	}
+	for _, w := range l.st.Warm {
+		out[w.Revision] = true
+	}
+	return out
+}
+
+// SecretInUseError is a secret removal refused because a running revision uses it.
+type SecretInUseError struct {
+	App, Name         string
+	Revision, Version int
+}
+
+func (e *SecretInUseError) Error() string {
+	return fmt.Sprintf("secret %s of %s is used by revision %d (v%d), which runs: deploy a spec without it first, then remove it", e.Name, e.App, e.Revision, e.Version)
+}
+
+// RemoveSecret deletes every version of app's secret name unless a running revision
+// uses it; in the app's loop, so that no deploy records it meanwhile.
+func (c *Controller) RemoveSecret(ctx context.Context, app, name string) (bool, error) {
+	if c.o.Secrets == nil {
+		return false, errors.New("this tend server was started without secrets")
+	}
+	l, err := c.existing(ctx, app)
+	if errors.Is(err, ErrUnknownApp) {
+		return c.o.Secrets.Remove(ctx, app, name)
+	}
+	if err != nil {
+		return false, err
+	}
+	var removed bool
+	err = l.do(ctx, func(ctx context.Context) error {
+		running := l.withInstances()
+		nums := slices.Sorted(maps.Keys(l.revisions))
+		slices.Reverse(nums) // the newest is named
+		for _, n := range nums {
+			if v, ok := l.revisions[n].Secrets[name]; ok && running[n] {
+				return &SecretInUseError{App: app, Name: name, Revision: n, Version: v}
+			}
+		}
+		removed, err = c.o.Secrets.Remove(ctx, app, name)
+		return err
+	})
+	return removed, err
+}
+
+// Redeploy makes a new revision of what serves (the stable revision's artifact and
+// spec, nothing built) with the newest versions of its secrets, and rolls it out with
+// the app's strategy; Unchanged when its secrets did not change.
+func (c *Controller) Redeploy(ctx context.Context, app string) (DeployResult, error) {
 	l, err := c.existing(ctx, app)
 	if err != nil {
 		return DeployResult{}, err
 	}
-	var file, source string
-	err = l.do(ctx, func(context.Context) error {
-		file, source = l.rec.Spec.File, l.rec.Source
-		return nil
+	var res DeployResult
+	err = l.do(ctx, func(ctx context.Context) error {
+		r, ok := l.revisions[l.st.Stable]
+		if !ok {
+			return fmt.Errorf("%s has no serving revision to deploy again: tend deploy it", app)
+		}
+		if !l.st.Phase.Terminal() {
+			return fmt.Errorf("%s has a rollout in progress; deploy again after it ends", app)
+		}
+		sp := r.Spec
+		secrets, err := c.secretVersions(ctx, &sp)
+		if err != nil {
+			return err
+		}
+		art := build.Artifact{Digest: r.Artifact, Path: r.Path, Version: r.Version, Commit: r.Commit, BuildTime: r.BuildTime}
+		res, err = l.deploy(ctx, &sp, l.rec.Source, secrets, art)
+		return err
 	})
-	if err != nil {
-		return DeployResult{}, err
-	}
-	return c.Deploy(ctx, file, []byte(source), out)
+	return res, err
 }

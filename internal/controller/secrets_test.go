@@ -11,6 +11,7 @@ import (
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/secret"
+	"github.com/tendhq/tend/internal/store"
 )
 
 const secretSpecYAML = specYAML + `env:
@@ -83,4 +84,85 @@ func mustKeys(t *testing.T) *secret.Keys {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// set --restart makes a new revision of what serves, not of the last spec deployed: after
+// a rollback it does not bring the bad revision back.
+func TestRedeployMakesARevisionOfWhatServes(t *testing.T) {
+	c, _, st := newController(t)
+	vault := secret.New(st, mustKeys(t))
+	c.o.Secrets = vault
+	ctx := context.Background()
+	if _, err := vault.Set(ctx, "hello", "db-url", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range []string{"/bin/good", "/bin/bad"} {
+		if _, err := c.Deploy(ctx, "/tmp/tend.yaml", []byte(fmt.Sprintf(secretSpecYAML, bin)), io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitPhase(t, c, rollout.Completed, 2)
+	if _, err := c.Rollback(ctx, "hello", 1); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, c, rollout.RolledBack, 1)
+	if res, err := c.Redeploy(ctx, "hello"); err != nil || !res.Unchanged {
+		t.Fatalf("a redeploy with nothing new: %+v %v", res, err)
+	}
+	if _, err := vault.Set(ctx, "hello", "db-url", []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Redeploy(ctx, "hello")
+	if err != nil || !res.Created || res.Revision.Number != 3 {
+		t.Fatalf("redeploy: %+v %v", res, err)
+	}
+	one, _ := c.History(ctx, "hello", 1)
+	var first store.Revision
+	for _, r := range one.Revisions {
+		if r.Number == 1 {
+			first = r
+		}
+	}
+	if res.Revision.Artifact != first.Artifact || res.Revision.Secrets["db-url"] != 2 {
+		t.Errorf("revision 3 is %s with %v, want revision 1's artifact %s with db-url v2", res.Revision.Artifact, res.Revision.Secrets, first.Artifact)
+	}
+
+	// revision 3 runs with v2: the secret stays
+	waitPhase(t, c, rollout.Completed, 3)
+	var inUse *SecretInUseError
+	if _, err := c.RemoveSecret(ctx, "hello", "db-url"); !errors.As(err, &inUse) || !strings.Contains(err.Error(), "revision 3 (v2)") {
+		t.Fatalf("removing a secret revision 3 runs with: %v", err)
+	}
+}
+
+// A rollback to a revision whose secret versions are gone is refused before anything
+// moves, naming what to do.
+func TestARollbackNeedingARemovedSecretIsRefused(t *testing.T) {
+	c, _, st := newController(t)
+	vault := secret.New(st, mustKeys(t))
+	c.o.Secrets = vault
+	ctx := context.Background()
+	if _, err := vault.Set(ctx, "hello", "db-url", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Deploy(ctx, "/tmp/tend.yaml", []byte(fmt.Sprintf(secretSpecYAML, "/bin/a")), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, c, rollout.Completed, 1)
+	// revision 2 needs no secret, and its rollout ends revision 1's warm window at once
+	if _, err := c.Deploy(ctx, "/tmp/tend.yaml", []byte(fmt.Sprintf(specYAML, "/bin/b")+"  rollbackWindow: 1ms\n"), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, c, rollout.Completed, 2)
+	if _, err := c.RemoveSecret(ctx, "hello", "db-url"); err != nil {
+		t.Fatalf("removing a secret no running revision uses: %v", err)
+	}
+	_, err := c.Rollback(ctx, "hello", 1)
+	var gone *secret.GoneError
+	if !errors.As(err, &gone) || !strings.Contains(err.Error(), "tend secret set hello db-url") {
+		t.Fatalf("rollback to a revision whose secret is gone: %v", err)
+	}
+	if s, _ := c.Status(ctx, "hello"); s.Rollout.Stable != 2 || !s.Rollout.Phase.Terminal() {
+		t.Errorf("the refused rollback moved the app: %+v", s.Rollout)
+	}
 }

@@ -69,7 +69,7 @@ func (s *server) openStore(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	s.secrets = secret.Open(s.st, s.dir, s.cfg.SecretsKeyFile)
+	s.secrets = secret.Open(ctx, s.st, s.dir, s.cfg.SecretsKeyFile)
 	switch {
 	case s.secrets.Err() != nil:
 		// what runs keeps running; what needs a secret's value says why

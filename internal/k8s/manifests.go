@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -23,6 +24,22 @@ import (
 
 	"github.com/tendhq/tend/internal/spec"
 )
+
+// SecretName is the Secret the pods read an app's secrets from (key: the secret's
+// name). tend never writes it: its values stay in tend, and the cluster's copy is made
+// by whoever runs the manifests (kubectl create secret generic APP-secrets ...).
+func SecretName(app string) string { return app + "-secrets" }
+
+// secretEnv gives each variable that holds a secret from the app's Secret.
+func secretEnv(app *spec.App) []corev1.EnvVar {
+	vars := app.SecretVars()
+	var out []corev1.EnvVar
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		out = append(out, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: SecretName(app.App)}, Key: vars[k]}}})
+	}
+	return out
+}
 
 // Ports every instance gets, as PORT and ADMIN_PORT (kit serves metrics, pprof and its
 // own health on the admin port), and the user tend's images run as.
@@ -121,7 +138,7 @@ func deployment(app *spec.App, o Options, meta metav1.ObjectMeta, sel map[string
 		Name:    app.App,
 		Image:   o.Image,
 		Args:    kubeArgs(app.Args),
-		Env:     append(podEnv(), corev1.EnvVar{Name: "TEND_APP", Value: app.App}),
+		Env:     append(append(podEnv(), corev1.EnvVar{Name: "TEND_APP", Value: app.App}), secretEnv(app)...),
 		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: app.App + "-env"}}}},
 		Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: AppPort, Protocol: corev1.ProtocolTCP},
 			{Name: "admin", ContainerPort: AdminPort, Protocol: corev1.ProtocolTCP}},

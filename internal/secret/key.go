@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -112,8 +113,11 @@ func syncDir(dir string) error {
 type Keys struct {
 	path     string // where the current key is (or will be, on first use)
 	external bool   // the key came from --secrets-key-file: tend never writes it
-	current  *key
-	next     *key // DATA/secrets.key.next of an unfinished rotation
+	// mu guards current and next: instances open values while a set or a rotation
+	// changes them.
+	mu      sync.RWMutex
+	current *key
+	next    *key // DATA/secrets.key.next of an unfinished rotation
 }
 
 // LoadKeys reads the secrets key: from file when it is set (it must exist), otherwise
@@ -154,10 +158,23 @@ func (k *Keys) Path() string { return k.path }
 func (k *Keys) nextPath() string { return k.path + ".next" }
 
 // Unfinished says whether a key rotation was interrupted (the next key is on disk).
-func (k *Keys) Unfinished() bool { return k.next != nil }
+func (k *Keys) Unfinished() bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.next != nil
+}
+
+// has says whether there is a current key (none before the first secret).
+func (k *Keys) has() bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.current != nil
+}
 
 // sealing is the key new values are sealed with, created on first use.
 func (k *Keys) sealing() (key, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if k.current != nil {
 		return *k.current, nil
 	}
@@ -172,6 +189,8 @@ func (k *Keys) sealing() (key, error) {
 
 // byID finds the key a value was sealed with.
 func (k *Keys) byID(id string) (key, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	for _, c := range []*key{k.current, k.next} {
 		if c != nil && c.id == id {
 			return *c, nil
@@ -183,11 +202,55 @@ func (k *Keys) byID(id string) (key, error) {
 	return key{}, fmt.Errorf("a secret was sealed with key %s, and %s holds key %s: start tend server with the key it was sealed with (--secrets-key-file), or set the secret again", id, k.path, k.current.id)
 }
 
-// NewKeyFile writes a new random key to path (0600) for tend server
-// --secrets-key-file; it refuses to replace a file that exists.
-func NewKeyFile(path string) error {
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("%s exists: a key that seals secrets is never overwritten; choose another path", path)
+// startRotation is the next key of a rotation: the one on disk of an interrupted
+// rotation, or a new one written to DATA/secrets.key.next.
+func (k *Keys) startRotation() (key, error) {
+	if k.external {
+		return key{}, fmt.Errorf("the secrets key comes from --secrets-key-file %s, which tend does not write: to rotate it, stop tend server, copy the file to DATA/secrets.key (0600), start tend server without --secrets-key-file, then run tend secret rotate-key", k.path)
 	}
-	return writeKeyFile(path, generateKey())
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.next != nil {
+		return *k.next, nil
+	}
+	raw := generateKey()
+	if err := writeKeyFile(k.nextPath(), raw); err != nil {
+		return key{}, err
+	}
+	next := newKey(raw, k.nextPath())
+	k.next = &next
+	return next, nil
+}
+
+// finishRotation makes the next key the current one, once every value is sealed with it.
+func (k *Keys) finishRotation() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := os.Rename(k.nextPath(), k.path); err != nil {
+		return fmt.Errorf("make the new secrets key current (every value is sealed with it; %s holds it): %w", k.nextPath(), err)
+	}
+	if err := syncDir(filepath.Dir(k.path)); err != nil {
+		return err
+	}
+	next := *k.next
+	next.path = k.path
+	k.current, k.next = &next, nil
+	return nil
+}
+
+// NewKeyFile writes a new random key to path (0600) for tend server
+// --secrets-key-file; it never replaces a file that exists.
+func NewKeyFile(path string) error {
+	tmp := path + ".new"
+	if err := writeKeyFile(tmp, generateKey()); err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil { // fails if path exists, unlike a rename
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s exists: a key that seals secrets is never overwritten; choose another path", path)
+		}
+		return fmt.Errorf("write secrets key: %w", err)
+	}
+	return nil
 }

@@ -7,8 +7,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +56,9 @@ type Vault struct {
 	// deploys recorded, but no value is sealed or opened.
 	keysErr error
 	now     func() time.Time
+	// rotateBatch (default rotateBatch) and afterBatch let a test interrupt a rotation.
+	rotateBatch int
+	afterBatch  func() error
 }
 
 // New is a vault over st with keys.
@@ -64,12 +67,22 @@ func New(st *store.Store, keys *Keys) *Vault {
 }
 
 // Open is a vault over st with the keys of LoadKeys(dataDir, file). Keys that do not
-// load leave a vault that says why at each use of a value (Err), so that a server with a
-// damaged key file still starts and serves what runs.
-func Open(st *store.Store, dataDir, file string) *Vault {
+// load, or no key while sealed values are stored, leave a vault that says why at each
+// use of a value (Err), so that a server with a damaged or forgotten key file still
+// starts and serves what runs, and never seals new values with a key of its own.
+func Open(ctx context.Context, st *store.Store, dataDir, file string) *Vault {
 	keys, err := LoadKeys(dataDir, file)
 	v := New(st, keys)
 	v.keysErr = err
+	if err == nil && !keys.has() {
+		stored, err := store.Newest[sealed](ctx, st, store.SecretsPrefix, 1)
+		switch {
+		case err != nil:
+			v.keysErr = fmt.Errorf("look for stored secrets: %w", err)
+		case len(stored) > 0:
+			v.keysErr = fmt.Errorf("secrets are stored, sealed with key %s, and there is no key at %s: put the key file back (from a copy of the data dir), or start tend server with the --secrets-key-file it ran with", stored[0].Key, keys.Path())
+		}
+	}
 	return v
 }
 
@@ -96,32 +109,59 @@ func seal(k key, app, name string, version int, value []byte) (sealed, error) {
 	return sealed{App: app, Name: name, Version: version, Key: k.id, Box: box, Size: len(value)}, nil
 }
 
-func (v *Vault) open(s sealed) ([]byte, error) {
+// open opens the version of app's secret name that s holds. The associated data is
+// the identity asked for, not the record's fields: a record copied under another key
+// does not open.
+func (v *Vault) open(app, name string, version int, s sealed) ([]byte, error) {
+	redo := fmt.Sprintf("remove it (tend secret rm %s %s) or set it again", app, name)
+	if s.App != app || s.Name != name || s.Version != version {
+		return nil, fmt.Errorf("secret %s v%d of %s: the stored record is another secret's (%s v%d of %s): it was altered in the store; %s", name, version, app, s.Name, s.Version, s.App, redo)
+	}
 	k, err := v.keys.byID(s.Key)
 	if err != nil {
-		return nil, fmt.Errorf("secret %s v%d: %w", s.Name, s.Version, err)
+		return nil, fmt.Errorf("secret %s v%d: %w", name, version, err)
 	}
 	aead, err := chacha20poly1305.NewX(k.raw)
 	if err != nil {
-		return nil, fmt.Errorf("secret %s v%d: %w", s.Name, s.Version, err)
+		return nil, fmt.Errorf("secret %s v%d: %w", name, version, err)
 	}
 	if len(s.Box) < aead.NonceSize() {
-		return nil, fmt.Errorf("secret %s v%d is damaged in the store: set it again (tend secret set %s %s)", s.Name, s.Version, s.App, s.Name)
+		return nil, fmt.Errorf("secret %s v%d is damaged in the store: %s", name, version, redo)
 	}
-	value, err := aead.Open(nil, s.Box[:aead.NonceSize()], s.Box[aead.NonceSize():], additional(s.App, s.Name, s.Version))
+	value, err := aead.Open(nil, s.Box[:aead.NonceSize()], s.Box[aead.NonceSize():], additional(app, name, version))
 	if err != nil {
-		return nil, fmt.Errorf("secret %s v%d does not open with key %s (%s): it was altered in the store; set it again (tend secret set %s %s)", s.Name, s.Version, k.id, k.path, s.App, s.Name)
+		return nil, fmt.Errorf("secret %s v%d does not open with key %s (%s): it was altered in the store; %s", name, version, k.id, k.path, redo)
 	}
 	return value, nil
 }
 
+// ErrInvalid marks a name or a value that cannot be a secret's.
+var ErrInvalid = errors.New("invalid secret")
+
+func checkIdentity(app, name string) error {
+	if err := spec.CheckAppName(app); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := spec.CheckSecretName(name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// counter is the last version number given to a secret, kept when the secret is
+// removed, so that a number is never given to two values: a revision's version always
+// means the value it was deployed with.
+type counter struct {
+	Last int `json:"last"`
+}
+
 // Set stores value as the next version of app's secret name and returns that version.
 func (v *Vault) Set(ctx context.Context, app, name string, value []byte) (int, error) {
-	if err := spec.CheckSecretName(name); err != nil {
+	if err := checkIdentity(app, name); err != nil {
 		return 0, err
 	}
 	if len(value) > MaxSize {
-		return 0, fmt.Errorf("secret %s is %d bytes; the limit is %d", name, len(value), MaxSize)
+		return 0, fmt.Errorf("%w: secret %s is %d bytes; the limit is %d", ErrInvalid, name, len(value), MaxSize)
 	}
 	if v.keysErr != nil {
 		return 0, v.keysErr
@@ -133,20 +173,25 @@ func (v *Vault) Set(ctx context.Context, app, name string, value []byte) (int, e
 		return 0, err
 	}
 	for {
+		var c counter
+		if err := v.store.Get(ctx, store.SecretCounterKey(app, name), &c); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return 0, err
+		}
 		versions, err := v.versions(ctx, app, name)
 		if err != nil {
 			return 0, err
 		}
-		next := 1
+		next := c.Last + 1
 		if len(versions) > 0 {
-			next = versions[len(versions)-1].Version + 1
+			next = max(next, versions[len(versions)-1].Version+1)
 		}
 		s, err := seal(k, app, name, next, value)
 		if err != nil {
 			return 0, err
 		}
 		s.CreatedAt = v.now().UTC()
-		ok, err := v.store.Commit(ctx, store.Op{Key: store.SecretKey(app, name, next), Value: s, IfAbsent: true})
+		ok, err := v.store.Commit(ctx, store.Op{Key: store.SecretKey(app, name, next), Value: s, IfAbsent: true},
+			store.Op{Key: store.SecretCounterKey(app, name), Value: counter{Last: next}})
 		if err != nil {
 			return 0, err
 		}
@@ -157,13 +202,40 @@ func (v *Vault) Set(ctx context.Context, app, name string, value []byte) (int, e
 	}
 }
 
+// records is every stored version under prefix whose record is what its key says
+// (app, name and version): one that is not is skipped, never opened for another secret.
+func (v *Vault) records(ctx context.Context, app, prefix string) ([]sealed, error) {
+	kvs, err := v.store.Records(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	base := store.SecretsPrefixOf(app)
+	out := make([]sealed, 0, len(kvs))
+	for _, kv := range kvs {
+		name, num, ok := strings.Cut(strings.TrimPrefix(kv.Key, base), "/")
+		ver, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			continue
+		}
+		var s sealed
+		if store.Decode(kv.Key, kv.Value, &s) != nil || s.App != app || s.Name != name || s.Version != ver {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 func (v *Vault) versions(ctx context.Context, app, name string) ([]sealed, error) {
-	return store.List[sealed](ctx, v.store, store.SecretVersionsPrefix(app, name))
+	return v.records(ctx, app, store.SecretVersionsPrefix(app, name))
 }
 
 // List is every secret of app, by name.
 func (v *Vault) List(ctx context.Context, app string) ([]Info, error) {
-	all, err := store.List[sealed](ctx, v.store, store.SecretsPrefixOf(app))
+	if err := spec.CheckAppName(app); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	all, err := v.records(ctx, app, store.SecretsPrefixOf(app))
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +281,9 @@ func (v *Vault) Current(ctx context.Context, app string, names []string) (map[st
 	if len(names) == 0 {
 		return nil, nil
 	}
+	if v.keysErr != nil {
+		return nil, v.keysErr // a revision whose instances could not start
+	}
 	infos, err := v.List(ctx, app)
 	if err != nil {
 		return nil, err
@@ -222,7 +297,7 @@ func (v *Vault) Current(ctx context.Context, app string, names []string) (map[st
 	for _, n := range names {
 		if ver, ok := have[n]; ok {
 			out[n] = ver
-		} else if !contains(missing, n) {
+		} else if !slices.Contains(missing, n) {
 			missing = append(missing, n)
 		}
 	}
@@ -231,15 +306,6 @@ func (v *Vault) Current(ctx context.Context, app string, names []string) (map[st
 		return nil, &MissingError{App: app, Names: missing}
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Values opens the given versions (name → version) of app's secrets.
@@ -252,11 +318,11 @@ func (v *Vault) Values(ctx context.Context, app string, versions map[string]int)
 		var s sealed
 		if err := v.store.Get(ctx, store.SecretKey(app, name, ver), &s); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return nil, fmt.Errorf("secret %s v%d of %s is gone (removed, or pruned as no kept revision used it): set it (tend secret set %s %s) and deploy", name, ver, app, app, name)
+				return nil, &GoneError{App: app, Name: name, Version: ver}
 			}
 			return nil, fmt.Errorf("read secret %s v%d: %w", name, ver, err)
 		}
-		value, err := v.open(s)
+		value, err := v.open(app, name, ver, s)
 		if err != nil {
 			return nil, err
 		}
@@ -265,8 +331,41 @@ func (v *Vault) Values(ctx context.Context, app string, versions map[string]int)
 	return out, nil
 }
 
-// Remove deletes every version of app's secret name; false when there was none.
+// GoneError is a version a revision uses that is no longer stored.
+type GoneError struct {
+	App, Name string
+	Version   int
+}
+
+func (e *GoneError) Error() string {
+	return fmt.Sprintf("secret %s v%d of %s is gone (removed, or pruned as no kept revision used it): set it (tend secret set %s %s) and deploy",
+		e.Name, e.Version, e.App, e.App, e.Name)
+}
+
+// Check says whether every given version (name → version) of app's secrets is stored:
+// a *GoneError for the first that is not.
+func (v *Vault) Check(ctx context.Context, app string, versions map[string]int) error {
+	for _, name := range slices.Sorted(maps.Keys(versions)) {
+		var s sealed
+		err := v.store.Get(ctx, store.SecretKey(app, name, versions[name]), &s)
+		if errors.Is(err, store.ErrNotFound) {
+			return &GoneError{App: app, Name: name, Version: versions[name]}
+		}
+		if err != nil {
+			return fmt.Errorf("read secret %s v%d: %w", name, versions[name], err)
+		}
+	}
+	return nil
+}
+
+// Remove deletes every version of app's secret name (its numbers are not given again);
+// false when there was none.
 func (v *Vault) Remove(ctx context.Context, app, name string) (bool, error) {
+	if err := checkIdentity(app, name); err != nil {
+		return false, err
+	}
+	v.mu.Lock() // a rotation in progress does not write it back
+	defer v.mu.Unlock()
 	n, err := v.store.DeletePrefix(ctx, store.SecretVersionsPrefix(app, name))
 	return n > 0, err
 }
@@ -274,6 +373,8 @@ func (v *Vault) Remove(ctx context.Context, app, name string) (bool, error) {
 // Prune deletes the versions of app's secrets that are neither the newest of their
 // secret nor in keep (name → versions still used by a kept revision).
 func (v *Vault) Prune(ctx context.Context, app string, keep map[string]map[int]bool) error {
+	v.mu.Lock() // a rotation in progress does not write back what is pruned
+	defer v.mu.Unlock()
 	infos, err := v.List(ctx, app)
 	if err != nil {
 		return err
@@ -303,19 +404,11 @@ func (v *Vault) RotateKey(ctx context.Context) (resealed int, err error) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	k := v.keys
-	if k.external {
-		return 0, fmt.Errorf("the secrets key comes from --secrets-key-file %s, which tend does not write: rotate it by starting tend without --secrets-key-file after copying it to DATA/secrets.key, then run tend secret rotate-key", k.path)
+	next, err := v.keys.startRotation()
+	if err != nil {
+		return 0, err
 	}
-	if k.next == nil {
-		raw := generateKey()
-		if err := writeKeyFile(k.nextPath(), raw); err != nil {
-			return 0, err
-		}
-		next := newKey(raw, k.nextPath())
-		k.next = &next
-	}
-	all, err := store.List[sealed](ctx, v.store, store.SecretsPrefix)
+	kvs, err := v.store.Records(ctx, store.SecretsPrefix)
 	if err != nil {
 		return 0, err
 	}
@@ -329,23 +422,39 @@ func (v *Vault) RotateKey(ctx context.Context) (resealed int, err error) {
 		}
 		resealed += len(ops)
 		ops = ops[:0]
+		if v.afterBatch != nil {
+			return v.afterBatch()
+		}
 		return nil
 	}
-	for _, s := range all {
-		if s.Key == k.next.id {
+	for _, kv := range kvs {
+		parts := strings.Split(strings.TrimPrefix(kv.Key, store.SecretsPrefix), "/")
+		if len(parts) != 3 {
 			continue
 		}
-		value, err := v.open(s)
+		app, name := parts[0], parts[1]
+		ver, err := strconv.Atoi(parts[2])
+		if err != nil {
+			continue
+		}
+		var s sealed
+		if err := store.Decode(kv.Key, kv.Value, &s); err != nil {
+			return resealed, fmt.Errorf("re-seal %s: %w", kv.Key, err)
+		}
+		if s.Key == next.id {
+			continue
+		}
+		value, err := v.open(app, name, ver, s)
 		if err != nil {
 			return resealed, err
 		}
-		again, err := seal(*k.next, s.App, s.Name, s.Version, value)
+		again, err := seal(next, app, name, ver, value)
 		if err != nil {
 			return resealed, err
 		}
 		again.CreatedAt = s.CreatedAt
-		ops = append(ops, store.Op{Key: store.SecretKey(s.App, s.Name, s.Version), Value: again})
-		if len(ops) == rotateBatch {
+		ops = append(ops, store.Op{Key: kv.Key, Value: again})
+		if len(ops) == v.batch() {
 			if err := flush(); err != nil {
 				return resealed, err
 			}
@@ -354,14 +463,12 @@ func (v *Vault) RotateKey(ctx context.Context) (resealed int, err error) {
 	if err := flush(); err != nil {
 		return resealed, err
 	}
-	if err := os.Rename(k.nextPath(), k.path); err != nil {
-		return resealed, fmt.Errorf("make the new secrets key current (every value is sealed with it; %s holds it): %w", k.nextPath(), err)
+	return resealed, v.keys.finishRotation()
+}
+
+func (v *Vault) batch() int {
+	if v.rotateBatch > 0 {
+		return v.rotateBatch
 	}
-	if err := syncDir(filepath.Dir(k.path)); err != nil {
-		return resealed, err
-	}
-	next := *k.next
-	next.path = k.path
-	k.current, k.next = &next, nil
-	return resealed, nil
+	return rotateBatch
 }

@@ -97,7 +97,7 @@ func TestMissingSecretsAreNamedWithTheCommandToRun(t *testing.T) {
 	}
 }
 
-func TestABoxMovedToAnotherRecordOrAlteredDoesNotOpen(t *testing.T) {
+func TestARecordCopiedToAnotherSecretOrAlteredDoesNotOpen(t *testing.T) {
 	v, st, _ := open(t)
 	ctx := context.Background()
 	for _, n := range []string{"a", "b"} {
@@ -105,24 +105,78 @@ func TestABoxMovedToAnotherRecordOrAlteredDoesNotOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var a sealed
-	if err := st.Get(ctx, store.SecretKey("shop", "a", 1), &a); err != nil {
+	if _, err := v.Set(ctx, "blog", "token", []byte("blog's token")); err != nil {
 		t.Fatal(err)
 	}
-	moved := a
-	moved.Name = "b"
-	if err := st.Put(ctx, store.SecretKey("shop", "b", 1), moved); err != nil {
+	var token sealed
+	if err := st.Get(ctx, store.SecretKey("blog", "token", 1), &token); err != nil {
+		t.Fatal(err)
+	}
+	// the whole record, unchanged, under shop's key: shop must not get blog's token
+	if err := st.Put(ctx, store.SecretKey("shop", "b", 1), token); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := v.Values(ctx, "shop", map[string]int{"b": 1}); err == nil || !strings.Contains(err.Error(), "another secret's") {
+		t.Fatalf("blog's record under shop's b: %q, %v", got["b"], err)
+	}
+	// its fields changed to match the key: the box is bound to blog's token
+	token.App, token.Name = "shop", "b"
+	if err := st.Put(ctx, store.SecretKey("shop", "b", 1), token); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := v.Values(ctx, "shop", map[string]int{"b": 1}); err == nil || !strings.Contains(err.Error(), "altered") {
-		t.Fatalf("a's box under b: %v", err)
+		t.Fatalf("blog's box relabelled as shop's b: %v", err)
+	}
+	var a sealed
+	if err := st.Get(ctx, store.SecretKey("shop", "a", 1), &a); err != nil {
+		t.Fatal(err)
 	}
 	a.Box[len(a.Box)-1] ^= 1
 	if err := st.Put(ctx, store.SecretKey("shop", "a", 1), a); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Values(ctx, "shop", map[string]int{"a": 1}); err == nil || !strings.Contains(err.Error(), "tend secret set shop a") {
+	if _, err := v.Values(ctx, "shop", map[string]int{"a": 1}); err == nil || !strings.Contains(err.Error(), "tend secret rm shop a") {
 		t.Fatalf("a flipped bit: %v", err)
+	}
+}
+
+func TestAppNamesCannotReachIntoAnotherAppsSecrets(t *testing.T) {
+	v, _, _ := open(t)
+	ctx := context.Background()
+	if _, err := v.Set(ctx, "shop", "prod", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range []string{"shop/prod", "../shop", "Shop", ""} {
+		if _, err := v.Set(ctx, app, "db-url", []byte("y")); !errors.Is(err, ErrInvalid) {
+			t.Errorf("set for app %q: %v, want ErrInvalid", app, err)
+		}
+		if _, err := v.Remove(ctx, app, "db-url"); !errors.Is(err, ErrInvalid) {
+			t.Errorf("remove for app %q: %v, want ErrInvalid", app, err)
+		}
+	}
+	list, err := v.List(ctx, "shop")
+	if err != nil || len(list) != 1 || list[0].Name != "prod" {
+		t.Errorf("shop's secrets: %+v %v", list, err)
+	}
+}
+
+func TestARemovedSecretsNumbersAreNotGivenAgain(t *testing.T) {
+	v, _, _ := open(t)
+	ctx := context.Background()
+	for range 2 {
+		if _, err := v.Set(ctx, "shop", "db-url", []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := v.Remove(ctx, "shop", "db-url"); !ok || err != nil {
+		t.Fatalf("remove: %v %v", ok, err)
+	}
+	// a revision that ran with v2 must never get another value as v2
+	if n, err := v.Set(ctx, "shop", "db-url", []byte("new")); err != nil || n != 3 {
+		t.Fatalf("set after remove: v%d %v, want v3", n, err)
+	}
+	if err := v.Check(ctx, "shop", map[string]int{"db-url": 2}); err == nil || !strings.Contains(err.Error(), "is gone") {
+		t.Errorf("check of a removed version: %v", err)
 	}
 }
 
@@ -147,12 +201,21 @@ func TestAnotherKeyIsNamedNotTakenForAForgery(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "secrets.key")); err != nil {
 		t.Fatal(err)
 	}
-	keys, err = LoadKeys(dir, "")
-	if err != nil {
-		t.Fatalf("no key file is not an error until a secret is read: %v", err)
+	// a server started without its key (the file lost, --secrets-key-file forgotten)
+	// says so, and seals nothing with a key of its own
+	forgot := Open(ctx, st, dir, "")
+	want := "there is no key at " + filepath.Join(dir, "secrets.key")
+	if err := forgot.Err(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open without the key: %v", err)
 	}
-	if _, err := New(st, keys).Values(ctx, "shop", map[string]int{"db-url": 1}); err == nil || !strings.Contains(err.Error(), "no key at "+filepath.Join(dir, "secrets.key")) {
-		t.Fatalf("without the key: %v", err)
+	if _, err := forgot.Set(ctx, "shop", "db-url", []byte("y")); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("set without the key: %v", err)
+	}
+	if _, err := forgot.Current(ctx, "shop", []string{"db-url"}); err == nil {
+		t.Error("a deploy would be recorded that could never start")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "secrets.key")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a new key was made: %v", err)
 	}
 }
 
@@ -211,20 +274,31 @@ func TestRotateKeyResealsEverythingAndAnInterruptedOneFinishes(t *testing.T) {
 		t.Fatalf("after the rotation, v1: %q, %v", got["db-url"], err)
 	}
 
-	// an interrupted rotation: the next key is written, nothing re-sealed yet
-	if err := writeKeyFile(filepath.Join(dir, "secrets.key.next"), generateKey()); err != nil {
-		t.Fatal(err)
+	// a rotation interrupted after its first batch: some values sealed with each key
+	broken := New(st, keys)
+	broken.rotateBatch = 1
+	broken.afterBatch = func() error { return errors.New("killed") }
+	if n, err := broken.RotateKey(ctx); err == nil || n != 1 {
+		t.Fatalf("the interrupted rotation: %d, %v", n, err)
 	}
 	keys, err = LoadKeys(dir, "")
 	if err != nil || !keys.Unfinished() {
 		t.Fatalf("unfinished rotation not seen: %v", err)
 	}
 	resumed := New(st, keys)
+	for _, c := range []struct {
+		app, name string
+		ver       int
+	}{{"shop", "db-url", 1}, {"shop", "db-url", 3}, {"blog", "token", 1}} {
+		if _, err := resumed.Values(ctx, c.app, map[string]int{c.name: c.ver}); err != nil {
+			t.Errorf("mid-rotation, %s %s v%d: %v", c.app, c.name, c.ver, err)
+		}
+	}
 	if _, err := resumed.Values(ctx, "blog", map[string]int{"token": 1}); err != nil {
 		t.Fatalf("mid-rotation: %v", err)
 	}
-	if n, err := resumed.RotateKey(ctx); err != nil || n != 4 {
-		t.Fatalf("resumed rotation: %d, %v", n, err)
+	if n, err := resumed.RotateKey(ctx); err != nil || n != 3 {
+		t.Fatalf("resumed rotation: %d, %v, want the 3 values the first batch left", n, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "secrets.key.next")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("secrets.key.next is left: %v", err)

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -22,6 +23,15 @@ func CheckSecretName(name string) error {
 	return nil
 }
 
+// CheckAppName refuses a name that cannot be an app's: lowercase letters, digits and
+// '-', at most 63 (a DNS label, as Kubernetes names objects).
+func CheckAppName(name string) error {
+	if !dnsLabelRE.MatchString(name) {
+		return fmt.Errorf("app name %q: want lowercase letters, digits and '-' (at most 63, like my-app)", name)
+	}
+	return nil
+}
+
 // env reads env: a mapping of names to values, or to {secret: NAME} for a value kept
 // by tend secret set.
 func (d *decoder) env(n *yaml.Node, field string, a *App) {
@@ -30,6 +40,7 @@ func (d *decoder) env(n *yaml.Node, field string, a *App) {
 		d.errorf(n, field, "want a mapping of names to values, got %s", kindName(n))
 		return
 	}
+	a.Env = map[string]string{} // as written, even empty: the revision's hash covers it
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolve(n.Content[i+1])
 		f := join(field, k.Value)
@@ -41,9 +52,6 @@ func (d *decoder) env(n *yaml.Node, field string, a *App) {
 		}
 		switch v.Kind {
 		case yaml.ScalarNode:
-			if a.Env == nil {
-				a.Env = map[string]string{}
-			}
 			a.Env[k.Value] = v.Value
 		case yaml.MappingNode:
 			if !hasKey(v, "secret") {
@@ -93,17 +101,29 @@ func (d *decoder) validateSecrets(a *App) {
 	}
 	seen := map[string]bool{}
 	for i, name := range a.Secrets {
+		_, inEnv := a.Env[name]
+		_, inSecretEnv := a.SecretEnv[name]
 		switch {
-		case !envNameRE.MatchString(name):
+		case CheckSecretName(name) != nil || !envNameRE.MatchString(name):
 			d.at([]any{"secrets", i}, "%q is given to instances as the variable of the same name: want letters, digits and _, not starting with a digit (or use env: {VAR: {secret: %s}})", name, name)
 		case name == "PORT" || strings.HasPrefix(name, "TEND_"):
 			d.at([]any{"secrets", i}, "reserved: tend sets PORT and TEND_* for every instance")
 		case seen[name]:
 			d.at([]any{"secrets", i}, "appears twice; keep one")
-		case a.Env[name] != "" || a.SecretEnv[name] != "":
+		case inEnv || inSecretEnv:
 			d.at([]any{"secrets", i}, "env sets %s too; keep one", name)
 		}
 		seen[name] = true
+	}
+	// ps shows arguments to every user: a secret is not expanded in them
+	vars := a.SecretVars()
+	for i, arg := range a.Args {
+		os.Expand(arg, func(k string) string {
+			if _, ok := vars[k]; ok {
+				d.at([]any{"args", i}, "$%s holds a secret, and arguments are visible to every user of the machine (ps): read it from the environment instead", k)
+			}
+			return ""
+		})
 	}
 }
 

@@ -26,9 +26,14 @@ type format struct {
 // formats lists the kinds of records whose format is past 1; every other /tend/ prefix
 // is at format 1.
 var formats = []format{
-	{prefix: RevisionsRoot, current: 2, up: map[int]func(map[string]any) error{1: revisionPathInDataDir}},
+	// revision format 3 may name secret versions ("secrets"), which a tend that reads
+	// format 2 would start the revision without: it refuses the record instead
+	{prefix: RevisionsRoot, current: 3, up: map[int]func(map[string]any) error{1: revisionPathInDataDir, 2: nothingToUpgrade}},
 	{prefix: InstancesPrefix, current: 2, up: map[int]func(map[string]any) error{1: instanceArtifactInDataDir}},
 }
+
+// nothingToUpgrade is an upgrade to a format that only adds optional fields.
+func nothingToUpgrade(map[string]any) error { return nil }
 
 // formatOf is the format of records under key, and false for keys that have none.
 func formatOf(key string) (format, bool) {

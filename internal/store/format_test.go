@@ -14,7 +14,8 @@ import (
 )
 
 // A revision written by tend before record formats (format 1, no "v") holds the
-// absolute path of its artifact; it reads as format 2, with the path in the data dir.
+// absolute path of its artifact; it reads as the current format, with the path in the
+// data dir.
 func TestOldRecordsAreUpgradedAndNewOnesStamped(t *testing.T) {
 	const hex = "0d5f6c9e2b7a0d5f6c9e2b7a0d5f6c9e2b7a0d5f6c9e2b7a0d5f6c9e2b7a0d5f"
 	old := `{"app":"hello","number":3,"artifact":"sha256:` + hex + `","path":"/var/lib/old-place/artifacts/` + hex + `/hello","configHash":"x","spec":{"app":"hello"},"createdAt":"2026-11-01T10:00:00Z"}`
@@ -59,7 +60,7 @@ func TestOldRecordsAreUpgradedAndNewOnesStamped(t *testing.T) {
 	for _, kv := range recs {
 		v := string(kv.Value)
 		switch {
-		case strings.HasPrefix(kv.Key, RevisionsRoot) && !strings.HasPrefix(v, `{"v":2,"app":"hello"`),
+		case strings.HasPrefix(kv.Key, RevisionsRoot) && !strings.HasPrefix(v, `{"v":3,"app":"hello"`),
 			strings.HasPrefix(kv.Key, AppsPrefix) && !strings.HasPrefix(v, `{"v":1,`),
 			strings.HasPrefix(kv.Key, ServicesPrefix) && strings.Contains(v, `"v"`):
 			t.Errorf("%s stored as %s", kv.Key, v)

@@ -23,8 +23,10 @@ const (
 	InstanceUsersPrefix = "/tend/instance-users/"
 	InstanceUIDsPrefix  = "/tend/instance-uids/"
 	ServicesPrefix      = "/services/"
-	// SecretsPrefix holds the sealed versions of apps' secrets (owned by package secret).
-	SecretsPrefix = "/tend/secrets/"
+	// SecretsPrefix holds the sealed versions of apps' secrets and SecretCountersPrefix
+	// the last version number of each (owned by package secret).
+	SecretsPrefix        = "/tend/secrets/"
+	SecretCountersPrefix = "/tend/secret-counters/"
 )
 
 // AppKey holds the desired spec of an app (an AppRecord).
@@ -62,6 +64,9 @@ func SecretKey(app, name string, version int) string {
 
 // SecretVersionsPrefix lists the versions of one secret.
 func SecretVersionsPrefix(app, name string) string { return SecretsPrefixOf(app) + name + "/" }
+
+// SecretCounterKey holds the last version number given to an app's secret.
+func SecretCounterKey(app, name string) string { return SecretCountersPrefix + app + "/" + name }
 
 // SecretsPrefixOf lists every secret of an app.
 func SecretsPrefixOf(app string) string { return SecretsPrefix + app + "/" }

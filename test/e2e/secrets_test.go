@@ -136,7 +136,7 @@ func TestSecretsReachInstancesAndNothingElse(t *testing.T) {
 		"tend routes -o json":      s.mustTend("routes", "-o", "json"),
 		"the server's log":         s.Log(),
 	}
-	for _, path := range []string{"/v1/apps", "/v1/apps/shop", "/v1/apps/shop/history", "/v1/apps/shop/secrets", "/", "/ui/app.js"} {
+	for _, path := range []string{"/v1/apps", "/v1/apps/shop", "/v1/apps/shop/history", "/v1/apps/shop/secrets", "/v1/gateway", "/"} {
 		seen["GET "+path] = apiGet(t, s, path)
 	}
 	ps, err := exec.Command("ps", "-eo", "pid,args").CombinedOutput()

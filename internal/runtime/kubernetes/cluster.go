@@ -146,7 +146,7 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 // Apply scales the revision's Deployment to set.Replicas, creating it the first time.
 func (c *Cluster) Apply(ctx context.Context, set runtime.Set) error {
 	if len(set.Secrets) > 0 {
-		return fmt.Errorf("revision %d of %s uses secrets, which the Kubernetes runtime does not give to pods yet: give them as a Secret of your own (tend export k8s shows the names), or run it with the process runtime", set.Revision, set.App)
+		return fmt.Errorf("revision %d of %s uses secrets, which the Kubernetes runtime does not give to pods yet: use tend export k8s, whose pods read them from the Secret %s that you create, or the process runtime", set.Revision, set.App, k8s.SecretName(set.App))
 	}
 	if err := c.ensureAccount(ctx, set.App); err != nil {
 		return err

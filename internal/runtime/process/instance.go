@@ -228,15 +228,16 @@ func (in *instance) start() (*proc, error) {
 	for k, v := range t.Env {
 		env = append(env, k+"="+v)
 	}
-	env = append(env, "PORT="+strconv.Itoa(port), "ADMIN_PORT="+strconv.Itoa(adminPort), "TEND_APP="+t.App, "TEND_REVISION="+strconv.Itoa(t.Revision),
-		"TEND_INSTANCE="+in.rec.ID, markerVar+"="+in.s.owner)
-	// secrets are not expanded in the arguments, which ps shows to every user
-	args := expandArgs(t.Args, env)
+	// secrets come before tend's own variables, which the last entry of a name wins
 	secrets, err := in.s.secrets(t)
 	if err != nil {
 		return nil, err
 	}
-	env = append(env, secrets...)
+	own := []string{"PORT=" + strconv.Itoa(port), "ADMIN_PORT=" + strconv.Itoa(adminPort), "TEND_APP=" + t.App, "TEND_REVISION=" + strconv.Itoa(t.Revision),
+		"TEND_INSTANCE=" + in.rec.ID, markerVar + "=" + in.s.owner}
+	// secrets are not expanded in the arguments, which ps shows to every user
+	args := expandArgs(t.Args, append(env, own...))
+	env = append(append(env, secrets...), own...)
 	cmd := exec.Command(in.s.artifact(t.Artifact), args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
