@@ -86,16 +86,23 @@ func mustKeys(t *testing.T) *secret.Keys {
 	return k
 }
 
-// set --restart makes a new revision of what serves, not of the last spec deployed: after
-// a rollback it does not bring the bad revision back.
-func TestRedeployMakesARevisionOfWhatServes(t *testing.T) {
+// secretController is a controller with a vault where hello's db-url is at v1.
+func secretController(t *testing.T) (*Controller, *secret.Vault) {
+	t.Helper()
 	c, _, st := newController(t)
 	vault := secret.New(st, mustKeys(t))
 	c.o.Secrets = vault
-	ctx := context.Background()
-	if _, err := vault.Set(ctx, "hello", "db-url", []byte("one")); err != nil {
+	if _, err := vault.Set(context.Background(), "hello", "db-url", []byte("one")); err != nil {
 		t.Fatal(err)
 	}
+	return c, vault
+}
+
+// set --restart makes a new revision of what serves, not of the last spec deployed: after
+// a rollback it does not bring the bad revision back.
+func TestRedeployMakesARevisionOfWhatServes(t *testing.T) {
+	c, vault := secretController(t)
+	ctx := context.Background()
 	for _, bin := range []string{"/bin/good", "/bin/bad"} {
 		if _, err := c.Deploy(ctx, "/tmp/tend.yaml", []byte(fmt.Sprintf(secretSpecYAML, bin)), io.Discard); err != nil {
 			t.Fatal(err)
@@ -138,13 +145,8 @@ func TestRedeployMakesARevisionOfWhatServes(t *testing.T) {
 // A rollback to a revision whose secret versions are gone is refused before anything
 // moves, naming what to do.
 func TestARollbackNeedingARemovedSecretIsRefused(t *testing.T) {
-	c, _, st := newController(t)
-	vault := secret.New(st, mustKeys(t))
-	c.o.Secrets = vault
+	c, _ := secretController(t)
 	ctx := context.Background()
-	if _, err := vault.Set(ctx, "hello", "db-url", []byte("one")); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := c.Deploy(ctx, "/tmp/tend.yaml", []byte(fmt.Sprintf(secretSpecYAML, "/bin/a")), io.Discard); err != nil {
 		t.Fatal(err)
 	}

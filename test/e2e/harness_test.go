@@ -3,7 +3,7 @@ package e2e
 
 import (
 	"fmt"
-	"github.com/tendhq/tend/internal/api/v1"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/tendhq/tend/internal/api/v1"
 
 	"github.com/tendhq/tend/test/harness"
 )
@@ -94,6 +96,24 @@ func (s *server) status(app string) v1.App {
 		s.t.Fatal(err)
 	}
 	return st
+}
+
+// apiGet is GET path on the server's API with its token: the status and the body.
+func (s *server) apiGet(path string) (int, string) {
+	s.t.Helper()
+	token, err := os.ReadFile(filepath.Join(s.DataDir, "token"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.API+path, nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // get fetches path from the gateway and returns status, revision header and body.

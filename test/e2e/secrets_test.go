@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -19,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tendhq/tend/internal/api/v1"
+	v1 "github.com/tendhq/tend/internal/api/v1"
 )
 
 // secretSpec is a tend.yaml for testdata/envreport with DATABASE_URL from secret
@@ -137,7 +136,11 @@ func TestSecretsReachInstancesAndNothingElse(t *testing.T) {
 		"the server's log":         s.Log(),
 	}
 	for _, path := range []string{"/v1/apps", "/v1/apps/shop", "/v1/apps/shop/history", "/v1/apps/shop/secrets", "/v1/gateway", "/"} {
-		seen["GET "+path] = apiGet(t, s, path)
+		code, body := s.apiGet(path)
+		if code != http.StatusOK {
+			t.Fatalf("GET %s: %d\n%s", path, code, body)
+		}
+		seen["GET "+path] = body
 	}
 	ps, err := exec.Command("ps", "-eo", "pid,args").CombinedOutput()
 	if err != nil {
@@ -174,27 +177,6 @@ func TestSecretsReachInstancesAndNothingElse(t *testing.T) {
 	if files < 10 {
 		t.Errorf("searched %d files of the data dir; the etcd files should be among them", files)
 	}
-}
-
-// apiGet is GET path on the API with the token, the body as text.
-func apiGet(t *testing.T, s *server, path string) string {
-	t.Helper()
-	token, err := os.ReadFile(filepath.Join(s.DataDir, "token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodGet, "http://"+s.API+path, nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s\n%s", path, resp.Status, b)
-	}
-	return string(b)
 }
 
 // A spec that names a secret nobody set is refused at its line with the command to

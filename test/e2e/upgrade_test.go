@@ -109,20 +109,8 @@ func TestADataDirOfRecordFormat1OpensWhereverItIs(t *testing.T) {
 		t.Errorf("incidents: %+v, want incident 1, acknowledged, as the fixture left it", incidents)
 	}
 
-	token, err := os.ReadFile(filepath.Join(data, "token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodGet, "http://"+s.API+"/alertmanager/api/v2/silences", nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || !strings.Contains(string(b), "kept across the format upgrade") {
-		t.Errorf("silences: %d %s, want the fixture's silence", resp.StatusCode, b)
+	if code, body := s.apiGet("/alertmanager/api/v2/silences"); code != 200 || !strings.Contains(body, "kept across the format upgrade") {
+		t.Errorf("silences: %d %s, want the fixture's silence", code, body)
 	}
 
 	// a new deploy on the upgraded data dir goes on from revision 2
