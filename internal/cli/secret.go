@@ -91,7 +91,7 @@ The app need not be deployed yet: set its secrets, then deploy.`,
 		},
 	}
 	cmd.Flags().StringVar(&fromFile, "from-file", "", "read the value from this file, exactly as it is")
-	cmd.Flags().BoolVar(&restart, "restart", false, "deploy the app's spec again, so that its instances get the new version")
+	cmd.Flags().BoolVar(&restart, "restart", false, "make a new revision of what serves with the new version and roll it out (nothing is built)")
 	addOutputFlag(cmd, g)
 	return cmd
 }

@@ -135,15 +135,23 @@ func (v *Vault) open(app, name string, version int, s sealed) ([]byte, error) {
 	return value, nil
 }
 
-// ErrInvalid marks a name or a value that cannot be a secret's.
+// ErrInvalid marks a name or a value that cannot be a secret's (errors.Is); the
+// error's text is the reason alone.
 var ErrInvalid = errors.New("invalid secret")
+
+// invalid is an error that is ErrInvalid and says only its reason.
+type invalid struct{ reason error }
+
+func (e invalid) Error() string        { return e.reason.Error() }
+func (e invalid) Is(target error) bool { return target == ErrInvalid }
+func (e invalid) Unwrap() error        { return e.reason }
 
 func checkIdentity(app, name string) error {
 	if err := spec.CheckAppName(app); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return invalid{err}
 	}
 	if err := spec.CheckSecretName(name); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return invalid{err}
 	}
 	return nil
 }
@@ -161,7 +169,7 @@ func (v *Vault) Set(ctx context.Context, app, name string, value []byte) (int, e
 		return 0, err
 	}
 	if len(value) > MaxSize {
-		return 0, fmt.Errorf("%w: secret %s is %d bytes; the limit is %d", ErrInvalid, name, len(value), MaxSize)
+		return 0, invalid{fmt.Errorf("secret %s is %d bytes; the limit is %d", name, len(value), MaxSize)}
 	}
 	if v.keysErr != nil {
 		return 0, v.keysErr
@@ -233,7 +241,7 @@ func (v *Vault) versions(ctx context.Context, app, name string) ([]sealed, error
 // List is every secret of app, by name.
 func (v *Vault) List(ctx context.Context, app string) ([]Info, error) {
 	if err := spec.CheckAppName(app); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, invalid{err}
 	}
 	all, err := v.records(ctx, app, store.SecretsPrefixOf(app))
 	if err != nil {
