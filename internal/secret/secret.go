@@ -180,19 +180,21 @@ func (v *Vault) Set(ctx context.Context, app, name string, value []byte) (int, e
 	if err != nil {
 		return 0, err
 	}
-	for {
-		var c counter
-		if err := v.store.Get(ctx, store.SecretCounterKey(app, name), &c); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return 0, err
-		}
-		versions, err := v.versions(ctx, app, name)
-		if err != nil {
-			return 0, err
-		}
-		next := c.Last + 1
-		if len(versions) > 0 {
-			next = max(next, versions[len(versions)-1].Version+1)
-		}
+	var c counter
+	if err := v.store.Get(ctx, store.SecretCounterKey(app, name), &c); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return 0, err
+	}
+	versions, err := v.versions(ctx, app, name)
+	if err != nil {
+		return 0, err
+	}
+	next := c.Last + 1
+	if len(versions) > 0 {
+		next = max(next, versions[len(versions)-1].Version+1)
+	}
+	// a number is taken only if its key is free: one held by a record that is not what
+	// its key says (skipped by versions) is passed over, a bounded number of times
+	for range 100 {
 		s, err := seal(k, app, name, next, value)
 		if err != nil {
 			return 0, err
@@ -206,8 +208,9 @@ func (v *Vault) Set(ctx context.Context, app, name string, value []byte) (int, e
 		if ok {
 			return next, nil
 		}
-		// another set took that number: take the next
+		next++
 	}
+	return 0, fmt.Errorf("secret %s of %s: no free version number after v%d: the store holds records there that are not this secret's; remove them (tend secret rm %s %s)", name, app, next, app, name)
 }
 
 // records is every stored version under prefix whose record is what its key says

@@ -346,3 +346,15 @@ func TestNamesAndSizesAreChecked(t *testing.T) {
 		t.Error("a value over MaxSize was taken")
 	}
 }
+
+// A key held by a record that is not what it says is passed over, not retried forever.
+func TestSetPassesOverAForeignRecordAtItsNextNumber(t *testing.T) {
+	v, st, _ := open(t)
+	ctx := context.Background()
+	if err := st.Put(ctx, store.SecretKey("shop", "db-url", 1), sealed{App: "blog", Name: "token", Version: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := v.Set(ctx, "shop", "db-url", []byte("x")); err != nil || n != 2 {
+		t.Fatalf("set: v%d %v, want v2", n, err)
+	}
+}
