@@ -329,7 +329,7 @@ func (s *Supervisor) secrets(t runtime.Template) ([]string, error) {
 	for k, ref := range t.Secrets {
 		v := values[ref.Name]
 		if bytes.IndexByte(v, 0) >= 0 {
-			return nil, fmt.Errorf("secret %s v%d holds a NUL byte, which no environment variable can: give it as a file, or set it again without one", ref.Name, ref.Version)
+			return nil, fmt.Errorf("secret %s v%d holds a NUL byte, which no environment variable can: set it again without one (tend secret set %s %s) and deploy", ref.Name, ref.Version, t.App, ref.Name)
 		}
 		env = append(env, k+"="+string(v))
 	}
