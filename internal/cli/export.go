@@ -48,6 +48,9 @@ the Gateway's namespace instead of ingress-nginx.`,
 			if err != nil {
 				return err
 			}
+			if len(app.Files) > 0 {
+				return &exitCodeError{code: exitInvalid, err: app.FieldError("files", "tend export k8s does not write files (ConfigMap and Secret volumes) yet: remove files from the spec to export it, and mount them yourself")}
+			}
 			if names := app.SecretNames(); len(names) > 0 {
 				var lits []string
 				for _, n := range names {

@@ -255,7 +255,7 @@ func (l *appLoop) applyReplicas(ctx context.Context, want map[int]int) {
 
 // template is how instances of a revision are started.
 func template(r store.Revision) runtime.Template {
-	return runtime.Template{App: r.App, Revision: r.Number, Artifact: r.Path, Env: r.Spec.Env, Secrets: secretRefs(r), Args: r.Spec.Args,
+	return runtime.Template{App: r.App, Revision: r.Number, Artifact: r.Path, Env: r.Spec.Env, Secrets: secretRefs(r), Files: files(r), Args: r.Spec.Args,
 		Health: r.Spec.Health, Resources: r.Spec.Resources, Shutdown: r.Spec.Shutdown}
 }
 

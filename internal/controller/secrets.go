@@ -71,6 +71,23 @@ func secretRefs(r store.Revision) map[string]runtime.SecretRef {
 	return out
 }
 
+// files is how a revision's instances get its files: config files' content, secret
+// files' name and version.
+func files(r store.Revision) []runtime.File {
+	if len(r.Spec.Files) == 0 {
+		return nil
+	}
+	out := make([]runtime.File, len(r.Spec.Files))
+	for i, f := range r.Spec.Files {
+		out[i] = runtime.File{Path: f.Path, Content: f.Content}
+		if f.Secret != "" {
+			out[i].Content = ""
+			out[i].Secret = &runtime.SecretRef{Name: f.Secret, Version: r.Secrets[f.Secret]}
+		}
+	}
+	return out
+}
+
 // pruneSecrets forgets the secret versions that no kept revision uses.
 func (l *appLoop) pruneSecrets(ctx context.Context) {
 	if l.c.o.Secrets == nil {

@@ -18,11 +18,21 @@ type Template struct {
 	Env      map[string]string
 	// Secrets are the variables that hold a secret: variable → the secret's name and
 	// version. The runtime opens the values at start; they are never in a Template.
-	Secrets   map[string]SecretRef
+	Secrets map[string]SecretRef
+	// Files are written to the instance's working dir at each start.
+	Files     []File
 	Args      []string // with $VAR of the instance's environment expanded at start (secrets excepted)
 	Health    spec.Health
 	Resources spec.Resources
 	Shutdown  spec.Shutdown
+}
+
+// File is one file of an instance's working dir: Content (a config file, mode 0444)
+// or the value of Secret (mode 0400), opened at start.
+type File struct {
+	Path    string
+	Content string     `json:",omitempty"`
+	Secret  *SecretRef `json:",omitempty"`
 }
 
 // SecretRef names one version of one of an app's secrets.
@@ -31,14 +41,20 @@ type SecretRef struct {
 	Version int
 }
 
-// SecretVersions is the version of each secret refs use (name → version).
-func SecretVersions(refs map[string]SecretRef) map[string]int {
-	if len(refs) == 0 {
-		return nil
-	}
-	out := make(map[string]int, len(refs))
-	for _, r := range refs {
+// SecretVersions is the version of each secret t uses, in variables and files
+// (name → version).
+func (t Template) SecretVersions() map[string]int {
+	out := map[string]int{}
+	for _, r := range t.Secrets {
 		out[r.Name] = r.Version
+	}
+	for _, f := range t.Files {
+		if f.Secret != nil {
+			out[f.Secret.Name] = f.Secret.Version
+		}
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

@@ -126,6 +126,7 @@ func (d *decoder) app(n *yaml.Node, a *App) {
 		"strategy": func(v *yaml.Node, f string) { d.strategy(v, f, &a.Strategy) },
 		"metrics":  func(v *yaml.Node, f string) { a.Metrics = d.metrics(v, f) },
 		"alerts":   func(v *yaml.Node, f string) { a.Alerts = d.alerts(v, f) },
+		"files":    func(v *yaml.Node, f string) { a.Files = d.files(v, f) },
 	}, map[string]string{
 		"autoscale": "autoscaling arrives with a later tend release; remove it for now",
 	})

@@ -2,8 +2,10 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -143,11 +145,17 @@ func (a *App) SecretVars() map[string]string {
 	return out
 }
 
-// SecretNames is every secret the spec uses, sorted.
+// SecretNames is every secret the spec uses (variables and files), sorted.
 func (a *App) SecretNames() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, name := range a.SecretVars() {
+	names := slices.Collect(maps.Values(a.SecretVars()))
+	for _, f := range a.Files {
+		if f.Secret != "" {
+			names = append(names, f.Secret)
+		}
+	}
+	for _, name := range names {
 		if !seen[name] {
 			seen[name] = true
 			out = append(out, name)
@@ -173,6 +181,11 @@ func (a *App) SecretField(name string) string {
 	sort.Strings(vars)
 	if len(vars) > 0 {
 		return "env." + vars[0] + ".secret"
+	}
+	for i, f := range a.Files {
+		if f.Secret == name {
+			return fmt.Sprintf("files[%d].secret", i)
+		}
 	}
 	return "secrets"
 }

@@ -37,6 +37,8 @@ var badSpecs = map[string]string{
 	"env_nul.bad.yaml":                    "testdata/env_nul.bad.yaml:6:3: env.K: contains a NUL byte, which no process environment can hold: remove it",
 	"canary_steps_empty.bad.yaml":         "testdata/canary_steps_empty.bad.yaml:6:19: strategy.canary.steps: an empty list of steps: give steps like [{weight: 10}, {pause: 1m}], or remove steps for the default (weight 20%, then a pause for tend promote)",
 	"env_bad_name.bad.yaml":               "testdata/env_bad_name.bad.yaml:9:3: env.LOG-LEVEL: not a valid environment variable name (letters, digits and _, not starting with a digit)",
+	"files_outside.bad.yaml":              `testdata/files_outside.bad.yaml:5:10: files[0].path: "../etc/passwd" is not inside the instance's working dir: give a relative path like config/production.yaml`,
+	"files_two_sources.bad.yaml":          "testdata/files_two_sources.bad.yaml:5:3: files[0]: want exactly one of from (a file of the app's) or secret (a secret's value)",
 	"secret_name_bad.bad.yaml":            `testdata/secret_name_bad.bad.yaml:5:26: env.DATABASE_URL.secret: secret name "db/url": want letters, digits, '_', '.' or '-', starting with a letter, at most 63 (like db-url)`,
 	"secrets_not_a_variable.bad.yaml":     `testdata/secrets_not_a_variable.bad.yaml:4:11: secrets[0]: "db-url" is given to instances as the variable of the same name: want letters, digits and _, not starting with a digit (or use env: {VAR: {secret: db-url}})`,
 	"secrets_also_in_env.bad.yaml":        "testdata/secrets_also_in_env.bad.yaml:6:11: secrets[0]: env sets API_KEY too; keep one",

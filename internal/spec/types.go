@@ -23,6 +23,8 @@ type App struct {
 	// are never in the spec: tend secret set keeps them, sealed.
 	SecretEnv map[string]string `json:"secretEnv,omitempty"`
 	Secrets   []string          `json:"secrets,omitempty"`
+	// Files are put in each instance's working dir: config files, secrets' values.
+	Files []File `json:"files,omitempty"`
 	// Args are the instance's command-line arguments; $PORT, $ADMIN_PORT and the other
 	// variables of the instance's environment are expanded in them at start, for
 	// programs that take their port as a flag (-port=$PORT).

@@ -73,6 +73,7 @@ func (d *decoder) validate(a *App) {
 		}
 	}
 	d.validateSecrets(a)
+	d.validateFiles(a)
 	for i, arg := range a.Args {
 		if strings.ContainsRune(arg, 0) {
 			d.at([]any{"args", i}, "contains a NUL byte, which no command line can hold: remove it")
@@ -163,10 +164,11 @@ func (a *App) Hash() string {
 		Env       map[string]string
 		Args      []string          `json:",omitempty"` // omitted: hashes from before args stay the same
 		Secrets   map[string]string `json:",omitempty"` // likewise
+		Files     []File            `json:",omitempty"` // likewise (with their content)
 		Health    Health
 		Resources Resources
 		Shutdown  Shutdown
-	}{a.Env, a.Args, a.SecretVars(), a.Health, a.Resources, a.Shutdown})
+	}{a.Env, a.Args, a.SecretVars(), a.Files, a.Health, a.Resources, a.Shutdown})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

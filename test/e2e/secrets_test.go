@@ -27,13 +27,22 @@ func secretSpec(t *testing.T, dir, extra string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	src := filepath.Join(filepath.Dir(file), "testdata", "envreport")
+	if _, err := os.Stat(filepath.Join(dir, "production.yaml")); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "production.yaml"), []byte("database: {pool: 10}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return writeSpec(t, dir, fmt.Sprintf(`app: shop
 build: {main: %s}
 instances: 1
 env:
   REPORT_VARS: DATABASE_URL,LOG_LEVEL
+  REPORT_FILES: config/production.yaml,certs/key.pem
   LOG_LEVEL: info
   DATABASE_URL: {secret: db-url}
+files:
+- {path: config/production.yaml, from: ./production.yaml}
+- {path: certs/key.pem, secret: tls-key}
 health:
   readiness: {http: /ready, interval: 300ms, timeout: 250ms}
 %s`, src, extra))
@@ -92,9 +101,23 @@ func TestSecretsReachInstancesAndNothingElse(t *testing.T) {
 	if out := s.setSecret("shop", "db-url", first); !strings.Contains(out, "v1") {
 		t.Errorf("set said:\n%s", out)
 	}
+	key := "-----BEGIN PRIVATE KEY-----\n" + randomValue("key") + "\n-----END PRIVATE KEY-----\n"
+	keyFile := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.mustTend("secret", "set", "shop", "tls-key", "--from-file", keyFile)
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
 	s.mustTend("deploy", "-f", secretSpec(t, dir, ""))
-	if got := s.reported(1); got["DATABASE_URL"] != first || got["LOG_LEVEL"] != "info" {
+	got := s.reported(1)
+	if got["DATABASE_URL"] != first || got["LOG_LEVEL"] != "info" {
 		t.Fatalf("revision 1's instance got %v, want DATABASE_URL the first value", got)
+	}
+	if got["file:config/production.yaml"] != "database: {pool: 10}\n" || got["mode:config/production.yaml"] != "-r--r--r--" ||
+		got["file:certs/key.pem"] != key || got["mode:certs/key.pem"] != "-r--------" {
+		t.Errorf("revision 1's files: %q", got)
 	}
 
 	// a new version changes nothing until a deploy, which makes a revision of it
@@ -112,7 +135,7 @@ func TestSecretsReachInstancesAndNothingElse(t *testing.T) {
 	}
 	list := s.mustTend("secret", "list", "shop", "-o", "json")
 	var secrets []v1.Secret
-	if err := json.Unmarshal([]byte(list), &secrets); err != nil || len(secrets) != 1 || secrets[0].Version != 2 || len(secrets[0].UsedBy) != 2 {
+	if err := json.Unmarshal([]byte(list), &secrets); err != nil || len(secrets) != 2 || secrets[0].Name != "db-url" || secrets[0].Version != 2 || len(secrets[0].UsedBy) != 2 {
 		t.Errorf("tend secret list: %v\n%s", err, list)
 	}
 	out, err := s.tend("secret", "rm", "shop", "db-url")
@@ -151,7 +174,7 @@ func TestSecretsReachInstancesAndNothingElse(t *testing.T) {
 		t.Fatal("the places searched are not what they should be (no tend server in ps, no secret name in the status)")
 	}
 	for where, text := range seen {
-		for _, v := range []string{first, second} {
+		for _, v := range []string{first, second, key} {
 			if strings.Contains(text, v) {
 				t.Errorf("a secret value is in %s", where)
 			}
@@ -172,6 +195,10 @@ func TestSecretsReachInstancesAndNothingElse(t *testing.T) {
 				t.Errorf("a secret value is in %s", path)
 			}
 		}
+		// a secret file is in the working dir of the instance it is given to, no other place
+		if rel, _ := filepath.Rel(filepath.Join(data, "instances"), path); bytes.Contains(b, []byte(key)) && !filepath.IsLocal(rel) {
+			t.Errorf("the secret file's value is in %s", path)
+		}
 		return nil
 	})
 	if files < 10 {
@@ -185,6 +212,7 @@ func TestADeployNamingAMissingSecretChangesNothing(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	dir := t.TempDir()
 	s.setSecret("shop", "db-url", randomValue("only"))
+	s.setSecret("shop", "tls-key", randomValue("key"))
 	s.mustTend("deploy", "-f", secretSpec(t, dir, ""))
 	before := s.mustTend("history", "shop", "-o", "json")
 

@@ -145,6 +145,9 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 
 // Apply scales the revision's Deployment to set.Replicas, creating it the first time.
 func (c *Cluster) Apply(ctx context.Context, set runtime.Set) error {
+	if len(set.Files) > 0 {
+		return fmt.Errorf("revision %d of %s has files, which the Kubernetes runtime does not give to pods yet: run it with the process runtime", set.Revision, set.App)
+	}
 	if len(set.Secrets) > 0 {
 		return fmt.Errorf("revision %d of %s uses secrets, which the Kubernetes runtime does not give to pods yet: use tend export k8s, whose pods read them from the Secret %s that you create, or the process runtime", set.Revision, set.App, k8s.SecretName(set.App))
 	}

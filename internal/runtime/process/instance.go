@@ -228,8 +228,15 @@ func (in *instance) start() (*proc, error) {
 	for k, v := range t.Env {
 		env = append(env, k+"="+v)
 	}
+	values, err := in.s.openSecrets(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFiles(dir, cred, t.Files, values); err != nil {
+		return nil, err
+	}
 	// secrets come before tend's own variables, which the last entry of a name wins
-	secrets, err := in.s.secrets(t)
+	secrets, err := secretEnv(t, values)
 	if err != nil {
 		return nil, err
 	}

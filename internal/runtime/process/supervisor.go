@@ -313,27 +313,81 @@ func (s *Supervisor) artifact(path string) string {
 	return filepath.Join(s.dataDir, path)
 }
 
-// secrets is the environment entries of t's secrets, opened now.
-func (s *Supervisor) secrets(t runtime.Template) ([]string, error) {
-	if len(t.Secrets) == 0 {
+// openSecrets opens the values of the secrets t uses (name → value), now.
+func (s *Supervisor) openSecrets(t runtime.Template) (map[string][]byte, error) {
+	versions := t.SecretVersions()
+	if len(versions) == 0 {
 		return nil, nil
 	}
 	if s.o.Secrets == nil {
 		return nil, fmt.Errorf("revision %d of %s uses secrets, and this server has none", t.Revision, t.App)
 	}
-	values, err := s.o.Secrets(s.ctx, t.App, runtime.SecretVersions(t.Secrets))
-	if err != nil {
-		return nil, err
-	}
+	return s.o.Secrets(s.ctx, t.App, versions)
+}
+
+// secretEnv is the environment entries of t's secret variables.
+func secretEnv(t runtime.Template, values map[string][]byte) ([]string, error) {
 	env := make([]string, 0, len(t.Secrets))
 	for k, ref := range t.Secrets {
 		v := values[ref.Name]
 		if bytes.IndexByte(v, 0) >= 0 {
-			return nil, fmt.Errorf("secret %s v%d holds a NUL byte, which no environment variable can: set it again without one (tend secret set %s %s) and deploy", ref.Name, ref.Version, t.App, ref.Name)
+			return nil, fmt.Errorf("secret %s v%d holds a NUL byte, which no environment variable can: give it as a file (files: [{path: ..., secret: %s}]), or set it again without one", ref.Name, ref.Version, ref.Name)
 		}
 		env = append(env, k+"="+string(v))
 	}
 	return env, nil
+}
+
+// writeFiles puts t's files in the working dir dir, owned by whom the instance runs as:
+// config files 0444, secrets 0400. It goes through an os.Root, so that a symbolic link
+// the instance left in its dir cannot make tend write outside it.
+func writeFiles(dir string, cred *syscall.Credential, files []runtime.File, values map[string][]byte) error {
+	if len(files) == 0 {
+		return nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("open the working dir for its files: %w", err)
+	}
+	defer root.Close()
+	for _, f := range files {
+		content, mode := []byte(f.Content), os.FileMode(0o444)
+		if f.Secret != nil {
+			content, mode = values[f.Secret.Name], 0o400
+		}
+		if parent := filepath.Dir(f.Path); parent != "." {
+			if err := root.MkdirAll(parent, 0o700); err != nil {
+				return fmt.Errorf("file %s: %w", f.Path, err)
+			}
+			if cred != nil {
+				if err := root.Chown(parent, int(cred.Uid), int(cred.Gid)); err != nil {
+					return fmt.Errorf("file %s: %w", f.Path, err)
+				}
+			}
+		}
+		// a file of an earlier start is replaced, whatever its mode now
+		if err := root.Remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("file %s: %w", f.Path, err)
+		}
+		out, err := root.OpenFile(f.Path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+		if err != nil {
+			return fmt.Errorf("file %s: %w", f.Path, err)
+		}
+		if cred != nil {
+			if err := out.Chown(int(cred.Uid), int(cred.Gid)); err != nil {
+				out.Close()
+				return fmt.Errorf("file %s: %w", f.Path, err)
+			}
+		}
+		_, err = out.Write(content)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("file %s: %w", f.Path, err)
+		}
+	}
+	return nil
 }
 
 func (s *Supervisor) workDir(id string) string { return filepath.Join(s.dataDir, "instances", id) }

@@ -1,5 +1,7 @@
 // Command envreport is a service that answers GET / with the values of the environment
-// variables named in REPORT_VARS (comma-separated), as JSON: what an instance was given.
+// variables named in REPORT_VARS and the content and mode of the files named in
+// REPORT_FILES (comma-separated, relative to its working dir), as JSON: what an
+// instance was given.
 package main
 
 import (
@@ -15,6 +17,18 @@ func main() {
 		out := map[string]string{}
 		for _, name := range strings.Split(os.Getenv("REPORT_VARS"), ",") {
 			out[name] = os.Getenv(name)
+		}
+		for _, path := range strings.Split(os.Getenv("REPORT_FILES"), ",") {
+			if path == "" {
+				continue
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				out["file:"+path] = err.Error()
+				continue
+			}
+			fi, _ := os.Stat(path)
+			out["file:"+path], out["mode:"+path] = string(b), fi.Mode().Perm().String()
 		}
 		json.NewEncoder(w).Encode(out)
 	})
