@@ -70,13 +70,14 @@ func appRules(ctl *controller.Controller) func(context.Context) ([]alerting.AppR
 }
 
 // openIncidents loads the incident configuration and the incidents in the store.
-func openIncidents(ctx context.Context, cfg Config, dir string, st *store.Store, ctl *controller.Controller, alerts *alerting.Alerting, reg prometheus.Registerer, log *slog.Logger) (*incident.Manager, error) {
+func openIncidents(ctx context.Context, cfg Config, dir string, st *store.Store, ctl *controller.Controller, alerts *alerting.Alerting, mask func(ctx context.Context, app, text string) string,
+	reg prometheus.Registerer, log *slog.Logger) (*incident.Manager, error) {
 	c, err := incident.LoadConfig(cfg.IncidentsConfig)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
 	return incident.Open(ctx, incident.Options{Store: st, Config: c, Actions: actions{ctl}, Dir: filepath.Join(dir, "incidents"), Firing: alerts.Firing,
-		Registerer: reg, Logger: log.With("component", "incidents")})
+		Mask: mask, Registerer: reg, Logger: log.With("component", "incidents")})
 }
 
 // actions lets runbooks act through the controller.

@@ -252,7 +252,7 @@ func (s *server) closeAlerting(context.Context, ending) error {
 }
 
 func (s *server) openIncidents(ctx context.Context) (err error) {
-	s.incidents, err = openIncidents(ctx, s.cfg, s.dir, s.st, s.ctl, s.alerts, s.reg, s.log)
+	s.incidents, err = openIncidents(ctx, s.cfg, s.dir, s.st, s.ctl, s.alerts, s.secrets.Mask, s.reg, s.log)
 	return err
 }
 

@@ -66,6 +66,9 @@ type Options struct {
 	// and the Alertmanager, which keeps alerts in memory, will never say so.
 	Firing     func(fingerprint string) (firing, ok bool)
 	StaleAfter time.Duration
+	// Mask replaces the values of app's secrets in a step's output before it goes into
+	// the timeline (nil: kept as it is).
+	Mask func(ctx context.Context, app, text string) string
 }
 
 // Manager owns incidents: it opens them from Alertmanager notifications, escalates them,

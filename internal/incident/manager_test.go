@@ -481,3 +481,26 @@ func TestAnIncidentWhoseAlertsEndedUnseenIsResolved(t *testing.T) {
 		t.Fatalf("status %s, timeline %s", in.Status, kinds(in))
 	}
 }
+
+// A command's output goes into the timeline with the app's secrets masked.
+func TestACommandsOutputIsMaskedBeforeTheTimeline(t *testing.T) {
+	e := newEnv(t, `runbooks:
+- name: look
+  match: {alertname: HighErrorRate}
+  steps:
+  - command: {argv: ["sh", "-c", "echo connecting to postgres://u:s3cret@db"]}
+`)
+	e.m.o.Mask = func(_ context.Context, app, text string) string {
+		return strings.ReplaceAll(text, "s3cret", "[secret db-password of "+app+"]")
+	}
+	e.receive(msg("a", "firing", highErrors))
+	e.waitFor("the command", func() error {
+		if s := kinds(e.incident(1)); s != "opened alert-fired action action" {
+			return fmt.Errorf("timeline %s", s)
+		}
+		return nil
+	})
+	if out := e.incident(1).Timeline[3].Output; strings.Contains(out, "s3cret") || !strings.Contains(out, "[secret db-password of hello]") {
+		t.Errorf("the command's output in the timeline: %q", out)
+	}
+}

@@ -95,6 +95,9 @@ func (m *Manager) runbook(id int, rb *Runbook, a Alert, app string, dry bool) {
 		sctx, cancel := context.WithTimeout(ctx, timeout)
 		out, files, err := m.execute(sctx, id, app, a, step)
 		cancel()
+		if m.o.Mask != nil {
+			out = m.o.Mask(ctx, app, out) // a command may print what it should not
+		}
 		e := Entry{Kind: KindAction, Text: label + ": " + step.Describe(app, a.Labels) + ": ok", Output: out, Files: files}
 		result := "ok"
 		if err != nil {

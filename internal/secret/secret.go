@@ -483,3 +483,32 @@ func (v *Vault) batch() int {
 	}
 	return rotateBatch
 }
+
+// minMasked is the shortest value Mask replaces: a shorter one would mask ordinary text.
+const minMasked = 4
+
+// Mask replaces in text every stored value of app's secrets (of at least minMasked
+// bytes) by "[secret NAME]", for output that tend shows (a runbook command's). A value
+// that does not open leaves text as it is for that value; without keys, text is kept.
+func (v *Vault) Mask(ctx context.Context, app, text string) string {
+	if v.keysErr != nil || text == "" || spec.CheckAppName(app) != nil {
+		return text
+	}
+	all, err := v.records(ctx, app, store.SecretsPrefixOf(app))
+	if err != nil {
+		return text
+	}
+	// the longest values first, so that one that contains another is masked whole
+	type found struct{ name, value string }
+	var values []found
+	for _, s := range all {
+		if value, err := v.open(app, s.Name, s.Version, s); err == nil && len(value) >= minMasked {
+			values = append(values, found{s.Name, string(value)})
+		}
+	}
+	sort.Slice(values, func(i, j int) bool { return len(values[i].value) > len(values[j].value) })
+	for _, f := range values {
+		text = strings.ReplaceAll(text, f.value, "[secret "+f.name+"]")
+	}
+	return text
+}

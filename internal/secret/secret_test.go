@@ -358,3 +358,21 @@ func TestSetPassesOverAForeignRecordAtItsNextNumber(t *testing.T) {
 		t.Fatalf("set: v%d %v, want v2", n, err)
 	}
 }
+
+func TestMaskHidesEveryStoredValueOfTheApp(t *testing.T) {
+	v, _, _ := open(t)
+	ctx := context.Background()
+	for _, s := range []struct{ app, name, value string }{
+		{"shop", "db-url", "postgres://u:p4ss@db/shop"}, {"shop", "db-url", "postgres://u:n3w@db/shop"},
+		{"shop", "pin", "42"}, {"blog", "token", "blog-token-1"},
+	} {
+		if _, err := v.Set(ctx, s.app, s.name, []byte(s.value)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := v.Mask(ctx, "shop", "connect postgres://u:p4ss@db/shop failed; retry postgres://u:n3w@db/shop; code 42; blog-token-1")
+	want := "connect [secret db-url] failed; retry [secret db-url]; code 42; blog-token-1"
+	if got != want {
+		t.Errorf("masked:\n got %s\nwant %s", got, want)
+	}
+}
