@@ -17,15 +17,10 @@ import (
 	"github.com/tendhq/tend/internal/store"
 )
 
-// The incident routes, against a real incident manager: what a script gets from them
-// and what the client makes of it.
-func TestTheIncidentRoutesServeTheAPIsTypes(t *testing.T) {
-	dir := t.TempDir()
-	st, err := store.Open(context.Background(), store.Options{DataDir: filepath.Join(dir, "data")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+// rollBackManager is an incident manager on st whose one runbook profiles, then rolls
+// back, on HighErrorRate.
+func rollBackManager(t *testing.T, ctx context.Context, st *store.Store, dir string) *incident.Manager {
+	t.Helper()
 	cfgFile := filepath.Join(dir, "incidents.yaml")
 	if err := os.WriteFile(cfgFile, []byte(`runbooks:
 - name: roll back
@@ -40,10 +35,23 @@ func TestTheIncidentRoutesServeTheAPIsTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := incident.Open(context.Background(), incident.Options{Store: st, Config: cfg, Dir: filepath.Join(dir, "incidents")})
+	m, err := incident.Open(ctx, incident.Options{Store: st, Config: cfg, Dir: filepath.Join(dir, "incidents")})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// The incident routes, against a real incident manager: what a script gets from them
+// and what the client makes of it.
+func TestTheIncidentRoutesServeTheAPIsTypes(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), store.Options{DataDir: filepath.Join(dir, "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m := rollBackManager(t, context.Background(), st, dir)
 	srv := httptest.NewServer(Handler(Options{Token: "t", Incidents: m}))
 	defer srv.Close()
 	c := &Client{Base: srv.URL, Token: "t"}

@@ -26,11 +26,10 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	v1 "github.com/tendhq/tend/internal/api/v1"
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/gateway"
-	"github.com/tendhq/tend/internal/incident"
 	"github.com/tendhq/tend/internal/logs"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/secret"
@@ -129,24 +128,7 @@ func fullOptions(t *testing.T) Options {
 	go func() { defer close(done); _ = c.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; st.Close() })
 
-	cfgFile := filepath.Join(dir, "incidents.yaml")
-	if err := os.WriteFile(cfgFile, []byte(`runbooks:
-- name: roll back
-  match: {alertname: HighErrorRate}
-  steps:
-  - profile: {cpu: 2s, heap: true}
-  - rollback: {}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := incident.LoadConfig(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := incident.Open(ctx, incident.Options{Store: st, Config: cfg, Dir: filepath.Join(dir, "incidents")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := rollBackManager(t, ctx, st, dir)
 	logFile := logs.Path(dir, "hello", "hello-1-0")
 	if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
 		t.Fatal(err)
