@@ -51,7 +51,7 @@ func (c *Controller) Deploy(ctx context.Context, file string, source []byte, out
 	if err := c.readRules(app); err != nil {
 		return DeployResult{}, &InvalidSpecError{Err: err}
 	}
-	if err := readFiles(app); err != nil {
+	if err := app.ReadFiles(); err != nil {
 		return DeployResult{}, &InvalidSpecError{Err: err}
 	}
 	if err := c.checkTLS(app); err != nil {
@@ -112,32 +112,6 @@ func (c *Controller) readRules(app *spec.App) error {
 			}
 		}
 		app.Alerts.RuleFiles = append(app.Alerts.RuleFiles, spec.RuleFile{Path: path, Content: string(b)})
-	}
-	return nil
-}
-
-// readFiles reads the config files of the spec's files (relative to its directory) into
-// it: a changed file is a new revision, and a rollback brings back the old content.
-func readFiles(app *spec.App) error {
-	for i := range app.Files {
-		f := &app.Files[i]
-		f.Content = ""
-		if f.From == "" {
-			continue
-		}
-		field := fmt.Sprintf("files[%d].from", i)
-		fi, err := os.Stat(inDir(app.Dir, f.From))
-		if err != nil {
-			return app.FieldError(field, "%v", err)
-		}
-		if !fi.Mode().IsRegular() || fi.Size() > spec.MaxFileSize {
-			return app.FieldError(field, "want a regular file of at most %d bytes, got %s (%d bytes)", spec.MaxFileSize, fi.Mode().Type(), fi.Size())
-		}
-		b, err := os.ReadFile(inDir(app.Dir, f.From))
-		if err != nil {
-			return app.FieldError(field, "%v", err)
-		}
-		f.Content = string(b)
 	}
 	return nil
 }
@@ -290,6 +264,11 @@ func (l *appLoop) prune(ctx context.Context) {
 			continue
 		}
 		delete(l.revisions, n)
+		if f, ok := l.c.o.Runtime.(runtime.Forgetter); ok {
+			if err := f.Forget(ctx, l.app, n); err != nil {
+				l.log.Error("forget pruned revision", "revision", n, "err", err) // what it leaves is scaled to zero
+			}
+		}
 	}
 	l.pruneSecrets(ctx)
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
 	"os"
 	"slices"
@@ -25,22 +24,6 @@ import (
 	"github.com/tendhq/tend/internal/spec"
 )
 
-// SecretName is the Secret the pods read an app's secrets from (key: the secret's
-// name). tend never writes it: its values stay in tend, and the cluster's copy is made
-// by whoever runs the manifests (kubectl create secret generic APP-secrets ...).
-func SecretName(app string) string { return app + "-secrets" }
-
-// secretEnv gives each variable that holds a secret from the app's Secret.
-func secretEnv(app *spec.App) []corev1.EnvVar {
-	vars := app.SecretVars()
-	var out []corev1.EnvVar
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		out = append(out, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: SecretName(app.App)}, Key: vars[k]}}})
-	}
-	return out
-}
-
 // Ports every instance gets, as PORT and ADMIN_PORT (kit serves metrics, pprof and its
 // own health on the admin port), and the user tend's images run as.
 const (
@@ -58,11 +41,15 @@ type Options struct {
 	// Gateway, "NAME" or "NAMESPACE/NAME" of a Gateway API Gateway, makes the route an
 	// HTTPRoute attached to it instead of an Ingress.
 	Gateway string
+	// SecretValues, when not nil, are written into the app's Secret (key: the secret's
+	// name); without them the Secret names the keys and holds no value.
+	SecretValues map[string][]byte
 }
 
-// Manifests returns the objects that run app, in apply order: ServiceAccount,
-// ConfigMap, Deployment, Service, then when they apply Ingress (route.hosts),
-// PodDisruptionBudget (more than one instance) and NetworkPolicy.
+// Manifests returns the objects that run app, in apply order: ServiceAccount, Secret
+// (the app uses secrets), ConfigMaps (env, and config files: their content must have
+// been read, App.ReadFiles), Deployment, Service, then when they apply Ingress
+// (route.hosts), PodDisruptionBudget (more than one instance) and NetworkPolicy.
 func Manifests(app *spec.App, o Options) []runtime.Object {
 	if o.Image == "" {
 		o.Image = app.App + ":latest"
@@ -71,17 +58,23 @@ func Manifests(app *spec.App, o Options) []runtime.Object {
 		return metav1.ObjectMeta{Name: name, Namespace: o.Namespace, Labels: labels(app.App)}
 	}
 	sel := map[string]string{"app.kubernetes.io/name": app.App}
-	out := []runtime.Object{
-		ServiceAccount(app.App, o.Namespace),
-		&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(app.App + "-env"), Data: app.Env},
-		deployment(app, o, meta(app.App), sel),
+	src := ExportSources(app.App)
+	out := []runtime.Object{ServiceAccount(app.App, o.Namespace)}
+	if len(app.SecretNames()) > 0 {
+		out = append(out, exportSecret(app, meta(src.Secret), o.SecretValues))
+	}
+	out = append(out, &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(app.App + "-env"), Data: app.Env})
+	if HasConfigFiles(app.Files) {
+		out = append(out, exportFiles(app, meta(src.Files)))
+	}
+	out = append(out,
+		deployment(app, o, meta(app.App), sel, src),
 		&corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: meta(app.App), Spec: corev1.ServiceSpec{
 			Selector: sel,
 			Ports: []corev1.ServicePort{
 				{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
 				{Name: "admin", Port: AdminPort, TargetPort: intstr.FromString("admin"), Protocol: corev1.ProtocolTCP},
-			}}},
-	}
+			}}})
 	switch {
 	case o.Gateway != "":
 		out = append(out, httpRoute(app, meta(app.App), o.Gateway))
@@ -124,7 +117,7 @@ func YAML(objs []runtime.Object) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func deployment(app *spec.App, o Options, meta metav1.ObjectMeta, sel map[string]string) *appsv1.Deployment {
+func deployment(app *spec.App, o Options, meta metav1.ObjectMeta, sel map[string]string, src Sources) *appsv1.Deployment {
 	grace := app.Shutdown.Grace + app.Shutdown.Drain
 	metricsPort := AdminPort
 	if app.Metrics.Port == "app" {
@@ -138,7 +131,7 @@ func deployment(app *spec.App, o Options, meta metav1.ObjectMeta, sel map[string
 		Name:    app.App,
 		Image:   o.Image,
 		Args:    kubeArgs(app.Args),
-		Env:     append(append(podEnv(), corev1.EnvVar{Name: "TEND_APP", Value: app.App}), secretEnv(app)...),
+		Env:     append(append(podEnv(), corev1.EnvVar{Name: "TEND_APP", Value: app.App}), secretEnv(app, src.Secret)...),
 		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: app.App + "-env"}}}},
 		Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: AppPort, Protocol: corev1.ProtocolTCP},
 			{Name: "admin", ContainerPort: AdminPort, Protocol: corev1.ProtocolTCP}},
@@ -173,6 +166,7 @@ func deployment(app *spec.App, o Options, meta metav1.ObjectMeta, sel map[string
 			},
 		},
 	}}
+	addFiles(app, &d.Spec.Template.Spec, src)
 	if m := app.Strategy.MinReady(); m > 0 {
 		d.Spec.MinReadySeconds = seconds(m)
 	}

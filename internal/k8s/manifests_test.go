@@ -28,6 +28,19 @@ func goldenCases(t *testing.T) []goldenCase {
 	return append(out, goldenCase{spec: "testdata/shop.tend.yaml", golden: "testdata/shop.httproute.golden.yaml", gateway: "infra/public"})
 }
 
+// load reads a spec and its config files, as tend export k8s does.
+func load(t *testing.T, file string) *spec.App {
+	t.Helper()
+	app, err := spec.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.ReadFiles(); err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
 type goldenCase struct{ spec, golden, gateway string }
 
 // options are the options its golden file is written with.
@@ -40,10 +53,7 @@ func (c goldenCase) options(app *spec.App) Options {
 func TestManifestsMatchTheGoldenFiles(t *testing.T) {
 	for _, c := range goldenCases(t) {
 		t.Run(filepath.Base(c.golden), func(t *testing.T) {
-			app, err := spec.Load(c.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
+			app := load(t, c.spec)
 			got, err := YAML(Manifests(app, c.options(app)))
 			if err != nil {
 				t.Fatal(err)
@@ -69,16 +79,12 @@ func TestManifestsMatchTheGoldenFiles(t *testing.T) {
 }
 
 func TestManifestsCarryTheSpec(t *testing.T) {
-	app, err := spec.Load("testdata/shop.tend.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs := Manifests(app, Options{})
+	objs := Manifests(load(t, "testdata/shop.tend.yaml"), Options{})
 	kinds := []string{}
 	for _, o := range objs {
 		kinds = append(kinds, o.GetObjectKind().GroupVersionKind().Kind)
 	}
-	if strings.Join(kinds, " ") != "ServiceAccount ConfigMap Deployment Service Ingress PodDisruptionBudget NetworkPolicy" {
+	if strings.Join(kinds, " ") != "ServiceAccount Secret ConfigMap ConfigMap Deployment Service Ingress PodDisruptionBudget NetworkPolicy" {
 		t.Fatalf("kinds: %v", kinds)
 	}
 	y, _ := YAML(objs)

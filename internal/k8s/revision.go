@@ -21,13 +21,13 @@ func RevisionName(app string, revision int) string { return app + "-r" + strconv
 
 // RevisionDeployment is what tend's Kubernetes runtime applies to run replicas of one
 // revision: the Deployment `tend export k8s` writes, named APP-rN and selecting only its
-// revision's pods, with the revision's environment inline (each revision keeps its own),
-// so that stable and canary run side by side while tend splits the traffic.
+// revision's pods, with the revision's environment inline (each revision keeps its own)
+// and its secrets and files from its own Secret and ConfigMap (RevisionSources), so that
+// stable and canary run side by side while tend splits the traffic.
 func RevisionDeployment(app *spec.App, revision, replicas int, o Options) *appsv1.Deployment {
-	meta := metav1.ObjectMeta{Name: RevisionName(app.App, revision), Namespace: o.Namespace, Labels: labels(app.App)}
-	meta.Labels[RevisionLabel] = strconv.Itoa(revision)
+	meta := revisionMeta(app.App, revision, o.Namespace)
 	sel := map[string]string{"app.kubernetes.io/name": app.App, RevisionLabel: strconv.Itoa(revision)}
-	d := deployment(app, o, meta, sel)
+	d := deployment(app, o, meta, sel, RevisionSources(app.App, revision))
 	d.Spec.Replicas = ptr(int32(replicas))
 	d.Spec.Template.Labels = maps.Clone(meta.Labels)
 	// the pod template is the revision's and tend only scales it; when a newer tend
@@ -45,6 +45,13 @@ func RevisionDeployment(app *spec.App, revision, replicas int, o Options) *appsv
 	c.Env = append(c.Env, corev1.EnvVar{Name: "TEND_REVISION", Value: strconv.Itoa(revision)},
 		corev1.EnvVar{Name: "TEND_INSTANCE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}})
 	return d
+}
+
+// revisionMeta names and labels an object of one revision.
+func revisionMeta(app string, revision int, namespace string) metav1.ObjectMeta {
+	meta := metav1.ObjectMeta{Name: RevisionName(app, revision), Namespace: namespace, Labels: labels(app)}
+	meta.Labels[RevisionLabel] = strconv.Itoa(revision)
+	return meta
 }
 
 // ServiceAccount is the account the app's pods run as, without an API token.

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -65,4 +66,34 @@ func (d *decoder) validateFiles(a *App) {
 			}
 		}
 	}
+}
+
+// ReadFiles reads the content of each config file (files: from, relative to the spec's
+// directory unless absolute) into the spec, as it is now.
+func (a *App) ReadFiles() error {
+	for i := range a.Files {
+		f := &a.Files[i]
+		f.Content = ""
+		if f.From == "" {
+			continue
+		}
+		field := fmt.Sprintf("files[%d].from", i)
+		path := f.From
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(a.Dir, path)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			return a.FieldError(field, "%v", err)
+		}
+		if !fi.Mode().IsRegular() || fi.Size() > MaxFileSize {
+			return a.FieldError(field, "want a regular file of at most %d bytes, got %s (%d bytes)", MaxFileSize, fi.Mode().Type(), fi.Size())
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return a.FieldError(field, "%v", err)
+		}
+		f.Content = string(b)
+	}
+	return nil
 }
