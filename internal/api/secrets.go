@@ -15,6 +15,8 @@ import (
 type Secrets interface {
 	Set(ctx context.Context, app, name string, value []byte) (int, error)
 	List(ctx context.Context, app string) ([]secret.Info, error)
+	Current(ctx context.Context, app string, names []string) (map[string]int, error)
+	Values(ctx context.Context, app string, versions map[string]int) (map[string][]byte, error)
 	RotateKey(ctx context.Context) (int, error)
 	Keys() *secret.Keys
 }
@@ -26,6 +28,8 @@ func (s *server) routeSecrets(r *router) {
 		request: jsonOf(v1.SecretValue{}), response: jsonOf(v1.SecretSet{})})
 	r.handle("DELETE /v1/apps/{app}/secrets/{name}", s.removeSecret, op{summary: "remove every version of a secret (409 while a running revision uses it)",
 		response: noContent})
+	r.handle("POST /v1/apps/{app}/secrets/reveal", s.revealSecrets, op{summary: "the current values of the secrets named (tend export k8s --include-secrets): the only answer that holds values",
+		request: jsonOf(v1.SecretReveal{}), response: jsonOf(v1.RevealedSecrets{})})
 	r.handle("POST /v1/secrets/rotate-key", s.rotateSecretsKey, op{summary: "seal every stored secret again with a new key",
 		response: jsonOf(v1.KeyRotation{})})
 }
@@ -87,6 +91,41 @@ func (s *server) removeSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("secret removed", "app", app, "secret", name)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// revealSecrets answers with values, for a Kubernetes Secret that the user asked to be
+// written with them. The token that may ask could as well deploy an app that prints its
+// environment: revealing gives it nothing more, and a scoped token (deploy only) must not
+// be given this.
+func (s *server) revealSecrets(w http.ResponseWriter, r *http.Request) {
+	app := r.PathValue("app")
+	var body v1.SecretReveal
+	if err := decode(r.Body, 64<<10, &body); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: want JSON like {\"names\": [\"db-url\"]}: %w", err))
+		return
+	}
+	if len(body.Names) == 0 {
+		writeError(w, http.StatusBadRequest, errors.New("no secret named: want JSON like {\"names\": [\"db-url\"]}"))
+		return
+	}
+	versions, err := s.o.Secrets.Current(r.Context(), app, body.Names)
+	var missing *secret.MissingError
+	if errors.As(err, &missing) {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	if err != nil {
+		writeError(w, secretStatus(err), err)
+		return
+	}
+	values, err := s.o.Secrets.Values(r.Context(), app, versions)
+	if err != nil {
+		writeError(w, secretStatus(err), err)
+		return
+	}
+	s.log.Warn("secret values revealed", "app", app, "secrets", body.Names, "remote", r.RemoteAddr) // never the values
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, v1.RevealedSecrets{App: app, Versions: versions, Values: values})
 }
 
 func (s *server) rotateSecretsKey(w http.ResponseWriter, r *http.Request) {

@@ -34,3 +34,9 @@ func (c *Client) RotateSecretsKey(ctx context.Context) (v1.KeyRotation, error) {
 	var v v1.KeyRotation
 	return v, c.getJSON(ctx, http.MethodPost, "/v1/secrets/rotate-key", nil, &v)
 }
+
+// RevealSecrets gets the current values of app's secrets names.
+func (c *Client) RevealSecrets(ctx context.Context, app string, names []string) (v1.RevealedSecrets, error) {
+	var v v1.RevealedSecrets
+	return v, c.getJSON(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(app)+"/secrets/reveal", v1.SecretReveal{Names: names}, &v)
+}

@@ -16,13 +16,27 @@ func newExportCmd(g *globals) *cobra.Command {
 		Short: "Write an app's spec in another system's format",
 	}
 	var file, image, namespace, gateway string
+	var includeSecrets bool
 	k := &cobra.Command{
 		Use:   "k8s",
 		Short: "Print Kubernetes manifests that run the app as tend would",
 		Long: `Print the Kubernetes objects for the app in tend.yaml, in apply order, as one YAML
-stream: ServiceAccount, ConfigMap (env), Deployment, Service, Ingress (route.hosts),
+stream: ServiceAccount, Secret (the app uses secrets), ConfigMap (env), ConfigMap
+(files: from, APP-files), Deployment, Service, Ingress (route.hosts),
 PodDisruptionBudget (more than one instance) and NetworkPolicy. The same spec gives the
 same bytes, for GitOps.
+
+Secrets: variables read their secret from the Secret APP-secrets (key: the secret's
+name) with secretKeyRef. The Secret written names its keys (annotation
+tend.dev/secret-keys) and holds no value, so applying it keeps the values you put
+there (the command to do so is printed on stderr). With --include-secrets it holds the
+current values, from the server (TEND_API, TEND_TOKEN), in base64: anyone who can read
+the output can read them, so do not commit it.
+
+Files: each file of files: is mounted read-only at its path under the container's
+working dir (/, set when there are files), one subPath mount each: config files from
+APP-files (mode 0444), secret files from APP-secrets (0400; the pod's fsGroup 65532
+lets the user read them).
 
 The Deployment runs the image as user 65532 with a read-only root filesystem (and an
 emptyDir at /tmp), probes from health, resources as requests and limits, a preStop sleep
@@ -37,6 +51,7 @@ an HTTPRoute attached to that Gateway instead of an Ingress, and the NetworkPoli
 the Gateway's namespace instead of ingress-nginx.`,
 		Example: `  tend export k8s -f tend.yaml --image registry.example.com/hello:v1 | kubectl apply --server-side -f -
   tend export k8s -f tend.yaml --http-route infra/public
+  tend export k8s -f tend.yaml --include-secrets | kubectl apply --server-side -f -
   tend build image -f tend.yaml --push registry.example.com/hello:v1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,20 +59,33 @@ the Gateway's namespace instead of ingress-nginx.`,
 			if err != nil {
 				return &exitCodeError{code: exitInvalid, err: err}
 			}
-			y, err := k8s.YAML(k8s.Manifests(app, k8s.Options{Image: image, Namespace: namespace, Gateway: gateway}))
+			if err := app.ReadFiles(); err != nil {
+				return &exitCodeError{code: exitInvalid, err: err}
+			}
+			o := k8s.Options{Image: image, Namespace: namespace, Gateway: gateway}
+			names := app.SecretNames()
+			if includeSecrets && len(names) > 0 {
+				if o.SecretValues, err = revealSecrets(cmd, g, app.App, names); err != nil {
+					return err
+				}
+			}
+			y, err := k8s.YAML(k8s.Manifests(app, o))
 			if err != nil {
 				return err
 			}
-			if len(app.Files) > 0 {
-				return &exitCodeError{code: exitInvalid, err: app.FieldError("files", "tend export k8s does not write files (ConfigMap and Secret volumes) yet: remove files from the spec to export it, and mount them yourself")}
-			}
-			if names := app.SecretNames(); len(names) > 0 {
+			secretName := k8s.SecretName(app.App)
+			switch {
+			case len(names) == 0:
+			case o.SecretValues != nil:
+				fmt.Fprintf(cmd.ErrOrStderr(), "tend: warning: the Secret %s below holds the values of %s in base64, which is not encryption: do not commit it or leave it where others can read it\n",
+					secretName, strings.Join(names, ", "))
+			default:
 				var lits []string
 				for _, n := range names {
 					lits = append(lits, "--from-literal="+n+"=...")
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "tend: the pods read secrets %s from the Secret %s, which these manifests do not hold (tend never writes values out): kubectl create secret generic %s %s\n",
-					strings.Join(names, ", "), k8s.SecretName(app.App), k8s.SecretName(app.App), strings.Join(lits, " "))
+				fmt.Fprintf(cmd.ErrOrStderr(), "tend: the pods read secrets %s from the Secret %s, which these manifests name without values (or rerun with --include-secrets); put them there with:\n  kubectl create secret generic %s %s --dry-run=client -o yaml | kubectl apply --server-side --field-manager=secret-values -f -\n",
+					strings.Join(names, ", "), secretName, secretName, strings.Join(lits, " "))
 			}
 			_, err = cmd.OutOrStdout().Write(y)
 			return err
@@ -67,6 +95,20 @@ the Gateway's namespace instead of ingress-nginx.`,
 	k.Flags().StringVar(&image, "image", "", "the container image (default APP:latest)")
 	k.Flags().StringVarP(&namespace, "namespace", "n", "", "the namespace of every object (default: none, kubectl's current)")
 	k.Flags().StringVar(&gateway, "http-route", "", "write a Gateway API HTTPRoute attached to this Gateway (NAME or NAMESPACE/NAME) instead of an Ingress")
+	k.Flags().BoolVar(&includeSecrets, "include-secrets", false, "write the secrets' current values (from the server) into the Secret, in base64")
 	cmd.AddCommand(k)
 	return cmd
+}
+
+// revealSecrets gets the current values of app's secrets from the server.
+func revealSecrets(cmd *cobra.Command, g *globals, app string, names []string) (map[string][]byte, error) {
+	c, err := g.client()
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.RevealSecrets(cmd.Context(), app, names)
+	if err != nil {
+		return nil, fmt.Errorf("--include-secrets: read the values of %s from the server: %w", strings.Join(names, ", "), err)
+	}
+	return r.Values, nil
 }

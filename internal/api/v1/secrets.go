@@ -44,3 +44,18 @@ type KeyRotation struct {
 	// Key is the file that holds the new key.
 	Key string `json:"key"`
 }
+
+// SecretReveal is the body of POST /v1/apps/{app}/secrets/reveal: the secrets whose
+// current values are asked for (tend export k8s --include-secrets).
+type SecretReveal struct {
+	Names []string `json:"names"`
+}
+
+// RevealedSecrets is the answer to POST /v1/apps/{app}/secrets/reveal: the newest
+// version of each secret asked for and its value (base64 in JSON). It is the one answer
+// of the API that holds values, and only when asked for by name.
+type RevealedSecrets struct {
+	App      string            `json:"app"`
+	Versions map[string]int    `json:"versions"`
+	Values   map[string][]byte `json:"values"`
+}
