@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,7 @@ type fakeRuntime struct {
 	sets      map[int]runtime.Set
 	appliedAt map[int]time.Time // a revision's instances are ready since it was first applied
 	subs      []chan string
+	forgotten []int // revisions Forget was called for
 }
 
 func (f *fakeRuntime) Apply(_ context.Context, s runtime.Set) error {
@@ -77,6 +79,20 @@ func (f *fakeRuntime) Subscribe() (<-chan string, func()) {
 }
 
 func (f *fakeRuntime) Close(context.Context, bool) error { return nil }
+
+func (f *fakeRuntime) Forget(_ context.Context, _ string, rev int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.forgotten = append(f.forgotten, rev)
+	delete(f.sets, rev)
+	return nil
+}
+
+func (f *fakeRuntime) forgottenRevisions() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.forgotten)
+}
 
 func (f *fakeRuntime) replicas(rev int) int {
 	f.mu.Lock()
@@ -279,7 +295,8 @@ func TestOldRevisionsAndTheirArtifactsAreCollected(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &collectingBuilder{}
-	c := New(Options{Store: st, Runtime: &fakeRuntime{}, Builder: b, Tick: 20 * time.Millisecond})
+	rt := &fakeRuntime{}
+	c := New(Options{Store: st, Runtime: rt, Builder: b, Tick: 20 * time.Millisecond})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = c.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; st.Close() })
@@ -294,6 +311,17 @@ func TestOldRevisionsAndTheirArtifactsAreCollected(t *testing.T) {
 	}
 	if len(h.Revisions) > keepRevisions+1 {
 		t.Fatalf("%d revisions kept, want at most %d plus the warm one", len(h.Revisions), keepRevisions)
+	}
+	// the runtime is told of each pruned revision, so that it deletes what it keeps of it
+	kept := map[int]bool{}
+	for _, r := range h.Revisions {
+		kept[r.Number] = true
+	}
+	forgotten := rt.forgottenRevisions()
+	for n := 1; n <= 13; n++ {
+		if kept[n] == slices.Contains(forgotten, n) {
+			t.Errorf("revision %d: kept %v, forgotten by the runtime %v (forgotten: %v)", n, kept[n], !kept[n], forgotten)
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

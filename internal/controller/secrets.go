@@ -188,8 +188,21 @@ func (c *Controller) RemoveSecret(ctx context.Context, app, name string) (bool, 
 				return &SecretInUseError{App: app, Name: name, Revision: n, Version: v}
 			}
 		}
-		removed, err = c.o.Secrets.Remove(ctx, app, name)
-		return err
+		if removed, err = c.o.Secrets.Remove(ctx, app, name); err != nil || !removed {
+			return err
+		}
+		// a revision that used it cannot run again: what a runtime keeps of it (on
+		// Kubernetes, a Secret with the value) goes too
+		if f, ok := c.o.Runtime.(runtime.Forgetter); ok {
+			for _, n := range nums {
+				if _, uses := l.revisions[n].Secrets[name]; uses {
+					if err := f.Forget(ctx, app, n); err != nil {
+						l.log.Error("forget a revision of a removed secret", "revision", n, "err", err)
+					}
+				}
+			}
+		}
+		return nil
 	})
 	return removed, err
 }

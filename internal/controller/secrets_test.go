@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,14 +89,19 @@ func mustKeys(t *testing.T) *secret.Keys {
 
 // secretController is a controller with a vault where hello's db-url is at v1.
 func secretController(t *testing.T) (*Controller, *secret.Vault) {
+	c, _, vault := secretRuntimeController(t)
+	return c, vault
+}
+
+func secretRuntimeController(t *testing.T) (*Controller, *fakeRuntime, *secret.Vault) {
 	t.Helper()
-	c, _, st := newController(t)
+	c, rt, st := newController(t)
 	vault := secret.New(st, mustKeys(t))
 	c.o.Secrets = vault
 	if _, err := vault.Set(context.Background(), "hello", "db-url", []byte("one")); err != nil {
 		t.Fatal(err)
 	}
-	return c, vault
+	return c, rt, vault
 }
 
 // set --restart makes a new revision of what serves, not of the last spec deployed: after
@@ -145,7 +151,7 @@ func TestRedeployMakesARevisionOfWhatServes(t *testing.T) {
 // A rollback to a revision whose secret versions are gone is refused before anything
 // moves, naming what to do.
 func TestARollbackNeedingARemovedSecretIsRefused(t *testing.T) {
-	c, _ := secretController(t)
+	c, rt, _ := secretRuntimeController(t)
 	ctx := context.Background()
 	if _, err := c.Deploy(ctx, "/tmp/tend.yaml", []byte(fmt.Sprintf(secretSpecYAML, "/bin/a")), io.Discard); err != nil {
 		t.Fatal(err)
@@ -158,6 +164,11 @@ func TestARollbackNeedingARemovedSecretIsRefused(t *testing.T) {
 	waitPhase(t, c, rollout.Completed, 2)
 	if _, err := c.RemoveSecret(ctx, "hello", "db-url"); err != nil {
 		t.Fatalf("removing a secret no running revision uses: %v", err)
+	}
+	// revision 1 cannot run again: the runtime drops what it keeps of it (on Kubernetes,
+	// its Secret with the value)
+	if got := rt.forgottenRevisions(); !slices.Equal(got, []int{1}) {
+		t.Errorf("revisions the runtime was told to forget: %v, want [1]", got)
 	}
 	_, err := c.Rollback(ctx, "hello", 1)
 	var gone *secret.GoneError

@@ -44,7 +44,7 @@ func openRuntime(ctx context.Context, cfg Config, dir string, st *store.Store, d
 		// images have no C library: every executable is built static, for Linux (the
 		// architecture stays this machine's: build on one like the nodes)
 		builder.Env = []string{"CGO_ENABLED=0", "GOOS=linux"}
-		rt, err := kubernetes.New(ctx, kubernetes.Options{Kubeconfig: cfg.Kubeconfig, Namespace: cfg.Namespace, Store: st, Logger: log})
+		rt, err := kubernetes.New(ctx, kubernetes.Options{Kubeconfig: cfg.Kubeconfig, Namespace: cfg.Namespace, Store: st, Logger: log, Secrets: secrets})
 		if err != nil {
 			return nil, nil, fmt.Errorf("start the kubernetes runtime: %w", err)
 		}

@@ -125,3 +125,10 @@ type Runtime interface {
 type Explainer interface {
 	Explain(app string, revision int) string
 }
+
+// Forgetter is a Runtime that keeps objects for a revision beyond its instances (on
+// Kubernetes: its Deployment, Secret and ConfigMap). Forget deletes them once tend has
+// pruned the revision, which then never runs again.
+type Forgetter interface {
+	Forget(ctx context.Context, app string, revision int) error
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -147,6 +148,19 @@ func TestSecretsReachInstancesAndNothingElse(t *testing.T) {
 	s.mustTend("rollback", "shop")
 	if got := s.reported(1); got["DATABASE_URL"] != first {
 		t.Fatalf("after the rollback the instance got %v, want the first value", got)
+	}
+
+	// tend export k8s names the secrets; only --include-secrets writes their current values
+	specFile := secretSpec(t, dir, "")
+	b64 := func(v string) string { return base64.StdEncoding.EncodeToString([]byte(v)) }
+	plain := s.mustTend("export", "k8s", "-f", specFile)
+	if !strings.Contains(plain, "tend.dev/secret-keys: db-url,tls-key") || !strings.Contains(plain, "--field-manager=secret-values") ||
+		strings.Contains(plain, b64(second)) || strings.Contains(plain, second) {
+		t.Errorf("tend export k8s without --include-secrets:\n%s", plain)
+	}
+	included := s.mustTend("export", "k8s", "-f", specFile, "--include-secrets")
+	if !strings.Contains(included, "db-url: "+b64(second)) || !strings.Contains(included, "tls-key: "+b64(key)) || !strings.Contains(included, "warning") {
+		t.Errorf("tend export k8s --include-secrets does not hold the current values with a warning:\n%s", included)
 	}
 
 	// where the values must not be

@@ -34,11 +34,16 @@ import (
 // kubelet is the fake kubelet of the test control plane. It registers a node, binds every
 // pending pod to it (the scheduler's job), and runs each pod's container as a local
 // process: it pulls the image from its registry, runs its entrypoint with the container's
-// environment (status.podIP resolved to a loopback address of the pod's own), probes
-// readiness over HTTP as the pod's readinessProbe says, reports Running, Ready and
-// restarts in the pod's status, and on deletion runs the preStop sleep, SIGTERM and the
-// grace period before it removes the pod. What it does not do: liveness probes, volumes,
-// users (processes run as the test's user), resource limits.
+// environment (status.podIP resolved to a loopback address of the pod's own, secretKeyRef
+// and configMapKeyRef read from the API), in a directory that stands for the container's
+// root filesystem, where it writes the files of the container's emptyDir and projected
+// (Secret and ConfigMap) volume mounts with their modes, and starts in the container's
+// workingDir there; a Secret or ConfigMap that is missing keeps the container waiting
+// (CreateContainerConfigError) as the kubelet does. It probes readiness over HTTP as the
+// pod's readinessProbe says, reports Running, Ready and restarts in the pod's status,
+// and on deletion runs the preStop sleep, SIGTERM and the grace period before it removes
+// the pod. What it does not do: liveness probes, other volume types, users (processes
+// run as the test's user, who owns the files), resource limits.
 type kubelet struct {
 	t    *testing.T
 	core *coreclient.CoreV1Client
@@ -284,9 +289,26 @@ func (r *podRun) run() {
 		case <-time.After(2 * time.Second):
 		}
 	}
+	var env []string
+	for {
+		var err error
+		if env, err = r.prepare(ctx, c); err == nil {
+			break
+		}
+		r.status(ctx, func(s *corev1.PodStatus) {
+			s.ContainerStatuses = []corev1.ContainerStatus{{Name: c.Name, Image: c.Image,
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}}}}
+		})
+		select {
+		case <-r.terminate:
+			r.k.remove(r.pod)
+			return
+		case <-time.After(time.Second):
+		}
+	}
 	backoff := time.Second
 	for {
-		exited, err := r.start(bin, c)
+		exited, err := r.start(bin, c, env)
 		if err != nil {
 			r.k.t.Logf("kubelet: start %s: %v", r.pod.Name, err)
 			r.k.remove(r.pod)
@@ -316,32 +338,14 @@ func (r *podRun) run() {
 }
 
 // start runs the container's entrypoint with its environment; exited closes when it ends.
-func (r *podRun) start(bin string, c corev1.Container) (chan struct{}, error) {
-	env := []string{"PATH=/usr/bin:/bin"}
-	for _, e := range c.Env {
-		v := e.Value
-		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
-			switch e.ValueFrom.FieldRef.FieldPath {
-			case "status.podIP":
-				v = r.ip
-			case "metadata.name":
-				v = r.pod.Name
-			case "metadata.namespace":
-				v = r.pod.Namespace
-			}
-		}
-		env = append(env, e.Name+"="+v)
-	}
-	dir := filepath.Join(r.k.dir, "pods", string(r.pod.UID))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
+func (r *podRun) start(bin string, c corev1.Container, env []string) (chan struct{}, error) {
+	dir := r.dir()
 	logFile, err := os.OpenFile(filepath.Join(dir, "container.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, append(c.Command[min(len(c.Command), 1):], c.Args...)...)
-	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, dir, logFile, logFile
+	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, filepath.Join(r.root(), c.WorkingDir), logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

@@ -2,6 +2,8 @@ package kube
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/tendhq/tend/internal/k8s"
@@ -39,6 +42,9 @@ func TestManifestsAreAcceptedByTheAPIServer(t *testing.T) {
 	for _, v := range variants {
 		app, err := spec.Load(v.file)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := app.ReadFiles(); err != nil {
 			t.Fatal(err)
 		}
 		stream, err := k8s.YAML(k8s.Manifests(app, k8s.Options{Image: "registry.example.com/" + app.App + ":v1", Namespace: "prod", Gateway: v.gateway}))
@@ -74,6 +80,58 @@ func TestManifestsAreAcceptedByTheAPIServer(t *testing.T) {
 				t.Fatalf("GET the HTTPRoute: %d %v\n%s", code, err, body)
 			}
 		}
+		if app.App == "shop" && v.gateway == "" {
+			exportedSecretKeepsValues(t, c, app)
+		}
+	}
+}
+
+// exportedSecretKeepsValues: the exported Secret of shop (names, no values), applied
+// again after the values were put there as tend export k8s says to, keeps them; the one
+// written with --include-secrets's values holds those.
+func exportedSecretKeepsValues(t *testing.T, c *cluster, app *spec.App) {
+	t.Helper()
+	secretOf := func(values map[string][]byte) map[string]any {
+		for _, o := range k8s.Manifests(app, k8s.Options{Namespace: "prod", SecretValues: values}) {
+			if sec, ok := o.(*corev1.Secret); ok {
+				b, _ := json.Marshal(sec)
+				var m map[string]any
+				if err := json.Unmarshal(b, &m); err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+		}
+		t.Fatal("no Secret in the manifests")
+		return nil
+	}
+	// kubectl create secret generic shop-secrets ... --dry-run=client -o yaml | kubectl apply --server-side --field-manager=secret-values -f -
+	put := map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "shop-secrets", "namespace": "prod"},
+		"data": map[string]any{"db-url": base64.StdEncoding.EncodeToString([]byte("postgres://put"))}}
+	b, _ := json.Marshal(put)
+	if code, body, err := c.do("PATCH", "/api/v1/namespaces/prod/secrets/shop-secrets?fieldManager=secret-values", "application/apply-patch+yaml", b); err != nil || code >= 300 {
+		t.Fatalf("put the values: %d %v\n%s", code, err, body)
+	}
+	stored := func() corev1.Secret {
+		t.Helper()
+		code, body, err := c.do("GET", "/api/v1/namespaces/prod/secrets/shop-secrets", "", nil)
+		var s corev1.Secret
+		if err != nil || code != 200 || json.Unmarshal([]byte(body), &s) != nil {
+			t.Fatalf("GET the Secret: %d %v\n%s", code, err, body)
+		}
+		return s
+	}
+	if code, body, err := c.apply(secretOf(nil), false); err != nil || code >= 300 {
+		t.Fatalf("apply the exported Secret again: %d %v\n%s", code, err, body)
+	}
+	if s := stored(); string(s.Data["db-url"]) != "postgres://put" || s.Annotations[k8s.SecretKeysAnnotation] == "" {
+		t.Errorf("after the exported Secret is applied again: data %q, annotations %v", s.Data, s.Annotations)
+	}
+	if code, body, err := c.apply(secretOf(map[string][]byte{"db-url": []byte("postgres://included")}), false); err != nil || code >= 300 {
+		t.Fatalf("apply the Secret with values: %d %v\n%s", code, err, body)
+	}
+	if s := stored(); string(s.Data["db-url"]) != "postgres://included" {
+		t.Errorf("after the Secret with values is applied: data %q", s.Data)
 	}
 }
 

@@ -304,12 +304,18 @@ func observe(t *testing.T, s *harness.Server) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		settled := true
+		// on Kubernetes a scale's pods appear a moment after tend answers: the stable
+		// revision must have its count too
+		settled, stable := true, 0
 		for _, in := range st.Running {
 			if in.State != "ready" {
 				settled = false
 			}
+			if in.Revision == st.Rollout.Stable {
+				stable++
+			}
 		}
+		settled = settled && stable == st.Rollout.Replicas
 		if settled && st.Rollout.Phase != "Progressing" && st.Rollout.Phase != "Reverting" {
 			break
 		}

@@ -16,7 +16,7 @@ import (
 )
 
 // client reaches the few resources the runtime uses (namespaces, pods, service accounts,
-// deployments) with REST clients over a scheme of the core and apps groups only:
+// deployments, secrets, config maps) with REST clients over a scheme of the core and apps groups only:
 // client-go's typed clients would link every API group of Kubernetes into tend.
 type client struct {
 	core, apps *rest.RESTClient
@@ -79,11 +79,23 @@ func (c *client) list(ctx context.Context, resource, selector string, into k8sru
 	return c.explain(err, "list", resource)
 }
 
-// apply sends obj with server-side apply as tend's field manager, taking over conflicts.
-func (c *client) apply(ctx context.Context, resource, name string, obj []byte) error {
-	err := c.rest(resource).Patch(types.ApplyPatchType).Namespace(c.namespace).Resource(resource).Name(name).
-		Param("fieldManager", fieldManager).Param("force", "true").Body(obj).Do(ctx).Error()
+// apply sends obj with server-side apply as tend's field manager, taking over conflicts,
+// and reads the object as applied into into (nil: not read).
+func (c *client) apply(ctx context.Context, resource, name string, obj []byte, into k8sruntime.Object) error {
+	res := c.rest(resource).Patch(types.ApplyPatchType).Namespace(c.namespace).Resource(resource).Name(name).
+		Param("fieldManager", fieldManager).Param("force", "true").Body(obj).Do(ctx)
+	err := res.Error()
+	if err == nil && into != nil {
+		err = res.Into(into)
+	}
 	return c.explain(err, "patch", resource)
+}
+
+// create creates one object of the namespace.
+func (c *client) create(ctx context.Context, resource string, obj []byte) error {
+	err := c.rest(resource).Post().Namespace(c.namespace).Resource(resource).
+		Param("fieldManager", fieldManager).Body(obj).Do(ctx).Error()
+	return c.explain(err, "create", resource)
 }
 
 // patch sends a JSON merge patch.
@@ -101,7 +113,7 @@ func (c *client) delete(ctx context.Context, resource, name string) error {
 // explain adds to a refused request the permission the kubeconfig's user lacks.
 func (c *client) explain(err error, verb, resource string) error {
 	if apierrors.IsForbidden(err) {
-		return fmt.Errorf("%w: the kubeconfig's user needs a Role in namespace %s allowing get, list, watch, patch and delete on pods, deployments and serviceaccounts (here: %s %s)", err, c.namespace, verb, resource)
+		return fmt.Errorf("%w: the kubeconfig's user needs a Role in namespace %s allowing get, list, watch, create, patch and delete on pods, deployments, serviceaccounts, secrets and configmaps (here: %s %s)", err, c.namespace, verb, resource)
 	}
 	return err
 }

@@ -28,6 +28,7 @@ import (
 var (
 	_ runtime.Runtime   = (*Cluster)(nil)
 	_ runtime.Explainer = (*Cluster)(nil)
+	_ runtime.Forgetter = (*Cluster)(nil)
 )
 
 // fieldManager owns the fields tend applies.
@@ -47,6 +48,9 @@ type Options struct {
 	Namespace string
 	Store     *store.Store
 	Logger    *slog.Logger
+	// Secrets opens the given versions (name → version) of an app's secrets, for the
+	// Secret of a revision that uses them.
+	Secrets func(ctx context.Context, app string, versions map[string]int) (map[string][]byte, error)
 }
 
 // Cluster is the Kubernetes runtime. A revision's instances are the pods of its
@@ -69,6 +73,7 @@ type Cluster struct {
 	registered map[string]string // pod name → registry key
 	wasReady   map[string]bool   // pods that have been ready once
 	accountsOK map[string]bool   // apps whose ServiceAccount is applied
+	sourcesOK  map[string]bool   // revisions (APP-rN) whose Secret and ConfigMap are made and owned
 	subs       runtime.Subscribers
 }
 
@@ -97,7 +102,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	c := &Cluster{o: o, log: o.Logger, api: api,
 		stop: make(chan struct{}), done: make(chan struct{}),
-		registered: map[string]string{}, wasReady: map[string]bool{}, accountsOK: map[string]bool{}}
+		registered: map[string]string{}, wasReady: map[string]bool{}, accountsOK: map[string]bool{}, sourcesOK: map[string]bool{}}
 	lw := cache.NewFilteredListWatchFromClient(api.core, "pods", o.Namespace, func(opts *metav1.ListOptions) {
 		opts.LabelSelector = managedBy
 	})
@@ -143,24 +148,48 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// Apply scales the revision's Deployment to set.Replicas, creating it the first time.
+// Apply scales the revision's Deployment to set.Replicas, creating it the first time,
+// after the revision's Secret and ConfigMap. Scaling to zero creates nothing: a revision
+// whose Deployment is gone (forgotten) stays gone.
 func (c *Cluster) Apply(ctx context.Context, set runtime.Set) error {
-	if len(set.Files) > 0 {
-		return fmt.Errorf("revision %d of %s has files, which the Kubernetes runtime does not give to pods yet: run it with the process runtime", set.Revision, set.App)
-	}
-	if len(set.Secrets) > 0 {
-		return fmt.Errorf("revision %d of %s uses secrets, which the Kubernetes runtime does not give to pods yet: use tend export k8s, whose pods read them from the Secret %s that you create, or the process runtime", set.Revision, set.App, k8s.SecretName(set.App))
+	name := k8s.RevisionName(set.App, set.Revision)
+	if set.Replicas == 0 {
+		err := c.api.patch(ctx, "deployments", name, []byte(`{"spec":{"replicas":0}}`))
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("scale Deployment %s/%s to 0: %w", c.o.Namespace, name, err)
+		}
+		return nil
 	}
 	if err := c.ensureAccount(ctx, set.App); err != nil {
 		return err
 	}
-	d := k8s.RevisionDeployment(appOf(set.Template), set.Revision, set.Replicas, k8s.Options{Image: set.Artifact, Namespace: c.o.Namespace})
+	app := appOf(set.Template)
+	c.mu.Lock()
+	fresh := !c.sourcesOK[name]
+	c.mu.Unlock()
+	var made []string
+	if fresh {
+		var err error
+		if made, err = c.sources(ctx, set, app); err != nil {
+			return err
+		}
+	}
+	d := k8s.RevisionDeployment(app, set.Revision, set.Replicas, k8s.Options{Image: set.Artifact, Namespace: c.o.Namespace})
 	body, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
-	if err := c.api.apply(ctx, "deployments", d.Name, body); err != nil {
+	applied := &appsv1.Deployment{}
+	if err := c.api.apply(ctx, "deployments", d.Name, body, applied); err != nil {
 		return fmt.Errorf("apply Deployment %s/%s with %d replicas: %w", c.o.Namespace, d.Name, set.Replicas, err)
+	}
+	if fresh {
+		if err := c.own(ctx, applied, made); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.sourcesOK[name] = true
+		c.mu.Unlock()
 	}
 	return nil
 }
@@ -168,6 +197,19 @@ func (c *Cluster) Apply(ctx context.Context, set runtime.Set) error {
 // appOf is the part of a spec a revision's pods are made from.
 func appOf(t runtime.Template) *spec.App {
 	app := &spec.App{App: t.App, Env: t.Env, Health: t.Health, Resources: t.Resources, Shutdown: t.Shutdown}
+	for k, ref := range t.Secrets {
+		if app.SecretEnv == nil {
+			app.SecretEnv = map[string]string{}
+		}
+		app.SecretEnv[k] = ref.Name
+	}
+	for _, f := range t.Files {
+		file := spec.File{Path: f.Path, Content: f.Content}
+		if f.Secret != nil {
+			file.Secret = f.Secret.Name
+		}
+		app.Files = append(app.Files, file)
+	}
 	app.Metrics.Path = "/metrics"
 	app.Strategy.ProgressDeadline = 10 * time.Minute
 	return app
@@ -184,7 +226,7 @@ func (c *Cluster) ensureAccount(ctx context.Context, app string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.api.apply(ctx, "serviceaccounts", app, body); err != nil {
+	if err := c.api.apply(ctx, "serviceaccounts", app, body, nil); err != nil {
 		return fmt.Errorf("apply ServiceAccount %s/%s: %w", c.o.Namespace, app, err)
 	}
 	c.mu.Lock()

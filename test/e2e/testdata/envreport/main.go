@@ -32,7 +32,15 @@ func main() {
 		}
 		json.NewEncoder(w).Encode(out)
 	})
-	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {
+	if err := http.ListenAndServe(host()+":"+os.Getenv("PORT"), nil); err != nil {
 		os.Exit(1)
 	}
+}
+
+// host is where to listen: HOST (a pod's IP on Kubernetes), or loopback.
+func host() string {
+	if h := os.Getenv("HOST"); h != "" {
+		return h
+	}
+	return "127.0.0.1"
 }
