@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${SMOKE:-}" ]; then
-  ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3 FAULTY=2 HEALTHY=2 ALERT_RUNS=1
+  ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3 FAULTY=2 HEALTHY=2 ALERT_RUNS=1 UPLOAD_RUNS=1
   CRASHES=2 GW_KILLS=2 GW_GAP=0s HOSTILE=20
 fi
 ROUNDS=${ROUNDS:-5}
@@ -29,6 +29,7 @@ RPS=${RPS:-500}
 INSTANCES=${INSTANCES:-3,10}
 FAULTY=${FAULTY:-10}
 HEALTHY=${HEALTHY:-20}
+UPLOAD_RUNS=${UPLOAD_RUNS:-3}
 ALERT_RUNS=${ALERT_RUNS:-10}
 
 need=()
@@ -92,6 +93,10 @@ rc=0
   echo "## Zero-downtime deploys (\`go run ./bench/deploy\`)"
   echo
   go run ./bench/deploy -rps "$RPS" -hold "$HOLD" -instances "$INSTANCES" || rc=1
+  echo
+  echo "## Deploying from a client (\`go run ./bench/upload\`)"
+  echo
+  go run ./bench/upload -runs "$UPLOAD_RUNS" || rc=1
   echo
   echo "## Canary analysis (\`go run ./bench/canary\`)"
   echo

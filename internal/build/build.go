@@ -29,6 +29,9 @@ type Request struct {
 	Binary string
 	// Version overrides the injected version.
 	Version string
+	// Commit overrides the commit of the work tree Main is in (a build from an upload
+	// has none: the client says which).
+	Commit string
 }
 
 // Artifact is a built executable, stored under its content digest.
@@ -115,10 +118,13 @@ func (b *Builder) buildMain(ctx context.Context, r Request, out io.Writer) (Arti
 	if st, err := os.Stat(pkgDir); err != nil || !st.IsDir() {
 		return Artifact{}, fmt.Errorf("build.main %q: %s is not a directory (paths resolve against the spec's directory)", r.Main, pkgDir)
 	}
-	commit := gitCommit(ctx, pkgDir)
+	commit := r.Commit
+	if commit == "" {
+		commit = GitCommit(ctx, pkgDir)
+	}
 	version := r.Version
 	if version == "" {
-		version = gitDescribe(ctx, pkgDir)
+		version = GitDescribe(ctx, pkgDir)
 	}
 	key, err := b.sourceKey(ctx, pkgDir, r, version, commit)
 	if err != nil {

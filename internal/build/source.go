@@ -168,9 +168,9 @@ func hashFile(h io.Writer, path string) error {
 	return err
 }
 
-// gitCommit is HEAD of the work tree holding dir, with "-dirty" when the tree has
+// GitCommit is HEAD of the work tree holding dir, with "-dirty" when the tree has
 // uncommitted changes (as go's vcs.modified and git describe --dirty judge), or "unknown".
-func gitCommit(ctx context.Context, dir string) string {
+func GitCommit(ctx context.Context, dir string) string {
 	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "HEAD").Output()
 	if err != nil {
 		return "unknown"
@@ -182,8 +182,8 @@ func gitCommit(ctx context.Context, dir string) string {
 	return commit
 }
 
-// gitDescribe is `git describe --tags --always --dirty` for dir, or "".
-func gitDescribe(ctx context.Context, dir string) string {
+// GitDescribe is `git describe --tags --always --dirty` for dir, or "".
+func GitDescribe(ctx context.Context, dir string) string {
 	out, err := exec.CommandContext(ctx, "git", "-C", dir, "describe", "--tags", "--always", "--dirty").Output()
 	if err != nil {
 		return ""

@@ -6,10 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
+	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/internal/upload"
 )
 
 func newDeployCmd(g *globals) *cobra.Command {
@@ -21,12 +25,22 @@ func newDeployCmd(g *globals) *cobra.Command {
 		Long: `Validate the spec, build the artifact (go build with version injection, or copy
 build.binary), record a revision and roll it out with the spec's strategy.
 
+The server builds from what this command sends, never from paths on its own disk, so
+the server may be on another machine: for build.main the Go module's source (the files
+git ls-files lists, tracked and untracked but not ignored; outside git every file minus
+those .gitignore names; with the modules go.mod replaces by local directories), for
+build.binary the executable, and the spec with its rule, config and certificate files,
+as one upload named by the digest of its files (at most 256 MiB and 50000 files). When
+the server has that digest already, nothing is sent. The client's git commit and
+git describe become the revision's commit and version (build.version overrides it).
+
 Build output and rollout progress stream to the terminal. deploy exits 0 when the
 new revision serves, 2 when the rollout failed or was rolled back, 3 when it waits
 for ` + "`tend promote`" + `, 4 when the spec is invalid (nothing changes). The same source and
 configuration give the same revision: deploying it again changes nothing.`,
 		Example: `  tend deploy -f tend.yaml
-  tend deploy -f tend.yaml --detach && tend status hello`,
+  tend deploy -f tend.yaml --detach && tend status hello
+  TEND_API=https://tend.example.com:7070 TEND_TOKEN=$DEPLOY_TOKEN tend deploy -f deploy/tend.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.client()
@@ -41,7 +55,8 @@ configuration give the same revision: deploying it again changes nothing.`,
 	return cmd
 }
 
-// deploy sends the spec, streams the build, then follows the rollout unless detached.
+// deploy uploads what the spec needs (unless the server has it), sends the spec,
+// streams the build, then follows the rollout unless detached.
 func deploy(ctx context.Context, c *api.Client, file string, detach bool, out, errw io.Writer) error {
 	abs, err := filepath.Abs(file)
 	if err != nil {
@@ -51,7 +66,11 @@ func deploy(ctx context.Context, c *api.Client, file string, detach bool, out, e
 	if err != nil {
 		return &exitCodeError{code: exitInvalid, err: fmt.Errorf("read spec: %w", err)}
 	}
-	res, err := c.Deploy(ctx, abs, string(src), func(line string) { fmt.Fprintln(errw, "build:", line) })
+	req := v1.DeployRequest{File: abs, Source: string(src)}
+	if err := sendUpload(ctx, c, abs, &req, errw); err != nil {
+		return err
+	}
+	res, err := c.Deploy(ctx, req, func(line string) { fmt.Fprintln(errw, "build:", line) })
 	if err != nil {
 		return err
 	}
@@ -73,4 +92,51 @@ func deploy(ctx context.Context, c *api.Client, file string, detach bool, out, e
 	}
 	fmt.Fprintf(out, "%s revision %d serves\n", app, rev)
 	return nil
+}
+
+// sendUpload collects the files the spec at file needs and sends them, unless the
+// server has them already (the same files give the same digest), then names the upload
+// in req. A spec that does not parse is sent as it is, for the server to say where it is wrong.
+func sendUpload(ctx context.Context, c *api.Client, file string, req *v1.DeployRequest, errw io.Writer) error {
+	app, err := spec.Parse(file, []byte(req.Source))
+	if err != nil {
+		return nil
+	}
+	app.File, app.Dir = file, filepath.Dir(file)
+	b, err := upload.Collect(ctx, app)
+	if err != nil {
+		return &exitCodeError{code: exitInvalid, err: err}
+	}
+	req.Upload, req.Commit, req.Describe = b.Digest, b.Commit, b.Describe
+	have, err := c.HasUpload(ctx, b.Digest)
+	if err != nil {
+		return fmt.Errorf("ask the server for upload %.12s: %w", b.Digest, err)
+	}
+	if have {
+		fmt.Fprintf(errw, "upload: %d files (%s), unchanged since the last upload: nothing sent\n", len(b.Files), humanBytes(b.Size))
+		return nil
+	}
+	start := time.Now()
+	var sent int64
+	_, err = c.PutUpload(ctx, b.Digest, func(w io.Writer) error {
+		n, err := b.WriteTo(w)
+		sent = n
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("upload the files of %s: %w", app.App, err)
+	}
+	fmt.Fprintf(errw, "upload: %d files (%s, %s compressed) sent in %s\n", len(b.Files), humanBytes(b.Size), humanBytes(sent), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// humanBytes writes n as KiB or MiB.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -36,16 +36,45 @@ type DeployResult struct {
 	Unchanged bool `json:"unchanged"`
 }
 
+// Source is what a deploy is made from: the spec's text and where its files are.
+type Source struct {
+	// File is the spec's path, named in messages: on the server's disk, or the client's
+	// absolute path of it for an upload.
+	File string
+	Text []byte
+	// Root is the directory a client's upload was unpacked into, every file under its
+	// absolute path on the client; "" means the spec's paths are on the server's disk.
+	Root string
+	// Commit and Describe are the client's git commit and `git describe` of the source
+	// (an upload has no .git): the artifact's commit, and its version unless
+	// build.version sets one.
+	Commit, Describe string
+}
+
 // Deploy validates the spec in source (named file in messages), builds its artifact
-// (streaming build output to out) and starts a rollout to the resulting revision.
-// A spec that does not validate or a build that fails changes nothing.
+// from paths on the server's disk (streaming build output to out) and starts a rollout
+// to the resulting revision. A spec that does not validate or a build that fails
+// changes nothing.
 func (c *Controller) Deploy(ctx context.Context, file string, source []byte, out io.Writer) (DeployResult, error) {
-	app, err := spec.Parse(file, source)
+	return c.DeploySource(ctx, Source{File: file, Text: source}, out)
+}
+
+// DeploySource is Deploy from a Source: with a Root, every path of the spec resolves in
+// the upload, never elsewhere on the server's disk.
+func (c *Controller) DeploySource(ctx context.Context, src Source, out io.Writer) (DeployResult, error) {
+	file := src.File
+	app, err := spec.Parse(file, src.Text)
 	if err != nil {
 		return DeployResult{}, &InvalidSpecError{Err: err}
 	}
 	app.File = file
-	if filepath.IsAbs(file) {
+	switch {
+	case src.Root != "" && !filepath.IsAbs(file):
+		return DeployResult{}, &InvalidSpecError{Err: fmt.Errorf("%s: an uploaded spec is named by its absolute path on the client", file)}
+	case src.Root != "":
+		app.Root = src.Root
+		app.Dir = app.Path(filepath.Dir(file))
+	case filepath.IsAbs(file):
 		app.Dir = filepath.Dir(file)
 	}
 	if err := c.readRules(app); err != nil {
@@ -61,10 +90,11 @@ func (c *Controller) Deploy(ctx context.Context, file string, source []byte, out
 	if _, err := c.secretVersions(ctx, app); err != nil {
 		return DeployResult{}, err
 	}
-	res, err := c.buildAndRecord(ctx, app, source, out)
+	res, err := c.buildAndRecord(ctx, app, src, out)
 	if err == nil && res.Created {
 		c.collectArtifacts(ctx)
 	}
+	c.collectUploads(ctx)
 	return res, err
 }
 
@@ -81,19 +111,11 @@ func (c *Controller) checkTLS(app *spec.App) error {
 	if t.Auto {
 		return nil
 	}
-	certFile, keyFile := inDir(app.Dir, t.Cert), inDir(app.Dir, t.Key)
+	certFile, keyFile := app.Path(t.Cert), app.Path(t.Key)
 	if _, _, _, err := certs.LoadPair(certFile, keyFile, app.Route.Hosts); err != nil {
 		return app.FieldError("route.tls.cert", "%v", err)
 	}
 	return nil
-}
-
-// inDir is path, relative to dir unless absolute.
-func inDir(dir, path string) string {
-	if path == "" || filepath.IsAbs(path) {
-		return path
-	}
-	return filepath.Join(dir, path)
 }
 
 // readRules reads the rule files of the spec's alerts (relative to its directory) into
@@ -101,7 +123,7 @@ func inDir(dir, path string) string {
 func (c *Controller) readRules(app *spec.App) error {
 	app.Alerts.RuleFiles = nil
 	for i, r := range app.Alerts.Rules {
-		path := inDir(app.Dir, r)
+		path := app.Path(r)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("%s: alerts.rules[%d]: %w", app.File, i, err)
@@ -118,11 +140,15 @@ func (c *Controller) readRules(app *spec.App) error {
 
 // buildAndRecord builds the artifact and records the revision; artifact collection
 // waits while any deploy is between the two.
-func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, source []byte, out io.Writer) (DeployResult, error) {
+func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, src Source, out io.Writer) (DeployResult, error) {
 	c.artifacts.RLock()
 	defer c.artifacts.RUnlock()
-	art, err := c.o.Builder.Build(ctx, build.Request{App: app.App, Dir: app.Dir, Main: app.Build.Main,
-		Binary: app.Build.Binary, Version: app.Build.Version}, out)
+	version := app.Build.Version
+	if version == "" {
+		version = src.Describe
+	}
+	art, err := c.o.Builder.Build(ctx, build.Request{App: app.App, Dir: app.Dir, Main: app.Path(app.Build.Main),
+		Binary: app.Path(app.Build.Binary), Version: version, Commit: src.Commit}, out)
 	if err != nil {
 		return DeployResult{}, fmt.Errorf("build %s: %w", app.App, err)
 	}
@@ -138,7 +164,7 @@ func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, source [
 		if err != nil {
 			return err
 		}
-		res, err = l.deploy(ctx, app, string(source), secrets, art)
+		res, err = l.deploy(ctx, app, string(src.Text), secrets, art)
 		return err
 	})
 	return res, err
@@ -168,6 +194,32 @@ func (c *Controller) collectArtifacts(ctx context.Context) {
 	}
 	if err := gc.GC(keep); err != nil {
 		c.log.Warn("artifact collection", "err", err)
+	}
+}
+
+// uploadAge is how long an upload no revision was made from is kept: the time between
+// a client's upload and its deploy, and a deploy again after a failed build.
+const uploadAge = time.Hour
+
+// collectUploads removes the uploads no recorded revision was made from (a revision's
+// certificate files are read from its upload while it may serve).
+func (c *Controller) collectUploads(ctx context.Context) {
+	if c.o.Uploads == nil {
+		return
+	}
+	revs, err := store.List[store.Revision](ctx, c.o.Store, store.RevisionsRoot)
+	if err != nil {
+		c.log.Error("list revisions for upload collection", "err", err)
+		return
+	}
+	keep := map[string]bool{}
+	for _, r := range revs {
+		if r.Spec.Root != "" {
+			keep[r.Spec.Root] = true
+		}
+	}
+	if n, err := c.o.Uploads.Collect(keep, uploadAge); err != nil || n > 0 {
+		c.log.Info("upload collection", "removed", n, "err", err)
 	}
 }
 

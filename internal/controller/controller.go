@@ -37,6 +37,13 @@ type Secrets interface {
 	Remove(ctx context.Context, app, name string) (bool, error)
 }
 
+// Uploads is where clients' uploads are kept (package upload's Store).
+type Uploads interface {
+	// Collect removes the uploads whose root no revision in keep was made from and
+	// that are older than minAge.
+	Collect(keep map[string]bool, minAge time.Duration) (int, error)
+}
+
 // Analyzer judges a canary during an analysis step. It blocks for as long as the
 // analysis takes (its interval and count), reports each measurement through r.Report,
 // and returns the verdict with its reasons.
@@ -68,6 +75,9 @@ type Options struct {
 	DataDir string
 	// Secrets keeps apps' secrets; nil: a spec that uses one is refused.
 	Secrets Secrets
+	// Uploads keeps the files clients deploy from; the controller removes those no
+	// recorded revision was made from (nil: none kept).
+	Uploads Uploads
 }
 
 // ErrUnknownApp is returned for an app that was never deployed.

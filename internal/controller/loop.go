@@ -290,7 +290,7 @@ func routeTLS(sp *spec.App) *route.TLS {
 	if t == nil {
 		return nil
 	}
-	return &route.TLS{Auto: t.Auto, CertFile: inDir(sp.Dir, t.Cert), KeyFile: inDir(sp.Dir, t.Key), Redirect: t.Redirect, HSTS: t.HSTS,
+	return &route.TLS{Auto: t.Auto, CertFile: sp.Path(t.Cert), KeyFile: sp.Path(t.Key), Redirect: t.Redirect, HSTS: t.HSTS,
 		OnDemand: t.OnDemand}
 }
 

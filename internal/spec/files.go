@@ -78,10 +78,7 @@ func (a *App) ReadFiles() error {
 			continue
 		}
 		field := fmt.Sprintf("files[%d].from", i)
-		path := f.From
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(a.Dir, path)
-		}
+		path := a.Path(f.From)
 		fi, err := os.Stat(path)
 		if err != nil {
 			return a.FieldError(field, "%v", err)

@@ -2,6 +2,7 @@
 package spec
 
 import (
+	"path/filepath"
 	"time"
 
 	"github.com/tendhq/tend/internal/yamldoc"
@@ -42,6 +43,26 @@ type App struct {
 	// which relative paths (build.main, build.binary) resolve. Neither is a YAML field.
 	File string `json:"file,omitempty"`
 	Dir  string `json:"dir,omitempty"`
+	// Root, when set, is the directory a client's upload was unpacked into, each file
+	// under its absolute path on the client: Dir is in it, and absolute paths of the
+	// spec resolve in it too (App.Path), never elsewhere on the server's disk.
+	Root string `json:"root,omitempty"`
+}
+
+// Path is where a path of the spec (build.main, a rule file, a file's from, a
+// certificate) is: relative to Dir, or, when absolute, in Root (on the server's disk
+// when there is no Root).
+func (a *App) Path(p string) string {
+	switch {
+	case p == "":
+		return ""
+	case filepath.IsAbs(p):
+		if a.Root != "" {
+			return filepath.Join(a.Root, p)
+		}
+		return filepath.Clean(p)
+	}
+	return filepath.Join(a.Dir, p)
 }
 
 // Build says where the app's executable comes from: exactly one of Main or Binary.

@@ -9,9 +9,17 @@ type ErrorBody struct {
 
 // DeployRequest is the body of POST /v1/deploy.
 type DeployRequest struct {
-	// File is the spec's absolute path: relative paths in the spec resolve against its directory.
+	// File is the spec's absolute path (on the client, with an upload): relative paths
+	// in the spec resolve against its directory.
 	File   string `json:"file"`
 	Source string `json:"source"`
+	// Upload is the digest of the upload (PUT /v1/uploads/{digest}) that holds the
+	// spec's files under their client paths; the server builds from it. Without it the
+	// spec's paths are on the server's disk.
+	Upload string `json:"upload,omitempty"`
+	// Commit and Describe are the client's git commit and `git describe` of the source.
+	Commit   string `json:"commit,omitempty"`
+	Describe string `json:"describe,omitempty"`
 }
 
 // StreamLine is one line of a streamed answer (deploy output, logs): exactly one field is set.
@@ -48,4 +56,11 @@ type LogLine struct {
 	// At is the line's "time" field when it is slog JSON, else when tend read it (for
 	// lines already in a file: the file's modification time).
 	At time.Time `json:"at"`
+}
+
+// Upload is what the server has of one upload (GET and PUT /v1/uploads/{digest}).
+type Upload struct {
+	Digest string `json:"digest"`
+	Files  int    `json:"files"`
+	Bytes  int64  `json:"bytes"`
 }
