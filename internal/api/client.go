@@ -23,7 +23,13 @@ type Client struct {
 	// Base is the server's URL, e.g. http://127.0.0.1:7070.
 	Base  string
 	Token string
-	HTTP  *http.Client
+	// HTTP sends the requests (nil: http.DefaultClient); NewHTTPClient makes one that
+	// verifies an https:// server against a CA file.
+	HTTP *http.Client
+	// TokenFrom says where Token came from (like "TEND_TOKEN"), for the error a wrong
+	// token gets; Trust says what verifies the server's certificate ("": the system's
+	// roots), for the error a certificate that does not verify gets.
+	TokenFrom, Trust string
 }
 
 // Error is an error answer from the server, with its HTTP status.
@@ -49,12 +55,17 @@ func (c *Client) httpClient() *http.Client {
 
 func (c *Client) do(ctx context.Context, method, path string, body any) (*http.Response, error) {
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+	ctype := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case rawBody:
+		rd, ctype = b.r, b.contentType
+	default:
+		j, err := json.Marshal(body)
 		if err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.Base, "/")+path, rd)
 	if err != nil {
@@ -62,10 +73,13 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (*http.R
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
+		if tlsErr := c.tlsError(err); tlsErr != nil {
+			return nil, tlsErr
+		}
 		return nil, fmt.Errorf("reach the tend server at %s: %w (is `tend server` running? set TEND_API to its address)", c.Base, err)
 	}
 	if resp.StatusCode >= 300 {
@@ -75,6 +89,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (*http.R
 		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
 			eb.Error = fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
 		}
+		eb.Error += c.answerHint(resp.StatusCode, b)
 		return nil, &Error{Code: resp.StatusCode, Message: eb.Error}
 	}
 	return resp, nil
@@ -143,8 +158,8 @@ func (c *Client) Action(ctx context.Context, app, action string, req v1.ActionRe
 }
 
 // Deploy sends a spec; build output goes to onLog as it happens.
-func (c *Client) Deploy(ctx context.Context, file, source string, onLog func(string)) (v1.DeployResult, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/v1/deploy", v1.DeployRequest{File: file, Source: source})
+func (c *Client) Deploy(ctx context.Context, req v1.DeployRequest, onLog func(string)) (v1.DeployResult, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/deploy", req)
 	if err != nil {
 		return v1.DeployResult{}, err
 	}

@@ -25,6 +25,8 @@ import (
 // serverFlags are shared by `tend server` and `tend up`.
 type serverFlags struct {
 	api, gateway, etcd string
+	apiTLSCert         string
+	apiTLSKey          string
 	https              string
 	acmeDirectory      string
 	acmeEmail          string
@@ -53,6 +55,8 @@ type serverFlags struct {
 
 func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.api, "api", "127.0.0.1:7070", "address of the HTTP API")
+	cmd.Flags().StringVar(&f.apiTLSCert, "api-tls-cert", "", "PEM certificate chain (leaf first) the API serves HTTPS with, reloaded when the file changes; needs --api-tls-key")
+	cmd.Flags().StringVar(&f.apiTLSKey, "api-tls-key", "", "PEM private key of --api-tls-cert")
 	cmd.Flags().StringVar(&f.gateway, "gateway", "127.0.0.1:8080", "address the gateway serves apps on")
 	cmd.Flags().StringVar(&f.https, "https", "", "address the gateway serves apps over HTTPS on (like :443); apps ask for it with route.tls in tend.yaml")
 	cmd.Flags().StringVar(&f.acmeDirectory, "acme-directory", certs.LetsEncrypt, "ACME directory URL certificates for route.tls: auto come from (Let's Encrypt's staging, a private CA, ...)")
@@ -117,7 +121,7 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 	for _, p := range []struct {
 		in  string
 		out *string
-	}{{f.amConfig, &cfg.AlertmanagerConfig}, {f.incidents, &cfg.IncidentsConfig}} {
+	}{{f.amConfig, &cfg.AlertmanagerConfig}, {f.incidents, &cfg.IncidentsConfig}, {f.apiTLSCert, &cfg.APITLSCert}, {f.apiTLSKey, &cfg.APITLSKey}} {
 		if p.in != "" {
 			abs, err := filepath.Abs(p.in)
 			if err != nil {
@@ -185,8 +189,18 @@ HTTP to such an app is redirected to HTTPS (route.tls.redirect: false keeps it).
 is offered by ALPN. tend certs lists the certificates. With route.tls.onDemand: URL (and
 auto), hosts the route claims without listing them (*.example.com, or any host when it
 lists none) get a certificate at their first TLS handshake, which waits for it, once
-GET URL?host=HOST answers 2xx.`,
+GET URL?host=HOST answers 2xx.
+
+The API (--api) serves plain HTTP, fine on 127.0.0.1. Bound to another address (to
+deploy from a laptop or a CI runner), it needs a certificate, or the API token crosses
+the network in clear text (the server warns at start): --api-tls-cert FILE and
+--api-tls-key FILE make it serve HTTPS only (TLS 1.2 or later), with the certificate
+reloaded when the files change (new files that do not load leave the previous one in
+service, and the server logs why). DATA/api then records an https:// URL. Clients verify
+the certificate against the system's roots, or with --ca-file for a private CA (see
+tend context --help).`,
 		Example: `  tend server --data /var/lib/tend --gateway 0.0.0.0:80
+  tend server --api 0.0.0.0:7070 --api-tls-cert /etc/tend/api.crt --api-tls-key /etc/tend/api.key
   tend server --gateway :80 --https :443 --acme-email ops@example.com
   tend server --etcd-endpoints http://10.0.0.5:2379
   tend server --runtime kubernetes --kubeconfig ~/.kube/config --namespace prod --registry registry.example.com/team
@@ -214,7 +228,7 @@ GET URL?host=HOST answers 2xx.`,
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().Lookup("api").Usage = "address of the HTTP API (clients: set TEND_API)"
+	cmd.Flags().Lookup("api").Usage = "address of the API: HTTP, or HTTPS with --api-tls-cert (clients: set TEND_API, or tend context add)"
 	return cmd
 }
 

@@ -27,9 +27,12 @@ import (
 
 // Config is what `tend server` takes on its command line.
 type Config struct {
-	DataDir     string
-	APIAddr     string
-	GatewayAddr string
+	DataDir string
+	APIAddr string
+	// APITLSCert and APITLSKey are the PEM files of the certificate chain and key the API
+	// serves HTTPS with, reloaded when they change ("": plain HTTP).
+	APITLSCert, APITLSKey string
+	GatewayAddr           string
 	// HTTPSAddr is where the gateway serves HTTPS ("": no HTTPS, and specs with
 	// route.tls are refused). Certificates come from the ACME CA at ACMEDirectory
 	// (default Let's Encrypt), whose API is trusted with the system's roots and
@@ -91,7 +94,7 @@ type Config struct {
 
 // Info says where a started server listens.
 type Info struct {
-	API     string // http://host:port
+	API     string // http://host:port, or https:// when the API has a certificate
 	Gateway string // http://host:port
 	HTTPS   string // https://host:port ("": none)
 	Token   string
@@ -116,6 +119,10 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		return err
 	}
 	defer apiLn.Close()
+	apiTLS, err := apiTLSConfig(cfg, apiLn.Addr(), log)
+	if err != nil {
+		return err
+	}
 	unlock, err := lockDataDir(dir, readyFile != nil)
 	if err != nil {
 		return err
@@ -126,7 +133,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err != nil {
 		return err
 	}
-	s := &server{cfg: cfg, dir: dir, log: log, token: token, apiLn: apiLn, gwInherited: gwInherited,
+	s := &server{cfg: cfg, dir: dir, log: log, token: token, apiLn: apiLn, apiTLS: apiTLS, gwInherited: gwInherited,
 		reg: prometheus.NewRegistry(), certsReady: make(chan struct{}), inbox: make(chan alerting.Notification)}
 	defer s.markCertsReady() // on-demand handshakes that wait for the manager end with the server
 
@@ -206,7 +213,7 @@ wait:
 // announce records the API address and the pid in the data dir, tells a predecessor
 // that this server serves, and says where it serves.
 func (s *server) announce(readyFile *os.File) Info {
-	info := Info{API: "http://" + s.apiLn.Addr().String(), Gateway: "http://" + s.plane.Addr(), Token: s.token, DataDir: s.dir}
+	info := Info{API: s.apiURL(), Gateway: "http://" + s.plane.Addr(), Token: s.token, DataDir: s.dir}
 	if a := s.plane.HTTPSAddr(); a != "" {
 		info.HTTPS = "https://" + a
 	}

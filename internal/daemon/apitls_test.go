@@ -1,0 +1,187 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tendhq/tend/internal/api"
+)
+
+// writeCert writes a self-signed certificate for 127.0.0.1 with serial number serial,
+// and its key, to cert.pem and key.pem in dir.
+func writeCert(t *testing.T, dir string, serial int64) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "tend api"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// a later write must look changed even within the file system's time resolution
+	at := time.Now().Add(time.Duration(serial) * time.Second)
+	for _, f := range []string{certFile, keyFile} {
+		if err := os.Chtimes(f, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile, keyFile
+}
+
+func TestAPIServesHTTPSWithTheGivenCertificate(t *testing.T) {
+	dir := dataDir(t)
+	certFile, keyFile := writeCert(t, t.TempDir(), 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan Info, 1), make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{DataDir: dir, APIAddr: freeAddr(t), GatewayAddr: freeAddr(t), Version: "test",
+			APITLSCert: certFile, APITLSKey: keyFile}, func(i Info) { ready <- i })
+	}()
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("server did not start: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("server did not start within 60s")
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server stopped with %v", err)
+		}
+	}()
+
+	if !strings.HasPrefix(info.API, "https://127.0.0.1:") {
+		t.Fatalf("info.API = %s, want https://", info.API)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "api")); err != nil || strings.TrimSpace(string(b)) != info.API {
+		t.Fatalf("DATA/api: %q %v, want %s", b, err, info.API)
+	}
+	hc, err := api.NewHTTPClient(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &api.Client{Base: info.API, Token: info.Token, HTTP: hc}
+	if v, err := c.Version(context.Background()); err != nil || v.Version != "test" {
+		t.Fatalf("version over HTTPS: %+v %v", v, err)
+	}
+	// TLS 1.2 at the least
+	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: hc.Transport.(*http.Transport).TLSClientConfig.RootCAs,
+		MaxVersion: tls.VersionTLS11}}}
+	if resp, err := old.Get(info.API + "/metrics"); err == nil {
+		resp.Body.Close()
+		t.Fatal("a TLS 1.1 client got an answer")
+	}
+	// plain HTTP is not served
+	resp, err := http.Get("http://" + strings.TrimPrefix(info.API, "https://") + "/metrics")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("plain HTTP to the HTTPS API: %d, want 400", resp.StatusCode)
+		}
+	}
+	// and a client that does not trust the certificate is refused
+	hc, _ = api.NewHTTPClient("")
+	if _, err := (&api.Client{Base: info.API, Token: info.Token, HTTP: hc}).Version(context.Background()); err == nil {
+		t.Fatal("a client without the CA file reached the API")
+	}
+}
+
+func TestAPICertificateIsReloadedWhenItsFilesChange(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeCert(t, dir, 1)
+	var logs bytes.Buffer
+	first, err := loadAPICert(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &apiCert{certFile: certFile, keyFile: keyFile, log: slog.New(slog.NewJSONHandler(&logs, nil)),
+		cert: first, stamp: filesStamp(certFile, keyFile), checked: time.Now()}
+	serial := func() int64 {
+		got, err := c.get(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Leaf.SerialNumber.Int64()
+	}
+	if s := serial(); s != 1 {
+		t.Fatalf("serial %d, want 1", s)
+	}
+	writeCert(t, dir, 2)
+	if s := serial(); s != 2 {
+		t.Fatalf("after new files: serial %d, want 2", s)
+	}
+	// files that do not load leave the previous certificate in service, and say why
+	if err := os.WriteFile(keyFile, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s := serial(); s != 2 || !strings.Contains(logs.String(), keyFile) {
+		t.Fatalf("after a bad key: serial %d, logs %s", s, logs.String())
+	}
+}
+
+func TestAPITLSConfigErrorsAndWarnings(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeCert(t, dir, 1)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	loop := &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 7070}
+	for _, c := range []struct {
+		cert, key, want string
+	}{
+		{certFile, "", "go together"},
+		{filepath.Join(dir, "missing.pem"), keyFile, filepath.Join(dir, "missing.pem")},
+		{certFile, certFile, certFile + " do not load"},
+	} {
+		_, err := apiTLSConfig(Config{APITLSCert: c.cert, APITLSKey: c.key}, loop, log)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("cert %q key %q: %v, want a ConfigError with %q", c.cert, c.key, err, c.want)
+		}
+	}
+	if cfg, err := apiTLSConfig(Config{}, loop, log); cfg != nil || err != nil || logs.Len() != 0 {
+		t.Fatalf("plain HTTP on loopback: %v %v, logs %s", cfg, err, logs.String())
+	}
+	if _, err := apiTLSConfig(Config{}, &net.TCPAddr{IP: net.IPv4zero, Port: 7070}, log); err != nil || !strings.Contains(logs.String(), "clear text") || !strings.Contains(logs.String(), "--api-tls-cert") {
+		t.Fatalf("plain HTTP on 0.0.0.0: %v, logs %s", err, logs.String())
+	}
+	cfg, err := apiTLSConfig(Config{APITLSCert: certFile, APITLSKey: keyFile}, &net.TCPAddr{IP: net.IPv4zero, Port: 7070}, log)
+	if err != nil || cfg.MinVersion != tls.VersionTLS12 {
+		t.Fatalf("with a certificate: %v %v", cfg, err)
+	}
+}
