@@ -157,7 +157,7 @@ func openAPI(endpoints []endpoint) (map[string]any, error) {
 			"headers": map[string]any{v1.VersionHeader: map[string]any{"required": true, "schema": schema{"type": "integer"},
 				"description": "the API version the server speaks"}},
 			"responses": map[string]any{"Error": map[string]any{
-				"description": "an error: 400 a bad request, 401 no or a wrong token, 404 an unknown app, incident or action, " +
+				"description": "an error: 400 a bad request, 401 no, a wrong, a revoked or an expired token, 403 a token without the role or the app the route needs, 404 an unknown app, incident or action, " +
 					"409 a state that does not allow it, 422 refused, 501 not on this server, 507 the data dir is full",
 				"headers": versionHeader(),
 				"content": map[string]any{"application/json": map[string]any{"schema": errorBody}},

@@ -3,7 +3,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +19,9 @@ import (
 	"github.com/tendhq/tend/internal/incident"
 	"github.com/tendhq/tend/internal/logs"
 	"github.com/tendhq/tend/internal/rollout"
+	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/upload"
 )
 
 // Options configure the API handler.
@@ -51,6 +52,12 @@ type Options struct {
 	Certs func(context.Context) ([]store.Certificate, error)
 	// Secrets keeps apps' secrets (nil: none).
 	Secrets Secrets
+	// Uploads keeps the files clients send to deploy from (nil: deploys build from
+	// paths on the server's disk only).
+	Uploads *upload.Store
+	// Tokens keeps the scoped tokens and the audit log (nil: Token is the only token,
+	// and no call is recorded).
+	Tokens Tokens
 }
 
 type server struct {
@@ -106,6 +113,12 @@ func (s *server) routes() *http.ServeMux {
 	if s.o.Secrets != nil {
 		s.routeSecrets(r)
 	}
+	if s.o.Uploads != nil {
+		s.routeUploads(r)
+	}
+	if s.o.Tokens != nil {
+		s.routeTokens(r)
+	}
 	r.handle("GET /v1/openapi.json", s.openapi, op{summary: "this description of the API (OpenAPI 3.1)", response: jsonOf(map[string]any{})})
 	s.endpoints = r.endpoints
 	return r.mux
@@ -121,27 +134,6 @@ func (s *server) noRoom(w http.ResponseWriter) bool {
 		return true
 	}
 	return false
-}
-
-// auth lets through requests that carry the token: "Authorization: Bearer <token>", or
-// HTTP basic auth with the token as the password (any user name), for tools that can
-// only put credentials in a URL (promtool before 2.43: http://tend:TOKEN@host/prometheus).
-func (s *server) auth(next http.Handler) http.Handler {
-	want := []byte("Bearer " + s.o.Token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set(v1.VersionHeader, strconv.Itoa(v1.Version))
-		got := []byte(r.Header.Get("Authorization"))
-		ok := s.o.Token != "" && subtle.ConstantTimeCompare(got, want) == 1
-		if _, pass, basic := r.BasicAuth(); !ok && basic && s.o.Token != "" {
-			ok = subtle.ConstantTimeCompare([]byte(pass), []byte(s.o.Token)) == 1
-		}
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tend"`)
-			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong API token: set TEND_TOKEN or use the token in the data dir (DIR/token)"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -191,9 +183,11 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err)
 		return
 	}
-	out := make([]v1.App, len(apps))
-	for i, a := range apps {
-		out[i] = wireApp(a)
+	out := make([]v1.App, 0, len(apps))
+	for _, a := range apps {
+		if visible(r, a.App) { // a token limited to apps sees only those
+			out = append(out, wireApp(a))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -226,8 +220,29 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("bad deploy request: want JSON {\"file\": PATH, \"source\": YAML}: %w", err))
 		return
 	}
+	// a spec that does not parse changes nothing: the controller says where it is wrong
+	if app, err := spec.Parse(req.File, []byte(req.Source)); err == nil {
+		if err := s.mayDeploy(r, app.App); err != nil {
+			writeError(w, http.StatusForbidden, err)
+			return
+		}
+	}
+	if req.Upload == "" {
+		if err := s.mayDeployFromDisk(r); err != nil {
+			writeError(w, http.StatusForbidden, err)
+			return
+		}
+	}
+	src := controller.Source{File: req.File, Text: []byte(req.Source), Commit: req.Commit, Describe: req.Describe}
+	if req.Upload != "" {
+		if s.o.Uploads == nil || !s.o.Uploads.Has(req.Upload) {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("no upload %s on this server: send it first (PUT /v1/uploads/%s; tend deploy does)", req.Upload, req.Upload))
+			return
+		}
+		src.Root = s.o.Uploads.Root(req.Upload)
+	}
 	st := newStream(w)
-	res, err := s.c.Deploy(r.Context(), req.File, []byte(req.Source), st.logWriter())
+	res, err := s.c.DeploySource(r.Context(), src, st.logWriter())
 	if err != nil {
 		st.send(v1.StreamLine{Error: err.Error(), Code: statusOf(err)})
 		return

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -54,6 +53,8 @@ func version() string {
 type globals struct {
 	api     string
 	token   string
+	caFile  string
+	context string
 	dataDir string
 	output  string
 }
@@ -96,23 +97,26 @@ Start with:
   tend dashboard                 a link to the live dashboard in your browser
   tend incidents                 what is on fire, and what tend did about it
 
-Client commands find the server through TEND_API (default: the address the server
-recorded in the data dir, else http://127.0.0.1:7070) and the token through TEND_TOKEN
-(default: DATA/token).
+Client commands find the server through --api or TEND_API and the token through --token
+or TEND_TOKEN; else through a context (tend context --help: a remote server's URL and
+token, kept in ~/.config/tend/config.yaml); else through the data dir: the address the
+server recorded there (else http://127.0.0.1:7070) and DATA/token.
 
 Exit codes: 0 done; 1 error; 2 rollout failed, rolled back or aborted;
 3 rollout paused waiting for ` + "`tend promote`" + `; 4 invalid spec or request (nothing changed).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.api, "api", "", "tend server API URL (env TEND_API)")
-	root.PersistentFlags().StringVar(&g.token, "token", "", "API token (env TEND_TOKEN; default: the token file in the data dir)")
+	root.PersistentFlags().StringVar(&g.api, "api", "", "tend server API URL (env TEND_API; default: the context's, else the data dir's)")
+	root.PersistentFlags().StringVar(&g.token, "token", "", "API token (env TEND_TOKEN; default: the context's, else the token file in the data dir)")
+	root.PersistentFlags().StringVar(&g.caFile, "ca-file", "", "PEM file of the CA an https:// API's certificate is verified against instead of the system's roots (env TEND_CA_FILE; default: the context's)")
+	root.PersistentFlags().StringVar(&g.context, "context", "", "the context (tend context list) to reach the server with (env TEND_CONTEXT; default: the current one)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data", DefaultDataDir(), "tend data directory")
 	root.AddCommand(
 		newServerCmd(g), newUpCmd(g), newDemoCmd(g), newDeployCmd(g), newStatusCmd(g), newHistoryCmd(g),
 		newRollbackCmd(g), newPromoteCmd(g), newAbortCmd(g), newPauseCmd(g), newResumeCmd(g), newMaintenanceCmd(g),
 		newScaleCmd(g), newRestartCmd(g), newLogsCmd(g), newRoutesCmd(g), newCertsCmd(g), newDashboardCmd(g), newQueryCmd(g), newAnalysisCmd(g),
-		newBuildCmd(g), newExportCmd(g), newAlertsCmd(g), newIncidentsCmd(g), newIncidentCmd(g), newRunbooksCmd(g), newRemediationCmd(g), newVersionCmd(g), newGatewayCmd(g), newSecretCmd(g),
+		newBuildCmd(g), newExportCmd(g), newAlertsCmd(g), newIncidentsCmd(g), newIncidentCmd(g), newRunbooksCmd(g), newRemediationCmd(g), newVersionCmd(g), newGatewayCmd(g), newSecretCmd(g), newContextCmd(g), newTokenCmd(g), newAuditCmd(g),
 	)
 	return root
 }
@@ -137,29 +141,24 @@ func DefaultDataDir() string {
 	return ".tend"
 }
 
-// client builds an API client from flags, environment and the data dir.
+// client builds an API client from flags, environment, the CLI's contexts and the data
+// dir, in the order of target; warnings about the files it read go to stderr.
 func (g *globals) client() (*api.Client, error) {
-	base := firstOf(g.api, os.Getenv("TEND_API"))
-	if base == "" {
-		if b, err := os.ReadFile(filepath.Join(g.dataDir, "api")); err == nil {
-			base = strings.TrimSpace(string(b))
-		}
+	t, err := g.target()
+	if err != nil {
+		return nil, err
 	}
-	if base == "" {
-		base = "http://127.0.0.1:7070"
+	for _, w := range t.warnings {
+		fmt.Fprintln(os.Stderr, "tend: warning:", w)
 	}
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
+	c := &api.Client{Base: t.api, Token: t.token, TokenFrom: t.tokenFrom}
+	if t.caFile != "" {
+		c.Trust = fmt.Sprintf("the CA file %s (from %s)", t.caFile, t.caFrom)
 	}
-	tok := firstOf(g.token, os.Getenv("TEND_TOKEN"))
-	if tok == "" {
-		b, err := os.ReadFile(filepath.Join(g.dataDir, "token"))
-		if err != nil {
-			return nil, fmt.Errorf("no API token: set TEND_TOKEN or --token, or point --data at the server's data dir (%w)", err)
-		}
-		tok = strings.TrimSpace(string(b))
+	if c.HTTP, err = api.NewHTTPClient(t.caFile); err != nil {
+		return nil, fmt.Errorf("the CA file from %s: %w", t.caFrom, err)
 	}
-	return &api.Client{Base: base, Token: tok}, nil
+	return c, nil
 }
 
 func firstOf(s ...string) string {

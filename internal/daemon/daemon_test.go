@@ -98,7 +98,7 @@ func TestAPIRequiresTheTokenAndExplainsErrors(t *testing.T) {
 	if _, err := c.Status(ctx, "nope"); !api.NotFound(err) {
 		t.Fatalf("status of an unknown app: %v, want 404", err)
 	}
-	_, err = c.Deploy(ctx, "/tmp/tend.yaml", "app: hello\ninstances: x\n", func(string) {})
+	_, err = c.Deploy(ctx, v1.DeployRequest{File: "/tmp/tend.yaml", Source: "app: hello\ninstances: x\n"}, func(string) {})
 	var ae *api.Error
 	if !errors.As(err, &ae) || ae.Code != 400 || !strings.Contains(ae.Message, "/tmp/tend.yaml:2:12: instances") {
 		t.Fatalf("invalid spec: %v, want a 400 naming file, line and field", err)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,7 +27,9 @@ import (
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/secret"
 	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/token"
 	"github.com/tendhq/tend/internal/ui"
+	"github.com/tendhq/tend/internal/upload"
 )
 
 // server holds the parts of one tend server; each method below is a start, run or
@@ -36,12 +39,15 @@ type server struct {
 	dir         string
 	log         *slog.Logger
 	token       string
-	apiLn       net.Listener
+	apiLn       net.Listener // plain TCP, for a hand-over
+	apiTLS      *tls.Config  // nil: the API serves plain HTTP
 	gwInherited map[string]*os.File
 	reg         *prometheus.Registry
 
 	st        *store.Store
 	secrets   *secret.Vault
+	tokens    *token.Keeper
+	uploads   *upload.Store // what clients send to deploy from
 	room      *disk.Guard
 	plane     *dataplane.Plane
 	rt        runtime.Runtime
@@ -70,6 +76,7 @@ func (s *server) openStore(ctx context.Context) (err error) {
 		return err
 	}
 	s.secrets = secret.Open(ctx, s.st, s.dir, s.cfg.SecretsKeyFile)
+	s.tokens = token.Open(s.st, s.log)
 	switch {
 	case s.secrets.Err() != nil:
 		// what runs keeps running; what needs a secret's value says why
@@ -80,7 +87,11 @@ func (s *server) openStore(ctx context.Context) (err error) {
 	return nil
 }
 
-func (s *server) closeStore(context.Context, ending) error { return s.st.Close() }
+// closeStore writes the audit log's last entries, then closes the store.
+func (s *server) closeStore(context.Context, ending) error {
+	s.tokens.Close()
+	return s.st.Close()
+}
 
 // openRoom starts watching the data dir's free space, exported as metrics.
 func (s *server) openRoom(context.Context) error {
@@ -208,8 +219,9 @@ func (s *server) newController(context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.uploads = &upload.Store{Dir: filepath.Join(s.dir, "uploads")}
 	s.ctl = controller.New(controller.Options{Store: s.st, Runtime: s.rt, DataDir: s.dir, Analyzer: analyzer, Registerer: s.reg,
-		CheckRules: alerting.CheckRules, Builder: s.builder, Logger: s.log, HTTPS: s.cfg.HTTPSAddr != "", Secrets: s.secrets})
+		CheckRules: alerting.CheckRules, Builder: s.builder, Logger: s.log, HTTPS: s.cfg.HTTPSAddr != "", Secrets: s.secrets, Uploads: s.uploads})
 	return nil
 }
 
@@ -235,7 +247,7 @@ func (s *server) runCerts(ctx context.Context) error {
 }
 
 func (s *server) openAlerting(context.Context) (err error) {
-	s.alerts, err = openAlerting(s.cfg, s.dir, "http://"+s.apiLn.Addr().String(), s.inbox, s.mon, s.ctl, s.reg, s.log)
+	s.alerts, err = openAlerting(s.cfg, s.dir, s.apiURL(), s.inbox, s.mon, s.ctl, s.reg, s.log)
 	return err
 }
 
@@ -285,16 +297,17 @@ func (s *server) openAPI(context.Context) error {
 	}
 	mux.Handle("/", api.Handler(api.Options{Controller: s.ctl, Token: s.token, DataDir: s.dir, NoLogs: noLogs, Version: s.cfg.Version, Logger: s.log,
 		Gateway: s.plane.State, Room: s.room.Check, Prometheus: s.mon.Handler(s.cfg.Version), Alertmanager: s.alerts.Handler(),
-		Incidents: s.incidents, Certs: certList(s.certMgr), Secrets: s.secrets}))
+		Incidents: s.incidents, Certs: certList(s.certMgr), Secrets: s.secrets, Uploads: s.uploads, Tokens: s.tokens}))
 	// idle kept connections close after 2 minutes (CLI and dashboard reconnect at once)
-	s.apiSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	s.apiSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(s.log.With("component", "api").Handler(), slog.LevelInfo)} // TLS handshake failures, among others
 	return nil
 }
 
 // serveAPI serves until the server stops (closeAPI then lets requests finish).
 func (s *server) serveAPI(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- serve(s.apiSrv, s.apiLn) }()
+	go func() { errc <- serve(s.apiSrv, s.apiListener()) }()
 	select {
 	case err := <-errc:
 		return err
