@@ -2,8 +2,16 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +21,7 @@ import (
 	"time"
 
 	v1 "github.com/tendhq/tend/internal/api/v1"
+	"github.com/tendhq/tend/test/harness"
 )
 
 // remoteClient runs the CLI as a client that shares nothing with the server but the
@@ -27,7 +36,7 @@ type remoteClient struct {
 func newRemoteClient(t *testing.T, s *server, token string) *remoteClient {
 	t.Helper()
 	dir := t.TempDir()
-	return &remoteClient{t: t, bin: s.Bin, dir: dir, token: token, api: "http://" + s.API}
+	return &remoteClient{t: t, bin: s.Bin, dir: dir, token: token, api: s.URL}
 }
 
 // run is the CLI's combined output; err carries the exit code.
@@ -80,7 +89,7 @@ const tinySpec = `app: tiny
 build: {%s}
 instances: 1
 health:
-  readiness: {http: /ready, interval: 300ms, timeout: 250ms}
+  readiness: {http: /ready, interval: 500ms, timeout: 450ms, failureThreshold: 3}
 `
 
 // A client in a directory of its own deploys from source and from a prebuilt binary:
@@ -164,4 +173,104 @@ func TestAClientElsewhereDeploysByUpload(t *testing.T) {
 	}
 	c.must("rollback", "tiny", "--to", "1")
 	served("release 1")
+}
+
+// apiCert writes a CA and, signed by it, a certificate for 127.0.0.1 and localhost.
+func apiCert(t *testing.T, dir string) (ca, cert, key string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tend test CA"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"}, DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(leafKey)
+	ca, cert, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "api.crt"), filepath.Join(dir, "api.key")
+	for f, b := range map[string]*pem.Block{ca: {Type: "CERTIFICATE", Bytes: caDER}, cert: {Type: "CERTIFICATE", Bytes: leafDER}, key: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(f, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ca, cert, key
+}
+
+// createToken is `tend token create` with the data dir's (admin) token; it returns the value.
+func createToken(t *testing.T, s *server, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := s.Command(ctx, append([]string{"token", "create"}, args...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tend token create %v: %v", args, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Over an HTTPS API, a deploy token for one app deploys it from another directory; a
+// read token cannot (403, exit 1, saying what it lacks), a client that does not trust
+// the certificate is refused, a revoked token gets 401, and the audit log shows each call.
+func TestADeployTokenDeploysOverHTTPS(t *testing.T) {
+	ca, cert, key := apiCert(t, t.TempDir())
+	s := startServerWith(t, harness.Config{DataDir: t.TempDir(), Args: []string{"--api-tls-cert", cert, "--api-tls-key", key}, CAFile: ca})
+	if !strings.HasPrefix(s.URL, "https://") {
+		t.Fatalf("the API's URL %s", s.URL)
+	}
+	ci := newRemoteClient(t, s, createToken(t, s, "ci", "--role", "deploy", "--apps", "tiny"))
+	ci.env = []string{"TEND_CA_FILE=" + ca}
+	viewer := newRemoteClient(t, s, createToken(t, s, "viewer", "--role", "read"))
+	viewer.env = []string{"TEND_CA_FILE=" + ca}
+	untrusting := newRemoteClient(t, s, ci.token)
+
+	for _, c := range []*remoteClient{ci, viewer, untrusting} {
+		tinyService(t, c.dir, "1")
+		if err := os.WriteFile(filepath.Join(c.dir, "tend.yaml"), fmt.Appendf(nil, tinySpec, "main: ."), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := untrusting.run("deploy", "-f", "tend.yaml")
+	if exitCode(err) != 1 || !strings.Contains(out, "certificate") || !strings.Contains(out, "--ca-file") {
+		t.Errorf("a client without the CA: exit %d\n%s", exitCode(err), out)
+	}
+	out, err = viewer.run("deploy", "-f", "tend.yaml")
+	if exitCode(err) != 1 || !strings.Contains(out, `token "viewer" has role read`) || !strings.Contains(out, "needs role deploy") {
+		t.Errorf("a read token deploys: exit %d\n%s", exitCode(err), out)
+	}
+	out = ci.must("deploy", "-f", "tend.yaml")
+	if !strings.Contains(out, "tiny revision 1 serves") {
+		t.Errorf("the deploy token's deploy:\n%s", out)
+	}
+	viewer.must("status", "tiny")
+	s.mustTend("token", "revoke", "viewer")
+	out, err = viewer.run("status", "tiny")
+	if exitCode(err) != 1 || !strings.Contains(out, "revoked") {
+		t.Errorf("a revoked token: exit %d\n%s", exitCode(err), out)
+	}
+
+	var log v1.AuditLog
+	if err := json.Unmarshal([]byte(s.mustTend("audit", "-o", "json")), &log); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range log.Entries {
+		seen[fmt.Sprintf("%s %s %s %d", e.Token, e.Method, e.Route, e.Status)] = true
+	}
+	for _, want := range []string{
+		"ci GET /v1/uploads/{digest} 404", "ci PUT /v1/uploads/{digest} 201", "ci POST /v1/deploy 200",
+		"viewer GET /v1/uploads/{digest} 403", "viewer GET /v1/apps/{app} 200", "viewer GET /v1/apps/{app} 401",
+	} {
+		if !seen[want] {
+			t.Errorf("the audit log lacks %q; it has %v", want, seen)
+		}
+	}
 }

@@ -49,11 +49,16 @@ type Config struct {
 	API     string   // --api address
 	Gateway string   // --gateway address
 	Args    []string // more flags for `tend server`
+	// CAFile, when set, is the CA of the API's certificate (Args give the server
+	// --api-tls-cert and --api-tls-key): the CLI then talks https to the API.
+	CAFile string
 }
 
 // Server is one running `tend server` process.
 type Server struct {
 	Bin, DataDir, API, Gateway string
+	// URL is the API's URL (https:// with a CAFile), CAFile the CA the CLI trusts for it.
+	URL, CAFile string
 
 	cmd  *exec.Cmd
 	log  LockedBuffer
@@ -73,7 +78,10 @@ func Start(c Config) (*Server, error) {
 	if err := Enterable(c.DataDir); err != nil {
 		return nil, err
 	}
-	s := &Server{Bin: c.Bin, DataDir: c.DataDir, API: c.API, Gateway: c.Gateway, done: make(chan struct{})}
+	s := &Server{Bin: c.Bin, DataDir: c.DataDir, API: c.API, Gateway: c.Gateway, URL: "http://" + c.API, CAFile: c.CAFile, done: make(chan struct{})}
+	if c.CAFile != "" {
+		s.URL = "https://" + c.API
+	}
 	args := append([]string{"server", "--data", c.DataDir, "--api", c.API, "--gateway", c.Gateway}, c.Args...)
 	s.cmd = exec.Command(c.Bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, &s.log
@@ -163,7 +171,7 @@ func (s *Server) Crash() {
 // Command prepares a CLI run against this server.
 func (s *Server) Command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, s.Bin, args...)
-	cmd.Env = append(os.Environ(), "TEND_API=http://"+s.API, "TEND_DATA="+s.DataDir, "TEND_TOKEN=")
+	cmd.Env = append(os.Environ(), "TEND_API="+s.URL, "TEND_DATA="+s.DataDir, "TEND_TOKEN=", "TEND_CA_FILE="+s.CAFile)
 	return cmd
 }
 
