@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -87,6 +88,8 @@ func (c *Client) tlsError(err error) error {
 // and the scheme to use when a plain HTTP request reached an HTTPS server.
 func (c *Client) answerHint(code int, body []byte) string {
 	switch {
+	case code == http.StatusUnauthorized && c.TokenFrom != "" && (bytes.Contains(body, []byte("revoked")) || bytes.Contains(body, []byte("expired"))):
+		return fmt.Sprintf(" (this CLI sent the token from %s: ask for a new one)", c.TokenFrom)
 	case code == http.StatusUnauthorized && c.TokenFrom != "":
 		return fmt.Sprintf(" (this CLI sent the token from %s: check that it is this server's)", c.TokenFrom)
 	case code == http.StatusBadRequest && strings.Contains(string(body), "HTTP request to an HTTPS server"):

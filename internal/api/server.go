@@ -226,11 +226,11 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusForbidden, err)
 			return
 		}
-	}
-	if req.Upload == "" {
-		if err := s.mayDeployFromDisk(r); err != nil {
-			writeError(w, http.StatusForbidden, err)
-			return
+		if req.Upload == "" {
+			if err := s.mayDeployFromDisk(r); err != nil {
+				writeError(w, http.StatusForbidden, err)
+				return
+			}
 		}
 	}
 	src := controller.Source{File: req.File, Text: []byte(req.Source), Commit: req.Commit, Describe: req.Describe}

@@ -96,11 +96,11 @@ func deploy(ctx context.Context, c *api.Client, file string, detach bool, out, e
 
 // sendUpload collects the files the spec at file needs and sends them, unless the
 // server has them already (the same files give the same digest), then names the upload
-// in req. A spec that does not parse is sent as it is, for the server to say where it is wrong.
+// in req. A spec that does not parse is refused here, as the server would refuse it.
 func sendUpload(ctx context.Context, c *api.Client, file string, req *v1.DeployRequest, errw io.Writer) error {
 	app, err := spec.Parse(file, []byte(req.Source))
 	if err != nil {
-		return nil
+		return &exitCodeError{code: exitInvalid, err: err}
 	}
 	app.File, app.Dir = file, filepath.Dir(file)
 	b, err := upload.Collect(ctx, app)
