@@ -32,6 +32,9 @@ type Request struct {
 	// Commit overrides the commit of the work tree Main is in (a build from an upload
 	// has none: the client says which).
 	Commit string
+	// Root, for a build from an upload, is the upload's directory: every package not of
+	// the module proxy must be in it, and no go.work is used.
+	Root string
 }
 
 // Artifact is a built executable, stored under its content digest.
@@ -161,7 +164,7 @@ func (b *Builder) buildMain(ctx context.Context, r Request, out io.Writer) (Arti
 	fmt.Fprintf(out, "%s: go %s\n", r.App, strings.Join(args, " "))
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, b.goBin(), args...)
-	cmd.Env = b.env()
+	cmd.Env = b.env(r)
 	cmd.Dir = pkgDir
 	var tail tailBuffer
 	w := io.MultiWriter(out, &tail)
@@ -185,11 +188,15 @@ func (b *Builder) buildMain(ctx context.Context, r Request, out io.Writer) (Arti
 
 // ldflags injects version, commit and build time into package main (the seed's
 // main.version, main.commit, main.buildTime) and into kit/buildinfo.
-func ldflags(a Artifact) string {
+func ldflags(a Artifact) string { return LDFlags(a.Version, a.Commit, a.BuildTime) }
+
+// LDFlags are the -ldflags that inject a version, commit and build time into main's
+// and kit's buildinfo variables, for tend's builds and the CLI's (deploy --build local).
+func LDFlags(version, commit, buildTime string) string {
 	const kit = "github.com/tendhq/tend/kit/buildinfo"
 	return strings.Join([]string{
-		"-X main.version=" + a.Version, "-X main.commit=" + a.Commit, "-X main.buildTime=" + a.BuildTime,
-		"-X " + kit + ".Version=" + a.Version, "-X " + kit + ".Commit=" + a.Commit, "-X " + kit + ".BuildTime=" + a.BuildTime,
+		"-X main.version=" + version, "-X main.commit=" + commit, "-X main.buildTime=" + buildTime,
+		"-X " + kit + ".Version=" + version, "-X " + kit + ".Commit=" + commit, "-X " + kit + ".BuildTime=" + buildTime,
 	}, " ")
 }
 
@@ -221,7 +228,10 @@ func (b *Builder) copyBinary(r Request) (Artifact, error) {
 	if st.IsDir() || st.Mode()&0o111 == 0 {
 		return Artifact{}, fmt.Errorf("build.binary %q: %s is not an executable file", r.Binary, src)
 	}
-	a := Artifact{Version: r.Version, Commit: "unknown", BuildTime: st.ModTime().UTC().Format(time.RFC3339)}
+	a := Artifact{Version: r.Version, Commit: r.Commit, BuildTime: st.ModTime().UTC().Format(time.RFC3339)}
+	if a.Commit == "" {
+		a.Commit = "unknown"
+	}
 	if a.Version == "" {
 		a.Version = "unknown"
 	}

@@ -185,6 +185,32 @@ func TestChangeInALocallyReplacedModuleRebuilds(t *testing.T) {
 	}
 }
 
+// A build from an upload reads no module of the server's: a replace directive that
+// leaves the upload's root is refused, naming the package; one inside it builds.
+func TestABuildFromAnUploadStaysInIt(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "upload")
+	writeFiles(t, base, map[string]string{
+		"outside/go.mod":     "module example.com/dep\n\ngo 1.22\n",
+		"outside/dep.go":     "package dep\n\nconst Word = \"server's\"\n",
+		"upload/app/go.mod":  "module example.com/app\n\ngo 1.22\n\nrequire example.com/dep v0.0.0\n\nreplace example.com/dep => ../../outside\n",
+		"upload/app/main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/dep\"\n)\n\nfunc main() { fmt.Println(dep.Word) }\n",
+		"upload/dep/go.mod":  "module example.com/dep\n\ngo 1.22\n",
+		"upload/dep/dep.go":  "package dep\n\nconst Word = \"uploaded\"\n",
+	})
+	b := &Builder{Dir: t.TempDir()}
+	req := Request{App: "app", Dir: filepath.Join(root, "app"), Main: filepath.Join(root, "app"), Root: root}
+	_, err := b.Build(context.Background(), req, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "package example.com/dep") || !strings.Contains(err.Error(), "outside what was uploaded") {
+		t.Fatalf("a replacement outside the upload: %v", err)
+	}
+	writeFiles(t, root, map[string]string{"app/go.mod": "module example.com/app\n\ngo 1.22\n\nrequire example.com/dep v0.0.0\n\nreplace example.com/dep => ../dep\n"})
+	a, err := b.Build(context.Background(), req, io.Discard)
+	if err != nil || run(t, a.Path) != "uploaded" {
+		t.Fatalf("a replacement inside the upload: %+v %v", a, err)
+	}
+}
+
 func TestNotAMainPackage(t *testing.T) {
 	src := t.TempDir()
 	writeFiles(t, src, map[string]string{"go.mod": "module example.com/lib\n\ngo 1.22\n", "lib.go": "package lib\n"})

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -59,11 +60,11 @@ var envKeys = []string{"GOVERSION", "GOOS", "GOARCH", "CGO_ENABLED", "GOFLAGS", 
 // of every non-standard package the main package depends on, with their modules' go.mod
 // and go.sum. It fails when pkgDir is not a main package.
 func (b *Builder) sourceKey(ctx context.Context, pkgDir string, r Request, version, commit string) (string, error) {
-	env, err := b.goCmd(ctx, pkgDir, append([]string{"env"}, envKeys...)...)
+	env, err := b.goCmd(ctx, r, pkgDir, append([]string{"env"}, envKeys...)...)
 	if err != nil {
 		return "", err
 	}
-	listed, err := b.goCmd(ctx, pkgDir, "list", "-deps", "-json", ".")
+	listed, err := b.goCmd(ctx, r, pkgDir, "list", "-deps", "-json", ".")
 	if err != nil {
 		return "", err
 	}
@@ -87,6 +88,9 @@ func (b *Builder) sourceKey(ctx context.Context, pkgDir string, r Request, versi
 			continue
 		}
 		fmt.Fprintf(h, "package %s\n", p.ImportPath)
+		if err := r.confined(p); err != nil {
+			return "", err
+		}
 		if p.Module.pinned() {
 			fmt.Fprintf(h, "module %s@%s\n", p.Module.Path, p.Module.Version)
 			if p.Module.Replace != nil {
@@ -120,18 +124,36 @@ func (b *Builder) sourceKey(ctx context.Context, pkgDir string, r Request, versi
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// env is the go command's environment: tend's, with Env over it (nil: tend's as it is).
-func (b *Builder) env() []string {
-	if len(b.Env) == 0 {
+// env is the go command's environment for r: tend's, with Env over it (nil: tend's as
+// it is); a build in an upload uses no go.work, which could name modules outside it.
+func (b *Builder) env(r Request) []string {
+	extra := b.Env
+	if r.Root != "" {
+		extra = append(slices.Clip(extra), "GOWORK=off")
+	}
+	if len(extra) == 0 {
 		return nil
 	}
-	return append(os.Environ(), b.Env...)
+	return append(os.Environ(), extra...)
 }
 
-// goCmd runs the go command in dir and returns its standard output.
-func (b *Builder) goCmd(ctx context.Context, dir string, args ...string) (string, error) {
+// confined refuses, for a build in an upload, a package of a module that is neither
+// the module proxy's (fixed by its version) nor in the upload: a replace directive
+// pointing at a directory of the server's.
+func (r Request) confined(p listedPackage) error {
+	if r.Root == "" || p.Module.pinned() {
+		return nil
+	}
+	if rel, err := filepath.Rel(r.Root, p.Dir); err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("package %s is in %s, outside what was uploaded: a replace directive of go.mod points at a directory the client did not send (a local replacement must be a module tend deploy can upload)", p.ImportPath, p.Dir)
+	}
+	return nil
+}
+
+// goCmd runs the go command for r in dir and returns its standard output.
+func (b *Builder) goCmd(ctx context.Context, r Request, dir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, b.goBin(), args...)
-	cmd.Env = b.env()
+	cmd.Env = b.env(r)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

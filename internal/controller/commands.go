@@ -49,6 +49,9 @@ type Source struct {
 	// (an upload has no .git): the artifact's commit, and its version unless
 	// build.version sets one.
 	Commit, Describe string
+	// Binary, with a Root, is the client path of the executable the client built from
+	// build.main: the artifact, instead of a build on the server.
+	Binary string
 }
 
 // Deploy validates the spec in source (named file in messages), builds its artifact
@@ -74,6 +77,9 @@ func (c *Controller) DeploySource(ctx context.Context, src Source, out io.Writer
 	case src.Root != "":
 		app.Root = src.Root
 		app.Dir = app.Path(filepath.Dir(file))
+		if src.Binary != "" {
+			app.Build.Main, app.Build.Binary = "", src.Binary // built by the client
+		}
 	case filepath.IsAbs(file):
 		app.Dir = filepath.Dir(file)
 	}
@@ -148,7 +154,7 @@ func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, src Sour
 		version = src.Describe
 	}
 	art, err := c.o.Builder.Build(ctx, build.Request{App: app.App, Dir: app.Dir, Main: app.Path(app.Build.Main),
-		Binary: app.Path(app.Build.Binary), Version: version, Commit: src.Commit}, out)
+		Binary: app.Path(app.Build.Binary), Version: version, Commit: src.Commit, Root: app.Root}, out)
 	if err != nil {
 		return DeployResult{}, fmt.Errorf("build %s: %w", app.App, err)
 	}

@@ -322,3 +322,24 @@ func TestSyntaxErrorOnLineTwoIsReportedThere(t *testing.T) {
 		t.Fatalf("err = %v, want %s", err, want)
 	}
 }
+
+// With a Root (an upload), every path of the spec is the client's, inside Root: ".."
+// stops at the client's root, and absolute paths are the client's too.
+func TestPathsOfAnUploadStayInIt(t *testing.T) {
+	a := &App{File: "/home/u/shop/deploy/tend.yaml", Root: "/data/uploads/d/root"}
+	for p, want := range map[string]string{
+		"../cmd/shop":                     "/data/uploads/d/root/home/u/shop/cmd/shop",
+		"rules.yaml":                      "/data/uploads/d/root/home/u/shop/deploy/rules.yaml",
+		"/etc/passwd":                     "/data/uploads/d/root/etc/passwd",
+		"../../../../../../../etc/shadow": "/data/uploads/d/root/etc/shadow",
+		"":                                "",
+	} {
+		if got := a.Path(p); got != want {
+			t.Errorf("Path(%q) = %q, want %q", p, got, want)
+		}
+	}
+	local := &App{Dir: "/srv/shop"}
+	if got := local.Path("../x"); got != "/srv/x" {
+		t.Errorf("without a Root: Path(../x) = %q", got)
+	}
+}

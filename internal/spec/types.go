@@ -50,16 +50,20 @@ type App struct {
 }
 
 // Path is where a path of the spec (build.main, a rule file, a file's from, a
-// certificate) is: relative to Dir, or, when absolute, in Root (on the server's disk
-// when there is no Root).
+// certificate) is: relative to Dir, or absolute. With a Root, it is the path the spec
+// meant on the client (relative to the spec file's directory there), in Root: never
+// outside it, however many ".." it has.
 func (a *App) Path(p string) string {
 	switch {
 	case p == "":
 		return ""
-	case filepath.IsAbs(p):
-		if a.Root != "" {
-			return filepath.Join(a.Root, p)
+	case a.Root != "":
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(a.File), p)
 		}
+		// cleaned as an absolute path first, ".." stops at the client's root
+		return filepath.Join(a.Root, filepath.Clean(string(filepath.Separator)+p))
+	case filepath.IsAbs(p):
 		return filepath.Clean(p)
 	}
 	return filepath.Join(a.Dir, p)
