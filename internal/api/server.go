@@ -55,6 +55,8 @@ type Options struct {
 	// Uploads keeps the files clients send to deploy from (nil: deploys build from
 	// paths on the server's disk only).
 	Uploads *upload.Store
+	// Target is the platform of the executables the server runs.
+	Target v1.Target
 	// Tokens keeps the scoped tokens and the audit log (nil: Token is the only token,
 	// and no call is recorded).
 	Tokens Tokens
@@ -166,7 +168,11 @@ func statusOf(err error) int {
 }
 
 func (s *server) version(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, v1.VersionInfo{Version: s.o.Version, API: v1.Version})
+	info := v1.VersionInfo{Version: s.o.Version, API: v1.Version}
+	if s.o.Target.OS != "" {
+		info.Target = &s.o.Target
+	}
+	writeJSON(w, http.StatusOK, info)
 }
 
 func (s *server) gateway(w http.ResponseWriter, r *http.Request) {
@@ -233,7 +239,7 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	src := controller.Source{File: req.File, Text: []byte(req.Source), Commit: req.Commit, Describe: req.Describe}
+	src := controller.Source{File: req.File, Text: []byte(req.Source), Commit: req.Commit, Describe: req.Describe, Binary: req.Binary}
 	if req.Upload != "" {
 		if s.o.Uploads == nil || !s.o.Uploads.Has(req.Upload) {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("no upload %s on this server: send it first (PUT /v1/uploads/%s; tend deploy does)", req.Upload, req.Upload))

@@ -12,12 +12,13 @@ import (
 
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/api/v1"
+	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/upload"
 )
 
 func newDeployCmd(g *globals) *cobra.Command {
-	var file string
+	var file, where string
 	var detach bool
 	cmd := &cobra.Command{
 		Use:   "deploy -f FILE",
@@ -34,12 +35,18 @@ as one upload named by the digest of its files (at most 256 MiB and 50000 files)
 the server has that digest already, nothing is sent. The client's git commit and
 git describe become the revision's commit and version (build.version overrides it).
 
+--build local builds build.main here instead, for the platform the server runs (it
+says which: GOOS and GOARCH), statically (CGO_ENABLED=0), with the same version
+injection, and uploads the executable with the spec's files instead of the source.
+It needs Go here; the default needs none.
+
 Build output and rollout progress stream to the terminal. deploy exits 0 when the
 new revision serves, 2 when the rollout failed or was rolled back, 3 when it waits
 for ` + "`tend promote`" + `, 4 when the spec is invalid (nothing changes). The same source and
 configuration give the same revision: deploying it again changes nothing.`,
 		Example: `  tend deploy -f tend.yaml
   tend deploy -f tend.yaml --detach && tend status hello
+  tend deploy -f tend.yaml --build local           # go build here, upload the executable
   TEND_API=https://tend.example.com:7070 TEND_TOKEN=$DEPLOY_TOKEN tend deploy -f deploy/tend.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -47,17 +54,21 @@ configuration give the same revision: deploying it again changes nothing.`,
 			if err != nil {
 				return err
 			}
-			return deploy(cmd.Context(), c, file, detach, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if where != "server" && where != "local" {
+				return &exitCodeError{code: exitInvalid, err: fmt.Errorf("--build %q: want server (the server builds the uploaded source) or local (build here, upload the executable)", where)}
+			}
+			return deploy(cmd.Context(), c, file, where == "local", detach, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "tend.yaml", "the app's spec")
 	cmd.Flags().BoolVar(&detach, "detach", false, "return once the rollout has started")
+	cmd.Flags().StringVar(&where, "build", "server", "where build.main is built: server (from the uploaded source) or local (here, for the server's platform; only the executable goes up)")
 	return cmd
 }
 
 // deploy uploads what the spec needs (unless the server has it), sends the spec,
 // streams the build, then follows the rollout unless detached.
-func deploy(ctx context.Context, c *api.Client, file string, detach bool, out, errw io.Writer) error {
+func deploy(ctx context.Context, c *api.Client, file string, local, detach bool, out, errw io.Writer) error {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return err
@@ -67,7 +78,7 @@ func deploy(ctx context.Context, c *api.Client, file string, detach bool, out, e
 		return &exitCodeError{code: exitInvalid, err: fmt.Errorf("read spec: %w", err)}
 	}
 	req := v1.DeployRequest{File: abs, Source: string(src)}
-	if err := sendUpload(ctx, c, abs, &req, errw); err != nil {
+	if err := sendUpload(ctx, c, abs, local, &req, errw); err != nil {
 		return err
 	}
 	res, err := c.Deploy(ctx, req, func(line string) { fmt.Fprintln(errw, "build:", line) })
@@ -97,17 +108,30 @@ func deploy(ctx context.Context, c *api.Client, file string, detach bool, out, e
 // sendUpload collects the files the spec at file needs and sends them, unless the
 // server has them already (the same files give the same digest), then names the upload
 // in req. A spec that does not parse is refused here, as the server would refuse it.
-func sendUpload(ctx context.Context, c *api.Client, file string, req *v1.DeployRequest, errw io.Writer) error {
+func sendUpload(ctx context.Context, c *api.Client, file string, local bool, req *v1.DeployRequest, errw io.Writer) error {
 	app, err := spec.Parse(file, []byte(req.Source))
 	if err != nil {
 		return &exitCodeError{code: exitInvalid, err: err}
 	}
 	app.File, app.Dir = file, filepath.Dir(file)
+	var commit, describe string
+	if local && app.Build.Main != "" {
+		dir := app.Path(app.Build.Main)
+		commit, describe = build.GitCommit(ctx, dir), build.GitDescribe(ctx, dir)
+		bin, err := buildLocally(ctx, c, app, errw)
+		if err != nil {
+			return err
+		}
+		app.Build.Main, app.Build.Binary, req.Binary = "", bin, bin
+	}
 	b, err := upload.Collect(ctx, app)
 	if err != nil {
 		return &exitCodeError{code: exitInvalid, err: err}
 	}
 	req.Upload, req.Commit, req.Describe = b.Digest, b.Commit, b.Describe
+	if req.Binary != "" {
+		req.Commit, req.Describe = commit, describe
+	}
 	have, err := c.HasUpload(ctx, b.Digest)
 	if err != nil {
 		return fmt.Errorf("ask the server for upload %.12s: %w", b.Digest, err)

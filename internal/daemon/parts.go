@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tendhq/tend/internal/alerting"
 	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/certs"
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/dataplane"
@@ -297,11 +299,20 @@ func (s *server) openAPI(context.Context) error {
 	}
 	mux.Handle("/", api.Handler(api.Options{Controller: s.ctl, Token: s.token, DataDir: s.dir, NoLogs: noLogs, Version: s.cfg.Version, Logger: s.log,
 		Gateway: s.plane.State, Room: s.room.Check, Prometheus: s.mon.Handler(s.cfg.Version), Alertmanager: s.alerts.Handler(),
-		Incidents: s.incidents, Certs: certList(s.certMgr), Secrets: s.secrets, Uploads: s.uploads, Tokens: s.tokens}))
+		Incidents: s.incidents, Certs: certList(s.certMgr), Secrets: s.secrets, Uploads: s.uploads, Tokens: s.tokens, Target: s.target()}))
 	// idle kept connections close after 2 minutes (CLI and dashboard reconnect at once)
 	s.apiSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.With("component", "api").Handler(), slog.LevelInfo)} // TLS handshake failures, among others
 	return nil
+}
+
+// target is the platform of the executables this server runs: its own, or Linux on
+// its architecture for Kubernetes (the builder's GOOS=linux).
+func (s *server) target() v1.Target {
+	if s.cfg.Runtime == RuntimeKubernetes {
+		return v1.Target{OS: "linux", Arch: goruntime.GOARCH}
+	}
+	return v1.Target{OS: goruntime.GOOS, Arch: goruntime.GOARCH}
 }
 
 // serveAPI serves until the server stops (closeAPI then lets requests finish).

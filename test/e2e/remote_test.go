@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,11 +47,25 @@ func (c *remoteClient) run(args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, c.bin, args...)
 	cmd.Dir = c.dir
 	cmd.Env = append(os.Environ(), "TEND_API="+c.api, "TEND_TOKEN="+c.token, "TEND_DATA="+filepath.Join(c.dir, "no-data"),
-		"HOME="+c.dir, "XDG_CONFIG_HOME="+filepath.Join(c.dir, ".config"))
+		"HOME="+c.dir, "XDG_CONFIG_HOME="+filepath.Join(c.dir, ".config"), "XDG_CACHE_HOME="+filepath.Join(c.dir, ".cache"))
+	cmd.Env = append(cmd.Env, goCaches()...) // a build here (--build local) reuses the machine's compiled packages
 	cmd.Env = append(cmd.Env, c.env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// goCaches are the go command's caches of this machine, as variables.
+var goCaches = sync.OnceValue(func() []string {
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE").Output()
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 {
+		return nil
+	}
+	return []string{"GOCACHE=" + lines[0], "GOMODCACHE=" + lines[1]}
+})
 
 func (c *remoteClient) must(args ...string) string {
 	c.t.Helper()
@@ -167,6 +182,18 @@ func TestAClientElsewhereDeploysByUpload(t *testing.T) {
 		t.Errorf("the binary's deploy does not upload the executable and the spec alone:\n%s", out)
 	}
 	served("release 3")
+
+	// built here for the server's platform: the executable and the spec go up
+	tinyService(t, src, "4")
+	out = c.must("deploy", "-f", "src/tend.yaml", "--build", "local")
+	if !strings.Contains(out, "here: go build") || !strings.Contains(out, "upload: 2 files") {
+		t.Errorf("deploy --build local:\n%s", out)
+	}
+	served("release 4")
+	out = c.must("deploy", "-f", "src/tend.yaml", "--build", "local")
+	if !strings.Contains(out, "nothing sent") {
+		t.Errorf("an unchanged deploy --build local uploads again:\n%s", out)
+	}
 
 	if err := os.RemoveAll(src); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,10 @@ type DeployRequest struct {
 	// Commit and Describe are the client's git commit and `git describe` of the source.
 	Commit   string `json:"commit,omitempty"`
 	Describe string `json:"describe,omitempty"`
+	// Binary, with an upload, is the client path of an executable in it that the client
+	// built (tend deploy --build local): the revision's artifact, instead of a build of
+	// build.main.
+	Binary string `json:"binary,omitempty"`
 }
 
 // StreamLine is one line of a streamed answer (deploy output, logs): exactly one field is set.

@@ -53,4 +53,13 @@ type VersionInfo struct {
 	Version string `json:"version"`
 	// API is the API version (Version of this package).
 	API int `json:"api"`
+	// Target is the platform of the executables the server runs (tend deploy --build
+	// local builds for it); absent from servers older than it.
+	Target *Target `json:"target,omitempty"`
+}
+
+// Target is a platform as Go names it (GOOS, GOARCH).
+type Target struct {
+	OS   string `json:"os"`
+	Arch string `json:"arch"`
 }
