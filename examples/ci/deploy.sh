@@ -6,9 +6,11 @@
 #      TEST_PACKAGES, default ./...);
 #   2. tend deploy: upload the source, let the server build it and roll it out with the
 #      spec's strategy, canary analysis included, following it to the end;
-#   3. act on how it ended: tend has already rolled back a failed rollout (exit 2); a
-#      rollout paused for `tend promote` (exit 3) or a deploy that broke off (exit 1) is
-#      aborted, so that the stable revision serves all traffic again.
+#   3. act on how it ended: tend has already rolled back a failed rollout (exit 2); this
+#      deploy's rollout paused for `tend promote` (exit 3) is aborted, so that the stable
+#      revision serves all traffic again. After an error (exit 1: a failed build, a token
+#      refused, the connection lost while following) it prints the app's status and
+#      aborts nothing: the rollout running may be another deployer's.
 #
 # It exits with tend deploy's code: 0 serving, 1 error, 2 rolled back, 3 paused (aborted
 # here), 4 invalid spec (nothing changed). The server and the credential come from the
@@ -18,7 +20,7 @@ set -uo pipefail
 
 spec=${1:-tend.yaml}
 [ -f "$spec" ] || { echo "deploy.sh: no spec $spec" >&2; exit 4; }
-app=$(sed -n 's/^app:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$spec" | head -n 1)
+app=$(sed -n 's/^app:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$spec" | head -n 1 | tr -d "\"'")
 [ -n "$app" ] || { echo "deploy.sh: $spec names no app" >&2; exit 4; }
 test_dir=${TEST_DIR:-$(dirname "$spec")}
 
@@ -37,7 +39,7 @@ case $rc in
   3) echo "== the rollout of $app waits for tend promote: aborting it"
      tend abort "$app" ;;
   4) echo "== the spec is invalid; nothing changed" ;;
-  *) echo "== tend deploy broke off (exit $rc): aborting any rollout of $app in progress"
-     tend abort "$app" || true ;;
+  *) echo "== tend deploy failed (exit $rc); the app now:"
+     tend status "$app" || true ;;
 esac
 exit $rc

@@ -112,8 +112,9 @@ func writeRuleSet(dir string, builtin bool, serverFiles []string, apps []AppRule
 	return files, nil
 }
 
-// labelApp gives every rule of a file the label app=<app> unless it sets app itself, so
-// that its alerts lead to the app's incidents and runbooks.
+// labelApp gives every alerting rule of a file the label app=<app>, over one it sets
+// itself: its alerts lead to the app's incidents and runbooks, never another app's (a
+// spec may be deployed with a token for its app only).
 func labelApp(content []byte, app string) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(content, &doc); err != nil {
@@ -132,7 +133,9 @@ func labelApp(content []byte, app string) ([]byte, error) {
 				l = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 				r.Content = append(r.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "labels"}, l)
 			}
-			if value(l, "app") == nil {
+			if v := value(l, "app"); v != nil {
+				v.Kind, v.Tag, v.Value, v.Style = yaml.ScalarNode, "!!str", app, 0 // an app's rules page about that app only
+			} else {
 				l.Content = append(l.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "app"},
 					&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: app})
 			}

@@ -31,6 +31,7 @@ func (s *server) getUpload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) putUpload(w http.ResponseWriter, r *http.Request) {
+	s.c.CollectUploads(r.Context()) // old unused uploads first: they may be what fills the disk
 	if s.noRoom(w) {
 		return
 	}

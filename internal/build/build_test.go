@@ -209,6 +209,16 @@ func TestABuildFromAnUploadStaysInIt(t *testing.T) {
 	if err != nil || run(t, a.Path) != "uploaded" {
 		t.Fatalf("a replacement inside the upload: %+v %v", a, err)
 	}
+	// cgo is off: a C preamble that includes a file of the server's is not compiled
+	// (the file is left out of the build), so nothing of the file reaches the output
+	secret := filepath.Join(base, "secret")
+	writeFiles(t, base, map[string]string{"secret": "SECRETLINE-abc123\n",
+		"upload/app/c.go": "package main\n\n/*\n#include \"" + secret + "\"\n*/\nimport \"C\"\n"})
+	var out strings.Builder
+	_, err = b.Build(context.Background(), req, &out)
+	if err != nil && strings.Contains(err.Error(), "SECRETLINE") || strings.Contains(out.String(), "SECRETLINE") {
+		t.Errorf("a cgo file in an upload shows the server's file: %v\n%s", err, out.String())
+	}
 }
 
 func TestNotAMainPackage(t *testing.T) {

@@ -125,11 +125,14 @@ func (b *Builder) sourceKey(ctx context.Context, pkgDir string, r Request, versi
 }
 
 // env is the go command's environment for r: tend's, with Env over it (nil: tend's as
-// it is); a build in an upload uses no go.work, which could name modules outside it.
+// it is). A build in an upload is of a client's source, whose build output goes back
+// to the client: no go.work (it could name modules outside the upload), no cgo (a C
+// preamble's #include would read the server's files into a compiler's message), and
+// no toolchain but the server's (go.mod's toolchain line would download and run one).
 func (b *Builder) env(r Request) []string {
 	extra := b.Env
 	if r.Root != "" {
-		extra = append(slices.Clip(extra), "GOWORK=off")
+		extra = append(slices.Clip(extra), "GOWORK=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local")
 	}
 	if len(extra) == 0 {
 		return nil

@@ -17,8 +17,8 @@ import (
 
 // buildLocally builds app's build.main here for the platform the server runs (it says
 // which), statically (CGO_ENABLED=0), with the version, commit and build time tend's
-// own builds inject, and returns the executable's path: one per app in the user's
-// cache, so that an unchanged build is an unchanged upload.
+// own builds inject, and returns the executable's path: one per app and platform in the
+// user's cache, so that an unchanged build is an unchanged upload.
 func buildLocally(ctx context.Context, c *api.Client, app *spec.App, errw io.Writer) (string, error) {
 	info, err := c.Version(ctx)
 	if err != nil {
@@ -31,10 +31,11 @@ func buildLocally(ctx context.Context, c *api.Client, app *spec.App, errw io.Wri
 	if err != nil {
 		return "", fmt.Errorf("--build local: %w", err)
 	}
-	out := filepath.Join(cache, "tend", "builds", app.App, app.App)
+	out := filepath.Join(cache, "tend", "builds", app.App+"-"+info.Target.OS+"-"+info.Target.Arch, app.App)
 	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
 		return "", fmt.Errorf("--build local: %w", err)
 	}
+	tmp := fmt.Sprintf("%s.%d", out, os.Getpid()) // a concurrent build of the app does not see it half-written
 	dir := app.Path(app.Build.Main)
 	commit := build.GitCommit(ctx, dir)
 	version := app.Build.Version
@@ -44,14 +45,18 @@ func buildLocally(ctx context.Context, c *api.Client, app *spec.App, errw io.Wri
 	if version == "" {
 		version = "dev"
 	}
-	args := []string{"build", "-trimpath", "-ldflags", build.LDFlags(version, commit, buildTime(ctx, dir, commit)), "-o", out, "."}
+	args := []string{"build", "-trimpath", "-ldflags", build.LDFlags(version, commit, buildTime(ctx, dir, commit)), "-o", tmp, "."}
 	fmt.Fprintf(errw, "build: %s for %s/%s here: go %s\n", app.App, info.Target.OS, info.Target.Arch, strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS="+info.Target.OS, "GOARCH="+info.Target.Arch, "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = errw, errw
 	if err := cmd.Run(); err != nil {
+		os.Remove(tmp)
 		return "", &exitCodeError{code: exitInvalid, err: app.FieldError("build.main", "go build in %s for %s/%s: %v (nothing was sent)", dir, info.Target.OS, info.Target.Arch, err)}
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return "", fmt.Errorf("--build local: %w", err)
 	}
 	return out, nil
 }

@@ -260,6 +260,13 @@ func (g *globals) target() (*target, error) {
 			}
 		}
 	}
+	if dataAPI := readTrimmed(apiFile); tok.value == "" && !onThisMachine(t.api) && (dataAPI == "" || !sameAPI(t.api, withScheme(dataAPI))) {
+		hint := ""
+		if cx != nil && !own {
+			hint = fmt.Sprintf("; context %s's token goes only to its own API %s", name, cx.API)
+		}
+		return nil, fmt.Errorf("no API token for %s (from %s): the data dir's token (an admin token) goes only to its own server (%s) or one on this machine; set TEND_TOKEN or --token, or pick a context (tend context list)%s", t.api, t.apiFrom, apiFile, hint)
+	}
 	if tok.value == "" {
 		tokenFile := filepath.Join(g.dataDir, "token")
 		b, err := os.ReadFile(tokenFile)
@@ -345,6 +352,17 @@ func withScheme(s string) string {
 }
 
 // sameAPI reports whether two API URLs name the same server.
+// onThisMachine reports whether an API URL's host is a loopback address or localhost.
+func onThisMachine(api string) bool {
+	u, err := url.Parse(api)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	ip := net.ParseIP(h)
+	return h == "localhost" || ip != nil && ip.IsLoopback()
+}
+
 func sameAPI(a, b string) bool {
 	norm := func(s string) string {
 		u, err := url.Parse(strings.TrimRight(s, "/"))

@@ -200,8 +200,14 @@ func TestClientTakesEachPartFromTheMostSpecificSource(t *testing.T) {
 	// a context's token and CA go to its own API only
 	t.Setenv("TEND_API", "https://prod.example.com:7070/")
 	check("TEND_API naming the context's server", g(nil), "https://prod.example.com:7070/", "TEND_API", "prod-token", "prod", prodCA)
+	// nor does the data dir's (admin) token, but to its own server or one on loopback
 	t.Setenv("TEND_API", "https://elsewhere:7070")
-	check("TEND_API naming another server", g(nil), "https://elsewhere:7070", "TEND_API", "data-token", "data dir", "")
+	if _, err := g(nil).target(); err == nil || !strings.Contains(err.Error(), "the data dir's token (an admin token) goes only to its own server") ||
+		!strings.Contains(err.Error(), "context prod's token goes only to its own API") {
+		t.Errorf("another server and no token for it: %v", err)
+	}
+	t.Setenv("TEND_API", "http://127.0.0.1:7999")
+	check("TEND_API naming a server on this machine", g(nil), "http://127.0.0.1:7999", "TEND_API", "data-token", "data dir", "")
 	if err := os.Remove(filepath.Join(dataDir, "token")); err != nil {
 		t.Fatal(err)
 	}

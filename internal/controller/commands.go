@@ -100,7 +100,7 @@ func (c *Controller) DeploySource(ctx context.Context, src Source, out io.Writer
 	if err == nil && res.Created {
 		c.collectArtifacts(ctx)
 	}
-	c.collectUploads(ctx)
+	c.CollectUploads(ctx)
 	return res, err
 }
 
@@ -130,6 +130,9 @@ func (c *Controller) readRules(app *spec.App) error {
 	app.Alerts.RuleFiles = nil
 	for i, r := range app.Alerts.Rules {
 		path := app.Path(r)
+		if fi, err := os.Stat(path); err == nil && (!fi.Mode().IsRegular() || fi.Size() > spec.MaxFileSize) {
+			return app.FieldError(fmt.Sprintf("alerts.rules[%d]", i), "want a regular file of at most %d bytes, got %s (%d bytes)", spec.MaxFileSize, fi.Mode().Type(), fi.Size())
+		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("%s: alerts.rules[%d]: %w", app.File, i, err)
@@ -207,9 +210,10 @@ func (c *Controller) collectArtifacts(ctx context.Context) {
 // a client's upload and its deploy, and a deploy again after a failed build.
 const uploadAge = time.Hour
 
-// collectUploads removes the uploads no recorded revision was made from (a revision's
-// certificate files are read from its upload while it may serve).
-func (c *Controller) collectUploads(ctx context.Context) {
+// CollectUploads removes the uploads no recorded revision was made from and none used
+// for an hour (a revision's certificate files are read from its upload while it may
+// serve). Deploys and new uploads call it, so that uploads cannot fill the disk for good.
+func (c *Controller) CollectUploads(ctx context.Context) {
 	if c.o.Uploads == nil {
 		return
 	}

@@ -21,8 +21,13 @@ type File struct {
 	Content string `json:"content,omitempty"`
 }
 
-// MaxFileSize bounds a config file (files: from); a revision's files are kept with it.
-const MaxFileSize = 1 << 20
+// MaxFileSize bounds a config file (files: from) and a rule file; MaxFilesSize bounds
+// all of a revision's config files together, as they are kept with it (and fit a
+// Kubernetes ConfigMap).
+const (
+	MaxFileSize  = 1 << 20
+	MaxFilesSize = 1 << 20
+)
 
 func (d *decoder) files(n *yaml.Node, field string) []File {
 	n = resolve(n)
@@ -71,6 +76,7 @@ func (d *decoder) validateFiles(a *App) {
 // ReadFiles reads the content of each config file (files: from, relative to the spec's
 // directory unless absolute) into the spec, as it is now.
 func (a *App) ReadFiles() error {
+	total := 0
 	for i := range a.Files {
 		f := &a.Files[i]
 		f.Content = ""
@@ -91,6 +97,10 @@ func (a *App) ReadFiles() error {
 			return a.FieldError(field, "%v", err)
 		}
 		f.Content = string(b)
+		total += len(b)
+		if total > MaxFilesSize {
+			return a.FieldError(field, "the config files come to more than %d bytes together, more than a revision keeps (and a Kubernetes ConfigMap holds): give the instances less, or have them read it from elsewhere", MaxFilesSize)
+		}
 	}
 	return nil
 }

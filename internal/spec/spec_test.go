@@ -343,3 +343,20 @@ func TestPathsOfAnUploadStayInIt(t *testing.T) {
 		t.Errorf("without a Root: Path(../x) = %q", got)
 	}
 }
+
+// Config files together are bounded as one is: a revision keeps them.
+func TestConfigFilesAreBoundedTogether(t *testing.T) {
+	dir := t.TempDir()
+	big := strings.Repeat("x", MaxFileSize/2+1)
+	if err := os.WriteFile(filepath.Join(dir, "half.yaml"), []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Parse(filepath.Join(dir, "tend.yaml"), []byte("app: a\nbuild: {main: .}\nfiles:\n- {path: a.yaml, from: half.yaml}\n- {path: b.yaml, from: half.yaml}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Dir = dir
+	if err := a.ReadFiles(); err == nil || !strings.Contains(err.Error(), "files[1].from") || !strings.Contains(err.Error(), "together") {
+		t.Errorf("two half-MiB files and a bit: %v", err)
+	}
+}

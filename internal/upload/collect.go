@@ -160,6 +160,11 @@ func (c *collector) module(root string) error {
 	}
 	for _, n := range names {
 		p := filepath.Join(root, filepath.FromSlash(n))
+		if li, err := os.Lstat(p); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+			if err := linkInside(root, p); err != nil {
+				return err
+			}
+		}
 		fi, err := os.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
 			continue // deleted but still tracked, a submodule, a link to a directory
@@ -193,6 +198,23 @@ func (c *collector) module(root string) error {
 		if err := c.module(filepath.Clean(dir)); err != nil {
 			return fmt.Errorf("the replacement of %s in %s: %w", r.Old.Path, gomod, err)
 		}
+	}
+	return nil
+}
+
+// linkInside refuses a symbolic link of a module that leads out of it: what it points
+// at (a credentials file of the machine, say) would be uploaded as the link's content.
+func linkInside(root, link string) error {
+	target, err := filepath.EvalSymlinks(link)
+	if err != nil {
+		return nil // dangling: nothing is uploaded for it
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(realRoot, target); err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("%s is a link to %s, outside the module: tend deploy does not upload what lies outside (replace the link with the file, or list it in .gitignore)", link, target)
 	}
 	return nil
 }

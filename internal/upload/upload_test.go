@@ -202,3 +202,24 @@ func TestHostileStreamsAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// A link of the module that leads out of it is refused: its target would go up.
+func TestALinkOutOfTheModuleIsRefused(t *testing.T) {
+	dir, app := project(t)
+	write(t, filepath.Join(dir, "credentials"), "secret", 0o600)
+	if err := os.Symlink(filepath.Join(dir, "credentials"), filepath.Join(dir, "shop", "creds")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Collect(context.Background(), app); err == nil || !strings.Contains(err.Error(), "outside the module") {
+		t.Errorf("a link out of the module: %v", err)
+	}
+	if err := os.Remove(filepath.Join(dir, "shop", "creds")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("run.sh", filepath.Join(dir, "shop", "run-link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Collect(context.Background(), app); err != nil {
+		t.Errorf("a link inside the module: %v", err)
+	}
+}
