@@ -140,6 +140,12 @@ func (s *server) mayDeployFromDisk(r *http.Request) error {
 	return c.forbidden(rule{role: token.Admin, what: "deploying from paths on the server's disk (without an upload; tend deploy uploads)"}, false)
 }
 
+// isAdmin reports whether the call's token has role admin.
+func isAdmin(r *http.Request) bool {
+	c, ok := callOf(r)
+	return ok && c.who.Role.Allows(token.Admin)
+}
+
 // visible reports whether the call's token may see app, for the lists of apps.
 func visible(r *http.Request, app string) bool {
 	c, ok := callOf(r)

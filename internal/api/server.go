@@ -154,9 +154,12 @@ func writeError(w http.ResponseWriter, code int, err error) {
 // statusOf maps an error to the HTTP status that tells a script what went wrong.
 func statusOf(err error) int {
 	var invalid *controller.InvalidSpecError
+	var taken *controller.HostTakenError
 	switch {
 	case errors.As(err, &invalid):
 		return http.StatusBadRequest
+	case errors.As(err, &taken):
+		return http.StatusForbidden
 	case errors.Is(err, controller.ErrUnknownApp):
 		return http.StatusNotFound
 	case errors.Is(err, rollout.ErrNoRollout), errors.Is(err, rollout.ErrNotPaused), errors.Is(err, rollout.ErrNotReady):
@@ -239,7 +242,8 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	src := controller.Source{File: req.File, Text: []byte(req.Source), Commit: req.Commit, Describe: req.Describe, Binary: req.Binary}
+	src := controller.Source{File: req.File, Text: []byte(req.Source), Commit: req.Commit, Describe: req.Describe, Binary: req.Binary,
+		ShareHosts: isAdmin(r)}
 	if req.Upload != "" {
 		if s.o.Uploads == nil || !s.o.Uploads.Has(req.Upload) {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("no upload %s on this server: send it first (PUT /v1/uploads/%s; tend deploy does)", req.Upload, req.Upload))

@@ -52,6 +52,9 @@ type Source struct {
 	// Binary, with a Root, is the client path of the executable the client built from
 	// build.main: the artifact, instead of a build on the server.
 	Binary string
+	// ShareHosts lets the spec name hosts other apps serve (an admin's deploy); without
+	// it such a deploy is a *HostTakenError.
+	ShareHosts bool
 }
 
 // Deploy validates the spec in source (named file in messages), builds its artifact
@@ -59,7 +62,7 @@ type Source struct {
 // to the resulting revision. A spec that does not validate or a build that fails
 // changes nothing.
 func (c *Controller) Deploy(ctx context.Context, file string, source []byte, out io.Writer) (DeployResult, error) {
-	return c.DeploySource(ctx, Source{File: file, Text: source}, out)
+	return c.DeploySource(ctx, Source{File: file, Text: source, ShareHosts: true}, out)
 }
 
 // DeploySource is Deploy from a Source: with a Root, every path of the spec resolves in
@@ -91,6 +94,11 @@ func (c *Controller) DeploySource(ctx context.Context, src Source, out io.Writer
 	}
 	if err := c.checkTLS(app); err != nil {
 		return DeployResult{}, &InvalidSpecError{Err: err}
+	}
+	if !src.ShareHosts {
+		if err := c.checkHosts(ctx, app); err != nil {
+			return DeployResult{}, err
+		}
 	}
 	// a first look, before the build: the versions recorded are read again in the loop
 	if _, err := c.secretVersions(ctx, app); err != nil {
