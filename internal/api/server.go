@@ -249,6 +249,7 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("no upload %s on this server: send it first (PUT /v1/uploads/%s; tend deploy does)", req.Upload, req.Upload))
 			return
 		}
+		s.o.Uploads.Touch(req.Upload) // not collected while this deploy builds from it
 		src.Root = s.o.Uploads.Root(req.Upload)
 	}
 	st := newStream(w)
