@@ -99,6 +99,7 @@ func (s *server) closeStore(context.Context, ending) error {
 func (s *server) openRoom(context.Context) error {
 	s.room = disk.New(s.dir, s.log)
 	_ = s.room.Check()
+	s.tokens.SetRoom(s.room.Check) // a statfs before each audit write: the guard's own check lags by up to its interval
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_data_dir_free_bytes", Help: "Free space on the data dir's filesystem at the last check."},
 			func() float64 { return float64(s.room.Free()) }),

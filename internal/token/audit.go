@@ -189,6 +189,15 @@ func (k *Keeper) write() {
 
 // commit writes one batch of entries; when it fails they are counted as dropped.
 func (k *Keeper) commit(ops []store.Op) bool {
+	if room := k.room.Load(); room != nil {
+		if err := (*room)(); err != nil {
+			total := k.dropped.Add(int64(len(ops)))
+			if k.warned.CompareAndSwap(false, true) {
+				k.log.Warn("the data dir has no room: audit entries are dropped until it has", "dropped", total, "err", err)
+			}
+			return false
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := k.st.Commit(ctx, ops...); err != nil {

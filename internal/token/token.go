@@ -217,7 +217,14 @@ type Keeper struct {
 	// warned is set once a drop was logged, until a write succeeds: one warning for a
 	// run of drops
 	warned atomic.Bool
+	// room, when set, says whether the data dir can take a write (SetRoom)
+	room atomic.Pointer[func() error]
 }
+
+// SetRoom makes the audit log's writer ask room before each write, and drop (count)
+// the entries while it says no: a store written on a full filesystem stops the server,
+// and the room left is for tend's own state.
+func (k *Keeper) SetRoom(room func() error) { k.room.Store(&room) }
 
 // Open keeps tokens in st and starts the writer of the audit log; Close stops it.
 func Open(st *store.Store, log *slog.Logger) *Keeper {

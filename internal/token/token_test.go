@@ -289,3 +289,26 @@ func TestRecordDropsWhatTheQueueCannotTake(t *testing.T) {
 		t.Errorf("dropped %d, want 7", k.Dropped())
 	}
 }
+
+// While the data dir has no room, audit entries are dropped and counted, not written:
+// a store written on a full filesystem would stop the server.
+func TestNoAuditWritesWithoutRoom(t *testing.T) {
+	k, _ := openKeeper(t)
+	full := true
+	k.SetRoom(func() error {
+		if full {
+			return errors.New("full")
+		}
+		return nil
+	})
+	k.Record(Entry{At: time.Now(), Method: "GET", Status: 200})
+	got, err := k.Audit(context.Background(), Query{})
+	if err != nil || len(got) != 0 || k.Dropped() != 1 {
+		t.Fatalf("without room: %d entries, %d dropped, %v", len(got), k.Dropped(), err)
+	}
+	full = false
+	k.Record(Entry{At: time.Now(), Method: "GET", Status: 200})
+	if got, err := k.Audit(context.Background(), Query{}); err != nil || len(got) != 1 {
+		t.Errorf("with room again: %d entries, %v", len(got), err)
+	}
+}
