@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,24 +18,19 @@ func TestThePipelineScriptRollsBackAFailingCanary(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	dir := t.TempDir()
 	s.mustTend("deploy", "-f", writeSpec(t, dir, canarySpec(`RELEASE: "1"`, analysed)))
-	token := createToken(t, s, "ci", "--role", "deploy", "--apps", "hello")
+	job := newRemoteClient(t, s, createToken(t, s, "ci", "--role", "deploy", "--apps", "hello"))
 
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	job := t.TempDir()
-	if err := os.WriteFile(filepath.Join(job, "tend.yaml"), []byte(canarySpec(`RELEASE: "2", FAULT_ERROR_RATE: "0.05"`, analysed)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(job.dir, "tend.yaml"), []byte(canarySpec(`RELEASE: "2", FAULT_ERROR_RATE: "0.05"`, analysed)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	l := startLoad(s, 200, 3*time.Minute)
 	time.Sleep(2 * time.Second) // stable traffic in the metrics before the canary starts
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "examples", "ci", "deploy.sh"), "tend.yaml")
-	cmd.Dir = job
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(tendBin)+":"+os.Getenv("PATH"), "TEND_API="+s.URL, "TEND_TOKEN="+token,
-		"TEND_DATA="+filepath.Join(job, "no-data"), "XDG_CONFIG_HOME="+filepath.Join(job, ".config"),
-		"TEST_DIR="+root, "TEST_PACKAGES=./examples/hello")
-	out, err := cmd.CombinedOutput()
+	job.env = []string{"PATH=" + filepath.Dir(tendBin) + ":" + os.Getenv("PATH"), "TEST_DIR=" + root, "TEST_PACKAGES=./examples/hello"}
+	out, err := job.command(ctx, "bash", filepath.Join(root, "examples", "ci", "deploy.sh"), "tend.yaml").CombinedOutput()
 	res := l.Finish()
 	t.Logf("deploy.sh: exit %d\n%s", exitCode(err), out)
 	if code := exitCode(err); code != 2 {

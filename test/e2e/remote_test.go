@@ -40,17 +40,23 @@ func newRemoteClient(t *testing.T, s *server, token string) *remoteClient {
 	return &remoteClient{t: t, bin: s.Bin, dir: dir, token: token, api: s.URL}
 }
 
+// command runs name (the CLI, or a script that calls it) as the client: in its dir, with
+// its API, token, home and data dir, and env over them.
+func (c *remoteClient) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = c.dir
+	cmd.Env = append(os.Environ(), "TEND_API="+c.api, "TEND_TOKEN="+c.token, "TEND_DATA="+filepath.Join(c.dir, "no-data"),
+		"HOME="+c.dir, "XDG_CONFIG_HOME="+filepath.Join(c.dir, ".config"), "XDG_CACHE_HOME="+filepath.Join(c.dir, ".cache"))
+	cmd.Env = append(cmd.Env, goCaches()...) // a build here (--build local, go test) reuses the machine's compiled packages
+	cmd.Env = append(cmd.Env, c.env...)
+	return cmd
+}
+
 // run is the CLI's combined output; err carries the exit code.
 func (c *remoteClient) run(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, args...)
-	cmd.Dir = c.dir
-	cmd.Env = append(os.Environ(), "TEND_API="+c.api, "TEND_TOKEN="+c.token, "TEND_DATA="+filepath.Join(c.dir, "no-data"),
-		"HOME="+c.dir, "XDG_CONFIG_HOME="+filepath.Join(c.dir, ".config"), "XDG_CACHE_HOME="+filepath.Join(c.dir, ".cache"))
-	cmd.Env = append(cmd.Env, goCaches()...) // a build here (--build local) reuses the machine's compiled packages
-	cmd.Env = append(cmd.Env, c.env...)
-	out, err := cmd.CombinedOutput()
+	out, err := c.command(ctx, c.bin, args...).CombinedOutput()
 	return string(out), err
 }
 
