@@ -63,6 +63,7 @@ type Plane struct {
 	addr       string
 	https      string               // the HTTPS listener's address ("": none)
 	routing    gateway.Routing      // the store's, read before Start goes on
+	seq        uint64               // counts changes of routing
 	challenges []gateway.Challenge  // ACME challenges the gateway answers, beside the store's routing
 	denied     map[string]time.Time // on-demand hosts refused, until when: the gateway fails their handshakes at once
 	gen        int                  // counts gateways started or adopted, so that a new one gets a push
@@ -120,12 +121,13 @@ func (p *Plane) Start(ctx context.Context) error {
 		p.Stop(context.Background(), true)
 		return err
 	}
-	if _, err := p.pushNow(ctx); err != nil {
+	pushed, err := p.pushNow(ctx)
+	if err != nil {
 		p.Stop(context.Background(), true)
 		return fmt.Errorf("push the routing to the gateway: %w", err)
 	}
 	p.wg.Add(2)
-	go p.pushLoop(runCtx)
+	go p.pushLoop(runCtx, pushed)
 	go p.supervise(runCtx)
 	if p.o.OnDemand != nil {
 		p.wg.Add(1)

@@ -346,3 +346,36 @@ func TestTheGatewayGetsTheServersLimits(t *testing.T) {
 		return nil
 	})
 }
+
+// The store's watches of routes and endpoints are separate streams: an endpoint's change
+// may arrive after a route's change of a later revision, so a change of the routing
+// does not always move its revision. The gateway gets it all the same.
+func TestAChangeThatKeepsTheRevisionReachesTheGateway(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	addr := freeAddr(t)
+	p := start(t, dir, addr, st)
+	defer p.Stop(context.Background(), false)
+	routeBackend(t, st, "one")
+	eventually(t, "the route reaches the gateway", func() error {
+		body, err := get(addr)
+		if err == nil && body != "one" {
+			err = fmt.Errorf("answered %q", body)
+		}
+		return err
+	})
+	two := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "two") }))
+	defer two.Close()
+	host, port, _ := net.SplitHostPort(two.Listener.Addr().String())
+	n, _ := strconv.Atoi(port)
+	p.Refollow(func(r *gateway.Routing) {
+		r.Endpoints = []store.Endpoint{{Name: "hello", Address: host, Port: n, Metadata: map[string]string{"revision": "1", "instance": "two"}}}
+	})
+	eventually(t, "an endpoint's late change reaches the gateway", func() error {
+		body, err := get(addr)
+		if err == nil && body != "two" {
+			err = fmt.Errorf("answered %q", body)
+		}
+		return err
+	})
+}

@@ -19,15 +19,11 @@ func (p *Plane) follow(ctx context.Context) {
 	first := true
 	for {
 		err := p.o.Store.Follow(ctx, []string{store.RoutesPrefix, store.ServicesPrefix, store.CertsPrefix}, func(rev int64, kvs map[string][]byte) {
-			r := p.decode(rev, kvs)
-			p.mu.Lock()
-			p.routing = r
-			p.mu.Unlock()
+			p.followed(p.decode(rev, kvs))
 			if first {
 				first = false
 				close(p.first)
 			}
-			p.kick()
 		})
 		if ctx.Err() != nil {
 			return
@@ -39,6 +35,15 @@ func (p *Plane) follow(ctx context.Context) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// followed takes r as the routing to push.
+func (p *Plane) followed(r gateway.Routing) {
+	p.mu.Lock()
+	p.routing = r
+	p.seq++
+	p.mu.Unlock()
+	p.kick()
 }
 
 // decode turns the store's records into a routing, in a stable order.
@@ -109,26 +114,31 @@ func (p *Plane) deny(ctx context.Context, host string) {
 	}
 }
 
-// pushNow pushes the latest routing to the current gateway and returns its version.
-func (p *Plane) pushNow(ctx context.Context) (int64, error) {
+// pushNow pushes the latest routing to the current gateway and returns its change
+// count (p.seq) as of that routing.
+func (p *Plane) pushNow(ctx context.Context) (uint64, error) {
 	p.pushMu.Lock() // pushes in order: a challenge's push and the loop's may race
 	defer p.pushMu.Unlock()
 	p.mu.Lock()
-	r := p.snapshotLocked()
+	r, seq := p.snapshotLocked(), p.seq
 	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return r.Version, p.client.Push(ctx, r)
+	return seq, p.client.Push(ctx, r)
 }
 
 // pushLoop pushes every change of the routing, and tells the gateway every 2s that the
 // server is there (it pushes again when the gateway serves another version).
-func (p *Plane) pushLoop(ctx context.Context) {
+//
+// A change is told by p.seq, not by the routing's store revision: the store's watches
+// of routes, endpoints and certificates are separate streams, and an endpoint's change
+// can arrive after a route's of a later revision, so the revision does not move.
+func (p *Plane) pushLoop(ctx context.Context, pushed uint64) {
 	defer p.wg.Done()
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	p.mu.Lock()
-	pushed, pushedGen := p.routing.Version, p.gen
+	pushedGen := p.gen
 	p.mu.Unlock()
 	failing := false
 	for {
@@ -139,11 +149,11 @@ func (p *Plane) pushLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		p.mu.Lock()
-		version, gen := p.routing.Version, p.gen
+		seq, version, gen := p.seq, p.routing.Version, p.gen
 		p.mu.Unlock()
 		var err error
-		if version != pushed || gen != pushedGen {
-			var v int64
+		if seq != pushed || gen != pushedGen {
+			var v uint64
 			if v, err = p.pushNow(ctx); err == nil {
 				pushed, pushedGen = v, gen
 			}
@@ -152,7 +162,7 @@ func (p *Plane) pushLoop(ctx context.Context) {
 			err = p.client.Heartbeat(hctx, version)
 			cancel()
 			if err == gateway.ErrStale {
-				pushed = -1
+				pushedGen = -1
 				p.kick()
 				err = nil
 			}
