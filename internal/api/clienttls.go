@@ -14,10 +14,12 @@ import (
 
 // NewHTTPClient is an HTTP client for the API that verifies an https:// server's
 // certificate against the system's roots, or, with caFile, against the PEM certificates
-// in caFile alone (a private CA, or a self-signed server certificate). It never skips
-// the verification.
-func NewHTTPClient(caFile string) (*http.Client, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+// in caFile alone (a private CA, or a self-signed server certificate). With serverName,
+// the certificate is verified for that name, and asked for by it, whatever the URL's
+// host (an API reached by its IP address, or on loopback). It never skips the
+// verification.
+func NewHTTPClient(caFile, serverName string) (*http.Client, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
 	if caFile != "" {
 		pool, err := loadCAFile(caFile)
 		if err != nil {
@@ -75,7 +77,7 @@ func (c *Client) tlsError(err error) error {
 	)
 	switch {
 	case errors.As(err, &host):
-		return fmt.Errorf("the tend server at %s has a certificate for other names: %w; use an API URL with a name the certificate is for, or give the server a certificate for this one", c.Base, err)
+		return fmt.Errorf("the tend server at %s has a certificate for other names: %w; use an API URL with a name the certificate is for, pass --tls-server-name NAME (or set TEND_TLS_SERVER_NAME) with one of them, or give the server a certificate for this one", c.Base, err)
 	case errors.As(err, &unknown), errors.As(err, &invalid), errors.As(err, &verify):
 		return fmt.Errorf("the tend server's certificate at %s does not verify against %s: %w; if a private CA signed it (or it is self-signed), pass --ca-file CA.pem, set TEND_CA_FILE, or give the context one (tend context add NAME --api URL --ca-file CA.pem)", c.Base, trust, err)
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):

@@ -70,7 +70,7 @@ func TestClientVerifiesTheServerAgainstTheCAFile(t *testing.T) {
 	defer srv.Close()
 	ctx := context.Background()
 
-	hc, err := NewHTTPClient(caFile)
+	hc, err := NewHTTPClient(caFile, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestClientVerifiesTheServerAgainstTheCAFile(t *testing.T) {
 	}
 
 	// without it, the system's roots do not know the CA: refused, with what to do
-	hc, err = NewHTTPClient("")
+	hc, err = NewHTTPClient("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestClientVerifiesTheServerAgainstTheCAFile(t *testing.T) {
 
 	// another CA's file does not do either, and the error says which file was used
 	_, otherCA := testCA(t)
-	hc, err = NewHTTPClient(otherCA)
+	hc, err = NewHTTPClient(otherCA, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,10 +102,16 @@ func TestClientVerifiesTheServerAgainstTheCAFile(t *testing.T) {
 	}
 
 	// the right CA, a name the certificate is not for
-	hc, _ = NewHTTPClient(caFile)
+	hc, _ = NewHTTPClient(caFile, "")
 	c = &Client{Base: strings.Replace(srv.URL, "127.0.0.1", "localhost", 1), Token: "t", HTTP: hc}
 	if _, err = c.Version(ctx); err == nil || !strings.Contains(err.Error(), "certificate for other names") {
 		t.Fatalf("another name: %v", err)
+	}
+	// ... verified for a name it is for (--tls-server-name)
+	hc, _ = NewHTTPClient(caFile, "127.0.0.1")
+	c.HTTP = hc
+	if _, err = c.Version(ctx); err != nil {
+		t.Fatalf("another name, verified for the certificate's: %v", err)
 	}
 }
 
@@ -116,7 +122,7 @@ func TestCAFileErrorsNameTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{notPEM, filepath.Join(dir, "missing.pem")} {
-		if _, err := NewHTTPClient(f); err == nil || !strings.Contains(err.Error(), f) {
+		if _, err := NewHTTPClient(f, ""); err == nil || !strings.Contains(err.Error(), f) {
 			t.Errorf("NewHTTPClient(%s): %v, want an error naming the file", f, err)
 		}
 	}

@@ -88,7 +88,15 @@ type Options struct {
 	// Challenges are the kinds to answer, in order of preference (default http-01, then
 	// tls-alpn-01); the attempt after a failed order uses the next kind.
 	Challenges []string
+	// ServerHosts are names the server itself needs certificates for (the API's, with
+	// --api-tls-cert auto), ordered from the CA like a tls.auto route's; their records
+	// have the app ServerApp, and a route claiming one of them does not change that.
+	ServerHosts []string
 }
+
+// ServerApp is the app of the records of Options.ServerHosts: no app has this name.
+const ServerApp = "(server)"
+
 
 // Manager keeps the certificate records of the routes' hosts.
 type Manager struct {
@@ -99,6 +107,7 @@ type Manager struct {
 	log        *slog.Logger
 	challenges []string
 	transport  *http.Transport
+	server     []string // Options.ServerHosts, lower case
 
 	kick chan struct{}
 
@@ -141,6 +150,14 @@ func New(o Options) (*Manager, error) {
 			return nil, fmt.Errorf("certs: challenge %q: tend answers %s and %s", c, HTTP01, TLSALPN01)
 		}
 	}
+	var server []string
+	for _, h := range o.ServerHosts {
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		if h == "" || isWildcard(h) {
+			return nil, fmt.Errorf("certs: server host %q: give a DNS name (no wildcard)", h)
+		}
+		server = append(server, h)
+	}
 	tr, err := newTransport(o.CAFile)
 	if err != nil {
 		return nil, err
@@ -158,6 +175,7 @@ func New(o Options) (*Manager, error) {
 		solver:     o.Solver,
 		log:        o.Logger,
 		challenges: slices.Clone(o.Challenges),
+		server:     server,
 		transport:  tr,
 		kick:       make(chan struct{}, 1),
 		inflight:   map[string]bool{},
@@ -323,12 +341,16 @@ func (m *Manager) check(ctx context.Context, wg *sync.WaitGroup) time.Duration {
 	return max(wait, 100*time.Millisecond)
 }
 
-// wants is the certificate each host of a route with TLS needs, and each on-demand
-// host whose record a route of its app with tls.onDemand still claims. A host of two
-// routes takes the first route's TLS (in key order). The wildcard hosts of a route with
-// tls.onDemand are patterns of names, not names to order.
+// wants is the certificate each server host needs, each host of a route with TLS, and
+// each on-demand host whose record a route of its app with tls.onDemand still claims.
+// A host of two routes takes the first route's TLS (in key order); a server host's
+// stays the server's. The wildcard hosts of a route with tls.onDemand are patterns of
+// names, not names to order.
 func (m *Manager) wants(routes []route.Route, recs map[string]store.Certificate) map[string]want {
 	wants := map[string]want{}
+	for _, h := range m.server {
+		wants[h] = want{host: h, app: ServerApp, auto: true}
+	}
 	for _, r := range routes {
 		if r.TLS == nil || (!r.TLS.Auto && r.TLS.CertFile == "" && r.TLS.KeyFile == "") {
 			continue

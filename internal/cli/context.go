@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/daemon"
 	"github.com/tendhq/tend/internal/yamldoc"
 )
 
@@ -39,6 +40,8 @@ type cliContext struct {
 	TokenFile string `yaml:"tokenFile,omitempty"`
 	Token     string `yaml:"token,omitempty"`
 	CAFile    string `yaml:"caFile,omitempty"`
+	// TLSServerName is the name the API's certificate is verified for ("": the URL's host).
+	TLSServerName string `yaml:"tlsServerName,omitempty"`
 }
 
 const configHeader = `# The tend CLI's contexts, written by tend context add, use and rm (tend context --help).
@@ -206,7 +209,9 @@ type target struct {
 	api, apiFrom     string
 	token, tokenFrom string
 	caFile, caFrom   string
-	warnings         []string
+	// serverName is the name the API's certificate is verified for ("": the URL's host)
+	serverName, serverNameFrom string
+	warnings                   []string
 }
 
 // source is a value with where it came from.
@@ -286,6 +291,16 @@ func (g *globals) target() (*target, error) {
 		ca = source{cx.abs(cx.CAFile, path), "context " + name}
 	}
 	t.caFile, t.caFrom = ca.value, ca.from
+
+	sn := first(source{g.tlsServerName, "--tls-server-name"}, source{os.Getenv("TEND_TLS_SERVER_NAME"), "TEND_TLS_SERVER_NAME"})
+	if sn.value == "" && own && cx.TLSServerName != "" {
+		sn = source{cx.TLSServerName, "context " + name}
+	}
+	if dataAPI := readTrimmed(apiFile); sn.value == "" && dataAPI != "" && sameAPI(t.api, withScheme(dataAPI)) {
+		nameFile := filepath.Join(g.dataDir, daemon.APIServerNameFile)
+		sn = source{readTrimmed(nameFile), "the data dir (" + nameFile + ")"}
+	}
+	t.serverName, t.serverNameFrom = sn.value, sn.from
 	return t, nil
 }
 
@@ -432,10 +447,10 @@ func editConfig(change func(c *cliConfig) error) error {
 }
 
 func newContextAddCmd(g *globals) *cobra.Command {
-	var apiURL, tokenFile, caFile string
+	var apiURL, tokenFile, caFile, serverName string
 	var tokenStdin bool
 	cmd := &cobra.Command{
-		Use:   "add NAME --api URL (--token-file FILE | --token-stdin) [--ca-file FILE]",
+		Use:   "add NAME --api URL (--token-file FILE | --token-stdin) [--ca-file FILE] [--tls-server-name NAME]",
 		Short: "Add a context (or replace the one of that name): a server's API URL and its token",
 		Long: `Add the context NAME, or replace the one of that name. The first context added becomes
 the current one.
@@ -452,7 +467,9 @@ would keep it):
 
 With an https:// API, the server's certificate is verified against the system's roots,
 or, with --ca-file, against the CA certificates of that PEM file alone (a private CA, or
-the server's self-signed certificate). There is no way to skip the verification.`,
+the server's self-signed certificate). The certificate must be for the URL's host, or,
+with --tls-server-name, for that name (an API reached by an address its certificate does
+not name). There is no way to skip the verification.`,
 		Example: `  tend context add prod --api https://tend.example.com:7070 --token-file ~/.config/tend/prod.token
   tend context add lab --api https://10.0.0.5:7070 --token-file lab.token --ca-file lab-ca.pem
   printf %s "$TEND_DEPLOY_TOKEN" | tend context add ci --api https://tend.example.com:7070 --token-stdin`,
@@ -476,7 +493,10 @@ the server's self-signed certificate). There is no way to skip the verification.
 			if caFile != "" && u.Scheme != "https" {
 				return invalid(fmt.Errorf("--ca-file verifies an https:// API, and %s is plain HTTP: use the server's https:// URL (tend server --api-tls-cert)", apiURL))
 			}
-			cx := &cliContext{API: apiURL}
+			if serverName != "" && u.Scheme != "https" {
+				return invalid(fmt.Errorf("--tls-server-name verifies an https:// API, and %s is plain HTTP: use the server's https:// URL", apiURL))
+			}
+			cx := &cliContext{API: apiURL, TLSServerName: serverName}
 			var err error
 			if tokenStdin {
 				if cx.Token, err = readToken(cmd, name); err != nil {
@@ -497,7 +517,7 @@ the server's self-signed certificate). There is no way to skip the verification.
 				if cx.CAFile, err = filepath.Abs(caFile); err != nil {
 					return fmt.Errorf("--ca-file: %w", err)
 				}
-				if _, err := api.NewHTTPClient(cx.CAFile); err != nil {
+				if _, err := api.NewHTTPClient(cx.CAFile, ""); err != nil {
 					return invalid(fmt.Errorf("--ca-file: %w", err))
 				}
 			}
@@ -537,6 +557,7 @@ the server's self-signed certificate). There is no way to skip the verification.
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the token; the context keeps its path and reads it at each command")
 	cmd.Flags().BoolVar(&tokenStdin, "token-stdin", false, "read the token from stdin and store it in the config file")
 	cmd.Flags().StringVar(&caFile, "ca-file", "", "PEM file of the CA to verify the server's certificate against, instead of the system's roots")
+	cmd.Flags().StringVar(&serverName, "tls-server-name", "", "the name to verify the server's certificate for, when the API URL's host is not one of its names")
 	_ = cmd.MarkFlagRequired("api")
 	return cmd
 }

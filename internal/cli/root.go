@@ -51,12 +51,14 @@ func version() string {
 
 // globals are the flags every client command shares.
 type globals struct {
-	api     string
-	token   string
-	caFile  string
-	context string
-	dataDir string
-	output  string
+	api    string
+	token  string
+	caFile string
+	// tlsServerName is the name an https:// API's certificate is verified for
+	tlsServerName string
+	context       string
+	dataDir       string
+	output        string
 }
 
 // Execute runs the tend command line and exits with its code.
@@ -109,6 +111,7 @@ Exit codes: 0 done; 1 error; 2 rollout failed, rolled back or aborted;
 	}
 	root.PersistentFlags().StringVar(&g.api, "api", "", "tend server API URL (env TEND_API; default: the context's, else the data dir's)")
 	root.PersistentFlags().StringVar(&g.token, "token", "", "API token (env TEND_TOKEN; default: the context's, else the token file in the data dir)")
+	root.PersistentFlags().StringVar(&g.tlsServerName, "tls-server-name", "", "the name an https:// API's certificate is verified for, when the API URL's host is not one of its names (env TEND_TLS_SERVER_NAME; default: the context's, or DATA/api-server-name for the data dir's server)")
 	root.PersistentFlags().StringVar(&g.caFile, "ca-file", "", "PEM file of the CA an https:// API's certificate is verified against instead of the system's roots (env TEND_CA_FILE; default: the context's)")
 	root.PersistentFlags().StringVar(&g.context, "context", "", "the context (tend context list) to reach the server with (env TEND_CONTEXT; default: the current one)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data", DefaultDataDir(), "tend data directory")
@@ -155,7 +158,10 @@ func (g *globals) client() (*api.Client, error) {
 	if t.caFile != "" {
 		c.Trust = fmt.Sprintf("the CA file %s (from %s)", t.caFile, t.caFrom)
 	}
-	if c.HTTP, err = api.NewHTTPClient(t.caFile); err != nil {
+	if t.serverName != "" {
+		c.Trust += fmt.Sprintf(" for the name %s (from %s)", t.serverName, t.serverNameFrom)
+	}
+	if c.HTTP, err = api.NewHTTPClient(t.caFile, t.serverName); err != nil {
 		return nil, fmt.Errorf("the CA file from %s: %w", t.caFrom, err)
 	}
 	return c, nil

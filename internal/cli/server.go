@@ -46,6 +46,7 @@ type serverFlags struct {
 	builtinRules       bool
 	ruleInterval       time.Duration
 	amConfig, amURL    string
+	apiHost            string
 	incidents          string
 	runtime            string
 	kubeconfig         string
@@ -55,7 +56,8 @@ type serverFlags struct {
 
 func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.api, "api", "127.0.0.1:7070", "address of the HTTP API")
-	cmd.Flags().StringVar(&f.apiTLSCert, "api-tls-cert", "", "PEM certificate chain (leaf first) the API serves HTTPS with, reloaded when the file changes; needs --api-tls-key")
+	cmd.Flags().StringVar(&f.apiTLSCert, "api-tls-cert", "", "PEM certificate chain (leaf first) the API serves HTTPS with, reloaded when the file changes; needs --api-tls-key; or auto: a certificate for --api-host from the ACME CA")
+	cmd.Flags().StringVar(&f.apiHost, "api-host", "", "the DNS name clients reach the API by (like tend.example.com): with --api-tls-cert auto, the name its certificate is ordered for")
 	cmd.Flags().StringVar(&f.apiTLSKey, "api-tls-key", "", "PEM private key of --api-tls-cert")
 	cmd.Flags().StringVar(&f.gateway, "gateway", "127.0.0.1:8080", "address the gateway serves apps on")
 	cmd.Flags().StringVar(&f.https, "https", "", "address the gateway serves apps over HTTPS on (like :443); apps ask for it with route.tls in tend.yaml")
@@ -122,7 +124,9 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 		in  string
 		out *string
 	}{{f.amConfig, &cfg.AlertmanagerConfig}, {f.incidents, &cfg.IncidentsConfig}, {f.apiTLSCert, &cfg.APITLSCert}, {f.apiTLSKey, &cfg.APITLSKey}} {
-		if p.in != "" {
+		if p.in == daemon.APITLSAuto && p.out == &cfg.APITLSCert {
+			*p.out = p.in
+		} else if p.in != "" {
 			abs, err := filepath.Abs(p.in)
 			if err != nil {
 				return daemon.Config{}, err
@@ -130,6 +134,7 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 			*p.out = abs
 		}
 	}
+	cfg.APIHost = f.apiHost
 	cfg.NoBuiltinRules, cfg.RuleInterval, cfg.AlertmanagerURL = !f.builtinRules, f.ruleInterval, f.amURL
 	cfg.Runtime, cfg.Namespace, cfg.Registry = f.runtime, f.namespace, f.registry
 	if f.kubeconfig != "" {
@@ -198,10 +203,18 @@ the network in clear text (the server warns at start): --api-tls-cert FILE and
 reloaded when the files change (new files that do not load leave the previous one in
 service, and the server logs why). DATA/api then records an https:// URL. Clients verify
 the certificate against the system's roots, or with --ca-file for a private CA (see
-tend context --help).`,
+tend context --help).
+
+--api-tls-cert auto --api-host NAME orders the API's certificate for NAME from the ACME
+CA, as for a route with tls: auto (the CA reaches the gateway on port 80 for HTTP-01),
+renews it and keeps it in the store; the API refuses handshakes until it is issued
+(tend certs shows its state, app "(server)"). DATA/api-server-name records NAME, so a
+CLI on this machine that reaches the API by DATA/api's address verifies the
+certificate for NAME (elsewhere: --tls-server-name, or an API URL with NAME).`,
 		Example: `  tend server --data /var/lib/tend --gateway 0.0.0.0:80
   tend server --api 0.0.0.0:7070 --api-tls-cert /etc/tend/api.crt --api-tls-key /etc/tend/api.key
   tend server --gateway :80 --https :443 --acme-email ops@example.com
+  tend server --gateway :80 --api 0.0.0.0:7443 --api-tls-cert auto --api-host tend.example.com
   tend server --etcd-endpoints http://10.0.0.5:2379
   tend server --runtime kubernetes --kubeconfig ~/.kube/config --namespace prod --registry registry.example.com/team
   kill -USR2 $(cat /var/lib/tend/server.pid)     # hand over to the binary now on disk`,

@@ -23,26 +23,39 @@ const apiCertRecheck = 5 * time.Second
 
 // apiTLSConfig is the API's TLS configuration when cfg gives it a certificate (nil for
 // plain HTTP, with a warning when addr is not a loopback address: the token would cross
-// the network in clear text).
-func apiTLSConfig(cfg Config, addr net.Addr, log *slog.Logger) (*tls.Config, error) {
+// the network in clear text). With APITLSAuto, the certificate comes from the store:
+// stored is what the server gives the store to once it is open.
+func apiTLSConfig(cfg Config, addr net.Addr, log *slog.Logger) (_ *tls.Config, stored *storedAPICert, _ error) {
 	switch {
+	case cfg.APITLSCert == APITLSAuto:
+		if cfg.APITLSKey != "" {
+			return nil, nil, &ConfigError{errors.New("--api-tls-cert auto takes no --api-tls-key: the key is made with the certificate")}
+		}
+		if err := checkAPIHost(cfg.APIHost); err != nil {
+			return nil, nil, &ConfigError{err}
+		}
+		stored = &storedAPICert{host: serverHosts(cfg)[0], recheck: apiCertRecheck, log: log.With("component", "api")}
+		log.Info("the API serves HTTPS with a certificate from the ACME CA", "host", stored.host, "directory", cfg.ACMEDirectory)
+		return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: stored.get, NextProtos: []string{"h2", "http/1.1"}}, stored, nil
+	case cfg.APIHost != "" && cfg.APITLSCert == "":
+		return nil, nil, &ConfigError{fmt.Errorf("--api-host %s goes with --api-tls-cert auto (a certificate ordered for it) or with --api-tls-cert FILE --api-tls-key FILE", cfg.APIHost)}
 	case cfg.APITLSCert == "" && cfg.APITLSKey == "":
 		if !isLoopback(addr) {
 			log.Warn("the API serves plain HTTP on an address that is not loopback: the API token crosses the network in clear text; "+
 				"give the server a certificate with --api-tls-cert FILE --api-tls-key FILE, or bind --api to 127.0.0.1", "api", addr.String())
 		}
-		return nil, nil
+		return nil, nil, nil
 	case cfg.APITLSCert == "" || cfg.APITLSKey == "":
-		return nil, &ConfigError{errors.New("--api-tls-cert and --api-tls-key go together: give both (the PEM certificate chain and its private key) or neither")}
+		return nil, nil, &ConfigError{errors.New("--api-tls-cert and --api-tls-key go together: give both (the PEM certificate chain and its private key) or neither")}
 	}
 	c := &apiCert{certFile: cfg.APITLSCert, keyFile: cfg.APITLSKey, recheck: apiCertRecheck, log: log.With("component", "api")}
 	cert, err := loadAPICert(c.certFile, c.keyFile)
 	if err != nil {
-		return nil, &ConfigError{err}
+		return nil, nil, &ConfigError{err}
 	}
 	c.cert, c.stamp, c.checked = cert, filesStamp(c.certFile, c.keyFile), time.Now()
 	log.Info("the API serves HTTPS", "cert", c.certFile, "names", certNames(cert), "notAfter", cert.Leaf.NotAfter)
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.get, NextProtos: []string{"h2", "http/1.1"}}, nil
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.get, NextProtos: []string{"h2", "http/1.1"}}, nil, nil
 }
 
 // apiCert serves the certificate of two files, loaded again at a handshake once they

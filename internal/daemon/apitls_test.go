@@ -92,7 +92,7 @@ func TestAPIServesHTTPSWithTheGivenCertificate(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "api")); err != nil || strings.TrimSpace(string(b)) != info.API {
 		t.Fatalf("DATA/api: %q %v, want %s", b, err, info.API)
 	}
-	hc, err := api.NewHTTPClient(certFile)
+	hc, err := api.NewHTTPClient(certFile, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestAPIServesHTTPSWithTheGivenCertificate(t *testing.T) {
 		}
 	}
 	// and a client that does not trust the certificate is refused
-	hc, _ = api.NewHTTPClient("")
+	hc, _ = api.NewHTTPClient("", "")
 	if _, err := (&api.Client{Base: info.API, Token: info.Token, HTTP: hc}).Version(context.Background()); err == nil {
 		t.Fatal("a client without the CA file reached the API")
 	}
@@ -162,25 +162,37 @@ func TestAPITLSConfigErrorsAndWarnings(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	loop := &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 7070}
 	for _, c := range []struct {
-		cert, key, want string
+		cert, key, host, want string
 	}{
-		{certFile, "", "go together"},
-		{filepath.Join(dir, "missing.pem"), keyFile, filepath.Join(dir, "missing.pem")},
-		{certFile, certFile, certFile + " do not load"},
+		{certFile, "", "", "go together"},
+		{filepath.Join(dir, "missing.pem"), keyFile, "", filepath.Join(dir, "missing.pem")},
+		{certFile, certFile, "", certFile + " do not load"},
+		{APITLSAuto, "", "", "needs --api-host"},
+		{APITLSAuto, keyFile, "tend.example.com", "takes no --api-tls-key"},
+		{APITLSAuto, "", "10.0.0.5", "not IP addresses"},
+		{APITLSAuto, "", "*.example.com", "not a wildcard"},
+		{APITLSAuto, "", "tend", "fully qualified"},
+		{"", "", "tend.example.com", "goes with --api-tls-cert auto"},
 	} {
-		_, err := apiTLSConfig(Config{APITLSCert: c.cert, APITLSKey: c.key}, loop, log)
+		_, _, err := apiTLSConfig(Config{APITLSCert: c.cert, APITLSKey: c.key, APIHost: c.host}, loop, log)
 		var ce *ConfigError
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("cert %q key %q: %v, want a ConfigError with %q", c.cert, c.key, err, c.want)
+			t.Errorf("cert %q key %q host %q: %v, want a ConfigError with %q", c.cert, c.key, c.host, err, c.want)
 		}
 	}
-	if cfg, err := apiTLSConfig(Config{}, loop, log); cfg != nil || err != nil || logs.Len() != 0 {
+	if cfg, stored, err := apiTLSConfig(Config{APITLSCert: APITLSAuto, APIHost: "Tend.Example.com."}, loop, log); err != nil || cfg == nil || stored == nil || stored.host != "tend.example.com" {
+		t.Errorf("auto: %v %v %v", cfg, stored, err)
+	} else if _, err := cfg.GetCertificate(&tls.ClientHelloInfo{}); err == nil || !strings.Contains(err.Error(), "starting") {
+		t.Errorf("a handshake before the store is open: %v", err)
+	}
+	logs.Reset()
+	if cfg, _, err := apiTLSConfig(Config{}, loop, log); cfg != nil || err != nil || logs.Len() != 0 {
 		t.Fatalf("plain HTTP on loopback: %v %v, logs %s", cfg, err, logs.String())
 	}
-	if _, err := apiTLSConfig(Config{}, &net.TCPAddr{IP: net.IPv4zero, Port: 7070}, log); err != nil || !strings.Contains(logs.String(), "clear text") || !strings.Contains(logs.String(), "--api-tls-cert") {
+	if _, _, err := apiTLSConfig(Config{}, &net.TCPAddr{IP: net.IPv4zero, Port: 7070}, log); err != nil || !strings.Contains(logs.String(), "clear text") || !strings.Contains(logs.String(), "--api-tls-cert") {
 		t.Fatalf("plain HTTP on 0.0.0.0: %v, logs %s", err, logs.String())
 	}
-	cfg, err := apiTLSConfig(Config{APITLSCert: certFile, APITLSKey: keyFile}, &net.TCPAddr{IP: net.IPv4zero, Port: 7070}, log)
+	cfg, _, err := apiTLSConfig(Config{APITLSCert: certFile, APITLSKey: keyFile}, &net.TCPAddr{IP: net.IPv4zero, Port: 7070}, log)
 	if err != nil || cfg.MinVersion != tls.VersionTLS12 {
 		t.Fatalf("with a certificate: %v %v", cfg, err)
 	}

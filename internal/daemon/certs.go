@@ -12,15 +12,19 @@ import (
 	"github.com/tendhq/tend/internal/store"
 )
 
-// openCerts makes the certificate manager when the gateway serves HTTPS (nil
-// otherwise): it obtains and renews the routes' certificates, and the gateway answers
-// the ACME challenges.
+// openCerts makes the certificate manager when the gateway serves HTTPS or the API's
+// certificate comes from the CA (nil otherwise): it obtains and renews the routes' and
+// the server's certificates, and the gateway answers the ACME challenges.
 func openCerts(cfg Config, st *store.Store, plane *dataplane.Plane, reg prometheus.Registerer, log *slog.Logger) (*certs.Manager, error) {
-	if cfg.HTTPSAddr == "" {
+	if cfg.HTTPSAddr == "" && len(serverHosts(cfg)) == 0 {
 		return nil, nil
 	}
+	var challenges []string // the default: HTTP-01, then TLS-ALPN-01 on the HTTPS listener
+	if cfg.HTTPSAddr == "" {
+		challenges = []string{certs.HTTP01} // no listener for TLS-ALPN-01
+	}
 	m, err := certs.New(certs.Options{Directory: cfg.ACMEDirectory, Email: cfg.ACMEEmail, CAFile: cfg.ACMECAFile,
-		Store: st, Solver: plane, Logger: log})
+		Store: st, Solver: plane, Logger: log, ServerHosts: serverHosts(cfg), Challenges: challenges})
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}

@@ -30,9 +30,12 @@ type Config struct {
 	DataDir string
 	APIAddr string
 	// APITLSCert and APITLSKey are the PEM files of the certificate chain and key the API
-	// serves HTTPS with, reloaded when they change ("": plain HTTP).
+	// serves HTTPS with, reloaded when they change ("": plain HTTP). APITLSCert
+	// APITLSAuto orders the certificate for APIHost from the ACME CA instead.
 	APITLSCert, APITLSKey string
-	GatewayAddr           string
+	// APIHost is the DNS name clients reach the API by.
+	APIHost     string
+	GatewayAddr string
 	// HTTPSAddr is where the gateway serves HTTPS ("": no HTTPS, and specs with
 	// route.tls are refused). Certificates come from the ACME CA at ACMEDirectory
 	// (default Let's Encrypt), whose API is trusted with the system's roots and
@@ -119,7 +122,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		return err
 	}
 	defer apiLn.Close()
-	apiTLS, err := apiTLSConfig(cfg, apiLn.Addr(), log)
+	apiTLS, apiStored, err := apiTLSConfig(cfg, apiLn.Addr(), log)
 	if err != nil {
 		return err
 	}
@@ -133,7 +136,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err != nil {
 		return err
 	}
-	s := &server{cfg: cfg, dir: dir, log: log, token: token, apiLn: apiLn, apiTLS: apiTLS, gwInherited: gwInherited,
+	s := &server{cfg: cfg, dir: dir, log: log, token: token, apiLn: apiLn, apiTLS: apiTLS, apiStored: apiStored, gwInherited: gwInherited,
 		reg: prometheus.NewRegistry(), certsReady: make(chan struct{}), inbox: make(chan alerting.Notification)}
 	defer s.markCertsReady() // on-demand handshakes that wait for the manager end with the server
 
@@ -205,6 +208,7 @@ wait:
 		return nil
 	}
 	_ = os.Remove(filepath.Join(dir, "api"))
+	_ = os.Remove(filepath.Join(dir, APIServerNameFile))
 	_ = os.Remove(filepath.Join(dir, "server.pid"))
 	log.Info("tend server stopped", "instancesKept", how == keepRunning)
 	return runErr
@@ -219,6 +223,15 @@ func (s *server) announce(readyFile *os.File) Info {
 	}
 	if err := os.WriteFile(filepath.Join(s.dir, "api"), []byte(info.API+"\n"), 0o600); err != nil {
 		s.log.Warn("cannot record the API address in the data dir", "err", err)
+	}
+	// the name the API's certificate is for, when DATA/api's address is not one of its
+	// names: a CLI on this machine verifies the certificate for it
+	if nameFile := filepath.Join(s.dir, APIServerNameFile); s.apiStored != nil {
+		if err := os.WriteFile(nameFile, []byte(s.apiStored.host+"\n"), 0o600); err != nil {
+			s.log.Warn("cannot record the API's name in the data dir", "err", err)
+		}
+	} else {
+		_ = os.Remove(nameFile)
 	}
 	if err := os.WriteFile(filepath.Join(s.dir, "server.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		s.log.Warn("cannot record the server's pid in the data dir", "err", err)

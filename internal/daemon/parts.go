@@ -41,8 +41,9 @@ type server struct {
 	dir         string
 	log         *slog.Logger
 	token       string
-	apiLn       net.Listener // plain TCP, for a hand-over
-	apiTLS      *tls.Config  // nil: the API serves plain HTTP
+	apiLn       net.Listener   // plain TCP, for a hand-over
+	apiTLS      *tls.Config    // nil: the API serves plain HTTP
+	apiStored   *storedAPICert // the API's certificate from the store (--api-tls-cert auto), or nil
 	gwInherited map[string]*os.File
 	reg         *prometheus.Registry
 
@@ -230,11 +231,15 @@ func (s *server) newController(context.Context) error {
 
 func (s *server) runController(ctx context.Context) error { return s.ctl.Run(ctx) }
 
-// openCerts starts the certificate manager when the gateway serves HTTPS.
+// openCerts starts the certificate manager when the gateway serves HTTPS or the API
+// has its certificate from the CA.
 func (s *server) openCerts(context.Context) (err error) {
 	s.certMgr, err = openCerts(s.cfg, s.st, s.plane, s.reg, s.log)
 	if err != nil {
 		return err
+	}
+	if s.apiStored != nil {
+		s.apiStored.st.Store(s.st)
 	}
 	s.markCertsReady()
 	return nil
