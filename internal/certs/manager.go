@@ -97,7 +97,6 @@ type Options struct {
 // ServerApp is the app of the records of Options.ServerHosts: no app has this name.
 const ServerApp = "(server)"
 
-
 // Manager keeps the certificate records of the routes' hosts.
 type Manager struct {
 	dir        string
