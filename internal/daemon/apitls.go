@@ -50,7 +50,13 @@ func apiTLSConfig(cfg Config, addr net.Addr, log *slog.Logger) (_ *tls.Config, s
 	}
 	c := &apiCert{certFile: cfg.APITLSCert, keyFile: cfg.APITLSKey, recheck: apiCertRecheck, log: log.With("component", "api")}
 	cert, err := loadAPICert(c.certFile, c.keyFile)
-	if err != nil {
+	var invalid *notValidNowError
+	switch {
+	case errors.As(err, &invalid):
+		// the server starts all the same: it serves its apps, and the new files are
+		// picked up at a handshake once they are replaced
+		log.Error("the API serves a certificate clients refuse: "+err.Error(), "cert", c.certFile)
+	case err != nil:
 		return nil, nil, &ConfigError{err}
 	}
 	c.cert, c.stamp, c.checked = cert, filesStamp(c.certFile, c.keyFile), time.Now()
@@ -94,7 +100,8 @@ func (c *apiCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 }
 
 // loadAPICert reads the API's certificate chain and key; its errors name the file and
-// the flag, and say what to do.
+// the flag, and say what to do. A certificate outside its validity comes with a
+// *notValidNowError.
 func loadAPICert(certFile, keyFile string) (*tls.Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
@@ -109,12 +116,17 @@ func loadAPICert(certFile, keyFile string) (*tls.Certificate, error) {
 		return nil, fmt.Errorf("the API certificate %s and key %s do not load: %w (--api-tls-cert takes the PEM chain, leaf first; --api-tls-key the PEM private key it was issued for)", certFile, keyFile, err)
 	}
 	if now := time.Now(); now.After(cert.Leaf.NotAfter) {
-		return nil, fmt.Errorf("the API certificate in %s expired on %s: renew it and replace the file", certFile, cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
+		return &cert, &notValidNowError{fmt.Sprintf("the API certificate in %s expired on %s: renew it and replace the file (the API picks it up)", certFile, cert.Leaf.NotAfter.UTC().Format(time.RFC3339))}
 	} else if now.Before(cert.Leaf.NotBefore) {
-		return nil, fmt.Errorf("the API certificate in %s is not valid before %s: check the clock, or wait", certFile, cert.Leaf.NotBefore.UTC().Format(time.RFC3339))
+		return &cert, &notValidNowError{fmt.Sprintf("the API certificate in %s is not valid before %s: check the clock, or wait", certFile, cert.Leaf.NotBefore.UTC().Format(time.RFC3339))}
 	}
 	return &cert, nil
 }
+
+// notValidNowError is a certificate that loads but is expired or not valid yet.
+type notValidNowError struct{ msg string }
+
+func (e *notValidNowError) Error() string { return e.msg }
 
 // filesStamp identifies the contents of files by their sizes and modification times.
 func filesStamp(files ...string) string {

@@ -28,12 +28,18 @@ import (
 // and its key, to cert.pem and key.pem in dir.
 func writeCert(t *testing.T, dir string, serial int64) (certFile, keyFile string) {
 	t.Helper()
+	return writeCertUntil(t, dir, serial, time.Now().Add(time.Hour))
+}
+
+// writeCertUntil is writeCert of a certificate valid until notAfter.
+func writeCertUntil(t *testing.T, dir string, serial int64, notAfter time.Time) (certFile, keyFile string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "tend api"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: notAfter.Add(-2 * time.Hour), NotAfter: notAfter,
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -184,6 +190,12 @@ func TestAPITLSConfigErrorsAndWarnings(t *testing.T) {
 		t.Errorf("auto: %v %v %v", cfg, stored, err)
 	} else if _, err := cfg.GetCertificate(&tls.ClientHelloInfo{}); err == nil || !strings.Contains(err.Error(), "starting") {
 		t.Errorf("a handshake before the store is open: %v", err)
+	}
+	logs.Reset()
+	// an expired certificate: the server starts, says so, and takes new files
+	expCert, expKey := writeCertUntil(t, t.TempDir(), 3, time.Now().Add(-time.Minute))
+	if cfg, _, err := apiTLSConfig(Config{APITLSCert: expCert, APITLSKey: expKey}, loop, log); err != nil || cfg == nil || !strings.Contains(logs.String(), "expired on") {
+		t.Errorf("an expired certificate at start: %v %v, logs %s", cfg, err, logs.String())
 	}
 	logs.Reset()
 	if cfg, _, err := apiTLSConfig(Config{}, loop, log); cfg != nil || err != nil || logs.Len() != 0 {
