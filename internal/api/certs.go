@@ -22,7 +22,9 @@ func (s *server) certs(w http.ResponseWriter, r *http.Request) {
 	out := make([]v1.Certificate, 0, len(recs))
 	now := time.Now()
 	for _, c := range recs {
-		out = append(out, wireCertificate(c, now))
+		if visible(r, c.App) {
+			out = append(out, wireCertificate(c, now))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -62,7 +62,13 @@ func (s *server) incidents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, wireIncidents(list))
+	kept := list[:0]
+	for _, in := range list {
+		if visible(r, in.App) {
+			kept = append(kept, in)
+		}
+	}
+	writeJSON(w, http.StatusOK, wireIncidents(kept))
 }
 
 func (s *server) incidentID(w http.ResponseWriter, r *http.Request) (int, bool) {
@@ -81,6 +87,9 @@ func (s *server) getIncident(w http.ResponseWriter, r *http.Request) (*incident.
 		return nil, false
 	}
 	in, err := s.o.Incidents.Get(r.Context(), id)
+	if err == nil && !visible(r, in.App) {
+		err = fmt.Errorf("incident %d: %w", id, incident.ErrNotFound) // another app's: as if there were none
+	}
 	if err != nil {
 		writeError(w, incidentStatus(err), err)
 		return nil, false
@@ -105,11 +114,11 @@ func (s *server) postmortem(w http.ResponseWriter, r *http.Request) {
 
 // incidentFile serves what a runbook captured for an incident (profiles).
 func (s *server) incidentFile(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.incidentID(w, r)
+	in, ok := s.getIncident(w, r) // another app's files are as missing as its incident
 	if !ok {
 		return
 	}
-	path, err := s.o.Incidents.File(id, r.PathValue("name"))
+	path, err := s.o.Incidents.File(in.ID, r.PathValue("name"))
 	if err != nil {
 		code := http.StatusBadRequest
 		if errors.Is(err, incident.ErrNotFound) {

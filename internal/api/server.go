@@ -104,10 +104,10 @@ func (s *server) routes() *http.ServeMux {
 	r.handle("GET /v1/gateway", s.gateway, op{summary: "how the gateway routes each app now (404: no gateway)", response: jsonOf([]v1.Route{})})
 	r.handle("GET /v1/certs", s.certs, op{summary: "the gateway's certificates (404: no HTTPS listener)", response: jsonOf([]v1.Certificate{})})
 	if s.o.Prometheus != nil {
-		r.mux.Handle("/prometheus/", http.StripPrefix("/prometheus", s.o.Prometheus))
+		r.mux.Handle("/prometheus/", http.StripPrefix("/prometheus", scopedPrometheus(s.o.Prometheus)))
 	}
 	if s.o.Alertmanager != nil {
-		r.mux.Handle("/alertmanager/", s.o.Alertmanager)
+		r.mux.Handle("/alertmanager/", spansApps(s.o.Alertmanager, "the Alertmanager"))
 	}
 	if s.o.Incidents != nil {
 		s.routeIncidents(r)
@@ -183,7 +183,13 @@ func (s *server) gateway(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errors.New("this server has no gateway"))
 		return
 	}
-	writeJSON(w, http.StatusOK, wireRoutes(s.o.Gateway()))
+	var routes []gateway.AppState
+	for _, a := range s.o.Gateway() {
+		if visible(r, a.App) {
+			routes = append(routes, a)
+		}
+	}
+	writeJSON(w, http.StatusOK, wireRoutes(routes))
 }
 
 func (s *server) list(w http.ResponseWriter, r *http.Request) {

@@ -26,8 +26,10 @@ they need. Each token has a role, and each role may do all that the ones before 
   admin    everything: tokens, the audit log, secret values, the secrets key,
            incident actions, remediation, silences
 
---apps limits a read or deploy token to some apps: it sees only those in tend status
-and is refused (403) on the others. --expires makes it stop working after a while.
+--apps limits a read or deploy token to some apps: it sees only those (in tend status,
+tend routes, tend certs, tend incidents, and in its Prometheus queries, which select only
+their series) and is refused (403) on the others and on what spans every app (the
+Alertmanager). --expires makes it stop working after a while.
 
 The server keeps only a hash of each token: its value is shown once, when it is made.
 A call with a token it lacks the role for gets 403 and what it lacks; a revoked or
