@@ -68,6 +68,7 @@ type server struct {
 	log *slog.Logger
 	// endpoints are the /v1 routes, as routes registered them.
 	endpoints []endpoint
+	uploads   *uploadLimits
 }
 
 // Handler returns the API. Every route needs "Authorization: Bearer <token>".
@@ -75,7 +76,7 @@ func Handler(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &server{o: o, c: o.Controller, log: o.Logger}
+	s := &server{o: o, c: o.Controller, log: o.Logger, uploads: newUploadLimits()}
 	return s.auth(s.routes())
 }
 

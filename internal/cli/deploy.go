@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -142,11 +145,24 @@ func sendUpload(ctx context.Context, c *api.Client, file string, local bool, req
 	}
 	start := time.Now()
 	var sent int64
-	_, err = c.PutUpload(ctx, b.Digest, func(w io.Writer) error {
-		n, err := b.WriteTo(w)
-		sent = n
-		return err
-	})
+	for wait := 2 * time.Second; ; wait *= 2 {
+		_, err = c.PutUpload(ctx, b.Digest, func(w io.Writer) error {
+			n, err := b.WriteTo(w)
+			sent = n
+			return err
+		})
+		// the server takes a few uploads at once: the others wait their turn (a minute at most)
+		var busy *api.Error
+		if !errors.As(err, &busy) || busy.Code != http.StatusTooManyRequests || !strings.Contains(busy.Message, "in progress") || wait > 32*time.Second {
+			break
+		}
+		fmt.Fprintf(errw, "upload: the server is busy with other uploads; trying again in %s\n", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("upload the files of %s: %w", app.App, err)
 	}
