@@ -93,6 +93,9 @@ func ruleOf(method, pattern string) rule {
 type call struct {
 	who token.Token
 	app string
+	// failed is the error a stream that began with 200 ended with, and its status
+	failed     string
+	failedCode int
 }
 
 type callKey struct{}
@@ -101,6 +104,14 @@ type callKey struct{}
 func callOf(r *http.Request) (*call, bool) {
 	c, ok := r.Context().Value(callKey{}).(*call)
 	return c, ok
+}
+
+// streamFailed records, for the audit log, that the call's stream ended with err
+// (with code the status it would have had before the stream began).
+func streamFailed(r *http.Request, code int, err error) {
+	if c, ok := callOf(r); ok {
+		c.failed, c.failedCode = err.Error(), code
+	}
 }
 
 // forbidden says why the call's token may not do what need says, and, for a route
@@ -292,5 +303,5 @@ func (s *server) record(r *http.Request, pattern string, c *call, rec *recorder,
 		status = http.StatusOK
 	}
 	s.o.Tokens.Record(token.Entry{At: start.UTC(), Token: c.who.Name, Role: c.who.Role, Method: r.Method, Route: route,
-		App: c.app, Status: status, Duration: time.Since(start), Remote: r.RemoteAddr})
+		App: c.app, Status: status, Duration: time.Since(start), Remote: r.RemoteAddr, Error: c.failed, ErrorCode: c.failedCode})
 }

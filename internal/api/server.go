@@ -263,6 +263,7 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 	res, err := s.c.DeploySource(r.Context(), src, st.logWriter())
 	if err != nil {
 		st.send(v1.StreamLine{Error: err.Error(), Code: statusOf(err)})
+		streamFailed(r, statusOf(err), err)
 		return
 	}
 	st.send(v1.StreamLine{Result: &v1.DeployResult{Revision: wireRevision(res.Revision), Created: res.Created, Unchanged: res.Unchanged}})
@@ -297,6 +298,7 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) {
 	err := logs.Read(r.Context(), s.o.DataDir, query, func(l logs.Line) error { return st.send(v1.LogLine{Instance: l.Instance, Text: l.Text, At: l.At}) })
 	if err != nil && !errors.Is(err, context.Canceled) {
 		st.send(v1.StreamLine{Error: err.Error()})
+		streamFailed(r, http.StatusInternalServerError, err)
 	}
 }
 

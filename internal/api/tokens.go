@@ -128,7 +128,7 @@ func (s *server) auditLog(w http.ResponseWriter, r *http.Request) {
 	out := v1.AuditLog{Entries: make([]v1.AuditEntry, len(entries)), Dropped: s.o.Tokens.Dropped()}
 	for i, e := range entries {
 		out.Entries[i] = v1.AuditEntry{At: e.At, Token: e.Token, Role: v1.Role(e.Role), Method: e.Method, Route: e.Route, App: e.App,
-			Status: e.Status, Duration: v1.Duration(e.Duration), Remote: e.Remote}
+			Status: e.Status, Duration: v1.Duration(e.Duration), Remote: e.Remote, Error: e.Error, ErrorCode: e.ErrorCode}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -397,3 +397,25 @@ func TestTheTokenRoutesMatchTheDescription(t *testing.T) {
 		}
 	}
 }
+
+// A deploy whose stream began with 200 and ended with an error is recorded with it.
+func TestTheAuditLogRecordsAFailedDeploy(t *testing.T) {
+	srv, _ := tokenServer(t)
+	ci := create(t, srv, v1.TokenRequest{Name: "ci", Role: v1.RoleAdmin})
+	code, body := send(t, srv, ci, "POST", "/v1/deploy", `{"file": "/srv/hello/tend.yaml", "source": "app: hello\nbuild: {binary: /bin/hello}\nenv: {DB: {secret: nope}}\n"}`)
+	if code != http.StatusOK || !strings.Contains(body, `"error"`) {
+		t.Fatalf("a deploy of a spec with a missing secret: %d %s, want a stream that ends with an error", code, body)
+	}
+	_, body = send(t, srv, "t", "GET", "/v1/audit?token=ci", "")
+	var log v1.AuditLog
+	if err := json.Unmarshal([]byte(body), &log); err != nil || len(log.Entries) == 0 {
+		t.Fatalf("GET /v1/audit: %v %s", err, body)
+	}
+	if len(log.Entries) != 1 {
+		t.Errorf("entries of ci: %+v, want the deploy alone", log.Entries)
+	}
+	e := log.Entries[len(log.Entries)-1]
+	if e.Route != "/v1/deploy" || e.Status != 200 || e.ErrorCode != http.StatusBadRequest || !strings.Contains(e.Error, "nope") {
+		t.Errorf("the failed deploy's entry: %+v, want status 200, errorCode 400 and the error naming the secret", e)
+	}
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -45,8 +46,12 @@ Reading the audit log needs an admin token. --by NAME shows the calls of one tok
 			return render(cmd.OutOrStdout(), g.output, log, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "TIME\tTOKEN\tROLE\tMETHOD\tROUTE\tAPP\tSTATUS\tDURATION")
 				for _, e := range log.Entries {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", e.At.Local().Format(time.DateTime), orDash(e.Token), orDash(string(e.Role)),
-						e.Method, orDash(e.Route), orDash(e.App), e.Status, roundDuration(time.Duration(e.Duration)))
+					status := strconv.Itoa(e.Status)
+					if e.Error != "" { // a stream that began well and ended with an error (a failed deploy)
+						status += fmt.Sprintf(" then %d", e.ErrorCode)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format(time.DateTime), orDash(e.Token), orDash(string(e.Role)),
+						e.Method, orDash(e.Route), orDash(e.App), status, roundDuration(time.Duration(e.Duration)))
 				}
 				if len(log.Entries) == 0 {
 					fmt.Fprintln(tw, "(no calls recorded)")

@@ -37,6 +37,10 @@ type Entry struct {
 	Status   int           `json:"status"`
 	Duration time.Duration `json:"duration"`
 	Remote   string        `json:"remote"`
+	// Error is what a stream that began with Status ended with (a failed deploy), and
+	// ErrorCode the status it stands for.
+	Error     string `json:"error,omitempty"`
+	ErrorCode int    `json:"errorCode,omitempty"`
 }
 
 // Query selects audit entries: the newest Limit (0: 100) of those of Token ("": all).

@@ -18,6 +18,7 @@ var Descriptions = map[string]string{
 	"App.Maintenance":             "Maintenance is set while `tend maintenance APP on` holds (the gateway answers 503).",
 	"AuditEntry":                  "AuditEntry is one API call as the audit log recorded it.",
 	"AuditEntry.Duration":         "Duration is from the request to the end of the answer (of a stream: its end).",
+	"AuditEntry.Error":            "Error is what a stream that began with status 200 ended with (a deploy that failed), and ErrorCode the status that stands for (400, 409, 500, ...).",
 	"AuditEntry.Remote":           "Remote is the client's address as the server saw it.",
 	"AuditEntry.Route":            "Route is the path pattern of the route that served it (/v1/apps/{app}); absent when none did.",
 	"AuditEntry.Status":           "Status is the answer's HTTP status; of a stream, the one it began with.",

@@ -69,6 +69,10 @@ type AuditEntry struct {
 	Duration Duration `json:"duration"`
 	// Remote is the client's address as the server saw it.
 	Remote string `json:"remote"`
+	// Error is what a stream that began with status 200 ended with (a deploy that
+	// failed), and ErrorCode the status that stands for (400, 409, 500, ...).
+	Error     string `json:"error,omitempty"`
+	ErrorCode int    `json:"errorCode,omitempty"`
 }
 
 // AuditLog answers GET /v1/audit: the newest entries asked for, oldest first.
