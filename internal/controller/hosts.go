@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/spec"
@@ -14,13 +15,28 @@ import (
 // traffic, or a certificate for its host).
 type HostTakenError struct {
 	App, Host, Owner string
+	Theirs           string // the owner's host that covers Host
 }
 
 func (e *HostTakenError) Error() string {
+	if e.Theirs != "" && e.Theirs != e.Host {
+		return fmt.Sprintf("route.hosts: %s is under %s, a host of app %s: only an admin token may give %s a host another app serves (remove it from route.hosts, or deploy with an admin token)", e.Host, e.Theirs, e.Owner, e.App)
+	}
 	return fmt.Sprintf("route.hosts: %s is a host of app %s: only an admin token may give %s a host another app serves (remove it from route.hosts, or deploy with an admin token)", e.Host, e.Owner, e.App)
 }
 
-// checkHosts refuses app's hosts that another app's route has.
+// takes reports whether a route with host mine takes requests from one with host
+// theirs: the same host, or a host (or a narrower wildcard) under their wildcard,
+// which the gateway prefers to it.
+func takes(mine, theirs string) bool {
+	if mine == theirs {
+		return true
+	}
+	suffix, wild := strings.CutPrefix(theirs, "*")
+	return wild && strings.HasSuffix(mine, suffix)
+}
+
+// checkHosts refuses app's hosts that take requests another app's route has.
 func (c *Controller) checkHosts(ctx context.Context, app *spec.App) error {
 	if len(app.Route.Hosts) == 0 {
 		return nil
@@ -35,8 +51,8 @@ func (c *Controller) checkHosts(ctx context.Context, app *spec.App) error {
 		}
 		for _, h := range rt.Hosts {
 			for _, mine := range app.Route.Hosts {
-				if h == mine { // the spec has host names in lowercase
-					return &HostTakenError{App: app.App, Host: mine, Owner: rt.App}
+				if takes(mine, h) { // the spec has host names in lowercase
+					return &HostTakenError{App: app.App, Host: mine, Owner: rt.App, Theirs: h}
 				}
 			}
 		}

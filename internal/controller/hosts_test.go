@@ -44,3 +44,25 @@ func TestAnotherAppsHostIsRefusedUnlessShared(t *testing.T) {
 		t.Errorf("an admin's deploy sharing a's host: %v", err)
 	}
 }
+
+// A host under another app's wildcard, or a narrower wildcard, takes that app's
+// requests (the gateway prefers it); a wider wildcard does not.
+func TestTakes(t *testing.T) {
+	for _, c := range []struct {
+		mine, theirs string
+		want         bool
+	}{
+		{"a.example.com", "a.example.com", true},
+		{"shop.example.com", "*.example.com", true},
+		{"*.eu.example.com", "*.example.com", true},
+		{"*.example.com", "*.example.com", true},
+		{"*.example.com", "shop.example.com", false}, // the exact host stays theirs
+		{"*.com", "*.example.com", false},
+		{"example.com", "*.example.com", false},
+		{"b.example.org", "*.example.com", false},
+	} {
+		if got := takes(c.mine, c.theirs); got != c.want {
+			t.Errorf("takes(%q, %q) = %v, want %v", c.mine, c.theirs, got, c.want)
+		}
+	}
+}
