@@ -22,6 +22,7 @@ type Tokens interface {
 	Record(e token.Entry)
 	Audit(ctx context.Context, q token.Query) ([]token.Entry, error)
 	Dropped() int64
+	Unrecorded() int64
 }
 
 func (s *server) routeTokens(r *router) {
@@ -125,7 +126,7 @@ func (s *server) auditLog(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	out := v1.AuditLog{Entries: make([]v1.AuditEntry, len(entries)), Dropped: s.o.Tokens.Dropped()}
+	out := v1.AuditLog{Entries: make([]v1.AuditEntry, len(entries)), Dropped: s.o.Tokens.Dropped(), Unrecorded: s.o.Tokens.Unrecorded()}
 	for i, e := range entries {
 		out.Entries[i] = v1.AuditEntry{At: e.At, Token: e.Token, Role: v1.Role(e.Role), Method: e.Method, Route: e.Route, App: e.App,
 			Status: e.Status, Duration: v1.Duration(e.Duration), Remote: e.Remote, Error: e.Error, ErrorCode: e.ErrorCode}

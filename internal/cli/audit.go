@@ -40,6 +40,9 @@ Reading the audit log needs an admin token. --by NAME shows the calls of one tok
 			if err != nil {
 				return err
 			}
+			if log.Unrecorded > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "the server left %d calls without a known token out of the log since it started (beyond 10 a second, they are only counted)\n", log.Unrecorded)
+			}
 			if log.Dropped > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "the server dropped %d entries since it started: its store fell behind the calls (see its log)\n", log.Dropped)
 			}

@@ -60,6 +60,10 @@ type item struct {
 // is never slowed by its log. When the queue is full (the store is slower than the
 // calls), e is dropped, counted, and a warning logged.
 func (k *Keeper) Record(e Entry) {
+	if e.Token == "" && !k.anonymous.Allow() {
+		k.unrecorded.Add(1)
+		return
+	}
 	select {
 	case k.queue <- item{entry: e}:
 	default:
@@ -69,6 +73,16 @@ func (k *Keeper) Record(e Entry) {
 		}
 	}
 }
+
+// Calls without a known token (401s) are recorded up to anonymousRate a second, in
+// bursts of anonymousBurst: beyond, they are only counted (Unrecorded).
+const (
+	anonymousRate  = 10
+	anonymousBurst = 100
+)
+
+// Unrecorded counts the calls without a known token left out of the log since Open.
+func (k *Keeper) Unrecorded() int64 { return k.unrecorded.Load() }
 
 // Dropped counts the entries not written since Open: dropped by Record, or lost to a
 // failed write.

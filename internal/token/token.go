@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
@@ -219,6 +221,11 @@ type Keeper struct {
 	warned atomic.Bool
 	// room, when set, says whether the data dir can take a write (SetRoom)
 	room atomic.Pointer[func() error]
+	// anonymous bounds the calls without a known token that are recorded, so that a
+	// flood of them neither evicts nor crowds out the entries of real tokens;
+	// unrecorded counts those left out
+	anonymous  *rate.Limiter
+	unrecorded atomic.Int64
 }
 
 // SetRoom makes the audit log's writer ask room before each write, and drop (count)
@@ -228,7 +235,8 @@ func (k *Keeper) SetRoom(room func() error) { k.room.Store(&room) }
 
 // Open keeps tokens in st and starts the writer of the audit log; Close stops it.
 func Open(st *store.Store, log *slog.Logger) *Keeper {
-	k := &Keeper{st: st, log: log, now: time.Now, keep: MaxEntries, queue: make(chan item, queueSize), done: make(chan struct{}), stopped: make(chan struct{})}
+	k := &Keeper{st: st, log: log, now: time.Now, keep: MaxEntries, queue: make(chan item, queueSize), done: make(chan struct{}), stopped: make(chan struct{}),
+		anonymous: rate.NewLimiter(anonymousRate, anonymousBurst)}
 	go k.write()
 	return k
 }

@@ -312,3 +312,34 @@ func TestNoAuditWritesWithoutRoom(t *testing.T) {
 		t.Errorf("with room again: %d entries, %v", len(got), err)
 	}
 }
+
+// A flood of calls without a known token is recorded up to the burst, then counted:
+// the entries of real tokens recorded meanwhile are all kept.
+func TestAFloodOfUnknownCallsDoesNotCrowdOutTheTokens(t *testing.T) {
+	k, _ := openKeeper(t)
+	at := time.Now()
+	for i := range 1000 {
+		k.Record(Entry{At: at.Add(time.Duration(i) * time.Microsecond), Method: "GET", Route: "/v1/apps", Status: 401})
+		if i%100 == 0 {
+			k.Record(Entry{At: at.Add(time.Duration(i) * time.Microsecond), Token: "ci", Method: "POST", Route: "/v1/deploy", Status: 200})
+		}
+	}
+	mine, err := k.Audit(context.Background(), Query{Token: "ci", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 10 {
+		t.Errorf("ci's entries during the flood: %d, want all 10", len(mine))
+	}
+	all, err := k.Audit(context.Background(), Query{Limit: MaxEntries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the limiter refills at 10 a second: a slow run records a few more than the burst
+	if n := len(all) - len(mine); n < anonymousBurst || n > anonymousBurst+50 {
+		t.Errorf("%d unknown calls recorded out of 1000, want about %d", n, anonymousBurst)
+	}
+	if got := k.Unrecorded() + int64(len(all)-len(mine)); got != 1000 || k.Dropped() != 0 {
+		t.Errorf("unrecorded %d + recorded %d, dropped %d: want 1000 unknown calls in all, none dropped", k.Unrecorded(), len(all)-len(mine), k.Dropped())
+	}
+}

@@ -25,6 +25,7 @@ var Descriptions = map[string]string{
 	"AuditEntry.Token":            "Token is the name of the token the call carried; absent when it carried none the server knows. Role is the token's when the server accepted it.",
 	"AuditLog":                    "AuditLog answers GET /v1/audit: the newest entries asked for, oldest first.",
 	"AuditLog.Dropped":            "Dropped counts the entries this server could not record since it started: its store fell behind the calls.",
+	"AuditLog.Unrecorded":         "Unrecorded counts the calls without a known token (401) this server left out since it started: beyond 10 a second, they are counted, not recorded, so that a flood of them cannot push the calls of real tokens out of the log.",
 	"CertSource":                  "CertSource is where a certificate comes from.",
 	"CertSource.acme":             "from the ACME CA, renewed by tend two thirds into its lifetime",
 	"CertSource.file":             "route.tls.cert and key, reloaded when the files change",

@@ -81,4 +81,8 @@ type AuditLog struct {
 	// Dropped counts the entries this server could not record since it started: its
 	// store fell behind the calls.
 	Dropped int64 `json:"dropped,omitempty"`
+	// Unrecorded counts the calls without a known token (401) this server left out
+	// since it started: beyond 10 a second, they are counted, not recorded, so that a
+	// flood of them cannot push the calls of real tokens out of the log.
+	Unrecorded int64 `json:"unrecorded,omitempty"`
 }
