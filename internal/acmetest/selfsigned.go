@@ -8,15 +8,17 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"testing"
 	"time"
 )
 
-// Cert says what SelfSigned makes: a certificate for Hosts (the first is its common
-// name), valid from NotBefore to NotAfter (zero: an hour either side of now), with
-// Serial (0: a random one).
+// Cert says what SelfSigned or Pair.Sign makes: a certificate for Hosts and IPs (the
+// first host, else the first IP, is its common name), valid from NotBefore to NotAfter
+// (zero: an hour either side of now), with Serial (0: a random one).
 type Cert struct {
 	Hosts               []string
+	IPs                 []net.IP
 	NotBefore, NotAfter time.Time
 	Serial              int64
 }
@@ -34,8 +36,30 @@ func (p Pair) Roots() *x509.CertPool {
 	return pool
 }
 
-// SelfSigned makes a certificate for tests that serve or load one without a CA.
+// SelfSigned makes a certificate for tests that serve or load one without a CA; it can
+// sign others (Sign), as a test CA.
 func SelfSigned(t testing.TB, c Cert) Pair {
+	t.Helper()
+	return issue(t, c, nil, nil)
+}
+
+// Sign makes a certificate for c signed by p (a SelfSigned one), which a client that
+// trusts p.Roots() verifies.
+func (p Pair) Sign(t testing.TB, c Cert) Pair {
+	t.Helper()
+	blk, _ := pem.Decode([]byte(p.KeyPEM))
+	if blk == nil {
+		t.Fatal("acmetest: the CA's key is not PEM")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return issue(t, c, p.Leaf, key.(*ecdsa.PrivateKey))
+}
+
+// issue makes c's certificate, signed by parent's key (nil: self-signed, a CA).
+func issue(t testing.TB, c Cert, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) Pair {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -53,10 +77,24 @@ func SelfSigned(t testing.TB, c Cert) Pair {
 			t.Fatal(err)
 		}
 	}
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: c.Hosts[0]}, DNSNames: c.Hosts,
-		NotBefore: c.NotBefore, NotAfter: c.NotAfter, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	var name string
+	switch {
+	case len(c.Hosts) > 0:
+		name = c.Hosts[0]
+	case len(c.IPs) > 0:
+		name = c.IPs[0].String()
+	default:
+		t.Fatal("acmetest: a certificate needs a host or an IP")
+	}
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name}, DNSNames: c.Hosts, IPAddresses: c.IPs,
+		NotBefore: c.NotBefore, NotAfter: c.NotAfter, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+		tmpl.KeyUsage |= x509.KeyUsageCertSign
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,16 +3,9 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendhq/tend/internal/acmetest"
 	"github.com/tendhq/tend/internal/api"
 )
 
@@ -34,27 +28,12 @@ func writeCert(t *testing.T, dir string, serial int64) (certFile, keyFile string
 // writeCertUntil is writeCert of a certificate valid until notAfter.
 func writeCertUntil(t *testing.T, dir string, serial int64, notAfter time.Time) (certFile, keyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "tend api"},
-		NotBefore: notAfter.Add(-2 * time.Hour), NotAfter: notAfter,
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := acmetest.SelfSigned(t, acmetest.Cert{IPs: []net.IP{net.ParseIP("127.0.0.1")}, Serial: serial, NotBefore: notAfter.Add(-2 * time.Hour), NotAfter: notAfter})
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(certFile, []byte(p.CertPEM), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := os.WriteFile(keyFile, []byte(p.KeyPEM), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// a later write must look changed even within the file system's time resolution
