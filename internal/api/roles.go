@@ -164,7 +164,7 @@ func visible(r *http.Request, app string) bool {
 }
 
 // errNoToken is the answer to a call without a token the server knows.
-var errNoToken = errors.New("missing or wrong API token: set TEND_TOKEN or use the token in the data dir (DIR/token)")
+var errNoToken = errors.New("missing or wrong API token: give this server's token (TEND_TOKEN, --token, a context, or the file token in the data dir the server runs on)")
 
 // credential is the token a request carries: "Authorization: Bearer <token>", or HTTP
 // basic auth with the token as the password (any user name), for tools that can only

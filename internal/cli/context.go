@@ -275,6 +275,9 @@ func (g *globals) target() (*target, error) {
 	if tok.value == "" {
 		tokenFile := filepath.Join(g.dataDir, "token")
 		b, err := os.ReadFile(tokenFile)
+		if errors.Is(err, fs.ErrNotExist) && readTrimmed(apiFile) == "" && cx == nil && t.apiFrom == "the default address" {
+			return nil, fmt.Errorf("no tend server found: none has run on the data dir %s (no %s); start one with `tend server` (or `tend up -f tend.yaml`), or point TEND_API and TEND_TOKEN at a running one", g.dataDir, tokenFile)
+		}
 		if err != nil {
 			hint := ""
 			if cx != nil && !own {

@@ -24,7 +24,7 @@ func cliEnv(t *testing.T) (configDir, dataDir string) {
 	if err := os.Mkdir(dataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"TEND_API", "TEND_TOKEN", "TEND_CA_FILE", "TEND_CONTEXT", "TEND_DATA"} {
+	for _, v := range []string{"TEND_API", "TEND_TOKEN", "TEND_CA_FILE", "TEND_CONTEXT", "TEND_DATA", "TEND_TLS_SERVER_NAME"} {
 		t.Setenv(v, "")
 	}
 	return configDir, dataDir
@@ -161,8 +161,8 @@ func TestClientTakesEachPartFromTheMostSpecificSource(t *testing.T) {
 		}
 	}
 
-	// no config file: today's behaviour
-	if _, err := g(nil).target(); err == nil || !strings.Contains(err.Error(), "no API token") {
+	// no config file, and no server has run on the data dir: say so, and how to start one
+	if _, err := g(nil).target(); err == nil || !strings.Contains(err.Error(), "no tend server found") || !strings.Contains(err.Error(), "start one with `tend server`") {
 		t.Fatalf("nothing anywhere: %v", err)
 	}
 	writeFile(t, filepath.Join(dataDir, "token"), "data-token\n")
