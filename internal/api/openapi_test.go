@@ -284,7 +284,9 @@ func TestTheAnswersMatchTheDescription(t *testing.T) {
 		{"GET", "/v1/apps/hello/history?limit=5", "", 200, 0},
 		{"GET", "/v1/apps/hello/watch", "", 200, 1},
 		{"GET", "/v1/apps/hello/logs?tail=10", "", 200, 0},
-		{"GET", "/v1/apps/hello/logs?instance=..", "", 200, 0}, // the stream's error line
+		{"GET", "/v1/apps/hello/logs?instance=..", "", 404, 0},
+		{"GET", "/v1/apps/hello/logs?instance=does-not-exist", "", 404, 0},
+		{"GET", "/v1/apps/hello/logs?instance=hello-1-0", "", 200, 0},
 		{"GET", "/v1/gateway", "", 200, 0},
 		{"GET", "/v1/certs", "", 200, 0},
 		{"GET", "/v1/incidents?all=1", "", 200, 0},

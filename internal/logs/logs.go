@@ -16,6 +16,15 @@ func Path(dataDir, app, instance string) string {
 }
 
 // rotated is the name of the n-th older copy of a log file (path.1 is the newest).
+// Has reports whether an instance of app has a log in dataDir.
+func Has(dataDir, app, instance string) bool {
+	if !validName(app) || !validName(instance) {
+		return false
+	}
+	_, err := os.Stat(Path(dataDir, app, instance))
+	return err == nil
+}
+
 func rotated(path string, n int) string { return fmt.Sprintf("%s.%d", path, n) }
 
 // Rotate copies path to path.1 (shifting older copies up to path.keep, dropping the
