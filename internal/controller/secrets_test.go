@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
@@ -162,8 +163,19 @@ func TestARollbackNeedingARemovedSecretIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPhase(t, c, rollout.Completed, 2)
-	if _, err := c.RemoveSecret(ctx, "hello", "db-url"); err != nil {
-		t.Fatalf("removing a secret no running revision uses: %v", err)
+	// revision 1's instances stop once its window has ended, just after the rollout's end:
+	// until then it runs, and the secret is refused as in use
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := c.RemoveSecret(ctx, "hello", "db-url")
+		if err == nil {
+			break
+		}
+		var inUse *SecretInUseError
+		if !errors.As(err, &inUse) || !strings.Contains(err.Error(), "revision 1 ") || time.Now().After(deadline) {
+			t.Fatalf("removing a secret no running revision uses: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	// revision 1 cannot run again: the runtime drops what it keeps of it (on Kubernetes,
 	// its Secret with the value)
