@@ -121,6 +121,7 @@ rc=0
   fuzz ./internal/gateway FuzzHeadAgreesWithNetHTTP || rc=1
   fuzz ./internal/gateway FuzzCertificateForSNI || rc=1
   fuzz ./internal/gateway FuzzApplyRouting || rc=1
+  fuzz ./internal/gateway FuzzResponseAgreesWithNetHTTP || rc=1
   fuzz ./internal/api FuzzDecodeRequests || rc=1
   fuzz ./internal/store FuzzDecodeRecord || rc=1
   echo

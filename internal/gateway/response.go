@@ -38,8 +38,16 @@ func parseResponseHead(b []byte, r *respHead) headResult {
 	*r = respHead{fields: r.fields[:0], length: -1}
 	const proto = "HTTP/1.1 "
 	if len(b) < len(proto)+4 {
-		if len(b) <= len(proto) && string(b) != proto[:len(b)] {
+		// incomplete only while it can still become a status line: a longer read must not
+		// make undecided what a shorter one decided
+		n := min(len(b), len(proto))
+		if string(b[:n]) != proto[:n] {
 			return headOther
+		}
+		for _, c := range b[n:] {
+			if c < '0' || c > '9' {
+				return headOther
+			}
 		}
 		return headIncomplete
 	}
@@ -123,6 +131,9 @@ func parseResponseField(b []byte, r *respHead) (int, headResult) {
 			return 0, headOther
 		}
 		r.chunked = true
+		if bodiless(http.MethodGet, r.status) {
+			kind = fieldHop // no body to frame: dropped, as on net/http's path (RFC 9112 6.1)
+		}
 	case foldEq(name, "trailer"), foldEq(name, "upgrade"):
 		return 0, headOther
 	case foldEq(name, "connection"):
@@ -262,6 +273,16 @@ func copyLength(bw *bufio.Writer, br *bufio.Reader, n int64) (werr, rerr error) 
 // errMalformedChunk is a chunked body the loop cannot frame.
 var errMalformedChunk = errors.New("malformed chunked encoding from the backend")
 
+// Limits of net/http's chunked reader, which the loop keeps so as not to pass on a body
+// that a client reading with it refuses: the trailer section, up to its empty line, must
+// fit in the reader's buffer (4 KiB by default); and the bytes of chunk-size lines,
+// extensions included, may exceed 16 bytes a chunk plus twice its data by at most 16 KiB.
+const (
+	maxTrailerBytes   = 4 << 10
+	maxChunkOverhead  = 16 << 10
+	chunkOverheadFree = 16
+)
+
 // copyChunked passes a chunked body on as it comes, chunk sizes, extensions and trailers
 // included, checking the framing as it goes. Before it waits for the backend's next
 // chunk it sends what it has, so that a stream (server-sent events) is not held back.
@@ -285,13 +306,18 @@ func copyChunked(bw *bufio.Writer, br *bufio.Reader, await func() error) (werr, 
 		}
 		return l, err
 	}
+	var overhead int64
 	for {
 		l, err := line()
 		if err != nil {
 			return nil, err
 		}
+		overhead += int64(len(l))
 		size, l, ok := chunkSize(l)
 		if !ok {
+			return nil, errMalformedChunk
+		}
+		if overhead = max(overhead-chunkOverheadFree-2*size, 0); overhead > maxChunkOverhead {
 			return nil, errMalformedChunk
 		}
 		bw.Write(l)
@@ -312,12 +338,16 @@ func copyChunked(bw *bufio.Writer, br *bufio.Reader, await func() error) (werr, 
 		_, _ = br.Discard(2)
 	}
 	// trailer fields, up to the empty line; held until then, so that a folded line
-	// (obs-fold) can be joined to the one it continues, as net/http's reader does
+	// (obs-fold) can be joined to the one it continues, as net/http's reader does: the
+	// two trimmed of spaces and tabs, one space between
 	var trailers []byte
-	for {
+	for read := 0; ; {
 		l, err := line()
 		if err != nil {
 			return nil, err
+		}
+		if read += len(l); read > maxTrailerBytes {
+			return nil, errMalformedChunk
 		}
 		if len(l) == 2 && l[0] == '\r' {
 			bw.Write(trailers)
@@ -325,12 +355,17 @@ func copyChunked(bw *bufio.Writer, br *bufio.Reader, await func() error) (werr, 
 			return nil, nil
 		}
 		if (l[0] == ' ' || l[0] == '\t') && len(trailers) > 0 {
-			cont := bytes.Trim(l[:len(l)-1], " \t\r")
-			if l[len(l)-2] != '\r' || bytes.ContainsFunc(cont, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+			if l[len(l)-2] != '\r' {
 				return nil, errMalformedChunk
 			}
-			trailers = append(trailers[:len(trailers)-2], ' ')
-			trailers = append(append(trailers, cont...), "\r\n"...)
+			// a line of only spaces would leave net/http's reading a trailing space,
+			// which a joined line cannot carry
+			cont := bytes.Trim(l[:len(l)-2], " \t")
+			if len(cont) == 0 || bytes.ContainsFunc(cont, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+				return nil, errMalformedChunk
+			}
+			trailers = bytes.TrimRight(trailers[:len(trailers)-2], " \t")
+			trailers = append(append(append(trailers, ' '), cont...), "\r\n"...)
 			continue
 		}
 		if n, res := parseLine(l); res != headFast || n != len(l) {
