@@ -33,12 +33,21 @@ func TestUploadsBeyondTheSlotsWaitTheirTurn(t *testing.T) {
 	digest := strings.Repeat("a", 64)
 
 	var writers []*io.PipeWriter
+	defer func() { // before the server closes, which waits for their requests
+		for _, pw := range writers {
+			pw.CloseWithError(io.ErrUnexpectedEOF)
+		}
+	}()
 	answers := make(chan int, maxUploadsAtOnce)
 	for range maxUploadsAtOnce {
 		pr, pw := io.Pipe()
 		writers = append(writers, pw)
 		req, _ := http.NewRequest("PUT", srv.URL+"/v1/uploads/"+digest, pr)
 		req.Header.Set("Authorization", "Bearer "+ci)
+		// the client sends the head at once and the body only once the handler reads it:
+		// without, a body whose first byte is there at once leaves the head in the
+		// client's buffer (net/http flushes it early only for a body that is slow to begin)
+		req.Header.Set("Expect", "100-continue")
 		go func() {
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -48,7 +57,7 @@ func TestUploadsBeyondTheSlotsWaitTheirTurn(t *testing.T) {
 			resp.Body.Close()
 			answers <- resp.StatusCode
 		}()
-		if _, err := pw.Write([]byte{0x1f}); err != nil { // the upload has begun on the server
+		if _, err := pw.Write([]byte{0x1f}); err != nil { // the handler reads it: the upload holds a slot
 			t.Fatal(err)
 		}
 	}
@@ -69,7 +78,11 @@ func TestUploadsBeyondTheSlotsWaitTheirTurn(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a third upload while two are in progress: %d %s, want 429", resp.StatusCode, body)
+			var ended []int
+			for len(answers) > 0 {
+				ended = append(ended, <-answers)
+			}
+			t.Fatalf("a third upload while two are in progress: %d %s, want 429 (the two that began answered %v)", resp.StatusCode, body, ended)
 		}
 		time.Sleep(10 * time.Millisecond) // the two have not reached the handler yet
 	}
