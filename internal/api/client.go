@@ -157,6 +157,16 @@ func (c *Client) Action(ctx context.Context, app, action string, req v1.ActionRe
 	return v, c.getJSON(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(app)+"/"+action, req, &v)
 }
 
+// Delete removes an app; purge removes its history and secrets too.
+func (c *Client) Delete(ctx context.Context, app string, purge bool) (v1.DeleteResult, error) {
+	var v v1.DeleteResult
+	path := "/v1/apps/" + url.PathEscape(app)
+	if purge {
+		path += "?purge=1"
+	}
+	return v, c.getJSON(ctx, http.MethodDelete, path, nil, &v)
+}
+
 // Deploy sends a spec; build output goes to onLog as it happens.
 func (c *Client) Deploy(ctx context.Context, req v1.DeployRequest, onLog func(string)) (v1.DeployResult, error) {
 	resp, err := c.do(ctx, http.MethodPost, "/v1/deploy", req)

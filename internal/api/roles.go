@@ -52,6 +52,7 @@ var routeRoles = map[string]rule{
 	"POST /prometheus/":                    {role: token.Read}, // queries by POST (Grafana, promtool): the API writes nothing
 	"GET /alertmanager/":                   {role: token.Read},
 	"POST /v1/deploy":                      {role: token.Deploy, what: "deploying"},
+	"DELETE /v1/apps/{app}":                {role: token.Deploy, what: "deleting an app"}, // purge=1 needs admin: the handler checks
 	"POST /v1/apps/{app}/{action}":         {role: token.Deploy, what: "acting on an app (promote, abort, pause, resume, restart, scale, rollback, redeploy, maintenance)"},
 	"PUT /v1/apps/{app}/secrets/{name}":    {role: token.Deploy, what: "setting a secret"},
 	"DELETE /v1/apps/{app}/secrets/{name}": {role: token.Deploy, what: "removing a secret"},

@@ -104,6 +104,9 @@ func (s *server) routes() *http.ServeMux {
 	r.handle("POST /v1/apps/{app}/{action}", s.action, op{summary: "act on an app's rollout or instances",
 		params:  []param{{name: "action", desc: "what to do", value: schema{"type": "string", "enum": []string{"promote", "abort", "pause", "resume", "restart", "scale", "rollback", "maintenance", "redeploy"}}}},
 		request: jsonOf(v1.ActionRequest{}).orNone(), response: jsonOf(v1.ActionResult{})})
+	r.handle("DELETE /v1/apps/{app}", s.deleteApp, op{summary: "delete an app: its route, spec and rollout go, its instances stop; its history stays unless purge",
+		params:   []param{{name: "purge", desc: "1: remove its revisions, events and secrets too (an admin token only)", value: onOff}},
+		response: jsonOf(v1.DeleteResult{})})
 	r.handle("GET /v1/gateway", s.gateway, op{summary: "how the gateway routes each app now (404: no gateway)", response: jsonOf([]v1.Route{})})
 	r.handle("GET /v1/certs", s.certs, op{summary: "the gateway's certificates (404: no HTTPS listener)", response: jsonOf([]v1.Certificate{})})
 	if s.o.Prometheus != nil {
@@ -341,8 +344,16 @@ func (s *server) action(w http.ResponseWriter, r *http.Request) {
 		err = s.c.Restart(ctx, app)
 		res.Message = "restarted every instance"
 	case "scale":
-		err = s.c.Scale(ctx, app, req.Instances)
-		res.Message = "scaling to " + strconv.Itoa(req.Instances)
+		if req.Instances == nil {
+			writeError(w, http.StatusBadRequest, errors.New(`scale needs the instance count: {"instances": 3} (0 stops every instance)`))
+			return
+		}
+		n := *req.Instances
+		err = s.c.Scale(ctx, app, n)
+		res.Message = "scaling to " + strconv.Itoa(n)
+		if n == 0 {
+			res.Message = "scaled to zero: every instance stops, and the gateway answers 503 until `tend scale " + app + " N`"
+		}
 	case "rollback":
 		res.Revision, err = s.c.Rollback(ctx, app, req.To)
 		res.Message = "rolling back to revision " + strconv.Itoa(res.Revision)

@@ -14,10 +14,13 @@ import (
 )
 
 // follow shows the progress of the rollout to revision rev until it ends, and returns
-// an error carrying the exit code when it did not complete.
+// an error carrying the exit code when it did not complete. On a terminal a line is
+// rewritten in place while only its counts change, and kept when the rollout moves to
+// another step or phase, so the steps stay on screen; each line fits the terminal's
+// width. Otherwise every change is a line of its own.
 func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer) error {
-	tty := isTerminal(w)
-	var last string
+	width := terminalWidth(w)
+	var last, lastStep string
 	var final v1.Rollout
 	err := c.Watch(ctx, app, func(st v1.Rollout) error {
 		if st.To != rev && st.Stable != rev {
@@ -27,10 +30,15 @@ func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer
 		if line != last {
 			last = line
 			line = time.Now().Format("15:04:05") + "  " + line
-			if tty {
-				fmt.Fprintf(w, "\r\033[K%s", line)
-			} else {
+			switch step := fmt.Sprintf("%s %d %d", st.Phase, st.Step, st.Weight); {
+			case width == 0:
 				fmt.Fprintln(w, line)
+			case step != lastStep && lastStep != "":
+				fmt.Fprintf(w, "\n%s", fit(line, width))
+				lastStep = step
+			default:
+				fmt.Fprintf(w, "\r\033[K%s", fit(line, width))
+				lastStep = step
 			}
 		}
 		final = st
@@ -39,8 +47,12 @@ func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer
 		}
 		return nil
 	})
-	if tty {
+	if width > 0 && last != "" {
 		fmt.Fprintln(w)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("stopped following (%v); the rollout of %s revision %d goes on on the server: "+
+			"tend rollout status %s follows it again, tend abort %s stops it", context.Cause(ctx), app, rev, app, app)
 	}
 	if err != nil {
 		return err
@@ -50,11 +62,35 @@ func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer
 		return nil // a deploy that completed, or a rollback that reached its revision
 	case final.Phase == v1.Paused:
 		return &exitCodeError{code: exitPaused, err: fmt.Errorf("rollout of %s revision %d is paused: %s", app, rev, final.Message)}
-	case ctx.Err() != nil:
-		return ctx.Err()
 	default:
 		return &exitCodeError{code: exitRolloutFailed, err: fmt.Errorf("rollout of %s revision %d %s: %s", app, rev, endedAs[final.Phase], final.Message)}
 	}
+}
+
+// terminalWidth is w's width in columns when it is a terminal, else 0.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	cols, _, err := term.GetSize(int(f.Fd()))
+	if err != nil || cols <= 0 {
+		return 80
+	}
+	return cols
+}
+
+// fit cuts line to less than width columns (one rune a column), so that a terminal
+// never wraps it: a wrapped line cannot be rewritten in place.
+func fit(line string, width int) string {
+	r := []rune(line)
+	if len(r) < width {
+		return line
+	}
+	if width < 2 {
+		return ""
+	}
+	return string(r[:width-2]) + "…"
 }
 
 // endedAs says how a rollout that did not reach its revision ended.
@@ -64,9 +100,4 @@ var endedAs = map[v1.Phase]string{v1.RolledBack: "was rolled back", v1.Aborted: 
 
 func progressLine(st v1.Rollout) string {
 	return fmt.Sprintf("%-11s rev %d→%d  ready %d/%d  weight %3d%%  %s", st.Phase, st.From, st.To, st.ReadyNew, st.Replicas, st.Weight, st.Message)
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }

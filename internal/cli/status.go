@@ -12,11 +12,13 @@ import (
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
+	var watch bool
 	cmd := &cobra.Command{
 		Use:   "status [APP]",
 		Short: "Show apps, their rollouts and instances",
 		Example: `  tend status
-  tend status hello -o json`,
+  tend status hello -o json
+  tend status hello --watch     # follow its rollout to the end (as tend rollout status)`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
@@ -24,6 +26,12 @@ func newStatusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
+			if watch {
+				if len(args) == 0 {
+					return &exitCodeError{code: exitInvalid, err: fmt.Errorf("--watch follows one app's rollout: tend status APP --watch")}
+				}
+				return followCurrent(cmd.Context(), c, args[0], w)
+			}
 			if len(args) == 0 {
 				apps, err := c.Apps(cmd.Context())
 				if err != nil {
@@ -44,6 +52,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			return render(w, g.output, s, func(tw *tabwriter.Writer) { appTable(tw, s) })
 		},
 	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the app's rollout to its end, with the exit codes of tend deploy")
 	addOutputFlag(cmd, g)
 	return cmd
 }

@@ -379,18 +379,24 @@ func (c *Controller) Resume(ctx context.Context, app string) error {
 }
 
 // Scale sets the app's instance count (until the next deploy, which takes the spec's).
+// Zero stops every instance, warm ones too; the gateway then answers the app's requests
+// with 503 "scaled to zero".
 func (c *Controller) Scale(ctx context.Context, app string, n int) error {
-	if n < 1 || n > 1000 {
-		return fmt.Errorf("instances must be between 1 and 1000, got %d", n)
+	if n < 0 || n > 1000 {
+		return fmt.Errorf("instances must be between 0 and 1000, got %d", n)
 	}
 	return c.command(ctx, app, fmt.Sprintf("scale to %d", n), func(l *appLoop) error {
-		prev := l.rec.Instances
-		l.rec.Instances = n
+		if n == 0 && !l.st.Phase.Terminal() {
+			return fmt.Errorf("%s has a rollout to revision %d in progress: let it end (tend rollout status %s) or stop it (tend abort %s) before scaling to zero",
+				app, l.st.To, app, app)
+		}
+		prev := l.rec
+		l.rec.Instances, l.rec.ScaledToZero = n, n == 0
 		next := *l.st
 		next.Replicas = n
 		// the desired count and the rollout's count change together or not at all
 		if _, err := l.c.o.Store.Commit(ctx, store.Op{Key: store.AppKey(app), Value: l.rec}, store.Op{Key: store.RolloutKey(app), Value: next}); err != nil {
-			l.rec.Instances = prev
+			l.rec = prev
 			return fmt.Errorf("record the new instance count: %w", err)
 		}
 		l.st.Replicas = n

@@ -35,6 +35,8 @@ type Secrets interface {
 	Prune(ctx context.Context, app string, keep map[string]map[int]bool) error
 	// Remove deletes every version of a secret.
 	Remove(ctx context.Context, app, name string) (bool, error)
+	// RemoveAll deletes every secret of the app and says how many versions there were.
+	RemoveAll(ctx context.Context, app string) (int, error)
 }
 
 // Uploads is where clients' uploads are kept (package upload's Store).

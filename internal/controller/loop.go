@@ -128,6 +128,9 @@ func (l *appLoop) run(ctx context.Context) {
 
 // replicas is how many instances the app should have now.
 func (l *appLoop) replicas() int {
+	if l.rec.ScaledToZero {
+		return 0
+	}
 	if l.rec.Instances > 0 {
 		return l.rec.Instances
 	}
@@ -301,6 +304,9 @@ func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 		PreviewToken: previewToken(out.Preview, l.st.PreviewToken),
 		MaxBody:      sp.Route.MaxBodyBytes, Protocol: protocol(sp.Route.Protocol), Maintenance: l.rec.Maintenance, ResponseTimeout: sp.Route.Timeouts.Response, BodyTimeout: sp.Route.Timeouts.Body, ConnectTimeout: sp.Route.Timeouts.Connect,
 		TLS: routeTLS(&sp)}
+	if l.rec.ScaledToZero && rt.Maintenance == nil && l.st.Phase.Terminal() {
+		rt.Maintenance = &route.Maintenance{ScaledToZero: true, Since: l.rec.UpdatedAt}
+	}
 	rt.Splits = slices.Clone(out.Splits)
 	if out.MatchCanary {
 		if r, ok := l.revisions[l.st.To]; ok && r.Spec.Strategy.Canary != nil {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"sort"
 
 	"github.com/tendhq/tend/internal/gateway/route"
@@ -70,8 +71,14 @@ type History struct {
 }
 
 // History reports an app's revisions and events; limit bounds the events (default 50).
+// A deleted app's history is kept until it is purged.
 func (c *Controller) History(ctx context.Context, app string, limit int) (History, error) {
 	l, err := c.existing(ctx, app)
+	if errors.Is(err, ErrUnknownApp) {
+		if revs, lerr := store.Newest[store.Revision](ctx, c.o.Store, store.RevisionsPrefix(app), 1); lerr == nil && len(revs) > 0 {
+			l, err = c.loop(app)
+		}
+	}
 	if err != nil {
 		return History{}, err
 	}

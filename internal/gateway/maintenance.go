@@ -10,14 +10,17 @@ import (
 	"github.com/tendhq/tend/internal/gateway/route"
 )
 
-// An app in maintenance (`tend maintenance APP on`) is answered by the gateway itself:
+// An app in maintenance (`tend maintenance APP on`), or scaled to zero, is answered by the gateway itself:
 // 503, with Retry-After when one was given, and a page in HTML for browsers or in JSON
 // for clients that ask for it. Its instances keep running and get nothing.
 
 // maintenancePage is the answer's content type and body for a client that accepts accept.
 func maintenancePage(app string, m *route.Maintenance, accept string) (string, []byte) {
-	msg := m.Message
-	if msg == "" {
+	msg, kind, title := m.Message, "maintenance", "Down for maintenance"
+	switch {
+	case m.ScaledToZero:
+		msg, kind, title = app+" is scaled to zero: it runs no instance now.", "scaled to zero", "Scaled to zero"
+	case msg == "":
 		msg = app + " is down for maintenance; please try again later."
 	}
 	if wantsJSON(accept) {
@@ -26,11 +29,11 @@ func maintenancePage(app string, m *route.Maintenance, accept string) (string, [
 			App        string `json:"app"`
 			Message    string `json:"message"`
 			RetryAfter int    `json:"retryAfterSeconds,omitempty"`
-		}{"maintenance", app, msg, m.RetryAfter})
+		}{kind, app, msg, m.RetryAfter})
 		return "application/json", append(b, '\n')
 	}
 	page := "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>" + html.EscapeString(app) +
-		": maintenance</title></head>\n<body style=\"font-family:sans-serif;max-width:40em;margin:4em auto\"><h1>Down for maintenance</h1>\n<p>" +
+		": " + kind + "</title></head>\n<body style=\"font-family:sans-serif;max-width:40em;margin:4em auto\"><h1>" + html.EscapeString(title) + "</h1>\n<p>" +
 		html.EscapeString(msg) + "</p></body></html>\n"
 	return "text/html; charset=utf-8", []byte(page)
 }

@@ -39,3 +39,21 @@ func TestAnAppInMaintenanceIsAnsweredByTheGateway(t *testing.T) {
 		t.Errorf("the instance got %d requests in maintenance, want none", n)
 	}
 }
+
+func TestAnAppScaledToZeroSaysSo(t *testing.T) {
+	m := &route.Maintenance{ScaledToZero: true}
+	url := serve(t, New(Options{}), []route.Route{{App: "hello", PathPrefix: "/", Maintenance: m}}, nil)
+	for _, accept := range []string{"text/html", "application/json"} {
+		req, _ := http.NewRequest("GET", url+"/", nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || !strings.Contains(string(body), "hello is scaled to zero") || strings.Contains(string(body), "maintenance") {
+			t.Errorf("Accept %s: %d\n%s", accept, resp.StatusCode, body)
+		}
+	}
+}

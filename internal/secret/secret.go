@@ -381,6 +381,22 @@ func (v *Vault) Remove(ctx context.Context, app, name string) (bool, error) {
 	return n > 0, err
 }
 
+// RemoveAll deletes every secret of app, their version counters included (`tend delete
+// APP --purge`), and says how many versions there were.
+func (v *Vault) RemoveAll(ctx context.Context, app string) (int, error) {
+	if err := spec.CheckAppName(app); err != nil {
+		return 0, invalid{err}
+	}
+	v.mu.Lock() // a rotation in progress does not write them back
+	defer v.mu.Unlock()
+	n, err := v.store.DeletePrefix(ctx, store.SecretsPrefixOf(app))
+	if err != nil {
+		return int(n), err
+	}
+	_, err = v.store.DeletePrefix(ctx, store.SecretCountersPrefix+app+"/")
+	return int(n), err
+}
+
 // Prune deletes the versions of app's secrets that are neither the newest of their
 // secret nor in keep (name → versions still used by a kept revision).
 func (v *Vault) Prune(ctx context.Context, app string, keep map[string]map[int]bool) error {

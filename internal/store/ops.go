@@ -9,11 +9,13 @@ import (
 )
 
 // Op is one write of a Commit: Value encoded as JSON under Key. With IfAbsent, the
-// whole Commit happens only if Key does not exist yet.
+// whole Commit happens only if Key does not exist yet. With Delete, Key is removed
+// instead (Value is unused).
 type Op struct {
 	Key      string
 	Value    any
 	IfAbsent bool
+	Delete   bool
 }
 
 // Commit writes every op in one transaction: all of them or none. ok is false, and
@@ -22,6 +24,10 @@ func (s *Store) Commit(ctx context.Context, ops ...Op) (ok bool, err error) {
 	var conds []clientv3.Cmp
 	var puts []clientv3.Op
 	for _, op := range ops {
+		if op.Delete {
+			puts = append(puts, clientv3.OpDelete(op.Key))
+			continue
+		}
 		b, err := json.Marshal(op.Value)
 		if err != nil {
 			return false, fmt.Errorf("encode %s: %w", op.Key, err)

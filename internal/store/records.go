@@ -86,6 +86,9 @@ type AppRecord struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	// Instances overrides Spec.Instances after `tend scale` (0: use the spec).
 	Instances int `json:"instances,omitempty"`
+	// ScaledToZero, set by `tend scale APP 0`, runs no instance of the app; the gateway
+	// answers its requests with 503 until a scale or a deploy brings instances back.
+	ScaledToZero bool `json:"scaledToZero,omitempty"`
 	// Maintenance, set by `tend maintenance APP on`, makes the gateway answer 503 while the
 	// instances keep running; deploys keep it.
 	Maintenance *route.Maintenance `json:"maintenance,omitempty"`

@@ -39,7 +39,7 @@ type StreamLine struct {
 type ActionRequest struct {
 	Full      bool `json:"full,omitempty"`      // promote: skip the remaining canary steps
 	To        int  `json:"to,omitempty"`        // rollback: the revision (0: the previous one)
-	Instances int  `json:"instances,omitempty"` // scale
+	Instances *int `json:"instances,omitempty"` // scale: 0 stops every instance
 	// maintenance: On puts the app in maintenance with Message and a Retry-After of
 	// RetryAfterSeconds; without On it ends
 	On                bool   `json:"on,omitempty"`
@@ -51,6 +51,18 @@ type ActionRequest struct {
 type ActionResult struct {
 	Message  string `json:"message"`
 	Revision int    `json:"revision,omitempty"`
+}
+
+// DeleteResult answers DELETE /v1/apps/{app}.
+type DeleteResult struct {
+	App     string `json:"app"`
+	Message string `json:"message"`
+	// Stopped is how many instances were stopped.
+	Stopped int `json:"stopped"`
+	// RevisionsKept is how many revisions `tend history` still shows (0 when purged).
+	RevisionsKept int `json:"revisionsKept"`
+	// Purged is true when the revisions, events and secrets were removed too.
+	Purged bool `json:"purged"`
 }
 
 // LogLine is one line of an instance's log (GET /v1/apps/{app}/logs).

@@ -73,4 +73,7 @@ type Maintenance struct {
 	// RetryAfter is the Retry-After the clients get, in seconds (0: none).
 	RetryAfter int       `json:"retryAfter,omitempty"`
 	Since      time.Time `json:"since"`
+	// ScaledToZero says the app runs no instance (`tend scale APP 0`) rather than that
+	// it is down for maintenance.
+	ScaledToZero bool `json:"scaledToZero,omitempty"`
 }

@@ -1,0 +1,153 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tendhq/tend/internal/rollout"
+	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// DeleteResult says what `tend delete` removed.
+type DeleteResult struct {
+	// Stopped is how many instances were stopped.
+	Stopped int
+	// Revisions is how many revisions are kept for `tend history` (0 with purge).
+	Revisions int
+	// Purged is true when the revisions, events and secrets were removed too.
+	Purged bool
+}
+
+// stopWait bounds how long Delete waits for the app's instances to stop, beyond the
+// longest shutdown grace of its revisions.
+const stopWait = 15 * time.Second
+
+// Delete removes an app: its route first (the gateway stops sending it requests), then
+// its spec and rollout, and stops every instance as a scale to zero does (each drains
+// for its grace). Its revisions, events and secrets stay, so `tend history APP` still
+// shows them and a deploy of the same name goes on numbering; purge removes them too,
+// and the artifacts no other revision uses are collected. Delete returns once no
+// instance of the app runs, or says how many still do.
+func (c *Controller) Delete(ctx context.Context, app string, purge bool) (DeleteResult, error) {
+	l, err := c.existing(ctx, app)
+	if err != nil {
+		return DeleteResult{}, err
+	}
+	var res DeleteResult
+	grace := time.Duration(0)
+	err = l.do(ctx, func(ctx context.Context) error {
+		ops := []store.Op{{Key: store.RouteKey(app), Delete: true}, {Key: store.AppKey(app), Delete: true},
+			{Key: store.RolloutKey(app), Delete: true}}
+		if _, err := c.o.Store.Commit(ctx, ops...); err != nil {
+			return fmt.Errorf("remove %s's route, spec and rollout: %w", app, err)
+		}
+		l.stopAnalysis()
+		l.event(ctx, "delete", l.st.Stable, fmt.Sprintf("deleted %s: its route, spec and rollout removed, its instances stopping", app))
+		running := map[int]bool{}
+		for _, in := range c.o.Runtime.Instances(app) {
+			if in.State != runtime.Stopping {
+				res.Stopped++
+			}
+			running[in.Revision] = true
+		}
+		for rev := range running {
+			r, ok := l.revisions[rev]
+			if !ok {
+				continue
+			}
+			grace = max(grace, r.Spec.Shutdown.Grace)
+			if err := c.o.Runtime.Apply(ctx, runtime.Set{Template: template(r), Replicas: 0}); err != nil {
+				l.log.Error("stop the instances of a deleted app", "revision", rev, "err", err)
+			}
+		}
+		l.rec = store.AppRecord{}
+		l.st = rollout.Steady(app)
+		l.applied = map[int]int{}
+		l.lastRoute, l.lastState = nil, nil
+		l.publish(*l.st)
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if err := waitStopped(ctx, c.o.Runtime, app, grace+stopWait); err != nil {
+		return res, err
+	}
+	err = l.do(ctx, func(ctx context.Context) error {
+		if l.rec.Spec.App != "" {
+			return fmt.Errorf("%s was deployed again while it was being deleted; its history is kept", app)
+		}
+		l.forgetRevisions(ctx)
+		if !purge {
+			res.Revisions = len(l.revisions)
+			return nil
+		}
+		return l.purge(ctx)
+	})
+	if err != nil {
+		return res, err
+	}
+	if purge {
+		res.Purged = true
+		c.collectArtifacts(ctx)
+		c.CollectUploads(ctx)
+	}
+	return res, nil
+}
+
+// forgetRevisions deletes what the runtime keeps of each revision of a deleted app
+// beyond its instances (on Kubernetes: Deployments, Secrets, ConfigMaps, scaled to zero
+// by now); a deploy that brings a revision back makes them again.
+func (l *appLoop) forgetRevisions(ctx context.Context) {
+	f, ok := l.c.o.Runtime.(runtime.Forgetter)
+	if !ok {
+		return
+	}
+	for n := range l.revisions {
+		if err := f.Forget(ctx, l.app, n); err != nil {
+			l.log.Error("forget a revision of a deleted app", "revision", n, "err", err)
+		}
+	}
+}
+
+// purge removes what a deleted app left for its history: revisions, events and secrets.
+// Its instance user stays recorded, so that a deploy of the same name runs as the same
+// uid that owns what its instances left on disk.
+func (l *appLoop) purge(ctx context.Context) error {
+	c := l.c
+	for _, p := range []string{store.RevisionsPrefix(l.app), store.EventsPrefix + l.app + "/"} {
+		if _, err := c.o.Store.DeletePrefix(ctx, p); err != nil {
+			return fmt.Errorf("purge %s: %w", l.app, err)
+		}
+	}
+	l.revisions = map[int]store.Revision{}
+	if c.o.Secrets != nil {
+		if _, err := c.o.Secrets.RemoveAll(ctx, l.app); err != nil {
+			return fmt.Errorf("purge the secrets of %s: %w", l.app, err)
+		}
+	}
+	return nil
+}
+
+// waitStopped waits until no instance of app runs, for at most d.
+func waitStopped(ctx context.Context, rt runtime.Runtime, app string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		n := len(rt.Instances(app))
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is deleted, but %d of its instances still run after %s: see tend logs and the server's log, and stop them by hand if they hang", app, n, d)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s is deleted; its %d instances are still stopping: %w", app, n, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
