@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -60,6 +61,40 @@ func revisionChanges(a, b store.Revision) []string {
 		}
 	}
 	return out
+}
+
+// deployChanges says what a deploy of revision b would change where revision a serves
+// (a's spec being the one last deployed): revisionChanges, and the parts of the spec
+// that change the app without making a revision of their own.
+func deployChanges(a, b store.Revision) []string {
+	out := revisionChanges(a, b)
+	if a.Spec.Instances != b.Spec.Instances {
+		out = append(out, fmt.Sprintf("instances %d → %d", a.Spec.Instances, b.Spec.Instances))
+	}
+	for _, part := range []struct {
+		name string
+		a, b any
+	}{
+		{"files", a.Spec.Files, b.Spec.Files}, {"route", a.Spec.Route, b.Spec.Route}, {"strategy", a.Spec.Strategy, b.Spec.Strategy},
+		{"metrics", a.Spec.Metrics, b.Spec.Metrics}, {"alerts", rulesAsWritten(a.Spec.Alerts), rulesAsWritten(b.Spec.Alerts)},
+	} {
+		ja, _ := json.Marshal(part.a)
+		jb, _ := json.Marshal(part.b)
+		if string(ja) != string(jb) {
+			out = append(out, part.name+" changed")
+		}
+	}
+	return out
+}
+
+// rulesAsWritten is alerts without where the server read the rule files (an upload's
+// directory differs with every upload): the rules as written, with their content.
+func rulesAsWritten(a spec.Alerts) spec.Alerts {
+	a.RuleFiles = slices.Clone(a.RuleFiles)
+	for i := range a.RuleFiles {
+		a.RuleFiles[i].Path = ""
+	}
+	return a
 }
 
 func union[V any](a, b map[string]V) map[string]V {

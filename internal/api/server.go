@@ -255,7 +255,7 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	src := controller.Source{File: req.File, Text: []byte(req.Source), Commit: req.Commit, Describe: req.Describe, Binary: req.Binary,
-		ShareHosts: isAdmin(r)}
+		ShareHosts: isAdmin(r), DryRun: req.DryRun}
 	if req.Upload != "" {
 		if s.o.Uploads == nil || !s.o.Uploads.Has(req.Upload) {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("no upload %s on this server: send it first (PUT /v1/uploads/%s; tend deploy does)", req.Upload, req.Upload))
@@ -271,7 +271,16 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 		streamFailed(r, statusOf(err), err)
 		return
 	}
-	st.send(v1.StreamLine{Result: &v1.DeployResult{Revision: wireRevision(res.Revision), Created: res.Created, Unchanged: res.Unchanged}})
+	out := &v1.DeployResult{Revision: wireRevision(res.Revision), Created: res.Created, Unchanged: res.Unchanged, DryRun: res.DryRun}
+	if res.DryRun {
+		if res.Serving != nil {
+			out.Serving = res.Serving.Number
+			out.Changes = deployChanges(*res.Serving, res.Revision)
+		} else {
+			out.Changes = []string{"a new app"}
+		}
+	}
+	st.send(v1.StreamLine{Result: out})
 }
 
 func (s *server) watch(w http.ResponseWriter, r *http.Request) {

@@ -22,7 +22,7 @@ import (
 
 func newDeployCmd(g *globals) *cobra.Command {
 	var file, where string
-	var detach bool
+	var detach, dryRun bool
 	cmd := &cobra.Command{
 		Use:   "deploy -f FILE",
 		Short: "Build an app from its tend.yaml and roll the new revision out",
@@ -46,10 +46,15 @@ It needs Go here; the default needs none.
 Build output and rollout progress stream to the terminal. deploy exits 0 when the
 new revision serves, 2 when the rollout failed or was rolled back, 3 when it waits
 for ` + "`tend promote`" + `, 4 when the spec is invalid (nothing changes). The same source and
-configuration give the same revision: deploying it again changes nothing.`,
+configuration give the same revision: deploying it again changes nothing.
+
+--dry-run does everything up to the rollout (upload, checks, build) and prints the
+revision it would roll out and what would change, recording nothing (exit 0, or 4 for
+an invalid spec); tend diff does the same with exit codes for scripts.`,
 		Example: `  tend deploy -f tend.yaml
   tend deploy -f tend.yaml --detach && tend status hello
   tend deploy -f tend.yaml --build local           # go build here, upload the executable
+  tend deploy -f tend.yaml --dry-run               # what would change; nothing does
   TEND_API=https://tend.example.com:7070 TEND_TOKEN=$DEPLOY_TOKEN tend deploy -f deploy/tend.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -60,11 +65,16 @@ configuration give the same revision: deploying it again changes nothing.`,
 			if where != "server" && where != "local" {
 				return &exitCodeError{code: exitInvalid, err: fmt.Errorf("--build %q: want server (the server builds the uploaded source) or local (build here, upload the executable)", where)}
 			}
+			if dryRun {
+				_, err := plan(cmd.Context(), c, file, where == "local", cmd.OutOrStdout(), cmd.ErrOrStderr())
+				return err
+			}
 			return deploy(cmd.Context(), c, file, where == "local", detach, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "tend.yaml", "the app's spec")
 	cmd.Flags().BoolVar(&detach, "detach", false, "return once the rollout has started")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "upload, check and build, then say what would change; record nothing")
 	cmd.Flags().StringVar(&where, "build", "server", "where build.main is built: server (from the uploaded source) or local (here, for the server's platform; only the executable goes up)")
 	return cmd
 }
@@ -72,19 +82,7 @@ configuration give the same revision: deploying it again changes nothing.`,
 // deploy uploads what the spec needs (unless the server has it), sends the spec,
 // streams the build, then follows the rollout unless detached.
 func deploy(ctx context.Context, c *api.Client, file string, local, detach bool, out, errw io.Writer) error {
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return err
-	}
-	src, err := os.ReadFile(abs)
-	if err != nil {
-		return &exitCodeError{code: exitInvalid, err: fmt.Errorf("read spec: %w", err)}
-	}
-	req := v1.DeployRequest{File: abs, Source: string(src)}
-	if err := sendUpload(ctx, c, abs, local, &req, errw); err != nil {
-		return err
-	}
-	res, err := c.Deploy(ctx, req, func(line string) { fmt.Fprintln(errw, "build:", line) })
+	res, err := send(ctx, c, file, local, false, errw)
 	if err != nil {
 		return err
 	}
@@ -106,6 +104,52 @@ func deploy(ctx context.Context, c *api.Client, file string, local, detach bool,
 	}
 	fmt.Fprintf(out, "%s revision %d serves\n", app, rev)
 	return nil
+}
+
+// send reads the spec at file, uploads what it needs and sends the deploy (a dry run
+// with dryRun), streaming the build's output to errw.
+func send(ctx context.Context, c *api.Client, file string, local, dryRun bool, errw io.Writer) (v1.DeployResult, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return v1.DeployResult{}, err
+	}
+	src, err := os.ReadFile(abs)
+	if err != nil {
+		return v1.DeployResult{}, &exitCodeError{code: exitInvalid, err: fmt.Errorf("read spec: %w", err)}
+	}
+	req := v1.DeployRequest{File: abs, Source: string(src), DryRun: dryRun}
+	if err := sendUpload(ctx, c, abs, local, &req, errw); err != nil {
+		return v1.DeployResult{}, err
+	}
+	return c.Deploy(ctx, req, func(line string) { fmt.Fprintln(errw, "build:", line) })
+}
+
+// plan sends a dry run of the deploy of file and prints what it would change.
+func plan(ctx context.Context, c *api.Client, file string, local bool, out, errw io.Writer) (v1.DeployResult, error) {
+	res, err := send(ctx, c, file, local, true, errw)
+	if err != nil {
+		return res, err
+	}
+	app := res.Revision.App
+	switch {
+	case len(res.Changes) == 0:
+		fmt.Fprintf(out, "%s: no change: revision %d serves what the spec, its files and its secrets make\n", app, res.Serving)
+		return res, nil
+	case res.Created:
+		fmt.Fprintf(out, "%s: a deploy would make a new revision (artifact %.19s) and roll it out", app, res.Revision.Artifact)
+	case res.Unchanged:
+		fmt.Fprintf(out, "%s: a deploy would keep revision %d and change the app", app, res.Revision.Number)
+	default:
+		fmt.Fprintf(out, "%s: a deploy would roll out revision %d again", app, res.Revision.Number)
+	}
+	if res.Serving != 0 {
+		fmt.Fprintf(out, " in place of revision %d", res.Serving)
+	}
+	fmt.Fprintln(out, ":")
+	for _, ch := range res.Changes {
+		fmt.Fprintf(out, "  %s\n", ch)
+	}
+	return res, nil
 }
 
 // sendUpload collects the files the spec at file needs and sends them, unless the

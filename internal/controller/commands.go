@@ -34,6 +34,12 @@ type DeployResult struct {
 	Created bool `json:"created"`
 	// Unchanged is true when that revision already serves: nothing rolls out.
 	Unchanged bool `json:"unchanged"`
+	// DryRun is true when nothing was recorded (Source.DryRun): Revision is what a deploy
+	// would roll out (number 0 for a new one), and Serving what it would replace.
+	DryRun bool `json:"dryRun,omitempty"`
+	// Serving, for a dry run, is the revision that serves now (or that the rollout in
+	// progress goes to) with the spec last deployed; nil for an app never deployed.
+	Serving *store.Revision `json:"serving,omitempty"`
 }
 
 // Source is what a deploy is made from: the spec's text and where its files are.
@@ -55,6 +61,9 @@ type Source struct {
 	// ShareHosts lets the spec name hosts other apps serve (an admin's deploy); without
 	// it such a deploy is a *HostTakenError.
 	ShareHosts bool
+	// DryRun checks and builds as a deploy does, and says which revision it would roll
+	// out, recording nothing (tend diff, tend deploy --dry-run).
+	DryRun bool
 }
 
 // Deploy validates the spec in source (named file in messages), builds its artifact
@@ -105,6 +114,9 @@ func (c *Controller) DeploySource(ctx context.Context, src Source, out io.Writer
 		return DeployResult{}, err
 	}
 	res, err := c.buildAndRecord(ctx, app, src, out)
+	if src.DryRun {
+		return res, err
+	}
 	if err == nil && res.Created {
 		c.collectArtifacts(ctx)
 	}
@@ -181,6 +193,10 @@ func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, src Sour
 		if err != nil {
 			return err
 		}
+		if src.DryRun {
+			res = l.plan(app, secrets, art)
+			return nil
+		}
 		res, err = l.deploy(ctx, app, string(src.Text), secrets, art)
 		return err
 	})
@@ -241,7 +257,9 @@ func (c *Controller) CollectUploads(ctx context.Context) {
 	}
 }
 
-func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, secrets map[string]int, art build.Artifact) (DeployResult, error) {
+// existingRevision is the newest recorded revision with the artifact and the
+// configuration (spec and secret versions) given.
+func (l *appLoop) existingRevision(app *spec.App, secrets map[string]int, art build.Artifact) (store.Revision, bool) {
 	hash := revisionHash(app, secrets)
 	var rev store.Revision
 	found := false
@@ -250,6 +268,32 @@ func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, secr
 			rev, found = r, true
 		}
 	}
+	return rev, found
+}
+
+// plan says what deploying app would do, changing nothing.
+func (l *appLoop) plan(app *spec.App, secrets map[string]int, art build.Artifact) DeployResult {
+	rev, found := l.existingRevision(app, secrets, art)
+	if !found {
+		rev = store.Revision{App: app.App, Artifact: art.Digest, Version: art.Version, Commit: art.Commit, BuildTime: art.BuildTime,
+			ConfigHash: revisionHash(app, secrets), Spec: *app, Secrets: secrets}
+	}
+	res := DeployResult{Revision: rev, Created: !found, DryRun: true}
+	serving := l.st.Stable
+	if !l.st.Phase.Terminal() {
+		serving = l.st.To
+	}
+	res.Unchanged = found && serving == rev.Number
+	if r, ok := l.revisions[serving]; ok && l.rec.Spec.App != "" {
+		r.Spec = l.rec.Spec
+		res.Serving = &r
+	}
+	return res
+}
+
+func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, secrets map[string]int, art build.Artifact) (DeployResult, error) {
+	hash := revisionHash(app, secrets)
+	rev, found := l.existingRevision(app, secrets, art)
 	now := time.Now()
 	// the revision, the desired spec and the rollout that moves to it are written in one
 	// transaction: a crash leaves all of them or none

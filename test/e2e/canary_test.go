@@ -357,9 +357,27 @@ func TestACrashLoopingCanaryIsRolledBack(t *testing.T) {
 	dir := t.TempDir()
 	const steps = `    steps: [{weight: 10}, {pause: 1m}, {weight: 50}, {pause: {}}]`
 	s.mustTend("deploy", "-f", writeSpec(t, dir, canarySpec(`RELEASE: "1"`, steps)))
+	// a second process follows the same rollout with tend rollout status: same end, same exit code
+	followed := make(chan string, 1)
+	followCode := make(chan int, 1)
+	go func() {
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			if st, err := s.Status("hello"); err == nil && st.Rollout.To == 2 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		out, err := s.tend("rollout", "status", "hello")
+		followed <- out
+		followCode <- exitCode(err)
+	}()
 	out, err := s.tend("deploy", "-f", writeSpec(t, dir, canarySpec(`RELEASE: "2", FAULT_CRASH_AFTER: "2s"`, steps)))
 	if exitCode(err) != 2 || !strings.Contains(out, "restarted 3 times") {
 		t.Fatalf("deploy of a crash-looping canary: exit %d, want 2 (rolled back) naming its restarts:\n%s", exitCode(err), out)
+	}
+	if out, code := <-followed, <-followCode; code != 2 || !strings.Contains(out, "restarted 3 times") || !strings.Contains(out, "rev 1→2") {
+		t.Errorf("tend rollout status beside the deploy: exit %d, want 2 naming the restarts, with the progress of 1→2:\n%s", code, out)
 	}
 	if strings.Contains(out, "weight  50%") {
 		t.Errorf("the crash-looping canary reached weight 50:\n%s", out)

@@ -24,6 +24,9 @@ type DeployRequest struct {
 	// built (tend deploy --build local): the revision's artifact, instead of a build of
 	// build.main.
 	Binary string `json:"binary,omitempty"`
+	// DryRun checks and builds as a deploy does and answers what it would change,
+	// recording nothing (tend diff, tend deploy --dry-run).
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // StreamLine is one line of a streamed answer (deploy output, logs): exactly one field is set.

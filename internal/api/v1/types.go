@@ -172,6 +172,12 @@ type DeployResult struct {
 	Created bool `json:"created"`
 	// Unchanged is true when that revision already serves: nothing rolls out.
 	Unchanged bool `json:"unchanged"`
+	// DryRun is true when nothing was recorded: Revision is what a deploy would roll out
+	// (number 0: a new revision), Serving the revision it would replace (0: none) and
+	// Changes what would differ from it (empty: nothing).
+	DryRun  bool     `json:"dryRun,omitempty"`
+	Serving int      `json:"serving,omitempty"`
+	Changes []string `json:"changes,omitempty"`
 }
 
 // Route answers GET /v1/gateway (a list): how the gateway routes an app now.
