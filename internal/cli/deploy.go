@@ -69,41 +69,79 @@ an invalid spec); tend diff does the same with exit codes for scripts.`,
 				_, err := plan(cmd.Context(), c, file, where == "local", cmd.OutOrStdout(), cmd.ErrOrStderr())
 				return err
 			}
-			return deploy(cmd.Context(), c, file, where == "local", detach, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return deploy(cmd.Context(), c, file, where == "local", detach, g.output, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "tend.yaml", "the app's spec")
 	cmd.Flags().BoolVar(&detach, "detach", false, "return once the rollout has started")
+	cmd.Flags().StringVarP(&g.output, "output", "o", "table", "table: progress as lines; json or yaml: progress on stderr and the outcome (revision, phase, message, exit code) on stdout at the end")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "upload, check and build, then say what would change; record nothing")
 	cmd.Flags().StringVar(&where, "build", "server", "where build.main is built: server (from the uploaded source) or local (here, for the server's platform; only the executable goes up)")
 	return cmd
 }
 
+// deployOutcome is what `tend deploy -o json|yaml` prints when it ends: the revision,
+// and the rollout's phase and message as it ended (or as it was when detached).
+type deployOutcome struct {
+	App       string   `json:"app"`
+	Revision  int      `json:"revision"`
+	Created   bool     `json:"created"`
+	Unchanged bool     `json:"unchanged"`
+	Phase     v1.Phase `json:"phase,omitempty"`
+	Message   string   `json:"message,omitempty"`
+	// ExitCode is the code tend deploy exits with: 0 serves, 2 failed or rolled back, 3 paused.
+	ExitCode int    `json:"exitCode"`
+	Error    string `json:"error,omitempty"`
+}
+
 // deploy uploads what the spec needs (unless the server has it), sends the spec,
-// streams the build, then follows the rollout unless detached.
-func deploy(ctx context.Context, c *api.Client, file string, local, detach bool, out, errw io.Writer) error {
+// streams the build, then follows the rollout unless detached. With format json or
+// yaml the progress goes to errw and the outcome is printed to out at the end.
+func deploy(ctx context.Context, c *api.Client, file string, local, detach bool, format string, out, errw io.Writer) error {
+	if format != "" && format != "table" && format != "json" && format != "yaml" {
+		return &exitCodeError{code: exitInvalid, err: fmt.Errorf("unknown output format %q: want table, json or yaml", format)}
+	}
+	machine := format == "json" || format == "yaml"
+	progress := out
+	if machine {
+		progress = errw
+	}
 	res, err := send(ctx, c, file, local, false, errw)
 	if err != nil {
 		return err
 	}
 	app, rev := res.Revision.App, res.Revision.Number
+	outcome := deployOutcome{App: app, Revision: rev, Created: res.Created, Unchanged: res.Unchanged}
 	switch {
 	case res.Unchanged:
-		fmt.Fprintf(out, "%s revision %d already serves; nothing to roll out\n", app, rev)
-		return nil
+		fmt.Fprintf(progress, "%s revision %d already serves; nothing to roll out\n", app, rev)
 	case res.Created:
-		fmt.Fprintf(out, "%s revision %d (%s, artifact %.19s) is rolling out\n", app, rev, res.Revision.Version, res.Revision.Artifact)
+		fmt.Fprintf(progress, "%s revision %d (%s, artifact %.19s) is rolling out\n", app, rev, res.Revision.Version, res.Revision.Artifact)
 	default:
-		fmt.Fprintf(out, "%s revision %d (same artifact and configuration as before) is rolling out\n", app, rev)
+		fmt.Fprintf(progress, "%s revision %d (same artifact and configuration as before) is rolling out\n", app, rev)
 	}
-	if detach {
-		return nil
+	if !res.Unchanged && !detach {
+		var final v1.Rollout
+		final, err = followState(ctx, c, app, rev, progress)
+		outcome.Phase, outcome.Message = final.Phase, final.Message
+		if err == nil {
+			fmt.Fprintf(progress, "%s revision %d serves\n", app, rev)
+		}
 	}
-	if err := follow(ctx, c, app, rev, out); err != nil {
+	if !machine {
 		return err
 	}
-	fmt.Fprintf(out, "%s revision %d serves\n", app, rev)
-	return nil
+	if err != nil {
+		outcome.ExitCode, outcome.Error = exitError, err.Error()
+		var ec *exitCodeError
+		if errors.As(err, &ec) {
+			outcome.ExitCode = ec.code
+		}
+	}
+	if rerr := render(out, format, outcome, nil); rerr != nil {
+		return rerr
+	}
+	return err
 }
 
 // send reads the spec at file, uploads what it needs and sends the deploy (a dry run

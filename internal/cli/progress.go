@@ -19,6 +19,12 @@ import (
 // another step or phase, so the steps stay on screen; each line fits the terminal's
 // width. Otherwise every change is a line of its own.
 func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer) error {
+	_, err := followState(ctx, c, app, rev, w)
+	return err
+}
+
+// followState is follow, which also returns the rollout's last state.
+func followState(ctx context.Context, c *api.Client, app string, rev int, w io.Writer) (v1.Rollout, error) {
 	width := terminalWidth(w)
 	var last, lastStep string
 	var final v1.Rollout
@@ -51,19 +57,19 @@ func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer
 		fmt.Fprintln(w)
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("stopped following (%v); the rollout of %s revision %d goes on on the server: "+
+		return final, fmt.Errorf("stopped following (%v); the rollout of %s revision %d goes on on the server: "+
 			"tend rollout status %s follows it again, tend abort %s stops it", context.Cause(ctx), app, rev, app, app)
 	}
 	if err != nil {
-		return err
+		return final, err
 	}
 	switch {
 	case final.Stable == rev && (final.Phase == v1.Completed || final.Phase == v1.RolledBack):
-		return nil // a deploy that completed, or a rollback that reached its revision
+		return final, nil // a deploy that completed, or a rollback that reached its revision
 	case final.Phase == v1.Paused:
-		return &exitCodeError{code: exitPaused, err: fmt.Errorf("rollout of %s revision %d is paused: %s", app, rev, final.Message)}
+		return final, &exitCodeError{code: exitPaused, err: fmt.Errorf("rollout of %s revision %d is paused: %s", app, rev, final.Message)}
 	default:
-		return &exitCodeError{code: exitRolloutFailed, err: fmt.Errorf("rollout of %s revision %d %s: %s", app, rev, endedAs[final.Phase], final.Message)}
+		return final, &exitCodeError{code: exitRolloutFailed, err: fmt.Errorf("rollout of %s revision %d %s: %s", app, rev, endedAs[final.Phase], final.Message)}
 	}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -76,9 +77,33 @@ func TestAnAppsWholeLifeFromTheCLI(t *testing.T) {
 		return nil
 	})
 
+	// a deploy for a script: progress on stderr, the outcome as JSON on stdout
+	cmd := s.Command(context.Background(), "deploy", "-f", spec, "-o", "json")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	raw, err := cmd.Output()
+	var outcome struct {
+		App      string   `json:"app"`
+		Revision int      `json:"revision"`
+		Phase    v1.Phase `json:"phase"`
+		ExitCode int      `json:"exitCode"`
+	}
+	if err != nil || json.Unmarshal(raw, &outcome) != nil || outcome.Revision != 2 || outcome.Phase != v1.Completed || outcome.ExitCode != 0 {
+		t.Fatalf("deploy -o json: exit %d, outcome %+v, want revision 2 Completed with exit code 0:\n%s\nstderr:\n%s", exitCode(err), outcome, raw, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "hello revision 2 serves") {
+		t.Errorf("deploy -o json: the progress is not on stderr:\n%s", stderr.String())
+	}
+
+	waitFor(t, 30*time.Second, "revision 1's instances gone after the rollout", func() error {
+		if n := len(s.status("hello").Running); n != 3 {
+			return errorf("%d instances", n)
+		}
+		return nil
+	})
 	running := s.status("hello").Running
 	out = s.mustTend("delete", "hello", "--yes")
-	if !strings.Contains(out, "deleted hello") || !strings.Contains(out, "2 instances stopped") {
+	if !strings.Contains(out, "deleted hello") || !strings.Contains(out, "3 instances stopped") {
 		t.Errorf("delete says %q", out)
 	}
 	for _, in := range running {
