@@ -159,7 +159,13 @@ func send(ctx context.Context, c *api.Client, file string, local, dryRun bool, e
 	if err := sendUpload(ctx, c, abs, local, &req, errw); err != nil {
 		return v1.DeployResult{}, err
 	}
-	return c.Deploy(ctx, req, func(line string) { fmt.Fprintln(errw, "build:", line) })
+	width := terminalWidth(errw) // a terminal's row is not wrapped: it would leave a fragment
+	return c.Deploy(ctx, req, func(line string) {
+		if width > 0 {
+			line = fit(line, width-len("build: "))
+		}
+		fmt.Fprintln(errw, "build:", line)
+	})
 }
 
 // plan sends a dry run of the deploy of file and prints what it would change.

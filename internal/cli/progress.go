@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/term"
@@ -25,7 +26,9 @@ func follow(ctx context.Context, c *api.Client, app string, rev int, w io.Writer
 
 // followState is follow, which also returns the rollout's last state.
 func followState(ctx context.Context, c *api.Client, app string, rev int, w io.Writer) (v1.Rollout, error) {
-	width := terminalWidth(w)
+	live := &liveLine{w: w, width: terminalWidth(w)}
+	stop := live.countdown()
+	defer stop()
 	var last, lastStep string
 	var final v1.Rollout
 	err := c.Watch(ctx, app, func(st v1.Rollout) error {
@@ -35,17 +38,9 @@ func followState(ctx context.Context, c *api.Client, app string, rev int, w io.W
 		line := progressLine(st)
 		if line != last {
 			last = line
-			line = time.Now().Format("15:04:05") + "  " + line
-			switch step := fmt.Sprintf("%s %d %d", st.Phase, st.Step, st.Weight); {
-			case width == 0:
-				fmt.Fprintln(w, line)
-			case step != lastStep && lastStep != "":
-				fmt.Fprintf(w, "\n%s", fit(line, width))
-				lastStep = step
-			default:
-				fmt.Fprintf(w, "\r\033[K%s", fit(line, width))
-				lastStep = step
-			}
+			step := fmt.Sprintf("%s %d %d", st.Phase, st.Step, st.Weight)
+			live.show(time.Now().Format("15:04:05")+"  "+progressHead(st), st.Message, st.PauseUntil, step != lastStep && lastStep != "")
+			lastStep = step
 		}
 		final = st
 		if st.Phase.Terminal() || (st.Phase == v1.Paused && st.PauseUntil.IsZero()) {
@@ -53,7 +48,8 @@ func followState(ctx context.Context, c *api.Client, app string, rev int, w io.W
 		}
 		return nil
 	})
-	if width > 0 && last != "" {
+	stop()
+	if live.width > 0 && last != "" {
 		fmt.Fprintln(w)
 	}
 	if ctx.Err() != nil {
@@ -71,6 +67,71 @@ func followState(ctx context.Context, c *api.Client, app string, rev int, w io.W
 	default:
 		return final, &exitCodeError{code: exitRolloutFailed, err: fmt.Errorf("rollout of %s revision %d %s: %s", app, rev, endedAs[final.Phase], final.Message)}
 	}
+}
+
+// liveLine is the progress's last line. On a terminal (width > 0) it is rewritten in
+// place, a new row begins when the rollout moves to another step, and a timed pause
+// counts down every second; elsewhere every change is a line of its own.
+type liveLine struct {
+	mu         sync.Mutex
+	w          io.Writer
+	width      int
+	head, text string
+	until      time.Time
+}
+
+// show makes head and text the live line (on a new row when newRow), counting down to
+// until, between them, when it is set.
+func (l *liveLine) show(head, text string, until time.Time, newRow bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.head, l.text, l.until = head, text, until
+	if l.width == 0 {
+		fmt.Fprintf(l.w, "%s  %s\n", head, text)
+		return
+	}
+	if newRow {
+		fmt.Fprint(l.w, "\n")
+	}
+	l.drawLocked()
+}
+
+func (l *liveLine) drawLocked() {
+	line := l.head
+	if left := time.Until(l.until); left > 0 {
+		line += fmt.Sprintf("  %s left", left.Round(time.Second))
+	}
+	fmt.Fprintf(l.w, "\r\033[K%s", fit(line+"  "+l.text, l.width))
+}
+
+// countdown redraws a terminal's live line every second while a timed pause runs,
+// until the returned stop is called (more than once is fine).
+func (l *liveLine) countdown() (stop func()) {
+	if l.width == 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				l.mu.Lock()
+				if l.head != "" && !l.until.IsZero() && time.Until(l.until) > -time.Second {
+					l.drawLocked()
+				}
+				l.mu.Unlock()
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
 // terminalWidth is w's width in columns when it is a terminal, else 0.
@@ -104,6 +165,9 @@ var endedAs = map[v1.Phase]string{v1.RolledBack: "was rolled back", v1.Aborted: 
 	v1.Failed: "failed", v1.Completed: "completed on another revision", v1.Reverting: "is being reverted",
 	v1.Progressing: "is still progressing"}
 
-func progressLine(st v1.Rollout) string {
-	return fmt.Sprintf("%-11s rev %d→%d  ready %d/%d  weight %3d%%  %s", st.Phase, st.From, st.To, st.ReadyNew, st.Replicas, st.Weight, st.Message)
+func progressLine(st v1.Rollout) string { return progressHead(st) + "  " + st.Message }
+
+// progressHead is the fixed-width start of a progress line.
+func progressHead(st v1.Rollout) string {
+	return fmt.Sprintf("%-11s rev %d→%d  ready %d/%d  weight %3d%%", st.Phase, st.From, st.To, st.ReadyNew, st.Replicas, st.Weight)
 }
