@@ -123,12 +123,15 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer unsubscribe()
 	c.mu.Lock()
 	c.ctx = ctx
+	known := map[string]bool{}
 	for _, r := range recs {
+		known[r.Spec.App] = true
 		if _, err := c.loopLocked(ctx, r.Spec.App); err != nil {
 			c.log.Error("resume app", "app", r.Spec.App, "err", err)
 		}
 	}
 	c.mu.Unlock()
+	c.stopOrphans(ctx, known)
 	close(c.ready)
 	for {
 		select {

@@ -151,3 +151,39 @@ func waitStopped(ctx context.Context, rt runtime.Runtime, app string, d time.Dur
 		}
 	}
 }
+
+// stopOrphans stops the instances of apps that have no spec any more: those of an app
+// whose delete was cut short by a crash after its records were removed and before its
+// instances stopped (the process runtime adopts them at start and keeps them running).
+func (c *Controller) stopOrphans(ctx context.Context, known map[string]bool) {
+	type owner struct {
+		App string `json:"app"`
+	}
+	recs, err := store.List[owner](ctx, c.o.Store, store.InstancesPrefix)
+	if err != nil {
+		c.log.Error("list instance records for instances of deleted apps", "err", err)
+		return
+	}
+	done := map[string]bool{}
+	for _, r := range recs {
+		if r.App == "" || known[r.App] || done[r.App] {
+			continue
+		}
+		done[r.App] = true
+		revs := map[int]bool{}
+		for _, in := range c.o.Runtime.Instances(r.App) {
+			revs[in.Revision] = true
+		}
+		for rev := range revs {
+			var rec store.Revision
+			if err := c.o.Store.Get(ctx, store.RevisionKey(r.App, rev), &rec); err != nil {
+				c.log.Error("an instance of a deleted app has no revision record to stop it by", "app", r.App, "revision", rev, "err", err)
+				continue
+			}
+			c.log.Warn("stopping the instances of a deleted app (its delete was cut short)", "app", r.App, "revision", rev)
+			if err := c.o.Runtime.Apply(ctx, runtime.Set{Template: template(rec), Replicas: 0}); err != nil {
+				c.log.Error("stop the instances of a deleted app", "app", r.App, "revision", rev, "err", err)
+			}
+		}
+	}
+}

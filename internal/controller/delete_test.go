@@ -10,6 +10,7 @@ import (
 
 	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/rollout"
+	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -158,4 +159,31 @@ func TestDeleteStopsTheAppAndKeepsItsHistoryUntilPurged(t *testing.T) {
 	if _, err := c.Delete(ctx, "nothing", false); !errors.Is(err, ErrUnknownApp) {
 		t.Fatalf("delete of an app never deployed: %v, want unknown app", err)
 	}
+}
+
+func TestInstancesOfAnAppDeletedBeforeACrashAreStoppedAtStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// what a delete cut short leaves: the revision and the runtime's instance records, no spec
+	rev := store.Revision{App: "gone", Number: 1, Artifact: "sha256:/bin/a", Path: "/bin/a"}
+	if err := st.Put(ctx, store.RevisionKey("gone", 1), rev); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, store.InstanceKey("gone", "gone-1-a"), map[string]any{"app": "gone", "id": "gone-1-a", "revision": 1}); err != nil {
+		t.Fatal(err)
+	}
+	rt := &fakeRuntime{}
+	if err := rt.Apply(ctx, runtime.Set{Template: template(rev), Replicas: 2}); err != nil {
+		t.Fatal(err)
+	}
+	c := New(Options{Store: st, Runtime: rt, Builder: &fakeBuilder{}, Tick: 20 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitReplicas(t, rt, map[int]int{1: 0})
 }
