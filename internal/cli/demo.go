@@ -82,7 +82,7 @@ func runDemo(ctx context.Context, f *serverFlags, source string, exit bool, out 
 		return err
 	case info = <-started:
 	}
-	tourErr := tour(ctx, info, src, dir, out, step)
+	tourErr := tour(ctx, info, src, dir, exit, out, step)
 	if tourErr != nil || exit {
 		cancel()
 	} else {
@@ -96,7 +96,8 @@ func runDemo(ctx context.Context, f *serverFlags, source string, exit bool, out 
 }
 
 // tour deploys hello, rolls a canary and rolls it back on a running server.
-func tour(ctx context.Context, info daemon.Info, src, dir string, out io.Writer, step func(string, ...any)) error {
+func tour(ctx context.Context, info daemon.Info, src, dir string, exit bool, out io.Writer, step func(string, ...any)) error {
+	began := time.Now()
 	c := &api.Client{Base: info.API, Token: info.Token}
 	spec := filepath.Join(dir, "tend.yaml")
 	write := func(release string) error {
@@ -142,6 +143,16 @@ strategy:
 		return err
 	}
 	sample(ctx, out, info.Gateway, 3)
+	if exit {
+		step("what happened, in %s:", time.Since(began).Round(time.Second))
+		fmt.Fprintf(out, `  tend built examples/hello and served revision 1 with 3 instances behind its gateway;
+  it rolled out revision 2 as a canary (34%%, 67%%, then all traffic), each step after a pause,
+  and rolled back to revision 1 by a route switch, its instances still warm.
+  The server is stopping now and the temporary data dir goes with it.
+  To keep one running: go run ./cmd/tend demo (without --exit), or tend server for a lasting one.
+`)
+		return nil
+	}
 	step("try next (in another terminal):")
 	fmt.Fprintf(out, `  open the dashboard: %s
   export TEND_API=%s TEND_TOKEN=%s
