@@ -4,11 +4,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 	"unicode"
 
@@ -21,11 +24,14 @@ import (
 //	env:"PORT"         environment variable (after the prefix; default: FIELD_NAME in upper snake case)
 //	flag:"port"        command-line flag (default: field-name in kebab case)
 //	yaml:"port"        key in the YAML file (default: the field name with a lower-case first letter)
-//	required:"true"    some source must set it
-//	secret:"true"      masked when the configuration is printed
-//	usage:"..."        help text
+//	required:"true"    some source must set it (a default counts)
+//	secret:"true"      its value is never printed: **** in the Report, in errors and in --help
+//	usage:"..."        help text, shown by -h/--help
 //
 // Nested structs prefix their fields: env DB_HOST, flag --db.host, YAML db: {host: ...}.
+// WithPrefix("HELLO") puts HELLO_ before every env name, explicit env tags included.
+// With WithArgs, -h, -help, --h or --help prints a table of every field (see Usage) to
+// stdout and exits 0, unless a field claims the flag h or help.
 
 // Size is a number of bytes, written as 512, 64KiB, 10MB or 1GiB.
 type Size int64
@@ -44,6 +50,16 @@ func WithArgs(args []string) Option { return func(l *loader) { l.args = args } }
 
 // WithLookupEnv replaces os.LookupEnv (for tests).
 func WithLookupEnv(fn func(string) (string, bool)) Option { return func(l *loader) { l.lookup = fn } }
+
+// WithHelpOutput replaces os.Stdout as where --help writes, and os.Exit as what it calls
+// with 0 afterwards (for tests). When exit returns, Load returns ErrHelp.
+func WithHelpOutput(w io.Writer, exit func(code int)) Option {
+	return func(l *loader) { l.helpOut, l.exit = w, exit }
+}
+
+// ErrHelp is returned by Load after it printed --help, when the exit function of
+// WithHelpOutput returned.
+var ErrHelp = errors.New("config: help requested")
 
 // Error is one field that could not be set, with the source its value came from.
 type Error struct {
@@ -71,7 +87,8 @@ type Report struct {
 
 // Entry is one field of a loaded configuration.
 type Entry struct {
-	Field  string
+	Field string
+	// Value is the field's value as text; **** for a secret that is set.
 	Value  string
 	Source string
 	Secret bool
@@ -110,12 +127,15 @@ type loader struct {
 	lookup func(string) (string, bool)
 	fields []*field
 	errs   []error
+
+	helpOut io.Writer
+	exit    func(int)
 }
 
 // Load fills dst (a pointer to a struct) from defaults < file < environment < flags and
 // reports every field that could not be set, each naming its source.
 func Load(dst any, opts ...Option) (*Report, error) {
-	l := &loader{lookup: os.LookupEnv}
+	l := &loader{lookup: os.LookupEnv, helpOut: os.Stdout, exit: os.Exit}
 	for _, o := range opts {
 		o(l)
 	}
@@ -124,6 +144,11 @@ func Load(dst any, opts ...Option) (*Report, error) {
 		return nil, fmt.Errorf("config.Load wants a pointer to a struct, got %T", dst)
 	}
 	l.collect(v.Elem(), "", "", "", nil)
+	if l.wantsHelp() {
+		l.help(l.helpOut)
+		l.exit(0)
+		return nil, ErrHelp
+	}
 	for _, f := range l.fields {
 		if f.hasDef {
 			l.set(f, f.def, "default")
@@ -153,9 +178,91 @@ func Load(dst any, opts ...Option) (*Report, error) {
 		if src == "" {
 			src = "unset"
 		}
-		r.Entries = append(r.Entries, Entry{Field: f.path, Value: format(f.value), Source: src, Secret: f.secret})
+		val := format(f.value)
+		if f.secret && val != "" {
+			val = "****"
+		}
+		r.Entries = append(r.Entries, Entry{Field: f.path, Value: val, Source: src, Secret: f.secret})
 	}
 	return r, errors.Join(l.errs...)
+}
+
+// Usage is the --help text for dst (a pointer to a struct) under opts: one row per field
+// with its flag and type, env variable (prefix included), default (**** for a secret),
+// required and secret, and usage.
+func Usage(dst any, opts ...Option) (string, error) {
+	l := &loader{}
+	for _, o := range opts {
+		o(l)
+	}
+	v := reflect.ValueOf(dst)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return "", fmt.Errorf("config.Usage wants a pointer to a struct, got %T", dst)
+	}
+	l.collect(v.Elem(), "", "", "", nil)
+	var b strings.Builder
+	l.help(&b)
+	return b.String(), nil
+}
+
+// wantsHelp says whether the args ask for help (and no field owns the flag).
+func (l *loader) wantsHelp() bool {
+	for _, f := range l.fields {
+		if f.flag == "h" || f.flag == "help" {
+			return false
+		}
+	}
+	for _, a := range l.args {
+		switch a {
+		case "-h", "--h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) help(w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s [flags]\n\n", filepath.Base(os.Args[0]))
+	fmt.Fprintf(w, "Each setting comes from its flag, else its environment variable, else the file, else its default.\n\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FLAG\tENV\tDEFAULT\t\tUSAGE")
+	for _, f := range l.fields {
+		def := f.def
+		if f.secret && def != "" {
+			def = "****"
+		}
+		if f.hasDef && def == "" {
+			def = `""`
+		}
+		var notes []string
+		if f.required {
+			notes = append(notes, "required")
+		}
+		if f.secret {
+			notes = append(notes, "secret")
+		}
+		fmt.Fprintf(tw, "--%s %s\t%s\t%s\t%s\t%s\n", f.flag, typeName(f.value.Type()), l.envName(f), def, strings.Join(notes, ","), f.usage)
+	}
+	tw.Flush()
+}
+
+// typeName is how --help names a field's type.
+func typeName(t reflect.Type) string {
+	switch t {
+	case reflect.TypeOf(time.Duration(0)):
+		return "duration"
+	case reflect.TypeOf(Size(0)):
+		return "size"
+	}
+	switch t.Kind() {
+	case reflect.Slice:
+		return "list"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64:
+		return "int"
+	}
+	return t.Kind().String()
 }
 
 func (l *loader) envName(f *field) string {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,4 +112,88 @@ func ExampleLoad() {
 	// Port=9090 (flag --port)
 	// Timeout=5s (default)
 	// APIKey=**** (env HELLO_API_KEY)
+}
+
+// everyTag has each tag Load reads.
+type everyTag struct {
+	Port     int           `default:"8080" usage:"public port"`
+	Timeout  time.Duration `env:"REQ_TIMEOUT" flag:"timeout" default:"5s" usage:"per request"`
+	Token    string        `required:"true" secret:"true" default:"dev-token" usage:"API token"`
+	Name     string        `required:"true" yaml:"serviceName" usage:"service name"`
+	Verbose  bool
+	DB       dbConfig
+	internal int
+}
+
+func TestHelpPrintsEveryFieldAndExitsZero(t *testing.T) {
+	for _, arg := range []string{"-h", "--help", "-help"} {
+		var b strings.Builder
+		code := -1
+		var c everyTag
+		_, err := Load(&c, WithPrefix("APP"), env(nil), WithArgs([]string{"--port=1", arg}),
+			WithHelpOutput(&b, func(c int) { code = c }))
+		if !errors.Is(err, ErrHelp) || code != 0 {
+			t.Fatalf("%s: err %v, exit %d; want ErrHelp and exit 0 (and no required-field error)", arg, err, code)
+		}
+		if c.Port != 0 {
+			t.Errorf("%s: fields were set before help", arg)
+		}
+		out := b.String()
+		rows := map[string][]string{}
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "--") {
+				rows[f[0]] = f[1:]
+			}
+		}
+		want := map[string]string{
+			"--port":        "int APP_PORT 8080 public port",
+			"--timeout":     "duration APP_REQ_TIMEOUT 5s per request",
+			"--token":       "string APP_TOKEN **** required,secret API token",
+			"--name":        "string APP_NAME required service name",
+			"--verbose":     "bool APP_VERBOSE",
+			"--db.host":     "string APP_DB_HOST localhost",
+			"--db.password": "string APP_DB_PASSWORD secret",
+		}
+		for flag, w := range want {
+			if got := strings.Join(rows[flag], " "); got != w {
+				t.Errorf("%s: row %s = %q, want %q\n%s", arg, flag, got, w, out)
+			}
+		}
+		if len(rows) != len(want) || strings.Contains(out, "dev-token") || !strings.Contains(out, "FLAG") {
+			t.Errorf("%s: help shows unexpected rows or a secret:\n%s", arg, out)
+		}
+	}
+}
+
+func TestHelpFlagOwnedByAFieldIsTheField(t *testing.T) {
+	var c struct {
+		Help bool
+	}
+	if _, err := Load(&c, env(nil), WithArgs([]string{"--help"}), WithHelpOutput(io.Discard, func(int) { t.Fatal("exited") })); err != nil || !c.Help {
+		t.Fatalf("err %v, Help %v: want the field set", err, c.Help)
+	}
+}
+
+func TestUsageMatchesHelp(t *testing.T) {
+	var b strings.Builder
+	var c everyTag
+	_, _ = Load(&c, WithPrefix("APP"), WithArgs([]string{"-h"}), WithHelpOutput(&b, func(int) {}))
+	text, err := Usage(&c, WithPrefix("APP"))
+	if err != nil || text != b.String() {
+		t.Fatalf("Usage: %v\n%s\nwant what --help prints:\n%s", err, text, b.String())
+	}
+}
+
+func TestSecretsNeverInReportEntries(t *testing.T) {
+	var c appConfig
+	r, err := Load(&c, env(map[string]string{"DATABASE_URL": "postgres://u:pw@x/db"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprintf("%+v", r.Entries); strings.Contains(s, "pw@") {
+		t.Fatalf("entries show a secret: %s", s)
+	}
+	if c.DatabaseURL != "postgres://u:pw@x/db" {
+		t.Fatalf("the struct lost the secret: %q", c.DatabaseURL)
+	}
 }
