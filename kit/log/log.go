@@ -60,17 +60,26 @@ func (h traceHandler) WithGroup(name string) slog.Handler {
 
 // AccessLog logs one line per request: method, route pattern, path, status, bytes,
 // duration and the client's address (forwarding headers honoured only from the
-// resolver's trusted proxies). Use it inside route.Track.
+// resolver's trusted proxies). Use it inside route.Track. A request whose handler
+// panicked is logged too, as 500 when nothing was written yet.
 func AccessLog(logger *slog.Logger, ips *clientip.Resolver) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			rec := response.Wrap(w)
+			done := false
+			defer func() {
+				code := rec.Code()
+				if !done && rec.Status == 0 {
+					code = http.StatusInternalServerError // a panic, which an outer middleware.Recover answers with 500
+				}
+				logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+					slog.String("method", r.Method), slog.String("route", route.Pattern(r)), slog.String("path", r.URL.Path),
+					slog.Int("status", code), slog.Int64("bytes", rec.Bytes), slog.Duration("duration", time.Since(start)),
+					slog.String("client_ip", ips.ClientIP(r)), slog.String("request_id", r.Header.Get("X-Request-Id")))
+			}()
 			next.ServeHTTP(rec, r)
-			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("method", r.Method), slog.String("route", route.Pattern(r)), slog.String("path", r.URL.Path),
-				slog.Int("status", rec.Code()), slog.Int64("bytes", rec.Bytes), slog.Duration("duration", time.Since(start)),
-				slog.String("client_ip", ips.ClientIP(r)), slog.String("request_id", r.Header.Get("X-Request-Id")))
+			done = true
 		})
 	}
 }

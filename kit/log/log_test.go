@@ -72,3 +72,18 @@ func ExampleNew() {
 	logger := New(Options{Service: "hello", Version: "v1.0.0", Level: "info", Writer: os.Stdout})
 	logger.Info("started", "port", 8080)
 }
+
+func TestAccessLogLogsAPanicAs500(t *testing.T) {
+	var b bytes.Buffer
+	l := New(Options{Service: "hello", Writer: &b})
+	mux := route.NewMux()
+	mux.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	h := route.Track(AccessLog(l, nil)(mux))
+	func() {
+		defer func() { _ = recover() }() // an outer middleware.Recover in a service
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/boom", nil))
+	}()
+	if got := lines(t, &b); len(got) != 1 || got[0]["route"] != "GET /boom" || got[0]["status"] != float64(500) {
+		t.Fatalf("access log %v, want one line with status 500", got)
+	}
+}

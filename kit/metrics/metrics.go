@@ -40,19 +40,25 @@ func New() *Metrics {
 }
 
 // Middleware counts requests by route pattern (from route.Track and route.Mux), so that
-// /users/123 and /users/456 are one series, /users/{id}. Use it inside route.Track.
+// /users/123 and /users/456 are one series, /users/{id}. Use it inside route.Track. A
+// request whose handler panicked before writing counts as 500.
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		m.inflight.Inc()
 		rec := response.Wrap(w)
+		done := false
 		defer func() {
 			m.inflight.Dec()
-			pattern, method := route.Pattern(r), normalMethod(r.Method)
-			m.requests.WithLabelValues(pattern, method, codeText(rec.Code())).Inc()
+			pattern, method, code := route.Pattern(r), normalMethod(r.Method), rec.Code()
+			if !done && rec.Status == 0 {
+				code = http.StatusInternalServerError // a panic, which an outer middleware.Recover answers with 500
+			}
+			m.requests.WithLabelValues(pattern, method, codeText(code)).Inc()
 			m.duration.WithLabelValues(pattern, method).Observe(time.Since(start).Seconds())
 		}()
 		next.ServeHTTP(rec, r)
+		done = true
 	})
 }
 

@@ -41,3 +41,17 @@ func ExampleMetrics_Counter() {
 	fmt.Println(testutil.ToFloat64(orders.WithLabelValues("web")))
 	// Output: 1
 }
+
+func TestPanicCountsAs500(t *testing.T) {
+	m := New()
+	mux := route.NewMux()
+	mux.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	h := route.Track(m.Middleware(mux))
+	func() {
+		defer func() { _ = recover() }() // an outer middleware.Recover in a service
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/boom", nil))
+	}()
+	if n := testutil.ToFloat64(m.requests.WithLabelValues("GET /boom", "GET", "500")); n != 1 {
+		t.Errorf("panicking GET /boom counted as 500 %v times, want 1", n)
+	}
+}

@@ -24,7 +24,8 @@ func Chain(h http.Handler, mws ...Middleware) http.Handler {
 	return h
 }
 
-// Recover turns a panic into a 500 and logs it with its stack.
+// Recover turns a panic into a 500 and logs it with its stack and the request ID (set by
+// RequestID, inside or outside it: RequestID writes it into the request's headers).
 func Recover(logger *slog.Logger) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +34,8 @@ func Recover(logger *slog.Logger) Middleware {
 					if v == http.ErrAbortHandler {
 						panic(v)
 					}
-					logger.ErrorContext(r.Context(), "panic serving request", "panic", v, "method", r.Method, "path", r.URL.Path, "stack", string(debug.Stack()))
+					logger.ErrorContext(r.Context(), "panic serving request", "panic", v, "method", r.Method, "path", r.URL.Path,
+						"request_id", r.Header.Get("X-Request-Id"), "stack", string(debug.Stack()))
 					http.Error(w, "internal server error", http.StatusInternalServerError)
 				}
 			}()

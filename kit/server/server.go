@@ -44,6 +44,20 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Ready, when set, is called with the listeners' addresses once they accept connections.
 	Ready func(public, admin string)
+
+	// The rest is read by Default only.
+
+	// Service names the service in logs and traces (default $TEND_APP, else the
+	// executable's name).
+	Service string
+	// TrustedProxies may set X-Forwarded-For for the access log's client_ip (addresses
+	// or CIDRs; tend's gateway runs on loopback: 127.0.0.1 and ::1). None: the peer is
+	// the client.
+	TrustedProxies []string
+	// RequestTimeout, when set, answers 503 to a request not served within it.
+	RequestTimeout time.Duration
+	// CSP is the Content-Security-Policy header (default "default-src 'self'").
+	CSP string
 }
 
 // Closer is a resource closed at shutdown, after the listeners.
@@ -53,7 +67,7 @@ type Closer struct {
 }
 
 // Run serves until SIGINT, SIGTERM or ctx ends, then shuts down gracefully and closes
-// closers in reverse order. It returns nil after a clean shutdown; main should exit
+// closers in reverse order. It serves o.Handler as it is; Default adds kit's middleware. It returns nil after a clean shutdown; main should exit
 // non-zero when it returns an error.
 func Run(ctx context.Context, o Options, closers ...Closer) error {
 	if o.Logger == nil {
@@ -78,6 +92,9 @@ func Run(ctx context.Context, o Options, closers ...Closer) error {
 		o.ShutdownTimeout = 20 * time.Second
 	}
 	log := o.Logger
+	// before the listeners exist: a SIGTERM right after Ready must shut down, not kill
+	sig, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 
 	public := http.NewServeMux()
 	public.Handle("GET /health", o.Health.LiveHandler())
@@ -115,8 +132,6 @@ func Run(ctx context.Context, o Options, closers ...Closer) error {
 		o.Ready(lns[0].Addr().String(), adminAddr)
 	}
 
-	sig, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	var serveErr error
 	select {
 	case <-sig.Done():
