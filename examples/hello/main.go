@@ -20,15 +20,11 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/kit/buildinfo"
-	"github.com/tendhq/tend/kit/clientip"
 	"github.com/tendhq/tend/kit/config"
 	"github.com/tendhq/tend/kit/health"
 	kitlog "github.com/tendhq/tend/kit/log"
-	"github.com/tendhq/tend/kit/metrics"
-	"github.com/tendhq/tend/kit/middleware"
 	"github.com/tendhq/tend/kit/route"
 	"github.com/tendhq/tend/kit/server"
-	"github.com/tendhq/tend/kit/trace"
 )
 
 // settings is what the environment asks of this instance.
@@ -104,18 +100,7 @@ func main() {
 		slog.Error("bad configuration", "err", err)
 		os.Exit(1)
 	}
-	info := buildinfo.Get()
-	logger := kitlog.New(kitlog.Options{Service: s.App, Version: info.Version, Level: s.LogLevel})
-	stopTracing, err := trace.Setup(context.Background(), trace.Options{Service: s.App, Version: info.Version})
-	if err != nil {
-		logger.Error("tracing", "err", err)
-		os.Exit(1)
-	}
-	ips, _ := clientip.New("127.0.0.1", "::1") // tend's gateway runs on loopback
-	m := metrics.New()
-	m.Registry.MustRegister(buildinfo.Collector())
-	h := middleware.Chain(routes(s), route.Track, middleware.Recover(logger), middleware.RequestID,
-		trace.Middleware, kitlog.AccessLog(logger, ips), m.Middleware, middleware.SecurityHeaders(""))
+	logger := kitlog.New(kitlog.Options{Service: s.App, Version: buildinfo.Get().Version, Level: s.LogLevel})
 	if s.CrashAfter > 0 {
 		time.AfterFunc(s.CrashAfter, func() {
 			logger.Error("crashing on purpose (FAULT_CRASH_AFTER)", "after", s.CrashAfter)
@@ -123,9 +108,9 @@ func main() {
 		})
 	}
 	logger.Info("starting", "revision", s.Revision, "instance", s.Instance)
-	err = server.Run(context.Background(), server.Options{Handler: h, Addr: envOr("HOST", "127.0.0.1") + ":" + envOr("PORT", "8080"),
-		Health: checks(s, time.Now()), Metrics: m, Logger: logger, DrainDelay: s.DrainDelay},
-		server.Closer{Name: "tracing", Close: stopTracing})
+	// tend's gateway runs on loopback, so it alone may set X-Forwarded-For
+	err = server.Default(context.Background(), server.Options{Handler: routes(s), Addr: envOr("HOST", "127.0.0.1") + ":" + envOr("PORT", "8080"),
+		Health: checks(s, time.Now()), Logger: logger, DrainDelay: s.DrainDelay, Service: s.App, TrustedProxies: []string{"127.0.0.1", "::1"}})
 	if err != nil {
 		logger.Error("server", "err", err)
 		os.Exit(1)
