@@ -10,6 +10,7 @@ import (
 	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -18,6 +19,7 @@ import (
 func wireApp(s controller.Status) v1.App {
 	a := v1.App{App: s.App, Strategy: v1.Strategy(s.Strategy), Instances: s.Instances, Hosts: s.Hosts, Path: s.Path,
 		Rollout: wireRollout(s.Rollout), Running: make([]v1.Instance, len(s.Running))}
+	a.Rollout.Steps = wireSteps(s.Canary)
 	if s.Current != nil {
 		r := wireRevision(*s.Current)
 		a.Current = &r
@@ -51,6 +53,31 @@ func wireRollout(st rollout.State) v1.Rollout {
 		r.Analysis = &v
 	}
 	return r
+}
+
+// wireSteps lists a canary's steps, each analysis with the canary's defaults in it.
+func wireSteps(c *spec.Canary) []v1.CanaryStep {
+	if c == nil {
+		return nil
+	}
+	out := make([]v1.CanaryStep, len(c.Steps))
+	for i, s := range c.Steps {
+		switch {
+		case s.Weight != nil:
+			w := *s.Weight
+			out[i].Weight = &w
+		case s.Pause != nil:
+			out[i].Pause = &v1.PauseStep{Duration: v1.Duration(s.Pause.Duration)}
+		case s.Analysis != nil:
+			a := rollout.StepAnalysis(c.Analysis, s.Analysis)
+			names := make([]string, len(a.Checks))
+			for j, ch := range a.Checks {
+				names[j] = ch.Name
+			}
+			out[i].Analysis = &v1.AnalysisStep{Checks: names, Interval: v1.Duration(a.Interval), Count: a.Count}
+		}
+	}
+	return out
 }
 
 func wireVerdict(v rollout.Verdict) v1.Verdict {

@@ -66,7 +66,7 @@ strategy:
 			PreviewToken: "p-7f3a9c",
 			Verdicts:     []rollout.Verdict{{Step: 2, At: at("2026-12-01T09:01:30Z"), Result: "pass", Message: "3 of 3 measurements passed", Measurements: []rollout.Measurement{measured}}},
 			Warm:         []rollout.Warm{{Revision: 1, Until: at("2026-12-01T09:11:30Z")}}},
-		Current: &rev,
+		Current: &rev, Canary: app.Strategy.Canary,
 		Running: []runtime.Instance{
 			{ID: "hello-1-abcd", App: "hello", Revision: 1, Addr: "127.0.0.1:40001", AdminAddr: "127.0.0.1:40002", PID: 4242, State: runtime.Ready,
 				StartedAt: at("2026-12-01T08:00:00Z"), ReadySince: at("2026-12-01T08:00:01Z"), Limits: "none requested"},

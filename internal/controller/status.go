@@ -8,6 +8,7 @@ import (
 	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
+	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -23,6 +24,9 @@ type Status struct {
 	Running   []runtime.Instance `json:"running"`
 	// Maintenance is set while `tend maintenance APP on` holds (the gateway answers 503).
 	Maintenance *route.Maintenance `json:"maintenance,omitempty"`
+	// Canary is the canary strategy of the rollout's revision To, for its steps; nil for
+	// the other strategies.
+	Canary *spec.Canary `json:"-"`
 }
 
 // Status reports one app.
@@ -38,6 +42,9 @@ func (c *Controller) Status(ctx context.Context, app string) (Status, error) {
 		if r, ok := l.revisions[l.st.Stable]; ok {
 			r.Spec = l.rec.Spec
 			s.Current = &r
+		}
+		if r, ok := l.revisions[l.st.To]; ok && l.st.Strategy == "canary" {
+			s.Canary = r.Spec.Strategy.Canary
 		}
 		return nil
 	})

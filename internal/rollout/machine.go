@@ -460,6 +460,10 @@ func (st *State) nextStep(now time.Time) {
 	st.ProgressAt = now
 }
 
+// StepAnalysis is the analysis a canary step runs: the step's own, with the canary's
+// defaults where it leaves a field zero.
+func StepAnalysis(def, step *spec.Analysis) *spec.Analysis { return mergeAnalysis(def, step) }
+
 // mergeAnalysis fills a step's analysis from the canary's defaults: a field the step
 // leaves zero takes the canary-wide value.
 func mergeAnalysis(def, step *spec.Analysis) *spec.Analysis {

@@ -52,6 +52,34 @@ type Rollout struct {
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	// PreviewToken, as the X-Tend-Preview header, reaches To before it is promoted.
 	PreviewToken string `json:"previewToken,omitempty"`
+	// Steps are the canary steps of revision To, in order: Step is the index of the one the
+	// rollout is at. Absent for the other strategies (and in the stream of a deploy).
+	Steps []CanaryStep `json:"steps,omitempty"`
+}
+
+// CanaryStep is one step of a canary rollout: exactly one of Weight, Pause and Analysis.
+type CanaryStep struct {
+	// Weight is the percentage of traffic the canary gets from this step on.
+	Weight *int `json:"weight,omitempty"`
+	// Pause is a wait step.
+	Pause *PauseStep `json:"pause,omitempty"`
+	// Analysis is an analysis step, with the canary's defaults filled in.
+	Analysis *AnalysisStep `json:"analysis,omitempty"`
+}
+
+// PauseStep is a canary step that waits.
+type PauseStep struct {
+	// Duration is how long it waits; absent for a pause that waits for `tend promote`.
+	Duration Duration `json:"duration,omitzero"`
+}
+
+// AnalysisStep is a canary step that judges the canary before it goes on.
+type AnalysisStep struct {
+	// Checks are the names of its checks (error-rate, latency-p95, a custom query's name).
+	Checks []string `json:"checks"`
+	// Interval is the time between two measurements, Count how many it takes.
+	Interval Duration `json:"interval"`
+	Count    int      `json:"count"`
 }
 
 // Warm is a previous revision kept running for a quick rollback, until Until.
