@@ -94,10 +94,7 @@ func (s *server) routes() *http.ServeMux {
 	r.handle("GET /v1/apps/{app}/watch", s.watch, op{summary: "an app's rollout now, then at every change, until the client goes away",
 		response: streamOf(v1.Rollout{})})
 	r.handle("GET /v1/apps/{app}/logs", s.logs, op{summary: "an app's log lines, merged by time; an error line ends the stream when reading fails",
-		params: []param{{name: "instance", desc: "only this instance's lines", value: ""},
-			{name: "tail", desc: "the last lines of each instance to start with (default 100)", value: 0},
-			{name: "follow", desc: "1: go on with new lines until the client goes away", value: onOff}},
-		response: streamOf(v1.LogLine{}, v1.StreamLine{})})
+		params: logParams, response: streamOf(v1.LogLine{}, v1.StreamLine{})})
 	r.handle("POST /v1/apps/{app}/{action}", s.action, op{summary: "act on an app's rollout or instances",
 		params:  []param{{name: "action", desc: "what to do", value: schema{"type": "string", "enum": []string{"promote", "abort", "pause", "resume", "restart", "scale", "rollback", "maintenance", "redeploy"}}}},
 		request: jsonOf(v1.ActionRequest{}).orNone(), response: jsonOf(v1.ActionResult{})})

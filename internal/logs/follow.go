@@ -15,6 +15,7 @@ import (
 // appended, across copy-truncate rotations.
 type follower struct {
 	path, instance string
+	revision       int
 	// off is the offset in the current file just after the last line emitted.
 	off int64
 	// rot identifies path.1 when last seen; a different one means a rotation happened.
@@ -39,64 +40,58 @@ func idOf(path string) fileID {
 	return fileID{dev: uint64(sys.Dev), ino: sys.Ino, size: st.Size(), modTime: st.ModTime().UnixNano()}
 }
 
-func newFollower(path string) *follower {
-	return &follower{path: path, instance: instanceOf(path), rot: idOf(rotated(path, 1))}
+func newFollower(app, path string) *follower {
+	inst := instanceOf(path)
+	return &follower{path: path, instance: inst, revision: RevisionOf(app, inst), rot: idOf(rotated(path, 1))}
 }
 
-// start returns the last n lines, from the current file and then its rotated copies.
-// When following, an incomplete last line waits until its newline is written.
-func (f *follower) start(n int, follow bool) ([]Line, error) {
+// start returns the last q.Tail lines that pass q, from the current file and then its
+// rotated copies. When following, an incomplete last line waits until its newline is written.
+func (f *follower) start(q Query) ([]Line, error) {
 	var out []Line
 	err := f.locked(func(cur *os.File, st os.FileInfo) error {
 		f.rot = idOf(rotated(f.path, 1))
-		texts, end, partial, err := lastLines(cur, st.Size(), n)
+		lines, end, done, err := f.collect(cur, st.Size(), st.ModTime(), !q.Follow, q, q.Tail)
 		if err != nil {
 			return err
 		}
 		f.off = end
-		if !follow && partial != "" {
-			texts = append(texts[max(0, len(texts)-n+1):], partial)
-		}
-		out = f.lines(texts, st.ModTime())
-		for i := 1; len(out) < n; i++ {
-			older, ok, err := lastOf(rotated(f.path, i), n-len(out))
+		out = lines
+		for i := 1; !done && (q.Tail < 0 || len(out) < q.Tail); i++ {
+			rest := -1
+			if q.Tail >= 0 {
+				rest = q.Tail - len(out)
+			}
+			var older []Line
+			var ok bool
+			older, ok, done, err = f.collectRotated(rotated(f.path, i), q, rest)
 			if err != nil || !ok {
 				return err
 			}
-			out = append(f.lines(older.texts, older.modTime), out...)
+			out = append(older, out...)
 		}
 		return nil
 	})
 	return out, err
 }
 
-type snapshot struct {
-	texts   []string
-	modTime time.Time
-}
-
-// lastOf returns the last n lines of a rotated copy, and false when there is no such copy.
-func lastOf(path string, n int) (snapshot, bool, error) {
+// collectRotated returns the last n lines of a rotated copy that pass q (an incomplete
+// last line included: its end went to the truncated file), and false when there is no such copy.
+func (f *follower) collectRotated(path string, q Query, n int) (lines []Line, ok, done bool, err error) {
 	rf, err := os.Open(path)
 	if os.IsNotExist(err) {
-		return snapshot{}, false, nil
+		return nil, false, false, nil
 	}
 	if err != nil {
-		return snapshot{}, false, fmt.Errorf("read rotated log: %w", err)
+		return nil, false, false, fmt.Errorf("read rotated log: %w", err)
 	}
 	defer rf.Close()
 	st, err := rf.Stat()
 	if err != nil {
-		return snapshot{}, false, err
+		return nil, false, false, err
 	}
-	texts, _, partial, err := lastLines(rf, st.Size(), n)
-	if err != nil {
-		return snapshot{}, false, err
-	}
-	if partial != "" {
-		texts = append(texts[max(0, len(texts)-n+1):], partial)
-	}
-	return snapshot{texts: texts, modTime: st.ModTime()}, true, nil
+	lines, _, done, err = f.collect(rf, st.Size(), st.ModTime(), true, q, n)
+	return lines, true, done, err
 }
 
 // poll returns the complete lines written since the last call. After rotations it first
@@ -222,7 +217,12 @@ func (f *follower) locked(fn func(cur *os.File, st os.FileInfo) error) error {
 func (f *follower) lines(texts []string, fallback time.Time) []Line {
 	out := make([]Line, len(texts))
 	for i, t := range texts {
-		out[i] = Line{Instance: f.instance, Text: t, At: timeOf(t, fallback)}
+		out[i] = f.line(t, fallback)
 	}
 	return out
+}
+
+func (f *follower) line(text string, fallback time.Time) Line {
+	at, level, hasLevel := parse(text, fallback)
+	return Line{Instance: f.instance, Revision: f.revision, Text: text, At: at, level: level, hasLevel: hasLevel}
 }

@@ -163,7 +163,7 @@ func TestFollowSeesNewLinesRotationAndNewInstances(t *testing.T) {
 	dir := t.TempDir()
 	a := openLog(t, dir, "a")
 	appendLines(t, a, "old")
-	c, stop := follow(t, dir, Query{App: "hello"})
+	c, stop := follow(t, dir, Query{App: "hello", Tail: 100})
 	c.waitFor(t, "a:old")
 	appendLines(t, a, "new1")
 	c.waitFor(t, "a:new1")
@@ -182,7 +182,7 @@ func TestFollowLosesNothingAcrossRotationsAndRepeatsNothing(t *testing.T) {
 	dir := t.TempDir()
 	a := openLog(t, dir, "a")
 	p := Path(dir, "hello", "a")
-	c, stop := follow(t, dir, Query{App: "hello"})
+	c, stop := follow(t, dir, Query{App: "hello", Tail: 100})
 	var want []string
 	// lines written just before a rotation, whether or not a poll saw them first,
 	// are emitted once: from the current file or from the rotated copies (all kept here)
@@ -212,7 +212,7 @@ func TestFollowJoinsALineWrittenInPieces(t *testing.T) {
 	if _, err := a.WriteString("par"); err != nil {
 		t.Fatal(err)
 	}
-	c, stop := follow(t, dir, Query{App: "hello", Instance: "a"})
+	c, stop := follow(t, dir, Query{App: "hello", Instance: "a", Tail: 100})
 	time.Sleep(2 * pollInterval)
 	appendLines(t, a, "tial", "next")
 	c.waitFor(t, "a:partial", "a:next")
@@ -225,7 +225,7 @@ func TestFollowJoinsALineWrittenInPieces(t *testing.T) {
 func TestFollowOneInstanceWaitsForItsFile(t *testing.T) {
 	dir := t.TempDir()
 	appendLines(t, openLog(t, dir, "other"), "not me")
-	c, stop := follow(t, dir, Query{App: "hello", Instance: "late"})
+	c, stop := follow(t, dir, Query{App: "hello", Instance: "late", Tail: 100})
 	appendLines(t, openLog(t, dir, "late"), "here now")
 	c.waitFor(t, "late:here now")
 	stop()
@@ -242,7 +242,7 @@ func TestFollowWithOneKeptCopyRepeatsNothing(t *testing.T) {
 	if _, err := Rotate(p, 1, 1); err != nil {
 		t.Fatal(err)
 	}
-	c, stop := follow(t, dir, Query{App: "hello"})
+	c, stop := follow(t, dir, Query{App: "hello", Tail: 100})
 	appendLines(t, a, "second")
 	c.waitFor(t, "a:second")
 	if _, err := Rotate(p, 1, 1); err != nil {
@@ -286,7 +286,7 @@ func TestSinceDropsOlderLines(t *testing.T) {
 	appendLines(t, openLog(t, dir, "a"), `{"time":"2026-01-01T00:00:01Z","msg":"early"}`, `{"time":"2026-01-01T00:00:05Z","msg":"late"}`)
 	var got []string
 	since := time.Date(2026, 1, 1, 0, 0, 3, 0, time.UTC)
-	if err := Read(context.Background(), dir, Query{App: "hello", Since: since}, func(l Line) error {
+	if err := Read(context.Background(), dir, Query{App: "hello", Tail: -1, Since: since}, func(l Line) error {
 		got = append(got, l.Text)
 		return nil
 	}); err != nil {

@@ -5,66 +5,96 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// Query selects log lines.
+// Query selects log lines. The filters (Revision, Live, Since, Until, Grep, Level)
+// apply before Tail counts, so Tail lines are Tail lines that pass them.
 type Query struct {
 	App string
-	// Instance limits the lines to one instance ("" for all).
+	// Instance limits the lines to one instance ("" for all). A named instance is read
+	// whether Live says it runs or not.
 	Instance string
-	// Tail is how many lines per instance to start with (default 100), taken from
-	// the current file and, when it holds fewer, from its rotated copies.
+	// Revision limits the lines to instances of that revision (0: all), as their ids
+	// tell (APP-REVISION-SUFFIX).
+	Revision int
+	// Live, when not nil, says which instances run now: the logs of others (dead
+	// instances) are left out. Logs that appear while following are of new instances
+	// and are read.
+	Live func(instance string) bool
+	// Tail is how many lines in total, across instances, to start with: the last ones,
+	// from the current files and, when they hold fewer, from their rotated copies.
+	// 0: none (with Follow, only new lines); below 0: every line kept.
 	Tail int
-	// Follow keeps emitting new lines until the context ends.
+	// Follow keeps emitting new lines until the context ends (or Until passes).
 	Follow bool
-	// Since drops lines older than this time (zero: keep all).
-	Since time.Time
+	// Since drops lines older than this time, Until lines newer (zero: no bound). A
+	// following Read ends once the clock passes Until.
+	Since, Until time.Time
+	// Grep keeps only the lines it matches (nil: all), on the raw line.
+	Grep *regexp.Regexp
+	// Level keeps only slog JSON lines of this level or above (nil: every line, JSON or not).
+	Level *slog.Level
 }
 
 // Line is one line of an instance's output.
 type Line struct {
 	Instance string `json:"instance"`
+	// Revision is the instance's revision, from its id (0: unknown).
+	Revision int    `json:"revision,omitempty"`
 	Text     string `json:"text"`
 	// At is the line's "time" field when it is slog JSON, else when tend read it
 	// (for lines already in a file: the file's modification time).
 	At time.Time `json:"at"`
+	// level is the slog JSON line's level, when it has one.
+	level    slog.Level
+	hasLevel bool
 }
 
 // pollInterval is how often Follow looks for new lines.
 const pollInterval = 200 * time.Millisecond
 
-// Read emits the last lines of every selected instance, merged by time, and with
+// Read emits the last lines of the selected instances, merged by time, and with
 // Follow every later line, until ctx ends; then it returns nil. It follows lines
 // across rotations and picks up instances whose log file appears later.
 func Read(ctx context.Context, dataDir string, q Query, emit func(Line) error) error {
 	if !validName(q.App) || (q.Instance != "" && !validName(q.Instance)) {
 		return fmt.Errorf("logs: app %q, instance %q: want plain names, as tend status shows them", q.App, q.Instance)
 	}
-	if q.Tail <= 0 {
-		q.Tail = 100
-	}
 	dir := filepath.Join(dataDir, "logs", q.App)
 	files, err := instanceFiles(dir, q.Instance)
 	if err != nil {
 		return err
 	}
+	// followers has every file seen; nil for those left out (dead or of another revision)
 	followers := map[string]*follower{}
 	var batch []Line
 	for _, path := range files {
-		f := newFollower(path)
-		lines, err := f.start(q.Tail, q.Follow)
+		if !q.selects(instanceOf(path), true) {
+			followers[path] = nil
+			continue
+		}
+		f := newFollower(q.App, path)
+		lines, err := f.start(q)
 		if err != nil {
 			return err
 		}
 		followers[path] = f
 		batch = append(batch, lines...)
 	}
-	if err := emitBatch(batch, q.Since, emit); err != nil || !q.Follow {
+	sortByTime(batch)
+	if q.Tail >= 0 && len(batch) > q.Tail {
+		batch = batch[len(batch)-q.Tail:]
+	}
+	if err := emitAll(batch, emit); err != nil || !q.Follow {
 		return err
 	}
 	t := time.NewTicker(pollInterval)
@@ -81,31 +111,79 @@ func Read(ctx context.Context, dataDir string, q Query, emit func(Line) error) e
 		}
 		batch = batch[:0]
 		for _, path := range files {
-			f := followers[path]
-			if f == nil {
+			f, seen := followers[path]
+			if !seen {
+				if !q.selects(instanceOf(path), false) {
+					followers[path] = nil
+					continue
+				}
 				// a new instance: all it wrote is new
-				f = newFollower(path)
+				f = newFollower(q.App, path)
 				followers[path] = f
+			}
+			if f == nil {
+				continue
 			}
 			lines, err := f.poll()
 			if err != nil {
 				return err
 			}
-			batch = append(batch, lines...)
+			for _, l := range lines {
+				if q.keeps(l) {
+					batch = append(batch, l)
+				}
+			}
 		}
-		if err := emitBatch(batch, q.Since, emit); err != nil {
+		sortByTime(batch)
+		if err := emitAll(batch, emit); err != nil {
 			return err
+		}
+		if !q.Until.IsZero() && time.Now().After(q.Until) {
+			return nil
 		}
 	}
 }
 
-// emitBatch emits lines at or after since, ordered by time (lines of one file keep their order).
-func emitBatch(lines []Line, since time.Time, emit func(Line) error) error {
+// selects reports whether an instance's log is read; atStart: its file was there when Read began.
+func (q Query) selects(instance string, atStart bool) bool {
+	if q.Revision != 0 && RevisionOf(q.App, instance) != q.Revision {
+		return false
+	}
+	return !atStart || q.Instance != "" || q.Live == nil || q.Live(instance)
+}
+
+// keeps reports whether a line passes the query's time, text and level filters.
+func (q Query) keeps(l Line) bool {
+	if l.At.Before(q.Since) || (!q.Until.IsZero() && l.At.After(q.Until)) {
+		return false
+	}
+	if q.Level != nil && (!l.hasLevel || l.level < *q.Level) {
+		return false
+	}
+	return q.Grep == nil || q.Grep.MatchString(l.Text)
+}
+
+// RevisionOf is the revision in an instance id (APP-REVISION-SUFFIX), 0 when it has none.
+func RevisionOf(app, instance string) int {
+	rest, ok := strings.CutPrefix(instance, app+"-")
+	if !ok {
+		return 0
+	}
+	num, _, _ := strings.Cut(rest, "-")
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// sortByTime orders lines by time (lines of one file keep their order).
+func sortByTime(lines []Line) {
 	sort.SliceStable(lines, func(i, j int) bool { return lines[i].At.Before(lines[j].At) })
+}
+
+func emitAll(lines []Line, emit func(Line) error) error {
 	for _, l := range lines {
-		if l.At.Before(since) {
-			continue
-		}
 		if err := emit(l); err != nil {
 			return err
 		}
@@ -130,40 +208,109 @@ func instanceFiles(dir, instance string) ([]string, error) {
 
 func instanceOf(path string) string { return strings.TrimSuffix(filepath.Base(path), ".log") }
 
-// maxTailBytes bounds how much of a file is read to find its last lines.
-const maxTailBytes = 8 << 20
+const (
+	// chunkSize is how much of a file is read at a time, going backwards.
+	chunkSize = 64 << 10
+	// maxLineBytes bounds a line read backwards: of a longer one, its end is kept.
+	maxLineBytes = 1 << 20
+)
 
-// lastLines returns the last n complete lines of f's first size bytes, the offset just
-// after them, and a trailing incomplete line ("" when the data ends with a newline).
-func lastLines(f *os.File, size int64, n int) (lines []string, end int64, partial string, err error) {
-	start := max(0, size-min(int64(n)*(64<<10), maxTailBytes))
-	buf := make([]byte, size-start)
-	if _, err := f.ReadAt(buf, start); err != nil {
-		return nil, 0, "", fmt.Errorf("read %s: %w", f.Name(), err)
+// backward calls fn with the segments of f's first size bytes between newlines, last
+// first, and the offset where each begins, until fn returns false or the start is
+// reached. The first segment is what follows the last newline ("" when the data ends
+// with one, or is empty).
+func backward(f *os.File, size int64, fn func(text string, start int64) bool) error {
+	var carry []byte // the end of a segment that begins before pos
+	pos := size
+	for {
+		n := min(chunkSize, pos)
+		pos -= n
+		data := make([]byte, n, n+int64(len(carry)))
+		if _, err := f.ReadAt(data, pos); err != nil && err != io.EOF {
+			return fmt.Errorf("read %s: %w", f.Name(), err)
+		}
+		data = append(data, carry...)
+		// carry holds no newline: every one found is in what was just read, at pos+i
+		for {
+			i := bytes.LastIndexByte(data, '\n')
+			if i < 0 {
+				break
+			}
+			if !fn(string(lineEnd(data[i+1:])), pos+int64(i)+1) {
+				return nil
+			}
+			data = data[:i]
+		}
+		if pos == 0 {
+			fn(string(lineEnd(data)), 0)
+			return nil
+		}
+		carry = append([]byte(nil), lineEnd(data)...)
 	}
-	nl := bytes.LastIndexByte(buf, '\n')
-	partial = string(buf[nl+1:])
-	end = start + int64(nl+1)
-	if nl < 0 {
-		return nil, end, partial, nil
-	}
-	lines = strings.Split(string(buf[:nl]), "\n")
-	if start > 0 {
-		lines = lines[1:] // the first line began before start
-	}
-	return lines[max(0, len(lines)-n):], end, partial, nil
 }
 
-// timeOf takes the time from a slog JSON line, else returns fallback.
-func timeOf(text string, fallback time.Time) time.Time {
+// lineEnd is the last maxLineBytes of a line.
+func lineEnd(b []byte) []byte { return b[max(0, len(b)-maxLineBytes):] }
+
+// sinceSlack is how far before Since a line may be and reading backwards go on: lines
+// of one file are in time order but for goroutines racing to write.
+const sinceSlack = time.Second
+
+// collect reads f's first size bytes backwards and returns, in file order, the last
+// want lines (want < 0: all) that pass q, stopping early at lines well before q.Since.
+// The first segment (after the last newline) is a line only with partial; end is where
+// it begins.
+func (f *follower) collect(file *os.File, size int64, modTime time.Time, partial bool, q Query, want int) (lines []Line, end int64, done bool, err error) {
+	first := true
+	end = size
+	err = backward(file, size, func(text string, start int64) bool {
+		if first {
+			first = false
+			end = start
+			if !partial || text == "" {
+				return want != 0
+			}
+		}
+		if want == 0 {
+			return false
+		}
+		l := f.line(text, modTime)
+		if l.At.Before(q.Since.Add(-sinceSlack)) {
+			done = true
+			return false
+		}
+		if q.keeps(l) {
+			lines = append(lines, l)
+			if want > 0 && len(lines) >= want {
+				return false
+			}
+		}
+		return true
+	})
+	for i, j := 0, len(lines)-1; i < j; i, j = i+1, j-1 {
+		lines[i], lines[j] = lines[j], lines[i]
+	}
+	return lines, end, done, err
+}
+
+// parse takes the time and level from a slog JSON line; at is fallback for other lines.
+func parse(text string, fallback time.Time) (at time.Time, level slog.Level, hasLevel bool) {
 	if !strings.HasPrefix(text, "{") {
-		return fallback
+		return fallback, 0, false
 	}
 	var v struct {
-		Time time.Time `json:"time"`
+		Time  time.Time `json:"time"`
+		Level *string   `json:"level"`
 	}
-	if json.Unmarshal([]byte(text), &v) == nil && !v.Time.IsZero() {
-		return v.Time
+	if json.Unmarshal([]byte(text), &v) != nil {
+		return fallback, 0, false
 	}
-	return fallback
+	at = fallback
+	if !v.Time.IsZero() {
+		at = v.Time
+	}
+	if v.Level != nil && level.UnmarshalText([]byte(*v.Level)) == nil {
+		hasLevel = true
+	}
+	return at, level, hasLevel
 }

@@ -126,6 +126,7 @@ var Descriptions = map[string]string{
 	"Limits.DryRun":               "DryRun records what every runbook would do without doing it.",
 	"LogLine":                     "LogLine is one line of an instance's log (GET /v1/apps/{app}/logs).",
 	"LogLine.At":                  "At is the line's \"time\" field when it is slog JSON, else when tend read it (for lines already in a file: the file's modification time).",
+	"LogLine.Revision":            "Revision is the instance's revision, as its id tells (0: unknown).",
 	"Maintenance":                 "Maintenance is an app held in maintenance by `tend maintenance APP on`.",
 	"Maintenance.RetryAfter":      "RetryAfter is the Retry-After clients get, in seconds (0: none).",
 	"Measurement":                 "Measurement is one evaluation of an analysis's checks.",

@@ -71,6 +71,8 @@ type DeleteResult struct {
 // LogLine is one line of an instance's log (GET /v1/apps/{app}/logs).
 type LogLine struct {
 	Instance string `json:"instance"`
+	// Revision is the instance's revision, as its id tells (0: unknown).
+	Revision int    `json:"revision,omitempty"`
 	Text     string `json:"text"`
 	// At is the line's "time" field when it is slog JSON, else when tend read it (for
 	// lines already in a file: the file's modification time).
