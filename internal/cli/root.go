@@ -116,6 +116,7 @@ Exit codes: 0 done; 1 error; 2 rollout failed, rolled back or aborted;
 	root.PersistentFlags().StringVar(&g.context, "context", "", "the context (tend context list) to reach the server with (env TEND_CONTEXT; default: the current one)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data", DefaultDataDir(), "tend data directory")
 	root.AddCommand(
+		newInitCmd(g),
 		newServerCmd(g), newUpCmd(g), newDemoCmd(g), newDeployCmd(g), newDiffCmd(g), newStatusCmd(g), newRolloutCmd(g), newHistoryCmd(g),
 		newRollbackCmd(g), newPromoteCmd(g), newAbortCmd(g), newPauseCmd(g), newResumeCmd(g), newMaintenanceCmd(g),
 		newScaleCmd(g), newDeleteCmd(g), newRestartCmd(g), newLogsCmd(g), newRoutesCmd(g), newCertsCmd(g), newDashboardCmd(g), newQueryCmd(g), newAnalysisCmd(g),
