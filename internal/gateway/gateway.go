@@ -444,6 +444,18 @@ func (g *Gateway) roundTripFailed(w http.ResponseWriter, st *reqState, err error
 		return
 	}
 	expired := st.waiting != nil && st.waiting.expired.Load()
+	if !st.grpcDeadline.IsZero() && !time.Now().Before(st.grpcDeadline) && r.Context().Err() == nil && isGRPC(r.Header) {
+		// the call's own deadline passed (the instance gave up on it too): answer as a
+		// gRPC server does, so that the client reads DEADLINE_EXCEEDED whichever of its
+		// timer and this answer comes first, not a reset stream (INTERNAL)
+		st.code = statusClientGone
+		h := w.Header()
+		h.Set("Content-Type", "application/grpc")
+		h.Set("Grpc-Status", "4")
+		h.Set("Grpc-Message", "deadline exceeded")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	if !expired && (errors.Is(err, context.Canceled) || r.Context().Err() != nil) ||
 		!st.grpcDeadline.IsZero() && !time.Now().Before(st.grpcDeadline) {
 		st.code = statusClientGone
