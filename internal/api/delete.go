@@ -13,7 +13,15 @@ import (
 // history and secrets go too.
 func (s *server) deleteApp(w http.ResponseWriter, r *http.Request) {
 	app := r.PathValue("app")
-	purge := r.URL.Query().Get("purge") == "1"
+	var purge bool
+	switch v := r.URL.Query().Get("purge"); v {
+	case "1":
+		purge = true
+	case "", "0":
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Errorf("purge=%q: want 1 (remove the history and secrets too) or 0", v))
+		return
+	}
 	if purge {
 		c, ok := callOf(r)
 		if !ok {

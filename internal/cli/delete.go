@@ -21,8 +21,10 @@ hosts answer 404); then every instance stops, each draining for its shutdown gra
 in a scale to zero, and the command returns once none runs.
 
 What stays: the app's revisions, events and secrets, so tend history APP still shows
-them, and a later tend deploy of the same name goes on numbering revisions (and runs an
-unchanged one again without a build). --purge removes those too (an admin token only).
+them, and a later tend deploy of the same name goes on numbering revisions (a build of
+the same source and configuration gives the same revision again). --purge removes
+those too (an admin token only), now or later: tend delete APP --purge after a plain
+delete removes what it kept.
 
 On a terminal it asks first; --yes does not ask (scripts, CI).`,
 		Example: `  tend delete hello

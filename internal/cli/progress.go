@@ -32,6 +32,9 @@ func followState(ctx context.Context, c *api.Client, app string, rev int, w io.W
 	var last, lastStep string
 	var final v1.Rollout
 	err := c.Watch(ctx, app, func(st v1.Rollout) error {
+		if st.To == 0 && st.Stable == 0 {
+			return fmt.Errorf("%s was deleted (tend delete) while its rollout to revision %d was followed", app, rev)
+		}
 		if st.To != rev && st.Stable != rev {
 			return nil // an older rollout's state, before ours started
 		}

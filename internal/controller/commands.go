@@ -115,6 +115,9 @@ func (c *Controller) DeploySource(ctx context.Context, src Source, out io.Writer
 	}
 	res, err := c.buildAndRecord(ctx, app, src, out)
 	if src.DryRun {
+		if err == nil && res.Created {
+			c.collectArtifacts(ctx) // the artifact built to compare: no revision keeps it
+		}
 		return res, err
 	}
 	if err == nil && res.Created {
@@ -286,6 +289,7 @@ func (l *appLoop) plan(app *spec.App, secrets map[string]int, art build.Artifact
 	res.Unchanged = found && serving == rev.Number
 	if r, ok := l.revisions[serving]; ok && l.rec.Spec.App != "" {
 		r.Spec = l.rec.Spec
+		r.Spec.Instances = l.replicas() // what runs: tend scale's count until a deploy takes the spec's
 		res.Serving = &r
 	}
 	return res
@@ -480,6 +484,9 @@ func (c *Controller) Rollback(ctx context.Context, app string, to int) (int, err
 }
 
 func (l *appLoop) rollback(ctx context.Context, to int) (int, error) {
+	if l.rec.ScaledToZero {
+		return 0, fmt.Errorf("%s is scaled to zero: a rollback would run no instance; tend scale %s N first", l.app, l.app)
+	}
 	if to == 0 {
 		to = l.previous()
 		if to == 0 {
@@ -543,6 +550,12 @@ func (c *Controller) Restart(ctx context.Context, app string) error {
 	}
 	var ids []string
 	err = l.do(ctx, func(ctx context.Context) error {
+		if err := l.deployed(); err != nil {
+			return err
+		}
+		if l.rec.ScaledToZero {
+			return fmt.Errorf("%s is scaled to zero: it has no instance to restart (tend scale %s N runs some)", app, app)
+		}
 		if !l.st.Phase.Terminal() {
 			return fmt.Errorf("%s has a rollout in progress; restart after it ends", app)
 		}
@@ -598,6 +611,9 @@ func (c *Controller) command(ctx context.Context, app, what string, fn func(l *a
 		return err
 	}
 	return l.do(ctx, func(ctx context.Context) error {
+		if err := l.deployed(); err != nil {
+			return err // deleted while this command waited for the loop
+		}
 		before := l.st.Message
 		if err := fn(l); err != nil {
 			return err

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -32,6 +33,9 @@ const stopWait = 15 * time.Second
 // instance of the app runs, or says how many still do.
 func (c *Controller) Delete(ctx context.Context, app string, purge bool) (DeleteResult, error) {
 	l, err := c.existing(ctx, app)
+	if errors.Is(err, ErrUnknownApp) && purge {
+		return c.purgeDeleted(ctx, app, err) // deleted before, or a purge cut short: its history goes now
+	}
 	if err != nil {
 		return DeleteResult{}, err
 	}
@@ -72,7 +76,11 @@ func (c *Controller) Delete(ctx context.Context, app string, purge bool) (Delete
 	if err != nil {
 		return res, err
 	}
-	if err := waitStopped(ctx, c.o.Runtime, app, grace+stopWait); err != nil {
+	redeployed := func() bool {
+		var rec store.AppRecord
+		return c.o.Store.Get(ctx, store.AppKey(app), &rec) == nil
+	}
+	if err := waitStopped(ctx, c.o.Runtime, app, grace+stopWait, redeployed); err != nil {
 		return res, err
 	}
 	err = l.do(ctx, func(ctx context.Context) error {
@@ -95,6 +103,32 @@ func (c *Controller) Delete(ctx context.Context, app string, purge bool) (Delete
 		c.CollectUploads(ctx)
 	}
 	return res, nil
+}
+
+// purgeDeleted purges an app that has no spec any more but whose revisions are kept
+// (deleted without --purge, or a purge cut short); unknown is the error for an app
+// that has neither.
+func (c *Controller) purgeDeleted(ctx context.Context, app string, unknown error) (DeleteResult, error) {
+	if revs, err := store.Newest[store.Revision](ctx, c.o.Store, store.RevisionsPrefix(app), 1); err != nil || len(revs) == 0 {
+		return DeleteResult{}, unknown
+	}
+	l, err := c.loop(app)
+	if err != nil {
+		return DeleteResult{}, err
+	}
+	err = l.do(ctx, func(ctx context.Context) error {
+		if l.rec.Spec.App != "" {
+			return fmt.Errorf("%s was deployed again: delete it first", app)
+		}
+		l.forgetRevisions(ctx)
+		return l.purge(ctx)
+	})
+	if err != nil {
+		return DeleteResult{}, err
+	}
+	c.collectArtifacts(ctx)
+	c.CollectUploads(ctx)
+	return DeleteResult{Purged: true}, nil
 }
 
 // forgetRevisions deletes what the runtime keeps of each revision of a deleted app
@@ -131,8 +165,9 @@ func (l *appLoop) purge(ctx context.Context) error {
 	return nil
 }
 
-// waitStopped waits until no instance of app runs, for at most d.
-func waitStopped(ctx context.Context, rt runtime.Runtime, app string, d time.Duration) error {
+// waitStopped waits until no instance of app runs, for at most d, or until the app is
+// deployed again.
+func waitStopped(ctx context.Context, rt runtime.Runtime, app string, d time.Duration, redeployed func() bool) error {
 	deadline := time.Now().Add(d)
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -140,6 +175,9 @@ func waitStopped(ctx context.Context, rt runtime.Runtime, app string, d time.Dur
 		n := len(rt.Instances(app))
 		if n == 0 {
 			return nil
+		}
+		if redeployed() {
+			return fmt.Errorf("%s was deployed again while it was being deleted: it serves again, its history kept", app)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s is deleted, but %d of its instances still run after %s: see tend logs and the server's log, and stop them by hand if they hang", app, n, d)

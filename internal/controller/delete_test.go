@@ -187,3 +187,28 @@ func TestInstancesOfAnAppDeletedBeforeACrashAreStoppedAtStart(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitReplicas(t, rt, map[int]int{1: 0})
 }
+
+func TestAPurgeAfterAPlainDeleteRemovesWhatItKept(t *testing.T) {
+	c, _, _ := newController(t)
+	ctx := context.Background()
+	deploySpec(t, c, "/bin/a")
+	waitPhase(t, c, rollout.Completed, 1)
+	if _, err := c.Delete(ctx, "hello", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Scale(ctx, "hello", 2); !errors.Is(err, ErrUnknownApp) {
+		t.Fatalf("scale of a deleted app: %v, want unknown app (and no record written)", err)
+	}
+	if apps, _ := c.Apps(ctx); len(apps) != 0 {
+		t.Fatalf("apps after a scale of a deleted app: %q, want none", apps)
+	}
+	if res, err := c.Delete(ctx, "hello", true); err != nil || !res.Purged {
+		t.Fatalf("purge after a plain delete: %+v %v, want purged", res, err)
+	}
+	if _, err := c.History(ctx, "hello", 0); !errors.Is(err, ErrUnknownApp) {
+		t.Fatalf("history after the purge: %v, want unknown app", err)
+	}
+	if _, err := c.Delete(ctx, "hello", true); !errors.Is(err, ErrUnknownApp) {
+		t.Fatalf("a second purge: %v, want unknown app", err)
+	}
+}

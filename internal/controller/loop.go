@@ -126,6 +126,14 @@ func (l *appLoop) run(ctx context.Context) {
 	}
 }
 
+// deployed says why the app has no spec (deleted, or never deployed), or nil.
+func (l *appLoop) deployed() error {
+	if l.rec.Spec.App == "" {
+		return fmt.Errorf("%w %q: deploy it first with `tend deploy -f tend.yaml`", ErrUnknownApp, l.app)
+	}
+	return nil
+}
+
 // replicas is how many instances the app should have now.
 func (l *appLoop) replicas() int {
 	if l.rec.ScaledToZero {
@@ -177,6 +185,11 @@ func (l *appLoop) observe(now time.Time) rollout.Observation {
 // reconcile takes one step of the rollout and makes instances and the route match it.
 func (l *appLoop) reconcile(ctx context.Context) {
 	if l.rec.Spec.App == "" {
+		// never deployed, or deleted: whatever still runs (an instance a restart in
+		// flight started after the delete) is stopped
+		if len(l.c.o.Runtime.Instances(l.app)) > 0 {
+			l.applyReplicas(ctx, map[int]int{})
+		}
 		return
 	}
 	now := time.Now()
