@@ -200,7 +200,7 @@ func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, src Sour
 			res = l.plan(app, secrets, art)
 			return nil
 		}
-		res, err = l.deploy(ctx, app, string(src.Text), secrets, art)
+		res, err = l.deploy(ctx, app, string(src.Text), secrets, art, 0)
 		return err
 	})
 	return res, err
@@ -295,7 +295,9 @@ func (l *appLoop) plan(app *spec.App, secrets map[string]int, art build.Artifact
 	return res
 }
 
-func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, secrets map[string]int, art build.Artifact) (DeployResult, error) {
+// deploy records the revision of app (found or new) and starts its rollout; instances
+// is tend scale's count to keep (0: the spec's, as a deploy of a new spec takes).
+func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, secrets map[string]int, art build.Artifact, instances int) (DeployResult, error) {
 	hash := revisionHash(app, secrets)
 	rev, found := l.existingRevision(app, secrets, art)
 	now := time.Now()
@@ -309,7 +311,7 @@ func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, secr
 		ops = append(ops, store.Op{Key: store.RevisionKey(app.App, rev.Number), Value: rev, IfAbsent: true})
 	}
 	prevRec := l.rec
-	l.rec = store.AppRecord{Spec: *app, Source: source, UpdatedAt: now, Maintenance: prevRec.Maintenance}
+	l.rec = store.AppRecord{Spec: *app, Source: source, UpdatedAt: now, Maintenance: prevRec.Maintenance, Instances: instances}
 	res := DeployResult{Revision: rev, Created: !found}
 	inProgress := !l.st.Phase.Terminal()
 	res.Unchanged = (!inProgress && l.st.Stable == rev.Number) || (inProgress && l.st.To == rev.Number)

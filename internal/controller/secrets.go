@@ -217,6 +217,12 @@ func (c *Controller) Redeploy(ctx context.Context, app string) (DeployResult, er
 	}
 	var res DeployResult
 	err = l.do(ctx, func(ctx context.Context) error {
+		if err := l.deployed(); err != nil {
+			return err
+		}
+		if l.rec.ScaledToZero {
+			return fmt.Errorf("%s is scaled to zero: tend scale %s N, then deploy again", app, app)
+		}
 		r, ok := l.revisions[l.st.Stable]
 		if !ok {
 			return fmt.Errorf("%s has no serving revision to deploy again: tend deploy it", app)
@@ -230,7 +236,8 @@ func (c *Controller) Redeploy(ctx context.Context, app string) (DeployResult, er
 			return err
 		}
 		art := build.Artifact{Digest: r.Artifact, Path: r.Path, Version: r.Version, Commit: r.Commit, BuildTime: r.BuildTime}
-		res, err = l.deploy(ctx, &sp, l.rec.Source, secrets, art)
+		scaled := l.rec.Instances // a deploy of what serves keeps tend scale's count
+		res, err = l.deploy(ctx, &sp, l.rec.Source, secrets, art, scaled)
 		return err
 	})
 	return res, err
