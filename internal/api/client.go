@@ -217,20 +217,65 @@ func (c *Client) Watch(ctx context.Context, app string, fn func(v1.Rollout) erro
 // ErrStop ends a Watch or Logs without error.
 var ErrStop = errors.New("stop")
 
+// LogQuery selects the log lines Logs asks for (GET /v1/apps/{app}/logs); its zero
+// value asks for no lines at all.
+type LogQuery struct {
+	// Instance is one instance, running or not ("": all).
+	Instance string
+	// Revision is one revision's instances (0: all).
+	Revision int
+	// Tail is how many lines to start with in total, after the filters (0: none, -1: all).
+	Tail   int
+	Follow bool
+	// Since and Until bound the lines' times: RFC 3339, or a duration before the server's now ("": none).
+	Since, Until string
+	// Grep is a Go regular expression the raw line must match ("": any).
+	Grep string
+	// Level is the least slog level of the lines (debug, info, warn, error; "": every line).
+	Level string
+	// All includes the logs of instances that no longer run.
+	All bool
+}
+
 // Logs streams an app's log lines to fn.
-func (c *Client) Logs(ctx context.Context, app, instance string, tail int, follow bool, fn func(v1.LogLine) error) error {
+func (c *Client) Logs(ctx context.Context, app string, lq LogQuery, fn func(v1.LogLine) error) error {
 	q := url.Values{}
-	q.Set("instance", instance)
-	q.Set("tail", strconv.Itoa(tail))
-	if follow {
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("instance", lq.Instance)
+	if lq.Revision != 0 {
+		q.Set("revision", strconv.Itoa(lq.Revision))
+	}
+	q.Set("tail", strconv.Itoa(lq.Tail))
+	if lq.Follow {
 		q.Set("follow", "1")
+	}
+	set("since", lq.Since)
+	set("until", lq.Until)
+	set("grep", lq.Grep)
+	set("level", lq.Level)
+	if lq.All {
+		q.Set("all", "1")
 	}
 	resp, err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/logs?"+q.Encode(), nil)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	err = decodeStream(resp.Body, fn)
+	// the stream's lines are log lines, and a last {"error": ...} when reading fails
+	type line struct {
+		v1.LogLine
+		Error string `json:"error"`
+	}
+	err = decodeStream(resp.Body, func(l line) error {
+		if l.Error != "" {
+			return fmt.Errorf("logs: %s", l.Error)
+		}
+		return fn(l.LogLine)
+	})
 	if errors.Is(err, ErrStop) || errors.Is(err, context.Canceled) {
 		return nil
 	}

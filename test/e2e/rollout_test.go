@@ -61,9 +61,18 @@ func TestThreeInstancesServeThroughTheGateway(t *testing.T) {
 	if len(routes) != 1 || len(routes[0].Endpoints) != 3 || len(routes[0].Splits) != 1 || routes[0].Splits[0].Weight != 100 {
 		t.Fatalf("routes: %+v, want hello with 3 endpoints and all traffic on revision 1", routes)
 	}
-	logs := s.mustTend("logs", "hello", "--tail", "1")
-	if strings.Count(logs, "\n") != 3 || !strings.Contains(logs, `"msg":"request"`) {
-		t.Errorf("tend logs --tail 1 should show one line per instance, the last access-log line:\n%s", logs)
+	logs := s.mustTend("logs", "hello", "--tail", "3", "--grep", `"msg":"request"`)
+	if strings.Count(logs, "\n") != 3 || strings.Count(logs, "  request ") != 3 {
+		t.Errorf("tend logs --tail 3 --grep should show the last 3 access-log lines in all, as TIME INSTANCE request key=value...:\n%s", logs)
+	}
+	var line struct {
+		Instance string
+		Revision int
+		Fields   struct{ Msg string }
+	}
+	if out := s.mustTend("logs", "hello", "--tail", "1", "--grep", `"msg":"request"`, "-o", "json"); json.Unmarshal([]byte(out), &line) != nil ||
+		line.Revision != 1 || line.Fields.Msg != "request" || !strings.HasPrefix(line.Instance, "hello-1-") {
+		t.Errorf("tend logs -o json should print the line as JSON with its revision and fields:\n%s", out)
 	}
 }
 
