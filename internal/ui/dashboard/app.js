@@ -1,8 +1,12 @@
-// tend's dashboard: polls the API once a second and redraws. Data is only ever put into
-// the page as text, never as HTML.
+// tend's dashboard: polls the API every two seconds and redraws; the graphs' metrics are
+// read apart, every five seconds, from the API's Prometheus endpoint (see loadMetrics).
+// Data is only ever put into the page as text, never as HTML. graph.js draws the graphs.
 "use strict";
 
 const tokenKey = "tend-token";
+const statePeriod = 2000; // ms between two reads of the API's state
+const metricsPeriod = 5000; // ms between two reads of the graphs' metrics
+const graphWindow = 15 * 60; // seconds the graphs show
 
 function token() {
   const m = location.hash.match(/token=([^&]+)/);
@@ -18,6 +22,25 @@ async function get(path) {
   if (resp.status === 401) throw new Error("unauthorized");
   if (!resp.ok) throw new Error(path + ": " + resp.status + " " + (await resp.text()));
   return resp.json();
+}
+
+// post runs an action as the CLI does (POST /v1/apps/{app}/{action}) and returns its
+// message; an error carries the server's reason.
+async function post(path, body) {
+  const resp = await fetch(path, {
+    method: "POST",
+    headers: { Authorization: "Bearer " + token(), "Content-Type": "application/json" },
+    body: JSON.stringify(body || {}),
+  });
+  const text = await resp.text();
+  let answer = {};
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    answer = { error: text };
+  }
+  if (!resp.ok) throw new Error(answer.error || resp.status + " " + text);
+  return answer;
 }
 
 function el(tag, attrs, ...children) {
@@ -38,6 +61,120 @@ function age(t) {
   return s < 90 ? s + "s" : s < 5400 ? Math.round(s / 60) + "m" : Math.round(s / 3600) + "h";
 }
 
+// Numbers with their units; "–" where there is no value.
+const missing = (v) => v === undefined || v === null || !Number.isFinite(Number(v));
+const pct = (fraction) => (missing(fraction) ? "–" : (100 * fraction).toFixed(fraction < 0.001 && fraction > 0 ? 3 : 2) + "%");
+const ms = (seconds) => (missing(seconds) ? "–" : (1000 * seconds).toFixed(seconds < 0.01 ? 2 : 0) + " ms");
+const rps = (v) => (missing(v) ? "–" : Number(v).toFixed(v < 10 ? 2 : 1) + " req/s");
+
+const inProgress = (r) => r.phase === "Progressing" || r.phase === "Paused";
+const terminal = (r) => ["Completed", "RolledBack", "Aborted", "Failed"].includes(r.phase);
+
+// ---- metrics: read from the API's Prometheus endpoint, apart from the state ----
+
+// metrics[app] is the last answer for an app: the graphs' series by revision, and the
+// request rate and 5xx share of each instance over the last minute.
+const metrics = {};
+
+// label quotes a PromQL label value.
+const label = (v) => '"' + String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"') + '"';
+
+// errorShare is the 5xx share by the given labels; a revision without a 5xx counts 0 (the
+// "or … * 0" keeps its series) rather than missing.
+function errorShare(app, by, window) {
+  const sel = "tend_gateway_requests_total{app=" + label(app);
+  const all = `sum by (${by}) (rate(${sel}}[${window}]))`;
+  return `(sum by (${by}) (rate(${sel},code=~"5.."}[${window}])) or ${all} * 0) / ${all}`;
+}
+
+// The three graphs: what they show and the PromQL behind each (by revision). Latency is
+// the upstream time (tend_gateway_request_duration_seconds), the one analysis judges.
+const graphs = [
+  { key: "rate", title: "Request rate", unit: "req/s",
+    query: (app) => `sum by (revision) (rate(tend_gateway_requests_total{app=${label(app)}}[30s]))` },
+  { key: "errors", title: "5xx share", unit: "%", scale: 100, query: (app) => errorShare(app, "revision", "30s") },
+  { key: "p95", title: "p95 latency", unit: "ms", scale: 1000,
+    query: (app) => `histogram_quantile(0.95, sum by (revision, le) (rate(tend_gateway_request_duration_seconds_bucket{app=${label(app)}}[30s])))` },
+];
+
+async function prom(kind, params) {
+  const answer = await get("/prometheus/api/v1/" + kind + "?" + new URLSearchParams(params));
+  return (answer.data && answer.data.result) || [];
+}
+
+// byRevision turns a range answer into series of [seconds, value] points, values scaled.
+function byRevision(result, scale) {
+  return result.map((r) => ({
+    revision: r.metric.revision || "?",
+    points: r.values.map(([t, v]) => [t, parseFloat(v) * (scale || 1)]),
+  })).sort((a, b) => Number(a.revision) - Number(b.revision));
+}
+
+// byInstance turns an instant answer into {instance id: value}.
+function byInstance(result) {
+  return Object.fromEntries(result.map((r) => [r.metric.instance, parseFloat(r.value[1])]));
+}
+
+async function loadAppMetrics(app) {
+  const end = Math.floor(Date.now() / 1000);
+  const range = { start: end - graphWindow, end, step: 5 }; // the scrape interval
+  const [series, rate, errors] = await Promise.all([
+    Promise.all(graphs.map((g) => prom("query_range", { query: g.query(app), ...range }).then((res) => byRevision(res, g.scale)))),
+    prom("query", { query: `sum by (instance) (rate(tend_gateway_requests_total{app=${label(app)}}[1m]))` }).then(byInstance),
+    prom("query", { query: errorShare(app, "instance", "1m") }).then(byInstance),
+  ]);
+  metrics[app] = { from: range.start, to: end, series: Object.fromEntries(graphs.map((g, i) => [g.key, series[i]])),
+    instances: { rate, errors } };
+}
+
+let metricsBusy = false;
+
+// loadMetrics reads the metrics of the apps on the page; an app whose metrics cannot be
+// read (no Prometheus, a token without access) keeps its last ones and says why.
+async function loadMetrics() {
+  if (metricsBusy || !token()) return;
+  metricsBusy = true;
+  try {
+    const apps = [...document.querySelectorAll("section.app")].map((s) => s.dataset.app);
+    await Promise.all(apps.map((a) => loadAppMetrics(a).catch((err) => {
+      metrics[a] = Object.assign(metrics[a] || {}, { error: err.message });
+    })));
+  } finally {
+    metricsBusy = false;
+  }
+}
+
+// last is a series' newest finite value (NaN when it has none).
+function last(series, revision) {
+  const s = (series || []).find((x) => String(x.revision) === String(revision));
+  const points = s ? s.points.filter(([, v]) => Number.isFinite(v)) : [];
+  return points.length ? points[points.length - 1][1] : NaN;
+}
+
+function graphsOf(app) {
+  const m = metrics[app];
+  if (!m || !m.series) {
+    return el("div", { class: "message" }, m && m.error ? "no metrics: " + m.error : "reading the metrics…");
+  }
+  return el("div", { class: "graphs" }, ...graphs.map((g) => lineGraph(g.key, g.title, g.unit, m.series[g.key], m.from, m.to)),
+    m.error ? el("div", { class: "message" }, "metrics not updated: " + m.error) : "");
+}
+
+// ---- the app card ----
+
+// badge is the rollout's phase; an app whose stable revision serves with every instance
+// ready says so first, so that an old rollout's failure does not look like an outage.
+function badge(st) {
+  const r = st.rollout;
+  const ended = { RolledBack: "rolled back", Aborted: "aborted", Failed: "failed" }[r.phase];
+  const ready = (st.running || []).filter((i) => i.revision === r.stable && i.state === "ready").length;
+  if (ended && r.to !== r.stable && ready > 0 && ready >= st.instances) {
+    return el("span", { class: "phase serving " + r.phase, title: r.message || "" },
+      "revision " + r.stable + " serves (rollout to " + r.to + " " + ended + ")");
+  }
+  return el("span", { class: "phase " + r.phase }, r.phase);
+}
+
 function split(st) {
   const r = st.rollout;
   const box = el("div", { class: "split" });
@@ -47,30 +184,135 @@ function split(st) {
   return box;
 }
 
-// analysis shows the checks of the last measurement of the running (or last) analysis.
+// stepText says what one canary step does.
+function stepText(s, r, current) {
+  if (s.weight !== undefined) return "weight " + s.weight + "%";
+  if (s.pause) {
+    const p = s.pause.duration ? "pause " + s.pause.duration : "pause until tend promote";
+    const left = current && r.pauseUntil ? Math.max(0, Math.round((Date.parse(r.pauseUntil) - Date.now()) / 1000)) : null;
+    return p + (left !== null ? " (" + left + " s left)" : "");
+  }
+  if (s.analysis) {
+    const a = s.analysis;
+    return "analysis: " + (a.checks || []).join(", ") + " · " + a.count + " × " + a.interval;
+  }
+  return "?";
+}
+
+// steps lists the canary steps of the rollout, the one it is at marked.
+function steps(r) {
+  if (r.strategy !== "canary" || !r.from || !r.steps || !r.steps.length) return [];
+  const items = r.steps.map((s, i) => {
+    let state = i < r.step || r.phase === "Completed" ? "done" : "";
+    if (i === r.step && inProgress(r)) state = "current";
+    if (i === r.step && !inProgress(r) && r.phase !== "Completed") state = "stopped";
+    const mark = { done: "✓ ", current: "▶ ", stopped: "✗ " }[state] || "";
+    const attrs = { class: "step " + state, "data-step": i };
+    if (state === "current") attrs["aria-current"] = "step";
+    return el("li", attrs, mark + stepText(s, r, state === "current"));
+  });
+  return [el("h3", {}, "Canary steps"), el("ol", { class: "steps" }, ...items)];
+}
+
+// checkValue formats a check's value: error rates as %, latencies (seconds) as ms.
+function checkValue(c, v) {
+  if (missing(v)) return "–";
+  if (/%/.test(c.threshold || "") || c.name.startsWith("error")) return pct(v);
+  if (/\d\s*(ms|s|m)\b/.test(c.threshold || "") || c.name.startsWith("latency")) return ms(v);
+  return Number(v).toPrecision(3);
+}
+
+// vsStable says how the canary compares with stable (the baseline comparison); it never
+// reads "Pass" beside a failed check: the threshold's failure is said beside it.
+function vsStable(c) {
+  const words = { Pass: "like stable", High: "higher than stable", Low: "lower than stable", NoData: "no data" };
+  const w = words[c.class] || c.class || "";
+  return c.result === "fail" && c.class === "Pass" ? w + ", but over its threshold" : w;
+}
+
+// analysis shows the checks of the last measurement of the running (or last) analysis,
+// each with why it passed or failed.
 function analysis(r) {
   const run = r.analysis || (r.verdicts && r.verdicts[r.verdicts.length - 1]);
   if (!run || !run.measurements || !run.measurements.length) return [];
   const m = run.measurements[run.measurements.length - 1];
-  const num = (v) => (v === undefined || v === null ? "–" : Number(v).toPrecision(3));
   const rows = (m.checks || []).map((c) => el("tr", { "data-check": c.name }, el("td", {}, c.name),
-    el("td", { class: "result-" + c.result }, c.result), el("td", {}, num(c.value)), el("td", {}, num(c.stable)),
-    el("td", {}, c.threshold || ""), el("td", {}, c.class || ""), el("td", {}, num(c.pValue))));
+    el("td", { class: "result-" + c.result }, c.result), el("td", {}, c.reason || ""),
+    el("td", {}, checkValue(c, c.value)), el("td", {}, checkValue(c, c.stable)), el("td", {}, c.threshold || ""),
+    el("td", {}, vsStable(c)), el("td", {}, missing(c.pValue) ? "–" : Number(c.pValue).toPrecision(2))));
   const head = "step " + (run.step + 1) + " · " + (run.result || "running") + " · " + run.measurements.length +
-    " measurements · " + Math.round(m.requests) + " canary requests";
-  return [el("h3", {}, "Analysis"), el("div", { class: "message" }, head + (run.message ? ": " + run.message : "")),
-    table(["check", "result", "canary", "stable", "threshold", "vs stable", "p"], rows)];
+    " measurements · " + Math.round(m.requests) + " canary requests" + (m.score !== undefined ? " · score " + Math.round(m.score) + "/100" : "");
+  const why = run.message || m.message;
+  return [el("h3", {}, "Analysis"), el("div", { class: "message" }, head + (why ? ": " + why : "")),
+    table(["check", "result", "why", "canary", "stable", "threshold", "vs stable", "p"], rows)];
+}
+
+// revisions lists the newest revisions with what changed from the one before, and the
+// request rate and 5xx share of each over the last 30 s.
+function revisions(st, hist) {
+  const revs = ((hist && hist.revisions) || []).slice(0, 5);
+  if (!revs.length) return [];
+  const r = st.rollout;
+  const m = metrics[st.app] || {};
+  const series = m.series || {};
+  const role = (n) => (n === r.stable ? "stable" : inProgress(r) && n === r.to ? "canary" : "");
+  const rows = revs.map((v) => el("tr", { "data-revision": v.number }, el("td", {}, v.number), el("td", {}, role(v.number)),
+    el("td", {}, [v.version, v.commit].filter(Boolean).join(" · ")), el("td", {}, age(v.createdAt) + " ago"),
+    el("td", {}, rps(last(series.rate, v.number))), el("td", {}, pct(last(series.errors, v.number) / 100)),
+    el("td", { class: "changes" }, (v.changes || []).join("; ") || (v.number === 1 ? "first revision" : "no change"))));
+  return [el("h3", {}, "Revisions"), table(["revision", "", "version", "created", "rate", "5xx (30 s)", "what changed"], rows)];
+}
+
+// actionResults[app] is the answer to the last action run from the page.
+const actionResults = {};
+
+// The actions the page offers, when each applies and what its confirmation asks.
+const actions = [
+  { name: "promote", applies: (st) => inProgress(st.rollout),
+    ask: (st) => "Promote " + st.app + " revision " + st.rollout.to + " to its next canary step?" },
+  { name: "pause", applies: (st) => inProgress(st.rollout) && !st.rollout.manualPause,
+    ask: (st) => "Pause the rollout of " + st.app + " (tend resume goes on)?" },
+  { name: "resume", applies: (st) => inProgress(st.rollout) && st.rollout.manualPause,
+    ask: (st) => "Resume the rollout of " + st.app + "?" },
+  { name: "abort", applies: (st) => inProgress(st.rollout),
+    ask: (st) => "Abort the rollout of " + st.app + " to revision " + st.rollout.to + "? Revision " + st.rollout.stable + " will serve all traffic." },
+  { name: "rollback", applies: (st, hist) => !inProgress(st.rollout) && ((hist && hist.revisions) || []).some((v) => v.number < st.rollout.stable),
+    ask: (st) => "Roll " + st.app + " back from revision " + st.rollout.stable + " to the previous revision?" },
+];
+
+async function act(st, a) {
+  if (!window.confirm(a.ask(st))) return;
+  try {
+    const answer = await post("/v1/apps/" + encodeURIComponent(st.app) + "/" + a.name);
+    actionResults[st.app] = { ok: true, text: a.name + ": " + answer.message };
+  } catch (err) {
+    actionResults[st.app] = { ok: false, text: a.name + " failed: " + err.message };
+  }
+  refresh();
+}
+
+function buttons(st, hist) {
+  const shown = actions.filter((a) => a.applies(st, hist)).map((a) => {
+    const b = el("button", { type: "button", "data-action": a.name }, a.name);
+    b.addEventListener("click", () => act(st, a));
+    return b;
+  });
+  const res = actionResults[st.app];
+  const answer = res ? [el("span", { class: res.ok ? "answer" : "answer error" }, res.text)] : [];
+  return shown.length || answer.length ? [el("div", { class: "actions" }, ...shown, ...answer)] : [];
 }
 
 function appCard(st, gw, hist) {
   const r = st.rollout;
-  const title = el("h2", {}, st.app, el("span", { class: "phase " + r.phase }, r.phase),
+  const m = (metrics[st.app] || {}).instances || { rate: {}, errors: {} };
+  const title = el("h2", {}, st.app, badge(st),
     el("small", {}, st.strategy + (r.from ? " · " + r.from + " → " + r.to : "") + " · " + st.instances + " instances"));
-  const instances = table(["instance", "revision", "state", "pid", "restarts", "up", "address", "message"],
+  const instances = table(["instance", "revision", "state", "pid", "restarts", "up", "address", "rate (1 min)", "5xx (1 min)", "message"],
     (st.running || []).map((i) => el("tr", { "data-instance": i.id }, el("td", {}, i.id), el("td", {}, i.revision),
       el("td", { class: "state-" + i.state }, i.state), el("td", {}, i.pid || ""), el("td", {}, i.restarts),
-      el("td", {}, age(i.readySince)), el("td", {}, i.addr), el("td", {}, i.message || ""))));
-  const endpoints = table(["endpoint", "revision", "instance", "in flight", "ejected"],
+      el("td", {}, age(i.readySince)), el("td", {}, i.addr), el("td", {}, rps(m.rate[i.id])), el("td", {}, pct(m.errors[i.id])),
+      el("td", {}, i.message || ""))));
+  const endpoints = table(["endpoint", "revision", "instance", "in flight (requests)", "ejected"],
     ((gw && gw.endpoints) || []).map((e) => el("tr", {}, el("td", {}, e.address), el("td", {}, e.revision),
       el("td", {}, e.instance), el("td", {}, e.inFlight), el("td", {}, e.ejected ? "yes" : ""))));
   const events = table(["when", "revision", "kind", "event"],
@@ -79,31 +321,33 @@ function appCard(st, gw, hist) {
   const maint = st.maintenance ? [el("div", { class: "maintenance" }, "Maintenance since " + age(st.maintenance.since) +
     " ago: the gateway answers 503" + (st.maintenance.message ? " (" + st.maintenance.message + ")" : "") +
     "; tend maintenance " + st.app + " off ends it")] : [];
-  const terminal = ["Completed", "RolledBack", "Aborted", "Failed"].includes(r.phase);
-  const preview = !terminal && r.previewToken && r.from && (r.strategy === "canary" || r.strategy === "blueGreen")
+  const preview = !terminal(r) && r.previewToken && r.from && (r.strategy === "canary" || r.strategy === "blueGreen")
     ? [el("div", { class: "preview" }, "Preview revision " + r.to + " with header ", el("code", {}, "X-Tend-Preview: " + r.previewToken))] : [];
-  return el("section", { class: "app", "data-app": st.app }, title, ...maint, el("div", { class: "message" }, r.message || ""), ...preview,
-    split(st), ...analysis(r), el("h3", {}, "Instances"), instances, el("h3", {}, "Gateway"), endpoints, el("h3", {}, "Events"), events);
+  return el("section", { class: "app", id: "app-" + st.app, "data-app": st.app }, title, ...maint,
+    el("div", { class: "message" }, r.message || ""), ...buttons(st, hist), ...preview, split(st), ...steps(r),
+    graphsOf(st.app), ...analysis(r), ...revisions(st, hist),
+    el("h3", {}, "Instances"), instances, el("h3", {}, "Gateway"), endpoints, el("h3", {}, "Events"), events);
 }
 
 // incidents shows open incidents first, then the latest resolved ones, with the last
-// thing that happened to each; and the alerts firing now.
+// thing that happened to each; and the alerts firing now. An app links to its card.
 function incidents(list, alerts) {
   const box = document.getElementById("incidents");
   if (!list && !alerts) {
     box.hidden = true;
     return;
   }
+  const appLink = (app) => (app ? el("a", { href: "#app-" + app, class: "app-link" }, app) : "");
   const open = (list || []).filter((i) => i.status !== "resolved");
   const shown = open.concat((list || []).filter((i) => i.status === "resolved").slice(0, Math.max(0, 5 - open.length)));
   const rows = shown.map((i) => {
     const last = (i.timeline || [])[(i.timeline || []).length - 1] || {};
     return el("tr", { "data-incident": i.id }, el("td", {}, i.id), el("td", { class: "status-" + i.status }, i.status),
-      el("td", {}, i.severity), el("td", {}, i.app || ""), el("td", {}, i.title), el("td", {}, age(i.createdAt) + " ago"),
+      el("td", {}, i.severity), el("td", {}, appLink(i.app)), el("td", {}, i.title), el("td", {}, age(i.createdAt) + " ago"),
       el("td", {}, (last.kind || "") + ": " + (last.text || "")));
   });
   const firing = (alerts || []).map((a) => el("tr", { "data-alert": a.labels.alertname },
-    el("td", {}, a.labels.alertname), el("td", {}, a.labels.severity || ""), el("td", {}, a.labels.app || ""),
+    el("td", {}, a.labels.alertname), el("td", {}, a.labels.severity || ""), el("td", {}, appLink(a.labels.app)),
     el("td", { class: "status-" + a.status.state }, (a.status.silencedBy || []).length ? "silenced" : a.status.state),
     el("td", {}, age(a.startsAt)), el("td", {}, (a.annotations || {}).summary || "")));
   box.replaceChildren(el("h2", {}, "Incidents", el("small", {}, open.length + " open")),
@@ -133,6 +377,16 @@ function certificates(list) {
   box.hidden = false;
 }
 
+// serverLine is the header's word on the server: its version (a build without a version
+// nor a VCS stamp, as with -buildvcs=false, says so), API version and platform.
+function serverLine(v) {
+  const known = v.version && v.version !== "unknown";
+  return "tend server " + (known ? v.version : "· no version stamped in its build") + " · API v" + v.api +
+    (v.target ? " · " + v.target.os + "/" + v.target.arch : "");
+}
+
+let firstMetrics = true;
+
 async function refresh() {
   const problem = document.getElementById("problem");
   if (!token()) {
@@ -149,10 +403,14 @@ async function refresh() {
     const byApp = Object.fromEntries((gateway || []).map((g) => [g.app, g]));
     document.getElementById("apps").replaceChildren(...apps.map((a, i) => appCard(a, byApp[a.app], hists[i])));
     document.getElementById("empty").hidden = apps.length > 0;
-    document.getElementById("server").textContent = "server " + version.version;
+    document.getElementById("server").textContent = serverLine(version);
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
     problem.hidden = true;
     document.getElementById("login").hidden = true;
+    if (firstMetrics && apps.length) {
+      firstMetrics = false; // the graphs' first data need not wait for the metrics' period
+      loadMetrics().then(refresh);
+    }
   } catch (err) {
     if (err.message === "unauthorized") {
       sessionStorage.removeItem(tokenKey);
@@ -169,4 +427,5 @@ document.getElementById("login").addEventListener("submit", (ev) => {
   refresh();
 });
 refresh();
-setInterval(refresh, 1000);
+setInterval(refresh, statePeriod);
+setInterval(loadMetrics, metricsPeriod);
