@@ -141,3 +141,26 @@ func countReady(in []v1.Instance) int {
 	}
 	return n
 }
+
+// TestTheSpecTendInitWritesDeploys: tend init in examples/hello finds its port and
+// health paths, and what it writes deploys and serves as it is (build.main pointed at
+// the example, since the spec is written elsewhere).
+func TestTheSpecTendInitWritesDeploys(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	cmd := s.Command(context.Background(), "init", "--stdout")
+	cmd.Dir = helloDir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), "readiness: {http: /ready") || strings.Contains(string(out), "# not detected") {
+		t.Fatalf("tend init in examples/hello: exit %d, want a spec with /ready detected:\n%s\n%s", exitCode(err), out, stderr.String())
+	}
+	spec := strings.Replace(string(out), "main: .", "main: "+helloDir, 1)
+	if deployed := s.mustTend("deploy", "-f", writeSpec(t, t.TempDir(), spec)); !strings.Contains(deployed, "hello revision 1 serves") {
+		t.Fatalf("deploy of tend init's spec:\n%s", deployed)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	if code, _, body, err := s.get(client, "/"); code != 200 {
+		t.Fatalf("GET / after deploying tend init's spec: %d %v %q", code, err, body)
+	}
+}
