@@ -229,9 +229,9 @@ func scenario(t *testing.T, s *tendServer) []string {
 		t.Errorf("%d requests reached the never-ready revision 3", r.ByRevision["3"])
 	}
 	// logs are the one answer that differs: pods log on their nodes
-	out, err := s.Tend("logs", "hello", "--tail", "1")
+	out, err := s.Tend("logs", "hello", "--tail", "1", "-o", "json")
 	switch code := harness.ExitCode(err); {
-	case s.runtime == "process" && (code != 0 || !strings.Contains(out, `"msg":`)):
+	case s.runtime == "process" && (code != 0 || !strings.Contains(out, `"fields":{`) || !strings.Contains(out, `"msg":`)):
 		t.Errorf("tend logs: exit %d:\n%s", code, out)
 	case s.runtime == "kubernetes" && (code != 1 || !strings.Contains(out, "kubectl logs -n apps -l app.kubernetes.io/name=hello")):
 		t.Errorf("tend logs on kubernetes: exit %d, want 1 and where the logs are:\n%s", code, out)
