@@ -47,17 +47,26 @@ func revisionChanges(a, b store.Revision) []string {
 			out = append(out, fmt.Sprintf("secret %s v%d → v%d", name, va, vb))
 		}
 	}
-	for _, part := range []struct {
-		name string
-		a, b any
-	}{
+	return append(out, changedParts([]specPart{
 		{"args", a.Spec.Args, b.Spec.Args}, {"health", a.Spec.Health, b.Spec.Health},
 		{"resources", a.Spec.Resources, b.Spec.Resources}, {"shutdown", a.Spec.Shutdown, b.Spec.Shutdown},
-	} {
-		ja, _ := json.Marshal(part.a)
-		jb, _ := json.Marshal(part.b)
+	})...)
+}
+
+// specPart is a part of the spec as two revisions have it.
+type specPart struct {
+	name string
+	a, b any
+}
+
+// changedParts says "NAME changed" for each part whose two sides differ.
+func changedParts(parts []specPart) []string {
+	var out []string
+	for _, p := range parts {
+		ja, _ := json.Marshal(p.a)
+		jb, _ := json.Marshal(p.b)
 		if string(ja) != string(jb) {
-			out = append(out, part.name+" changed")
+			out = append(out, p.name+" changed")
 		}
 	}
 	return out
@@ -71,20 +80,10 @@ func deployChanges(a, b store.Revision) []string {
 	if a.Spec.Instances != b.Spec.Instances {
 		out = append(out, fmt.Sprintf("instances %d → %d", a.Spec.Instances, b.Spec.Instances))
 	}
-	for _, part := range []struct {
-		name string
-		a, b any
-	}{
+	return append(out, changedParts([]specPart{
 		{"files", a.Spec.Files, b.Spec.Files}, {"route", a.Spec.Route, b.Spec.Route}, {"strategy", a.Spec.Strategy, b.Spec.Strategy},
 		{"metrics", a.Spec.Metrics, b.Spec.Metrics}, {"alerts", rulesAsWritten(a.Spec.Alerts), rulesAsWritten(b.Spec.Alerts)},
-	} {
-		ja, _ := json.Marshal(part.a)
-		jb, _ := json.Marshal(part.b)
-		if string(ja) != string(jb) {
-			out = append(out, part.name+" changed")
-		}
-	}
-	return out
+	})...)
 }
 
 // rulesAsWritten is alerts without where the server read the rule files (an upload's

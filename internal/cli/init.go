@@ -18,12 +18,12 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"unicode"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/modfile"
 
 	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/kit/config"
 )
 
 // kitModule is the import path of kit, whose servers tend init knows without reading them.
@@ -825,10 +825,10 @@ func (s *initScan) configFields(p *initPkg, st *ast.StructType, env, flag string
 			}
 			e, fl := tag.Get("env"), tag.Get("flag")
 			if e == "" {
-				e = upperSnake(id.Name)
+				e = config.EnvName(id.Name)
 			}
 			if fl == "" {
-				fl = strings.ToLower(strings.ReplaceAll(upperSnake(id.Name), "_", "-"))
+				fl = config.FlagName(id.Name)
 			}
 			e, fl = joinNonEmpty(env, e, "_"), joinNonEmpty(flag, fl, ".")
 			var nested *ast.StructType
@@ -852,19 +852,6 @@ func joinNonEmpty(a, b, sep string) string {
 		return b
 	}
 	return a + sep + b
-}
-
-// upperSnake turns ReadTimeout into READ_TIMEOUT, as kit/config does.
-func upperSnake(s string) string {
-	var b strings.Builder
-	rs := []rune(s)
-	for i, r := range rs {
-		if i > 0 && unicode.IsUpper(r) && (unicode.IsLower(rs[i-1]) || (i+1 < len(rs) && unicode.IsLower(rs[i+1]))) {
-			b.WriteByte('_')
-		}
-		b.WriteRune(unicode.ToUpper(r))
-	}
-	return b.String()
 }
 
 // importNames maps each import path of f to the name it is used by in f.

@@ -105,11 +105,18 @@ func (c *Controller) Delete(ctx context.Context, app string, purge bool) (Delete
 	return res, nil
 }
 
+// hasRevisions says whether revisions of app are recorded: a deleted app's history
+// until it is purged.
+func (c *Controller) hasRevisions(ctx context.Context, app string) bool {
+	revs, err := store.Newest[store.Revision](ctx, c.o.Store, store.RevisionsPrefix(app), 1)
+	return err == nil && len(revs) > 0
+}
+
 // purgeDeleted purges an app that has no spec any more but whose revisions are kept
 // (deleted without --purge, or a purge cut short); unknown is the error for an app
 // that has neither.
 func (c *Controller) purgeDeleted(ctx context.Context, app string, unknown error) (DeleteResult, error) {
-	if revs, err := store.Newest[store.Revision](ctx, c.o.Store, store.RevisionsPrefix(app), 1); err != nil || len(revs) == 0 {
+	if !c.hasRevisions(ctx, app) {
 		return DeleteResult{}, unknown
 	}
 	l, err := c.loop(app)

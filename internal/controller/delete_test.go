@@ -46,13 +46,19 @@ func readRoute(t *testing.T, st *store.Store) route.Route {
 	return rt
 }
 
-func TestScaleToZeroStopsEveryInstanceAndTheGatewaySaysSo(t *testing.T) {
-	c, rt, st := newController(t)
-	ctx := context.Background()
+// deployTwoRevisions deploys revision 1 of hello, then revision 2, each to its end.
+func deployTwoRevisions(t *testing.T, c *Controller) {
+	t.Helper()
 	deploySpec(t, c, "/bin/a")
 	waitPhase(t, c, rollout.Completed, 1)
 	deploySpec(t, c, "/bin/b")
 	waitPhase(t, c, rollout.Completed, 2)
+}
+
+func TestScaleToZeroStopsEveryInstanceAndTheGatewaySaysSo(t *testing.T) {
+	c, rt, st := newController(t)
+	ctx := context.Background()
+	deployTwoRevisions(t, c)
 	waitReplicas(t, rt, map[int]int{1: 2, 2: 2}) // revision 1 warm
 
 	if err := c.Scale(ctx, "hello", 0); err != nil {
@@ -98,10 +104,7 @@ func TestScaleToZeroWaitsForTheRolloutToEnd(t *testing.T) {
 func TestDeleteStopsTheAppAndKeepsItsHistoryUntilPurged(t *testing.T) {
 	c, rt, st := newController(t)
 	ctx := context.Background()
-	deploySpec(t, c, "/bin/a")
-	waitPhase(t, c, rollout.Completed, 1)
-	deploySpec(t, c, "/bin/b")
-	waitPhase(t, c, rollout.Completed, 2)
+	deployTwoRevisions(t, c)
 
 	res, err := c.Delete(ctx, "hello", false)
 	if err != nil {

@@ -82,7 +82,7 @@ type History struct {
 func (c *Controller) History(ctx context.Context, app string, limit int) (History, error) {
 	l, err := c.existing(ctx, app)
 	if errors.Is(err, ErrUnknownApp) {
-		if revs, lerr := store.Newest[store.Revision](ctx, c.o.Store, store.RevisionsPrefix(app), 1); lerr == nil && len(revs) > 0 {
+		if c.hasRevisions(ctx, app) {
 			l, err = c.loop(app)
 		}
 	}

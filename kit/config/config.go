@@ -517,6 +517,15 @@ func format(v reflect.Value) string {
 	return fmt.Sprint(v.Interface())
 }
 
+// EnvName is the environment variable a field named name reads without an env tag
+// (ReadTimeout: READ_TIMEOUT), before any prefix; tools that read a service's code
+// (tend init) name its variables with it.
+func EnvName(name string) string { return upperSnake(name) }
+
+// FlagName is the flag a field named name reads without a flag tag (ReadTimeout:
+// read-timeout).
+func FlagName(name string) string { return kebab(name) }
+
 // upperSnake turns ReadTimeout into READ_TIMEOUT.
 func upperSnake(s string) string {
 	var b strings.Builder

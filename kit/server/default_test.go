@@ -138,17 +138,7 @@ func TestDefaultRunsEveryLayerAndDrainsOnSIGTERM(t *testing.T) {
 	}
 
 	// SIGTERM: readiness off, the in-flight request finishes, Default returns nil
-	slow := make(chan string, 1)
-	go func() {
-		resp, err := http.Get(public + "/slow")
-		if err != nil {
-			slow <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		slow <- string(b)
-	}()
+	slow := getLater(public + "/slow")
 	time.Sleep(100 * time.Millisecond)
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)

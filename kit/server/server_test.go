@@ -70,17 +70,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if code := status(t, "http://"+public+"/debug/pprof/"); code == 200 {
 		t.Error("pprof is on the public port")
 	}
-	slow := make(chan string, 1)
-	go func() {
-		resp, err := http.Get("http://" + public + "/slow")
-		if err != nil {
-			slow <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		slow <- string(b)
-	}()
+	slow := getLater("http://" + public + "/slow")
 	time.Sleep(200 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -114,4 +104,20 @@ func status(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// getLater GETs url in the background and sends its body, or the error, when it ends.
+func getLater(url string) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(url)
+		if err != nil {
+			out <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out <- string(b)
+	}()
+	return out
 }
