@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,7 @@ import (
 // which), statically (CGO_ENABLED=0), with the version, commit and build time tend's
 // own builds inject, and returns the executable's path: one per app and platform in the
 // user's cache, so that an unchanged build is an unchanged upload.
-func buildLocally(ctx context.Context, c *api.Client, app *spec.App, errw io.Writer) (string, error) {
+func buildLocally(ctx context.Context, c *api.Client, app *spec.App, view *buildView) (string, error) {
 	info, err := c.Version(ctx)
 	if err != nil {
 		return "", fmt.Errorf("--build local: ask the server for its platform: %w", err)
@@ -46,18 +45,23 @@ func buildLocally(ctx context.Context, c *api.Client, app *spec.App, errw io.Wri
 		version = "dev"
 	}
 	args := []string{"build", "-trimpath", "-ldflags", build.LDFlags(version, commit, buildTime(ctx, dir, commit)), "-o", tmp, "."}
-	fmt.Fprintf(errw, "build: %s for %s/%s here: go %s\n", app.App, info.Target.OS, info.Target.Arch, strings.Join(args, " "))
+	target := info.Target.OS + "/" + info.Target.Arch
+	view.line(fmt.Sprintf("%s for %s here: go %s", app.App, target, strings.Join(args, " ")))
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS="+info.Target.OS, "GOARCH="+info.Target.Arch, "CGO_ENABLED=0")
-	cmd.Stdout, cmd.Stderr = errw, errw
-	if err := cmd.Run(); err != nil {
+	lines := &lineSplitter{emit: view.line}
+	cmd.Stdout, cmd.Stderr = lines, lines
+	err = cmd.Run()
+	lines.flush()
+	if err != nil {
 		os.Remove(tmp)
 		return "", &exitCodeError{code: exitInvalid, err: app.FieldError("build.main", "go build in %s for %s/%s: %v (nothing was sent)", dir, info.Target.OS, info.Target.Arch, err)}
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return "", fmt.Errorf("--build local: %w", err)
 	}
+	view.line(fmt.Sprintf("%s: built %s here (version %s)", app.App, target, version))
 	return out, nil
 }
 

@@ -120,7 +120,7 @@ strategy:
 		return err
 	}
 	step("deploying examples/hello (3 instances); first build takes a few seconds")
-	if err := deploy(ctx, c, spec, false, false, "", out, io.Discard); err != nil {
+	if err := deploy(ctx, c, spec, deployOptions{}, out, io.Discard); err != nil {
 		return err
 	}
 	step("it answers at %s:", info.Gateway)
@@ -129,7 +129,7 @@ strategy:
 		return err
 	}
 	step("rolling out revision 2 as a canary: 34%% → pause → 67%% → pause → 100%%")
-	if err := deploy(ctx, c, spec, false, false, "", out, io.Discard); err != nil {
+	if err := deploy(ctx, c, spec, deployOptions{}, out, io.Discard); err != nil {
 		return err
 	}
 	sample(ctx, out, info.Gateway, 3)

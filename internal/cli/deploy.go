@@ -22,7 +22,8 @@ import (
 
 func newDeployCmd(g *globals) *cobra.Command {
 	var file, where string
-	var detach, dryRun bool
+	var opts deployOptions
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "deploy -f FILE",
 		Short: "Build an app from its tend.yaml and roll the new revision out",
@@ -43,7 +44,8 @@ says which: GOOS and GOARCH), statically (CGO_ENABLED=0), with the same version
 injection, and uploads the executable with the spec's files instead of the source.
 It needs Go here; the default needs none.
 
-Build output and rollout progress stream to the terminal. deploy exits 0 when the
+Build output and rollout progress stream to the terminal; on a terminal the go build
+is one line with the time it takes (-v prints the whole command). deploy exits 0 when the
 new revision serves, 2 when the rollout failed or was rolled back, 3 when it waits
 for ` + "`tend promote`" + `, 4 when the spec is invalid (nothing changes). The same source and
 configuration give the same revision: deploying it again changes nothing.
@@ -65,19 +67,29 @@ an invalid spec); tend diff does the same with exit codes for scripts.`,
 			if where != "server" && where != "local" {
 				return &exitCodeError{code: exitInvalid, err: fmt.Errorf("--build %q: want server (the server builds the uploaded source) or local (build here, upload the executable)", where)}
 			}
+			opts.Local, opts.Format = where == "local", g.output
 			if dryRun {
-				_, err := plan(cmd.Context(), c, file, where == "local", cmd.OutOrStdout(), cmd.ErrOrStderr())
+				_, err := plan(cmd.Context(), c, file, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 				return err
 			}
-			return deploy(cmd.Context(), c, file, where == "local", detach, g.output, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return deploy(cmd.Context(), c, file, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "tend.yaml", "the app's spec")
-	cmd.Flags().BoolVar(&detach, "detach", false, "return once the rollout has started")
-	cmd.Flags().StringVarP(&g.output, "output", "o", "table", "table: progress as lines; json or yaml: progress on stderr and the outcome (revision, phase, message, exit code) on stdout at the end")
+	cmd.Flags().BoolVar(&opts.Detach, "detach", false, "return once the rollout has started")
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "print the build's commands whole")
+	cmd.Flags().StringVarP(&g.output, "output", "o", "table", "table: progress as lines; json, yaml, jsonpath= or go-template=: progress on stderr and the outcome (app, revision, phase, message, exitCode) on stdout at the end")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "upload, check and build, then say what would change; record nothing")
 	cmd.Flags().StringVar(&where, "build", "server", "where build.main is built: server (from the uploaded source) or local (here, for the server's platform; only the executable goes up)")
 	return cmd
+}
+
+// deployOptions are how tend deploy, diff and up send a spec and follow its rollout.
+type deployOptions struct {
+	Local   bool   // build build.main here (--build local)
+	Detach  bool   // return once the rollout has started
+	Verbose bool   // print build commands whole, not as a live line
+	Format  string // table, json or yaml
 }
 
 // deployOutcome is what `tend deploy -o json|yaml` prints when it ends: the revision,
@@ -97,16 +109,17 @@ type deployOutcome struct {
 // deploy uploads what the spec needs (unless the server has it), sends the spec,
 // streams the build, then follows the rollout unless detached. With format json or
 // yaml the progress goes to errw and the outcome is printed to out at the end.
-func deploy(ctx context.Context, c *api.Client, file string, local, detach bool, format string, out, errw io.Writer) error {
-	if format != "" && format != "table" && format != "json" && format != "yaml" {
-		return &exitCodeError{code: exitInvalid, err: fmt.Errorf("unknown output format %q: want table, json or yaml", format)}
+func deploy(ctx context.Context, c *api.Client, file string, opts deployOptions, out, errw io.Writer) error {
+	format := opts.Format
+	if err := checkFormat(format); err != nil {
+		return err
 	}
-	machine := format == "json" || format == "yaml"
+	machine := machineFormat(format)
 	progress := out
 	if machine {
 		progress = errw
 	}
-	res, err := send(ctx, c, file, local, false, errw)
+	res, err := send(ctx, c, file, opts, false, errw)
 	if err != nil {
 		return err
 	}
@@ -120,7 +133,7 @@ func deploy(ctx context.Context, c *api.Client, file string, local, detach bool,
 	default:
 		fmt.Fprintf(progress, "%s revision %d (same artifact and configuration as before) is rolling out\n", app, rev)
 	}
-	if !res.Unchanged && !detach {
+	if !res.Unchanged && !opts.Detach {
 		var final v1.Rollout
 		final, err = followState(ctx, c, app, rev, progress)
 		outcome.Phase, outcome.Message = final.Phase, final.Message
@@ -146,7 +159,7 @@ func deploy(ctx context.Context, c *api.Client, file string, local, detach bool,
 
 // send reads the spec at file, uploads what it needs and sends the deploy (a dry run
 // with dryRun), streaming the build's output to errw.
-func send(ctx context.Context, c *api.Client, file string, local, dryRun bool, errw io.Writer) (v1.DeployResult, error) {
+func send(ctx context.Context, c *api.Client, file string, opts deployOptions, dryRun bool, errw io.Writer) (v1.DeployResult, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return v1.DeployResult{}, err
@@ -156,21 +169,17 @@ func send(ctx context.Context, c *api.Client, file string, local, dryRun bool, e
 		return v1.DeployResult{}, &exitCodeError{code: exitInvalid, err: fmt.Errorf("read spec: %w", err)}
 	}
 	req := v1.DeployRequest{File: abs, Source: string(src), DryRun: dryRun}
-	if err := sendUpload(ctx, c, abs, local, &req, errw); err != nil {
+	view := newBuildView(errw, opts.Verbose)
+	defer view.close()
+	if err := sendUpload(ctx, c, abs, opts.Local, &req, view, errw); err != nil {
 		return v1.DeployResult{}, err
 	}
-	width := terminalWidth(errw) // a terminal's row is not wrapped: it would leave a fragment
-	return c.Deploy(ctx, req, func(line string) {
-		if width > 0 {
-			line = fit(line, width-len("build: "))
-		}
-		fmt.Fprintln(errw, "build:", line)
-	})
+	return c.Deploy(ctx, req, view.line)
 }
 
 // plan sends a dry run of the deploy of file and prints what it would change.
-func plan(ctx context.Context, c *api.Client, file string, local bool, out, errw io.Writer) (v1.DeployResult, error) {
-	res, err := send(ctx, c, file, local, true, errw)
+func plan(ctx context.Context, c *api.Client, file string, opts deployOptions, out, errw io.Writer) (v1.DeployResult, error) {
+	res, err := send(ctx, c, file, opts, true, errw)
 	if err != nil {
 		return res, err
 	}
@@ -199,7 +208,7 @@ func plan(ctx context.Context, c *api.Client, file string, local bool, out, errw
 // sendUpload collects the files the spec at file needs and sends them, unless the
 // server has them already (the same files give the same digest), then names the upload
 // in req. A spec that does not parse is refused here, as the server would refuse it.
-func sendUpload(ctx context.Context, c *api.Client, file string, local bool, req *v1.DeployRequest, errw io.Writer) error {
+func sendUpload(ctx context.Context, c *api.Client, file string, local bool, req *v1.DeployRequest, view *buildView, errw io.Writer) error {
 	app, err := spec.Parse(file, []byte(req.Source))
 	if err != nil {
 		return &exitCodeError{code: exitInvalid, err: err}
@@ -209,7 +218,7 @@ func sendUpload(ctx context.Context, c *api.Client, file string, local bool, req
 	if local && app.Build.Main != "" {
 		dir := app.Path(app.Build.Main)
 		commit, describe = build.GitCommit(ctx, dir), build.GitDescribe(ctx, dir)
-		bin, err := buildLocally(ctx, c, app, errw)
+		bin, err := buildLocally(ctx, c, app, view)
 		if err != nil {
 			return err
 		}

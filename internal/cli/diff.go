@@ -16,6 +16,7 @@ const exitDiffError = 5
 
 func newDiffCmd(g *globals) *cobra.Command {
 	var file, where string
+	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "diff -f FILE",
 		Short: "Say what a deploy of FILE would change (exit 0: nothing, 1: something), changing nothing",
@@ -36,7 +37,7 @@ unreachable, the build failed).`,
 			if err != nil {
 				return diffFailed(err)
 			}
-			res, err := plan(cmd.Context(), c, file, where == "local", cmd.OutOrStdout(), cmd.ErrOrStderr())
+			res, err := plan(cmd.Context(), c, file, deployOptions{Local: where == "local", Verbose: verbose}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return diffFailed(err)
 			}
@@ -47,6 +48,7 @@ unreachable, the build failed).`,
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "tend.yaml", "the app's spec")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print the build's commands whole")
 	cmd.Flags().StringVar(&where, "build", "server", "where build.main is built to compare its artifact: server or local (as tend deploy --build)")
 	return cmd
 }

@@ -42,7 +42,7 @@ the server and the app's instances.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if err := deploy(ctx, c, file, false, false, "", out, cmd.ErrOrStderr()); err != nil {
+			if err := deploy(ctx, c, file, deployOptions{}, out, cmd.ErrOrStderr()); err != nil {
 				// the server keeps running: fix the spec and deploy again from another terminal
 				fmt.Fprintln(cmd.ErrOrStderr(), "tend:", err)
 			}

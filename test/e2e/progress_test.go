@@ -12,8 +12,9 @@ import (
 )
 
 // TestTheProgressOnAnEightyColumnTerminal runs tend deploy of a canary in a tmux pane of
-// 80 columns and reads the screen as a person sees it: one row per step (the history
-// stays), no row wrapped or left with the fragment of a longer one, and the outcome.
+// 80 columns and reads the screen as a person sees it: the build as one row with the time
+// it took, one row per step (the history stays), no row wrapped or left with the
+// fragment of a longer one, and the outcome.
 func TestTheProgressOnAnEightyColumnTerminal(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed (Debian's tmux package; .ci/run installs it)")
@@ -22,7 +23,8 @@ func TestTheProgressOnAnEightyColumnTerminal(t *testing.T) {
 	dir := t.TempDir()
 	const steps = `    steps: [{weight: 10}, {pause: 3s}, {weight: 50}, {pause: 3s}]`
 	s.mustTend("deploy", "-f", writeSpec(t, dir, canarySpec(`RELEASE: "1"`, steps)))
-	spec := writeSpec(t, dir, canarySpec(`RELEASE: "2"`, steps))
+	// a version of its own makes revision 2 a build of its own: its row is read too
+	spec := writeSpec(t, dir, strings.Replace(canarySpec(`RELEASE: "2"`, steps), "build: {main: ", "build: {version: progress-2, main: ", 1))
 
 	sock := filepath.Join(t.TempDir(), "tmux.sock")
 	done := filepath.Join(dir, "exit-code")
@@ -55,7 +57,7 @@ func TestTheProgressOnAnEightyColumnTerminal(t *testing.T) {
 	}
 	rows := strings.Split(strings.TrimRight(screen, "\n"), "\n")
 	progress := regexp.MustCompile(`^\d\d:\d\d:\d\d  \S`)
-	var steps10, steps50, countdown bool
+	var steps10, steps50, countdown, built bool
 	for _, r := range rows {
 		switch {
 		case r == "":
@@ -63,6 +65,10 @@ func TestTheProgressOnAnEightyColumnTerminal(t *testing.T) {
 			if len([]rune(r)) >= 80 {
 				t.Errorf("a row of %d columns (it wraps on 80):\n%q", len([]rune(r)), r)
 			}
+			if strings.Contains(r, "-ldflags") {
+				t.Errorf("the go build command is shown whole without -v:\n%q", r)
+			}
+			built = built || regexp.MustCompile(`^build: hello: built in [0-9.]+m?s: sha256:`).MatchString(r)
 		case progress.MatchString(r):
 			steps10 = steps10 || strings.Contains(r, "weight  10%")
 			steps50 = steps50 || strings.Contains(r, "weight  50%")
@@ -76,6 +82,9 @@ func TestTheProgressOnAnEightyColumnTerminal(t *testing.T) {
 	}
 	if !steps10 || !steps50 {
 		t.Errorf("the screen keeps the rows of weight 10%% (%v) and 50%% (%v): want both", steps10, steps50)
+	}
+	if !built {
+		t.Errorf("no row says the build of revision 2 ended and how long it took")
 	}
 	if !countdown {
 		t.Errorf("the pause at 10%% shows no countdown")
