@@ -233,8 +233,8 @@ type LogQuery struct {
 	Grep string
 	// Level is the least slog level of the lines (debug, info, warn, error; "": every line).
 	Level string
-	// All includes the logs of instances that no longer run.
-	All bool
+	// All includes the logs of instances that no longer run; Previous reads only those.
+	All, Previous bool
 }
 
 // Logs streams an app's log lines to fn.
@@ -259,6 +259,9 @@ func (c *Client) Logs(ctx context.Context, app string, lq LogQuery, fn func(v1.L
 	set("level", lq.Level)
 	if lq.All {
 		q.Set("all", "1")
+	}
+	if lq.Previous {
+		q.Set("previous", "1")
 	}
 	resp, err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/logs?"+q.Encode(), nil)
 	if err != nil {

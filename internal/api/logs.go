@@ -28,6 +28,7 @@ var logParams = []param{
 	{name: "grep", desc: "only lines this Go regular expression matches (on the raw line)", value: ""},
 	{name: "level", desc: "only slog JSON lines of this level or above (debug, info, warn, error); other lines are left out", value: ""},
 	{name: "all", desc: "1: the logs of instances that no longer run too", value: onOff},
+	{name: "previous", desc: "1: only the logs of instances that no longer run (exited, crashed, replaced); not with follow or all", value: onOff},
 }
 
 func (s *server) logs(w http.ResponseWriter, r *http.Request) {
@@ -52,12 +53,17 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	query.App = app
-	if r.URL.Query().Get("all") != "1" {
+	all, previous := r.URL.Query().Get("all") == "1", r.URL.Query().Get("previous") == "1"
+	if previous && (all || query.Follow) {
+		writeError(w, http.StatusBadRequest, errors.New("previous reads the instances that no longer run: not with all (every instance) or follow (they write no new lines)"))
+		return
+	}
+	if !all {
 		running := map[string]bool{}
 		for _, in := range status.Running {
 			running[in.ID] = true
 		}
-		query.Live = func(id string) bool { return running[id] }
+		query.Live = func(id string) bool { return running[id] != previous }
 	}
 	st := newStream(w)
 	err = logs.Read(r.Context(), s.o.DataDir, query, func(l logs.Line) error {

@@ -35,10 +35,12 @@ text (the raw line) and, for a JSON line, its fields.
 
 The filters run on the server, before --tail counts: --tail N is the last N lines
 in total across instances (0 with -f: only new ones). Instances that no longer run
-are left out unless --all (or --instance names one).`,
+are left out unless --all (or --instance names one); --previous prints only theirs:
+what a crashed or replaced instance said before it exited.`,
 		Example: `  tend logs hello -f
   tend logs hello --since 10m --level warn
   tend logs hello --revision 3 --grep 'status=5\d\d' --tail 20
+  tend logs hello --previous --tail 50          # why did the last instances exit?
   tend logs hello -o json | jq -r 'select(.fields.level == "ERROR") | .text'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,6 +57,9 @@ are left out unless --all (or --instance names one).`,
 			}
 			if _, err := regexp.Compile(q.Grep); err != nil {
 				return invalid(fmt.Errorf("--grep: %w", err))
+			}
+			if q.Previous && (q.All || q.Follow) {
+				return invalid(fmt.Errorf("--previous prints the instances that no longer run: not with --all (every instance) or -f (they write no new lines)"))
 			}
 			if q.Level != "" {
 				if _, err := api.LogLevel(q.Level); err != nil {
@@ -87,6 +92,7 @@ are left out unless --all (or --instance names one).`,
 	f.StringVar(&q.Grep, "grep", "", "only lines this Go regular expression matches, on the raw line")
 	f.StringVar(&q.Level, "level", "", "only slog JSON lines of this level or above: debug, info, warn, error")
 	f.BoolVar(&q.All, "all", false, "include instances that no longer run")
+	f.BoolVar(&q.Previous, "previous", false, "only instances that no longer run (exited, crashed or replaced)")
 	f.BoolVar(&timestamps, "timestamps", false, "print times in full, RFC 3339, instead of the local time of day")
 	f.StringVarP(&format, "output", "o", "text", "output format: text or json (one object a line)")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]cobra.Completion{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))

@@ -26,9 +26,10 @@ type Query struct {
 	// Revision limits the lines to instances of that revision (0: all), as their ids
 	// tell (APP-REVISION-SUFFIX).
 	Revision int
-	// Live, when not nil, says which instances run now: the logs of others (dead
-	// instances) are left out. Logs that appear while following are of new instances
-	// and are read.
+	// Live, when not nil, says which of the instances whose logs are there when Read
+	// begins are read: those that run now (tend logs), or those that have exited (tend
+	// logs --previous). Logs that appear while following are of new instances and are
+	// read.
 	Live func(instance string) bool
 	// Tail is how many lines in total, across instances, to start with: the last ones,
 	// from the current files and, when they hold fewer, from their rotated copies.

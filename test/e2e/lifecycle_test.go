@@ -77,6 +77,32 @@ func TestAnAppsWholeLifeFromTheCLI(t *testing.T) {
 		return nil
 	})
 
+	// what the instances scale 0 stopped wrote: tend logs --previous, theirs and no other
+	stopped := map[string]bool{}
+	for _, in := range before {
+		stopped[in.ID] = true
+	}
+	now := map[string]bool{}
+	for _, in := range s.status("hello").Running {
+		now[in.ID] = true
+	}
+	previous := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(s.mustTend("logs", "hello", "--previous", "--tail", "-1", "-o", "json")), "\n") {
+		var line struct{ Instance string }
+		if err := json.Unmarshal([]byte(l), &line); err != nil || now[line.Instance] {
+			t.Fatalf("logs --previous printed %q (%v): a running instance's line, or no JSON", l, err)
+		}
+		previous[line.Instance]++
+	}
+	for id := range stopped {
+		if previous[id] == 0 {
+			t.Errorf("logs --previous has no line of %s, stopped by scale 0: %v", id, previous)
+		}
+	}
+	if out, err := s.tend("logs", "hello", "--previous", "-f"); exitCode(err) != 4 {
+		t.Errorf("logs --previous -f: exit %d, want 4 (they write no new lines):\n%s", exitCode(err), out)
+	}
+
 	// a deploy for a script: progress on stderr, the outcome as JSON on stdout
 	cmd := s.Command(context.Background(), "deploy", "-f", spec, "-o", "json")
 	var stderr strings.Builder
