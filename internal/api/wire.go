@@ -124,7 +124,7 @@ func wireHistory(h controller.History) v1.History {
 func wireRoutes(apps []gateway.AppState) []v1.Route {
 	out := make([]v1.Route, len(apps))
 	for i, a := range apps {
-		r := v1.Route{App: a.App, PathPrefix: a.PathPrefix, Endpoints: make([]v1.Endpoint, len(a.Endpoints))}
+		r := v1.Route{App: a.App, Hosts: a.Hosts, PathPrefix: a.PathPrefix, Endpoints: make([]v1.Endpoint, len(a.Endpoints))}
 		for _, s := range a.Splits {
 			r.Splits = append(r.Splits, v1.Split{Revision: s.Revision, Weight: s.Weight})
 		}

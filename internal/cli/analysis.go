@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,7 +46,7 @@ analysis.onFailure: pause).`,
 				Phase    v1.Phase     `json:"phase"`
 				Runs     []v1.Verdict `json:"runs"`
 			}{s.App, s.Rollout.To, s.Rollout.From, s.Rollout.Phase, runs}
-			return render(cmd.OutOrStdout(), g.output, out, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, out, func(tw *table) {
 				fmt.Fprintf(tw, "App:\t%s, canary revision %d against stable revision %d (%s)\n", s.App, s.Rollout.To, s.Rollout.From, s.Rollout.Phase)
 				if len(runs) == 0 {
 					fmt.Fprintln(tw, "\tno analysis in this rollout")

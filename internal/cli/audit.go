@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,7 +45,7 @@ Reading the audit log needs an admin token. --by NAME shows the calls of one tok
 			if log.Dropped > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "the server dropped %d entries since it started: its store fell behind the calls (see its log)\n", log.Dropped)
 			}
-			return render(cmd.OutOrStdout(), g.output, log, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, log, func(tw *table) {
 				fmt.Fprintln(tw, "TIME\tTOKEN\tROLE\tMETHOD\tROUTE\tAPP\tSTATUS\tDURATION")
 				for _, e := range log.Entries {
 					status := strconv.Itoa(e.Status)

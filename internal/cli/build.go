@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -98,7 +97,7 @@ compiles nothing and gives the same image digest.`,
 				}
 				res.File = tarFile
 			}
-			return render(cmd.OutOrStdout(), g.output, res, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, res, func(tw *table) {
 				where := "pushed to " + res.Ref
 				if !res.Pushed {
 					where = "written to " + res.File + " as " + res.Ref

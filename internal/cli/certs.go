@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,7 +37,7 @@ tend_certificate_expiry_seconds{host} and the built-in alerts CertificateExpires
 				return err
 			}
 			now := time.Now()
-			return render(cmd.OutOrStdout(), g.output, certs, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, certs, func(tw *table) {
 				fmt.Fprintln(tw, "HOST\tAPP\tSTATE\tSOURCE\tISSUER\tEXPIRES\tRENEW\tLAST ERROR")
 				for _, c := range certs {
 					expires, renew := "-", "-"
@@ -58,6 +57,7 @@ tend_certificate_expiry_seconds{host} and the built-in alerts CertificateExpires
 	return cmd
 }
 
+// orDash is s, or "-" for an empty column.
 func orDash(s string) string {
 	if s == "" {
 		return "-"

@@ -29,7 +29,7 @@ func completeFromServer(root *cobra.Command, g *globals) {
 			}
 		}
 		if c.Flags().Lookup("output") != nil {
-			_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]cobra.Completion{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+			_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]cobra.Completion{"table", "wide", "json", "yaml", "jsonpath=", "go-template="}, cobra.ShellCompDirectiveNoFileComp))
 		}
 		if c.Flags().Lookup("instance") != nil {
 			_ = c.RegisterFlagCompletionFunc("instance", func(cmd *cobra.Command, done []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {

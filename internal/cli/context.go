@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -682,7 +681,7 @@ shown.`,
 				list = append(list, contextView{Name: name, API: cx.API, TokenFile: cx.abs(cx.TokenFile, path),
 					TokenStored: cx.Token != "", CAFile: cx.abs(cx.CAFile, path), Current: name == selected})
 			}
-			return render(cmd.OutOrStdout(), g.output, list, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, list, func(tw *table) {
 				fmt.Fprintln(tw, "CURRENT\tNAME\tAPI\tTOKEN\tCA FILE")
 				for _, v := range list {
 					mark, tok, ca := "", "stored in the config", "-"

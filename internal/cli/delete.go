@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -53,7 +52,7 @@ On a terminal it asks first; --yes does not ask (scripts, CI).`,
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), g.output, res, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, res, func(tw *table) {
 				fmt.Fprintf(tw, "%s\n", res.Message)
 			})
 		},

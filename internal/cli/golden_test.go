@@ -16,7 +16,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-// What `tend status|history|routes|analysis -o json|yaml` print, against a server that
+// What `tend status|history|routes|analysis -o json|yaml|wide` print, against a server that
 // answers with the API's own golden bodies (internal/api/testdata/golden: a canary paused
 // after its analysis): durations as strings, no zero times, enums as documented.
 func TestOutputOfStatusHistoryRoutesAndAnalysis(t *testing.T) {
@@ -41,7 +41,11 @@ func TestOutputOfStatusHistoryRoutesAndAnalysis(t *testing.T) {
 		float        = regexp.MustCompile(`[0-9]e[+-][0-9]`)
 	)
 	for _, cmd := range [][]string{{"status", "hello"}, {"history", "hello"}, {"routes"}, {"analysis", "hello"}} {
-		for _, format := range []string{"json", "yaml"} {
+		formats := []string{"json", "yaml"}
+		if cmd[0] != "analysis" {
+			formats = append(formats, "wide") // the table with every column: no age relative to now
+		}
+		for _, format := range formats {
 			name := cmd[0] + "." + format
 			t.Run(name, func(t *testing.T) {
 				root := newRoot()

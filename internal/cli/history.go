@@ -2,8 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,8 +26,12 @@ func newHistoryCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), g.output, h, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "REVISION\tSERVING\tVERSION\tCOMMIT\tARTIFACT\tCREATED\tCHANGES")
+			return render(cmd.OutOrStdout(), g.output, h, func(tw *table) {
+				if tw.Wide {
+					fmt.Fprintln(tw, "REVISION\tSERVING\tVERSION\tCOMMIT\tARTIFACT\tCONFIG\tSECRETS\tBUILT\tCREATED\tCHANGES")
+				} else {
+					fmt.Fprintln(tw, "REVISION\tSERVING\tVERSION\tCOMMIT\tARTIFACT\tCREATED\tCHANGES")
+				}
 				for _, r := range h.Revisions {
 					mark := ""
 					if r.Number == h.Stable {
@@ -35,6 +40,11 @@ func newHistoryCmd(g *globals) *cobra.Command {
 					changes := strings.Join(r.Changes, "; ")
 					if changes == "" {
 						changes = "-"
+					}
+					if tw.Wide {
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.12s\t%s\t%s\t%s\t%s\n", r.Number, mark, r.Version, r.Commit, r.Artifact, r.ConfigHash,
+							secretVersions(r.Secrets), orDash(r.BuildTime), r.CreatedAt.Format(time.RFC3339), changes)
+						continue
 					}
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.19s\t%s\t%s\n", r.Number, mark, r.Version, r.Commit, r.Artifact, r.CreatedAt.Format(time.DateTime), changes)
 				}
@@ -49,4 +59,13 @@ func newHistoryCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&limit, "events", 30, "how many recent events to show")
 	addOutputFlag(cmd, g)
 	return cmd
+}
+
+// secretVersions is "db-url:v3,api-key:v1" in name order, or "-".
+func secretVersions(secrets map[string]int) string {
+	names := slices.Sorted(maps.Keys(secrets))
+	for i, n := range names {
+		names[i] = fmt.Sprintf("%s:v%d", n, secrets[n])
+	}
+	return orDash(strings.Join(names, ","))
 }

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,7 +38,7 @@ Silences are managed with amtool against tend's API (the token as the password):
 				return err
 			}
 			sort.Slice(alerts, func(i, j int) bool { return alerts[i].StartsAt < alerts[j].StartsAt })
-			return render(cmd.OutOrStdout(), g.output, alerts, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, alerts, func(tw *table) {
 				fmt.Fprintln(tw, "ALERT\tSEVERITY\tAPP\tSTATE\tSINCE\tSUMMARY")
 				for _, a := range alerts {
 					state := a.Status.State
@@ -85,9 +84,18 @@ resolves it when every alert of the group resolves. Without --all only open inci
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), g.output, list, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "ID\tSTATUS\tSEVERITY\tAPP\tOPENED\tAGE\tTITLE")
+			return render(cmd.OutOrStdout(), g.output, list, func(tw *table) {
+				if tw.Wide {
+					fmt.Fprintln(tw, "ID\tSTATUS\tSEVERITY\tAPP\tREVISION\tOPENED\tAGE\tACKNOWLEDGED-BY\tALERTS\tTITLE")
+				} else {
+					fmt.Fprintln(tw, "ID\tSTATUS\tSEVERITY\tAPP\tOPENED\tAGE\tTITLE")
+				}
 				for _, in := range list {
+					if tw.Wide {
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", in.ID, in.Status, in.Severity, orDash(in.App), orDash(in.Revision),
+							in.CreatedAt.Format(time.RFC3339), age(in), orDash(in.AcknowledgedBy), len(in.Alerts), in.Title)
+						continue
+					}
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.Status, in.Severity, in.App,
 						in.CreatedAt.Local().Format(time.DateTime), age(in), in.Title)
 				}
@@ -146,7 +154,7 @@ func newIncidentCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), g.output, in, func(tw *tabwriter.Writer) { printIncident(tw, in) })
+			return render(cmd.OutOrStdout(), g.output, in, func(tw *table) { printIncident(tw, in) })
 		},
 	}
 	addOutputFlag(show, g)
@@ -196,7 +204,7 @@ func newIncidentCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printIncident(tw *tabwriter.Writer, in *v1.Incident) {
+func printIncident(tw *table, in *v1.Incident) {
 	fmt.Fprintf(tw, "Incident %d\t%s\n", in.ID, in.Title)
 	fmt.Fprintf(tw, "Status\t%s\n", in.Status)
 	fmt.Fprintf(tw, "Severity\t%s\n", in.Severity)
@@ -266,7 +274,7 @@ limit stopped (kill switch, hourly limit, rollout in progress) and dry runs are 
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), g.output, ans, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, ans, func(tw *table) {
 				state := "on"
 				if !ans.Remediation.Enabled {
 					state = "OFF (tend remediation on)"
@@ -331,7 +339,7 @@ timelines) until "on". The switch is kept in the store: it survives restarts.`,
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), g.output, rem, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, rem, func(tw *table) {
 				state := "on"
 				if !rem.Enabled {
 					state = "off"

@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/modfile"
@@ -77,7 +76,7 @@ package, several main packages, tend.yaml exists); 1 the file could not be writt
 				return err
 			}
 			if o.stdout {
-				if g.output == "json" || g.output == "yaml" {
+				if machineFormat(g.output) {
 					return render(cmd.OutOrStdout(), g.output, res, nil)
 				}
 				fmt.Fprint(cmd.OutOrStdout(), res.Spec)
@@ -85,7 +84,7 @@ package, several main packages, tend.yaml exists); 1 the file could not be writt
 				return nil
 			}
 			res.Spec = ""
-			return render(cmd.OutOrStdout(), g.output, res, func(tw *tabwriter.Writer) { printInitSummary(tw, res) })
+			return render(cmd.OutOrStdout(), g.output, res, func(tw *table) { printInitSummary(tw, res) })
 		},
 	}
 	cmd.Flags().StringVar(&o.main, "main", "", "the main package, relative to DIR (like ./cmd/api), when DIR holds several")

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"text/tabwriter"
 
 	"github.com/tendhq/tend/internal/store"
 )
 
 func TestRenderFormats(t *testing.T) {
 	v := []store.Revision{{App: "hello", Number: 2, ConfigHash: "abc"}}
-	table := func(tw *tabwriter.Writer) {
+	table := func(tw *table) {
 		fmt.Fprintln(tw, "REVISION\tAPP")
 		fmt.Fprintf(tw, "%d\t%s\n", v[0].Number, v[0].App)
 	}
@@ -28,7 +27,21 @@ func TestRenderFormats(t *testing.T) {
 	if err := render(&b, "table", v, table); err != nil || !strings.HasPrefix(b.String(), "REVISION  APP\n2         hello") {
 		t.Fatalf("table: %v\n%q", err, b.String())
 	}
-	if err := render(&b, "xml", v, table); err == nil || !strings.Contains(err.Error(), "want table, json or yaml") {
+	b.Reset()
+	if err := render(&b, "jsonpath={[*].number} {[0].app}", v, table); err != nil || b.String() != "2 hello\n" {
+		t.Fatalf("jsonpath: %v\n%q", err, b.String())
+	}
+	b.Reset()
+	if err := render(&b, `go-template={{range .}}{{.app}}:{{.number}}{{"\n"}}{{end}}`, v, table); err != nil || b.String() != "hello:2\n" {
+		t.Fatalf("go-template: %v\n%q", err, b.String())
+	}
+	if err := render(&b, "go-template={{.nothing}}", v, table); err == nil {
+		t.Fatalf("a template naming no field printed %q", b.String())
+	}
+	if err := render(&b, "jsonpath={.[", v, table); err == nil || !strings.Contains(err.Error(), "-o jsonpath={.[") {
+		t.Fatalf("a jsonpath that does not parse: %v", err)
+	}
+	if err := render(&b, "xml", v, table); err == nil || !strings.Contains(err.Error(), "want table, wide, json, yaml, jsonpath=EXPR or go-template=TEMPLATE") {
 		t.Fatalf("unknown format: %v", err)
 	}
 }

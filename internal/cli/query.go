@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,7 +53,7 @@ Prometheus data source with that URL and the API token as a bearer token.`,
 				} else if err != nil {
 					return err
 				}
-				return render(cmd.OutOrStdout(), g.output, v, func(tw *tabwriter.Writer) {
+				return render(cmd.OutOrStdout(), g.output, v, func(tw *table) {
 					fmt.Fprintln(tw, "SERIES\tVALUE")
 					for _, s := range v {
 						fmt.Fprintf(tw, "%s\t%s\n", seriesName(s.Labels), strconv.FormatFloat(s.Value, 'g', 6, 64))
@@ -74,7 +73,7 @@ Prometheus data source with that URL and the API token as a bearer token.`,
 			} else if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), g.output, m, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, m, func(tw *table) {
 				fmt.Fprintln(tw, "SERIES\tPOINTS\tMIN\tMAX\tLAST")
 				for _, s := range m {
 					if len(s.Points) == 0 {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -76,7 +75,7 @@ The app need not be deployed yet: set its secrets, then deploy.`,
 				return err
 			}
 			if !restart {
-				return render(cmd.OutOrStdout(), g.output, res, func(tw *tabwriter.Writer) {
+				return render(cmd.OutOrStdout(), g.output, res, func(tw *table) {
 					fmt.Fprintf(tw, "secret %s of %s is at v%d; tend deploy (or set --restart) rolls it out\n", name, app, res.Version)
 				})
 			}
@@ -85,7 +84,7 @@ The app need not be deployed yet: set its secrets, then deploy.`,
 			if err != nil {
 				return fmt.Errorf("secret %s is set (v%d), but the redeploy failed: %w; run tend deploy", name, res.Version, err)
 			}
-			return render(cmd.OutOrStdout(), g.output, res, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, res, func(tw *table) {
 				fmt.Fprintf(tw, "secret %s of %s is at v%d; %s\n", name, app, res.Version, act.Message)
 			})
 		},
@@ -160,7 +159,7 @@ func newSecretListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), g.output, list, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, list, func(tw *table) {
 				fmt.Fprintln(tw, "NAME\tVERSION\tSIZE\tUPDATED\tUSED BY")
 				for _, s := range list {
 					var used []string
@@ -224,7 +223,7 @@ rotation is finished by running it again; until then both keys open the values.`
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), g.output, res, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, res, func(tw *table) {
 				fmt.Fprintf(tw, "%d secret versions sealed again with the new key in %s\n", res.Resealed, res.Key)
 			})
 		},

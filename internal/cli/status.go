@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,11 +36,26 @@ func newStatusCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return render(w, g.output, apps, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "APP\tREVISION\tREADY\tSTRATEGY\tPHASE\tMESSAGE")
+				return render(w, g.output, apps, func(tw *table) {
+					if tw.Wide {
+						fmt.Fprintln(tw, "APP\tREVISION\tREADY\tSTRATEGY\tPHASE\tTO\tWEIGHT\tVERSION\tHOSTS\tPATH\tMESSAGE")
+					} else {
+						fmt.Fprintln(tw, "APP\tREVISION\tREADY\tSTRATEGY\tPHASE\tMESSAGE")
+					}
 					for _, a := range apps {
-						fmt.Fprintf(tw, "%s\t%d\t%d/%d\t%s\t%s\t%s\n", a.App, a.Rollout.Stable, countReady(a.Running, a.Rollout.Stable),
-							a.Instances, a.Strategy, a.Rollout.Phase, a.Rollout.Message)
+						fmt.Fprintf(tw, "%s\t%d\t%d/%d\t%s\t%s\t", a.App, a.Rollout.Stable, countReady(a.Running, a.Rollout.Stable),
+							a.Instances, a.Strategy, a.Rollout.Phase)
+						if tw.Wide {
+							version, hosts := "-", "*"
+							if a.Current != nil && a.Current.Version != "" {
+								version = a.Current.Version
+							}
+							if len(a.Hosts) > 0 {
+								hosts = strings.Join(a.Hosts, ",")
+							}
+							fmt.Fprintf(tw, "%d\t%d%%\t%s\t%s\t%s\t", a.Rollout.To, a.Rollout.Weight, version, hosts, a.Path)
+						}
+						fmt.Fprintln(tw, a.Rollout.Message)
 					}
 				})
 			}
@@ -49,7 +63,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return render(w, g.output, s, func(tw *tabwriter.Writer) { appTable(tw, s) })
+			return render(w, g.output, s, func(tw *table) { appTable(tw, s) })
 		},
 	}
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the app's rollout to its end, with the exit codes of tend deploy")
@@ -67,7 +81,7 @@ func countReady(in []v1.Instance, rev int) int {
 	return n
 }
 
-func appTable(tw *tabwriter.Writer, s v1.App) {
+func appTable(tw *table, s v1.App) {
 	r := s.Rollout
 	fmt.Fprintf(tw, "App:\t%s\n", s.App)
 	if s.Current != nil {
@@ -103,8 +117,17 @@ func appTable(tw *tabwriter.Writer, s v1.App) {
 		fmt.Fprintf(tw, "\t(each check's numbers: tend analysis %s)\n", s.App)
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "INSTANCE\tREVISION\tSTATE\tADDRESS\tPID\tRESTARTS\tAGE\tLIMITS\tMESSAGE")
+	if tw.Wide {
+		fmt.Fprintln(tw, "INSTANCE\tREVISION\tSTATE\tADDRESS\tADMIN\tPID\tRESTARTS\tSTARTED\tREADY-SINCE\tLIMITS\tMESSAGE")
+	} else {
+		fmt.Fprintln(tw, "INSTANCE\tREVISION\tSTATE\tADDRESS\tPID\tRESTARTS\tAGE\tLIMITS\tMESSAGE")
+	}
 	for _, i := range s.Running {
+		if tw.Wide {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", i.ID, i.Revision, i.State, i.Addr, orDash(i.AdminAddr), i.PID, i.Restarts,
+				timeOrDash(i.StartedAt), timeOrDash(i.ReadySince), i.Limits, i.Message)
+			continue
+		}
 		age := "-"
 		if !i.StartedAt.IsZero() {
 			age = time.Since(i.StartedAt).Round(time.Second).String()
@@ -112,4 +135,12 @@ func appTable(tw *tabwriter.Writer, s v1.App) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", i.ID, i.Revision, i.State, i.Addr, i.PID, i.Restarts,
 			age, i.Limits, i.Message)
 	}
+}
+
+// timeOrDash is t in RFC 3339 (a wide column a script may read), or "-" when unset.
+func timeOrDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -93,7 +92,7 @@ until it is revoked.`,
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "token %s (role %s) can %s, %s.\nIts value is shown this once: keep it where its user reads it (TEND_TOKEN).\n",
 				t.Name, t.Role, roleCan(t.Role, t.Apps), until)
-			return render(cmd.OutOrStdout(), g.output, res, func(tw *tabwriter.Writer) { fmt.Fprintln(tw, res.Value) })
+			return render(cmd.OutOrStdout(), g.output, res, func(tw *table) { fmt.Fprintln(tw, res.Value) })
 		},
 	}
 	cmd.Flags().StringVar(&role, "role", "", "what the token may do: read, deploy or admin")
@@ -124,7 +123,7 @@ in DATA/token, not in the store.`,
 				return err
 			}
 			now := time.Now()
-			return render(cmd.OutOrStdout(), g.output, list, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, list, func(tw *table) {
 				fmt.Fprintln(tw, "NAME\tROLE\tAPPS\tCREATED\tEXPIRES")
 				for _, t := range list {
 					apps := "all"

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"runtime"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -45,7 +44,7 @@ API version each speaks. An unreachable server is said, not an error (exit 0).`,
 			} else {
 				vs.Server = &v
 			}
-			return render(cmd.OutOrStdout(), g.output, vs, func(tw *tabwriter.Writer) {
+			return render(cmd.OutOrStdout(), g.output, vs, func(tw *table) {
 				fmt.Fprintf(tw, "client: %s (%s %s/%s)\n", vs.Client.Version, vs.Client.Go, vs.Client.OS, vs.Client.Arch)
 				switch v := vs.Server; {
 				case v == nil:

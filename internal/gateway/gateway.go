@@ -514,6 +514,7 @@ func (g *Gateway) Drain(ctx context.Context, hostport string) error {
 // AppState is what the gateway knows about one app, for status displays.
 type AppState struct {
 	App        string          `json:"app"`
+	Hosts      []string        `json:"hosts,omitempty"`
 	PathPrefix string          `json:"pathPrefix"`
 	Splits     []route.Split   `json:"splits,omitempty"`
 	Endpoints  []EndpointState `json:"endpoints"`
@@ -533,7 +534,7 @@ func (g *Gateway) Snapshot() []AppState {
 	now := time.Now().UnixNano()
 	var out []AppState
 	for _, rt := range g.table.Load().apps {
-		s := AppState{App: rt.app, PathPrefix: rt.prefix}
+		s := AppState{App: rt.app, Hosts: rt.hosts, PathPrefix: rt.prefix}
 		prev := 0
 		for _, sp := range rt.splits {
 			s.Splits = append(s.Splits, route.Split{Revision: sp.revision, Weight: sp.upTo - prev})

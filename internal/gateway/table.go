@@ -27,6 +27,7 @@ type wildcard struct {
 // appRoute is one app's routing: its pools by revision and how requests are split among them.
 type appRoute struct {
 	app     string
+	hosts   []string // as the route names them; none: every host no other app claims
 	prefix  string
 	all     *pool
 	byRev   map[int]*pool
@@ -121,6 +122,7 @@ func (g *Gateway) build(routes []route.Route, endpoints []store.Endpoint) *table
 	t := &table{exact: map[string][]*appRoute{}}
 	routed := map[string]bool{}
 	add := func(r *appRoute, hosts []string) {
+		r.hosts = hosts
 		t.apps = append(t.apps, r)
 		if len(hosts) == 0 {
 			t.fallback = append(t.fallback, r)

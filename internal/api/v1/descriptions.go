@@ -178,6 +178,7 @@ var Descriptions = map[string]string{
 	"Rollout.Verdicts":            "Verdicts are the finished analysis runs; Analysis the one running now.",
 	"Rollout.Weight":              "Weight is the percentage of traffic To gets.",
 	"Route":                       "Route answers GET /v1/gateway (a list): how the gateway routes an app now.",
+	"Route.Hosts":                 "Hosts are the Host names the route answers (wildcards as \"*.example.com\"); absent: every host no other app claims.",
 	"RunResult":                   "RunResult is how a runbook's run for an incident ended.",
 	"RunResult.dry-run":           "a dry run: its steps were recorded, not run",
 	"RunResult.failed":            "a step failed, or the incident outlived successWithin",

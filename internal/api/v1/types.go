@@ -210,7 +210,10 @@ type DeployResult struct {
 
 // Route answers GET /v1/gateway (a list): how the gateway routes an app now.
 type Route struct {
-	App        string     `json:"app"`
+	App string `json:"app"`
+	// Hosts are the Host names the route answers (wildcards as "*.example.com"); absent:
+	// every host no other app claims.
+	Hosts      []string   `json:"hosts,omitempty"`
 	PathPrefix string     `json:"pathPrefix"`
 	Splits     []Split    `json:"splits,omitempty"`
 	Endpoints  []Endpoint `json:"endpoints"`
