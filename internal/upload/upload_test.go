@@ -90,7 +90,7 @@ func TestCollectTakesTheModuleAndTheSpecsFiles(t *testing.T) {
 // In a git work tree, what git lists: tracked files and untracked ones not ignored.
 func TestCollectInAGitTreeTakesWhatGitLists(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git on this machine")
+		t.Skip("git is not installed (apt-get install git)")
 	}
 	dir, app := project(t)
 	mod := filepath.Join(dir, "shop")

@@ -26,7 +26,7 @@ func procStatus(t *testing.T, pid int, field string) string {
 
 func TestInstancesOfEachAppRunAsAUserOfTheirOwn(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("instances run as users of their own only when tend runs as root (CI runs as root)")
+		t.Skip("instances run as users of their own only when tend runs as root: run the tests as root (.ci/run does)")
 	}
 	e := newEnv(t)
 	for _, d := range []string{filepath.Dir(e.dir), filepath.Dir(hello)} {
