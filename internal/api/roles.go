@@ -299,6 +299,9 @@ func (s *server) record(r *http.Request, pattern string, c *call, rec *recorder,
 	if _, path, ok := strings.Cut(pattern, " "); ok {
 		route = path
 	}
+	if r.Method != http.MethodGet && r.URL.RawQuery != "" && route != "" {
+		route += "?" + r.URL.RawQuery // what the call asked beyond its route: DELETE …?purge=1
+	}
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK

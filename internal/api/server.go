@@ -164,6 +164,10 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, rollout.ErrNoRollout), errors.Is(err, rollout.ErrNotPaused), errors.Is(err, rollout.ErrNotReady):
 		return http.StatusConflict
+	case errors.Is(err, controller.ErrRedeployed):
+		return http.StatusConflict
+	case errors.Is(err, controller.ErrStillStopping) && !errors.Is(err, context.Canceled):
+		return http.StatusGatewayTimeout // deleted, but the wait for its instances ran out
 	case errors.Is(err, context.Canceled):
 		return 499
 	}

@@ -258,12 +258,14 @@ func TestTheTokenFileIsAnAdminToken(t *testing.T) {
 	}
 }
 
-// The audit log has every call, refused ones too, with its token, route, app and status.
+// The audit log has every call, refused ones too, with its token, route (and the query
+// of a call that changes something), app and status.
 func TestTheAuditLogRecordsEveryCall(t *testing.T) {
 	srv, _ := tokenServer(t)
 	ci := create(t, srv, v1.TokenRequest{Name: "ci", Role: v1.RoleRead})
 	send(t, srv, ci, "GET", "/v1/apps/hello", "")
 	send(t, srv, ci, "POST", "/v1/apps/hello/restart", "")
+	send(t, srv, ci, "DELETE", "/v1/apps/hello?purge=1", "")
 	send(t, srv, "", "GET", "/v1/apps", "")
 	code, body := send(t, srv, "t", "GET", "/v1/audit?token=ci", "")
 	var log v1.AuditLog
@@ -281,7 +283,8 @@ func TestTheAuditLogRecordsEveryCall(t *testing.T) {
 			t.Errorf("entry %+v: want its time, duration and the client's address", e)
 		}
 	}
-	want := []row{{"ci", "read", "GET", "/v1/apps/{app}", "hello", 200}, {"ci", "read", "POST", "/v1/apps/{app}/{action}", "hello", 403}}
+	want := []row{{"ci", "read", "GET", "/v1/apps/{app}", "hello", 200}, {"ci", "read", "POST", "/v1/apps/{app}/{action}", "hello", 403},
+		{"ci", "read", "DELETE", "/v1/apps/{app}?purge=1", "hello", 403}} // what it asked, not only where
 	if !slices.Equal(got, want) {
 		t.Errorf("the audit log of ci:\n%+v\nwant\n%+v", got, want)
 	}

@@ -184,6 +184,15 @@ func (c *Controller) buildAndRecord(ctx context.Context, app *spec.App, src Sour
 	if err != nil {
 		return DeployResult{}, fmt.Errorf("build %s: %w", app.App, err)
 	}
+	if src.DryRun && !c.known(ctx, app.App) {
+		// never deployed: nothing to compare with, and no loop to start for a name that
+		// may never be deployed
+		secrets, err := c.secretVersions(ctx, app)
+		if err != nil {
+			return DeployResult{}, err
+		}
+		return (&appLoop{app: app.App, st: rollout.Steady(app.App)}).plan(app, secrets, art), nil
+	}
 	l, err := c.loop(app.App)
 	if err != nil {
 		return DeployResult{}, err

@@ -178,6 +178,15 @@ func (c *Controller) loopLocked(ctx context.Context, app string) (*appLoop, erro
 	return l, nil
 }
 
+// known says whether app has a loop or a recorded revision (deployed, or deleted with
+// its history kept).
+func (c *Controller) known(ctx context.Context, app string) bool {
+	c.mu.Lock()
+	_, running := c.apps[app]
+	c.mu.Unlock()
+	return running || c.hasRevisions(ctx, app)
+}
+
 // existing returns the loop of an app that has been deployed, or ErrUnknownApp.
 func (c *Controller) existing(ctx context.Context, app string) (*appLoop, error) {
 	var rec store.AppRecord

@@ -21,6 +21,14 @@ type DeleteResult struct {
 	Purged bool
 }
 
+// ErrRedeployed is a delete that a deploy of the same app overtook: the app serves
+// again. ErrStillStopping is a delete that committed but whose instances did not all
+// stop in time.
+var (
+	ErrRedeployed    = errors.New("deployed again while it was being deleted")
+	ErrStillStopping = errors.New("instances still stopping")
+)
+
 // stopWait bounds how long Delete waits for the app's instances to stop, beyond the
 // longest shutdown grace of its revisions.
 const stopWait = 15 * time.Second
@@ -70,6 +78,7 @@ func (c *Controller) Delete(ctx context.Context, app string, purge bool) (Delete
 		l.st = rollout.Steady(app)
 		l.applied = map[int]int{}
 		l.lastRoute, l.lastState = nil, nil
+		c.metrics.forget(app)
 		l.publish(*l.st)
 		return nil
 	})
@@ -85,7 +94,7 @@ func (c *Controller) Delete(ctx context.Context, app string, purge bool) (Delete
 	}
 	err = l.do(ctx, func(ctx context.Context) error {
 		if l.rec.Spec.App != "" {
-			return fmt.Errorf("%s was deployed again while it was being deleted; its history is kept", app)
+			return fmt.Errorf("%s was %w; its history is kept", app, ErrRedeployed)
 		}
 		l.forgetRevisions(ctx)
 		if !purge {
@@ -125,7 +134,7 @@ func (c *Controller) purgeDeleted(ctx context.Context, app string, unknown error
 	}
 	err = l.do(ctx, func(ctx context.Context) error {
 		if l.rec.Spec.App != "" {
-			return fmt.Errorf("%s was deployed again: delete it first", app)
+			return fmt.Errorf("%s was %w: delete it first", app, ErrRedeployed)
 		}
 		l.forgetRevisions(ctx)
 		return l.purge(ctx)
@@ -184,14 +193,14 @@ func waitStopped(ctx context.Context, rt runtime.Runtime, app string, d time.Dur
 			return nil
 		}
 		if redeployed() {
-			return fmt.Errorf("%s was deployed again while it was being deleted: it serves again, its history kept", app)
+			return fmt.Errorf("%s was %w: it serves again, its history kept", app, ErrRedeployed)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s is deleted, but %d of its instances still run after %s: see tend logs and the server's log, and stop them by hand if they hang", app, n, d)
+			return fmt.Errorf("%s is deleted, but %d of its instances still run after %s (%w): see tend logs %s --all and the server's log, and stop them by hand if they hang", app, n, d, ErrStillStopping, app)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s is deleted; its %d instances are still stopping: %w", app, n, ctx.Err())
+			return fmt.Errorf("%s is deleted; its %d instances are still stopping (%w): %w", app, n, ErrStillStopping, ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -199,7 +208,10 @@ func waitStopped(ctx context.Context, rt runtime.Runtime, app string, d time.Dur
 
 // stopOrphans stops the instances of apps that have no spec any more: those of an app
 // whose delete was cut short by a crash after its records were removed and before its
-// instances stopped (the process runtime adopts them at start and keeps them running).
+// instances stopped (the process runtime adopts them at start and keeps them running; on
+// Kubernetes their Deployments are still there). It finds them by the instance records
+// the process runtime keeps and by what the runtime runs, and, as a delete does, has the
+// runtime forget what it keeps of their revisions beyond the instances.
 func (c *Controller) stopOrphans(ctx context.Context, known map[string]bool) {
 	type owner struct {
 		App string `json:"app"`
@@ -207,27 +219,38 @@ func (c *Controller) stopOrphans(ctx context.Context, known map[string]bool) {
 	recs, err := store.List[owner](ctx, c.o.Store, store.InstancesPrefix)
 	if err != nil {
 		c.log.Error("list instance records for instances of deleted apps", "err", err)
-		return
 	}
-	done := map[string]bool{}
+	orphans := map[string]bool{}
 	for _, r := range recs {
-		if r.App == "" || known[r.App] || done[r.App] {
+		orphans[r.App] = true
+	}
+	for _, in := range c.o.Runtime.Instances("") {
+		orphans[in.App] = true
+	}
+	forgetter, _ := c.o.Runtime.(runtime.Forgetter)
+	for app := range orphans {
+		if app == "" || known[app] {
 			continue
 		}
-		done[r.App] = true
 		revs := map[int]bool{}
-		for _, in := range c.o.Runtime.Instances(r.App) {
+		for _, in := range c.o.Runtime.Instances(app) {
 			revs[in.Revision] = true
 		}
 		for rev := range revs {
 			var rec store.Revision
-			if err := c.o.Store.Get(ctx, store.RevisionKey(r.App, rev), &rec); err != nil {
-				c.log.Error("an instance of a deleted app has no revision record to stop it by", "app", r.App, "revision", rev, "err", err)
+			if err := c.o.Store.Get(ctx, store.RevisionKey(app, rev), &rec); err != nil {
+				c.log.Error("an instance of a deleted app has no revision record to stop it by", "app", app, "revision", rev, "err", err)
 				continue
 			}
-			c.log.Warn("stopping the instances of a deleted app (its delete was cut short)", "app", r.App, "revision", rev)
+			c.log.Warn("stopping the instances of a deleted app (its delete was cut short)", "app", app, "revision", rev)
 			if err := c.o.Runtime.Apply(ctx, runtime.Set{Template: template(rec), Replicas: 0}); err != nil {
-				c.log.Error("stop the instances of a deleted app", "app", r.App, "revision", rev, "err", err)
+				c.log.Error("stop the instances of a deleted app", "app", app, "revision", rev, "err", err)
+				continue
+			}
+			if forgetter != nil {
+				if err := forgetter.Forget(ctx, app, rev); err != nil {
+					c.log.Error("forget a revision of a deleted app", "app", app, "revision", rev, "err", err)
+				}
 			}
 		}
 	}

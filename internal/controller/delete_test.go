@@ -3,10 +3,15 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/rollout"
@@ -105,10 +110,18 @@ func TestDeleteStopsTheAppAndKeepsItsHistoryUntilPurged(t *testing.T) {
 	c, rt, st := newController(t)
 	ctx := context.Background()
 	deployTwoRevisions(t, c)
+	if n := testutil.CollectAndCount(c.metrics.phase); n == 0 {
+		t.Fatal("no tend_rollout_phase series before the delete")
+	}
 
 	res, err := c.Delete(ctx, "hello", false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for name, series := range map[string]prometheus.Collector{"phase": c.metrics.phase, "weight": c.metrics.weight, "revision": c.metrics.revision} {
+		if n := testutil.CollectAndCount(series); n != 0 {
+			t.Errorf("%d tend_rollout_%s series of the deleted app: a dashboard would see it still", n, name)
+		}
 	}
 	if res.Stopped != 4 || res.Revisions != 2 || res.Purged {
 		t.Fatalf("delete: %+v, want 4 instances stopped and 2 revisions kept", res)
@@ -164,7 +177,17 @@ func TestDeleteStopsTheAppAndKeepsItsHistoryUntilPurged(t *testing.T) {
 	}
 }
 
+// What a delete cut short by a crash leaves (the revision and running instances, no
+// spec) is stopped when the server starts again, and the runtime forgets the revision's
+// objects: found by the process runtime's instance records, or, on Kubernetes, which
+// keeps none, by the instances the runtime lists.
 func TestInstancesOfAnAppDeletedBeforeACrashAreStoppedAtStart(t *testing.T) {
+	for _, records := range []bool{true, false} {
+		t.Run(fmt.Sprintf("instance records %v", records), func(t *testing.T) { orphansAreStopped(t, records) })
+	}
+}
+
+func orphansAreStopped(t *testing.T, records bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
@@ -172,13 +195,14 @@ func TestInstancesOfAnAppDeletedBeforeACrashAreStoppedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	// what a delete cut short leaves: the revision and the runtime's instance records, no spec
 	rev := store.Revision{App: "gone", Number: 1, Artifact: "sha256:/bin/a", Path: "/bin/a"}
 	if err := st.Put(ctx, store.RevisionKey("gone", 1), rev); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Put(ctx, store.InstanceKey("gone", "gone-1-a"), map[string]any{"app": "gone", "id": "gone-1-a", "revision": 1}); err != nil {
-		t.Fatal(err)
+	if records {
+		if err := st.Put(ctx, store.InstanceKey("gone", "gone-1-a"), map[string]any{"app": "gone", "id": "gone-1-a", "revision": 1}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rt := &fakeRuntime{}
 	if err := rt.Apply(ctx, runtime.Set{Template: template(rev), Replicas: 2}); err != nil {
@@ -189,6 +213,10 @@ func TestInstancesOfAnAppDeletedBeforeACrashAreStoppedAtStart(t *testing.T) {
 	go func() { defer close(done); _ = c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	waitReplicas(t, rt, map[int]int{1: 0})
+	<-c.ready
+	if f := rt.forgottenRevisions(); !slices.Equal(f, []int{1}) {
+		t.Errorf("revisions forgotten by the runtime: %v, want [1] (its Deployment would stay)", f)
+	}
 }
 
 func TestAPurgeAfterAPlainDeleteRemovesWhatItKept(t *testing.T) {
@@ -213,5 +241,38 @@ func TestAPurgeAfterAPlainDeleteRemovesWhatItKept(t *testing.T) {
 	}
 	if _, err := c.Delete(ctx, "hello", true); !errors.Is(err, ErrUnknownApp) {
 		t.Fatalf("a second purge: %v, want unknown app", err)
+	}
+}
+
+// A dry run of a name never deployed says what a deploy would make and leaves nothing:
+// no revision, no app, no loop waiting for it.
+func TestADryRunOfANewAppLeavesNothingBehind(t *testing.T) {
+	c, _, st := newController(t)
+	ctx := context.Background()
+	src := Source{File: "/tmp/tend.yaml", Text: []byte(fmt.Sprintf(specYAML, "/bin/a")), ShareHosts: true, DryRun: true}
+	res, err := c.DeploySource(ctx, src, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.DryRun || !res.Created || res.Serving != nil || res.Revision.Number != 0 || res.Revision.Artifact == "" {
+		t.Fatalf("dry run of a new app: %+v, want a new revision, nothing serving", res)
+	}
+	c.mu.Lock()
+	loops := len(c.apps)
+	c.mu.Unlock()
+	if loops != 0 {
+		t.Errorf("%d app loops after the dry run of a new app, want none", loops)
+	}
+	if revs, _ := store.List[store.Revision](ctx, st, store.RevisionsPrefix("hello")); len(revs) != 0 {
+		t.Errorf("%d revisions recorded by a dry run", len(revs))
+	}
+	if apps, _ := c.Apps(ctx); len(apps) != 0 {
+		t.Errorf("apps after a dry run: %v, want none", apps)
+	}
+
+	deploySpec(t, c, "/bin/a")
+	waitPhase(t, c, rollout.Completed, 1)
+	if res, err := c.DeploySource(ctx, src, io.Discard); err != nil || !res.Unchanged || res.Serving == nil || res.Serving.Number != 1 {
+		t.Fatalf("dry run of what serves: %+v %v, want unchanged, revision 1 serving", res, err)
 	}
 }

@@ -55,3 +55,14 @@ func (m *metrics) observe(st *rollout.State) {
 	m.weight.WithLabelValues(st.App).Set(float64(st.Weight))
 	m.revision.WithLabelValues(st.App, "canary").Set(float64(st.To))
 }
+
+// forget removes a deleted app's series, so that no dashboard or alert sees it as
+// still rolling out (a deploy of the same name brings them back).
+func (m *metrics) forget(app string) {
+	app1 := prometheus.Labels{"app": app}
+	m.phase.DeletePartialMatch(app1)
+	m.weight.DeletePartialMatch(app1)
+	m.revision.DeletePartialMatch(app1)
+	m.verdicts.DeletePartialMatch(app1)
+	m.measured.DeletePartialMatch(app1)
+}

@@ -30,7 +30,8 @@ type Entry struct {
 	Token  string `json:"token,omitempty"`
 	Role   Role   `json:"role,omitempty"`
 	Method string `json:"method"`
-	// Route is the pattern of the route that served it ("": none did).
+	// Route is the pattern of the route that served it ("": none did), with the query of
+	// a call that changes something ("/v1/apps/{app}?purge=1").
 	Route string `json:"route,omitempty"`
 	App   string `json:"app,omitempty"`
 	// Status is the answer's HTTP status (of a stream: the one it began with).
