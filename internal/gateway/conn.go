@@ -41,6 +41,7 @@ type conn struct {
 	toHTTP bool
 	tls    bool        // nc is a *tls.Conn (the HTTPS listener)
 	idle   atomic.Bool // waiting for a request: Shutdown may close it
+	span   reqSpan     // the request's trace context, when the gateway traces
 }
 
 // clientReaderSize is the read buffer of a client connection: a request head larger than
@@ -204,25 +205,38 @@ func (c *conn) answer() bool {
 	if !h.hasID {
 		seq = g.reqSeq.Add(1)
 	}
+	if g.tracer != nil {
+		g.tracer.begin(&c.span, str(h.fieldValue("Traceparent")))
+	}
 	rt.metrics.inflight.Inc()
 	x := trip{c: c, rt: rt, pool: p, seq: seq, start: start}
 	keep := x.attempt(b)
 	rt.metrics.inflight.Dec()
 	b = x.backend
 	end := time.Now()
-	b.duration.Observe(upstreamTime(start, time.Time{}, x.headAt, end).Seconds())
+	upstream := upstreamTime(start, time.Time{}, x.headAt, end)
+	b.duration.Observe(upstream.Seconds())
 	b.exchange.Observe(end.Sub(start).Seconds())
 	b.counters.inc(h.method, x.code)
+	if g.tracer != nil {
+		g.tracer.end(&c.span, finished{route: rt, backend: b, code: x.code, retried: x.retried, answered: !x.headAt.IsZero(), upstream: upstream},
+			h.method, str(h.path), str(h.host), start, end)
+	}
 	if g.o.AccessLog {
 		id := string(h.fieldValue("X-Request-Id"))
 		if seq != 0 {
 			id = g.reqBase + strconv.FormatUint(seq, 36)
 		}
-		g.log.LogAttrs(context.Background(), slog.LevelInfo, "request", slog.String("app", rt.app), slog.Int("revision", b.revision),
+		attrs := []slog.Attr{slog.String("app", rt.app), slog.Int("revision", b.revision),
 			slog.String("instance", b.instance), slog.String("method", h.method), slog.String("path", string(h.path)),
 			slog.Int("status", x.code), slog.Duration("duration", time.Since(start)),
-			slog.String("remote", c.remote), slog.String("request_id", id), slog.Bool("retried", x.retried))
+			slog.String("remote", c.remote), slog.String("request_id", id), slog.Bool("retried", x.retried)}
+		if g.tracer != nil {
+			attrs = append(attrs, slog.String("trace_id", c.span.trace.String()), slog.String("span_id", c.span.id.String()))
+		}
+		g.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 	}
+	c.span = reqSpan{}
 	return keep
 }
 
@@ -415,6 +429,10 @@ func (c *conn) writeRequest(bw *bufio.Writer, seq uint64) {
 		switch f.kind {
 		case fieldHop, fieldForwarded, fieldPreview:
 			continue
+		case fieldTraceparent:
+			if c.span.header != "" {
+				continue // the gateway's span's, below
+			}
 		case fieldXFF:
 			if len(xff) > 0 {
 				xff = append(xff, ", "...)
@@ -425,6 +443,11 @@ func (c *conn) writeRequest(bw *bufio.Writer, seq uint64) {
 		bw.Write(f.name)
 		bw.WriteString(": ")
 		bw.Write(f.value)
+		bw.WriteString("\r\n")
+	}
+	if c.span.header != "" {
+		bw.WriteString("Traceparent: ")
+		bw.WriteString(c.span.header)
 		bw.WriteString("\r\n")
 	}
 	if seq != 0 {

@@ -290,6 +290,7 @@ func (g *Gateway) forward(w http.ResponseWriter, st *reqState) {
 		}
 	}
 	addHSTS(h, st.hsts)
+	addTraceparent(h, st.span.header)
 	w.WriteHeader(resp.StatusCode)
 	buf := buffers.Get().(*[]byte)
 	// a body of unknown length may be a stream: pass each piece on at once

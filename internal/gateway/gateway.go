@@ -41,6 +41,8 @@ type Options struct {
 	// HTTPSPort is the HTTPS listener's port, where plain requests for apps served over
 	// TLS are redirected (0: no HTTPS listener, no redirect).
 	HTTPSPort int
+	// Tracing, when set, gives every request a span (tracing.go), collected with Spans.
+	Tracing *TraceOptions
 }
 
 // Gateway proxies requests to app instances. Its routing table is replaced atomically
@@ -66,6 +68,8 @@ type Gateway struct {
 
 	mirrors      chan struct{} // bounds the mirrored requests in flight
 	mirrorClient *http.Client
+
+	tracer *tracer // nil: no spans
 }
 
 // New returns a gateway with an empty table (every request answers 503 until routes arrive).
@@ -82,6 +86,9 @@ func New(o Options) *Gateway {
 	g := &Gateway{o: o, log: o.Logger, metrics: newMetrics(o.Registerer), backends: map[string]*backend{}, wanted: newWantedSet(),
 		mirrors: make(chan struct{}, maxMirrored), reqBase: strconv.FormatUint(rand.Uint64()&0xffffffffff, 36) + "-"}
 	g.states.New = func() any { return &reqState{} }
+	if o.Tracing != nil {
+		g.tracer = &tracer{o: *o.Tracing}
+	}
 	transport := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           dialRoute,
@@ -142,6 +149,8 @@ type reqState struct {
 	// grpcDeadline is when a gRPC call's own deadline (grpc-timeout) passes: a call that
 	// fails after it failed on the client's clock, not for the instance's fault
 	grpcDeadline time.Time
+	// span is the request's trace context, when the gateway traces
+	span reqSpan
 }
 
 // headWait cancels a ReverseProxy round trip whose response head has not come within
@@ -230,6 +239,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		st.hsts = rt.hsts
 	}
+	if g.tracer != nil {
+		g.tracer.begin(&st.span, r.Header.Get("Traceparent"))
+		r.Header.Set("Traceparent", st.span.header)
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		if rt.maxBody > 0 && r.ContentLength > rt.maxBody {
 			*st = reqState{}
@@ -269,11 +282,19 @@ func (g *Gateway) finish(st *reqState, r *http.Request, start time.Time) {
 	b.duration.Observe(upstreamTime(start, st.bodyEnd(), st.headAt, end).Seconds())
 	b.exchange.Observe(end.Sub(start).Seconds())
 	b.counters.inc(r.Method, st.code)
+	if g.tracer != nil {
+		g.tracer.end(&st.span, finished{route: rt, backend: b, code: st.code, retried: st.retried, answered: !st.headAt.IsZero(),
+			upstream: upstreamTime(start, st.bodyEnd(), st.headAt, end)}, r.Method, r.URL.Path, r.Host, start, end)
+	}
 	if g.o.AccessLog {
-		g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("app", rt.app), slog.Int("revision", b.revision),
+		attrs := []slog.Attr{slog.String("app", rt.app), slog.Int("revision", b.revision),
 			slog.String("instance", b.instance), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", st.code), slog.Duration("duration", time.Since(start)),
-			slog.String("remote", r.RemoteAddr), slog.String("request_id", r.Header.Get("X-Request-Id")), slog.Bool("retried", st.retried))
+			slog.String("remote", r.RemoteAddr), slog.String("request_id", r.Header.Get("X-Request-Id")), slog.Bool("retried", st.retried)}
+		if g.tracer != nil {
+			attrs = append(attrs, slog.String("trace_id", st.span.trace.String()), slog.String("span_id", st.span.id.String()))
+		}
+		g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}
 	*st = reqState{}
 	g.states.Put(st)
@@ -413,6 +434,7 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	st.headAt = time.Now()
 	st.code = resp.StatusCode
 	addHSTS(resp.Header, st.hsts)
+	addTraceparent(resp.Header, st.span.header)
 	if resp.StatusCode == http.StatusOK && isGRPC(resp.Header) {
 		// the call's status comes at its end
 		resp.Body = &grpcBody{ReadCloser: resp.Body, resp: resp, g: g, st: st}

@@ -30,6 +30,7 @@ const (
 	fieldXFF             // X-Forwarded-For: extended with the client's address
 	fieldRequestID       // X-Request-Id
 	fieldPreview         // X-Tend-Preview: read by the gateway, never forwarded
+	fieldTraceparent     // Traceparent: replaced by the gateway's span when it traces
 )
 
 // field is one header line; name and value point into the connection's read buffer.
@@ -250,6 +251,10 @@ func classify(name, value []byte, h *reqHead) (uint8, headResult) {
 		}
 		if foldEq(name, "keep-alive") {
 			return fieldHop, headFast
+		}
+	case 11:
+		if foldEq(name, "traceparent") {
+			return fieldTraceparent, headFast
 		}
 	case 12:
 		if foldEq(name, "x-request-id") {

@@ -204,13 +204,20 @@ func (x *trip) relay(bc *bconn) bool {
 		bw.WriteByte(' ') // status-line = HTTP-version SP status-code SP [reason-phrase]
 	}
 	bw.WriteString("\r\n")
+	hasTraceparent := false
 	for i := range r.fields {
 		if f := &r.fields[i]; f.kind == fieldPlain {
 			bw.Write(f.name)
 			bw.WriteString(": ")
 			bw.Write(f.value)
 			bw.WriteString("\r\n")
+			hasTraceparent = hasTraceparent || len(f.name) == 11 && foldEq(f.name, "traceparent")
 		}
+	}
+	if c.span.header != "" && !hasTraceparent {
+		bw.WriteString("Traceparent: ")
+		bw.WriteString(c.span.header)
+		bw.WriteString("\r\n")
 	}
 	if !r.hasDate {
 		bw.WriteString("Date: ")
@@ -506,6 +513,9 @@ func (x *trip) relayOther(bc *bconn) bool {
 		if !skip.has(k) && (k != "Content-Length" || noBody && resp.StatusCode != http.StatusNoContent) {
 			writeField(bw, k, vv)
 		}
+	}
+	if _, ok := resp.Header["Traceparent"]; !ok && c.span.header != "" {
+		writeField(bw, "Traceparent", []string{c.span.header})
 	}
 	if _, ok := resp.Header["Date"]; !ok {
 		bw.WriteString("Date: ")
