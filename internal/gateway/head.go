@@ -24,13 +24,13 @@ const (
 
 // Kinds of header fields the loop treats specially.
 const (
-	fieldPlain     uint8 = iota
-	fieldHop             // hop-by-hop: not forwarded
-	fieldForwarded       // X-Forwarded-Host, X-Forwarded-Proto, Forwarded: replaced by the gateway's
-	fieldXFF             // X-Forwarded-For: extended with the client's address
-	fieldRequestID       // X-Request-Id
-	fieldPreview         // X-Tend-Preview: read by the gateway, never forwarded
-	fieldTraceparent     // Traceparent: replaced by the gateway's span when it traces
+	fieldPlain       uint8 = iota
+	fieldHop               // hop-by-hop: not forwarded
+	fieldForwarded         // X-Forwarded-Host, X-Forwarded-Proto, Forwarded: replaced by the gateway's
+	fieldXFF               // X-Forwarded-For: extended with the client's address
+	fieldRequestID         // X-Request-Id
+	fieldPreview           // X-Tend-Preview: read by the gateway, never forwarded
+	fieldTraceparent       // Traceparent: replaced by the gateway's span when it traces
 )
 
 // field is one header line; name and value point into the connection's read buffer.
