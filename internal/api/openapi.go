@@ -58,9 +58,10 @@ type param struct {
 
 // pathParams describe the path parameters that mean the same on every route.
 var pathParams = map[string]param{
-	"app":  {desc: "the app's name", value: schema{"type": "string", "pattern": `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`}},
-	"id":   {desc: "the incident's number", value: schema{"type": "integer", "minimum": 1}},
-	"name": {desc: "a file the incident's timeline lists, or a secret's name", value: ""},
+	"app":   {desc: "the app's name", value: schema{"type": "string", "pattern": `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`}},
+	"id":    {desc: "the incident's number", value: schema{"type": "integer", "minimum": 1}},
+	"name":  {desc: "a file the incident's timeline lists, or a secret's name", value: ""},
+	"trace": {desc: "a trace id: 32 hex digits, as in a traceparent or the access log's trace_id", value: ""},
 }
 
 // onOff is a query parameter that "1" turns on.

@@ -34,6 +34,7 @@ import (
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/secret"
 	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/trace"
 )
 
 // The OpenAPI description against the handlers: it is valid OpenAPI 3.1 (kin-openapi's
@@ -138,7 +139,9 @@ func fullOptions(t *testing.T) Options {
 	}
 	_, _, routes := fixture(t)
 	_, _, _, _, certs, _ := incidentFixture(t)
+	spans := traceFixture(t)
 	return Options{Controller: c, Token: "t", DataDir: dir, Version: "v1.2.3", Incidents: m, Secrets: vault,
+		Traces: spans, OTLP: &trace.Receiver{Add: spans.Add},
 		Gateway: func() []gateway.AppState { return routes },
 		Certs:   func(context.Context) ([]store.Certificate, error) { return certs, nil }}
 }
@@ -298,6 +301,11 @@ func TestTheAnswersMatchTheDescription(t *testing.T) {
 		{"GET", "/v1/incidents/1/postmortem", "", 200, 0},
 		{"POST", "/v1/incidents/1/ack", `{"by": "bob", "text": "looking"}`, 200, 0},
 		{"GET", "/v1/runbooks", "", 200, 0},
+		{"GET", "/v1/traces?app=hello&since=1h&minDuration=1ms&status=error&limit=5", "", 200, 0},
+		{"GET", "/v1/traces/" + fixtureTrace, "", 200, 0},
+		{"GET", "/v1/traces/00000000000000000000000000000009", "", 404, 0},
+		{"GET", "/v1/traces/nope", "", 400, 0},
+		{"GET", "/v1/traces?minDuration=soon", "", 400, 0},
 		{"GET", "/v1/remediation", "", 200, 0},
 		{"GET", "/v1/openapi.json", "", 200, 0},
 		{"PUT", "/v1/apps/hello/secrets/db-url", `{"value": "c2VjcmV0"}`, 200, 0},

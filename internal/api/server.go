@@ -59,6 +59,10 @@ type Options struct {
 	// Tokens keeps the scoped tokens and the audit log (nil: Token is the only token,
 	// and no call is recorded).
 	Tokens Tokens
+	// Traces keeps spans (nil: no trace routes); OTLP takes them in OTLP/HTTP on POST
+	// /v1/traces (nil: not on the API).
+	Traces Traces
+	OTLP   http.Handler
 }
 
 type server struct {
@@ -120,6 +124,9 @@ func (s *server) routes() *http.ServeMux {
 	}
 	if s.o.Tokens != nil {
 		s.routeTokens(r)
+	}
+	if s.o.Traces != nil {
+		s.routeTraces(r)
 	}
 	r.handle("GET /v1/openapi.json", s.openapi, op{summary: "this description of the API (OpenAPI 3.1)", response: jsonOf(map[string]any{})})
 	s.endpoints = r.endpoints

@@ -16,6 +16,7 @@ func newGatewayCmd(g *globals) *cobra.Command {
 	var listen, https, logLevel, logFile string
 	var accessLog bool
 	var limits gateway.ServerOptions
+	var tracing gateway.TraceOptions
 	var previewFrom []string
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -62,15 +63,19 @@ server started with another --gateway address refuses to start and says which.`,
 			if err != nil {
 				return &exitCodeError{code: exitInvalid, err: err}
 			}
+			if err := checkTracing(tracing); err != nil {
+				return &exitCodeError{code: exitInvalid, err: err}
+			}
 			return gateway.RunProcess(cmd.Context(), gateway.ProcessOptions{
 				Dir: filepath.Join(dir, "gateway"), Listen: listen, ListenHTTPS: https, AccessLog: accessLog, Version: version(),
-				Logger: slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: lvl})), LogFile: logFile, Limits: limits, PreviewFrom: prefixes,
+				Logger: slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: lvl})), LogFile: logFile, Limits: limits, PreviewFrom: prefixes, Tracing: tracing,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve apps on, when tend server did not hand the gateway its socket")
 	cmd.Flags().StringVar(&https, "https", "", "address to serve HTTPS on (certificates come from tend server), when tend server did not hand the gateway its sockets")
 	addLimitFlags(cmd, &limits, "")
+	addTraceFlags(cmd, &tracing)
 	cmd.Flags().StringArrayVar(&previewFrom, "preview-from", nil, "client addresses (CIDR) whose X-Tend-Preview: 1 reaches a revision not yet promoted without the rollout's token (repeatable)")
 	cmd.Flags().BoolVar(&accessLog, "access-log", false, "log every request as a JSON line")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -86,6 +91,24 @@ func addLimitFlags(cmd *cobra.Command, l *gateway.ServerOptions, prefix string) 
 	cmd.Flags().DurationVar(&l.IdleTimeout, prefix+"idle-timeout", gateway.DefaultIdleTimeout, "how long a kept client connection may wait for its next request")
 	cmd.Flags().IntVar(&l.MaxConns, prefix+"max-conns", gateway.DefaultMaxConns, "client connections the gateway holds at once; one more is closed at once (-1: no cap)")
 	cmd.Flags().IntVar(&l.MaxConnsPerClient, prefix+"max-conns-per-client", gateway.DefaultMaxConnsPerClient, "client connections one client address may hold (-1: no cap)")
+}
+
+// addTraceFlags adds how the gateway traces requests to cmd (tend server's and tend
+// gateway's flags are the same).
+func addTraceFlags(cmd *cobra.Command, o *gateway.TraceOptions) {
+	cmd.Flags().Float64Var(&o.SampleRatio, "trace-sample", gateway.DefaultTraceSample, "share of new traces (requests without a traceparent) the gateway samples, 0 to 1; the instances follow its decision")
+	cmd.Flags().DurationVar(&o.Slow, "trace-slow", gateway.DefaultTraceSlow, "a request this slow keeps its gateway span even when not sampled, as a failed one always does (0: only failed ones)")
+}
+
+// checkTracing refuses a sample ratio out of 0..1 or a negative threshold.
+func checkTracing(o gateway.TraceOptions) error {
+	if o.SampleRatio < 0 || o.SampleRatio > 1 {
+		return fmt.Errorf("--trace-sample %g: want a share between 0 and 1, like 0.1 for 10%%", o.SampleRatio)
+	}
+	if o.Slow < 0 {
+		return fmt.Errorf("--trace-slow %s: want a duration like 1s, or 0 to keep only failed requests beyond the sample", o.Slow)
+	}
+	return nil
 }
 
 // parsePrefixes reads --preview-from values: CIDRs, or single addresses.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/monitor"
 	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/internal/trace"
 )
 
 // serverFlags are shared by `tend server` and `tend up`.
@@ -32,6 +34,10 @@ type serverFlags struct {
 	acmeEmail          string
 	acmeCAFile         string
 	gatewayLimits      gateway.ServerOptions
+	tracing            gateway.TraceOptions
+	traceRetention     time.Duration
+	traceRetentionSize string
+	otlp, otlpExport   string
 	previewFrom        []string
 	keepInstances      bool
 	instanceUser       string
@@ -65,6 +71,11 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.acmeEmail, "acme-email", "", "contact address of tend's ACME account (the CA's expiry warnings go there)")
 	cmd.Flags().StringVar(&f.acmeCAFile, "acme-ca-file", "", "PEM file of roots to trust for the ACME server's own HTTPS, beside the system's (for a private ACME server)")
 	addLimitFlags(cmd, &f.gatewayLimits, "gateway-")
+	addTraceFlags(cmd, &f.tracing)
+	cmd.Flags().DurationVar(&f.traceRetention, "trace-retention", trace.DefaultRetention, "how long spans are kept (the gateway's and those apps send)")
+	cmd.Flags().StringVar(&f.traceRetentionSize, "trace-retention-size", "1Gi", "size cap of the kept spans (the oldest go first)")
+	cmd.Flags().StringVar(&f.otlp, "otlp", daemon.DefaultOTLPAddr, "loopback address of the OTLP/HTTP receiver instances send spans to without a token (POST /v1/traces; any free port when taken; off: none). The API takes them at /v1/traces with a token too")
+	cmd.Flags().StringVar(&f.otlpExport, "otlp-export", "", "also forward every span to this OTLP/HTTP endpoint (Jaeger, Tempo, a collector), like http://127.0.0.1:4318")
 	cmd.Flags().StringArrayVar(&f.previewFrom, "preview-from", nil, "client addresses (CIDR, like 10.1.0.0/16) whose X-Tend-Preview: 1 reaches a revision not yet promoted; anyone else needs the rollout's preview token (tend status shows it); repeatable")
 	cmd.Flags().StringVar(&f.etcd, "etcd-endpoints", "", "comma-separated external etcd endpoints (default: embedded etcd in the data dir)")
 	cmd.Flags().StringVar(&f.secretsKeyFile, "secrets-key-file", "", "the key apps' secrets are sealed with (tend-secrets-key-1:BASE64, mode 0600); default DATA/secrets.key, made on the first tend secret set")
@@ -104,11 +115,26 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 	if err != nil {
 		return daemon.Config{}, err
 	}
+	if err := checkTracing(f.tracing); err != nil {
+		return daemon.Config{}, err
+	}
+	traceSize, err := spec.ParseBytes(f.traceRetentionSize)
+	if err != nil || traceSize <= 0 {
+		return daemon.Config{}, fmt.Errorf("--trace-retention-size %q: want a size like 512Mi or 2Gi", f.traceRetentionSize)
+	}
+	if f.traceRetention <= 0 {
+		return daemon.Config{}, fmt.Errorf("--trace-retention %s: want a duration like 72h", f.traceRetention)
+	}
+	export, err := otlpExportURL(f.otlpExport)
+	if err != nil {
+		return daemon.Config{}, err
+	}
 	cfg := daemon.Config{DataDir: dataDir, APIAddr: f.api, GatewayAddr: f.gateway, HTTPSAddr: f.https,
 		ACMEDirectory: f.acmeDirectory, ACMEEmail: f.acmeEmail, ACMECAFile: f.acmeCAFile, GatewayLimits: f.gatewayLimits, PreviewFrom: prefixes, KeepInstances: f.keepInstances, InstanceUser: f.instanceUser, SecretsKeyFile: f.secretsKeyFile,
 		Version: version(), AccessLog: f.accessLog, LogLevel: f.logLevel,
 		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
-		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, PrometheusURL: f.prometheusURL}
+		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, PrometheusURL: f.prometheusURL,
+		Tracing: f.tracing, TraceRetention: f.traceRetention, TraceRetentionBytes: traceSize, OTLPAddr: f.otlp, OTLPExport: export}
 	if f.etcd != "" {
 		cfg.EtcdEndpoints = strings.Split(f.etcd, ",")
 	}
@@ -143,6 +169,22 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// otlpExportURL is --otlp-export as the URL spans are posted to: an endpoint's base
+// (http://host:4318) gets the OTLP path /v1/traces.
+func otlpExportURL(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--otlp-export %q: want an OTLP/HTTP endpoint like http://127.0.0.1:4318 (or its full .../v1/traces)", v)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/v1/traces"
+	}
+	return u.String(), nil
 }
 
 func newServerCmd(g *globals) *cobra.Command {

@@ -80,6 +80,10 @@ type Options struct {
 	// Uploads keeps the files clients deploy from; the controller removes those no
 	// recorded revision was made from (nil: none kept).
 	Uploads Uploads
+	// Routed returns once the gateway serves the route record b written at key, or ctx
+	// ends (nil: not waited for). A route change waits on it, so that a rollout step,
+	// and the end a deploy waits for, is reported only when the gateway routes so.
+	Routed func(ctx context.Context, key string, b []byte) error
 }
 
 // ErrUnknownApp is returned for an app that was never deployed.

@@ -348,7 +348,17 @@ func (l *appLoop) writeRoute(ctx context.Context, out rollout.Output) {
 		return
 	}
 	l.lastRoute = b
+	if l.c.o.Routed != nil {
+		wctx, cancel := context.WithTimeout(ctx, routedWait)
+		defer cancel()
+		if err := l.c.o.Routed(wctx, store.RouteKey(l.app), b); err != nil && ctx.Err() == nil {
+			l.log.Warn("the gateway does not route as the rollout says yet; going on", "err", err)
+		}
+	}
 }
+
+// routedWait is how long a route change waits for the gateway to serve it.
+const routedWait = 3 * time.Second
 
 // saveState stores the rollout state when it changed and tells watchers.
 func (l *appLoop) saveState(ctx context.Context) {

@@ -93,6 +93,16 @@ type Config struct {
 	Kubeconfig string
 	Namespace  string
 	Registry   string
+	// Tracing is how the gateway traces requests. Spans (the gateway's and those sent to
+	// the OTLP receivers) are kept in DATA/traces for TraceRetention, within
+	// TraceRetentionBytes (0: trace's defaults). OTLPAddr is the loopback address of the
+	// receiver without a token ("": DefaultOTLPAddr; "off": none); OTLPExport, when set,
+	// is the URL every span is forwarded to as well.
+	Tracing             gateway.TraceOptions
+	TraceRetention      time.Duration
+	TraceRetentionBytes int64
+	OTLPAddr            string
+	OTLPExport          string
 }
 
 // Info says where a started server listens.
@@ -144,6 +154,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	life := newLifecycle(log,
 		part{name: "store", start: s.openStore, stop: s.closeStore},
 		part{name: "disk guard", start: s.openRoom, run: s.runRoom},
+		part{name: "traces", start: s.openTraces, run: s.serveOTLP, stop: s.closeTraces},
 		part{name: "gateway process", start: s.newPlane, stop: s.stopPlane},
 		part{name: "runtime", start: s.openRuntime, stop: s.closeRuntime},
 		part{name: "gateway routing", start: s.startPlane},
@@ -178,7 +189,18 @@ wait:
 			log.Error("tend server component stopped", "err", runErr)
 			break wait
 		case <-cfg.HandOver:
-			n, err := startSuccessor(apiLn, s.plane.Listeners())
+			handed := s.plane.Listeners()
+			otlp := s.otlpFile()
+			if otlp != nil {
+				if handed == nil {
+					handed = map[string]*os.File{}
+				}
+				handed[listenerOTLP] = otlp
+			}
+			n, err := startSuccessor(apiLn, handed)
+			if otlp != nil {
+				otlp.Close() // the successor has its own
+			}
 			if err != nil {
 				log.Error("hand over to a new server: not started; this one keeps serving", "err", err)
 				continue

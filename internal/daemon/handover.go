@@ -50,7 +50,7 @@ func listeners(cfg Config) (apiLn net.Listener, gw map[string]*os.File, ready *o
 		return nil, nil, nil, fmt.Errorf("%s=%q: want api first", envListeners, names)
 	}
 	for _, n := range list[1:] {
-		if n != gateway.ListenerHTTP && n != gateway.ListenerHTTPS {
+		if n != gateway.ListenerHTTP && n != gateway.ListenerHTTPS && n != listenerOTLP {
 			return nil, nil, nil, fmt.Errorf("%s=%q: unknown listener %q", envListeners, names, n)
 		}
 	}
@@ -116,7 +116,7 @@ func startSuccessor(apiLn net.Listener, gw map[string]*os.File) (*successor, err
 	defer api.Close()
 	// the gateway's socket, unless the gateway runs on its own (it holds its socket)
 	files, names := []*os.File{api}, "api"
-	for _, n := range []string{gateway.ListenerHTTP, gateway.ListenerHTTPS} {
+	for _, n := range []string{gateway.ListenerHTTP, gateway.ListenerHTTPS, listenerOTLP} {
 		if f, ok := gw[n]; ok {
 			files, names = append(files, f), names+","+n
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/tendhq/tend/internal/secret"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/token"
+	"github.com/tendhq/tend/internal/trace"
 	"github.com/tendhq/tend/internal/ui"
 	"github.com/tendhq/tend/internal/upload"
 )
@@ -64,6 +65,11 @@ type server struct {
 	// inbox carries the embedded Alertmanager's notifications to the incident manager
 	inbox  chan alerting.Notification
 	apiSrv *http.Server
+
+	spans    *trace.Store    // the gateway's spans and those instances send
+	exporter *trace.Exporter // --otlp-export, or nil
+	otlpLn   *net.TCPListener
+	otlpSrv  *http.Server
 
 	// certsReady closes once certMgr is set (or the server stops): the gateway's
 	// on-demand approvals, which may come while the server starts, wait for it
@@ -138,7 +144,8 @@ func (s *server) newPlane(ctx context.Context) error {
 	}
 	s.plane = dataplane.New(dataplane.Options{DataDir: s.dir, Addr: s.cfg.GatewayAddr, HTTPSAddr: s.cfg.HTTPSAddr, Inherited: s.gwInherited,
 		Executable: s.cfg.GatewayExecutable, AccessLog: s.cfg.AccessLog, LogLevel: s.cfg.LogLevel, Limits: s.cfg.GatewayLimits,
-		PreviewFrom: s.cfg.PreviewFrom, Store: s.st, Logger: s.log, OnDemand: onDemand})
+		PreviewFrom: s.cfg.PreviewFrom, Store: s.st, Logger: s.log, OnDemand: onDemand,
+		Tracing: s.cfg.Tracing, Spans: s.gatewaySpans})
 	s.reg.MustRegister(s.plane.Collector())
 	return nil
 }
@@ -157,7 +164,7 @@ func (s *server) stopPlane(ctx context.Context, how ending) error {
 }
 
 func (s *server) openRuntime(ctx context.Context) (err error) {
-	s.rt, s.builder, err = openRuntime(ctx, s.cfg, s.dir, s.st, s.plane.Drain, s.secrets.Values, s.log)
+	s.rt, s.builder, err = openRuntime(ctx, s.cfg, s.dir, s.st, s.plane.Drain, s.secrets.Values, s.instanceEnv(), s.log)
 	return err
 }
 
@@ -225,7 +232,8 @@ func (s *server) newController(context.Context) error {
 	}
 	s.uploads = &upload.Store{Dir: filepath.Join(s.dir, "uploads")}
 	s.ctl = controller.New(controller.Options{Store: s.st, Runtime: s.rt, DataDir: s.dir, Analyzer: analyzer, Registerer: s.reg,
-		CheckRules: alerting.CheckRules, Builder: s.builder, Logger: s.log, HTTPS: s.cfg.HTTPSAddr != "", Secrets: s.secrets, Uploads: s.uploads})
+		CheckRules: alerting.CheckRules, Builder: s.builder, Logger: s.log, HTTPS: s.cfg.HTTPSAddr != "", Secrets: s.secrets, Uploads: s.uploads,
+		Routed: s.plane.Routed})
 	return nil
 }
 
@@ -305,7 +313,8 @@ func (s *server) openAPI(context.Context) error {
 	}
 	mux.Handle("/", api.Handler(api.Options{Controller: s.ctl, Token: s.token, DataDir: s.dir, NoLogs: noLogs, Version: s.cfg.Version, Logger: s.log,
 		Gateway: s.plane.State, Room: s.room.Check, Prometheus: s.mon.Handler(s.cfg.Version), Alertmanager: s.alerts.Handler(),
-		Incidents: s.incidents, Certs: certList(s.certMgr), Secrets: s.secrets, Uploads: s.uploads, Tokens: s.tokens, Target: s.target()}))
+		Incidents: s.incidents, Certs: certList(s.certMgr), Secrets: s.secrets, Uploads: s.uploads, Tokens: s.tokens, Target: s.target(),
+		Traces: s.spans, OTLP: s.otlpReceiver()}))
 	// idle kept connections close after 2 minutes (CLI and dashboard reconnect at once)
 	s.apiSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.With("component", "api").Handler(), slog.LevelInfo)} // TLS handshake failures, among others

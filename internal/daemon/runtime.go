@@ -23,7 +23,7 @@ const (
 // openRuntime starts the runtime cfg names and the builder that makes its artifacts:
 // executables for local processes, images in cfg.Registry for Kubernetes.
 func openRuntime(ctx context.Context, cfg Config, dir string, st *store.Store, drain func(ctx context.Context, hostport string) error,
-	secrets func(ctx context.Context, app string, versions map[string]int) (map[string][]byte, error), log *slog.Logger) (runtime.Runtime, controller.Builder, error) {
+	secrets func(ctx context.Context, app string, versions map[string]int) (map[string][]byte, error), env []string, log *slog.Logger) (runtime.Runtime, controller.Builder, error) {
 	builder := &build.Builder{Dir: filepath.Join(dir, "artifacts"), Logger: log}
 	switch cfg.Runtime {
 	case "", RuntimeProcess:
@@ -31,7 +31,7 @@ func openRuntime(ctx context.Context, cfg Config, dir string, st *store.Store, d
 		if err != nil {
 			return nil, nil, &ConfigError{err}
 		}
-		rt, err := process.New(ctx, process.Options{DataDir: dir, Store: st, Logger: log, User: user, Verify: build.Verify, Secrets: secrets,
+		rt, err := process.New(ctx, process.Options{DataDir: dir, Store: st, Logger: log, User: user, Verify: build.Verify, Secrets: secrets, Env: env,
 			BeforeStop: func(ctx context.Context, inst runtime.Instance) error { return drain(ctx, inst.Addr) }})
 		if err != nil {
 			return nil, nil, fmt.Errorf("start the process runtime: %w", err)

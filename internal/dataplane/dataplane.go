@@ -20,6 +20,7 @@ import (
 
 	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/trace"
 )
 
 // Options configure the data plane of a server.
@@ -47,6 +48,10 @@ type Options struct {
 	// without a certificate, that a route of app with tls.onDemand claims (the
 	// certificate manager's Want): see ondemand.go.
 	OnDemand func(host, app string) (denied bool)
+	// Tracing is how the gateway traces requests; Spans, when set, takes the spans it
+	// kept, collected every second (spans.go).
+	Tracing gateway.TraceOptions
+	Spans   func([]trace.Span)
 }
 
 // Plane is the server's side of the gateway process.
@@ -63,7 +68,10 @@ type Plane struct {
 	addr       string
 	https      string               // the HTTPS listener's address ("": none)
 	routing    gateway.Routing      // the store's, read before Start goes on
+	raw        map[string]string    // routing's route records as the store holds them, by key
 	seq        uint64               // counts changes of routing
+	pushedRaw  map[string]string    // the route records of the last routing the gateway acknowledged
+	pushed     chan struct{}        // closed (and replaced) at each acknowledged push
 	challenges []gateway.Challenge  // ACME challenges the gateway answers, beside the store's routing
 	denied     map[string]time.Time // on-demand hosts refused, until when: the gateway fails their handshakes at once
 	gen        int                  // counts gateways started or adopted, so that a new one gets a push
@@ -87,7 +95,7 @@ func New(o Options) *Plane {
 		o.Logger = slog.Default()
 	}
 	return &Plane{o: o, log: o.Logger, client: gateway.NewClient(filepath.Join(o.DataDir, "gateway")),
-		changed: make(chan struct{}, 1), first: make(chan struct{})}
+		changed: make(chan struct{}, 1), first: make(chan struct{}), pushed: make(chan struct{})}
 }
 
 // Start reads the routing from the store, then adopts the gateway that runs on the data
@@ -132,6 +140,10 @@ func (p *Plane) Start(ctx context.Context) error {
 	if p.o.OnDemand != nil {
 		p.wg.Add(1)
 		go p.wantLoop(runCtx)
+	}
+	if p.o.Spans != nil {
+		p.wg.Add(1)
+		go p.spanLoop(runCtx)
 	}
 	return nil
 }
@@ -347,7 +359,7 @@ func (p *Plane) awaitStandalone(ctx context.Context, dead *proc) {
 
 // settings are the gateway flags of this server's limits and preview addresses.
 func (p *Plane) settings() []string {
-	return gateway.ProcessOptions{Limits: p.o.Limits, PreviewFrom: p.o.PreviewFrom}.Settings()
+	return gateway.ProcessOptions{Limits: p.o.Limits, PreviewFrom: p.o.PreviewFrom, Tracing: p.o.Tracing}.Settings()
 }
 
 // dropInherited closes the sockets a predecessor handed over: the running gateway holds

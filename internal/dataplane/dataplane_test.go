@@ -379,3 +379,60 @@ func TestAChangeThatKeepsTheRevisionReachesTheGateway(t *testing.T) {
 		return err
 	})
 }
+
+// TestRoutedReturnsOnceTheGatewayRoutesSo: the wait a rollout makes after writing a
+// route ends when the gateway serves it, so the next request already follows it, and
+// a route no push carried yet keeps it waiting.
+func TestRoutedReturnsOnceTheGatewayRoutesSo(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	addr := freeAddr(t)
+	p := start(t, dir, addr, st)
+	defer p.Stop(context.Background(), false)
+	routeBackend(t, st, "one")
+	ctx := context.Background()
+	for rev, name := range map[string]string{"2": "two", "3": "three"} {
+		b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, name) }))
+		defer b.Close()
+		host, port, _ := net.SplitHostPort(b.Listener.Addr().String())
+		n, _ := strconv.Atoi(port)
+		ep := store.Endpoint{Name: "hello", Address: host, Port: n, Metadata: map[string]string{"revision": rev, "instance": name}}
+		if err := st.PutLeased(ctx, store.ServiceKey("hello", ep.HostPort()), ep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the gateway knows the three endpoints", func() error {
+		for _, a := range p.State() {
+			if a.App == "hello" && len(a.Endpoints) == 3 {
+				return nil
+			}
+		}
+		return fmt.Errorf("state %+v", p.State())
+	})
+	for i, rev := range []int{2, 3, 2} {
+		want := map[int]string{2: "two", 3: "three"}[rev]
+		rt := route.Route{App: "hello", PathPrefix: "/", Splits: []route.Split{{Revision: rev, Weight: 100}}}
+		b, err := store.Encode(store.RouteKey("hello"), rt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutEncoded(ctx, store.RouteKey("hello"), b); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = p.Routed(wctx, store.RouteKey("hello"), b)
+		cancel()
+		if err != nil {
+			t.Fatalf("change %d: %v", i, err)
+		}
+		if body, err := get(addr); err != nil || body != want {
+			t.Fatalf("change %d: the request right after Routed returned: %q %v, want %q", i, body, err, want)
+		}
+	}
+	never, _ := store.Encode(store.RouteKey("hello"), route.Route{App: "hello", PathPrefix: "/never"})
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := p.Routed(wctx, store.RouteKey("hello"), never); err == nil {
+		t.Fatal("Routed returned for a route never written")
+	}
+}

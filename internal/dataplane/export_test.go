@@ -7,8 +7,8 @@ import "github.com/tendhq/tend/internal/gateway"
 // of a later revision.
 func (p *Plane) Refollow(change func(*gateway.Routing)) {
 	p.mu.Lock()
-	r := p.routing
+	r, raw := p.routing, p.raw
 	p.mu.Unlock()
 	change(&r)
-	p.followed(r)
+	p.followed(r, raw)
 }

@@ -19,7 +19,7 @@ func (p *Plane) follow(ctx context.Context) {
 	first := true
 	for {
 		err := p.o.Store.Follow(ctx, []string{store.RoutesPrefix, store.ServicesPrefix, store.CertsPrefix}, func(rev int64, kvs map[string][]byte) {
-			p.followed(p.decode(rev, kvs))
+			p.followed(p.decode(rev, kvs), rawRoutes(kvs))
 			if first {
 				first = false
 				close(p.first)
@@ -37,13 +37,24 @@ func (p *Plane) follow(ctx context.Context) {
 	}
 }
 
-// followed takes r as the routing to push.
-func (p *Plane) followed(r gateway.Routing) {
+// followed takes r as the routing to push; raw are its route records as stored.
+func (p *Plane) followed(r gateway.Routing, raw map[string]string) {
 	p.mu.Lock()
-	p.routing = r
+	p.routing, p.raw = r, raw
 	p.seq++
 	p.mu.Unlock()
 	p.kick()
+}
+
+// rawRoutes are the route records among kvs, by key.
+func rawRoutes(kvs map[string][]byte) map[string]string {
+	raw := map[string]string{}
+	for k, v := range kvs {
+		if strings.HasPrefix(k, store.RoutesPrefix) {
+			raw[k] = string(v)
+		}
+	}
+	return raw
 }
 
 // decode turns the store's records into a routing, in a stable order.
@@ -120,11 +131,38 @@ func (p *Plane) pushNow(ctx context.Context) (uint64, error) {
 	p.pushMu.Lock() // pushes in order: a challenge's push and the loop's may race
 	defer p.pushMu.Unlock()
 	p.mu.Lock()
-	r, seq := p.snapshotLocked(), p.seq
+	r, seq, raw := p.snapshotLocked(), p.seq, p.raw
 	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return seq, p.client.Push(ctx, r)
+	if err := p.client.Push(ctx, r); err != nil {
+		return seq, err
+	}
+	p.mu.Lock()
+	p.pushedRaw = raw
+	close(p.pushed)
+	p.pushed = make(chan struct{})
+	p.mu.Unlock()
+	return seq, nil
+}
+
+// Routed returns once the gateway serves the route record b stored at key (what
+// store.Encode made of it), or when ctx ends: the controller waits on it so that a
+// rollout is over only when the gateway routes as it says.
+func (p *Plane) Routed(ctx context.Context, key string, b []byte) error {
+	for {
+		p.mu.Lock()
+		served, ch := p.pushedRaw[key] == string(b), p.pushed
+		p.mu.Unlock()
+		if served {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the gateway has not taken %s yet: %w", key, ctx.Err())
+		case <-ch:
+		}
+	}
 }
 
 // pushLoop pushes every change of the routing, and tells the gateway every 2s that the

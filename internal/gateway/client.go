@@ -15,6 +15,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/tendhq/tend/internal/trace"
 )
 
 // Client talks to a gateway process over its control socket: the server pushes routing
@@ -121,6 +123,34 @@ func (c *Client) State(ctx context.Context) ([]AppState, error) {
 	var s []AppState
 	_, err := c.do(ctx, http.MethodGet, "/v1/state", nil, &s)
 	return s, err
+}
+
+// droppedHeader carries, on GET /v1/spans, how many spans the gateway dropped since it
+// started because they were not collected in time.
+const droppedHeader = "X-Tend-Spans-Dropped"
+
+// Spans collects the spans of the requests the gateway finished since the last call,
+// and how many it dropped since it started for want of a call.
+func (c *Client) Spans(ctx context.Context) (spans []trace.Span, dropped int64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://gateway/v1/spans", nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("gateway control socket %s: %w", c.paths.Control(), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, fmt.Errorf("collect the gateway's spans: %s", resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, 0, fmt.Errorf("collect the gateway's spans: %w", err)
+	}
+	dropped, _ = strconv.ParseInt(resp.Header.Get(droppedHeader), 10, 64)
+	spans, _, err = trace.Unmarshal(b)
+	return spans, dropped, err
 }
 
 // Wanted long-polls the hosts waiting for on-demand certificates: it returns those

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tendhq/tend/internal/logs"
+	"github.com/tendhq/tend/internal/trace"
 )
 
 // ProcessOptions configure a gateway process (`tend gateway`): the data plane, apart
@@ -51,12 +52,14 @@ type ProcessOptions struct {
 	// Limits are the client side's timeouts and connection caps (ErrorLog is ignored;
 	// zero fields: NewServer's defaults).
 	Limits ServerOptions
+	// Tracing is how requests are traced (their spans collected on GET /v1/spans).
+	Tracing TraceOptions
 }
 
 // Settings are the `tend gateway` flags of o's limits and preview addresses, as a server
 // starts a gateway with them and compares them with a running one's.
 func (o ProcessOptions) Settings() []string {
-	args := o.Limits.Flags()
+	args := append(o.Limits.Flags(), o.Tracing.Flags()...)
 	for _, p := range o.PreviewFrom {
 		args = append(args, "--preview-from", p.String())
 	}
@@ -185,7 +188,7 @@ func RunProcess(ctx context.Context, o ProcessOptions) error {
 		httpsPort = sk.ln.Addr().(*net.TCPAddr).Port
 	}
 	p.g = New(Options{Logger: o.Logger, AccessLog: o.AccessLog, Registerer: p.reg, HTTPSPort: httpsPort,
-		PreviewFrom: o.PreviewFrom})
+		PreviewFrom: o.PreviewFrom, Tracing: &o.Tracing})
 	p.reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "tend_gateway"}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_gateway_config_age_seconds",
 			Help: "Seconds since tend server last pushed or confirmed the routing the gateway serves (grows while the server is away)."},
@@ -428,6 +431,19 @@ func (p *process) controlHandler() http.Handler {
 			return // the server went away
 		}
 		writeJSON(w, http.StatusOK, list)
+	})
+	// the spans of the requests finished since the last call, as an OTLP export request
+	// (protobuf), with the count of those dropped since the start for want of a call
+	mux.HandleFunc("GET /v1/spans", func(w http.ResponseWriter, r *http.Request) {
+		spans, dropped := p.g.Spans()
+		b, err := trace.Marshal(spans)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.Header().Set(droppedHeader, strconv.FormatInt(dropped, 10))
+		_, _ = w.Write(b)
 	})
 	mux.HandleFunc("GET /v1/state", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, p.g.Snapshot())

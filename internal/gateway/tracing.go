@@ -25,6 +25,26 @@ type TraceOptions struct {
 	Slow time.Duration
 }
 
+// The defaults of TraceOptions a gateway process runs with: 10% of new traces sampled,
+// every request of 1s or more kept.
+const (
+	DefaultTraceSample = 0.1
+	DefaultTraceSlow   = time.Second
+)
+
+// Flags are the `tend gateway` flags that give a gateway process o (those that differ
+// from the defaults).
+func (o TraceOptions) Flags() []string {
+	var args []string
+	if o.SampleRatio != DefaultTraceSample {
+		args = append(args, "--trace-sample", strconv.FormatFloat(o.SampleRatio, 'g', -1, 64))
+	}
+	if o.Slow != DefaultTraceSlow {
+		args = append(args, "--trace-slow", o.Slow.String())
+	}
+	return args
+}
+
 // GatewayService is the service name of the gateway's spans.
 const GatewayService = "tend-gateway"
 

@@ -9,6 +9,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 var kinds = map[tracepb.Span_SpanKind]Kind{tracepb.Span_SPAN_KIND_INTERNAL: KindInternal, tracepb.Span_SPAN_KIND_SERVER: KindServer,
@@ -158,4 +159,18 @@ func keyValues(m map[string]any) []*commonpb.KeyValue {
 		out = append(out, &commonpb.KeyValue{Key: k, Value: &v})
 	}
 	return out
+}
+
+// Marshal is spans as an OTLP export request in protobuf.
+func Marshal(spans []Span) ([]byte, error) { return proto.Marshal(ToOTLP(spans)) }
+
+// Unmarshal reads an OTLP export request in protobuf: its spans, and how many it held
+// without a valid trace or span id.
+func Unmarshal(b []byte) (spans []Span, skipped int, err error) {
+	var req collectorpb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(b, &req); err != nil {
+		return nil, 0, fmt.Errorf("decode OTLP spans: %w", err)
+	}
+	spans, skipped = FromOTLP(&req)
+	return spans, skipped, nil
 }

@@ -68,10 +68,13 @@ type Span struct {
 // Duration is how long the span took.
 func (s Span) Duration() time.Duration { return s.End.Sub(s.Start) }
 
-// App is the tend app the span is about: the gateway's spans name it in tend.app, a
-// service's is its service name.
+// App is the tend app the span is about: the gateway's spans name it in tend.app, an
+// instance's resource does (tend sets OTEL_RESOURCE_ATTRIBUTES), else its service name.
 func (s Span) App() string {
 	if a, ok := s.Attributes["tend.app"].(string); ok && a != "" {
+		return a
+	}
+	if a, ok := s.Resource["tend.app"].(string); ok && a != "" {
 		return a
 	}
 	return s.Service

@@ -71,7 +71,12 @@ func Setup(ctx context.Context, o Options) (shutdown func(context.Context) error
 	if err != nil {
 		return nil, fmt.Errorf("create the OTLP/HTTP trace exporter (check OTEL_EXPORTER_OTLP_ENDPOINT): %w", err)
 	}
-	res := resource.NewSchemaless(attribute.String("service.name", o.Service), attribute.String("service.version", o.Version))
+	// OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME add to (and override) the options'
+	res, err := resource.Merge(resource.NewSchemaless(attribute.String("service.name", o.Service), attribute.String("service.version", o.Version)),
+		resource.Environment())
+	if err != nil {
+		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
+	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
 	otel.SetTracerProvider(tp)

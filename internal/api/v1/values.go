@@ -63,3 +63,8 @@ func (CertState) Values() []CertState {
 
 // Values lists the certificate sources.
 func (CertSource) Values() []CertSource { return []CertSource{CertFromACME, CertFromFile} }
+
+// Values lists the span kinds.
+func (SpanKind) Values() []SpanKind {
+	return []SpanKind{SpanServer, SpanClient, SpanInternal, SpanProducer, SpanConsumer}
+}

@@ -40,7 +40,7 @@ func parsePackage(t *testing.T) (*token.FileSet, []*ast.File) {
 func TestEveryEnumConstantIsListed(t *testing.T) {
 	lists := map[string][]string{}
 	for _, e := range []any{Strategy(""), Phase(""), Result(""), CheckResult(""), InstanceState(""), IncidentStatus(""),
-		Severity(""), AlertStatus(""), EntryKind(""), RunResult(""), StepKind(""), IncidentAction(""), CertState(""), CertSource(""), Role("")} {
+		Severity(""), AlertStatus(""), EntryKind(""), RunResult(""), StepKind(""), IncidentAction(""), CertState(""), CertSource(""), Role(""), SpanKind("")} {
 		v := reflect.ValueOf(e)
 		m := v.MethodByName("Values")
 		if !m.IsValid() {

@@ -225,6 +225,9 @@ func (in *instance) start() (*proc, error) {
 		home = dir
 	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + os.TempDir()}
+	// before the spec's env, which wins: where spans go, and what they are about
+	env = append(env, in.s.o.Env...)
+	env = append(env, "OTEL_RESOURCE_ATTRIBUTES=tend.app="+t.App+",tend.revision="+strconv.Itoa(t.Revision)+",service.instance.id="+in.rec.ID)
 	for k, v := range t.Env {
 		env = append(env, k+"="+v)
 	}

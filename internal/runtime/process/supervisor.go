@@ -45,6 +45,9 @@ type Options struct {
 	// Secrets opens the given versions (name → version) of an app's secrets for an
 	// instance's environment; nil: a template with secrets does not start.
 	Secrets func(ctx context.Context, app string, versions map[string]int) (map[string][]byte, error)
+	// Env are variables ("NAME=value") every instance gets before its spec's env, which
+	// may override them (the server's OTEL_EXPORTER_OTLP_ENDPOINT).
+	Env []string
 }
 
 // Backoff is the restart delay policy: Initial, doubled at each restart up to Max, and
