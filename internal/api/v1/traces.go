@@ -63,4 +63,3 @@ const (
 	SpanProducer SpanKind = "producer"
 	SpanConsumer SpanKind = "consumer"
 )
-
