@@ -33,7 +33,7 @@ tend trace ID shows one, with the log lines that carry its id.`,
   tend traces hello --since 15m --status error
   tend traces --min-duration 500ms -o json
   tend trace $(tend traces hello --status error -o jsonpath='{[0].traceId}')`,
-		Args:              cobra.MaximumNArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				f.App = args[0]
