@@ -6,17 +6,21 @@
 // to keep serving after readiness turns off, default 500ms); and the fault knobs
 // FAULT_ERROR_RATE (0..1 of requests to / answer 500), FAULT_LATENCY (added to /),
 // FAULT_STARTUP_DELAY (before /ready turns 200), FAULT_CRASH_AFTER (then exit 2),
-// FAULT_NEVER_READY=1 (/ready always 503).
+// FAULT_NEVER_READY=1 (/ready always 503). HELLO_CALL_URL makes / call that URL first (with
+// HELLO_CALL_HOST as its Host, to reach another app through tend's gateway) and answer with
+// what it said: a request that crosses two services, for tracing.
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tendhq/tend/kit/buildinfo"
@@ -25,6 +29,7 @@ import (
 	kitlog "github.com/tendhq/tend/kit/log"
 	"github.com/tendhq/tend/kit/route"
 	"github.com/tendhq/tend/kit/server"
+	"github.com/tendhq/tend/kit/trace"
 )
 
 // settings is what the environment asks of this instance.
@@ -39,6 +44,8 @@ type settings struct {
 	StartupDelay time.Duration `env:"FAULT_STARTUP_DELAY"`
 	CrashAfter   time.Duration `env:"FAULT_CRASH_AFTER"`
 	NeverReady   bool          `env:"FAULT_NEVER_READY"`
+	CallURL      string        `env:"HELLO_CALL_URL"`
+	CallHost     string        `env:"HELLO_CALL_HOST"`
 }
 
 func load(lookup func(string) (string, bool)) (settings, error) {
@@ -53,8 +60,9 @@ func load(lookup func(string) (string, bool)) (settings, error) {
 }
 
 // routes serves / with the revision and instance, and the fault knobs.
-func routes(s settings) *route.Mux {
+func routes(s settings, logger *slog.Logger) *route.Mux {
 	mux := route.NewMux()
+	client := &http.Client{Transport: trace.Transport(nil), Timeout: 10 * time.Second}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		if s.Latency > 0 {
 			select {
@@ -73,9 +81,44 @@ func routes(s settings) *route.Mux {
 			http.Error(w, "injected fault", http.StatusInternalServerError)
 			return
 		}
-		fmt.Fprintf(w, "hello from %s revision %s instance %s\n", s.App, s.Revision, s.Instance)
+		var called string
+		if s.CallURL != "" {
+			body, err := call(r.Context(), client, s.CallURL, s.CallHost)
+			if err != nil {
+				logger.WarnContext(r.Context(), "the call failed", "url", s.CallURL, "host", s.CallHost, "err", err)
+				http.Error(w, "calling "+s.CallURL+": "+err.Error(), http.StatusBadGateway)
+				return
+			}
+			logger.InfoContext(r.Context(), "called", "url", s.CallURL, "host", s.CallHost)
+			called = "called: " + body
+		}
+		fmt.Fprintf(w, "hello from %s revision %s instance %s\n%s", s.App, s.Revision, s.Instance, called)
 	})
 	return mux
+}
+
+// call GETs url with host as its Host ("": the URL's), in the request's trace.
+func call(ctx context.Context, client *http.Client, url, host string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return string(b), nil
 }
 
 // checks makes readiness wait for FAULT_STARTUP_DELAY, or never pass with FAULT_NEVER_READY.
@@ -109,7 +152,7 @@ func main() {
 	}
 	logger.Info("starting", "revision", s.Revision, "instance", s.Instance)
 	// tend's gateway runs on loopback, so it alone may set X-Forwarded-For
-	err = server.Default(context.Background(), server.Options{Handler: routes(s), Addr: envOr("HOST", "127.0.0.1") + ":" + envOr("PORT", "8080"),
+	err = server.Default(context.Background(), server.Options{Handler: routes(s, logger), Addr: envOr("HOST", "127.0.0.1") + ":" + envOr("PORT", "8080"),
 		Health: checks(s, time.Now()), Logger: logger, DrainDelay: s.DrainDelay, Service: s.App, TrustedProxies: []string{"127.0.0.1", "::1"}})
 	if err != nil {
 		logger.Error("server", "err", err)

@@ -327,22 +327,32 @@ func logText(p logPrinter, text string) string {
 	return p.message(fields)
 }
 
-// attachLogs gives each log line to the span it was written in: the latest-starting
-// span of its app whose time holds it ("": none).
+// attachLogs gives each log line to the span it was written in: of the spans of its app
+// (the gateway's aside), the latest-starting one whose time holds it, else the nearest
+// within a few milliseconds (an instance logs a request once its span ended; clocks of
+// two processes differ a little); "" for none.
 func attachLogs(v traceView) map[string][]appLogLine {
 	out := map[string][]appLogLine{}
-	const slack = 5 * time.Millisecond // an instance's clock and the span's end may differ a little
+	const slack = 5 * time.Millisecond
 	for _, l := range v.Logs {
-		best := -1
+		best, bestOff := -1, time.Duration(0)
 		for i, s := range v.Spans {
 			if s.App != l.App || s.Service == "tend-gateway" {
 				continue
 			}
-			if l.At.Before(s.Start.Add(-slack)) || l.At.After(s.Start.Add(time.Duration(s.Duration)+slack)) {
+			end := s.Start.Add(time.Duration(s.Duration))
+			var off time.Duration // how far outside the span the line is
+			switch {
+			case l.At.Before(s.Start):
+				off = s.Start.Sub(l.At)
+			case l.At.After(end):
+				off = l.At.Sub(end)
+			}
+			if off > slack {
 				continue
 			}
-			if best < 0 || s.Start.After(v.Spans[best].Start) {
-				best = i
+			if best < 0 || off < bestOff || off == bestOff && s.Start.After(v.Spans[best].Start) {
+				best, bestOff = i, off
 			}
 		}
 		key := ""
