@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/tendhq/tend/internal/gateway/route"
 	"github.com/tendhq/tend/internal/store"
@@ -14,12 +15,37 @@ import (
 // BenchmarkGateway measures the whole request path as tend gateway serves it (the
 // connection loop): table lookup, weighted split, P2C, the proxying over a kept-alive
 // loopback connection, metrics. The backend answers 1 KiB; the client is net/http's.
+// traced is as tend gateway runs by default: a span per request, 10% of them kept,
+// collected as the server does (every second).
 func BenchmarkGateway(b *testing.B) {
+	b.Run("untraced", func(b *testing.B) { benchGateway(b, nil) })
+	b.Run("traced", func(b *testing.B) {
+		benchGateway(b, &TraceOptions{SampleRatio: DefaultTraceSample, Slow: DefaultTraceSlow})
+	})
+}
+
+func benchGateway(b *testing.B, tracing *TraceOptions) {
 	body := bytes.Repeat([]byte("x"), 1024)
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
 	defer backend.Close()
 	ep := (&backendServer{Server: backend}).endpoint("hello", 1)
-	g := New(Options{})
+	g := New(Options{Tracing: tracing})
+	if tracing != nil {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					g.Spans()
+				}
+			}
+		}()
+	}
 	g.SetState([]route.Route{{App: "hello", Hosts: []string{"hello.localhost"}, PathPrefix: "/",
 		Splits: []route.Split{{Revision: 1, Weight: 90}, {Revision: 2, Weight: 10}}}}, []store.Endpoint{ep})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
