@@ -301,7 +301,7 @@ func TestTheAnswersMatchTheDescription(t *testing.T) {
 		{"GET", "/v1/incidents/1/postmortem", "", 200, 0},
 		{"POST", "/v1/incidents/1/ack", `{"by": "bob", "text": "looking"}`, 200, 0},
 		{"GET", "/v1/runbooks", "", 200, 0},
-		{"GET", "/v1/traces?app=hello&since=1h&minDuration=1ms&status=error&limit=5", "", 200, 0},
+		{"GET", "/v1/traces?app=hello&since=1h&minDuration=1ms&status=error&limit=5&order=slowest", "", 200, 0},
 		{"GET", "/v1/traces/" + fixtureTrace, "", 200, 0},
 		{"GET", "/v1/traces/00000000000000000000000000000009", "", 404, 0},
 		{"GET", "/v1/traces/nope", "", 400, 0},

@@ -23,7 +23,8 @@ var traceParams = []param{
 	{name: "until", desc: "only traces that started at or before this time: RFC 3339, or a duration before now", value: ""},
 	{name: "minDuration", desc: "only traces at least this long (500ms)", value: ""},
 	{name: "status", desc: "error: only traces with a failed span", value: schema{"type": "string", "enum": []string{"error"}}},
-	{name: "limit", desc: "the most traces, newest first (default 20, at most 1000)", value: 0},
+	{name: "limit", desc: "the most traces (default 20, at most 1000)", value: 0},
+	{name: "order", desc: "newest (the default) or slowest first", value: schema{"type": "string", "enum": []string{"newest", "slowest"}}},
 }
 
 // routeTraces registers the trace routes: what instances and collectors send, and what
@@ -78,6 +79,13 @@ func traceQuery(r *http.Request) (trace.Query, error) {
 		q.Errors = true
 	default:
 		return q, fmt.Errorf("status %q: want error (or none, for every trace)", s)
+	}
+	switch s := v.Get("order"); s {
+	case "", "newest":
+	case "slowest":
+		q.Slowest = true
+	default:
+		return q, fmt.Errorf("order %q: want newest or slowest", s)
 	}
 	if s := v.Get("limit"); s != "" {
 		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 1 || q.Limit > 1000 {

@@ -17,6 +17,7 @@ type TraceFilter struct {
 	MinDuration  time.Duration
 	Status       string // "error": only failed traces
 	Limit        int
+	Slowest      bool // the longest first, instead of the newest
 }
 
 // Traces lists the kept traces the filter selects, newest first.
@@ -29,6 +30,9 @@ func (c *Client) Traces(ctx context.Context, f TraceFilter) ([]v1.TraceSummary, 
 	}
 	if f.MinDuration > 0 {
 		q.Set("minDuration", f.MinDuration.String())
+	}
+	if f.Slowest {
+		q.Set("order", "slowest")
 	}
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))

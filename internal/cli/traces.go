@@ -85,6 +85,7 @@ tend trace ID shows one, with the log lines that carry its id.`,
 	fl.DurationVar(&f.MinDuration, "min-duration", 0, "only traces at least this long (500ms)")
 	fl.StringVar(&status, "status", "", "error: only traces with a failed span")
 	fl.IntVar(&f.Limit, "limit", 20, "the most traces to list (up to 1000)")
+	fl.BoolVar(&f.Slowest, "slowest", false, "the longest traces first, instead of the newest")
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]cobra.Completion{"error", "any"}, cobra.ShellCompDirectiveNoFileComp))
 	addOutputFlag(cmd, g)
 	return cmd

@@ -322,8 +322,10 @@ type Query struct {
 	// MinDuration keeps traces at least that long; Errors only traces with a failed span.
 	MinDuration time.Duration
 	Errors      bool
-	// Limit is how many traces at most, newest first (0: 20).
-	Limit int
+	// Limit is how many traces at most, newest first, or the longest first with
+	// Slowest (0: 20).
+	Limit   int
+	Slowest bool
 }
 
 // Summary is a trace as a listing shows it.
@@ -362,7 +364,12 @@ func (s *Store) Find(q Query) []Summary {
 		}
 		out = append(out, sum)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
+	sort.Slice(out, func(i, j int) bool {
+		if q.Slowest && out[i].Duration != out[j].Duration {
+			return out[i].Duration > out[j].Duration
+		}
+		return out[i].Start.After(out[j].Start)
+	})
 	if len(out) > q.Limit {
 		out = out[:q.Limit]
 	}

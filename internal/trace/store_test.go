@@ -52,6 +52,9 @@ func TestAStoredTraceIsFoundAgainAfterARestart(t *testing.T) {
 		if len(all) != 2 || all[0].Trace != other.Trace {
 			t.Fatalf("%s: find all: %+v, want 2 traces newest first", when, all)
 		}
+		if slowest := st.Find(Query{Slowest: true}); len(slowest) != 2 || slowest[0].Trace != root.Trace {
+			t.Errorf("%s: find the slowest first: %+v, want the 300ms trace first", when, slowest)
+		}
 		errs := st.Find(Query{Errors: true})
 		if len(errs) != 1 || errs[0].Trace != root.Trace || errs[0].Root.ID != root.ID || errs[0].Duration != 300*time.Millisecond || errs[0].Spans != 3 {
 			t.Errorf("%s: find errors: %+v", when, errs)

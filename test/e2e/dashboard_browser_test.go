@@ -121,6 +121,22 @@ func TestDashboardGraphsStepsAndAbortInABrowser(t *testing.T) {
 		t.Errorf("the header says %q, want the server's version (or that its build has none) and API version", header)
 	}
 
+	// the card lists the slowest traces (the gateway keeps 10% of the load's); one opens
+	// as a waterfall with the gateway's span and hello's under it
+	step(t, tab, 20*time.Second, "a trace listed on the card", chromedp.Poll[bool](`!!document.querySelector('`+card+` button.trace-link')`,
+		chromedp.WithPollingInterval(500*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second)))
+	step(t, tab, 5*time.Second, "open the trace", chromedp.Click(chromedp.CSS(card+` button.trace-link`)))
+	names := step(t, tab, 15*time.Second, "the waterfall", chromedp.Poll[[]string](`(() => {
+		const rows = [...document.querySelectorAll('#trace .span-row .span-name')].map((e) => e.textContent);
+		return rows.length ? rows : null;
+	})()`, chromedp.WithPollingTimeout(10*time.Second)))
+	if len(names) == 0 || !strings.HasPrefix(names[0], "tend-gateway GET hello") {
+		t.Errorf("the waterfall's spans: %q, want the gateway's first", names)
+	}
+	if d := os.Getenv("TEND_E2E_SCREENSHOTS"); d != "" {
+		_ = os.WriteFile(filepath.Join(d, "trace.png"), step(t, tab, 15*time.Second, "screenshot of the trace", chromedp.FullScreenshot(100)), 0o644)
+	}
+
 	// abort: the page asks first; accept its confirmation
 	dialogs := chromedp.Events(tab, page.JavascriptDialogOpening)
 	asked := make(chan string, 1)

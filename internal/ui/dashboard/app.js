@@ -138,7 +138,7 @@ async function loadMetrics() {
     const apps = [...document.querySelectorAll("section.app")].map((s) => s.dataset.app);
     await Promise.all(apps.map((a) => loadAppMetrics(a).catch((err) => {
       metrics[a] = Object.assign(metrics[a] || {}, { error: err.message });
-    })));
+    })).concat(apps.map((a) => loadTraces(a))));
   } finally {
     metricsBusy = false;
   }
@@ -158,6 +158,129 @@ function graphsOf(app) {
   }
   return el("div", { class: "graphs" }, ...graphs.map((g) => lineGraph(g.key, g.title, g.unit, m.series[g.key], m.from, m.to)),
     m.error ? el("div", { class: "message" }, "metrics not updated: " + m.error) : "");
+}
+
+// ---- traces ----
+
+const traceWindow = "15m"; // how far back an app card's trace lists look
+const traceLists = {}; // app → { slowest, failed } or { error }
+
+// loadTraces reads an app's slowest and failed traces of the last minutes.
+async function loadTraces(app) {
+  const q = (extra) => get("/v1/traces?" + new URLSearchParams({ app, since: traceWindow, limit: 5, ...extra }));
+  try {
+    const [slowest, failed] = await Promise.all([q({ order: "slowest" }), q({ status: "error" })]);
+    traceLists[app] = { slowest, failed };
+  } catch (err) {
+    traceLists[app] = { error: err.message };
+  }
+}
+
+// instant is an RFC 3339 time in milliseconds since the epoch with its fraction kept
+// (Date.parse drops what is below a millisecond, where a span's offsets often are).
+function instant(t) {
+  const m = String(t).match(/^(.*:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
+  return m ? Date.parse(m[1] + m[3]) + (m[2] ? parseFloat(m[2]) * 1000 : 0) : Date.parse(t);
+}
+
+// logLine is a slog JSON line as level, message and the other fields, else the line.
+function logLine(text) {
+  let f;
+  try {
+    f = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  if (!f || typeof f !== "object") return text;
+  const { time, level, msg, trace_id, span_id, ...rest } = f;
+  return [level && level !== "INFO" ? level : "", msg || "", ...Object.entries(rest).map(([k, v]) => k + "=" + (typeof v === "object" ? JSON.stringify(v) : v))]
+    .filter((x) => x !== "").join(" ");
+}
+
+const duration = (d) => String(d || "").replace(/(\.\d\d)\d+/, "$1"); // 1.234567ms → 1.23ms
+
+// traceTable lists traces; a trace's id opens its waterfall.
+function traceTable(title, list, none) {
+  if (!list || !list.length) return [el("h3", {}, title), el("div", { class: "message" }, none)];
+  const rows = list.map((t) => {
+    const open = el("button", { class: "trace-link", "data-trace": t.traceId, type: "button" }, t.traceId.slice(0, 12) + "…");
+    open.addEventListener("click", () => showTrace(t.traceId));
+    return el("tr", { "data-trace": t.traceId }, el("td", {}, open), el("td", {}, age(t.start) + " ago"),
+      el("td", {}, duration(t.duration)), el("td", { class: t.errors ? "result-fail" : "" }, t.root.status || (t.root.error ? "failed" : "")),
+      el("td", {}, t.spans + " spans"), el("td", {}, (t.apps || []).join(", ")));
+  });
+  return [el("h3", {}, title), table(["trace", "started", "duration", "status", "spans", "apps"], rows)];
+}
+
+function tracesOf(app) {
+  const l = traceLists[app];
+  if (!l) return [];
+  if (l.error) return [el("h3", {}, "Traces"), el("div", { class: "message" }, "no traces: " + l.error)];
+  return [...traceTable("Slowest traces (" + traceWindow + ")", l.slowest, "No trace kept in the last " + traceWindow + "."),
+    ...traceTable("Failed traces (" + traceWindow + ")", l.failed, "No failed request in the last " + traceWindow + ".")];
+}
+
+// ndjson reads a stream of JSON lines (the logs route).
+async function ndjson(path) {
+  const resp = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
+  if (!resp.ok) throw new Error(path + ": " + resp.status);
+  return (await resp.text()).split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l)).filter((l) => l.text !== undefined);
+}
+
+// showTrace draws a trace as a waterfall: a row per span, under its parent, its bar
+// placed on the trace's time line; then the log lines of its apps that carry its id.
+async function showTrace(id) {
+  const box = document.getElementById("trace");
+  box.hidden = false;
+  box.replaceChildren(el("h2", {}, "Trace " + id), el("div", { class: "message" }, "reading…"));
+  box.scrollIntoView({ block: "nearest" });
+  let tr;
+  try {
+    tr = await get("/v1/traces/" + encodeURIComponent(id));
+  } catch (err) {
+    box.replaceChildren(el("h2", {}, "Trace " + id), el("div", { class: "message" }, err.message));
+    return;
+  }
+  const spans = tr.spans;
+  const start = Math.min(...spans.map((s) => instant(s.start)));
+  const nanos = (d) => {
+    const m = String(d).match(/^([\d.]+)(ns|µs|us|ms|s|m|h)$/);
+    return m ? parseFloat(m[1]) * { ns: 1, µs: 1e3, us: 1e3, ms: 1e6, s: 1e9, m: 6e10, h: 3.6e12 }[m[2]] : 0;
+  };
+  const ends = spans.map((s) => instant(s.start) - start + nanos(s.duration) / 1e6);
+  const total = Math.max(...ends, 0.001);
+  const ids = new Set(spans.map((s) => s.spanId));
+  const kids = {};
+  for (const s of spans) (kids[ids.has(s.parentId) ? s.parentId : ""] ||= []).push(s);
+  const rows = [];
+  const walk = (s, depth) => {
+    const off = instant(s.start) - start;
+    const width = Math.max(0.3, (100 * nanos(s.duration)) / 1e6 / total);
+    const a = s.attributes || {};
+    const detail = [a["http.response.status_code"], a["tend.revision"] !== undefined ? "revision " + a["tend.revision"] : "",
+      a["tend.instance"] || (s.resource || {})["service.instance.id"] || "", s.message || ""].filter((x) => x !== undefined && x !== "").join(" · ");
+    rows.push(el("div", { class: "span-row" + (s.error ? " failed" : ""), "data-span": s.spanId },
+      el("div", { class: "span-name", style: "padding-left:" + depth * 1.1 + "em" }, el("b", {}, s.service), " " + s.name),
+      el("div", { class: "span-lane" }, el("div", { class: "span-bar", style: `left:${(100 * off) / total}%;width:${width}%` }),
+        el("span", { class: "span-time", style: `left:${Math.min(85, (100 * off) / total)}%` }, "+" + off.toFixed(2) + " ms · " + duration(s.duration))),
+      el("div", { class: "span-detail" }, detail)));
+    for (const k of kids[s.spanId] || []) walk(k, depth + 1);
+  };
+  for (const r of kids[""] || []) walk(r, 0);
+  const head = el("h2", {}, "Trace " + id, el("small", {}, spans.length + " spans · " + total.toFixed(2) + " ms" +
+    (tr.hidden ? " · " + tr.hidden + " spans of apps this token may not read left out" : "")));
+  const close = el("button", { type: "button", class: "close" }, "close");
+  close.addEventListener("click", () => { box.hidden = true; });
+  const logs = el("div", { class: "message" }, "reading the log lines…");
+  box.replaceChildren(head, close, el("div", { class: "waterfall" }, ...rows), el("h3", {}, "Log lines with this trace id"), logs);
+  const apps = [...new Set(spans.filter((s) => s.service !== "tend-gateway").map((s) => s.app))];
+  const window = { since: new Date(start - 1000).toISOString(), until: new Date(start + total + 5000).toISOString() };
+  const lines = (await Promise.all(apps.map((a) => ndjson("/v1/apps/" + encodeURIComponent(a) + "/logs?" +
+    new URLSearchParams({ grep: id, all: 1, tail: -1, ...window })).then((ls) => ls.map((l) => ({ app: a, ...l }))).catch(() => []))))
+    .flat().sort((x, y) => instant(x.at) - instant(y.at));
+  logs.replaceWith(lines.length ? table(["at", "app", "instance", "line"], lines.map((l) => el("tr", {},
+    el("td", {}, "+" + (instant(l.at) - start).toFixed(2) + " ms"), el("td", {}, l.app), el("td", {}, l.instance), el("td", { class: "log-text" }, logLine(l.text)))))
+    : el("div", { class: "message" }, "No log line carries this trace id."));
 }
 
 // ---- the app card ----
@@ -325,7 +448,7 @@ function appCard(st, gw, hist) {
     ? [el("div", { class: "preview" }, "Preview revision " + r.to + " with header ", el("code", {}, "X-Tend-Preview: " + r.previewToken))] : [];
   return el("section", { class: "app", id: "app-" + st.app, "data-app": st.app }, title, ...maint,
     el("div", { class: "message" }, r.message || ""), ...buttons(st, hist), ...preview, split(st), ...steps(r),
-    graphsOf(st.app), ...analysis(r), ...revisions(st, hist),
+    graphsOf(st.app), ...analysis(r), ...revisions(st, hist), ...tracesOf(st.app),
     el("h3", {}, "Instances"), instances, el("h3", {}, "Gateway"), endpoints, el("h3", {}, "Events"), events);
 }
 
