@@ -74,7 +74,7 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	addTraceFlags(cmd, &f.tracing)
 	cmd.Flags().DurationVar(&f.traceRetention, "trace-retention", trace.DefaultRetention, "how long spans are kept (the gateway's and those apps send)")
 	cmd.Flags().StringVar(&f.traceRetentionSize, "trace-retention-size", "1Gi", "size cap of the kept spans (the oldest go first)")
-	cmd.Flags().StringVar(&f.otlp, "otlp", daemon.DefaultOTLPAddr, "loopback address of the OTLP/HTTP receiver instances send spans to without a token (POST /v1/traces; any free port when taken; off: none). The API takes them at /v1/traces with a token too")
+	cmd.Flags().StringVar(&f.otlp, "otlp", "", "loopback address of the OTLP/HTTP receiver instances send spans to without a token (POST /v1/traces; off: none); default "+daemon.DefaultOTLPAddr+", or any free loopback port when that is taken (instances are told which). The API takes spans at /v1/traces with a token too")
 	cmd.Flags().StringVar(&f.otlpExport, "otlp-export", "", "also forward every span to this OTLP/HTTP endpoint (Jaeger, Tempo, a collector), like http://127.0.0.1:4318")
 	cmd.Flags().StringArrayVar(&f.previewFrom, "preview-from", nil, "client addresses (CIDR, like 10.1.0.0/16) whose X-Tend-Preview: 1 reaches a revision not yet promoted; anyone else needs the rollout's preview token (tend status shows it); repeatable")
 	cmd.Flags().StringVar(&f.etcd, "etcd-endpoints", "", "comma-separated external etcd endpoints (default: embedded etcd in the data dir)")

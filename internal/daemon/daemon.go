@@ -110,6 +110,7 @@ type Info struct {
 	API     string // http://host:port, or https:// when the API has a certificate
 	Gateway string // http://host:port
 	HTTPS   string // https://host:port ("": none)
+	OTLP    string // http://host:port of the OTLP receiver without a token ("": off)
 	Token   string
 	DataDir string
 }
@@ -239,7 +240,7 @@ wait:
 // announce records the API address and the pid in the data dir, tells a predecessor
 // that this server serves, and says where it serves.
 func (s *server) announce(readyFile *os.File) Info {
-	info := Info{API: s.apiURL(), Gateway: "http://" + s.plane.Addr(), Token: s.token, DataDir: s.dir}
+	info := Info{API: s.apiURL(), Gateway: "http://" + s.plane.Addr(), OTLP: s.otlpEndpoint(), Token: s.token, DataDir: s.dir}
 	if a := s.plane.HTTPSAddr(); a != "" {
 		info.HTTPS = "https://" + a
 	}

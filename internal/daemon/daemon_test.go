@@ -134,3 +134,25 @@ func TestSecondServerOnTheSameDataDirFails(t *testing.T) {
 		t.Fatalf("second server: %v", err)
 	}
 }
+
+// Two servers on one machine (or a collector on 4318) both start: the one that finds
+// the usual OTLP port taken receives spans on another loopback port and says which.
+func TestServersShareTheMachineWhenTheOTLPPortIsTaken(t *testing.T) {
+	if ln, err := net.Listen("tcp", DefaultOTLPAddr); err == nil {
+		defer ln.Close() // stands for a collector already running
+	}
+	a, b := start(t, dataDir(t)), start(t, dataDir(t))
+	if a.OTLP == "" || a.OTLP == b.OTLP || a.OTLP == "http://"+DefaultOTLPAddr {
+		t.Fatalf("OTLP receivers %q and %q: want two different ports, neither the taken %s", a.OTLP, b.OTLP, DefaultOTLPAddr)
+	}
+	for _, i := range []Info{a, b} {
+		resp, err := http.Post(i.OTLP+"/v1/traces", "application/json", strings.NewReader(`{"resourceSpans":[]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("POST %s/v1/traces: %s, want 200", i.OTLP, resp.Status)
+		}
+	}
+}
