@@ -135,6 +135,9 @@ func Open(o Options) (*Alerting, error) {
 	return a, nil
 }
 
+// RuleGroups are the rule groups being evaluated, for the Prometheus API's rules and alerts.
+func (a *Alerting) RuleGroups() []*rules.Group { return a.rules.RuleGroups() }
+
 // Firing reports whether the embedded Alertmanager holds the alert with this fingerprint
 // and it has not ended; with an external Alertmanager it cannot tell (ok false).
 func (a *Alerting) Firing(fingerprint string) (firing, ok bool) {

@@ -63,7 +63,7 @@ func scopedPrometheus(h http.Handler) http.Handler {
 				return
 			}
 			setForm(r, "query", []string{q})
-		case p == "/api/v1/series" || p == "/api/v1/labels" || strings.HasPrefix(p, "/api/v1/label/"):
+		case p == "/api/v1/series" || p == "/api/v1/labels" || strings.HasPrefix(p, "/api/v1/label/") || p == "/federate":
 			if err := r.ParseForm(); err != nil {
 				fail(http.StatusBadRequest, err)
 				return

@@ -264,6 +264,9 @@ func (s *server) runCerts(ctx context.Context) error {
 
 func (s *server) openAlerting(context.Context) (err error) {
 	s.alerts, err = openAlerting(s.cfg, s.dir, s.apiURL(), s.inbox, s.mon, s.ctl, s.reg, s.log)
+	if err == nil {
+		s.mon.SetRuleGroups(s.alerts.RuleGroups)
+	}
 	return err
 }
 

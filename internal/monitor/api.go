@@ -19,7 +19,8 @@ import (
 )
 
 // Handler serves the part of Prometheus' HTTP API that Grafana, promtool and scripts use
-// (query, query_range, series, labels, label values, targets, build info), at paths
+// (query, query_range, series, labels, label values, targets, metadata, rules, alerts,
+// status, build info) and /federate, at paths
 // relative to where it is mounted (tend mounts it at /prometheus).
 func (m *Monitor) Handler(version string) http.Handler {
 	mux := http.NewServeMux()
@@ -30,6 +31,13 @@ func (m *Monitor) Handler(version string) http.Handler {
 	mux.HandleFunc("GET /api/v1/label/{name}/values", m.apiLabelValues)
 	mux.HandleFunc("GET /api/v1/targets", m.apiTargets)
 	mux.HandleFunc("GET /api/v1/metadata", m.apiMetadata)
+	mux.HandleFunc("GET /api/v1/rules", m.apiRules)
+	mux.HandleFunc("GET /api/v1/alerts", m.apiAlerts)
+	mux.HandleFunc("GET /api/v1/status/config", m.apiStatusConfig)
+	mux.HandleFunc("GET /api/v1/status/flags", m.apiStatusFlags)
+	mux.HandleFunc("GET /api/v1/status/runtimeinfo", m.apiStatusRuntime)
+	mux.HandleFunc("GET /api/v1/status/tsdb", m.apiStatusTSDB)
+	mux.HandleFunc("/federate", m.apiFederate)
 	mux.HandleFunc("GET /api/v1/status/buildinfo", func(w http.ResponseWriter, r *http.Request) {
 		// Grafana reads the version to choose its query features: tend speaks the API of Prometheus 3
 		ok(w, map[string]string{"version": "3.0.0", "revision": version, "branch": "tend", "goVersion": ""})

@@ -79,6 +79,7 @@ type Monitor struct {
 	health map[string]*TargetHealth
 	series map[string][]seriesRef // per target key, the series of its last scrape (for stale markers)
 	meta   map[string]Metadata    // per metric family name, from the scrapes' TYPE and HELP
+	rules  RuleGroups             // the alerting rules, for /api/v1/rules and /alerts (nil: none yet)
 }
 
 // Metadata is what a scrape said about a metric family.

@@ -3,6 +3,8 @@ package monitor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -169,6 +171,37 @@ func TestAPIAnswersLikePrometheusAndRemoteReadsIt(t *testing.T) {
 	targets := body["data"].(map[string]any)["activeTargets"].([]any)
 	if code != 200 || len(targets) != 1 || targets[0].(map[string]any)["health"] != "up" {
 		t.Fatalf("targets: %d %v", code, body)
+	}
+
+	// /federate: the latest sample of each selected series with its timestamp, untyped
+	fed := func(v url.Values) (int, string) {
+		resp, err := http.Get(api.URL + "/federate?" + v.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, text := fed(url.Values{"match[]": {`orders_total`}})
+	want := fmt.Sprintf(`orders_total{app="shop",exported_instance="scraped",instance="shop-1-a",job="shop",revision="1",role="stable"} 25 %d`, now.UnixMilli())
+	if code != 200 || !strings.Contains(text, "# TYPE orders_total untyped\n"+want+"\n") || strings.Count(text, "\n") != 2 {
+		t.Fatalf("federate orders_total: %d\n%s\nwant only\n%s", code, text, want)
+	}
+	if code, text = fed(url.Values{"match[]": {`up`, `orders_total`}}); code != 200 || !strings.Contains(text, "\nup{") || !strings.Contains(text, "\norders_total{") {
+		t.Fatalf("federate with two match[]: %d\n%s", code, text)
+	}
+	if code, text = fed(nil); code != 400 || !strings.Contains(text, "match[]") {
+		t.Fatalf("federate without match[]: %d %s, want 400 naming match[]", code, text)
+	}
+	for _, p := range []string{"config", "flags", "runtimeinfo", "tsdb"} {
+		code, body = get("/api/v1/status/"+p, nil)
+		if code != 200 || body["status"] != "success" {
+			t.Fatalf("status/%s: %d %v", p, code, body)
+		}
+	}
+	if n := body["data"].(map[string]any)["headStats"].(map[string]any)["numSeries"].(float64); n < 3 {
+		t.Fatalf("status/tsdb: %v series in the head, want the scraped ones", n)
 	}
 
 	// the Remote querier (for --prometheus-url) reads the same API
