@@ -80,7 +80,7 @@ func (m *Monitor) apiStatusTSDB(w http.ResponseWriter, r *http.Request) {
 		return out
 	}
 	ok(w, map[string]any{
-		"headStats": map[string]any{"numSeries": st.NumSeries, "numLabelPairs": st.IndexPostingStats.NumLabelPairs, "minTime": st.MinTime, "maxTime": st.MaxTime},
+		"headStats":                   map[string]any{"numSeries": st.NumSeries, "numLabelPairs": st.IndexPostingStats.NumLabelPairs, "minTime": st.MinTime, "maxTime": st.MaxTime},
 		"seriesCountByMetricName":     stats(st.IndexPostingStats.CardinalityMetricsStats),
 		"labelValueCountByLabelName":  stats(st.IndexPostingStats.CardinalityLabelStats),
 		"memoryInBytesByLabelName":    stats(st.IndexPostingStats.LabelValueStats),
