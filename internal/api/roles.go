@@ -45,6 +45,7 @@ var routeRoles = map[string]rule{
 	"GET /v1/incidents":                    {role: token.Read},
 	"GET /v1/traces":                       {role: token.Read}, // the traces with a span of an app the token may read
 	"GET /v1/traces/{trace}":               {role: token.Read}, // the spans of apps the token may read
+	"GET /v1/traces/{trace}/logs":          {role: token.Read}, // the log lines of apps the token may read
 	"POST /v1/traces":                      {role: token.Deploy, what: "sending spans"},
 	"GET /v1/incidents/{id}":               {role: token.Read},
 	"GET /v1/incidents/{id}/postmortem":    {role: token.Read},

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/tendhq/tend/internal/api/v1"
+	"github.com/tendhq/tend/internal/logs"
 	"github.com/tendhq/tend/internal/trace"
 )
 
@@ -36,6 +38,35 @@ func (s *server) routeTraces(r *router) {
 	}
 	r.handle("GET /v1/traces", s.traces, op{summary: "the traces kept, newest first", params: traceParams, response: jsonOf([]v1.TraceSummary{})})
 	r.handle("GET /v1/traces/{trace}", s.trace, op{summary: "one trace's spans, by start time (404: none kept)", response: jsonOf(v1.Trace{})})
+	r.handle("GET /v1/traces/{trace}/logs", s.traceLogs, op{summary: "every log line that carries the trace id, of every app the token may read, current and rotated logs, by time (found through the logs' trace index)",
+		params: []param{{name: "app", desc: "only this app's lines", value: ""}}, response: jsonOf([]v1.LogLine{})})
+}
+
+func (s *server) traceLogs(w http.ResponseWriter, r *http.Request) {
+	id, err := logs.ParseTraceID(r.PathValue("trace"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	app := r.URL.Query().Get("app")
+	if app != "" && !visible(r, app) {
+		writeError(w, http.StatusForbidden, fmt.Errorf("this token may not read %s's logs", app))
+		return
+	}
+	if s.o.NoLogs != nil {
+		writeError(w, http.StatusNotImplemented, errors.New(s.o.NoLogs(app)))
+		return
+	}
+	lines, err := logs.FindTrace(r.Context(), s.o.DataDir, id, func(a string) bool { return (app == "" || a == app) && visible(r, a) })
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	out := make([]v1.LogLine, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, v1.LogLine{App: l.App, Instance: l.Instance, Revision: l.Revision, Text: l.Text, At: l.At})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *server) traces(w http.ResponseWriter, r *http.Request) {

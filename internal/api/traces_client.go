@@ -50,3 +50,14 @@ func (c *Client) Trace(ctx context.Context, id string) (*v1.Trace, error) {
 	var out v1.Trace
 	return &out, c.getJSON(ctx, http.MethodGet, "/v1/traces/"+url.PathEscape(id), nil, &out)
 }
+
+// TraceLogs returns the log lines that carry the trace id, of every app the token may
+// read (app: of that one only), by time.
+func (c *Client) TraceLogs(ctx context.Context, id, app string) ([]v1.LogLine, error) {
+	path := "/v1/traces/" + url.PathEscape(id) + "/logs"
+	if app != "" {
+		path += "?" + url.Values{"app": {app}}.Encode()
+	}
+	var out []v1.LogLine
+	return out, c.getJSON(ctx, http.MethodGet, path, nil, &out)
+}

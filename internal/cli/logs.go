@@ -23,9 +23,10 @@ func newLogsCmd(g *globals) *cobra.Command {
 		q          api.LogQuery
 		timestamps bool
 		format     string
+		traceID    string
 	)
 	cmd := &cobra.Command{
-		Use:   "logs APP",
+		Use:   "logs APP | logs --trace ID [APP]",
 		Short: "Print an app's instance logs (stdout and stderr), merged by time",
 		Long: `Print an app's instance logs (stdout and stderr), merged by time, as
 TIME INSTANCE MESSAGE. For slog JSON lines the message is "msg" and the other
@@ -36,17 +37,34 @@ text (the raw line) and, for a JSON line, its fields.
 The filters run on the server, before --tail counts: --tail N is the last N lines
 in total across instances (0 with -f: only new ones). Instances that no longer run
 are left out unless --all (or --instance names one); --previous prints only theirs:
-what a crashed or replaced instance said before it exited.`,
+what a crashed or replaced instance said before it exited.
+
+--trace ID prints the lines that carry a trace id (kit's trace_id field) in every
+app's logs, current and rotated, instances running or not: the server keeps an
+index of its logs by trace, so this reads a few chunks, not every log.`,
 		Example: `  tend logs hello -f
   tend logs hello --since 10m --level warn
   tend logs hello --revision 3 --grep 'status=5\d\d' --tail 20
   tend logs hello --previous --tail 50          # why did the last instances exit?
-  tend logs hello -o json | jq -r 'select(.fields.level == "ERROR") | .text'`,
-		Args: cobra.ExactArgs(1),
+  tend logs hello -o json | jq -r 'select(.fields.level == "ERROR") | .text'
+  tend logs --trace 0af7651916cd43dd8448eb211c80319c   # every app's lines of one request`,
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			invalid := func(err error) error { return &exitCodeError{code: exitInvalid, err: err} }
 			if format != "text" && format != "json" {
 				return invalid(fmt.Errorf("unknown output format %q: want text or json", format))
+			}
+			w := cmd.OutOrStdout()
+			p := logPrinter{w: w, timestamps: timestamps, color: colorful(w)}
+			print := p.text
+			if format == "json" {
+				print = p.json
+			}
+			if traceID != "" {
+				return traceLogLines(cmd, g, traceID, args, print)
+			}
+			if len(args) != 1 {
+				return invalid(fmt.Errorf("tend logs needs an app (tend apps lists them), or --trace ID for one trace's lines across apps"))
 			}
 			now := time.Now()
 			if _, err := api.LogTime("--since", q.Since, now); err != nil {
@@ -73,12 +91,6 @@ what a crashed or replaced instance said before it exited.`,
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
-			p := logPrinter{w: w, timestamps: timestamps, color: colorful(w)}
-			print := p.text
-			if format == "json" {
-				print = p.json
-			}
 			return c.Logs(cmd.Context(), args[0], q, print)
 		},
 	}
@@ -93,10 +105,43 @@ what a crashed or replaced instance said before it exited.`,
 	f.StringVar(&q.Level, "level", "", "only slog JSON lines of this level or above: debug, info, warn, error")
 	f.BoolVar(&q.All, "all", false, "include instances that no longer run")
 	f.BoolVar(&q.Previous, "previous", false, "only instances that no longer run (exited, crashed or replaced)")
+	f.StringVar(&traceID, "trace", "", "only the lines that carry this trace id (32 hex digits, or a whole traceparent), of every app (or APP), running or not")
 	f.BoolVar(&timestamps, "timestamps", false, "print times in full, RFC 3339, instead of the local time of day")
 	f.StringVarP(&format, "output", "o", "text", "output format: text or json (one object a line)")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]cobra.Completion{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// traceLogLines prints the lines of one trace, across apps or of args[0]. The other
+// filters do not apply: a trace's lines are all wanted.
+func traceLogLines(cmd *cobra.Command, g *globals, id string, args []string, print func(v1.LogLine) error) error {
+	for _, name := range []string{"follow", "instance", "revision", "tail", "since", "until", "grep", "level", "all", "previous"} {
+		if cmd.Flags().Changed(name) {
+			return &exitCodeError{code: exitInvalid, err: fmt.Errorf("--trace prints every line of the trace, of instances running or not: not with --%s", name)}
+		}
+	}
+	id = strings.ToLower(strings.TrimSpace(id))
+	if parts := strings.Split(id, "-"); len(parts) == 4 {
+		id = parts[1] // a whole traceparent
+	}
+	app := ""
+	if len(args) == 1 {
+		app = args[0]
+	}
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	lines, err := c.TraceLogs(cmd.Context(), id, app)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if err := print(l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // colorful reports whether w is a terminal and NO_COLOR is unset.
@@ -179,11 +224,12 @@ func (p logPrinter) message(fields []logField) string {
 func (p logPrinter) json(l v1.LogLine) error {
 	out := struct {
 		At       time.Time       `json:"at"`
+		App      string          `json:"app,omitempty"`
 		Instance string          `json:"instance"`
 		Revision int             `json:"revision,omitempty"`
 		Text     string          `json:"text"`
 		Fields   json.RawMessage `json:"fields,omitempty"`
-	}{At: l.At, Instance: l.Instance, Revision: l.Revision, Text: l.Text}
+	}{At: l.At, App: l.App, Instance: l.Instance, Revision: l.Revision, Text: l.Text}
 	if t := strings.TrimSpace(l.Text); strings.HasPrefix(t, "{") && json.Valid([]byte(t)) {
 		out.Fields = json.RawMessage(t)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -107,13 +108,7 @@ type traceView struct {
 	TraceID string       `json:"traceId"`
 	Spans   []v1.Span    `json:"spans"`
 	Hidden  int          `json:"hidden,omitempty"`
-	Logs    []appLogLine `json:"logs"`
-}
-
-// appLogLine is a log line with the app whose instance wrote it.
-type appLogLine struct {
-	App string `json:"app"`
-	v1.LogLine
+	Logs    []v1.LogLine `json:"logs"`
 }
 
 func newTraceCmd(g *globals) *cobra.Command {
@@ -148,7 +143,7 @@ trace_id. tend traces lists the ones kept.`,
 			if err != nil {
 				return err
 			}
-			view := traceView{TraceID: tr.TraceID, Spans: tr.Spans, Hidden: tr.Hidden, Logs: []appLogLine{}}
+			view := traceView{TraceID: tr.TraceID, Spans: tr.Spans, Hidden: tr.Hidden, Logs: []v1.LogLine{}}
 			if !noLogs {
 				if view.Logs, err = traceLogs(cmd, c, tr); err != nil {
 					return err
@@ -162,37 +157,17 @@ trace_id. tend traces lists the ones kept.`,
 	return cmd
 }
 
-// traceLogs are the log lines of the trace's apps that carry its id, from a second
-// before it started to five after it ended (instances log after they answered, and
-// their clocks may differ a little), in time order.
-func traceLogs(cmd *cobra.Command, c *api.Client, tr *v1.Trace) ([]appLogLine, error) {
-	start, end := traceBounds(tr.Spans)
-	var apps []string
-	for _, s := range tr.Spans {
-		if s.Service != "tend-gateway" && !slices.Contains(apps, s.App) {
-			apps = append(apps, s.App)
-		}
+// traceLogs are the log lines of every app the token may read that carry the trace's
+// id, in time order: the server finds them through its logs' trace index.
+func traceLogs(cmd *cobra.Command, c *api.Client, tr *v1.Trace) ([]v1.LogLine, error) {
+	out, err := c.TraceLogs(cmd.Context(), tr.TraceID, "")
+	var e *api.Error
+	if errors.As(err, &e) && e.Code == http.StatusNotImplemented {
+		return []v1.LogLine{}, nil // the logs are not on the server (kubernetes pods)
 	}
-	out := []appLogLine{}
-	for _, app := range apps {
-		q := api.LogQuery{Tail: -1, All: true, Grep: tr.TraceID, Since: start.Add(-time.Second).Format(time.RFC3339Nano),
-			Until: end.Add(5 * time.Second).Format(time.RFC3339Nano)}
-		err := c.Logs(cmd.Context(), app, q, func(l v1.LogLine) error {
-			out = append(out, appLogLine{App: app, LogLine: l})
-			return nil
-		})
-		if api.NotFound(err) {
-			continue // a service that is not a tend app (or no longer one)
-		}
-		if err != nil {
-			var e *api.Error
-			if errors.As(err, &e) && e.Code >= 400 && e.Code < 500 {
-				continue // logs not here (kubernetes pods), or not this token's to read
-			}
-			return nil, fmt.Errorf("read %s's log lines of the trace: %w", app, err)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("read the log lines of the trace: %w", err)
 	}
-	slices.SortStableFunc(out, func(a, b appLogLine) int { return a.At.Compare(b.At) })
 	return out, nil
 }
 
@@ -257,7 +232,7 @@ func printTrace(tw *table, v traceView, color bool) {
 		type item struct {
 			at   time.Time
 			span *v1.Span
-			line *appLogLine
+			line *v1.LogLine
 		}
 		var items []item
 		for i := range children[s.SpanID] {
@@ -332,8 +307,8 @@ func logText(p logPrinter, text string) string {
 // (the gateway's aside), the latest-starting one whose time holds it, else the nearest
 // within a few milliseconds (an instance logs a request once its span ended; clocks of
 // two processes differ a little); "" for none.
-func attachLogs(v traceView) map[string][]appLogLine {
-	out := map[string][]appLogLine{}
+func attachLogs(v traceView) map[string][]v1.LogLine {
+	out := map[string][]v1.LogLine{}
 	const slack = 5 * time.Millisecond
 	for _, l := range v.Logs {
 		best, bestOff := -1, time.Duration(0)

@@ -165,6 +165,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		part{name: "certificates", start: s.openCerts, run: s.runCerts},
 		part{name: "alerting", start: s.openAlerting, run: s.runAlerting, stop: s.closeAlerting},
 		part{name: "incidents", start: s.openIncidents, run: s.runIncidents},
+		part{name: "log index", run: s.runLogIndex},
 		part{name: "alert delivery", run: s.runAlertDelivery},
 		part{name: "API", start: s.openAPI, run: s.serveAPI, stop: s.closeAPI},
 	)

@@ -49,6 +49,11 @@ func Rotate(path string, maxBytes int64, keep int) (bool, error) {
 	if err != nil || st.Size() <= maxBytes {
 		return false, err
 	}
+	// the index is brought up to the end first: it moves with the copy, which holds
+	// every byte it covers
+	if _, err := indexLocked(path); err != nil {
+		return false, fmt.Errorf("rotate %s: %w", path, err)
+	}
 	tmp := path + ".rotating"
 	if err := copyTo(tmp, f); err != nil {
 		os.Remove(tmp)
@@ -64,6 +69,7 @@ func Rotate(path string, maxBytes int64, keep int) (bool, error) {
 		os.Remove(tmp)
 		return false, fmt.Errorf("rotate %s: %w", path, err)
 	}
+	shiftIndexes(path, keep)
 	if err := os.Truncate(path, 0); err != nil {
 		return false, fmt.Errorf("rotate %s: truncate: %w", path, err)
 	}

@@ -107,6 +107,28 @@ func TestATraceFollowsARequestThroughTwoServices(t *testing.T) {
 	if list := s.mustTend("traces", "back", "-o", "json"); !strings.Contains(list, id) {
 		t.Errorf("tend traces back does not list %s:\n%s", id, list)
 	}
+
+	// tend logs --trace finds the same lines across apps through the logs' index, and
+	// with an app only that app's
+	byApp := func(args ...string) map[string]int {
+		n := map[string]int{}
+		for _, line := range strings.Split(strings.TrimSpace(s.mustTend(append([]string{"logs", "--trace", id, "-o", "json"}, args...)...)), "\n") {
+			var l struct {
+				App, Text string
+			}
+			if err := json.Unmarshal([]byte(line), &l); err != nil || !strings.Contains(l.Text, id) {
+				t.Fatalf("tend logs --trace -o json line %q: %v, want JSON with the trace's id", line, err)
+			}
+			n[l.App]++
+		}
+		return n
+	}
+	if n := byApp(); n["front"] == 0 || n["back"] == 0 {
+		t.Errorf("tend logs --trace %s: lines by app %v, want front's and back's", id, n)
+	}
+	if n := byApp("back"); n["front"] != 0 || n["back"] == 0 {
+		t.Errorf("tend logs --trace %s back: lines by app %v, want back's only", id, n)
+	}
 }
 
 // chain0 is the id of the span without a parent.

@@ -70,6 +70,8 @@ type DeleteResult struct {
 
 // LogLine is one line of an instance's log (GET /v1/apps/{app}/logs).
 type LogLine struct {
+	// App is the app of the instance, in listings across apps (a trace's lines).
+	App      string `json:"app,omitempty"`
 	Instance string `json:"instance"`
 	// Revision is the instance's revision, as its id tells (0: unknown).
 	Revision int    `json:"revision,omitempty"`
