@@ -18,14 +18,12 @@ import (
 // apps for that trace, none of it set up by the apps (tend sets OTEL_EXPORTER_OTLP_ENDPOINT).
 func TestATraceFollowsARequestThroughTwoServices(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--trace-sample", "1")
-	dir := t.TempDir()
 	app := func(name, env, host string) string {
 		spec := strings.Replace(specWith("1", rolling), "app: hello", "app: "+name, 1)
 		spec = strings.Replace(spec, "instances: 3", "instances: 1", 1)
 		spec = strings.Replace(spec, `env: {RELEASE: "1"}`, `env: {RELEASE: "1"`+env+`}`, 1)
 		return writeSpec(t, t.TempDir(), spec+"route: {hosts: ["+host+"]}\n")
 	}
-	_ = dir
 	s.mustTend("deploy", "-f", app("back", "", "back.test"))
 	s.mustTend("deploy", "-f", app("front", `, HELLO_CALL_URL: "http://`+s.Gateway+`/", HELLO_CALL_HOST: back.test`, "front.test"))
 
