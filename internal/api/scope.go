@@ -52,7 +52,7 @@ func scopedPrometheus(h http.Handler) http.Handler {
 		p := r.URL.Path
 		switch {
 		case p == "/api/v1/status/buildinfo":
-		case p == "/api/v1/query" || p == "/api/v1/query_range":
+		case p == "/api/v1/query" || p == "/api/v1/query_range" || p == "/api/v1/query_exemplars":
 			if err := r.ParseForm(); err != nil {
 				fail(http.StatusBadRequest, err)
 				return

@@ -215,13 +215,11 @@ func (c *conn) answer() bool {
 	b = x.backend
 	end := time.Now()
 	upstream := upstreamTime(start, time.Time{}, x.headAt, end)
-	b.duration.Observe(upstream.Seconds())
+	kept := g.tracer != nil && g.tracer.end(&c.span, finished{route: rt, backend: b, code: x.code, retried: x.retried, answered: !x.headAt.IsZero(), upstream: upstream},
+		h.method, str(h.path), str(h.host), start, end)
+	observeLatency(b.duration, upstream, kept, &c.span)
 	b.exchange.Observe(end.Sub(start).Seconds())
 	b.counters.inc(h.method, x.code)
-	if g.tracer != nil {
-		g.tracer.end(&c.span, finished{route: rt, backend: b, code: x.code, retried: x.retried, answered: !x.headAt.IsZero(), upstream: upstream},
-			h.method, str(h.path), str(h.host), start, end)
-	}
 	if g.o.AccessLog {
 		id := string(h.fieldValue("X-Request-Id"))
 		if seq != 0 {

@@ -279,13 +279,12 @@ func (g *Gateway) finish(st *reqState, r *http.Request, start time.Time) {
 	rt, b := st.route, st.backend
 	rt.metrics.inflight.Dec()
 	end := time.Now()
-	b.duration.Observe(upstreamTime(start, st.bodyEnd(), st.headAt, end).Seconds())
+	upstream := upstreamTime(start, st.bodyEnd(), st.headAt, end)
+	kept := g.tracer != nil && g.tracer.end(&st.span, finished{route: rt, backend: b, code: st.code, retried: st.retried, answered: !st.headAt.IsZero(),
+		upstream: upstream}, r.Method, r.URL.Path, r.Host, start, end)
+	observeLatency(b.duration, upstream, kept, &st.span)
 	b.exchange.Observe(end.Sub(start).Seconds())
 	b.counters.inc(r.Method, st.code)
-	if g.tracer != nil {
-		g.tracer.end(&st.span, finished{route: rt, backend: b, code: st.code, retried: st.retried, answered: !st.headAt.IsZero(),
-			upstream: upstreamTime(start, st.bodyEnd(), st.headAt, end)}, r.Method, r.URL.Path, r.Host, start, end)
-	}
 	if g.o.AccessLog {
 		attrs := []slog.Attr{slog.String("app", rt.app), slog.Int("revision", b.revision),
 			slog.String("instance", b.instance), slog.String("method", r.Method), slog.String("path", r.URL.Path),

@@ -3,6 +3,7 @@ package gateway
 import (
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -83,6 +84,16 @@ var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1
 // observers are a backend's upstream (instance) and exchange (client) time histograms.
 func (m *metrics) observers(b *backend) (upstream, exchange prometheus.Observer) {
 	return m.duration.WithLabelValues(b.app, b.revLabel), m.exchange.WithLabelValues(b.app, b.revLabel)
+}
+
+// observeLatency records an instance's time; for a request whose span is kept, with its
+// trace id as the bucket's exemplar, so that a latency graph leads to a trace.
+func observeLatency(o prometheus.Observer, d time.Duration, kept bool, s *reqSpan) {
+	if eo, ok := o.(prometheus.ExemplarObserver); ok && kept {
+		eo.ObserveWithExemplar(d.Seconds(), prometheus.Labels{"trace_id": s.trace.String()})
+		return
+	}
+	o.Observe(d.Seconds())
 }
 
 // methods are the methods counted by name; others count as "other".

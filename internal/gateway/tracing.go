@@ -104,10 +104,10 @@ type finished struct {
 
 // end keeps the span of a finished request when it was sampled, failed or was slow.
 // Its strings may point into a reused buffer: what is kept is copied.
-func (t *tracer) end(s *reqSpan, st finished, method, path, host string, start, end time.Time) {
+func (t *tracer) end(s *reqSpan, st finished, method, path, host string, start, end time.Time) (kept bool) {
 	failed := st.code >= 500 || st.code == 0 || st.code == statusClientGone
 	if !s.sampled && !failed && (t.o.Slow <= 0 || end.Sub(start) < t.o.Slow) {
-		return
+		return false
 	}
 	path, host = strings.Clone(path), strings.Clone(host)
 	rt, b := st.route, st.backend
@@ -134,12 +134,13 @@ func (t *tracer) end(s *reqSpan, st finished, method, path, host string, start, 
 		}
 	}
 	t.mu.Lock()
-	if len(t.spans) < spanBuffer {
-		t.spans = append(t.spans, sp)
-	} else {
+	defer t.mu.Unlock()
+	if len(t.spans) >= spanBuffer {
 		t.dropped.Add(1)
+		return false
 	}
-	t.mu.Unlock()
+	t.spans = append(t.spans, sp)
+	return true
 }
 
 // take returns the spans kept since the last take.

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +26,8 @@ func TestARequestIsTracedThroughTheGateway(t *testing.T) {
 			time.Sleep(60 * time.Millisecond)
 		}
 	})
-	g := New(Options{Tracing: &TraceOptions{SampleRatio: 0, Slow: 50 * time.Millisecond}})
+	reg := prometheus.NewRegistry()
+	g := New(Options{Tracing: &TraceOptions{SampleRatio: 0, Slow: 50 * time.Millisecond}, Registerer: reg})
 	url := serve(t, g, []route.Route{{App: "hello", PathPrefix: "/"}}, []store.Endpoint{b.endpoint("hello", 3)})
 
 	// a client's sampled trace is continued: same trace, the client's span as parent
@@ -86,6 +89,28 @@ func TestARequestIsTracedThroughTheGateway(t *testing.T) {
 	}
 	if again, _ := g.Spans(); len(again) != 0 {
 		t.Errorf("spans are collected once: %d again", len(again))
+	}
+	// the latency histogram's buckets carry the kept requests' trace ids as exemplars
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exemplars := map[string]bool{}
+	for _, mf := range mfs {
+		if mf.GetName() != "tend_gateway_request_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, bk := range m.GetHistogram().GetBucket() {
+				for _, l := range bk.GetExemplar().GetLabel() {
+					exemplars[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	// (a bucket keeps its latest: the POST's failure replaced the GET's)
+	if !exemplars[byPath["GET /slow"].Trace.String()] || !exemplars[byPath["POST /fail"].Trace.String()] || exemplars[strings.Split(fresh, "-")[1]] {
+		t.Errorf("exemplars of tend_gateway_request_duration_seconds: %v; want the slow and the last failed request's traces, not the unsampled fast one's", exemplars)
 	}
 }
 

@@ -19,8 +19,8 @@ import (
 )
 
 // Handler serves the part of Prometheus' HTTP API that Grafana, promtool and scripts use
-// (query, query_range, series, labels, label values, targets, metadata, rules, alerts,
-// status, build info) and /federate, at paths
+// (query, query_range, query_exemplars, series, labels, label values, targets, metadata,
+// rules, alerts, status, build info) and /federate, at paths
 // relative to where it is mounted (tend mounts it at /prometheus).
 func (m *Monitor) Handler(version string) http.Handler {
 	mux := http.NewServeMux()
@@ -31,6 +31,7 @@ func (m *Monitor) Handler(version string) http.Handler {
 	mux.HandleFunc("GET /api/v1/label/{name}/values", m.apiLabelValues)
 	mux.HandleFunc("GET /api/v1/targets", m.apiTargets)
 	mux.HandleFunc("GET /api/v1/metadata", m.apiMetadata)
+	mux.HandleFunc("/api/v1/query_exemplars", m.apiQueryExemplars)
 	mux.HandleFunc("GET /api/v1/rules", m.apiRules)
 	mux.HandleFunc("GET /api/v1/alerts", m.apiAlerts)
 	mux.HandleFunc("GET /api/v1/status/config", m.apiStatusConfig)

@@ -82,6 +82,10 @@ type Monitor struct {
 	rules  RuleGroups             // the alerting rules, for /api/v1/rules and /alerts (nil: none yet)
 }
 
+// maxExemplars is how many exemplars the TSDB keeps, newest first (in memory, about
+// 100 bytes each, as Prometheus' --storage.exemplars.exemplars-limit).
+const maxExemplars = 100_000
+
 // Metadata is what a scrape said about a metric family.
 type Metadata struct {
 	Type string `json:"type"`
@@ -112,6 +116,9 @@ func Open(o Options) (*Monitor, error) {
 	}
 	opts := tsdb.DefaultOptions()
 	opts.RetentionDuration = o.Retention.Milliseconds()
+	// the gateway's latency buckets carry the trace ids of kept requests
+	opts.EnableExemplarStorage = true
+	opts.MaxExemplars = maxExemplars
 	if o.MaxBytes > 0 {
 		opts.MaxBytes = o.MaxBytes
 	}

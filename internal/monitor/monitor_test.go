@@ -218,3 +218,43 @@ func TestAPIAnswersLikePrometheusAndRemoteReadsIt(t *testing.T) {
 		t.Fatal("remote: a bad query gave no error")
 	}
 }
+
+// The gateway's latency buckets carry the trace ids of kept requests as exemplars: the
+// TSDB keeps them and /api/v1/query_exemplars answers them as Prometheus does.
+func TestExemplarsOfTheGatewaysHistogramAreKeptAndQueried(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tend_gateway_request_duration_seconds", Help: "x", Buckets: []float64{.1, 1}}, []string{"app"})
+	reg.MustRegister(h)
+	m := open(t, nil, reg)
+	const id = "4bf92f3577b34da6a3ce929d0e0e4736"
+	h.WithLabelValues("shop").(prometheus.ExemplarObserver).ObserveWithExemplar(0.5, prometheus.Labels{"trace_id": id})
+	h.WithLabelValues("shop").Observe(0.05)
+	now := time.Now()
+	m.scrapeSelf(context.Background(), now)
+	m.scrapeSelf(context.Background(), now.Add(time.Second)) // the same exemplar again: kept once
+	api := httptest.NewServer(m.Handler("test"))
+	defer api.Close()
+	resp, err := http.Get(api.URL + "/api/v1/query_exemplars?" + url.Values{"query": {`histogram_quantile(0.99, rate(tend_gateway_request_duration_seconds_bucket{app="shop"}[1m]))`},
+		"start": {formatUnix(now.Add(-time.Minute))}, "end": {formatUnix(now.Add(time.Minute))}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Data   []struct {
+			SeriesLabels map[string]string `json:"seriesLabels"`
+			Exemplars    []struct {
+				Labels map[string]string `json:"labels"`
+				Value  string            `json:"value"`
+			} `json:"exemplars"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Status != "success" || len(body.Data) != 1 || body.Data[0].SeriesLabels["le"] != "1" || len(body.Data[0].Exemplars) != 1 ||
+		body.Data[0].Exemplars[0].Labels["trace_id"] != id || body.Data[0].Exemplars[0].Value != "0.5" {
+		t.Fatalf("query_exemplars: %+v, want the 0.5s request's trace id on the le=1 bucket, once", body)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
@@ -144,15 +145,23 @@ func (m *Monitor) record(ctx context.Context, sc scrape) {
 	ts := sc.at.UnixMilli()
 	app := m.db.Appender(ctx)
 	var kept []seriesRef
-	add := func(l labels.Labels, v float64) {
-		if _, err := app.Append(0, l, ts, v); err == nil {
+	add := func(l labels.Labels, v float64) storage.SeriesRef {
+		ref, err := app.Append(0, l, ts, v)
+		if err == nil {
 			kept = append(kept, l)
 		}
+		return ref
 	}
 	b := labels.NewScratchBuilder(8)
 	for _, mf := range sc.families {
 		for _, s := range familySamples(mf) {
-			add(withTarget(&b, s.name, s.labels, sc.labels, sc.honor), s.value)
+			l := withTarget(&b, s.name, s.labels, sc.labels, sc.honor)
+			ref := add(l, s.value)
+			if s.exemplar != nil && ref != 0 {
+				// the same exemplar comes again until a newer one replaces it: the
+				// storage refuses the duplicate, which is all right
+				_, _ = app.AppendExemplar(ref, l, exemplarOf(s.exemplar, ts))
+			}
 		}
 	}
 	for _, s := range sc.proc {
@@ -278,9 +287,10 @@ func withTarget(b *labels.ScratchBuilder, name string, scraped []*dto.LabelPair,
 }
 
 type sample struct {
-	name   string
-	labels []*dto.LabelPair
-	value  float64
+	name     string
+	labels   []*dto.LabelPair
+	value    float64
+	exemplar *dto.Exemplar // a histogram bucket's (nil: none)
 }
 
 // familySamples flattens a metric family into the series Prometheus would store for it:
@@ -298,31 +308,46 @@ func familySamples(mf *dto.MetricFamily) []sample {
 		ls := mt.GetLabel()
 		switch mf.GetType() {
 		case dto.MetricType_COUNTER:
-			out = append(out, sample{name, ls, mt.GetCounter().GetValue()})
+			out = append(out, sample{name, ls, mt.GetCounter().GetValue(), nil})
 		case dto.MetricType_GAUGE:
-			out = append(out, sample{name, ls, mt.GetGauge().GetValue()})
+			out = append(out, sample{name, ls, mt.GetGauge().GetValue(), nil})
 		case dto.MetricType_UNTYPED:
-			out = append(out, sample{name, ls, mt.GetUntyped().GetValue()})
+			out = append(out, sample{name, ls, mt.GetUntyped().GetValue(), nil})
 		case dto.MetricType_SUMMARY:
 			s := mt.GetSummary()
 			for _, q := range s.GetQuantile() {
-				out = append(out, sample{name, with(ls, "quantile", formatFloat(q.GetQuantile())), q.GetValue()})
+				out = append(out, sample{name, with(ls, "quantile", formatFloat(q.GetQuantile())), q.GetValue(), nil})
 			}
-			out = append(out, sample{name + "_sum", ls, s.GetSampleSum()}, sample{name + "_count", ls, float64(s.GetSampleCount())})
+			out = append(out, sample{name + "_sum", ls, s.GetSampleSum(), nil}, sample{name + "_count", ls, float64(s.GetSampleCount()), nil})
 		case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
 			h := mt.GetHistogram()
 			inf := false
 			for _, bk := range h.GetBucket() {
 				inf = inf || math.IsInf(bk.GetUpperBound(), 1)
-				out = append(out, sample{name + "_bucket", with(ls, "le", formatFloat(bk.GetUpperBound())), float64(bk.GetCumulativeCount())})
+				out = append(out, sample{name + "_bucket", with(ls, "le", formatFloat(bk.GetUpperBound())), float64(bk.GetCumulativeCount()), bk.GetExemplar()})
 			}
 			if !inf {
-				out = append(out, sample{name + "_bucket", with(ls, "le", "+Inf"), float64(h.GetSampleCount())})
+				out = append(out, sample{name + "_bucket", with(ls, "le", "+Inf"), float64(h.GetSampleCount()), nil})
 			}
-			out = append(out, sample{name + "_sum", ls, h.GetSampleSum()}, sample{name + "_count", ls, float64(h.GetSampleCount())})
+			out = append(out, sample{name + "_sum", ls, h.GetSampleSum(), nil}, sample{name + "_count", ls, float64(h.GetSampleCount()), nil})
 		}
 	}
 	return out
+}
+
+// exemplarOf is a scraped exemplar as the TSDB keeps it (at the scrape's time when it
+// has none of its own).
+func exemplarOf(e *dto.Exemplar, scraped int64) exemplar.Exemplar {
+	b := labels.NewScratchBuilder(len(e.GetLabel()))
+	for _, l := range e.GetLabel() {
+		b.Add(l.GetName(), l.GetValue())
+	}
+	b.Sort()
+	ts := scraped
+	if e.GetTimestamp() != nil {
+		ts = e.GetTimestamp().AsTime().UnixMilli()
+	}
+	return exemplar.Exemplar{Labels: b.Labels(), Value: e.GetValue(), Ts: ts, HasTs: true}
 }
 
 func formatFloat(f float64) string {
