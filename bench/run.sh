@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${SMOKE:-}" ]; then
   ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3 FAULTY=2 HEALTHY=2 ALERT_RUNS=1 UPLOAD_RUNS=1
-  CRASHES=2 GW_KILLS=2 GW_GAP=0s HOSTILE=20
+  CRASHES=2 GW_KILLS=2 GW_GAP=0s HOSTILE=20 LOG_SIZE=32Mi
 fi
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
@@ -30,6 +30,7 @@ INSTANCES=${INSTANCES:-3,10}
 FAULTY=${FAULTY:-10}
 HEALTHY=${HEALTHY:-20}
 UPLOAD_RUNS=${UPLOAD_RUNS:-3}
+LOG_SIZE=${LOG_SIZE:-1Gi}
 ALERT_RUNS=${ALERT_RUNS:-10}
 
 need=()
@@ -110,6 +111,10 @@ rc=0
   echo "## Deploying from a client (\`go run ./bench/upload\`)"
   echo
   go run ./bench/upload -runs "$UPLOAD_RUNS" || rc=1
+  echo
+  echo "## Logs found by trace (\`go run ./bench/logtrace\`)"
+  echo
+  go run ./bench/logtrace -size "$LOG_SIZE" -runs 10 || rc=1
   echo
   echo "## Canary analysis (\`go run ./bench/canary\`)"
   echo
