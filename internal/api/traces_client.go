@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,4 +61,40 @@ func (c *Client) TraceLogs(ctx context.Context, id, app string) ([]v1.LogLine, e
 	}
 	var out []v1.LogLine
 	return out, c.getJSON(ctx, http.MethodGet, path, nil, &out)
+}
+
+// Exemplar is a trace a latency histogram points at: its id and the request's time.
+type Exemplar struct {
+	TraceID string
+	Seconds float64
+	At      time.Time
+}
+
+// SlowestExemplar returns the slowest request of an app's revision between two times
+// whose trace the gateway kept, from its latency histogram's exemplars (ok false: none).
+func (c *Client) SlowestExemplar(ctx context.Context, app string, revision int, since, until time.Time) (Exemplar, bool, error) {
+	q := url.Values{"query": {fmt.Sprintf(`tend_gateway_request_duration_seconds_bucket{app=%q,revision="%d"}`, app, revision)},
+		"start": {since.UTC().Format(time.RFC3339Nano)}, "end": {until.UTC().Format(time.RFC3339Nano)}}
+	var body struct {
+		Data []struct {
+			Exemplars []struct {
+				Labels    map[string]string `json:"labels"`
+				Value     string            `json:"value"`
+				Timestamp float64           `json:"timestamp"`
+			} `json:"exemplars"`
+		} `json:"data"`
+	}
+	if err := c.getJSON(ctx, http.MethodGet, "/prometheus/api/v1/query_exemplars?"+q.Encode(), nil, &body); err != nil {
+		return Exemplar{}, false, err
+	}
+	var best Exemplar
+	for _, s := range body.Data {
+		for _, e := range s.Exemplars {
+			v, err := strconv.ParseFloat(e.Value, 64)
+			if err == nil && e.Labels["trace_id"] != "" && v > best.Seconds {
+				best = Exemplar{TraceID: e.Labels["trace_id"], Seconds: v, At: time.UnixMilli(int64(e.Timestamp * 1000))}
+			}
+		}
+	}
+	return best, best.TraceID != "", nil
 }

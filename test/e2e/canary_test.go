@@ -134,6 +134,20 @@ func TestLatencyRegressionIsCaughtByThresholdAndByBaseline(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "latency-p99") || !strings.Contains(out, "above max 200ms") {
 		t.Fatalf("latency threshold: exit %d, want 2 with latency-p99 above max 200ms:\n%s", code, out)
 	}
+	// tend analysis points at a slow canary request, from the gateway's latency exemplars
+	var an struct {
+		SlowTraces []struct {
+			Check, TraceID string
+			Seconds        float64
+		}
+	}
+	if err := json.Unmarshal([]byte(s.mustTend("analysis", "hello", "-o", "json")), &an); err != nil || len(an.SlowTraces) == 0 ||
+		an.SlowTraces[0].Check != "latency-p99" || an.SlowTraces[0].Seconds < 0.3 {
+		t.Fatalf("tend analysis -o json: %v %+v, want a slow trace of the canary (300ms or more) under latency-p99", err, an)
+	}
+	if tr := s.mustTend("trace", an.SlowTraces[0].TraceID, "--no-logs"); !strings.Contains(tr, "tend-gateway GET hello") || !strings.Contains(tr, "revision 2") {
+		t.Errorf("tend trace of the slow canary request:\n%s\nwant the gateway's span of revision 2", tr)
+	}
 	// no threshold that 300 ms would cross: only the comparison with stable can catch it
 	l := startLoad(s, 200, 3*time.Minute)
 	out, err := s.tend("deploy", "-f", writeSpec(t, t.TempDir(), canarySpec(`RELEASE: "3", FAULT_LATENCY: "300ms"`, `    steps: [{weight: 10}, {analysis: {}}]
