@@ -70,19 +70,7 @@ processors:
 exporters:
   jaeger_storage_exporter: {trace_storage: mem}
 `, query, addrs[2], otlp))
-	cmd := exec.Command(bin, "--config", cfg)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("jaeger log:\n%s", out.String())
-		}
-	})
+	startProgram(t, "jaeger", exec.Command(bin, "--config", cfg))
 	waitFor(t, 60*time.Second, "Jaeger's query API", func() error {
 		resp, err := http.Get("http://" + query + "/api/services")
 		if err != nil {

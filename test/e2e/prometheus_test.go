@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/tendhq/tend/test/harness"
 )
 
 // bearer adds tend's token to every request of a Prometheus API client.
@@ -108,19 +110,7 @@ scrape_configs:
   authorization: {credentials: %s}
   static_configs: [{targets: ['%s']}]
 `, token, s.API))
-	cmd := exec.Command(prom, "--config.file="+cfg, "--storage.tsdb.path="+t.TempDir(), "--web.listen-address="+promAddr)
-	var plog strings.Builder
-	cmd.Stdout, cmd.Stderr = &plog, &plog
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", plog.String())
-		}
-	})
+	startProgram(t, "prometheus", exec.Command(prom, "--config.file="+cfg, "--storage.tsdb.path="+t.TempDir(), "--web.listen-address="+promAddr))
 	promAPI := client("http://" + promAddr)
 	const q = `process_start_time_seconds{job="tend"}`
 	var theirs model.Value
@@ -158,6 +148,24 @@ scrape_configs:
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("/federate without the token: %s, want 401", resp.Status)
 	}
+}
+
+// startProgram starts a program nobody here wrote and kills it when the test ends,
+// logging its output when the test failed.
+func startProgram(t *testing.T, name string, cmd *exec.Cmd) {
+	t.Helper()
+	var out harness.LockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s's output:\n%s", name, out.String())
+		}
+	})
 }
 
 // getWithToken decodes the JSON body of a GET with tend's token.
