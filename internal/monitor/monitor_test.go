@@ -258,3 +258,22 @@ func TestExemplarsOfTheGatewaysHistogramAreKeptAndQueried(t *testing.T) {
 		t.Fatalf("query_exemplars: %+v, want the 0.5s request's trace id on the le=1 bucket, once", body)
 	}
 }
+
+// An app's own histograms' exemplars come through its scrape too (in protobuf, which
+// the scrape asks for first).
+func TestAnAppsExemplarsAreScraped(t *testing.T) {
+	srv, _, h := instance(t)
+	m := open(t, func(context.Context) []Target {
+		return []Target{{App: "shop", Revision: 1, Instance: "shop-1-a", Role: "stable", URL: srv.URL + "/metrics"}}
+	}, nil)
+	const id = "0af7651916cd43dd8448eb211c80319c"
+	h.(prometheus.ExemplarObserver).ObserveWithExemplar(0.7, prometheus.Labels{"trace_id": id})
+	now := time.Now()
+	m.scrapeTargets(context.Background(), now)
+	req := httptest.NewRequest("GET", "/", nil)
+	res, err := m.Exemplars(req, `work_seconds_bucket{app="shop"}`, now.Add(-time.Minute).UnixMilli(), now.Add(time.Minute).UnixMilli())
+	if err != nil || len(res) != 1 || len(res[0].Exemplars) != 1 || res[0].Exemplars[0].Labels.Get("trace_id") != id ||
+		res[0].SeriesLabels.Get("instance") != "shop-1-a" {
+		t.Fatalf("exemplars of the app's histogram: %v %+v, want its one, on the instance's series", err, res)
+	}
+}

@@ -50,13 +50,18 @@ func newScrapeClient(interval time.Duration) *scrapeClient {
 	}}}
 }
 
+// scrapeAccept is the Accept header of a scrape: delimited protobuf, else the text format.
+var scrapeAccept = string(expfmt.NewFormat(expfmt.TypeProtoDelim)) + ";q=0.7," + string(expfmt.NewFormat(expfmt.TypeTextPlain)) + ";q=0.3"
+
 // fetch reads a target's metrics endpoint into metric families.
 func (c *scrapeClient) fetch(ctx context.Context, url string) ([]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	// protobuf first, as Prometheus asks: it carries the histograms' exemplars (kit's
+	// trace ids), which the text format cannot
+	req.Header.Set("Accept", scrapeAccept)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, err
