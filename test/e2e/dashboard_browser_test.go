@@ -90,6 +90,17 @@ func TestDashboardGraphsStepsAndAbortInABrowser(t *testing.T) {
 		return graphs.length === 3 && lines ? graphs.map((paths) => paths.length) : null;
 	})()`, chromedp.WithPollingInterval(500*time.Millisecond), chromedp.WithPollingTimeout(35*time.Second)))
 	t.Logf("series per graph: %v", counts)
+	// the pointer over a graph reads each revision's value at that time
+	readout := step(t, tab, 10*time.Second, "hover the request rate graph", chromedp.Poll[string](`(() => {
+		const area = document.querySelector('`+card+` svg.graph[data-graph="rate"] rect.hover-area');
+		const box = area.getBoundingClientRect();
+		area.dispatchEvent(new MouseEvent("mousemove", { clientX: box.left + box.width * 0.97, clientY: box.top + box.height / 2, bubbles: true }));
+		const r = area.parentNode.querySelector("text.readout");
+		return r.getAttribute("visibility") === "visible" ? r.textContent : null;
+	})()`, chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(8*time.Second)))
+	if !strings.Contains(readout, "revision 1: ") || !strings.Contains(readout, "revision 2: ") || !strings.Contains(readout, " req/s") {
+		t.Errorf("the readout over the rate graph says %q, want each revision's req/s", readout)
+	}
 
 	shot := step(t, tab, 15*time.Second, "screenshot", chromedp.FullScreenshot(100))
 	path := filepath.Join(t.TempDir(), "dashboard.png")

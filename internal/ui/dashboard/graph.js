@@ -65,6 +65,42 @@ function isolated(points) {
   return points.filter((p, i) => has(i) && !has(i - 1) && !has(i + 1));
 }
 
+// valueLabel writes a value as the axis does, with three significant digits.
+const valueLabel = (v, unit) => (Number.isFinite(v) ? Number(v.toPrecision(3)) + (unit === "%" ? "%" : " " + unit) : "—");
+
+// addReadout shows, where the pointer is over the graph, a guide line at that time and
+// each revision's value there (the nearest point of its line).
+function addReadout(g, drawn, unit, from, to, x, y) {
+  const { w, h, left, right, top, bottom } = size;
+  const guide = svgEl("line", { class: "guide", y1: top, y2: h - bottom, visibility: "hidden" });
+  const readout = svgEl("text", { class: "readout", y: top + 9, visibility: "hidden" });
+  const area = svgEl("rect", { class: "hover-area", x: left, y: top, width: w - left - right, height: h - top - bottom, fill: "transparent" });
+  area.addEventListener("mousemove", (ev) => {
+    const box = area.getBoundingClientRect();
+    const t = from + ((ev.clientX - box.left) / box.width) * (to - from);
+    const parts = drawn.map((s) => {
+      const [, v] = s.points.reduce((best, p) => (Math.abs(p[0] - t) < Math.abs(best[0] - t) ? p : best));
+      return "revision " + s.revision + ": " + valueLabel(v, unit);
+    });
+    const px = x(t);
+    guide.setAttribute("x1", px);
+    guide.setAttribute("x2", px);
+    const ago = Math.max(0, Math.round(to - t));
+    const when = ago < 60 ? agoLabel(ago) : "−" + (ago / 60).toFixed(1) + " min";
+    readout.textContent = when + " · " + parts.join(" · ");
+    const right = px > (left + w) / 2; // keep the text inside the graph
+    readout.setAttribute("x", right ? px - 4 : px + 4);
+    readout.setAttribute("text-anchor", right ? "end" : "start");
+    guide.setAttribute("visibility", "visible");
+    readout.setAttribute("visibility", "visible");
+  });
+  area.addEventListener("mouseleave", () => {
+    guide.setAttribute("visibility", "hidden");
+    readout.setAttribute("visibility", "hidden");
+  });
+  g.append(guide, readout, area);
+}
+
 // lineGraph draws series ([{revision, points}]) up to `to` (Unix seconds) with the value
 // axis in unit: a figure with a title, the SVG and a legend by revision. The time axis
 // starts at `from` (15 minutes before), or later for an app younger than that, so that
@@ -100,6 +136,7 @@ function lineGraph(key, title, unit, series, from, to) {
       g.append(svgEl("circle", { class: "dot", cx: x(t), cy: y(v), r: 2.5, fill: revisionColor(s.revision) }));
     }
   }
+  if (drawn.length) addReadout(g, drawn, unit, from, to, x, y);
   if (!drawn.length) {
     g.append(svgEl("text", { class: "nodata", x: (left + w - right) / 2, y: h / 2, "text-anchor": "middle" }, "no requests in the last 15 minutes"));
   }
