@@ -38,13 +38,9 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err)
 		return
 	}
-	if id := r.URL.Query().Get("instance"); id != "" && s.o.NoLogs == nil && !logs.Has(s.o.DataDir, app, id) &&
+	if id := r.URL.Query().Get("instance"); id != "" && (s.o.PodLogs != nil || !logs.Has(s.o.DataDir, app, id)) &&
 		!slices.ContainsFunc(status.Running, func(in runtime.Instance) bool { return in.ID == id }) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("app %s has no instance %s, running or with a log: tend status %s lists its instances", app, id, app))
-		return
-	}
-	if s.o.NoLogs != nil {
-		writeError(w, http.StatusNotImplemented, errors.New(s.o.NoLogs(app)))
 		return
 	}
 	query, err := logQuery(r, time.Now())
@@ -66,9 +62,14 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) {
 		query.Live = func(id string) bool { return running[id] != previous }
 	}
 	st := newStream(w)
-	err = logs.Read(r.Context(), s.o.DataDir, query, func(l logs.Line) error {
+	send := func(l logs.Line) error {
 		return st.send(v1.LogLine{Instance: l.Instance, Revision: l.Revision, Text: l.Text, At: l.At})
-	})
+	}
+	if s.o.PodLogs != nil {
+		err = s.o.PodLogs.Logs(r.Context(), app, query, previous, send)
+	} else {
+		err = logs.Read(r.Context(), s.o.DataDir, query, send)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		st.send(v1.StreamLine{Error: err.Error()})
 		streamFailed(r, http.StatusInternalServerError, err)

@@ -17,11 +17,18 @@ import (
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/incident"
+	"github.com/tendhq/tend/internal/logs"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/upload"
 )
+
+// PodLogs reads an app's instance logs from where they are kept (the kubernetes
+// runtime: pods/log), filtered and counted as the logs in DataDir are.
+type PodLogs interface {
+	Logs(ctx context.Context, app string, q logs.Query, previous bool, emit func(logs.Line) error) error
+}
 
 // Options configure the API handler.
 type Options struct {
@@ -30,9 +37,9 @@ type Options struct {
 	Token string
 	// DataDir is where instance logs are read from.
 	DataDir string
-	// NoLogs, when set, says why instance logs are not in DataDir and where they are
-	// (the Kubernetes runtime's pods log to their node).
-	NoLogs  func(app string) string
+	// PodLogs, when set, reads instance logs that are not files in DataDir: the
+	// kubernetes runtime's pods, through the API server.
+	PodLogs PodLogs
 	Version string
 	Logger  *slog.Logger
 	// Gateway reports the gateway's live state (nil: not available).

@@ -53,8 +53,8 @@ func (s *server) traceLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, fmt.Errorf("this token may not read %s's logs", app))
 		return
 	}
-	if s.o.NoLogs != nil {
-		writeError(w, http.StatusNotImplemented, errors.New(s.o.NoLogs(app)))
+	if s.o.PodLogs != nil {
+		writeError(w, http.StatusNotImplemented, errors.New("the trace index covers the logs tend keeps (the process runtime's); pods log on their nodes: tend logs APP --grep "+id.String()+" --tail -1 reads them"))
 		return
 	}
 	lines, err := logs.FindTrace(r.Context(), s.o.DataDir, id, func(a string) bool { return (app == "" || a == app) && visible(r, a) })

@@ -308,13 +308,8 @@ func (s *server) openAPI(context.Context) error {
 	dash := ui.Handler()
 	mux.Handle("GET /{$}", dash)
 	mux.Handle("GET /ui/", dash)
-	var noLogs func(string) string
-	if s.cfg.Runtime == RuntimeKubernetes {
-		noLogs = func(app string) string {
-			return fmt.Sprintf("the kubernetes runtime's pods log on their nodes, not here: kubectl logs -n %s -l app.kubernetes.io/name=%s --prefix", s.cfg.Namespace, app)
-		}
-	}
-	mux.Handle("/", api.Handler(api.Options{Controller: s.ctl, Token: s.token, DataDir: s.dir, NoLogs: noLogs, Version: s.cfg.Version, Logger: s.log,
+	podLogs, _ := s.rt.(api.PodLogs) // the kubernetes runtime's pods, through the API server
+	mux.Handle("/", api.Handler(api.Options{Controller: s.ctl, Token: s.token, DataDir: s.dir, PodLogs: podLogs, Version: s.cfg.Version, Logger: s.log,
 		Gateway: s.plane.State, Room: s.room.Check, Prometheus: s.mon.Handler(s.cfg.Version), Alertmanager: s.alerts.Handler(),
 		Incidents: s.incidents, Certs: certList(s.certMgr), Secrets: s.secrets, Uploads: s.uploads, Tokens: s.tokens, Target: s.target(),
 		Traces: s.spans, OTLP: s.otlpReceiver()}))

@@ -315,3 +315,14 @@ func parse(text string, fallback time.Time) (at time.Time, level slog.Level, has
 	}
 	return at, level, hasLevel
 }
+
+// NewLine is a line an instance wrote that was read from elsewhere than a file here (a
+// pod's log, through the Kubernetes API), at the time its source gives, which a slog
+// JSON line's own time field overrides as for lines read here.
+func NewLine(instance string, revision int, text string, at time.Time) Line {
+	t, level, hasLevel := parse(text, at)
+	return Line{Instance: instance, Revision: revision, Text: text, At: t, level: level, hasLevel: hasLevel}
+}
+
+// Keeps reports whether a line passes the query's time, text and level filters.
+func (q Query) Keeps(l Line) bool { return q.keeps(l) }

@@ -42,7 +42,8 @@ import (
 // (CreateContainerConfigError) as the kubelet does. It probes readiness over HTTP as the
 // pod's readinessProbe says, reports Running, Ready and restarts in the pod's status,
 // and on deletion runs the preStop sleep, SIGTERM and the grace period before it removes
-// the pod. What it does not do: liveness probes, other volume types, users (processes
+// the pod. It keeps each run's output with timestamps and serves it to the API server's
+// pods/log (podlogs_test.go). What it does not do: liveness probes, other volume types, users (processes
 // run as the test's user, who owns the files), resource limits.
 type kubelet struct {
 	t    *testing.T
@@ -68,9 +69,13 @@ func startKubelet(t *testing.T, c *cluster) *kubelet {
 	k := &kubelet{t: t, core: core, node: "tend-test-node", dir: t.TempDir(), pods: map[string]*podRun{},
 		images: map[string]string{}, stop: make(chan struct{}), nextIP: 1}
 	ctx := context.Background()
+	port := k.serveLogs()
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: k.node, Labels: map[string]string{"kubernetes.io/hostname": k.node}},
 		Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
-			Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}}}
+			Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
+			// where the API server finds the kubelet for pods/log: this one, on loopback
+			Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(port)}}}}
 	created, err := core.Nodes().Create(ctx, node, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("register the node: %v", err)
@@ -339,13 +344,17 @@ func (r *podRun) run() {
 
 // start runs the container's entrypoint with its environment; exited closes when it ends.
 func (r *podRun) start(bin string, c corev1.Container, env []string) (chan struct{}, error) {
-	dir := r.dir()
-	logFile, err := os.OpenFile(filepath.Join(dir, "container.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// the previous run's log is kept, as the kubelet keeps it for logs --previous
+	if err := os.Rename(r.containerLog(false), r.containerLog(true)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	logFile, err := os.OpenFile(r.containerLog(false), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
+	out := &timestamper{w: logFile}
 	cmd := exec.Command(bin, append(c.Command[min(len(c.Command), 1):], c.Args...)...)
-	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, filepath.Join(r.root(), c.WorkingDir), logFile, logFile
+	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, filepath.Join(r.root(), c.WorkingDir), out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

@@ -125,6 +125,7 @@ var Descriptions = map[string]string{
 	"Limits.Cooldown":             "Cooldown is the least time between two runs of one runbook for one app.",
 	"Limits.DryRun":               "DryRun records what every runbook would do without doing it.",
 	"LogLine":                     "LogLine is one line of an instance's log (GET /v1/apps/{app}/logs).",
+	"LogLine.App":                 "App is the app of the instance, in listings across apps (a trace's lines).",
 	"LogLine.At":                  "At is the line's \"time\" field when it is slog JSON, else when tend read it (for lines already in a file: the file's modification time).",
 	"LogLine.Revision":            "Revision is the instance's revision, as its id tells (0: unknown).",
 	"Maintenance":                 "Maintenance is an app held in maintenance by `tend maintenance APP on`.",
