@@ -145,9 +145,13 @@ func TestLatencyRegressionIsCaughtByThresholdAndByBaseline(t *testing.T) {
 		an.SlowTraces[0].Check != "latency-p99" || an.SlowTraces[0].Seconds < 0.3 {
 		t.Fatalf("tend analysis -o json: %v %+v, want a slow trace of the canary (300ms or more) under latency-p99", err, an)
 	}
-	if tr := s.mustTend("trace", an.SlowTraces[0].TraceID, "--no-logs"); !strings.Contains(tr, "tend-gateway GET hello") || !strings.Contains(tr, "revision 2") {
-		t.Errorf("tend trace of the slow canary request:\n%s\nwant the gateway's span of revision 2", tr)
-	}
+	// the gateway's spans are collected every second, the instance's every five
+	waitFor(t, 15*time.Second, "the gateway's span of revision 2 in the slow request's trace", func() error {
+		if tr, err := s.tend("trace", an.SlowTraces[0].TraceID, "--no-logs"); err != nil || !strings.Contains(tr, "tend-gateway GET hello") || !strings.Contains(tr, "revision 2") {
+			return fmt.Errorf("%v:\n%s", err, tr)
+		}
+		return nil
+	})
 	// no threshold that 300 ms would cross: only the comparison with stable can catch it
 	l := startLoad(s, 200, 3*time.Minute)
 	out, err := s.tend("deploy", "-f", writeSpec(t, t.TempDir(), canarySpec(`RELEASE: "3", FAULT_LATENCY: "300ms"`, `    steps: [{weight: 10}, {analysis: {}}]
