@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/tendhq/tend/internal/api/v1"
@@ -233,6 +234,23 @@ func scenario(t *testing.T, s *tendServer) []string {
 	if code := harness.ExitCode(err); code != 0 || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.Contains(out, `"fields":{`) ||
 		!strings.Contains(out, `"msg":`) || !strings.Contains(out, `"instance":"hello-`) {
 		t.Errorf("tend logs --tail 1 on %s: exit %d:\n%s\nwant one JSON line of an instance of hello", s.runtime, code, out)
+	}
+	// -f: a request's line comes while following
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	follow := s.Command(ctx, "logs", "hello", "-f", "--tail", "0", "--grep", "logs-follow-probe", "-o", "json")
+	var followed harness.LockedBuffer
+	follow.Stdout, follow.Stderr = &followed, &followed
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && !strings.Contains(followed.String(), `"path":"/logs-follow-probe"`); time.Sleep(500 * time.Millisecond) {
+		_, _, _, _ = s.Get(http.DefaultClient, "/logs-follow-probe")
+	}
+	cancel()
+	_ = follow.Wait()
+	if !strings.Contains(followed.String(), `"path":"/logs-follow-probe"`) {
+		t.Errorf("tend logs -f on %s showed no line of the requests made while it followed:\n%s", s.runtime, followed.String())
 	}
 	var h v1.History
 	out, err = s.Tend("history", "hello", "-o", "json")
