@@ -43,7 +43,7 @@ func (s *server) routeTraces(r *router) {
 }
 
 func (s *server) traceLogs(w http.ResponseWriter, r *http.Request) {
-	id, err := logs.ParseTraceID(r.PathValue("trace"))
+	id, err := trace.ParseTraceID(r.PathValue("trace"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return

@@ -120,10 +120,7 @@ func traceLogLines(cmd *cobra.Command, g *globals, id string, args []string, pri
 			return &exitCodeError{code: exitInvalid, err: fmt.Errorf("--trace prints every line of the trace, of instances running or not: not with --%s", name)}
 		}
 	}
-	id = strings.ToLower(strings.TrimSpace(id))
-	if parts := strings.Split(id, "-"); len(parts) == 4 {
-		id = parts[1] // a whole traceparent
-	}
+	id = traceIDArg(id)
 	app := ""
 	if len(args) == 1 {
 		app = args[0]

@@ -131,10 +131,7 @@ trace_id. tend traces lists the ones kept.`,
 			if err := checkFormat(g.output); err != nil {
 				return err
 			}
-			id := strings.ToLower(strings.TrimSpace(args[0]))
-			if parts := strings.Split(id, "-"); len(parts) == 4 {
-				id = parts[1] // a whole traceparent
-			}
+			id := traceIDArg(args[0])
 			c, err := g.client()
 			if err != nil {
 				return err
@@ -155,6 +152,16 @@ trace_id. tend traces lists the ones kept.`,
 	cmd.Flags().BoolVar(&noLogs, "no-logs", false, "the spans only, without looking for log lines")
 	addOutputFlag(cmd, g)
 	return cmd
+}
+
+// traceIDArg is a trace id as given on the command line: its 32 hex digits, or a whole
+// traceparent (00-<trace id>-<span id>-01).
+func traceIDArg(s string) string {
+	id := strings.ToLower(strings.TrimSpace(s))
+	if parts := strings.Split(id, "-"); len(parts) == 4 {
+		return parts[1]
+	}
+	return id
 }
 
 // traceLogs are the log lines of every app the token may read that carry the trace's

@@ -89,9 +89,11 @@ func (m *metrics) observers(b *backend) (upstream, exchange prometheus.Observer)
 // observeLatency records an instance's time; for a request whose span is kept, with its
 // trace id as the bucket's exemplar, so that a latency graph leads to a trace.
 func observeLatency(o prometheus.Observer, d time.Duration, kept bool, s *reqSpan) {
-	if eo, ok := o.(prometheus.ExemplarObserver); ok && kept {
-		eo.ObserveWithExemplar(d.Seconds(), prometheus.Labels{"trace_id": s.trace.String()})
-		return
+	if kept {
+		if eo, ok := o.(prometheus.ExemplarObserver); ok {
+			eo.ObserveWithExemplar(d.Seconds(), prometheus.Labels{"trace_id": s.trace.String()})
+			return
+		}
 	}
 	o.Observe(d.Seconds())
 }

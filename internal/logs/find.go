@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/tendhq/tend/internal/trace"
 )
 
 // AppLine is a log line and the app whose instance wrote it.
@@ -22,7 +24,7 @@ type AppLine struct {
 // FindTrace returns every line that carries the trace id in the logs of the apps apps
 // selects (nil: all), current and rotated, in time order. It reads only the chunks
 // whose index may hold the id, and whatever the index does not cover yet.
-func FindTrace(ctx context.Context, dataDir string, id TraceID, apps func(string) bool) ([]AppLine, error) {
+func FindTrace(ctx context.Context, dataDir string, id trace.TraceID, apps func(string) bool) ([]AppLine, error) {
 	root := filepath.Join(dataDir, "logs")
 	dirs, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
@@ -59,7 +61,7 @@ func FindTrace(ctx context.Context, dataDir string, id TraceID, apps func(string
 
 // findInInstance searches an instance's log and its rotated copies, holding the log's
 // shared lock so that a rotation does not move them meanwhile.
-func findInInstance(path, app string, id TraceID, needle []byte) ([]AppLine, error) {
+func findInInstance(path, app string, id trace.TraceID, needle []byte) ([]AppLine, error) {
 	lock, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -98,7 +100,7 @@ func findInInstance(path, app string, id TraceID, needle []byte) ([]AppLine, err
 }
 
 // findIn reads the lines of one file that carry the id.
-func (f *follower) findIn(path string, id TraceID, needle []byte) ([]AppLine, error) {
+func (f *follower) findIn(path string, id trace.TraceID, needle []byte) ([]AppLine, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -182,7 +184,7 @@ func linesWith(data, needle []byte) [][]byte {
 
 // containsID reports whether a line carries the id as its trace id (not merely the same
 // digits elsewhere).
-func containsID(line []byte, id TraceID) bool {
+func containsID(line []byte, id trace.TraceID) bool {
 	for _, got := range traceIDs(line, nil) {
 		if got == id {
 			return true

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tendhq/tend/internal/trace"
 )
 
 // The trace index of a log file is a sidecar, DIR/.index/FILE.idx, that tend appends to
@@ -54,24 +56,8 @@ type chunk struct {
 	recordOffset int64
 }
 
-// TraceID is a W3C trace id: 16 bytes, written as 32 lowercase hex digits.
-type TraceID [16]byte
-
-// ParseTraceID reads 32 hex digits (a trace id as logs, traceparent and tend trace show it).
-func ParseTraceID(s string) (TraceID, error) {
-	var id TraceID
-	if len(s) != 32 {
-		return id, fmt.Errorf("trace id %q: want 32 hex digits", s)
-	}
-	if _, err := hex.Decode(id[:], []byte(s)); err != nil || id == (TraceID{}) {
-		return id, fmt.Errorf("trace id %q: want 32 hex digits, not all zero", s)
-	}
-	return id, nil
-}
-
-func (id TraceID) String() string { return hex.EncodeToString(id[:]) }
-
-func (id TraceID) probes(words int) [bloomProbes]uint32 {
+// probes are where a trace id's bits are in a filter of words 64-bit words.
+func probes(id trace.TraceID, words int) [bloomProbes]uint32 {
 	h1 := binary.LittleEndian.Uint64(id[:8])
 	h2 := binary.LittleEndian.Uint64(id[8:]) | 1
 	m := uint64(words) * 64
@@ -82,8 +68,8 @@ func (id TraceID) probes(words int) [bloomProbes]uint32 {
 	return p
 }
 
-func (c *chunk) mayHold(id TraceID) bool {
-	for _, b := range id.probes(len(c.bloom)) {
+func (c *chunk) mayHold(id trace.TraceID) bool {
+	for _, b := range probes(id, len(c.bloom)) {
 		if c.bloom[b/64]&(1<<(b%64)) == 0 {
 			return false
 		}
@@ -95,7 +81,7 @@ func (c *chunk) mayHold(id TraceID) bool {
 var traceKeys = [][]byte{[]byte(`"trace_id":"`), []byte(`trace_id=`)}
 
 // traceIDs appends the trace ids a line carries.
-func traceIDs(line []byte, ids []TraceID) []TraceID {
+func traceIDs(line []byte, ids []trace.TraceID) []trace.TraceID {
 	for _, key := range traceKeys {
 		rest := line
 		for {
@@ -104,9 +90,9 @@ func traceIDs(line []byte, ids []TraceID) []TraceID {
 				break
 			}
 			rest = rest[i+len(key):]
-			var id TraceID
+			var id trace.TraceID
 			if len(rest) >= 32 {
-				if _, err := hex.Decode(id[:], rest[:32]); err == nil && id != (TraceID{}) {
+				if _, err := hex.Decode(id[:], rest[:32]); err == nil && !id.IsZero() {
 					ids = append(ids, id)
 				}
 			}
@@ -138,7 +124,7 @@ func lineTime(line []byte) int64 {
 // newChunk indexes data (whole lines) found at off.
 func newChunk(data []byte, off int64) chunk {
 	c := chunk{off: off, size: int64(len(data))}
-	var ids []TraceID
+	var ids []trace.TraceID
 	for len(data) > 0 {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -157,7 +143,7 @@ func newChunk(data []byte, off int64) chunk {
 	words := max(1, (len(ids)*bloomBitsPer+63)/64)
 	c.bloom = make([]uint64, words)
 	for _, id := range ids {
-		for _, b := range id.probes(words) {
+		for _, b := range probes(id, words) {
 			c.bloom[b/64] |= 1 << (b % 64)
 		}
 	}
@@ -231,8 +217,9 @@ func indexed(chunks []chunk) int64 {
 
 // Index brings the trace index of the log file at path (an instance's current log or a
 // rotated copy) up to its last whole line. It takes the instance log's shared lock, so
-// a rotation sees it whole or not at all; it returns the bytes it indexed.
-func Index(path string) (int64, error) {
+// a rotation sees it whole or not at all; it returns the bytes it indexed and those it
+// left (an incomplete last line).
+func Index(path string) (done, left int64, err error) {
 	base := path
 	if ext := filepath.Ext(path); ext != ".log" {
 		base = path[:len(path)-len(ext)]
@@ -242,64 +229,64 @@ func Index(path string) (int64, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			lock = nil // a rotated copy whose instance log is gone: nothing rotates it now
 		} else {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	if lock != nil {
 		defer lock.Close()
 		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_SH); err != nil {
-			return 0, fmt.Errorf("index %s: lock: %w", path, err)
+			return 0, 0, fmt.Errorf("index %s: lock: %w", path, err)
 		}
 	}
 	return indexLocked(path)
 }
 
 // indexLocked is Index with the instance log's lock held.
-func indexLocked(path string) (int64, error) {
+func indexLocked(path string) (done, left int64, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	idx := indexPath(path)
 	chunks, good, err := readIndex(idx)
 	if err != nil {
-		return 0, fmt.Errorf("index %s: %w", path, err)
+		return 0, 0, fmt.Errorf("index %s: %w", path, err)
 	}
 	from := indexed(chunks)
 	if from > st.Size() { // the file was cut or replaced behind tend's back
 		from, good = 0, 0
 	}
 	if from == st.Size() && good > 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(idx), 0o750); err != nil {
-		return 0, fmt.Errorf("index %s: %w", path, err)
+		return 0, 0, fmt.Errorf("index %s: %w", path, err)
 	}
 	out, err := os.OpenFile(idx, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return 0, fmt.Errorf("index %s: %w", path, err)
+		return 0, 0, fmt.Errorf("index %s: %w", path, err)
 	}
 	defer out.Close()
 	if good == 0 {
 		if err := out.Truncate(0); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if _, err := out.WriteAt([]byte(indexMagic), 0); err != nil {
-			return 0, fmt.Errorf("index %s: %w", path, err)
+			return 0, 0, fmt.Errorf("index %s: %w", path, err)
 		}
 		good = int64(len(indexMagic))
 	} else if err := out.Truncate(good); err != nil { // drop a torn record
-		return 0, err
+		return 0, 0, err
 	}
-	pos, done := from, int64(0)
+	pos := from
 	write := func(c chunk) error {
 		rec := c.encode()
 		if _, err := out.WriteAt(rec, good); err != nil {
@@ -314,19 +301,19 @@ func indexLocked(path string) (int64, error) {
 	for pos < st.Size() {
 		n, err := f.ReadAt(buf[:min(int64(len(buf)), st.Size()-pos)], pos)
 		if n == 0 && err != nil && err != io.EOF {
-			return done, fmt.Errorf("index %s: %w", path, err)
+			return done, 0, fmt.Errorf("index %s: %w", path, err)
 		}
 		data := append(pending, buf[:n]...)
 		cut := bytes.LastIndexByte(data, '\n')
 		switch {
 		case cut >= 0:
 			if err := write(newChunk(data[:cut+1], pos-int64(len(pending)))); err != nil {
-				return done, err
+				return done, 0, err
 			}
 			pending = append(pending[:0:0], data[cut+1:]...)
 		case len(data) >= maxLineBytes: // a line this long is indexed in pieces
 			if err := write(newChunk(data, pos-int64(len(pending)))); err != nil {
-				return done, err
+				return done, 0, err
 			}
 			pending = nil
 		default:
@@ -337,7 +324,7 @@ func indexLocked(path string) (int64, error) {
 			break
 		}
 	}
-	return done, nil
+	return done, st.Size() - (from + done), nil
 }
 
 // shiftIndexes moves the indexes along with a rotation: path.i's to path.i+1's, from
@@ -347,19 +334,6 @@ func shiftIndexes(path string, keep int) {
 		_ = os.Rename(indexPath(rotated(path, i)), indexPath(rotated(path, i+1)))
 	}
 	_ = os.Rename(indexPath(path), indexPath(rotated(path, 1)))
-}
-
-// Unindexed is how many bytes of the log file at path no index record covers yet.
-func Unindexed(path string) int64 {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	chunks, _, _ := readIndex(indexPath(path))
-	if from := indexed(chunks); from <= st.Size() {
-		return st.Size() - from
-	}
-	return st.Size()
 }
 
 // IndexAll brings the trace index of every instance log in dataDir and of its rotated
@@ -375,12 +349,11 @@ func IndexAll(dataDir string) (done, left int64, err error) {
 		if !isLogFile(path) {
 			continue
 		}
-		n, err := Index(path)
-		done += n
+		n, l, err := Index(path)
+		done, left = done+n, left+l
 		if err != nil {
 			errs = append(errs, err)
 		}
-		left += Unindexed(path)
 	}
 	return done, left, errors.Join(errs...)
 }

@@ -9,16 +9,18 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tendhq/tend/internal/trace"
 )
 
 // kitLine is a log line as kit's slog JSON handler writes it inside a traced request.
-func kitLine(i int, trace TraceID) string {
+func kitLine(i int, trace trace.TraceID) string {
 	return fmt.Sprintf(`{"time":"2026-01-01T00:%02d:%02d.%06dZ","level":"INFO","msg":"request served","service":"hello","method":"GET","path":"/orders/%d","status":200,"duration_ms":3.2,"trace_id":"%s","span_id":"%016x"}`,
 		i/60%60, i%60, i%1e6, i, trace, i)
 }
 
-func randomTrace(r *rand.Rand) TraceID {
-	var id TraceID
+func randomTrace(r *rand.Rand) trace.TraceID {
+	var id trace.TraceID
 	for i := range id {
 		id[i] = byte(r.Uint32())
 	}
@@ -37,12 +39,12 @@ func msgs(lines []AppLine) []string {
 func TestFindTraceReadsTheIndexedChunksAndTheTailAndFollowsRotations(t *testing.T) {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(1, 2))
-	traces := make([]TraceID, 500)
+	traces := make([]trace.TraceID, 500)
 	for i := range traces {
 		traces[i] = randomTrace(r)
 	}
 	a, b := openLog(t, dir, "hello-1-aaaa"), openLog(t, dir, "hello-1-bbbb")
-	want := map[TraceID][]string{}
+	want := map[trace.TraceID][]string{}
 	write := func(f *os.File, inst string, from, to int) {
 		for i := from; i < to; i++ {
 			tr := traces[r.IntN(len(traces))]
@@ -134,7 +136,7 @@ func TestATornIndexIsRebuiltFromWhereItIsGood(t *testing.T) {
 		appendLines(t, f, kitLine(i, id))
 	}
 	path := Path(dir, "hello", "hello-1-aaaa")
-	if _, err := Index(path); err != nil {
+	if _, _, err := Index(path); err != nil {
 		t.Fatal(err)
 	}
 	idx := indexPath(path)
@@ -147,7 +149,7 @@ func TestATornIndexIsRebuiltFromWhereItIsGood(t *testing.T) {
 	if got, err := FindTrace(context.Background(), dir, tr, nil); err != nil || len(got) != want {
 		t.Fatalf("with a torn index: %d lines, %v; want %d", len(got), err, want)
 	}
-	if n, err := Index(path); err != nil || n == 0 {
+	if n, _, err := Index(path); err != nil || n == 0 {
 		t.Fatalf("Index after the tear: %d bytes, %v; want the torn chunk indexed again", n, err)
 	}
 	if again, _, _ := readIndex(idx); len(again) != len(chunks) {
@@ -160,18 +162,7 @@ func TestATornIndexIsRebuiltFromWhereItIsGood(t *testing.T) {
 	if got, err := FindTrace(context.Background(), dir, tr, nil); err != nil || len(got) != want {
 		t.Fatalf("with a foreign index: %d lines, %v; want %d", len(got), err, want)
 	}
-	if _, err := Index(path); err != nil || Unindexed(path) != 0 {
-		t.Fatalf("Index over a foreign index: %v, %d bytes left", err, Unindexed(path))
-	}
-}
-
-func TestParseTraceID(t *testing.T) {
-	if _, err := ParseTraceID("4bf92f3577b34da6a3ce929d0e0e4736"); err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{"", "4bf92f", "00000000000000000000000000000000", "zbf92f3577b34da6a3ce929d0e0e4736"} {
-		if _, err := ParseTraceID(bad); err == nil {
-			t.Errorf("ParseTraceID(%q) took it", bad)
-		}
+	if _, left, err := Index(path); err != nil || left != 0 {
+		t.Fatalf("Index over a foreign index: %v, %d bytes left", err, left)
 	}
 }

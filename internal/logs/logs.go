@@ -51,7 +51,7 @@ func Rotate(path string, maxBytes int64, keep int) (bool, error) {
 	}
 	// the index is brought up to the end first: it moves with the copy, which holds
 	// every byte it covers
-	if _, err := indexLocked(path); err != nil {
+	if _, _, err := indexLocked(path); err != nil {
 		return false, fmt.Errorf("rotate %s: %w", path, err)
 	}
 	tmp := path + ".rotating"

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	goruntime "runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -54,7 +55,7 @@ func (m *Monitor) apiStatusRuntime(w http.ResponseWriter, r *http.Request) {
 	ok(w, map[string]any{
 		"startTime": started, "CWD": cwd, "reloadConfigSuccess": true, "lastConfigTime": started,
 		"corruptionCount": len(m.damaged), "goroutineCount": goruntime.NumGoroutine(), "GOMAXPROCS": goruntime.GOMAXPROCS(0),
-		"GOMEMLIMIT": 0, "GOGC": os.Getenv("GOGC"), "GODEBUG": os.Getenv("GODEBUG"), "storageRetention": m.o.Retention.String(),
+		"GOMEMLIMIT": debug.SetMemoryLimit(-1), "GOGC": os.Getenv("GOGC"), "GODEBUG": os.Getenv("GODEBUG"), "storageRetention": m.o.Retention.String(),
 	})
 }
 

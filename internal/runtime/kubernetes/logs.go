@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"sort"
 	"strconv"
@@ -27,10 +26,7 @@ const podPollInterval = 2 * time.Second
 // status lists them; with previous the container's previous run is read (a pod that
 // restarted), which is what Kubernetes keeps of instances that exited.
 func (c *Cluster) Logs(ctx context.Context, app string, q logs.Query, previous bool, emit func(logs.Line) error) error {
-	pods, err := c.logPods(app, q, previous, nil)
-	if err != nil {
-		return err
-	}
+	pods := c.logPods(app, q, previous, nil)
 	var batch []logs.Line
 	for _, p := range pods {
 		lines, err := c.podLines(ctx, p, q, previous)
@@ -61,7 +57,7 @@ type logPod struct {
 }
 
 // logPods are the app's pods q selects; seen leaves out those already followed.
-func (c *Cluster) logPods(app string, q logs.Query, previous bool, seen map[string]bool) ([]logPod, error) {
+func (c *Cluster) logPods(app string, q logs.Query, previous bool, seen map[string]bool) []logPod {
 	var out []logPod
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -82,7 +78,7 @@ func (c *Cluster) logPods(app string, q logs.Query, previous bool, seen map[stri
 		}
 		out = append(out, logPod{name: pod.Name, container: pod.Spec.Containers[0].Name, revision: rev})
 	}
-	return out, nil
+	return out
 }
 
 func restarted(pod *corev1.Pod) bool {
@@ -165,16 +161,14 @@ func scanPodLog(r io.Reader, p logPod, fn func(logs.Line) error) error {
 // ends (or q.Until passes).
 func (c *Cluster) followPods(ctx context.Context, app string, q logs.Query, pods []logPod, emit func(logs.Line) error) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }() // every stream ends with ctx
 	if !q.Until.IsZero() {
 		var stop context.CancelFunc
 		ctx, stop = context.WithDeadline(ctx, q.Until)
 		defer stop()
 	}
 	lines := make(chan logs.Line, 256)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
 	seen := map[string]bool{}
 	follow := func(p logPod, fromStart bool) {
 		seen[p.name] = true
@@ -220,11 +214,7 @@ func (c *Cluster) followPods(ctx context.Context, app string, q logs.Query, pods
 				}
 			}
 		case <-poll.C:
-			fresh, err := c.logPods(app, logs.Query{Instance: q.Instance, Revision: q.Revision}, false, seen)
-			if err != nil {
-				return fmt.Errorf("list the pods of %s: %w", app, err)
-			}
-			for _, p := range fresh {
+			for _, p := range c.logPods(app, logs.Query{Instance: q.Instance, Revision: q.Revision}, false, seen) {
 				follow(p, true)
 			}
 		}
