@@ -54,6 +54,12 @@ const (
 
 // setDefaults fills every field the spec left out.
 func (a *App) setDefaults() {
+	if as := a.Autoscale; as != nil {
+		as.setDefaults()
+		if a.Instances == 0 {
+			a.Instances = as.Min
+		}
+	}
 	if a.Instances == 0 {
 		a.Instances = 1
 	}

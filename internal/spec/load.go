@@ -123,13 +123,12 @@ func (d *decoder) app(n *yaml.Node, a *App) {
 				"drain": func(v *yaml.Node, f string) { a.Shutdown.Drain = d.duration(v, f) },
 			}, nil)
 		},
-		"strategy": func(v *yaml.Node, f string) { d.strategy(v, f, &a.Strategy) },
-		"metrics":  func(v *yaml.Node, f string) { a.Metrics = d.metrics(v, f) },
-		"alerts":   func(v *yaml.Node, f string) { a.Alerts = d.alerts(v, f) },
-		"files":    func(v *yaml.Node, f string) { a.Files = d.files(v, f) },
-	}, map[string]string{
-		"autoscale": "autoscaling arrives with a later tend release; remove it for now",
-	})
+		"strategy":  func(v *yaml.Node, f string) { d.strategy(v, f, &a.Strategy) },
+		"metrics":   func(v *yaml.Node, f string) { a.Metrics = d.metrics(v, f) },
+		"alerts":    func(v *yaml.Node, f string) { a.Alerts = d.alerts(v, f) },
+		"files":     func(v *yaml.Node, f string) { a.Files = d.files(v, f) },
+		"autoscale": func(v *yaml.Node, f string) { a.Autoscale = d.autoscale(v, f) },
+	}, nil)
 	for _, req := range []string{"app", "build"} {
 		if !written[req] {
 			d.errorf(n, req, "required field is missing")

@@ -38,6 +38,9 @@ type App struct {
 	Metrics Metrics `json:"metrics"`
 	// Alerts are the app's own alerting rules and whether tend's built-in alerts apply.
 	Alerts Alerts `json:"alerts"`
+	// Autoscale, when set, lets tend size the app between its min and max from its
+	// metrics; Instances is then the first count only.
+	Autoscale *Autoscale `json:"autoscale,omitempty"`
 
 	// File is the path the spec was loaded from; Dir is its directory, against
 	// which relative paths (build.main, build.binary) resolve. Neither is a YAML field.

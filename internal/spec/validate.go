@@ -82,6 +82,7 @@ func (d *decoder) validate(a *App) {
 	d.validateProbe("readiness", a.Health.Readiness)
 	d.validateProbe("liveness", a.Health.Liveness)
 	d.validateStrategy(a)
+	d.validateAutoscale(a)
 }
 
 // validateProbe checks the probe health.<name>.
