@@ -151,6 +151,12 @@ func (c *Client) History(ctx context.Context, app string, limit int) (v1.History
 	return v, c.getJSON(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/history?limit="+strconv.Itoa(limit), nil, &v)
 }
 
+// Autoscale reads an autoscaled app's state and the autoscaler's recent changes.
+func (c *Client) Autoscale(ctx context.Context, app string) (v1.AutoscaleHistory, error) {
+	var v v1.AutoscaleHistory
+	return v, c.getJSON(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/autoscale", nil, &v)
+}
+
 // Action runs promote, abort, pause, resume, restart, scale or rollback on an app.
 func (c *Client) Action(ctx context.Context, app, action string, req v1.ActionRequest) (v1.ActionResult, error) {
 	var v v1.ActionResult

@@ -37,6 +37,7 @@ var routeRoles = map[string]rule{
 	"GET /v1/apps":                         {role: token.Read},
 	"GET /v1/apps/{app}":                   {role: token.Read},
 	"GET /v1/apps/{app}/history":           {role: token.Read},
+	"GET /v1/apps/{app}/autoscale":         {role: token.Read},
 	"GET /v1/apps/{app}/watch":             {role: token.Read},
 	"GET /v1/apps/{app}/logs":              {role: token.Read},
 	"GET /v1/apps/{app}/secrets":           {role: token.Read}, // names and versions, never values

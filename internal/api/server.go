@@ -102,6 +102,8 @@ func (s *server) routes() *http.ServeMux {
 	r.handle("GET /v1/apps/{app}", s.status, op{summary: "an app's status", response: jsonOf(v1.App{})})
 	r.handle("GET /v1/apps/{app}/history", s.history, op{summary: "an app's revisions, newest first, and its latest events, oldest first",
 		params: []param{{name: "limit", desc: "the most events (default 50)", value: 0}}, response: jsonOf(v1.History{})})
+	r.handle("GET /v1/apps/{app}/autoscale", s.autoscale, op{summary: "an autoscaled app's bounds, its metrics against their targets, and the autoscaler's recent changes, oldest first",
+		response: jsonOf(v1.AutoscaleHistory{})})
 	r.handle("GET /v1/apps/{app}/watch", s.watch, op{summary: "an app's rollout now, then at every change, until the client goes away",
 		response: streamOf(v1.Rollout{})})
 	r.handle("GET /v1/apps/{app}/logs", s.logs, op{summary: "an app's log lines, merged by time; an error line ends the stream when reading fails",
@@ -244,6 +246,16 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wireHistory(h))
 }
 
+func (s *server) autoscale(w http.ResponseWriter, r *http.Request) {
+	app := r.PathValue("app")
+	changes, st, err := s.c.AutoscaleChanges(r.Context(), app)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wireAutoscaleHistory(app, changes, st))
+}
+
 func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 	if s.noRoom(w) {
 		return // a build needs room for its artifact
@@ -343,8 +355,12 @@ func (s *server) action(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		n := *req.Instances
-		err = s.c.Scale(ctx, app, n)
+		var as *spec.Autoscale
+		as, err = s.c.Scale(ctx, app, n)
 		res.Message = "scaling to " + strconv.Itoa(n)
+		if as != nil && n > 0 {
+			res.Message += fmt.Sprintf("; %s is autoscaled (min %d, max %d): the autoscaler keeps at least %d until the next deploy", app, as.Min, as.Max, n)
+		}
 		if n == 0 {
 			res.Message = "scaled to zero: every instance stops, and the gateway answers 503 until `tend scale " + app + " N`"
 		}

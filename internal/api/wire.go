@@ -30,6 +30,7 @@ func wireApp(s controller.Status) v1.App {
 	if m := s.Maintenance; m != nil {
 		a.Maintenance = &v1.Maintenance{Message: m.Message, RetryAfter: m.RetryAfter, Since: m.Since}
 	}
+	a.Autoscale = wireAutoscale(s.Autoscale)
 	return a
 }
 

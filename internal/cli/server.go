@@ -17,6 +17,7 @@ import (
 
 	"github.com/tendhq/tend/internal/alerting"
 	"github.com/tendhq/tend/internal/certs"
+	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/daemon"
 	"github.com/tendhq/tend/internal/gateway"
 	"github.com/tendhq/tend/internal/monitor"
@@ -47,6 +48,7 @@ type serverFlags struct {
 	retention          time.Duration
 	retentionSize      string
 	scrapeInterval     time.Duration
+	autoscaleInterval  time.Duration
 	prometheusURL      string
 	rules              []string
 	builtinRules       bool
@@ -86,6 +88,7 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.retention, "retention", monitor.DefaultRetention, "how long the embedded metrics database keeps samples")
 	cmd.Flags().StringVar(&f.retentionSize, "retention-size", "1Gi", "size cap of the embedded metrics database (oldest blocks go first); 0 for none")
 	cmd.Flags().DurationVar(&f.scrapeInterval, "scrape-interval", monitor.DefaultInterval, "how often instances' metrics endpoints are scraped")
+	cmd.Flags().DurationVar(&f.autoscaleInterval, "autoscale-interval", controller.DefaultAutoscaleInterval, "how often apps with autoscale: are sized from their metrics (the HPA's sync period)")
 	cmd.Flags().StringVar(&f.prometheusURL, "prometheus-url", "", "query this Prometheus for canary analysis instead of the embedded one (e.g. http://127.0.0.1:9090)")
 	cmd.Flags().StringArrayVar(&f.rules, "rules", nil, "Prometheus alerting rule file, evaluated on the embedded metrics (repeatable)")
 	cmd.Flags().BoolVar(&f.builtinRules, "builtin-rules", true, "evaluate tend's built-in alerts for every app (HighErrorRate, HighLatency, InstanceDown, CrashLooping, HighMemoryUsage, GatewayDown, CertificateExpiresSoon, CertificateRenewalFailing, RolloutFailed)")
@@ -122,6 +125,9 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 	if err != nil || traceSize <= 0 {
 		return daemon.Config{}, fmt.Errorf("--trace-retention-size %q: want a size like 512Mi or 2Gi", f.traceRetentionSize)
 	}
+	if f.autoscaleInterval < time.Second {
+		return daemon.Config{}, fmt.Errorf("--autoscale-interval %s: want a duration of at least 1s, like 15s", f.autoscaleInterval)
+	}
 	if f.traceRetention <= 0 {
 		return daemon.Config{}, fmt.Errorf("--trace-retention %s: want a duration like 72h", f.traceRetention)
 	}
@@ -133,7 +139,7 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 		ACMEDirectory: f.acmeDirectory, ACMEEmail: f.acmeEmail, ACMECAFile: f.acmeCAFile, GatewayLimits: f.gatewayLimits, PreviewFrom: prefixes, KeepInstances: f.keepInstances, InstanceUser: f.instanceUser, SecretsKeyFile: f.secretsKeyFile,
 		Version: version(), AccessLog: f.accessLog, LogLevel: f.logLevel,
 		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
-		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, PrometheusURL: f.prometheusURL,
+		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, AutoscaleInterval: f.autoscaleInterval, PrometheusURL: f.prometheusURL,
 		Tracing: f.tracing, TraceRetention: f.traceRetention, TraceRetentionBytes: traceSize, OTLPAddr: f.otlp, OTLPExport: export}
 	if f.etcd != "" {
 		cfg.EtcdEndpoints = strings.Split(f.etcd, ",")

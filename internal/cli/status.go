@@ -97,6 +97,9 @@ func appTable(tw *table, s v1.App) {
 			m.Since.Local().Format(time.DateTime), m.Message, s.App)
 	}
 	fmt.Fprintf(tw, "Strategy:\t%s, %d instances\n", s.Strategy, s.Instances)
+	if a := s.Autoscale; a != nil {
+		autoscaleLines(tw, a)
+	}
 	fmt.Fprintf(tw, "Rollout:\t%s, revision %d → %d, weight %d%%\n", r.Phase, r.From, r.To, r.Weight)
 	if r.Message != "" {
 		fmt.Fprintf(tw, "\t%s\n", r.Message)

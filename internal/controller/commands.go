@@ -320,6 +320,11 @@ func (l *appLoop) deploy(ctx context.Context, app *spec.App, source string, secr
 		ops = append(ops, store.Op{Key: store.RevisionKey(app.App, rev.Number), Value: rev, IfAbsent: true})
 	}
 	prevRec := l.rec
+	if app.Autoscale != nil && prevRec.Spec.Autoscale != nil && instances == 0 && !prevRec.ScaledToZero {
+		// the autoscaler's count carries over (bounded by the new min and max); tend
+		// scale's floor ends here
+		instances = min(max(l.replicas(), app.Autoscale.Min), app.Autoscale.Max)
+	}
 	l.rec = store.AppRecord{Spec: *app, Source: source, UpdatedAt: now, Maintenance: prevRec.Maintenance, Instances: instances}
 	res := DeployResult{Revision: rev, Created: !found}
 	inProgress := !l.st.Phase.Terminal()
@@ -440,17 +445,26 @@ func (c *Controller) Resume(ctx context.Context, app string) error {
 // Scale sets the app's instance count (until the next deploy, which takes the spec's).
 // Zero stops every instance, warm ones too; the gateway then answers the app's requests
 // with 503 "scaled to zero".
-func (c *Controller) Scale(ctx context.Context, app string, n int) error {
+//
+// On an autoscaled app, n is also a floor: the autoscaler keeps at least n instances
+// until the next deploy. Scale returns the app's autoscale spec then (nil otherwise),
+// for the caller to say so.
+func (c *Controller) Scale(ctx context.Context, app string, n int) (*spec.Autoscale, error) {
 	if n < 0 || n > 1000 {
-		return fmt.Errorf("instances must be between 0 and 1000, got %d", n)
+		return nil, fmt.Errorf("instances must be between 0 and 1000, got %d", n)
 	}
-	return c.command(ctx, app, fmt.Sprintf("scale to %d", n), func(l *appLoop) error {
+	var as *spec.Autoscale
+	err := c.command(ctx, app, fmt.Sprintf("scale to %d", n), func(l *appLoop) error {
 		if n == 0 && !l.st.Phase.Terminal() {
 			return fmt.Errorf("%s has a rollout to revision %d in progress: let it end (tend rollout status %s) or stop it (tend abort %s) before scaling to zero",
 				app, l.st.To, app, app)
 		}
 		prev := l.rec
 		l.rec.Instances, l.rec.ScaledToZero = n, n == 0
+		if as = l.rec.Spec.Autoscale; as != nil {
+			l.rec.Floor = n
+			l.as.next = time.Time{} // size it again now, from the new floor
+		}
 		next := *l.st
 		next.Replicas = n
 		// the desired count and the rollout's count change together or not at all
@@ -461,6 +475,7 @@ func (c *Controller) Scale(ctx context.Context, app string, n int) error {
 		l.st.Replicas = n
 		return nil
 	})
+	return as, err
 }
 
 // Maintenance puts the app in maintenance (on: the gateway answers 503 with message

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tendhq/tend/internal/build"
+	"github.com/tendhq/tend/internal/monitor"
 	"github.com/tendhq/tend/internal/rollout"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/store"
@@ -84,6 +85,12 @@ type Options struct {
 	// ends (nil: not waited for). A route change waits on it, so that a rollout step,
 	// and the end a deploy waits for, is reported only when the gateway routes so.
 	Routed func(ctx context.Context, key string, b []byte) error
+	// Metrics answers the autoscaler's queries (the monitor, or the Prometheus analysis
+	// queries); nil: an autoscaled app keeps its count, and its status says why.
+	Metrics monitor.Querier
+	// AutoscaleInterval is how often each autoscaled app is sized (default 15s, the HPA's
+	// sync period).
+	AutoscaleInterval time.Duration
 }
 
 // ErrUnknownApp is returned for an app that was never deployed.
@@ -113,6 +120,9 @@ func New(o Options) *Controller {
 	}
 	if o.Tick <= 0 {
 		o.Tick = 500 * time.Millisecond
+	}
+	if o.AutoscaleInterval <= 0 {
+		o.AutoscaleInterval = DefaultAutoscaleInterval
 	}
 	return &Controller{o: o, log: o.Logger, apps: map[string]*appLoop{}, ready: make(chan struct{}), metrics: newMetrics(o.Registerer)}
 }

@@ -113,7 +113,7 @@ func (b *fakeBuilder) Build(_ context.Context, r build.Request, out io.Writer) (
 	return build.Artifact{Digest: "sha256:" + r.Binary, Path: r.Binary, Version: "v1"}, nil
 }
 
-func newController(t *testing.T) (*Controller, *fakeRuntime, *store.Store) {
+func newController(t *testing.T, with ...func(*Options)) (*Controller, *fakeRuntime, *store.Store) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
@@ -121,7 +121,11 @@ func newController(t *testing.T) (*Controller, *fakeRuntime, *store.Store) {
 		t.Fatal(err)
 	}
 	rt := &fakeRuntime{}
-	c := New(Options{Store: st, Runtime: rt, Builder: &fakeBuilder{}, Tick: 20 * time.Millisecond})
+	o := Options{Store: st, Runtime: rt, Builder: &fakeBuilder{}, Tick: 20 * time.Millisecond}
+	for _, w := range with {
+		w(&o)
+	}
+	c := New(o)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = c.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; st.Close() })

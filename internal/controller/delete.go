@@ -77,6 +77,7 @@ func (c *Controller) Delete(ctx context.Context, app string, purge bool) (Delete
 		l.rec = store.AppRecord{}
 		l.st = rollout.Steady(app)
 		l.applied = map[int]int{}
+		l.as = autoscaler{}
 		l.lastRoute, l.lastState = nil, nil
 		c.metrics.forget(app)
 		l.publish(*l.st)
@@ -171,6 +172,9 @@ func (l *appLoop) purge(ctx context.Context) error {
 		if _, err := c.o.Store.DeletePrefix(ctx, p); err != nil {
 			return fmt.Errorf("purge %s: %w", l.app, err)
 		}
+	}
+	if err := c.o.Store.Delete(ctx, store.AutoscaleKey(l.app)); err != nil {
+		return fmt.Errorf("purge %s: %w", l.app, err)
 	}
 	l.revisions = map[int]store.Revision{}
 	if c.o.Secrets != nil {

@@ -66,7 +66,7 @@ func TestScaleToZeroStopsEveryInstanceAndTheGatewaySaysSo(t *testing.T) {
 	deployTwoRevisions(t, c)
 	waitReplicas(t, rt, map[int]int{1: 2, 2: 2}) // revision 1 warm
 
-	if err := c.Scale(ctx, "hello", 0); err != nil {
+	if _, err := c.Scale(ctx, "hello", 0); err != nil {
 		t.Fatal(err)
 	}
 	waitReplicas(t, rt, map[int]int{1: 0, 2: 0})
@@ -78,14 +78,14 @@ func TestScaleToZeroStopsEveryInstanceAndTheGatewaySaysSo(t *testing.T) {
 		t.Fatalf("status instances %d (%v), want 0", s.Instances, err)
 	}
 
-	if err := c.Scale(ctx, "hello", 3); err != nil {
+	if _, err := c.Scale(ctx, "hello", 3); err != nil {
 		t.Fatal(err)
 	}
 	waitReplicas(t, rt, map[int]int{2: 3})
 	if m := readRoute(t, st).Maintenance; m != nil {
 		t.Fatalf("route maintenance %+v after scaling back, want none", m)
 	}
-	if err := c.Scale(ctx, "hello", -1); err == nil {
+	if _, err := c.Scale(ctx, "hello", -1); err == nil {
 		t.Fatal("scale to -1 accepted")
 	}
 }
@@ -100,7 +100,7 @@ func TestScaleToZeroWaitsForTheRolloutToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPhase(t, c, rollout.Paused, 1)
-	err := c.Scale(ctx, "hello", 0)
+	_, err := c.Scale(ctx, "hello", 0)
 	if err == nil || !strings.Contains(err.Error(), "tend abort hello") {
 		t.Fatalf("scale to zero during a rollout: %v, want a refusal naming tend abort", err)
 	}
@@ -227,7 +227,7 @@ func TestAPurgeAfterAPlainDeleteRemovesWhatItKept(t *testing.T) {
 	if _, err := c.Delete(ctx, "hello", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Scale(ctx, "hello", 2); !errors.Is(err, ErrUnknownApp) {
+	if _, err := c.Scale(ctx, "hello", 2); !errors.Is(err, ErrUnknownApp) {
 		t.Fatalf("scale of a deleted app: %v, want unknown app (and no record written)", err)
 	}
 	if apps, _ := c.Apps(ctx); len(apps) != 0 {

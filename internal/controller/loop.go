@@ -37,6 +37,7 @@ type appLoop struct {
 	analysis  *analysisRun
 	applied   map[int]int
 	events    int
+	as        autoscaler
 
 	watchMu  sync.Mutex
 	watchers map[chan rollout.State]struct{}
@@ -139,10 +140,15 @@ func (l *appLoop) replicas() int {
 	if l.rec.ScaledToZero {
 		return 0
 	}
+	n := max(1, l.rec.Spec.Instances)
 	if l.rec.Instances > 0 {
-		return l.rec.Instances
+		n = l.rec.Instances
 	}
-	return max(1, l.rec.Spec.Instances)
+	if as := l.rec.Spec.Autoscale; as != nil {
+		// within min and max, and not below tend scale's floor
+		n = min(max(n, as.Min, l.rec.Floor), max(as.Max, l.rec.Floor))
+	}
+	return n
 }
 
 // observe counts the app's instances by revision.
@@ -216,6 +222,7 @@ func (l *appLoop) reconcile(ctx context.Context) {
 		default:
 		}
 	}
+	l.autoscale(ctx, now)
 	before := l.st.Phase
 	if l.st.PreviewToken == "" && !l.st.Phase.Terminal() {
 		l.st.PreviewToken = newPreviewToken() // a rollout started by a tend that made none

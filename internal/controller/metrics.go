@@ -3,6 +3,7 @@ package controller
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tendhq/tend/internal/autoscale"
 	"github.com/tendhq/tend/internal/rollout"
 )
 
@@ -13,6 +14,8 @@ type metrics struct {
 	revision *prometheus.GaugeVec
 	verdicts *prometheus.CounterVec
 	measured *prometheus.CounterVec
+	desired  *prometheus.GaugeVec
+	ratio    *prometheus.GaugeVec
 }
 
 var phases = []rollout.Phase{rollout.Progressing, rollout.Paused, rollout.Completed, rollout.Reverting,
@@ -30,9 +33,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Analysis verdicts, by app and result (pass, fail, inconclusive)."}, []string{"app", "result"}),
 		measured: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_analysis_measurements_total",
 			Help: "Analysis measurements, by app and result (pass, fail, inconclusive, waiting)."}, []string{"app", "result"}),
+		desired: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_autoscale_desired_instances",
+			Help: "The instance count the autoscaler decided at its last sync, by app."}, []string{"app"}),
+		ratio: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_autoscale_metric_ratio",
+			Help: "Each autoscale target's current value over its target at the last sync (1: on target), by app and metric."}, []string{"app", "metric"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.phase, m.weight, m.revision, m.verdicts, m.measured)
+		reg.MustRegister(m.phase, m.weight, m.revision, m.verdicts, m.measured, m.desired, m.ratio)
 	}
 	return m
 }
@@ -65,4 +72,24 @@ func (m *metrics) forget(app string) {
 	m.revision.DeletePartialMatch(app1)
 	m.verdicts.DeletePartialMatch(app1)
 	m.measured.DeletePartialMatch(app1)
+	m.forgetAutoscale(app)
+}
+
+// observeAutoscale sets an app's autoscale gauges from a decision.
+func (m *metrics) observeAutoscale(app string, d autoscale.Decision) {
+	m.desired.WithLabelValues(app).Set(float64(d.Desired))
+	for _, r := range d.Results {
+		if r.Err == nil {
+			m.ratio.WithLabelValues(app, r.Metric).Set(r.Ratio)
+		} else {
+			m.ratio.DeleteLabelValues(app, r.Metric)
+		}
+	}
+}
+
+// forgetAutoscale removes an app's autoscale series (no longer autoscaled, or deleted).
+func (m *metrics) forgetAutoscale(app string) {
+	app1 := prometheus.Labels{"app": app}
+	m.desired.DeletePartialMatch(app1)
+	m.ratio.DeletePartialMatch(app1)
 }

@@ -24,6 +24,8 @@ type Status struct {
 	Running   []runtime.Instance `json:"running"`
 	// Maintenance is set while `tend maintenance APP on` holds (the gateway answers 503).
 	Maintenance *route.Maintenance `json:"maintenance,omitempty"`
+	// Autoscale is the autoscaler's bounds and last decision (nil: not autoscaled).
+	Autoscale *AutoscaleStatus `json:"-"`
 	// Canary is the canary strategy of the rollout's revision To, for its steps; nil for
 	// the other strategies.
 	Canary *spec.Canary `json:"-"`
@@ -38,7 +40,8 @@ func (c *Controller) Status(ctx context.Context, app string) (Status, error) {
 	var s Status
 	err = l.do(ctx, func(context.Context) error {
 		s = Status{App: app, Strategy: l.rec.Spec.Strategy.Kind(), Instances: l.replicas(),
-			Hosts: l.rec.Spec.Route.Hosts, Path: l.rec.Spec.Route.PathPrefix, Rollout: *l.st, Maintenance: l.rec.Maintenance}
+			Hosts: l.rec.Spec.Route.Hosts, Path: l.rec.Spec.Route.PathPrefix, Rollout: *l.st, Maintenance: l.rec.Maintenance,
+			Autoscale: l.autoscaleStatus()}
 		if r, ok := l.revisions[l.st.Stable]; ok {
 			r.Spec = l.rec.Spec
 			s.Current = &r

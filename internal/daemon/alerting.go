@@ -101,7 +101,9 @@ func (a actions) Scale(ctx context.Context, app string, to, by int) (int, error)
 		}
 		to = max(1, s.Instances+by)
 	}
-	return to, a.c.Scale(ctx, app, to)
+	// on an autoscaled app, the remediation's count is a floor until the next deploy
+	_, err := a.c.Scale(ctx, app, to)
+	return to, err
 }
 
 func (a actions) InRollout(ctx context.Context, app string) (bool, error) {

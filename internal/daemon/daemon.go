@@ -28,7 +28,9 @@ import (
 // Config is what `tend server` takes on its command line.
 type Config struct {
 	DataDir string
-	APIAddr string
+	// AutoscaleInterval is how often autoscaled apps are sized (0: 15s).
+	AutoscaleInterval time.Duration
+	APIAddr           string
 	// APITLSCert and APITLSKey are the PEM files of the certificate chain and key the API
 	// serves HTTPS with, reloaded when they change ("": plain HTTP). APITLSCert
 	// APITLSAuto orders the certificate for APIHost from the ACME CA instead.

@@ -27,7 +27,12 @@ const (
 	// the last version number of each (owned by package secret).
 	SecretsPrefix        = "/tend/secrets/"
 	SecretCountersPrefix = "/tend/secret-counters/"
+	// AutoscalePrefix holds each autoscaled app's recent decisions (an AutoscaleRecord).
+	AutoscalePrefix = "/tend/autoscale/"
 )
+
+// AutoscaleKey holds an app's AutoscaleRecord.
+func AutoscaleKey(app string) string { return AutoscalePrefix + app }
 
 // AppKey holds the desired spec of an app (an AppRecord).
 func AppKey(app string) string { return AppsPrefix + app }
@@ -89,6 +94,9 @@ type AppRecord struct {
 	// ScaledToZero, set by `tend scale APP 0`, runs no instance of the app; the gateway
 	// answers its requests with 503 until a scale or a deploy brings instances back.
 	ScaledToZero bool `json:"scaledToZero,omitempty"`
+	// Floor, set by `tend scale` on an autoscaled app, is the fewest instances the
+	// autoscaler may leave until the next deploy (0: autoscale.min alone).
+	Floor int `json:"floor,omitempty"`
 	// Maintenance, set by `tend maintenance APP on`, makes the gateway answer 503 while the
 	// instances keep running; deploys keep it.
 	Maintenance *route.Maintenance `json:"maintenance,omitempty"`
@@ -145,3 +153,21 @@ const (
 
 // IncidentKey holds one incident.
 func IncidentKey(id int) string { return fmt.Sprintf("%s%08d", IncidentsPrefix, id) }
+
+// AutoscaleRecord is what `tend autoscale APP` lists: the autoscaler's recent changes
+// of the app's count, oldest first.
+type AutoscaleRecord struct {
+	Changes []AutoscaleChange `json:"changes"`
+}
+
+// AutoscaleChange is one change the autoscaler made, and why.
+type AutoscaleChange struct {
+	At   time.Time `json:"at"`
+	From int       `json:"from"`
+	To   int       `json:"to"`
+	// Metric is the metric that asked for the most instances.
+	Metric string `json:"metric,omitempty"`
+	// Limit is what held the change back (stabilized, policy, max, min) or "".
+	Limit  string `json:"limit,omitempty"`
+	Reason string `json:"reason"`
+}

@@ -15,6 +15,8 @@ type App struct {
 	Running []Instance `json:"running"`
 	// Maintenance is set while `tend maintenance APP on` holds (the gateway answers 503).
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
+	// Autoscale is set for an app with autoscale: in its spec.
+	Autoscale *Autoscale `json:"autoscale,omitempty"`
 }
 
 // Rollout is an app's current or last rollout, from revision From to revision To.
