@@ -99,7 +99,7 @@ func (s *server) routes() *http.ServeMux {
 	r.handle("GET /v1/apps", s.list, op{summary: "every app with its status", response: jsonOf([]v1.App{})})
 	r.handle("POST /v1/deploy", s.deploy, op{summary: "build a spec and roll it out: the build's output, then the result or the error",
 		request: jsonOf(v1.DeployRequest{}), response: streamOf(v1.StreamLine{})})
-	r.handle("GET /v1/apps/{app}", s.status, op{summary: "an app's status", response: jsonOf(v1.App{})})
+	r.handle("GET /v1/apps/{app}", s.status, op{summary: "an app's status, with resources advice from its last hour of usage", response: jsonOf(v1.App{})})
 	r.handle("GET /v1/apps/{app}/history", s.history, op{summary: "an app's revisions, newest first, and its latest events, oldest first",
 		params: []param{{name: "limit", desc: "the most events (default 50)", value: 0}}, response: jsonOf(v1.History{})})
 	r.handle("GET /v1/apps/{app}/autoscale", s.autoscale, op{summary: "an autoscaled app's bounds, its metrics against their targets, and the autoscaler's recent changes, oldest first",
@@ -233,7 +233,12 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, wireApp(st))
+	a := wireApp(st)
+	if st.Current != nil {
+		advice, err := s.c.Sizing(r.Context(), st.App)
+		a.Sizing = wireSizing(advice, st.Current.Spec.Resources, err)
+	}
+	writeJSON(w, http.StatusOK, a)
 }
 
 func (s *server) history(w http.ResponseWriter, r *http.Request) {

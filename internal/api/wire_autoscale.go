@@ -1,9 +1,13 @@
 package api
 
 import (
+	"math"
+	"strconv"
+
 	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/autoscale"
 	"github.com/tendhq/tend/internal/controller"
+	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -39,4 +43,34 @@ func wireAutoscaleHistory(app string, changes []store.AutoscaleChange, s *contro
 		h.Changes[i] = v1.AutoscaleChange{At: c.At, From: c.From, To: c.To, Metric: c.Metric, Limit: c.Limit, Reason: c.Reason}
 	}
 	return h
+}
+
+// wireSizing is the API's view of sizing advice, or of why there is none.
+func wireSizing(a autoscale.Advice, res spec.Resources, err error) *v1.Sizing {
+	s := &v1.Sizing{Window: v1.Duration(a.Usage.Window), Observed: v1.Duration(a.Usage.Observed),
+		Spec: v1.Resources{CPU: milliCPU(res.MilliCPU), Memory: mebibytes(res.MemoryBytes)}}
+	if err != nil {
+		s.Error = err.Error()
+		return s
+	}
+	s.CPUP90, s.CPUPeak, s.MemoryPeak = int64(math.Round(a.Usage.CPUP90*1000)), int64(math.Round(a.Usage.CPUPeak*1000)), int64(a.Usage.MemoryPeak)
+	s.Recommended = v1.Resources{CPU: milliCPU(a.MilliCPU), Memory: mebibytes(a.MemoryBytes)}
+	s.Warnings = a.Warnings
+	return s
+}
+
+// milliCPU is a CPU amount as tend.yaml writes it ("" for none).
+func milliCPU(m int64) string {
+	if m == 0 {
+		return ""
+	}
+	return strconv.FormatInt(m, 10) + "m"
+}
+
+// mebibytes is a memory amount as tend.yaml writes it ("" for none), rounded up to Mi.
+func mebibytes(b int64) string {
+	if b == 0 {
+		return ""
+	}
+	return strconv.FormatInt((b+1<<20-1)>>20, 10) + "Mi"
 }

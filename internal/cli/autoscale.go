@@ -91,3 +91,18 @@ func metricNum(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'g', 3, 64)
 }
+
+// sizingLines are the status lines of resources advice.
+func sizingLines(tw *table, z *v1.Sizing) {
+	if z.Error != "" {
+		fmt.Fprintf(tw, "Sizing:\tno advice yet: %s\n", z.Error)
+		return
+	}
+	fmt.Fprintf(tw, "Sizing:\tover the last %s: cpu p90 %dm, peak %dm; memory peak %s\n", time.Duration(z.Window), z.CPUP90, z.CPUPeak,
+		strconv.FormatInt((z.MemoryPeak+1<<20-1)>>20, 10)+"Mi")
+	fmt.Fprintf(tw, "\trecommended resources: {cpu: %s, memory: %s} (spec: {cpu: %s, memory: %s})\n", z.Recommended.CPU, z.Recommended.Memory,
+		orDash(z.Spec.CPU), orDash(z.Spec.Memory))
+	for _, w := range z.Warnings {
+		fmt.Fprintf(tw, "\t%s\n", w)
+	}
+}

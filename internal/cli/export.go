@@ -46,6 +46,13 @@ Canary and blue-green steps are not expressed in manifests: the Deployment rolls
 plain rolling update. The NetworkPolicy lets in traffic from the ingress-nginx namespace
 and tend's gateway pods, the admin port from the monitoring namespace, and out only DNS.
 
+Autoscale: a spec with autoscale: gets an autoscaling/v2 HorizontalPodAutoscaler (the
+Deployment then has no replicas, which the HPA owns): cpu and memory as Resource
+utilization targets (of the requests, so set resources), rps as the Pods metric
+http_requests_per_second and each custom target as an External metric of its name,
+both of which a metrics adapter (prometheus-adapter) must serve; the behavior as the
+spec has it, with the HPA's defaults filled in.
+
 With --http-route GATEWAY (NAME or NAMESPACE/NAME of a Gateway API Gateway) the route is
 an HTTPRoute attached to that Gateway instead of an Ingress, and the NetworkPolicy lets in
 the Gateway's namespace instead of ingress-nginx.`,
@@ -87,6 +94,14 @@ the Gateway's namespace instead of ingress-nginx.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "tend: the pods read secrets %s from the Secret %s, which these manifests name without values (or rerun with --include-secrets); put them there with:\n  kubectl create secret generic %s %s --dry-run=client -o yaml | kubectl apply --server-side --field-manager=secret-values -f -\n",
 					strings.Join(names, ", "), secretName, secretName, strings.Join(lits, " "))
 			}
+			if as := app.Autoscale; as != nil {
+				if as.Targets.CPU > 0 && app.Resources.MilliCPU == 0 {
+					fmt.Fprintln(cmd.ErrOrStderr(), "tend: warning: the HPA's cpu target is a share of the pods' CPU request, and the spec sets no resources.cpu: the HPA will report \"missing request for cpu\" until it does")
+				}
+				if as.Targets.RPS > 0 || len(as.Targets.Custom) > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "tend: the HPA scales on metrics Kubernetes does not have by itself (%s): a metrics adapter such as prometheus-adapter must serve them\n", strings.Join(adapterMetrics(as), ", "))
+				}
+			}
 			_, err = cmd.OutOrStdout().Write(y)
 			return err
 		},
@@ -98,6 +113,19 @@ the Gateway's namespace instead of ingress-nginx.`,
 	k.Flags().BoolVar(&includeSecrets, "include-secrets", false, "write the secrets' current values (from the server) into the Secret, in base64")
 	cmd.AddCommand(k)
 	return cmd
+}
+
+// adapterMetrics names the custom and external metrics an exported HPA needs, with the
+// query each one stands for.
+func adapterMetrics(as *spec.Autoscale) []string {
+	var out []string
+	if as.Targets.RPS > 0 {
+		out = append(out, "pods/"+k8s.RequestsMetric+" (each pod's requests per second)")
+	}
+	for _, c := range as.Targets.Custom {
+		out = append(out, fmt.Sprintf("external/%s (%s)", k8s.MetricName(c.Name), c.Query))
+	}
+	return out
 }
 
 // revealSecrets gets the current values of app's secrets from the server.

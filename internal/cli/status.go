@@ -100,6 +100,9 @@ func appTable(tw *table, s v1.App) {
 	if a := s.Autoscale; a != nil {
 		autoscaleLines(tw, a)
 	}
+	if z := s.Sizing; z != nil {
+		sizingLines(tw, z)
+	}
 	fmt.Fprintf(tw, "Rollout:\t%s, revision %d → %d, weight %d%%\n", r.Phase, r.From, r.To, r.Weight)
 	if r.Message != "" {
 		fmt.Fprintf(tw, "\t%s\n", r.Message)

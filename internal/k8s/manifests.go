@@ -49,7 +49,9 @@ type Options struct {
 // Manifests returns the objects that run app, in apply order: ServiceAccount, Secret
 // (the app uses secrets), ConfigMaps (env, and config files: their content must have
 // been read, App.ReadFiles), Deployment, Service, then when they apply Ingress
-// (route.hosts), PodDisruptionBudget (more than one instance) and NetworkPolicy.
+// (route.hosts), PodDisruptionBudget (more than one instance) and NetworkPolicy. An
+// app with autoscale: gets a HorizontalPodAutoscaler after its Deployment, which then
+// leaves its replicas to it.
 func Manifests(app *spec.App, o Options) []runtime.Object {
 	if o.Image == "" {
 		o.Image = app.App + ":latest"
@@ -67,8 +69,16 @@ func Manifests(app *spec.App, o Options) []runtime.Object {
 	if HasConfigFiles(app.Files) {
 		out = append(out, exportFiles(app, meta(src.Files)))
 	}
+	dep := deployment(app, o, meta(app.App), sel, src)
+	if app.Autoscale != nil {
+		// the HPA owns the count: an apply that set it would reset the HPA's
+		dep.Spec.Replicas = nil
+	}
+	out = append(out, dep)
+	if app.Autoscale != nil {
+		out = append(out, hpa(app, meta(app.App)))
+	}
 	out = append(out,
-		deployment(app, o, meta(app.App), sel, src),
 		&corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: meta(app.App), Spec: corev1.ServiceSpec{
 			Selector: sel,
 			Ports: []corev1.ServicePort{
@@ -81,7 +91,7 @@ func Manifests(app *spec.App, o Options) []runtime.Object {
 	case len(app.Route.Hosts) > 0:
 		out = append(out, ingress(app, meta(app.App)))
 	}
-	if replicas(app) > 1 {
+	if replicas(app) > 1 || (app.Autoscale != nil && app.Autoscale.Max > 1) {
 		one := intstr.FromInt32(1)
 		out = append(out, &policyv1.PodDisruptionBudget{TypeMeta: typeMeta("policy/v1", "PodDisruptionBudget"), ObjectMeta: meta(app.App),
 			Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &one, Selector: &metav1.LabelSelector{MatchLabels: sel}}})

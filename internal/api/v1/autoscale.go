@@ -61,3 +61,30 @@ type AutoscaleChange struct {
 	Limit  string `json:"limit,omitempty"`
 	Reason string `json:"reason"`
 }
+
+// Sizing is resources advice from what the app's busiest instance used over Window
+// (the VPA's recommender, in recommendation mode): CPU at its 90th percentile, memory
+// at its peak plus 15%.
+type Sizing struct {
+	Window Duration `json:"window"`
+	// Observed is how much of the window has samples.
+	Observed Duration `json:"observed"`
+	// CPUP90 and CPUPeak are in millicores, MemoryPeak in bytes.
+	CPUP90     int64 `json:"cpuP90Millicores"`
+	CPUPeak    int64 `json:"cpuPeakMillicores"`
+	MemoryPeak int64 `json:"memoryPeakBytes"`
+	// Recommended are resources as tend.yaml writes them ("130m", "115Mi"); Spec the
+	// spec's ("" when not set).
+	Recommended Resources `json:"recommended"`
+	Spec        Resources `json:"spec"`
+	// Warnings say when the spec's limits are likely to throttle or OOM-kill the app.
+	Warnings []string `json:"warnings,omitempty"`
+	// Error says why there is no advice (too few samples, no metrics).
+	Error string `json:"error,omitempty"`
+}
+
+// Resources are a CPU and a memory amount as tend.yaml writes them.
+type Resources struct {
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+}

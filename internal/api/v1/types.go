@@ -17,6 +17,8 @@ type App struct {
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
 	// Autoscale is set for an app with autoscale: in its spec.
 	Autoscale *Autoscale `json:"autoscale,omitempty"`
+	// Sizing is resources advice from the app's usage (one app's status only).
+	Sizing *Sizing `json:"sizing,omitempty"`
 }
 
 // Rollout is an app's current or last rollout, from revision From to revision To.
