@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates docs/BENCHMARKS.md: machine, versions, gateway against its peers (wrk,
-# interleaved rounds), zero-downtime deploys, canary analysis, alerting, chaos trials, fuzzing and the Go
+# interleaved rounds), zero-downtime deploys, canary analysis, autoscaling, alerting, chaos trials, fuzzing and the Go
 # micro-benchmarks. Installs wrk, h2load and the peers with apt-get when they are missing,
 # and builds the gRPC greeter with tools/grpc/build.sh.
 # Benchmarks never run in `go test ./...`.
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${SMOKE:-}" ]; then
   ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3 FAULTY=2 HEALTHY=2 ALERT_RUNS=1 UPLOAD_RUNS=1
-  CRASHES=2 GW_KILLS=2 GW_GAP=0s HOSTILE=20 LOG_SIZE=32Mi
+  CRASHES=2 GW_KILLS=2 GW_GAP=0s HOSTILE=20 LOG_SIZE=32Mi AS_WINDOW=30s AS_STEADY=1m AS_HOLD=15s
 fi
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
@@ -32,6 +32,9 @@ HEALTHY=${HEALTHY:-20}
 UPLOAD_RUNS=${UPLOAD_RUNS:-3}
 LOG_SIZE=${LOG_SIZE:-1Gi}
 ALERT_RUNS=${ALERT_RUNS:-10}
+AS_WINDOW=${AS_WINDOW:-5m}
+AS_STEADY=${AS_STEADY:-5m}
+AS_HOLD=${AS_HOLD:-1m}
 
 need=()
 for tool in wrk nginx haproxy caddy; do
@@ -119,6 +122,10 @@ rc=0
   echo "## Canary analysis (\`go run ./bench/canary\`)"
   echo
   go run ./bench/canary -faulty "$FAULTY" -healthy "$HEALTHY" || rc=1
+  echo
+  echo "## Autoscaling (\`go run ./bench/autoscale\`)"
+  echo
+  go run ./bench/autoscale -window "$AS_WINDOW" -steady "$AS_STEADY" -hold "$AS_HOLD" || rc=1
   echo
   echo "## Alerting and remediation (\`go run ./bench/alerting\`)"
   echo

@@ -165,6 +165,24 @@ func (m Metric) ratio(values map[string]float64) float64 {
 	return sum / float64(len(values)) / m.Target
 }
 
+// DuringRollout is r for an app whose rollout runs instances on top of its count
+// (a canary beside the stable revision, a surge): the instances the load needs in all
+// (the HPA's ceil(ratio × instances measured)) against the app's count, current, with
+// the tolerance taken on that ratio. Otherwise a canary's instances, measured with the
+// stable's, would make the count grow by their share at every sync.
+func DuringRollout(r Result, current int) Result {
+	if r.Err != nil || r.Kind == Total || current <= 0 || r.Instances <= current {
+		return r
+	}
+	need := r.Ratio * float64(r.Instances)
+	if math.Abs(1-need/float64(current)) <= Tolerance {
+		r.Replicas = current
+	} else {
+		r.Replicas = int(math.Ceil(need))
+	}
+	return r
+}
+
 // total is an app-wide value with a target per instance, as the HPA's external
 // per-pod metric: ceil(value / target) once value / (target × current) leaves the
 // tolerance.

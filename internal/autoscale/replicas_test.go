@@ -152,3 +152,24 @@ func TestReplicasWithoutSamplesSaysSo(t *testing.T) {
 		t.Errorf("only pending instances: %+v, want ErrNoData and the current count", r)
 	}
 }
+
+// During a canary the app runs its count plus the canary's instances: the load's need
+// is taken against the count, so that a load the count serves on target (200 req/s for
+// 4 × 50) keeps it, measured over 5 instances or not.
+func TestDuringARolloutTheNeedIsTakenAgainstTheAppsCount(t *testing.T) {
+	for _, tc := range []struct {
+		perInstance float64 // over 4 stable + 1 canary
+		want        int
+	}{{40, 4}, {41.2, 4}, {43, 4}, {50, 5}, {30, 3}} {
+		m := perInstance(50, tc.perInstance, tc.perInstance, tc.perInstance, tc.perInstance, tc.perInstance)
+		r := DuringRollout(Replicas(4, instances(5, nil, nil), m), 4)
+		if r.Replicas != tc.want {
+			t.Errorf("5 instances at %.1f each (target 50), the app's count 4: %d, want %d", tc.perInstance, r.Replicas, tc.want)
+		}
+	}
+	// no rollout: as many measured as counted, the HPA's answer unchanged
+	m := perInstance(50, 60, 60, 60, 60)
+	if r := DuringRollout(Replicas(4, instances(4, nil, nil), m), 4); r.Replicas != 5 {
+		t.Errorf("4 at 60: %d, want 5", r.Replicas)
+	}
+}

@@ -59,7 +59,7 @@ autoscaled app sets a floor until the next deploy.`,
 
 // autoscaleLines are the status lines of an autoscaled app: bounds, then each target.
 func autoscaleLines(tw *table, a *v1.Autoscale) {
-	bounds := fmt.Sprintf("%d instances, desired %d (min %d, max %d", a.Current, a.Desired, a.Min, a.Max)
+	bounds := fmt.Sprintf("%s, desired %d (min %d, max %d", plural(a.Current, "instance"), a.Desired, a.Min, a.Max)
 	if a.Floor > 0 {
 		bounds += fmt.Sprintf(", floor %d from tend scale until the next deploy", a.Floor)
 	}
@@ -73,8 +73,12 @@ func autoscaleLines(tw *table, a *v1.Autoscale) {
 			fmt.Fprintf(tw, "\t%s: %s\n", m.Name, m.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "\t%s %s%s of target %s%s (%s over %d) → %d\n", m.Name, metricNum(m.Value), m.Unit, metricNum(m.Target), m.Unit,
-			strconv.FormatFloat(m.Ratio*100, 'f', 0, 64)+"%", m.Instances, m.Replicas)
+		unit := m.Unit
+		if unit != "" && unit != "%" {
+			unit = " " + unit
+		}
+		fmt.Fprintf(tw, "\t%s %s%s of target %s%s (%s, over %s) → %d\n", m.Name, metricNum(m.Value), unit, metricNum(m.Target), unit,
+			strconv.FormatFloat(m.Ratio*100, 'f', 0, 64)+"%", plural(m.Instances, "instance"), m.Replicas)
 	}
 	if a.Reason != "" {
 		fmt.Fprintf(tw, "\tlast decision: %s\n", a.Reason)
@@ -105,4 +109,12 @@ func sizingLines(tw *table, z *v1.Sizing) {
 	for _, w := range z.Warnings {
 		fmt.Fprintf(tw, "\t%s\n", w)
 	}
+}
+
+// plural is "1 instance" or "n instances".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

@@ -34,8 +34,9 @@ type autoscaler struct {
 // autoscale runs one sync of the app's autoscaler when one is due: it measures the
 // app's instances, decides by the HPA's algorithm, and scales the app as `tend scale`
 // does (the count and the rollout's count committed together, an event recorded).
-// During a rollout the count sized is the app's (the stable revision's); the rollout
-// sizes the new revision from it.
+// During a rollout the count sized is the app's (the stable revision's), from the load
+// on every instance that serves (autoscale.DuringRollout); the rollout sizes the new
+// revision from it.
 func (l *appLoop) autoscale(ctx context.Context, now time.Time) {
 	as := l.rec.Spec.Autoscale
 	if as == nil || l.rec.ScaledToZero {
@@ -97,8 +98,13 @@ func (l *appLoop) recordChange(ctx context.Context, c store.AutoscaleChange) {
 func (l *appLoop) measure(ctx context.Context, as *spec.Autoscale, current int, now time.Time) []autoscale.Result {
 	var instances []autoscale.Instance
 	cpuRequests, memRequests := map[string]float64{}, map[string]float64{}
+	// the revisions that serve: warm ones kept for a rollback get no traffic
+	serving := map[int]bool{l.st.Stable: true}
+	if !l.st.Phase.Terminal() {
+		serving[l.st.From], serving[l.st.To] = true, true
+	}
 	for _, in := range l.c.o.Runtime.Instances(l.app) {
-		if in.State == runtime.Stopping || in.State == runtime.Backoff {
+		if in.State == runtime.Stopping || in.State == runtime.Backoff || !serving[in.Revision] {
 			continue // the HPA ignores pods being deleted and pods that failed
 		}
 		instances = append(instances, autoscale.Instance{ID: in.ID, Pending: in.State == runtime.Starting,
@@ -133,6 +139,9 @@ func (l *appLoop) measure(ctx context.Context, as *spec.Autoscale, current int, 
 	}
 	for _, c := range t.Custom {
 		out = append(out, l.custom(ctx, now, current, instances, c))
+	}
+	for i := range out {
+		out[i] = autoscale.DuringRollout(out[i], current)
 	}
 	return out
 }

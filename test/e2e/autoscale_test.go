@@ -82,7 +82,7 @@ func TestAnAutoscaledAppsCanaryRunsItsShare(t *testing.T) {
 		t.Fatal("tend status never showed the autoscaler's decision by rps during the canary")
 	}
 	out := s.mustTend("status", "hello")
-	if !strings.Contains(out, "Autoscale:") || !strings.Contains(out, "rps ") || !strings.Contains(out, "of target 50req/s") {
+	if !strings.Contains(out, "Autoscale:") || !strings.Contains(out, "rps ") || !strings.Contains(out, "of target 50 req/s") {
 		t.Errorf("tend status does not show the autoscaler:\n%s", out)
 	}
 

@@ -64,11 +64,11 @@ type tendServer struct {
 	runtime string
 }
 
-// startTend runs `tend server` on the runtime: local processes, or a test control plane
+// startTend runs `tend server` (with the extra flags) on the runtime: local processes, or a test control plane
 // (kube-apiserver, kube-controller-manager's Deployment and ReplicaSet controllers, the
 // fake kubelet) with a registry for the images tend builds. Instances outlive the server
 // on both (on Kubernetes they always do).
-func startTend(t *testing.T, runtime string) (*tendServer, *cluster) {
+func startTend(t *testing.T, runtime string, extra ...string) (*tendServer, *cluster) {
 	t.Helper()
 	bin, _ := tend(t)
 	args := []string{"--keep-instances"}
@@ -85,6 +85,7 @@ func startTend(t *testing.T, runtime string) (*tendServer, *cluster) {
 		args = []string{"--runtime", "kubernetes", "--kubeconfig", c.Kubeconfig, "--namespace", "apps",
 			"--registry", strings.TrimPrefix(reg.URL, "http://") + "/tend"}
 	}
+	args = append(args, extra...)
 	ts := &tendServer{t: t, cfg: harness.Config{Bin: bin, DataDir: t.TempDir(), Args: args}, runtime: runtime}
 	ts.start()
 	t.Cleanup(func() {
