@@ -190,3 +190,15 @@ func hasEvent(h History, prefix string) bool {
 	}
 	return false
 }
+
+func TestACustomTargetThatIsNotPromQLIsRefusedWhereItIsWritten(t *testing.T) {
+	c, _, _ := newController(t, func(o *Options) { o.CheckQuery = monitor.CheckQuery })
+	src := "app: hello\nbuild: {binary: /bin/a}\nautoscale:\n  max: 3\n  targets:\n    custom: [{query: 'sum(rate(jobs[1m]', target: 5}]\n"
+	_, err := c.Deploy(context.Background(), "/tmp/tend.yaml", []byte(src), io.Discard)
+	if err == nil || !strings.HasPrefix(err.Error(), "/tmp/tend.yaml:6:22: autoscale.targets.custom[0].query: not a PromQL query") {
+		t.Fatalf("deploy: %v, want the query's position and what is wrong", err)
+	}
+	if _, err := c.Status(context.Background(), "hello"); err == nil {
+		t.Fatal("the app was recorded")
+	}
+}

@@ -104,6 +104,9 @@ func (c *Controller) DeploySource(ctx context.Context, src Source, out io.Writer
 	if err := c.checkTLS(app); err != nil {
 		return DeployResult{}, &InvalidSpecError{Err: err}
 	}
+	if err := c.checkQueries(app); err != nil {
+		return DeployResult{}, &InvalidSpecError{Err: err}
+	}
 	if !src.ShareHosts {
 		if err := c.checkHosts(ctx, app); err != nil {
 			return DeployResult{}, err
@@ -143,6 +146,19 @@ func (c *Controller) checkTLS(app *spec.App) error {
 	certFile, keyFile := app.Path(t.Cert), app.Path(t.Key)
 	if _, _, _, err := certs.LoadPair(certFile, keyFile, app.Route.Hosts); err != nil {
 		return app.FieldError("route.tls.cert", "%v", err)
+	}
+	return nil
+}
+
+// checkQueries refuses autoscale's custom queries that are not PromQL.
+func (c *Controller) checkQueries(app *spec.App) error {
+	if app.Autoscale == nil || c.o.CheckQuery == nil {
+		return nil
+	}
+	for i, t := range app.Autoscale.Targets.Custom {
+		if err := c.o.CheckQuery(t.Query); err != nil {
+			return app.FieldError(fmt.Sprintf("autoscale.targets.custom[%d].query", i), "not a PromQL query: %v", err)
+		}
 	}
 	return nil
 }

@@ -88,6 +88,9 @@ type Options struct {
 	// Metrics answers the autoscaler's queries (the monitor, or the Prometheus analysis
 	// queries); nil: an autoscaled app keeps its count, and its status says why.
 	Metrics monitor.Querier
+	// CheckQuery validates a PromQL query of a spec's autoscale targets (nil: not
+	// checked); a deploy with one that does not parse changes nothing.
+	CheckQuery func(q string) error
 	// AutoscaleInterval is how often each autoscaled app is sized (default 15s, the HPA's
 	// sync period).
 	AutoscaleInterval time.Duration

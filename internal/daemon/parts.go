@@ -233,7 +233,8 @@ func (s *server) newController(context.Context) error {
 	s.uploads = &upload.Store{Dir: filepath.Join(s.dir, "uploads")}
 	s.ctl = controller.New(controller.Options{Store: s.st, Runtime: s.rt, DataDir: s.dir, Analyzer: analyzer, Registerer: s.reg,
 		CheckRules: alerting.CheckRules, Builder: s.builder, Logger: s.log, HTTPS: s.cfg.HTTPSAddr != "", Secrets: s.secrets, Uploads: s.uploads,
-		Routed: s.plane.Routed, Metrics: analyzer.Querier, AutoscaleInterval: s.cfg.AutoscaleInterval})
+		Routed: s.plane.Routed, Metrics: analyzer.Querier, AutoscaleInterval: s.cfg.AutoscaleInterval,
+		CheckQuery: monitor.CheckQuery})
 	return nil
 }
 

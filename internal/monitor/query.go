@@ -18,6 +18,12 @@ type Querier interface {
 	QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (Matrix, error)
 }
 
+// CheckQuery says whether q parses as PromQL.
+func CheckQuery(q string) error {
+	_, err := parser.NewParser(parser.Options{}).ParseExpr(q)
+	return err
+}
+
 // Sample is one series' value at one instant.
 type Sample struct {
 	Labels map[string]string `json:"metric"`
