@@ -1032,6 +1032,9 @@ func initYAML(r *initResult, nameNote string) string {
 	b.WriteString("\n")
 
 	line("resources: {cpu: 500m, memory: 256Mi}", "per instance (cgroup v2); remove for no limit")
+	line("", "Or let tend size the app from its load, as a Kubernetes HPA does (instances is then")
+	line("", "the first count; tend autoscale APP shows its decisions):")
+	line("# autoscale: {min: 2, max: 10, targets: {cpu: 70%, rps: 100}}", "")
 	grace := "SIGTERM, then SIGKILL after grace"
 	if slices.Contains(d.Kit, "server") {
 		grace = "kit/server's drain delay (5s) and shutdown (20s) fit in grace"

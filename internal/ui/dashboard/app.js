@@ -425,6 +425,16 @@ function buttons(st, hist) {
   return shown.length || answer.length ? [el("div", { class: "actions" }, ...shown, ...answer)] : [];
 }
 
+// autoscaleLine says what the autoscaler sees: the bounds, each target against its
+// value, and the last decision.
+function autoscaleLine(a) {
+  const metrics = (a.metrics || []).map((m) => m.error ? m.name + ": " + m.error :
+    m.name + " " + (+m.value.toPrecision(3)) + (m.unit === "%" ? "%" : m.unit ? " " + m.unit : "") + " of " + m.target + (m.unit === "%" ? "%" : m.unit ? " " + m.unit : ""));
+  return el("div", { class: "autoscale" }, "Autoscale: " + a.current + " instances, desired " + a.desired +
+    " (min " + a.min + ", max " + a.max + (a.floor ? ", floor " + a.floor : "") + ")" + (metrics.length ? " · " + metrics.join(" · ") : ""),
+    a.reason ? el("small", {}, " — " + a.reason) : "");
+}
+
 function appCard(st, gw, hist) {
   const r = st.rollout;
   const m = (metrics[st.app] || {}).instances || { rate: {}, errors: {} };
@@ -444,9 +454,10 @@ function appCard(st, gw, hist) {
   const maint = st.maintenance ? [el("div", { class: "maintenance" }, "Maintenance since " + age(st.maintenance.since) +
     " ago: the gateway answers 503" + (st.maintenance.message ? " (" + st.maintenance.message + ")" : "") +
     "; tend maintenance " + st.app + " off ends it")] : [];
+  const scaling = st.autoscale ? [autoscaleLine(st.autoscale)] : [];
   const preview = !terminal(r) && r.previewToken && r.from && (r.strategy === "canary" || r.strategy === "blueGreen")
     ? [el("div", { class: "preview" }, "Preview revision " + r.to + " with header ", el("code", {}, "X-Tend-Preview: " + r.previewToken))] : [];
-  return el("section", { class: "app", id: "app-" + st.app, "data-app": st.app }, title, ...maint,
+  return el("section", { class: "app", id: "app-" + st.app, "data-app": st.app }, title, ...maint, ...scaling,
     el("div", { class: "message" }, r.message || ""), ...buttons(st, hist), ...preview, split(st), ...steps(r),
     graphsOf(st.app), ...analysis(r), ...revisions(st, hist), ...tracesOf(st.app),
     el("h3", {}, "Instances"), instances, el("h3", {}, "Gateway"), endpoints, el("h3", {}, "Events"), events);
