@@ -40,8 +40,10 @@ type autoscaler struct {
 func (l *appLoop) autoscale(ctx context.Context, now time.Time) {
 	as := l.rec.Spec.Autoscale
 	if as == nil || l.rec.ScaledToZero {
+		if l.as.last != nil {
+			l.c.metrics.forgetAutoscale(l.app)
+		}
 		l.as = autoscaler{}
-		l.c.metrics.forgetAutoscale(l.app)
 		return
 	}
 	if now.Before(l.as.next) {
