@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/tendhq/tend/internal/api/v1"
 )
 
@@ -85,6 +87,18 @@ func TestAnAutoscaledAppsCanaryRunsItsShare(t *testing.T) {
 	if !strings.Contains(out, "Autoscale:") || !strings.Contains(out, "rps ") || !strings.Contains(out, "of target 50 req/s") {
 		t.Errorf("tend status does not show the autoscaler:\n%s", out)
 	}
+
+	t.Run("dashboard", func(t *testing.T) {
+		tab := browser(t)
+		step(t, tab, 15*time.Second, "open the dashboard", chromedp.Navigate(strings.TrimSpace(s.mustTend("dashboard"))))
+		line := step(t, tab, 20*time.Second, "the autoscaler's line", chromedp.Poll[string](`(() => {
+			const a = document.querySelector('section[data-app="hello"] .autoscale');
+			return a && a.textContent.includes("rps") ? a.textContent : null;
+		})()`, chromedp.WithPollingInterval(300*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second)))
+		if !strings.HasPrefix(line, "Autoscale: 4 instances, desired 4 (min 1, max 8)") || !strings.Contains(line, "of 50 req/s") {
+			t.Errorf("the dashboard's autoscale line: %q", line)
+		}
+	})
 
 	s.mustTend("promote", "hello", "--full")
 	waitFor(t, 60*time.Second, "revision 2 at 4 instances", func() error {
