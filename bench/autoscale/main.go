@@ -151,8 +151,16 @@ func run(w io.Writer, log *slog.Logger, root string, window, steady, hold time.D
 	fmt.Fprintf(w, "| | counts seen | %v |\n", slices.Sorted(maps.Keys(counts)))
 	fmt.Fprintf(w, "| | requests: ok / failed | %d / %d |\n", noisyOK, noisyFailed)
 	fmt.Fprintf(w, "| all | failed requests | %d |\n", failed)
-	for _, c := range flaps {
-		fmt.Fprintf(w, "\nChange under steady load: %s %d → %d: %s\n", c.At.Format(time.TimeOnly), c.From, c.To, c.Reason)
+	fmt.Fprintln(w, "\nThe autoscaler's changes (`tend autoscale hello`), the steady phase's marked:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| time | from | to | reason |")
+	fmt.Fprintln(w, "|---|---:|---:|---|")
+	for i, c := range after {
+		mark := ""
+		if i >= len(before) {
+			mark = " **(steady load)**"
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %s%s |\n", c.At.Format(time.TimeOnly), c.From, c.To, c.Reason, mark)
 	}
 	switch {
 	case failed > 0:
