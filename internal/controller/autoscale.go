@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/autoscale"
+	"github.com/tendhq/tend/internal/monitor"
 	"github.com/tendhq/tend/internal/runtime"
 	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
@@ -154,19 +155,25 @@ func (l *appLoop) perInstance(ctx context.Context, now time.Time, current int, i
 	if err != nil {
 		return autoscale.Result{Metric: m.Name, Kind: m.Kind, Target: m.Target, Replicas: current, Err: fmt.Errorf("query the metrics: %w", err)}
 	}
-	m.Values = map[string]float64{}
+	m.Values = byInstance(v)
+	return autoscale.Replicas(current, instances, m)
+}
+
+// byInstance is a query's samples keyed by their instance label.
+func byInstance(v monitor.Vector) map[string]float64 {
+	out := map[string]float64{}
 	for _, s := range v {
 		if id := s.Labels["instance"]; id != "" {
-			m.Values[id] = s.Value
+			out[id] = s.Value
 		}
 	}
-	return autoscale.Replicas(current, instances, m)
+	return out
 }
 
 // custom runs a custom target's query: a value per instance when its samples carry an
 // instance label, else the app's total.
 func (l *appLoop) custom(ctx context.Context, now time.Time, current int, instances []autoscale.Instance, c spec.CustomTarget) autoscale.Result {
-	m := autoscale.Metric{Name: c.Name, Kind: autoscale.Average, Target: c.Target, Values: map[string]float64{}}
+	m := autoscale.Metric{Name: c.Name, Kind: autoscale.Average, Target: c.Target}
 	v, err := l.c.o.Metrics.Query(ctx, c.Query, now)
 	if err != nil {
 		return autoscale.Result{Metric: c.Name, Kind: m.Kind, Target: c.Target, Replicas: current, Err: fmt.Errorf("query %q: %w", c.Query, err)}
@@ -185,11 +192,7 @@ func (l *appLoop) custom(ctx context.Context, now time.Time, current int, instan
 		m.Kind = autoscale.Total
 		return autoscale.Replicas(current, instances, m)
 	}
-	for _, s := range v {
-		if id := s.Labels["instance"]; id != "" {
-			m.Values[id] = s.Value
-		}
-	}
+	m.Values = byInstance(v)
 	return autoscale.Replicas(current, instances, m)
 }
 
