@@ -3,7 +3,9 @@ package alerting
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -242,4 +244,28 @@ func mustURL(s string) *url.URL {
 		return &url.URL{}
 	}
 	return u
+}
+
+// Embedded says whether alerts go to the embedded Alertmanager (which keeps silences
+// and a notification log in the data dir).
+func (a *Alerting) Embedded() bool { return a.am != nil }
+
+// SnapshotSilences writes the embedded Alertmanager's silences to w, in the format of
+// its snapshot file.
+func (a *Alerting) SnapshotSilences(w io.Writer) error {
+	if a.am == nil {
+		return errors.New("alerts go to an external Alertmanager, which keeps the silences")
+	}
+	_, err := a.am.silences.Snapshot(w)
+	return err
+}
+
+// SnapshotNotificationLog writes the embedded Alertmanager's notification log to w, in
+// the format of its snapshot file.
+func (a *Alerting) SnapshotNotificationLog(w io.Writer) error {
+	if a.am == nil {
+		return errors.New("alerts go to an external Alertmanager, which keeps the notification log")
+	}
+	_, err := a.am.nflog.Snapshot(w)
+	return err
 }

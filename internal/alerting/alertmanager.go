@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/alertmanager/featurecontrol"
 	"github.com/prometheus/alertmanager/inhibit"
 	"github.com/prometheus/alertmanager/marker"
+	"github.com/prometheus/alertmanager/nflog"
 	"github.com/prometheus/alertmanager/notify"
 	"github.com/prometheus/alertmanager/provider/mem"
 	"github.com/prometheus/alertmanager/silence"
@@ -50,6 +51,8 @@ type alertmanager struct {
 	alerts     *mem.Alerts
 	dispatcher *dispatch.Dispatcher
 	inhibitor  *inhibit.Inhibitor
+	silences   *silence.Silences
+	nflog      *nflog.Log
 	stopc      chan struct{}
 	wg         sync.WaitGroup
 }
@@ -102,11 +105,13 @@ func startAlertmanager(cfg *Config, dir, externalURL string, incidents chan<- No
 	if err != nil {
 		return nil, err
 	}
+	am.nflog = nl
 	am.wg.Go(func() { nl.Maintenance(maintenance, nflogFile, am.stopc, nil) })
 	silences, err := silence.New(silence.Options{SnapshotFile: silFile, Retention: retention, Logger: log.With("component", "silences"), Metrics: reg, EventRecorder: rec})
 	if err != nil {
 		return nil, fmt.Errorf("open the silences %s: %w", silFile, err)
 	}
+	am.silences = silences
 	am.wg.Go(func() { silences.Maintenance(maintenance, silFile, am.stopc, nil) })
 	silencer := silence.NewSilencer(silences, log, rec)
 	am.alerts, err = mem.NewAlerts(context.Background(), 30*time.Minute, 0, silencer, log.With("component", "alerts"), rec, reg, flags)

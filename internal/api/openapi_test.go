@@ -27,6 +27,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/tendhq/tend/internal/api/v1"
+	"github.com/tendhq/tend/internal/backup"
 	"github.com/tendhq/tend/internal/build"
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/gateway"
@@ -141,7 +142,7 @@ func fullOptions(t *testing.T) Options {
 	_, _, _, _, certs, _ := incidentFixture(t)
 	spans := traceFixture(t)
 	return Options{Controller: c, Token: "t", DataDir: dir, Version: "v1.2.3", Incidents: m, Secrets: vault,
-		Traces: spans, OTLP: &trace.Receiver{Add: spans.Add},
+		Traces: spans, OTLP: &trace.Receiver{Add: spans.Add}, Backups: listedBackups{},
 		Gateway: func() []gateway.AppState { return routes },
 		Certs:   func(context.Context) ([]store.Certificate, error) { return certs, nil }}
 }
@@ -499,4 +500,22 @@ func TestSchemasFollowEncodingJSON(t *testing.T) {
 			t.Errorf("%v: no error", bad)
 		}
 	}
+}
+
+// listedBackups has tend's state backup with one archive, and runs none.
+type listedBackups struct{}
+
+func (listedBackups) WriteState(_ context.Context, w io.Writer, _ bool) (*backup.Manifest, error) {
+	_, err := w.Write([]byte("archive"))
+	return &backup.Manifest{}, err
+}
+
+func (listedBackups) List(context.Context, string) ([]v1.Backup, error) {
+	at := time.Date(2026, 12, 3, 3, 0, 0, 0, time.UTC)
+	return []v1.Backup{{Name: "state", Kind: "state", Schedule: "@daily", Target: "/var/lib/tend/backups",
+		Archives: []v1.BackupArchive{{Name: "tend-state-20261203T030000Z.tar.zst", Time: at, Size: 1 << 20, SHA256: strings.Repeat("a", 64), Seconds: 0.4}}}}, nil
+}
+
+func (listedBackups) Run(_ context.Context, app, name string) (backup.Object, error) {
+	return backup.Object{}, fmt.Errorf("%w: %s/%s", ErrNoBackup, app, name)
 }

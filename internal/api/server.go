@@ -70,6 +70,8 @@ type Options struct {
 	// /v1/traces (nil: not on the API).
 	Traces Traces
 	OTLP   http.Handler
+	// Backups runs and lists backups (nil: no backup routes).
+	Backups Backups
 }
 
 type server struct {
@@ -136,6 +138,9 @@ func (s *server) routes() *http.ServeMux {
 	}
 	if s.o.Traces != nil {
 		s.routeTraces(r)
+	}
+	if s.o.Backups != nil {
+		s.routeBackups(r)
 	}
 	r.handle("GET /v1/openapi.json", s.openapi, op{summary: "this description of the API (OpenAPI 3.1)", response: jsonOf(map[string]any{})})
 	s.endpoints = r.endpoints

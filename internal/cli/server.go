@@ -43,6 +43,7 @@ type serverFlags struct {
 	keepInstances      bool
 	instanceUser       string
 	secretsKeyFile     string
+	stateBackups       daemon.StateBackups
 	accessLog          bool
 	logLevel           string
 	retention          time.Duration
@@ -83,6 +84,9 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.secretsKeyFile, "secrets-key-file", "", "the key apps' secrets are sealed with (tend-secrets-key-1:BASE64, mode 0600); default DATA/secrets.key, made on the first tend secret set")
 	cmd.Flags().StringVar(&f.instanceUser, "instance-user", "auto", "whom instances run as: auto (a user of its own for each app when tend runs as root, else tend's user), app, a user name, or UID[:GID]")
 	cmd.Flags().BoolVar(&f.keepInstances, "keep-instances", false, "leave instances running when the server stops; the next server on this data dir re-adopts them")
+	cmd.Flags().StringVar(&f.stateBackups.Schedule, "state-backup-schedule", "@daily", "when tend's own state is backed up: a cron schedule (\"0 3 * * *\", @daily, @every 6h), or off")
+	cmd.Flags().StringVar(&f.stateBackups.Dir, "state-backup-dir", "", "where the backups of tend's state are kept (default DATA/backups: copy them off the machine, or point this at another disk)")
+	cmd.Flags().IntVar(&f.stateBackups.Keep, "state-backup-keep", 7, "how many backups of tend's state are kept")
 	cmd.Flags().BoolVar(&f.accessLog, "access-log", false, "log every gateway request as a JSON line (in DATA/gateway/gateway.log)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
 	cmd.Flags().DurationVar(&f.retention, "retention", monitor.DefaultRetention, "how long the embedded metrics database keeps samples")
@@ -140,7 +144,8 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 		Version: version(), AccessLog: f.accessLog, LogLevel: f.logLevel,
 		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
 		Retention: f.retention, RetentionBytes: size, ScrapeInterval: f.scrapeInterval, AutoscaleInterval: f.autoscaleInterval, PrometheusURL: f.prometheusURL,
-		Tracing: f.tracing, TraceRetention: f.traceRetention, TraceRetentionBytes: traceSize, OTLPAddr: f.otlp, OTLPExport: export}
+		Tracing: f.tracing, TraceRetention: f.traceRetention, TraceRetentionBytes: traceSize, OTLPAddr: f.otlp, OTLPExport: export,
+		StateBackups: f.stateBackups}
 	if f.etcd != "" {
 		cfg.EtcdEndpoints = strings.Split(f.etcd, ",")
 	}
@@ -155,7 +160,7 @@ func (f *serverFlags) config(dataDir string) (daemon.Config, error) {
 	for _, p := range []struct {
 		in  string
 		out *string
-	}{{f.amConfig, &cfg.AlertmanagerConfig}, {f.incidents, &cfg.IncidentsConfig}, {f.apiTLSCert, &cfg.APITLSCert}, {f.apiTLSKey, &cfg.APITLSKey}} {
+	}{{f.amConfig, &cfg.AlertmanagerConfig}, {f.incidents, &cfg.IncidentsConfig}, {f.stateBackups.Dir, &cfg.StateBackups.Dir}, {f.apiTLSCert, &cfg.APITLSCert}, {f.apiTLSKey, &cfg.APITLSKey}} {
 		if p.in == daemon.APITLSAuto && p.out == &cfg.APITLSCert {
 			*p.out = p.in
 		} else if p.in != "" {

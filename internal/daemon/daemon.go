@@ -105,6 +105,8 @@ type Config struct {
 	TraceRetentionBytes int64
 	OTLPAddr            string
 	OTLPExport          string
+	// StateBackups schedules the backups of tend's own state.
+	StateBackups StateBackups
 }
 
 // Info says where a started server listens.
@@ -167,6 +169,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		part{name: "certificates", start: s.openCerts, run: s.runCerts},
 		part{name: "alerting", start: s.openAlerting, run: s.runAlerting, stop: s.closeAlerting},
 		part{name: "incidents", start: s.openIncidents, run: s.runIncidents},
+		part{name: "backups", start: s.openBackups, run: s.runBackups},
 		part{name: "log index", run: s.runLogIndex},
 		part{name: "alert delivery", run: s.runAlertDelivery},
 		part{name: "API", start: s.openAPI, run: s.serveAPI, stop: s.closeAPI},

@@ -20,6 +20,7 @@ import (
 	"github.com/tendhq/tend/internal/alerting"
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/api/v1"
+	"github.com/tendhq/tend/internal/backup"
 	"github.com/tendhq/tend/internal/certs"
 	"github.com/tendhq/tend/internal/controller"
 	"github.com/tendhq/tend/internal/dataplane"
@@ -62,6 +63,7 @@ type server struct {
 	certMgr   *certs.Manager
 	alerts    *alerting.Alerting
 	incidents *incident.Manager
+	backups   *backup.Scheduler
 	// inbox carries the embedded Alertmanager's notifications to the incident manager
 	inbox  chan alerting.Notification
 	apiSrv *http.Server
@@ -313,7 +315,7 @@ func (s *server) openAPI(context.Context) error {
 	mux.Handle("/", api.Handler(api.Options{Controller: s.ctl, Token: s.token, DataDir: s.dir, PodLogs: podLogs, Version: s.cfg.Version, Logger: s.log,
 		Gateway: s.plane.State, Room: s.room.Check, Prometheus: s.mon.Handler(s.cfg.Version), Alertmanager: s.alerts.Handler(),
 		Incidents: s.incidents, Certs: certList(s.certMgr), Secrets: s.secrets, Uploads: s.uploads, Tokens: s.tokens, Target: s.target(),
-		Traces: s.spans, OTLP: s.otlpReceiver()}))
+		Traces: s.spans, OTLP: s.otlpReceiver(), Backups: backupsAPI{s}}))
 	// idle kept connections close after 2 minutes (CLI and dashboard reconnect at once)
 	s.apiSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.With("component", "api").Handler(), slog.LevelInfo)} // TLS handshake failures, among others

@@ -1,0 +1,279 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
+)
+
+// Job is one scheduled backup: tend's state, or one of an app's backups.
+type Job struct {
+	App, Name string
+	// Kind is what it copies ("state", "postgres", "files"), ScheduleText its schedule
+	// as written.
+	Kind, ScheduleText string
+	// Schedule is when it runs (nil: only when asked); Every is the time between two
+	// runs, which BackupMissing compares the newest archive's age with.
+	Schedule cron.Schedule
+	Every    time.Duration
+	Target   Target
+	// Prefix starts every archive's name, and Ext ends it (".tar.zst").
+	Prefix, Ext string
+	Retain      Retention
+	// Write writes one archive.
+	Write func(ctx context.Context, w io.Writer) error
+}
+
+// Status is what a job did last.
+type Status struct {
+	App, Name   string
+	LastSuccess time.Time
+	LastObject  *Object
+	LastError   string
+	LastAttempt time.Time
+	Next        time.Time
+}
+
+// Scheduler runs jobs on their schedules, retrying a failed run with backoff, prunes
+// what their retention does not keep, and exports each job's state as metrics.
+type Scheduler struct {
+	log *slog.Logger
+	// Retries is how many times a failed run is tried again, after Backoff, then
+	// doubled each time.
+	Retries int
+	Backoff time.Duration
+	now     func() time.Time
+
+	mu     sync.Mutex
+	jobs   map[string]*running
+	wake   chan struct{}
+	runMu  sync.Mutex // one archive written at a time: backups share the disk and the CPU
+	lastOK *prometheus.GaugeVec
+	lastRn *prometheus.GaugeVec
+	every  *prometheus.GaugeVec
+	size   *prometheus.GaugeVec
+	took   *prometheus.GaugeVec
+}
+
+type running struct {
+	job    Job
+	status Status
+}
+
+// NewScheduler makes a scheduler whose metrics are registered with reg (nil: none).
+func NewScheduler(reg prometheus.Registerer, log *slog.Logger) *Scheduler {
+	if log == nil {
+		log = slog.Default()
+	}
+	labels := []string{"app", "name"}
+	s := &Scheduler{log: log, Retries: 3, Backoff: 30 * time.Second, now: time.Now, jobs: map[string]*running{}, wake: make(chan struct{}, 1),
+		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_last_success_timestamp_seconds", Help: "When the newest whole archive of the backup was written (Unix time)."}, labels),
+		lastRn: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_last_run_success", Help: "1 when the backup's last run (with its retries) wrote an archive, 0 when it failed."}, labels),
+		every:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_interval_seconds", Help: "The time between two scheduled runs of the backup."}, labels),
+		size:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_last_size_bytes", Help: "The size of the backup's newest archive."}, labels),
+		took:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_last_duration_seconds", Help: "How long the backup's newest archive took to write."}, labels),
+	}
+	if reg != nil {
+		reg.MustRegister(s.lastOK, s.lastRn, s.every, s.size, s.took)
+	}
+	return s
+}
+
+func key(app, name string) string { return app + "/" + name }
+
+// Set adds or replaces a job; the newest archive in its target counts as its last
+// success.
+func (s *Scheduler) Set(ctx context.Context, j Job) {
+	r := &running{job: j, status: Status{App: j.App, Name: j.Name}}
+	if objs, err := j.Target.List(ctx, j.Prefix); err == nil && len(objs) > 0 {
+		o := objs[len(objs)-1]
+		r.status.LastSuccess, r.status.LastObject = o.Time, &o
+		s.record(j, o)
+	}
+	if j.Schedule != nil {
+		r.status.Next = j.Schedule.Next(s.now())
+		s.every.WithLabelValues(j.App, j.Name).Set(j.Every.Seconds())
+	}
+	s.mu.Lock()
+	s.jobs[key(j.App, j.Name)] = r
+	s.mu.Unlock()
+	s.poke()
+}
+
+// Remove drops the jobs of app that keep is false for, and their metrics.
+func (s *Scheduler) Remove(app string, keep func(name string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, r := range s.jobs {
+		if r.job.App == app && !keep(r.job.Name) {
+			delete(s.jobs, k)
+			for _, g := range []*prometheus.GaugeVec{s.lastOK, s.lastRn, s.every, s.size, s.took} {
+				g.DeleteLabelValues(r.job.App, r.job.Name)
+			}
+		}
+	}
+}
+
+func (s *Scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Status is the state of every job, or of app's.
+func (s *Scheduler) Status(app string) []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Status
+	for _, r := range s.jobs {
+		if app == "" || r.job.App == app {
+			out = append(out, r.status)
+		}
+	}
+	return out
+}
+
+// Job is the job app/name.
+func (s *Scheduler) Job(app, name string) (Job, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.jobs[key(app, name)]
+	if !ok {
+		return Job{}, false
+	}
+	return r.job, true
+}
+
+// Run runs the scheduled jobs until ctx ends; a run in progress finishes first (it
+// leaves no partial archive if ctx ends it).
+func (s *Scheduler) Run(ctx context.Context) {
+	for {
+		next, due := s.due()
+		for _, j := range due {
+			s.runWithRetries(ctx, j)
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(next.Sub(s.now()), 0)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// due are the jobs whose time came, with their next times set, and the earliest next
+// time of the others.
+func (s *Scheduler) due() (time.Time, []Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var next time.Time
+	var due []Job
+	for _, r := range s.jobs {
+		if r.job.Schedule == nil {
+			continue
+		}
+		if !r.status.Next.After(now) {
+			due = append(due, r.job)
+			r.status.Next = r.job.Schedule.Next(now)
+		}
+		if next.IsZero() || r.status.Next.Before(next) {
+			next = r.status.Next
+		}
+	}
+	return next, due
+}
+
+func (s *Scheduler) runWithRetries(ctx context.Context, j Job) {
+	wait := s.Backoff
+	for try := 0; ; try++ {
+		_, err := s.RunNow(ctx, j)
+		if err == nil || try >= s.Retries || ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("backup failed; trying again", "app", j.App, "backup", j.Name, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// RunNow writes one archive of j to its target, then removes what its retention no
+// longer keeps.
+func (s *Scheduler) RunNow(ctx context.Context, j Job) (Object, error) {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	at := s.now().UTC()
+	name := j.Prefix + at.Format("20060102T150405Z") + j.Ext
+	o, err := j.Target.Put(ctx, name, func(w io.Writer) error { return j.Write(ctx, w) })
+	s.mu.Lock()
+	if r, ok := s.jobs[key(j.App, j.Name)]; ok {
+		r.status.LastAttempt = at
+		if err != nil {
+			r.status.LastError = err.Error()
+		} else {
+			r.status.LastError, r.status.LastSuccess, r.status.LastObject = "", o.Time, &o
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.lastRn.WithLabelValues(j.App, j.Name).Set(0)
+		s.log.Error("backup failed", "app", j.App, "backup", j.Name, "target", j.Target.String(), "err", err)
+		return Object{}, err
+	}
+	s.record(j, o)
+	s.lastRn.WithLabelValues(j.App, j.Name).Set(1)
+	s.log.Info("backup written", "app", j.App, "backup", j.Name, "target", j.Target.String(), "archive", o.Name, "bytes", o.Size, "took", o.Took, "sha256", o.SHA256)
+	if err := s.prune(ctx, j); err != nil {
+		s.log.Warn("backup retention", "app", j.App, "backup", j.Name, "err", err)
+	}
+	return o, nil
+}
+
+func (s *Scheduler) record(j Job, o Object) {
+	s.lastOK.WithLabelValues(j.App, j.Name).Set(float64(o.Time.UnixMilli()) / 1000)
+	s.size.WithLabelValues(j.App, j.Name).Set(float64(o.Size))
+	s.took.WithLabelValues(j.App, j.Name).Set(o.Took.Seconds())
+}
+
+func (s *Scheduler) prune(ctx context.Context, j Job) error {
+	objs, err := j.Target.List(ctx, j.Prefix)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, o := range j.Retain.expired(objs) {
+		errs = append(errs, j.Target.Remove(ctx, o.Name))
+	}
+	return errors.Join(errs...)
+}
+
+// ParseSchedule reads a cron schedule: five fields (minute hour day-of-month month
+// day-of-week) or a descriptor (@daily, @weekly, @every 6h), as robfig/cron reads
+// them, and says the time between two runs.
+func ParseSchedule(text string) (cron.Schedule, time.Duration, error) {
+	sch, err := cron.ParseStandard(text)
+	if err != nil {
+		return nil, 0, fmt.Errorf("schedule %q: %w (want five fields, minute hour day month weekday, like \"0 3 * * *\", or @daily, @weekly, @every 6h)", text, err)
+	}
+	a := sch.Next(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	return sch, sch.Next(a).Sub(a), nil
+}
