@@ -77,6 +77,24 @@ const BuiltinRules = `groups:
     annotations:
       summary: "a rollout of {{ $labels.app }} failed its analysis"
       description: "See tend analysis {{ $labels.app }} and tend history {{ $labels.app }}."
+  - alert: BackupFailed
+    expr: tend_backup_last_run_success == 0
+    labels: {severity: critical, source: tend}
+    annotations:
+      summary: "backup {{ $labels.name }} of {{ if $labels.app }}{{ $labels.app }}{{ else }}tend's state{{ end }} failed, retries included"
+      description: "Its last scheduled run and every retry failed, leaving no archive. tend backup list says why; tend backup run tries again now."
+  - alert: BackupMissing
+    expr: time() - tend_backup_last_success_timestamp_seconds > 2 * tend_backup_interval_seconds
+    labels: {severity: critical, source: tend}
+    annotations:
+      summary: "the newest archive of backup {{ $labels.name }} of {{ if $labels.app }}{{ $labels.app }}{{ else }}tend's state{{ end }} is {{ $value | humanizeDuration }} old"
+      description: "Older than twice its schedule's interval: runs are failing or not happening. See tend backup list."
+  - alert: BackupVerifyFailed
+    expr: tend_backup_last_verify_success == 0
+    labels: {severity: critical, source: tend}
+    annotations:
+      summary: "the restore drill of backup {{ $labels.name }} of {{ $labels.app }} failed"
+      description: "tend restored the newest archive into a scratch database and the check failed: the backup may not restore. See tend backup list {{ $labels.app }}."
 `
 
 // checkRuleFiles parses every rule file as Prometheus does (CheckRules), so that a bad

@@ -95,7 +95,7 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.autoscaleInterval, "autoscale-interval", controller.DefaultAutoscaleInterval, "how often apps with autoscale: are sized from their metrics (the HPA's sync period)")
 	cmd.Flags().StringVar(&f.prometheusURL, "prometheus-url", "", "query this Prometheus for canary analysis instead of the embedded one (e.g. http://127.0.0.1:9090)")
 	cmd.Flags().StringArrayVar(&f.rules, "rules", nil, "Prometheus alerting rule file, evaluated on the embedded metrics (repeatable)")
-	cmd.Flags().BoolVar(&f.builtinRules, "builtin-rules", true, "evaluate tend's built-in alerts for every app (HighErrorRate, HighLatency, InstanceDown, CrashLooping, HighMemoryUsage, GatewayDown, CertificateExpiresSoon, CertificateRenewalFailing, RolloutFailed)")
+	cmd.Flags().BoolVar(&f.builtinRules, "builtin-rules", true, "evaluate tend's built-in alerts for every app (HighErrorRate, HighLatency, InstanceDown, CrashLooping, HighMemoryUsage, GatewayDown, CertificateExpiresSoon, CertificateRenewalFailing, RolloutFailed, BackupFailed, BackupMissing, BackupVerifyFailed)")
 	cmd.Flags().DurationVar(&f.ruleInterval, "rule-interval", alerting.DefaultInterval, "how often alerting rules are evaluated")
 	cmd.Flags().StringVar(&f.amConfig, "alertmanager-config", "", "Alertmanager configuration file for the embedded Alertmanager (default: every alert group becomes an incident, nothing is sent elsewhere)")
 	cmd.Flags().StringVar(&f.amURL, "alertmanager-url", "", "send alerts to this Alertmanager instead of the embedded one (e.g. http://127.0.0.1:9093)")

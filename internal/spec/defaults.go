@@ -54,6 +54,7 @@ const (
 
 // setDefaults fills every field the spec left out.
 func (a *App) setDefaults() {
+	a.setBackupDefaults()
 	if as := a.Autoscale; as != nil {
 		as.setDefaults()
 		if a.Instances == 0 {

@@ -128,6 +128,7 @@ func (d *decoder) app(n *yaml.Node, a *App) {
 		"alerts":    func(v *yaml.Node, f string) { a.Alerts = d.alerts(v, f) },
 		"files":     func(v *yaml.Node, f string) { a.Files = d.files(v, f) },
 		"autoscale": func(v *yaml.Node, f string) { a.Autoscale = d.autoscale(v, f) },
+		"backups":   func(v *yaml.Node, f string) { a.Backups = d.backups(v, f) },
 	}, nil)
 	for _, req := range []string{"app", "build"} {
 		if !written[req] {

@@ -10,6 +10,12 @@ import (
 
 // badSpecs maps each testdata/*.bad.yaml to the exact message a user sees.
 var badSpecs = map[string]string{
+	"backup_schedule_fields.bad.yaml":      "testdata/backup_schedule_fields.bad.yaml:6:13: backups[0].schedule: expected exactly 5 fields, found 4: [0 3 * *]: want five fields (minute hour day month weekday) like \"0 3 * * *\", or @daily, @weekly, @every 6h",
+	"backup_two_kinds.bad.yaml":            "testdata/backup_two_kinds.bad.yaml:4:3: backups[0]: want exactly one of postgres (a database) or files (a directory)",
+	"backup_s3_plain_key.bad.yaml":         "testdata/backup_s3_plain_key.bad.yaml:7:82: backups[0].to.s3.secretKey: want {secret: NAME}: a secret key is kept as a secret (tend secret set APP NAME), never in the spec",
+	"backup_verify_files.bad.yaml":         "testdata/backup_verify_files.bad.yaml:4:3: backups[0].verify: a restore drill restores a database: only a postgres backup has one",
+	"backup_age_recipient.bad.yaml":        "testdata/backup_age_recipient.bad.yaml:6:19: backups[0].encrypt.age[0]: not an age recipient (age1..., from age-keygen): malformed recipient \"age1notakey\": invalid character data part: s[1]=111",
+	"backup_unknown_field.bad.yaml":        "testdata/backup_unknown_field.bad.yaml:6:3: backups[0].retian: unknown field; did you mean \"retain\"?",
 	"alerts_builtin_word.bad.yaml":         "testdata/alerts_builtin_word.bad.yaml:4:42: alerts.builtin: want true or false, got \"maybe\"",
 	"alerts_unknown_field.bad.yaml":        "testdata/alerts_unknown_field.bad.yaml:4:10: alerts.files: unknown field; did you mean \"rules\"?",
 	"analysis_load_no_rps.bad.yaml":        "testdata/analysis_load_no_rps.bad.yaml:18:13: strategy.canary.analysis.load.rps: required field is missing",

@@ -41,6 +41,8 @@ type App struct {
 	// Autoscale, when set, lets tend size the app between its min and max from its
 	// metrics; Instances is then the first count only.
 	Autoscale *Autoscale `json:"autoscale,omitempty"`
+	// Backups are the app's databases and directories tend backs up on schedules.
+	Backups []Backup `json:"backups,omitempty"`
 
 	// File is the path the spec was loaded from; Dir is its directory, against
 	// which relative paths (build.main, build.binary) resolve. Neither is a YAML field.

@@ -83,6 +83,7 @@ func (d *decoder) validate(a *App) {
 	d.validateProbe("liveness", a.Health.Liveness)
 	d.validateStrategy(a)
 	d.validateAutoscale(a)
+	d.validateBackups(a)
 }
 
 // validateProbe checks the probe health.<name>.
