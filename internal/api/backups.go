@@ -10,6 +10,7 @@ import (
 
 	"github.com/tendhq/tend/internal/api/v1"
 	"github.com/tendhq/tend/internal/backup"
+	"github.com/tendhq/tend/internal/store"
 )
 
 // Backups is what the API asks of the server's backups.
@@ -20,6 +21,11 @@ type Backups interface {
 	List(ctx context.Context, app string) ([]v1.Backup, error)
 	// Run runs app's backup name now.
 	Run(ctx context.Context, app, name string) (backup.Object, error)
+	// Restore restores app's backup name from archive ("": the newest) into to ("":
+	// the backup's own database or directory).
+	Restore(ctx context.Context, app, name, archive, to string) (backup.Restored, error)
+	// Verify runs app's backup name's restore drill now.
+	Verify(ctx context.Context, app, name, archive string) (store.BackupVerify, error)
 }
 
 // ErrNoBackup is the error of a backup that no spec (nor tend) has.
@@ -32,6 +38,59 @@ func (s *server) routeBackups(r *router) {
 	r.handle("GET /v1/backups", s.listBackups, op{summary: "the backups (tend's state's and the apps') with their archives, oldest first",
 		params: []param{{name: "app", desc: "only this app's backups", value: ""}}, response: jsonOf([]v1.Backup{})})
 	r.handle("POST /v1/backups/run", s.runBackup, op{summary: "run a backup now: the archive it wrote", request: jsonOf(v1.BackupRun{}), response: jsonOf(v1.BackupArchive{})})
+	r.handle("POST /v1/backups/restore", s.restoreBackup, op{summary: "restore an app's database or directory from an archive (checked against its sha256 first; a database in one transaction)",
+		request: jsonOf(v1.BackupRestore{}), response: jsonOf(v1.BackupRestored{})})
+	r.handle("POST /v1/backups/verify", s.verifyBackup, op{summary: "run a backup's restore drill now: the archive restored into a scratch database and checked; ok false when it fails",
+		request: jsonOf(v1.BackupVerifyRequest{}), response: jsonOf(v1.BackupVerify{})})
+}
+
+func (s *server) restoreBackup(w http.ResponseWriter, r *http.Request) {
+	var req v1.BackupRestore
+	if err := decode(r.Body, 1<<20, &req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("the body is not a restore ({\"app\": \"APP\", \"name\": \"NAME\"}): %w", err))
+		return
+	}
+	if c, ok := callOf(r); ok {
+		c.app = req.App
+	}
+	res, err := s.o.Backups.Restore(r.Context(), req.App, req.Name, req.Archive, req.To)
+	if err != nil {
+		writeError(w, backupStatus(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v1.BackupRestored{Archive: res.Archive, Into: res.Into, Kept: res.Kept, Seconds: res.Took.Seconds()})
+}
+
+func (s *server) verifyBackup(w http.ResponseWriter, r *http.Request) {
+	var req v1.BackupVerifyRequest
+	if err := decode(r.Body, 1<<20, &req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("the body is not a drill to run ({\"app\": \"APP\", \"name\": \"NAME\"}): %w", err))
+		return
+	}
+	if c, ok := callOf(r); ok {
+		c.app = req.App
+	}
+	v, err := s.o.Backups.Verify(r.Context(), req.App, req.Name, req.Archive)
+	out := v1.BackupVerify{Archive: v.Archive, Time: v.Time, OK: v.OK, Message: v.Message}
+	switch {
+	case errors.Is(err, ErrNoBackup):
+		writeError(w, http.StatusNotFound, err)
+	case err != nil && !v.Time.IsZero():
+		writeJSON(w, http.StatusOK, out) // the drill ran, and failed: its outcome says why
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err)
+	default:
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// backupStatus is the answer's status for a backup's error.
+func backupStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrNoBackup), errors.Is(err, backup.ErrNoArchive):
+		return http.StatusNotFound
+	}
+	return statusOf(err)
 }
 
 func (s *server) backupState(w http.ResponseWriter, r *http.Request) {
@@ -91,10 +150,8 @@ func (s *server) runBackup(w http.ResponseWriter, r *http.Request) {
 	}
 	o, err := s.o.Backups.Run(r.Context(), req.App, req.Name)
 	switch {
-	case errors.Is(err, ErrNoBackup):
-		writeError(w, http.StatusNotFound, err)
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err)
+		writeError(w, backupStatus(err), err)
 	default:
 		writeJSON(w, http.StatusOK, v1.BackupArchive{Name: o.Name, Time: o.Time, Size: o.Size, SHA256: o.SHA256, Seconds: o.Took.Seconds()})
 	}

@@ -43,3 +43,16 @@ func (c *Client) RunBackup(ctx context.Context, app, name string) (v1.BackupArch
 	var v v1.BackupArchive
 	return v, c.getJSON(ctx, http.MethodPost, "/v1/backups/run", v1.BackupRun{App: app, Name: name}, &v)
 }
+
+// RestoreBackup restores app's backup name from archive ("": the newest) into to ("":
+// its own database or directory).
+func (c *Client) RestoreBackup(ctx context.Context, req v1.BackupRestore) (v1.BackupRestored, error) {
+	var v v1.BackupRestored
+	return v, c.getJSON(ctx, http.MethodPost, "/v1/backups/restore", req, &v)
+}
+
+// VerifyBackup runs app's backup name's restore drill now and returns its outcome.
+func (c *Client) VerifyBackup(ctx context.Context, req v1.BackupVerifyRequest) (v1.BackupVerify, error) {
+	var v v1.BackupVerify
+	return v, c.getJSON(ctx, http.MethodPost, "/v1/backups/verify", req, &v)
+}

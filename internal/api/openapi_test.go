@@ -519,3 +519,11 @@ func (listedBackups) List(context.Context, string) ([]v1.Backup, error) {
 func (listedBackups) Run(_ context.Context, app, name string) (backup.Object, error) {
 	return backup.Object{}, fmt.Errorf("%w: %s/%s", ErrNoBackup, app, name)
 }
+
+func (listedBackups) Restore(_ context.Context, app, name, _, _ string) (backup.Restored, error) {
+	return backup.Restored{}, fmt.Errorf("%w: %s/%s", ErrNoBackup, app, name)
+}
+
+func (listedBackups) Verify(_ context.Context, app, name, _ string) (store.BackupVerify, error) {
+	return store.BackupVerify{}, fmt.Errorf("%w: %s/%s", ErrNoBackup, app, name)
+}

@@ -76,9 +76,11 @@ var routeRoles = map[string]rule{
 	"DELETE /v1/tokens/{name}":         {role: token.Admin, what: "revoking a token"},
 	"GET /v1/audit":                    {role: token.Admin, what: "reading the audit log"},
 	// an archive of the state holds every app's specs and sealed secrets
-	"POST /v1/backups/state": {role: token.Admin, what: "archiving tend's state"},
-	"GET /v1/backups":        {role: token.Read},
-	"POST /v1/backups/run":   {role: token.Admin, what: "running a backup"},
+	"POST /v1/backups/state":   {role: token.Admin, what: "archiving tend's state"},
+	"GET /v1/backups":          {role: token.Read},
+	"POST /v1/backups/run":     {role: token.Admin, what: "running a backup"},
+	"POST /v1/backups/restore": {role: token.Admin, what: "restoring a backup"},
+	"POST /v1/backups/verify":  {role: token.Admin, what: "running a restore drill"},
 }
 
 // ruleOf is what a call with method to the route the API's mux matched (its pattern)

@@ -98,14 +98,8 @@ func (d Dir) List(_ context.Context, prefix string) ([]Object, error) {
 		if err != nil {
 			continue
 		}
-		o := Object{Name: name, Size: info.Size(), Time: info.ModTime().UTC()}
-		fields := strings.Fields(string(side))
-		if len(fields) > 0 {
-			o.SHA256 = fields[0]
-		}
-		if len(fields) > 2 {
-			o.Took, _ = time.ParseDuration(fields[2])
-		}
+		o := parseSum(string(side))
+		o.Name, o.Size, o.Time = name, info.Size(), info.ModTime().UTC()
 		out = append(out, o)
 	}
 	slices.SortFunc(out, func(a, b Object) int { return a.Time.Compare(b.Time) })
@@ -153,4 +147,17 @@ func (c *counter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// parseSum reads a checksum sidecar: "SHA256  NAME  TOOK".
+func parseSum(side string) Object {
+	var o Object
+	fields := strings.Fields(side)
+	if len(fields) > 0 {
+		o.SHA256 = fields[0]
+	}
+	if len(fields) > 2 {
+		o.Took, _ = time.ParseDuration(fields[2])
+	}
+	return o
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/tendhq/tend/internal/store"
 )
 
-// Restored says what RestoreState brought back.
-type Restored struct {
+// StateRestored says what RestoreState brought back.
+type StateRestored struct {
 	Manifest *Manifest
 	DataDir  string
 	// KeyMissing: the archive has no secrets key and secrets were set; the server
@@ -29,7 +29,7 @@ type Restored struct {
 // from the restored artifacts), the data dir's files and the Alertmanager's state.
 // The archive is unpacked and checked beside dataDir first: a damaged archive leaves
 // nothing behind.
-func RestoreState(ctx context.Context, r io.Reader, name, dataDir string) (*Restored, error) {
+func RestoreState(ctx context.Context, r io.Reader, name, dataDir string) (*StateRestored, error) {
 	start := time.Now()
 	dataDir, err := filepath.Abs(dataDir)
 	if err != nil {
@@ -78,7 +78,7 @@ func RestoreState(ctx context.Context, r io.Reader, name, dataDir string) (*Rest
 		_ = os.RemoveAll(dataDir)
 		return nil, err
 	}
-	return &Restored{Manifest: m, DataDir: dataDir, KeyMissing: secrets && !m.IncludesKey,
+	return &StateRestored{Manifest: m, DataDir: dataDir, KeyMissing: secrets && !m.IncludesKey,
 		KeyFile: filepath.Join(dataDir, memberSecretsKey), Took: time.Since(start)}, nil
 }
 

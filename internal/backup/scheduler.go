@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
+
+	"github.com/tendhq/tend/internal/store"
 )
 
 // Job is one scheduled backup: tend's state, or one of an app's backups.
@@ -29,6 +31,11 @@ type Job struct {
 	Retain      Retention
 	// Write writes one archive.
 	Write func(ctx context.Context, w io.Writer) error
+	// Verify, when set, is the restore drill of an archive, run on VerifySchedule
+	// (written VerifyText) on the newest archive: what it found, or why it failed.
+	Verify         func(ctx context.Context, archive string) (string, error)
+	VerifySchedule cron.Schedule
+	VerifyText     string
 }
 
 // Status is what a job did last.
@@ -39,12 +46,16 @@ type Status struct {
 	LastError   string
 	LastAttempt time.Time
 	Next        time.Time
+	NextVerify  time.Time
+	LastVerify  *store.BackupVerify
 }
 
 // Scheduler runs jobs on their schedules, retrying a failed run with backoff, prunes
 // what their retention does not keep, and exports each job's state as metrics.
 type Scheduler struct {
 	log *slog.Logger
+	// st keeps the drills' outcomes (nil: in memory only).
+	st *store.Store
 	// Retries is how many times a failed run is tried again, after Backoff, then
 	// doubled each time.
 	Retries int
@@ -60,6 +71,8 @@ type Scheduler struct {
 	every  *prometheus.GaugeVec
 	size   *prometheus.GaugeVec
 	took   *prometheus.GaugeVec
+	vOK    *prometheus.GaugeVec
+	vAt    *prometheus.GaugeVec
 }
 
 type running struct {
@@ -67,21 +80,24 @@ type running struct {
 	status Status
 }
 
-// NewScheduler makes a scheduler whose metrics are registered with reg (nil: none).
-func NewScheduler(reg prometheus.Registerer, log *slog.Logger) *Scheduler {
+// NewScheduler makes a scheduler whose metrics are registered with reg (nil: none);
+// it keeps the restore drills' outcomes in st (nil: in memory).
+func NewScheduler(st *store.Store, reg prometheus.Registerer, log *slog.Logger) *Scheduler {
 	if log == nil {
 		log = slog.Default()
 	}
 	labels := []string{"app", "name"}
-	s := &Scheduler{log: log, Retries: 3, Backoff: 30 * time.Second, now: time.Now, jobs: map[string]*running{}, wake: make(chan struct{}, 1),
+	s := &Scheduler{st: st, log: log, Retries: 3, Backoff: 30 * time.Second, now: time.Now, jobs: map[string]*running{}, wake: make(chan struct{}, 1),
 		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_last_success_timestamp_seconds", Help: "When the newest whole archive of the backup was written (Unix time)."}, labels),
 		lastRn: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_last_run_success", Help: "1 when the backup's last run (with its retries) wrote an archive, 0 when it failed."}, labels),
 		every:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_interval_seconds", Help: "The time between two scheduled runs of the backup."}, labels),
 		size:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_last_size_bytes", Help: "The size of the backup's newest archive."}, labels),
 		took:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_last_duration_seconds", Help: "How long the backup's newest archive took to write."}, labels),
+		vOK:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_last_verify_success", Help: "1 when the backup's last restore drill restored its newest archive and the check passed, 0 when it failed."}, labels),
+		vAt:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_backup_last_verify_timestamp_seconds", Help: "When the backup's last restore drill ran (Unix time)."}, labels),
 	}
 	if reg != nil {
-		reg.MustRegister(s.lastOK, s.lastRn, s.every, s.size, s.took)
+		reg.MustRegister(s.lastOK, s.lastRn, s.every, s.size, s.took, s.vOK, s.vAt)
 	}
 	return s
 }
@@ -101,6 +117,16 @@ func (s *Scheduler) Set(ctx context.Context, j Job) {
 		r.status.Next = j.Schedule.Next(s.now())
 		s.every.WithLabelValues(j.App, j.Name).Set(j.Every.Seconds())
 	}
+	if j.Verify != nil {
+		r.status.NextVerify = j.VerifySchedule.Next(s.now())
+		if s.st != nil {
+			var v store.BackupVerify
+			if err := s.st.Get(ctx, store.BackupVerifyKey(j.App, j.Name), &v); err == nil {
+				r.status.LastVerify = &v
+				s.recordVerify(j, v)
+			}
+		}
+	}
 	s.mu.Lock()
 	s.jobs[key(j.App, j.Name)] = r
 	s.mu.Unlock()
@@ -114,7 +140,7 @@ func (s *Scheduler) Remove(app string, keep func(name string) bool) {
 	for k, r := range s.jobs {
 		if r.job.App == app && !keep(r.job.Name) {
 			delete(s.jobs, k)
-			for _, g := range []*prometheus.GaugeVec{s.lastOK, s.lastRn, s.every, s.size, s.took} {
+			for _, g := range []*prometheus.GaugeVec{s.lastOK, s.lastRn, s.every, s.size, s.took, s.vOK, s.vAt} {
 				g.DeleteLabelValues(r.job.App, r.job.Name)
 			}
 		}
@@ -156,9 +182,12 @@ func (s *Scheduler) Job(app, name string) (Job, bool) {
 // leaves no partial archive if ctx ends it).
 func (s *Scheduler) Run(ctx context.Context) {
 	for {
-		next, due := s.due()
+		next, due, verify := s.due()
 		for _, j := range due {
 			s.runWithRetries(ctx, j)
+		}
+		for _, j := range verify {
+			_, _ = s.VerifyNow(ctx, j, "")
 		}
 		wait := time.Hour
 		if !next.IsZero() {
@@ -176,27 +205,87 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// due are the jobs whose time came, with their next times set, and the earliest next
-// time of the others.
-func (s *Scheduler) due() (time.Time, []Job) {
+// due are the jobs whose backup's time came and those whose drill's time came, with
+// their next times set, and the earliest next time of the others.
+func (s *Scheduler) due() (next time.Time, due, verify []Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	var next time.Time
-	var due []Job
-	for _, r := range s.jobs {
-		if r.job.Schedule == nil {
-			continue
-		}
-		if !r.status.Next.After(now) {
-			due = append(due, r.job)
-			r.status.Next = r.job.Schedule.Next(now)
-		}
-		if next.IsZero() || r.status.Next.Before(next) {
-			next = r.status.Next
+	soonest := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
 		}
 	}
-	return next, due
+	for _, r := range s.jobs {
+		if r.job.Schedule != nil {
+			if !r.status.Next.After(now) {
+				due = append(due, r.job)
+				r.status.Next = r.job.Schedule.Next(now)
+			}
+			soonest(r.status.Next)
+		}
+		if r.job.Verify != nil {
+			if !r.status.NextVerify.After(now) {
+				verify = append(verify, r.job)
+				r.status.NextVerify = r.job.VerifySchedule.Next(now)
+			}
+			soonest(r.status.NextVerify)
+		}
+	}
+	return next, due, verify
+}
+
+// VerifyNow runs j's restore drill on archive ("": the newest), records its outcome and
+// returns it; the error is the drill's failure.
+func (s *Scheduler) VerifyNow(ctx context.Context, j Job, archive string) (store.BackupVerify, error) {
+	if j.Verify == nil {
+		return store.BackupVerify{}, fmt.Errorf("backup %s of %s has no verify in its spec", j.Name, j.App)
+	}
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	v := store.BackupVerify{Archive: archive, Time: s.now().UTC()}
+	var err error
+	if v.Archive == "" {
+		var objs []Object
+		if objs, err = j.Target.List(ctx, j.Prefix); err == nil && len(objs) == 0 {
+			err = fmt.Errorf("no archive to restore yet in %s", j.Target)
+		} else if err == nil {
+			v.Archive = objs[len(objs)-1].Name
+		}
+	}
+	if err == nil {
+		v.Message, err = j.Verify(ctx, v.Archive)
+	}
+	if err != nil {
+		v.Message = err.Error()
+	}
+	v.OK = err == nil
+	s.recordVerify(j, v)
+	s.mu.Lock()
+	if r, ok := s.jobs[key(j.App, j.Name)]; ok {
+		r.status.LastVerify = &v
+	}
+	s.mu.Unlock()
+	if s.st != nil {
+		if perr := s.st.Put(context.WithoutCancel(ctx), store.BackupVerifyKey(j.App, j.Name), v); perr != nil {
+			s.log.Warn("record a restore drill", "app", j.App, "backup", j.Name, "err", perr)
+		}
+	}
+	if err != nil {
+		s.log.Error("restore drill failed", "app", j.App, "backup", j.Name, "archive", v.Archive, "err", err)
+		return v, err
+	}
+	s.log.Info("restore drill passed", "app", j.App, "backup", j.Name, "archive", v.Archive, "found", v.Message)
+	return v, nil
+}
+
+func (s *Scheduler) recordVerify(j Job, v store.BackupVerify) {
+	ok := 0.0
+	if v.OK {
+		ok = 1
+	}
+	s.vOK.WithLabelValues(j.App, j.Name).Set(ok)
+	s.vAt.WithLabelValues(j.App, j.Name).Set(float64(v.Time.UnixMilli()) / 1000)
 }
 
 func (s *Scheduler) runWithRetries(ctx context.Context, j Job) {

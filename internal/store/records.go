@@ -29,7 +29,20 @@ const (
 	SecretCountersPrefix = "/tend/secret-counters/"
 	// AutoscalePrefix holds each autoscaled app's recent decisions (an AutoscaleRecord).
 	AutoscalePrefix = "/tend/autoscale/"
+	// BackupVerifyPrefix holds the last restore drill of each backup (a BackupVerify).
+	BackupVerifyPrefix = "/tend/backup-verify/"
 )
+
+// BackupVerifyKey holds the last restore drill of app's backup name.
+func BackupVerifyKey(app, name string) string { return BackupVerifyPrefix + app + "/" + name }
+
+// BackupVerify is the outcome of a backup's last restore drill.
+type BackupVerify struct {
+	Archive string    `json:"archive"`
+	Time    time.Time `json:"time"`
+	OK      bool      `json:"ok"`
+	Message string    `json:"message"`
+}
 
 // AutoscaleKey holds an app's AutoscaleRecord.
 func AutoscaleKey(app string) string { return AutoscalePrefix + app }
