@@ -375,4 +375,3 @@ func newBackupRunCmd(g *globals) *cobra.Command {
 	addOutputFlag(cmd, g)
 	return cmd
 }
-
