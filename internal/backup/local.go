@@ -61,7 +61,7 @@ func (d Dir) Put(_ context.Context, name string, write func(io.Writer) error) (O
 		_ = os.Remove(final)
 		return Object{}, fmt.Errorf("write %s's checksum to %s: %w", name, d.Path, err)
 	}
-	return Object{Name: name, Size: cw.n, Time: start.UTC(), SHA256: sum, Took: took}, nil
+	return Object{Name: name, Size: cw.n, Time: time.Now().UTC(), SHA256: sum, Took: took}, nil
 }
 
 // removeStale removes temporary files of Puts a crash interrupted an hour or more ago.

@@ -78,7 +78,7 @@ func (s *S3) Put(ctx context.Context, name string, write func(io.Writer) error) 
 		_ = s.client.RemoveObject(context.Background(), s.Bucket, s.Prefix+name, minio.RemoveObjectOptions{})
 		return Object{}, fmt.Errorf("write %s's checksum to %s: %w", name, s, err)
 	}
-	return Object{Name: name, Size: cw.n, Time: start.UTC(), SHA256: sum, Took: took}, nil
+	return Object{Name: name, Size: cw.n, Time: time.Now().UTC(), SHA256: sum, Took: took}, nil
 }
 
 func (s *S3) List(ctx context.Context, prefix string) ([]Object, error) {

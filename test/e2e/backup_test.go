@@ -178,3 +178,52 @@ func getHost(client *http.Client, s *server, host string) (int, string, string, 
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("X-Revision"), string(b), err
 }
+
+// TestTheServerBacksItsStateUpOnItsScheduleAndKeepsTheNewest: with a two-second
+// schedule and two kept, DATA/backups holds the two newest archives, each restorable;
+// tend backup run adds one now.
+func TestTheServerBacksItsStateUpOnItsScheduleAndKeepsTheNewest(t *testing.T) {
+	s := startServer(t, t.TempDir(), "--state-backup-schedule", "@every 2s", "--state-backup-keep", "2")
+	s.mustTend("deploy", "-f", writeSpec(t, t.TempDir(), specWith("1", rolling)))
+	first := ""
+	waitFor(t, 30*time.Second, "three scheduled backups, the two newest kept", func() error {
+		state, ok := backupList(t, s, "", "state")
+		switch {
+		case !ok || len(state.Archives) == 0:
+			return fmt.Errorf("none yet: %+v", state)
+		case first == "":
+			first = state.Archives[0].Name
+		case len(state.Archives) == 2 && state.Archives[0].Name != first:
+			for _, a := range state.Archives {
+				for _, f := range []string{a.Name, a.Name + ".sha256"} {
+					if _, err := os.Stat(filepath.Join(s.DataDir, "backups", f)); err != nil {
+						t.Fatalf("a listed archive's file: %v", err)
+					}
+				}
+			}
+			return nil
+		}
+		// a list between a run's archive and its pruning may show three
+		return fmt.Errorf("the first, %s, is still kept: %+v", first, state.Archives)
+	})
+	out := s.mustTend("backup", "run", "-o", "json")
+	var a v1.BackupArchive
+	if err := json.Unmarshal([]byte(out), &a); err != nil || !strings.HasPrefix(a.Name, "tend-state-") || a.Size == 0 {
+		t.Fatalf("tend backup run -o json: %v\n%s", err, out)
+	}
+	short, err := os.MkdirTemp("", "tb-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(short)
+	out = s.mustTend("backup", "restore", filepath.Join(s.DataDir, "backups", a.Name), "--data", filepath.Join(short, "d"), "-o", "json")
+	var m struct {
+		Apps []string `json:"apps"`
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil || len(m.Apps) != 1 || m.Apps[0] != "hello" {
+		t.Fatalf("tend backup restore -o json of a scheduled archive: %v\n%s", err, out)
+	}
+	if out := s.mustTend("backup", "list"); !strings.Contains(out, "(tend)") || !strings.Contains(out, "@every 2s to "+filepath.Join(s.DataDir, "backups")) {
+		t.Fatalf("tend backup list:\n%s", out)
+	}
+}
