@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates docs/BENCHMARKS.md: machine, versions, gateway against its peers (wrk,
-# interleaved rounds), zero-downtime deploys, canary analysis, autoscaling, alerting, chaos trials, fuzzing and the Go
+# interleaved rounds), zero-downtime deploys, canary analysis, autoscaling, backups, alerting, chaos trials, fuzzing and the Go
 # micro-benchmarks. Installs wrk, h2load and the peers with apt-get when they are missing,
 # and builds the gRPC greeter with tools/grpc/build.sh.
 # Benchmarks never run in `go test ./...`.
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${SMOKE:-}" ]; then
   ROUNDS=1 DURATION=2s FUZZTIME=10s TRIALS=2 KILLS=2 HOLD=5s RPS=500 INSTANCES=3 FAULTY=2 HEALTHY=2 ALERT_RUNS=1 UPLOAD_RUNS=1
-  CRASHES=2 GW_KILLS=2 GW_GAP=0s HOSTILE=20 LOG_SIZE=32Mi AS_WINDOW=30s AS_STEADY=1m AS_HOLD=15s
+  CRASHES=2 GW_KILLS=2 GW_GAP=0s HOSTILE=20 LOG_SIZE=32Mi AS_WINDOW=30s AS_STEADY=1m AS_HOLD=15s BK_SIZE=32Mi BK_FILES=500
 fi
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
@@ -35,6 +35,8 @@ ALERT_RUNS=${ALERT_RUNS:-10}
 AS_WINDOW=${AS_WINDOW:-5m}
 AS_STEADY=${AS_STEADY:-5m}
 AS_HOLD=${AS_HOLD:-1m}
+BK_SIZE=${BK_SIZE:-1Gi}
+BK_FILES=${BK_FILES:-10000}
 
 need=()
 for tool in wrk nginx haproxy caddy; do
@@ -126,6 +128,10 @@ rc=0
   echo "## Autoscaling (\`go run ./bench/autoscale\`)"
   echo
   go run ./bench/autoscale -window "$AS_WINDOW" -steady "$AS_STEADY" -hold "$AS_HOLD" || rc=1
+  echo
+  echo "## Backups and disaster recovery (\`go run ./bench/backup\`)"
+  echo
+  go run ./bench/backup -size "$BK_SIZE" -files "$BK_FILES" || rc=1
   echo
   echo "## Alerting and remediation (\`go run ./bench/alerting\`)"
   echo
