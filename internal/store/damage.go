@@ -25,9 +25,10 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
-	return fmt.Sprintf("the store is damaged: %s %s. tend cannot start on it. Either restore %s from a copy taken while tend was stopped, "+
+	return fmt.Sprintf("the store is damaged: %s %s. tend cannot start on it. Either restore the data dir from a backup of tend's state "+
+		"(tend backup restore %s/tend-state-TIME.tar.zst --data NEWDIR, then tend server --data NEWDIR), "+
 		"or move it aside (mv %s %s.damaged) and start again with an empty store: the running instances keep serving, "+
-		"and every app must then be deployed again (tend deploy)", e.File, e.What, e.Dir, e.Dir, e.Dir)
+		"and every app must then be deployed again (tend deploy)", e.File, e.What, filepath.Join(filepath.Dir(e.Dir), "backups"), e.Dir, e.Dir)
 }
 
 // checkDamage looks for the damage that makes etcd hang or panic at start-up: a missing
