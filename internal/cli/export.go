@@ -102,6 +102,13 @@ the Gateway's namespace instead of ingress-nginx.`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "tend: the HPA scales on metrics Kubernetes does not have by itself (%s): a metrics adapter such as prometheus-adapter must serve them\n", strings.Join(adapterMetrics(as), ", "))
 				}
 			}
+			if len(app.Backups) > 0 {
+				names := make([]string, len(app.Backups))
+				for i, b := range app.Backups {
+					names[i] = b.Name
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "tend: the spec's backups (%s) are not in these manifests: tend server runs them (tend server --runtime kubernetes included), or run pg_dump from a CronJob of your own\n", strings.Join(names, ", "))
+			}
 			_, err = cmd.OutOrStdout().Write(y)
 			return err
 		},
