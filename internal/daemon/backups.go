@@ -3,6 +3,8 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -101,9 +103,10 @@ func (s *server) syncAppBackups(ctx context.Context, synced map[string]string) {
 			ab, err := s.appBackup(ctx, &sp, b)
 			k := a.App + "/" + b.Name
 			conf, _ := json.Marshal(struct {
-				B    any
-				Path string
-			}{b, ab.FilesPath})
+				B      any
+				Path   string
+				Target string // with a hash of the S3 keys: a rotated key makes a new job
+			}{b, ab.FilesPath, targetIdentity(ab.Target)})
 			if err != nil {
 				if synced[k] != "error:"+err.Error() {
 					s.log.Error("backup not scheduled", "app", a.App, "backup", b.Name, "err", err)
@@ -134,6 +137,18 @@ func (s *server) syncAppBackups(ctx context.Context, synced map[string]string) {
 			s.backups.Remove(st.App, func(n string) bool { return have[st.App][n] })
 		}
 	}
+}
+
+// targetIdentity names a target, with a hash of an S3 target's keys.
+func targetIdentity(t backup.Target) string {
+	if t == nil {
+		return ""
+	}
+	if s3, ok := t.(*backup.S3); ok {
+		h := sha256.Sum256([]byte(s3.AccessKey + "\x00" + s3.SecretKey))
+		return s3.String() + " " + hex.EncodeToString(h[:8])
+	}
+	return t.String()
 }
 
 // appBackup is backup b of the app whose spec is sp, ready to run.
