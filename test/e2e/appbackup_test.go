@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
@@ -186,4 +187,18 @@ backups:
 	if out := s.mustTend("query", `tend_backup_last_verify_success{app="shop",name="db"}`, "-o", "json"); !strings.Contains(out, `"value": 0,`) {
 		t.Fatalf("tend_backup_last_verify_success after the failed drill:\n%s", out)
 	}
+
+	t.Run("dashboard", func(t *testing.T) {
+		tab := browser(t)
+		step(t, tab, 15*time.Second, "open the dashboard", chromedp.Navigate(strings.TrimSpace(s.mustTend("dashboard"))))
+		row := step(t, tab, 20*time.Second, "the backup's row", chromedp.Poll[string](`(() => {
+			const r = document.querySelector('#backups tr[data-backup="shop/db"]');
+			return r ? r.textContent : null;
+		})()`, chromedp.WithPollingInterval(300*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second)))
+		for _, want := range []string{"postgres", "FAILED", "is damaged", "@every 4s → s3://backups/shop/"} {
+			if !strings.Contains(row, want) {
+				t.Errorf("the dashboard's row of shop/db lacks %q: %q", want, row)
+			}
+		}
+	})
 }

@@ -511,6 +511,33 @@ function certificates(list) {
   box.hidden = false;
 }
 
+// backups shows each backup's newest archive, its last run and its last drill (hidden
+// when there are none).
+function backups(list) {
+  const box = document.getElementById("backups");
+  if (!list || !list.length) {
+    box.hidden = true;
+    return;
+  }
+  const ago = (t) => {
+    const s = (Date.now() - Date.parse(t)) / 1000;
+    return s < 120 ? Math.round(s) + "s ago" : s < 7200 ? Math.round(s / 60) + "m ago" : s < 172800 ? Math.round(s / 3600) + "h ago" : Math.round(s / 86400) + "d ago";
+  };
+  const size = (n) => n >= 1 << 30 ? (n / (1 << 30)).toFixed(2) + " GiB" : n >= 1 << 20 ? (n / (1 << 20)).toFixed(1) + " MiB" : Math.ceil(n / 1024) + " KiB";
+  const rows = list.map((b) => {
+    const newest = b.archives.length ? b.archives[b.archives.length - 1] : null;
+    const run = b.lastError ? el("td", { class: "backup-failed" }, "failed: " + b.lastError) : el("td", {}, b.lastSuccess ? "ok" : "none yet");
+    const v = b.lastVerify;
+    const drill = v ? el("td", { class: v.ok ? "" : "backup-failed" }, (v.ok ? "passed " : "FAILED ") + ago(v.time) + (v.ok ? "" : ": " + v.message))
+      : el("td", {}, b.verifySchedule ? "none yet" : "-");
+    return el("tr", { "data-backup": (b.app || "tend") + "/" + b.name }, el("td", {}, b.app || "(tend)"), el("td", {}, b.name), el("td", {}, b.kind),
+      el("td", {}, newest ? ago(newest.time) + " · " + size(newest.size) : "none"), el("td", {}, String(b.archives.length)), run, drill,
+      el("td", {}, b.schedule + " → " + b.target));
+  });
+  box.replaceChildren(el("h2", {}, "Backups"), table(["app", "backup", "kind", "newest", "kept", "last run", "last drill", "schedule"], rows));
+  box.hidden = false;
+}
+
 // serverLine is the header's word on the server: its version (a build without a version
 // nor a VCS stamp, as with -buildvcs=false, says so), API version and platform.
 function serverLine(v) {
@@ -530,10 +557,11 @@ async function refresh() {
   try {
     const [version, apps, gateway] = await Promise.all([get("/v1/version"), get("/v1/apps"), get("/v1/gateway")]);
     const hists = await Promise.all(apps.map((a) => get("/v1/apps/" + encodeURIComponent(a.app) + "/history?limit=10").catch(() => null)));
-    const [list, alerts, certs] = await Promise.all([get("/v1/incidents?all=1").catch(() => null),
-      get("/alertmanager/api/v2/alerts").catch(() => null), get("/v1/certs").catch(() => null)]);
+    const [list, alerts, certs, bks] = await Promise.all([get("/v1/incidents?all=1").catch(() => null),
+      get("/alertmanager/api/v2/alerts").catch(() => null), get("/v1/certs").catch(() => null), get("/v1/backups").catch(() => null)]);
     incidents(list, alerts);
     certificates(certs);
+    backups(bks);
     const byApp = Object.fromEntries((gateway || []).map((g) => [g.app, g]));
     document.getElementById("apps").replaceChildren(...apps.map((a, i) => appCard(a, byApp[a.app], hists[i])));
     document.getElementById("empty").hidden = apps.length > 0;
