@@ -31,7 +31,16 @@ tend server also writes one every day to DATA/backups, keeping 7 (--state-backup
 Copy them off the machine: a backup on the disk it protects is gone with it.
 
 The secrets key (DATA/secrets.key) is not in an archive unless --include-key: keep a
-copy of it apart from the archives, as you would a password.`,
+copy of it apart from the archives, as you would a password.
+
+An app's databases and directories are backed up by the server on the schedules of
+its spec's backups: (pg_dump's custom format, or tar with zstd; to a directory or an
+S3 bucket; optionally age-encrypted), and restore drills check them:
+
+  tend backup list shop                    # archives, sizes, checksums, drills
+  tend backup run shop db                  # now
+  tend backup restore shop db              # the newest archive into shop's database
+  tend backup verify shop db               # restore into a scratch database and check`,
 	}
 	cmd.AddCommand(newBackupCreateCmd(g), newBackupRestoreCmd(g), newBackupListCmd(g), newBackupRunCmd(g), newBackupVerifyCmd(g))
 	return cmd
