@@ -1035,6 +1035,8 @@ func initYAML(r *initResult, nameNote string) string {
 	line("", "Or let tend size the app from its load, as a Kubernetes HPA does (instances is then")
 	line("", "the first count; tend autoscale APP shows its decisions):")
 	line("# autoscale: {min: 2, max: 10, targets: {cpu: 70%, rps: 100}}", "")
+	line("", "Back the app's database or files up daily, checked by restore drills (tend backup):")
+	line(`# backups: [{name: db, postgres: {url: {secret: db-url}}, verify: {query: "select count(*) from users", min: 1}}]`, "")
 	grace := "SIGTERM, then SIGKILL after grace"
 	if slices.Contains(d.Kit, "server") {
 		grace = "kit/server's drain delay (5s) and shutdown (20s) fit in grace"
