@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/tendhq/tend/internal/spec"
@@ -27,6 +28,11 @@ type AppBackup struct {
 	// TmpDir holds an archive while its checksum is checked, before it is restored.
 	TmpDir string
 	PgBin  string
+	// Cred is whom the dump and the database programs run as: the app's instances' user
+	// (nil: as tend). A files backup reads the directory through Exe (tend's own
+	// executable, run as Cred), so that it reads no more than the app could.
+	Cred *syscall.Credential
+	Exe  string
 }
 
 // NewTarget is where the spec's backup of app is kept: its s3, its dir, or
@@ -92,7 +98,7 @@ func (b AppBackup) Job() (Job, error) {
 
 func (b AppBackup) postgres(ctx context.Context) (Postgres, error) {
 	p := b.Spec.Postgres
-	pg := Postgres{URL: p.URL, Bin: b.PgBin}
+	pg := Postgres{URL: p.URL, Bin: b.PgBin, Cred: b.Cred}
 	if p.URLSecret != "" {
 		v, err := b.Secrets(ctx, b.App, []string{p.URLSecret})
 		if err != nil {
@@ -128,7 +134,7 @@ func (b AppBackup) write(ctx context.Context, w io.Writer) error {
 		}
 		dump = func(w io.Writer) error { return pg.Dump(ctx, w) }
 	} else {
-		dump = func(w io.Writer) error { return Files{Path: b.FilesPath}.Dump(ctx, w) }
+		dump = func(w io.Writer) error { return Files{Path: b.FilesPath, Cred: b.Cred, Exe: b.Exe}.Dump(ctx, w) }
 	}
 	var recipients []string
 	if b.Spec.Encrypt != nil {
@@ -242,7 +248,7 @@ func (b AppBackup) Restore(ctx context.Context, name, to string) (Restored, erro
 		if err != nil {
 			return Restored{}, err
 		}
-		if err := pg.Restore(ctx, r, to); err != nil {
+		if err := pg.Restore(ctx, r, to, false); err != nil {
 			return Restored{}, fmt.Errorf("restore %s: %w (the restore runs in one transaction: the database is as it was)", name, err)
 		}
 		res.Into = redact(to, pg.URL)
@@ -286,7 +292,7 @@ func (b AppBackup) Verify(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	defer func() { _ = drop(context.WithoutCancel(ctx)) }()
-	if err := pg.Restore(ctx, r, scratch); err != nil {
+	if err := pg.Restore(ctx, r, scratch, true); err != nil {
 		return "", fmt.Errorf("restore %s into a scratch database: %w", name, err)
 	}
 	got, err := pg.Query(ctx, scratch, v.Query)

@@ -2,24 +2,41 @@ package backup
 
 import (
 	"archive/tar"
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
 
 // Files archives a directory as tar compressed with zstd, streamed file by file.
-type Files struct{ Path string }
+type Files struct {
+	Path string
+	// Cred, when set, is whom the directory is read as: Dump runs Exe (tend) with
+	// DumpCommand as that user instead of reading it itself.
+	Cred *syscall.Credential
+	Exe  string
+}
+
+// DumpCommand is the hidden tend command that writes a Files dump of a directory to
+// its stdout: `tend DumpCommand PATH`.
+const DumpCommand = "__backup-files-dump"
 
 // Dump writes the directory's regular files, directories and symbolic links to w.
 func (f Files) Dump(ctx context.Context, w io.Writer) error {
+	if f.Cred != nil {
+		return f.dumpAs(ctx, w)
+	}
 	st, err := os.Stat(f.Path)
 	if err != nil {
 		return fmt.Errorf("files backup: %w", err)
@@ -89,6 +106,23 @@ func (f Files) Dump(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	return zw.Close()
+}
+
+// dumpAs runs the dump in a child process as f.Cred.
+func (f Files) dumpAs(ctx context.Context, w io.Writer) error {
+	cmd := exec.CommandContext(ctx, f.Exe, DumpCommand, f.Path)
+	cmd.Stdout, cmd.Dir = w, "/"
+	var stderr bytes.Buffer
+	cmd.Stderr = &limited{w: &stderr, n: 8 << 10}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: f.Cred}
+	if err := cmd.Run(); err != nil {
+		if errors.Is(err, fs.ErrPermission) && stderr.Len() == 0 {
+			return fmt.Errorf("run %s as the app's user (uid %d) to read %s: %w: install tend where every user may run it, like /usr/local/bin", f.Exe, f.Cred.Uid, f.Path, err)
+		}
+		msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(stderr.String()), "tend: "))
+		return fmt.Errorf("%s (read as the app's user, uid %d, as its instances would: make the directory readable to it)", cmp.Or(msg, err.Error()), f.Cred.Uid)
+	}
+	return nil
 }
 
 // Restore unpacks an archive Dump wrote into to ("": the backup's directory). It

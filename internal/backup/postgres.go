@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Postgres dumps and restores a PostgreSQL database with the client programs of
@@ -24,6 +25,8 @@ type Postgres struct {
 	URL string
 	// Bin is the directory of the programs ("": PATH).
 	Bin string
+	// Cred is whom the programs run as (nil: as tend): the app's user.
+	Cred *syscall.Credential
 }
 
 // conn is the URL without its password, and the environment that carries it.
@@ -32,7 +35,8 @@ func (p Postgres) conn(rawURL string) (string, []string, error) {
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return "", nil, fmt.Errorf("the database URL is not a postgres:// URL (check the secret or the spec's postgres.url)")
 	}
-	env := append(os.Environ(), "PGCONNECT_TIMEOUT=10")
+	// no ~/.pgpass of tend's user: the URL (or its secret) is the only credential
+	env := append(os.Environ(), "PGCONNECT_TIMEOUT=10", "PGPASSFILE=/dev/null")
 	if u.User != nil {
 		if pw, ok := u.User.Password(); ok {
 			env = append(env, "PGPASSWORD="+pw)
@@ -53,7 +57,10 @@ func (p Postgres) program(name string) string {
 // quotes its stderr.
 func (p Postgres) run(ctx context.Context, env []string, stdin io.Reader, stdout io.Writer, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, p.program(name), args...)
-	cmd.Env, cmd.Stdin, cmd.Stdout = env, stdin, stdout
+	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Dir = env, stdin, stdout, "/"
+	if p.Cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.Cred}
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &limited{w: &stderr, n: 8 << 10}
 	if err := cmd.Run(); err != nil {
@@ -72,13 +79,15 @@ func (p Postgres) Dump(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return p.run(ctx, env, nil, w, "pg_dump", "--format=custom", "--no-owner", "--no-privileges", "--dbname="+u)
+	return p.run(ctx, env, nil, w, "pg_dump", "--format=custom", "--dbname="+u)
 }
 
 // Restore restores a dump read from r into the database at to ("": the backup's own),
 // dropping the objects the dump has first, in one transaction: a restore that fails
-// changes nothing.
-func (p Postgres) Restore(ctx context.Context, r io.Reader, to string) error {
+// changes nothing. Objects are owned by the URL's user; the dump's grants are kept,
+// unless noGrants (a scratch copy, whose grants do not matter and whose roles may not
+// exist).
+func (p Postgres) Restore(ctx context.Context, r io.Reader, to string, noGrants bool) error {
 	if to == "" {
 		to = p.URL
 	}
@@ -86,7 +95,11 @@ func (p Postgres) Restore(ctx context.Context, r io.Reader, to string) error {
 	if err != nil {
 		return err
 	}
-	return p.run(ctx, env, r, io.Discard, "pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction", "--dbname="+u)
+	args := []string{"--clean", "--if-exists", "--no-owner", "--single-transaction", "--dbname=" + u}
+	if noGrants {
+		args = append(args, "--no-privileges")
+	}
+	return p.run(ctx, env, r, io.Discard, "pg_restore", args...)
 }
 
 // Query runs query in the database at dbURL and returns the first column of its first

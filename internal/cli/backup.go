@@ -384,3 +384,16 @@ func newBackupRunCmd(g *globals) *cobra.Command {
 	addOutputFlag(cmd, g)
 	return cmd
 }
+
+// newBackupFilesDumpCmd is the hidden command tend server runs, as an app's user, to
+// read a directory for the app's files backup: the archive goes to stdout.
+func newBackupFilesDumpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    backup.DumpCommand + " PATH",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return backup.Files{Path: args[0]}.Dump(cmd.Context(), cmd.OutOrStdout())
+		},
+	}
+}

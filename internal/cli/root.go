@@ -120,7 +120,7 @@ Exit codes: 0 done; 1 error; 2 rollout failed, rolled back or aborted;
 		newServerCmd(g), newUpCmd(g), newDemoCmd(g), newDeployCmd(g), newDiffCmd(g), newStatusCmd(g), newRolloutCmd(g), newHistoryCmd(g), newAutoscaleCmd(g),
 		newRollbackCmd(g), newPromoteCmd(g), newAbortCmd(g), newPauseCmd(g), newResumeCmd(g), newMaintenanceCmd(g),
 		newScaleCmd(g), newDeleteCmd(g), newRestartCmd(g), newLogsCmd(g), newRoutesCmd(g), newCertsCmd(g), newDashboardCmd(g), newQueryCmd(g), newAnalysisCmd(g),
-		newBuildCmd(g), newExportCmd(g), newAlertsCmd(g), newIncidentsCmd(g), newIncidentCmd(g), newTracesCmd(g), newTraceCmd(g), newRunbooksCmd(g), newRemediationCmd(g), newVersionCmd(g), newGatewayCmd(g), newSecretCmd(g), newContextCmd(g), newTokenCmd(g), newAuditCmd(g), newBackupCmd(g),
+		newBuildCmd(g), newExportCmd(g), newAlertsCmd(g), newIncidentsCmd(g), newIncidentCmd(g), newTracesCmd(g), newTraceCmd(g), newRunbooksCmd(g), newRemediationCmd(g), newVersionCmd(g), newGatewayCmd(g), newSecretCmd(g), newContextCmd(g), newTokenCmd(g), newAuditCmd(g), newBackupCmd(g), newBackupFilesDumpCmd(),
 	)
 	completeFromServer(root, g)
 	return root

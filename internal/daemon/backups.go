@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tendhq/tend/internal/api"
@@ -154,6 +155,21 @@ func targetIdentity(t backup.Target) string {
 // appBackup is backup b of the app whose spec is sp, ready to run.
 func (s *server) appBackup(ctx context.Context, sp *spec.App, b spec.Backup) (backup.AppBackup, error) {
 	ab := backup.AppBackup{App: sp.App, Spec: b, Secrets: s.secretValues, FilesPath: sp.BackupPath(b), TmpDir: filepath.Join(s.dir, "tmp")}
+	// the dump runs as the app's instances do (the process runtime's user of the app)
+	if c, ok := s.rt.(interface {
+		Credential(ctx context.Context, app string) (*syscall.Credential, error)
+	}); ok {
+		cred, err := c.Credential(ctx, sp.App)
+		if err != nil {
+			return ab, err
+		}
+		ab.Cred = cred
+		if cred != nil {
+			if ab.Exe, err = os.Executable(); err != nil {
+				return ab, err
+			}
+		}
+	}
 	t, err := backup.NewTarget(ctx, sp.App, b, s.dir, s.secretValues)
 	if err != nil {
 		return ab, err

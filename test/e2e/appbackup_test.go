@@ -202,3 +202,67 @@ backups:
 		}
 	})
 }
+
+// TestAFilesBackupReadsAsTheAppsUser: a files backup reads its directory as the app's
+// instances would (as root, tend gives each app a user of its own): a directory the
+// app may read is archived and restored; one only root may read fails with a message
+// that says why, and leaves no archive.
+func TestAFilesBackupReadsAsTheAppsUser(t *testing.T) {
+	base := t.TempDir()
+	uploads, private := filepath.Join(base, "uploads"), filepath.Join(base, "private")
+	for i := range 20 {
+		p := filepath.Join(uploads, fmt.Sprintf("u%02d", i%4), fmt.Sprintf("f%02d.txt", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.Repeat(fmt.Sprint(i), 100)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(private, "key"), []byte("only root"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.Enterable(uploads); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, t.TempDir())
+	spec := strings.Replace(specWith("1", rolling), "app: hello", "app: shop", 1) + fmt.Sprintf(`route: {hosts: [shop.test]}
+backups:
+- {name: uploads, files: {path: %s}, schedule: "@yearly"}
+- {name: private, files: {path: %s}, schedule: "@yearly"}
+`, uploads, private)
+	s.mustTend("deploy", "-f", writeSpec(t, t.TempDir(), spec))
+	waitFor(t, 30*time.Second, "both backups scheduled", func() error {
+		if _, ok := backupList(t, s, "shop", "private"); !ok {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	out := s.mustTend("backup", "run", "shop", "uploads")
+	if !strings.Contains(out, "wrote shop-uploads-") {
+		t.Fatalf("tend backup run shop uploads:\n%s", out)
+	}
+	if err := os.RemoveAll(filepath.Join(uploads, "u01")); err != nil {
+		t.Fatal(err)
+	}
+	out = s.mustTend("backup", "restore", "shop", "uploads", "--yes")
+	if !strings.Contains(out, "restored shop-uploads-") || !strings.Contains(out, "what was there is kept in "+uploads+".before-restore-") {
+		t.Fatalf("tend backup restore shop uploads:\n%s", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(uploads, "u01", "f05.txt")); err != nil || string(b) != strings.Repeat("5", 100) {
+		t.Fatalf("a removed file after the restore: %q %v", b, err)
+	}
+	if os.Geteuid() != 0 {
+		return // instances run as tend's own user: it reads what tend reads
+	}
+	out, err := s.tend("backup", "run", "shop", "private")
+	if exitCode(err) != 1 || !strings.Contains(out, "permission denied") || !strings.Contains(out, "read as the app's user") {
+		t.Fatalf("a backup of a directory the app may not read: exit %d, want 1:\n%s", exitCode(err), out)
+	}
+	if b, _ := backupList(t, s, "shop", "private"); len(b.Archives) != 0 || !strings.Contains(b.LastError, "permission denied") {
+		t.Fatalf("the failed backup: %+v", b)
+	}
+}

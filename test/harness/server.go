@@ -29,6 +29,10 @@ func Build(root, dir string) (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build tend in %s: %w\n%s", root, err, out)
 	}
+	// the server runs its own executable as an app's user (a files backup's dump)
+	if err := Enterable(bin); err != nil {
+		return "", err
+	}
 	return bin, nil
 }
 

@@ -202,7 +202,7 @@ func (in *instance) start() (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cred, err := in.s.credential(in.s.ctx, t.App)
+	cred, err := in.s.Credential(in.s.ctx, t.App)
 	if err != nil {
 		return nil, err
 	}

@@ -135,8 +135,10 @@ type appUser struct {
 	UID uint32 `json:"uid"`
 }
 
-// credential is whom an instance of app runs as; nil means as tend.
-func (s *Supervisor) credential(ctx context.Context, app string) (*syscall.Credential, error) {
+// Credential is whom app's instances run as (nil: as tend): what tend does for an app
+// besides running it (its backups) runs as that user too, so that it reaches no more
+// than the app's own instances do.
+func (s *Supervisor) Credential(ctx context.Context, app string) (*syscall.Credential, error) {
 	switch s.o.User.Mode {
 	case Fixed:
 		return &syscall.Credential{Uid: s.o.User.UID, Gid: s.o.User.GID, Groups: []uint32{}}, nil
