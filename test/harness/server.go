@@ -200,13 +200,18 @@ func (s *Server) Status(app string) (v1.App, error) {
 	return st, nil
 }
 
-// Get fetches path from the gateway with header pairs and returns status, X-Revision and body.
+// Get fetches path from the gateway with header pairs ("Host" sets the request's host)
+// and returns status, X-Revision and body.
 func (s *Server) Get(client *http.Client, path string, header ...string) (int, string, string, error) {
 	req, err := http.NewRequest(http.MethodGet, "http://"+s.Gateway+path, nil)
 	if err != nil {
 		return 0, "", "", err
 	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if http.CanonicalHeaderKey(header[i]) == "Host" {
+			req.Host = header[i+1] // Go sends req.Host, never a Host header
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := client.Do(req)
