@@ -390,6 +390,7 @@ func newBackupRunCmd(g *globals) *cobra.Command {
 func newBackupFilesDumpCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:    backup.DumpCommand + " PATH",
+		Short:  "Write a files backup's archive of PATH to stdout (tend server runs it as the app's user)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
