@@ -78,6 +78,9 @@ type Scheduler struct {
 type running struct {
 	job    Job
 	status Status
+	// running and drilling are set while a scheduled run (with its retries) or drill
+	// of the job is under way: a next time that comes meanwhile is skipped, not queued.
+	running, drilling bool
 }
 
 // NewScheduler makes a scheduler whose metrics are registered with reg (nil: none);
@@ -178,16 +181,26 @@ func (s *Scheduler) Job(app, name string) (Job, bool) {
 	return r.job, true
 }
 
-// Run runs the scheduled jobs until ctx ends; a run in progress finishes first (it
-// leaves no partial archive if ctx ends it).
+// Run runs the scheduled jobs until ctx ends, each in a goroutine of its own (the
+// archives themselves are written one at a time), so that one job's retries do not hold
+// the others back; it returns once those runs ended (ctx ends them, leaving no partial
+// archive).
 func (s *Scheduler) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
 		next, due, verify := s.due()
 		for _, j := range due {
-			s.runWithRetries(ctx, j)
+			wg.Go(func() {
+				defer s.idle(j, false)
+				s.runWithRetries(ctx, j)
+			})
 		}
 		for _, j := range verify {
-			_, _ = s.VerifyNow(ctx, j, "")
+			wg.Go(func() {
+				defer s.idle(j, true)
+				_, _ = s.VerifyNow(ctx, j, "")
+			})
 		}
 		wait := time.Hour
 		if !next.IsZero() {
@@ -219,20 +232,39 @@ func (s *Scheduler) due() (next time.Time, due, verify []Job) {
 	for _, r := range s.jobs {
 		if r.job.Schedule != nil {
 			if !r.status.Next.After(now) {
-				due = append(due, r.job)
+				if !r.running {
+					due = append(due, r.job)
+					r.running = true
+				}
 				r.status.Next = r.job.Schedule.Next(now)
 			}
 			soonest(r.status.Next)
 		}
 		if r.job.Verify != nil {
 			if !r.status.NextVerify.After(now) {
-				verify = append(verify, r.job)
+				if !r.drilling {
+					verify = append(verify, r.job)
+					r.drilling = true
+				}
 				r.status.NextVerify = r.job.VerifySchedule.Next(now)
 			}
 			soonest(r.status.NextVerify)
 		}
 	}
 	return next, due, verify
+}
+
+// idle marks j's scheduled run (or drill) as ended.
+func (s *Scheduler) idle(j Job, drill bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.jobs[key(j.App, j.Name)]; ok {
+		if drill {
+			r.drilling = false
+		} else {
+			r.running = false
+		}
+	}
 }
 
 // VerifyNow runs j's restore drill on archive ("": the newest), records its outcome and
