@@ -45,6 +45,10 @@ func archiveOf(t *testing.T, dataDir string) []byte {
 	if err := st.PutLeased(ctx, store.ServiceKey("hello", "127.0.0.1:9"), store.Endpoint{Name: "hello", Address: "127.0.0.1", Port: 9}); err != nil {
 		t.Fatal(err)
 	}
+	// a sealed secret (its bytes do not matter here): the archive has no key for it
+	if err := st.Put(ctx, store.SecretKey("hello", "db-url", 1), map[string]string{"box": "sealed"}); err != nil {
+		t.Fatal(err)
+	}
 	var buf bytes.Buffer
 	m, err := State{Store: st, DataDir: dataDir, StoreName: "embedded", Version: "test"}.Write(ctx, &buf, t.TempDir(), false)
 	if err != nil {
@@ -63,7 +67,7 @@ func TestAStateArchiveRestoresWithoutTheOldServersInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.KeyMissing || res.Manifest.Apps[0] != "hello" {
+	if !res.KeyMissing || res.KeyFile != filepath.Join(dir, "secrets.key") || res.Manifest.IncludesKey || res.Manifest.Apps[0] != "hello" {
 		t.Fatalf("restored: %+v", res)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "artifacts", strings.Repeat("ab", 32), "hello")); err != nil || st.Mode().Perm() != 0o555 || st.Size() != 10000 {
@@ -168,4 +172,40 @@ func readerOf(t *testing.T, b []byte) (*zstd.Decoder, *tar.Reader) {
 		t.Fatal(err)
 	}
 	return zr, tar.NewReader(zr)
+}
+
+// With --include-key, the secrets key is archived and restored, 0600.
+func TestTheSecretsKeyIsArchivedOnlyWhenAsked(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	st, err := store.Open(ctx, store.Options{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	key := filepath.Join(data, "secrets.key")
+	if err := os.WriteFile(key, []byte("tend-secrets-key-1:c2VjcmV0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, include := range []bool{false, true} {
+		var buf bytes.Buffer
+		m, err := State{Store: st, DataDir: data, KeyFile: key, Version: "test"}.Write(ctx, &buf, t.TempDir(), include)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.IncludesKey != include {
+			t.Fatalf("include %v: the manifest says %v", include, m.IncludesKey)
+		}
+		dir := filepath.Join(t.TempDir(), "new")
+		if _, err := RestoreState(ctx, &buf, "a.tar.zst", dir); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(dir, "secrets.key"))
+		switch {
+		case include && (err != nil || fi.Mode().Perm() != 0o600):
+			t.Fatalf("the restored key: %v %v", fi, err)
+		case !include && err == nil:
+			t.Fatal("the key was restored without --include-key")
+		}
+	}
 }
