@@ -14,7 +14,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"flag"
@@ -146,7 +145,7 @@ INSERT INTO items SELECT g, 'item ' || g, md5(g::text) || md5((g * 31)::text) FR
 			s.Stop()
 		}
 	}()
-	if err := setSecret(s, "shop", "db-url", pg.DB("shop")); err != nil {
+	if _, err := s.SetSecret("shop", "db-url", pg.DB("shop")); err != nil {
 		return "", err
 	}
 	file := filepath.Join(ws.Dir, "tend.yaml")
@@ -283,15 +282,6 @@ func disaster(s *harness.Server, ws *harness.Workspace, data string, log *slog.L
 		time.Sleep(50 * time.Millisecond)
 	}
 	return 0, 0, fmt.Errorf("the app did not serve within 2 minutes of the restore")
-}
-
-func setSecret(s *harness.Server, app, name, value string) error {
-	cmd := s.Command(context.Background(), "secret", "set", app, name)
-	cmd.Stdin = strings.NewReader(value + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("secret set: %w\n%s", err, out)
-	}
-	return nil
 }
 
 func waitListed(s *harness.Server, app string, n int, within time.Duration) error {

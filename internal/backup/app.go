@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -147,34 +148,39 @@ func (b AppBackup) write(ctx context.Context, w io.Writer) error {
 	return enc(w)
 }
 
-// fetch copies the archive name to a temporary file, checking its sha256 against the
-// one recorded when it was written: a damaged archive is refused before anything is
-// restored from it. The caller removes the file.
-func (b AppBackup) fetch(ctx context.Context, name string) (*os.File, error) {
+// fetch copies the archive name ("": the newest) to a temporary file, checking its
+// sha256 against the one recorded when it was written: a damaged archive is refused
+// before anything is restored from it. It returns the archive's name with the file,
+// which the caller removes.
+func (b AppBackup) fetch(ctx context.Context, name string) (string, *os.File, error) {
 	objs, err := b.Target.List(ctx, b.Prefix())
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	var want *Object
 	for i := range objs {
-		if objs[i].Name == name {
+		if objs[i].Name == name || (name == "" && i == len(objs)-1) {
 			want = &objs[i]
 		}
 	}
-	if want == nil {
-		return nil, fmt.Errorf("%w: %s has no archive %s (tend backup list %s)", ErrNoArchive, b.Target, name, b.App)
+	switch {
+	case want == nil && name == "":
+		return "", nil, fmt.Errorf("%w: backup %s of %s has no archive in %s yet (tend backup run %s %s)", ErrNoArchive, b.Spec.Name, b.App, b.Target, b.App, b.Spec.Name)
+	case want == nil:
+		return "", nil, fmt.Errorf("%w: %s has no archive %s (tend backup list %s)", ErrNoArchive, b.Target, name, b.App)
 	}
+	name = want.Name
 	r, err := b.Target.Open(ctx, name)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	defer r.Close()
 	if err := os.MkdirAll(b.TmpDir, 0o700); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	f, err := os.CreateTemp(b.TmpDir, ".restore-*")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	h := sha256.New()
 	_, err = io.Copy(io.MultiWriter(f, h), r)
@@ -184,30 +190,18 @@ func (b AppBackup) fetch(ctx context.Context, name string) (*os.File, error) {
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		return nil, fmt.Errorf("read %s from %s: %w", name, b.Target, err)
+		return "", nil, fmt.Errorf("read %s from %s: %w", name, b.Target, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); want.SHA256 != "" && got != want.SHA256 {
 		f.Close()
 		os.Remove(f.Name())
-		return nil, fmt.Errorf("archive %s in %s is damaged: its sha256 is %s, %s when it was written; nothing was restored from it (restore an older one with --id)", name, b.Target, got, want.SHA256)
+		return "", nil, fmt.Errorf("archive %s in %s is damaged: its sha256 is %s, %s when it was written; nothing was restored from it (restore an older one with --id)", name, b.Target, got, want.SHA256)
 	}
-	return f, nil
+	return name, f, nil
 }
 
 // ErrNoArchive is a restore of an archive the target does not have.
-var ErrNoArchive = fmt.Errorf("no such archive")
-
-// Latest is the newest archive's name.
-func (b AppBackup) Latest(ctx context.Context) (string, error) {
-	objs, err := b.Target.List(ctx, b.Prefix())
-	if err != nil {
-		return "", err
-	}
-	if len(objs) == 0 {
-		return "", fmt.Errorf("%w: backup %s of %s has no archive in %s yet (tend backup run %s %s)", ErrNoArchive, b.Spec.Name, b.App, b.Target, b.App, b.Spec.Name)
-	}
-	return objs[len(objs)-1].Name, nil
-}
+var ErrNoArchive = errors.New("no such archive")
 
 // Restored says what a restore did.
 type Restored struct {
@@ -222,13 +216,7 @@ type Restored struct {
 // ("": the backup's own).
 func (b AppBackup) Restore(ctx context.Context, name, to string) (Restored, error) {
 	start := time.Now()
-	if name == "" {
-		var err error
-		if name, err = b.Latest(ctx); err != nil {
-			return Restored{}, err
-		}
-	}
-	f, err := b.fetch(ctx, name)
+	name, f, err := b.fetch(ctx, name)
 	if err != nil {
 		return Restored{}, err
 	}
@@ -273,7 +261,7 @@ func (b AppBackup) Verify(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := b.fetch(ctx, name)
+	name, f, err := b.fetch(ctx, name)
 	if err != nil {
 		return "", err
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -24,6 +25,11 @@ type S3 struct {
 	Endpoint, Bucket, Prefix, Region string
 	AccessKey, SecretKey             string
 	client                           *minio.Client
+
+	// sums are the checksum sidecars read so far, by archive name: written once and
+	// never changed, they are read once, not at every List (the dashboard lists often)
+	mu   sync.Mutex
+	sums map[string]Object
 }
 
 // NewS3 connects to the store at endpoint (an http:// or https:// URL).
@@ -111,6 +117,12 @@ func (s *S3) List(ctx context.Context, prefix string) ([]Object, error) {
 }
 
 func (s *S3) readSum(ctx context.Context, name string) (Object, error) {
+	s.mu.Lock()
+	o, ok := s.sums[name]
+	s.mu.Unlock()
+	if ok {
+		return o, nil
+	}
 	r, err := s.client.GetObject(ctx, s.Bucket, s.Prefix+name+sumSuffix, minio.GetObjectOptions{})
 	if err != nil {
 		return Object{}, err
@@ -120,7 +132,14 @@ func (s *S3) readSum(ctx context.Context, name string) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	return parseSum(string(b)), nil
+	o = parseSum(string(b))
+	s.mu.Lock()
+	if s.sums == nil {
+		s.sums = map[string]Object{}
+	}
+	s.sums[name] = o
+	s.mu.Unlock()
+	return o, nil
 }
 
 func (s *S3) Open(ctx context.Context, name string) (io.ReadCloser, error) {
@@ -138,6 +157,9 @@ func (s *S3) Remove(ctx context.Context, name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	delete(s.sums, name)
+	s.mu.Unlock()
 	if err := s.client.RemoveObject(ctx, s.Bucket, s.Prefix+name+sumSuffix, minio.RemoveObjectOptions{}); err != nil {
 		return fmt.Errorf("remove backup %s's checksum from %s: %w", name, s, err)
 	}

@@ -136,12 +136,12 @@ func (s *Scheduler) Set(ctx context.Context, j Job) {
 	s.poke()
 }
 
-// Remove drops the jobs of app that keep is false for, and their metrics.
-func (s *Scheduler) Remove(app string, keep func(name string) bool) {
+// Keep drops the jobs that keep is false for, and their metrics.
+func (s *Scheduler) Keep(keep func(app, name string) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, r := range s.jobs {
-		if r.job.App == app && !keep(r.job.Name) {
+		if !keep(r.job.App, r.job.Name) {
 			delete(s.jobs, k)
 			for _, g := range []*prometheus.GaugeVec{s.lastOK, s.lastRn, s.every, s.size, s.took, s.vOK, s.vAt} {
 				g.DeleteLabelValues(r.job.App, r.job.Name)

@@ -133,11 +133,8 @@ func (s *server) syncAppBackups(ctx context.Context, synced map[string]string) {
 			delete(synced, k)
 		}
 	}
-	for _, st := range s.backups.Status("") {
-		if st.App != "" && !have[st.App][st.Name] {
-			s.backups.Remove(st.App, func(n string) bool { return have[st.App][n] })
-		}
-	}
+	// tend's own (app "") is not a spec's
+	s.backups.Keep(func(app, name string) bool { return app == "" || have[app][name] })
 }
 
 // targetIdentity names a target, with a hash of an S3 target's keys.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 
 	"filippo.io/age"
@@ -337,31 +336,4 @@ func (a *App) BackupPath(b Backup) string {
 		return filepath.Clean(b.Files.Path)
 	}
 	return filepath.Join(a.Dir, b.Files.Path)
-}
-
-// BackupSecretNames are the secrets the app's backups read (database URLs, S3 keys,
-// age identities), sorted; instances never get them.
-func (a *App) BackupSecretNames() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, b := range a.Backups {
-		names := []string{}
-		if b.Postgres != nil {
-			names = append(names, b.Postgres.URLSecret)
-		}
-		if s := b.To.S3; s != nil {
-			names = append(names, s.AccessKeySecret, s.SecretKeySecret)
-		}
-		if b.Encrypt != nil {
-			names = append(names, b.Encrypt.IdentitySecret)
-		}
-		for _, n := range names {
-			if n != "" && !seen[n] {
-				seen[n] = true
-				out = append(out, n)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
 }

@@ -32,9 +32,6 @@ backups:
 	if !reflect.DeepEqual(a.Backups, want) {
 		t.Fatalf("backups:\n%+v\nwant\n%+v", a.Backups, want)
 	}
-	if got := a.BackupSecretNames(); !reflect.DeepEqual(got, []string{"db-url", "s3-id", "s3-key"}) {
-		t.Fatalf("backup secrets: %v", got)
-	}
 	if got := a.SecretNames(); len(got) != 0 {
 		t.Fatalf("instances get the backups' secrets: %v", got)
 	}

@@ -75,6 +75,21 @@ func incidentsOf(t *testing.T, s *server) []v1.Incident {
 	return list
 }
 
+// firstIncident waits up to a minute for an incident and returns the first listed.
+func firstIncident(t *testing.T, s *server) v1.Incident {
+	t.Helper()
+	var in v1.Incident
+	waitFor(t, 60*time.Second, "an incident", func() error {
+		list := incidentsOf(t, s)
+		if len(list) == 0 {
+			return fmt.Errorf("none")
+		}
+		in = list[0]
+		return nil
+	})
+	return in
+}
+
 func timelineKinds(in v1.Incident) []string {
 	var k []string
 	for _, e := range in.Timeline {
@@ -568,15 +583,7 @@ runbooks:
 	if out := s.mustTend("remediation", "off", "--by", "ana"); !strings.Contains(out, "remediation is off (set by ana") {
 		t.Fatalf("tend remediation off:\n%s", out)
 	}
-	var in v1.Incident
-	waitFor(t, 60*time.Second, "the incident", func() error {
-		list := incidentsOf(t, s)
-		if len(list) == 0 {
-			return fmt.Errorf("none")
-		}
-		in = list[0]
-		return nil
-	})
+	in := firstIncident(t, s)
 	id := fmt.Sprint(in.ID)
 	waitFor(t, 10*time.Second, "the first page", func() error {
 		for _, p := range pager.all() {

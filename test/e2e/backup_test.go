@@ -30,15 +30,7 @@ func TestDisasterRestoreBringsBackAppsHistoryIncidentsAndSilences(t *testing.T) 
 	shop := t.TempDir()
 	s.mustTend("deploy", "-f", writeSpec(t, shop, strings.Replace(specWith("7", rolling), "app: hello", "app: shop", 1)+"route: {hosts: [shop.test]}\n"))
 
-	var in v1.Incident
-	waitFor(t, 60*time.Second, "an incident", func() error {
-		list := incidentsOf(t, s)
-		if len(list) == 0 {
-			return fmt.Errorf("none")
-		}
-		in = list[0]
-		return nil
-	})
+	in := firstIncident(t, s)
 	id := fmt.Sprint(in.ID)
 	s.mustTend("incident", "comment", id, "-m", "written before the disaster", "--by", "ana")
 	silence := addSilence(t, s, "alertname", "Muted", "known noise before the disaster")

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -52,15 +51,11 @@ health:
 // setSecret is `tend secret set APP NAME` with value on stdin.
 func (s *server) setSecret(app, name, value string, flags ...string) string {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := s.Command(ctx, append([]string{"secret", "set", app, name}, flags...)...)
-	cmd.Stdin = strings.NewReader(value + "\n")
-	out, err := cmd.CombinedOutput()
+	out, err := s.SetSecret(app, name, value, flags...)
 	if err != nil {
-		s.t.Fatalf("tend secret set %s %s: %v\n%s", app, name, err, out)
+		s.t.Fatal(err)
 	}
-	return string(out)
+	return out
 }
 
 // reported is what the ready instance of revision rev of shop was given.

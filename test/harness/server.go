@@ -187,6 +187,19 @@ func (s *Server) Tend(args ...string) (string, error) {
 	return string(out), err
 }
 
+// SetSecret is `tend secret set APP NAME` with value on stdin; it returns the output.
+func (s *Server) SetSecret(app, name, value string, flags ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := s.Command(ctx, append([]string{"secret", "set", app, name}, flags...)...)
+	cmd.Stdin = strings.NewReader(value + "\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("tend secret set %s %s: %w\n%s", app, name, err, out)
+	}
+	return string(out), nil
+}
+
 // Status is `tend status APP -o json`.
 func (s *Server) Status(app string) (v1.App, error) {
 	var st v1.App
