@@ -101,8 +101,10 @@ func TestDisasterRestoreBringsBackAppsHistoryIncidentsAndSilences(t *testing.T) 
 	if st := restored.status("hello"); len(st.Running) != 3 || st.Rollout.Stable != 2 {
 		t.Fatalf("hello after the restore: %d instances on stable %d, want 3 on 2", len(st.Running), st.Rollout.Stable)
 	}
-	if out := restored.mustTend("history", "hello"); !strings.Contains(out, "2 ") || !strings.Contains(out, "1 ") {
-		t.Fatalf("tend history hello after the restore:\n%s", out)
+	var hist v1.History
+	out = restored.mustTend("history", "hello", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &hist); err != nil || len(hist.Revisions) != 2 || hist.Revisions[0].Number != 2 || hist.Revisions[1].Number != 1 || len(hist.Events) == 0 {
+		t.Fatalf("tend history hello after the restore (%v): want revisions 2 and 1 and their events:\n%s", err, out)
 	}
 	got := incidentsOf(t, restored)
 	if len(got) != 1 || got[0].ID != in.ID {
